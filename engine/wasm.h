@@ -1,0 +1,278 @@
+/*
+ * wasm.h - the public API of wasp's WebAssembly engine (engine/).
+ *
+ * A module is decoded, validated and translated once into register code and is then
+ * immutable: any number of instances on any threads share it. An instance owns its
+ * memories, tables and globals (or references imported ones) and is used by one thread
+ * at a time. Host functions are registered on a linker by (module, field) name with a
+ * signature that is checked at instantiation. Depends on libc and libm only.
+ *
+ * Values cross the API as 64-bit slots (uint64_t): i32 in the low 32 bits, f32/f64 as
+ * their IEEE bit patterns, references as opaque 64-bit handles (0 is null).
+ */
+#ifndef WASP_ENGINE_WASM_H
+#define WASP_ENGINE_WASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WASM_PAGE_SIZE 65536u
+#define WASM_MAX_PAGES 65536u
+
+/* Status codes of the embedding API (engine errors also fill a caller-owned buffer). */
+enum wasm_status {
+    WASM_OK = 0,
+    WASM_ERR_MALFORMED = 1,  /* the bytes are not a well-formed binary module */
+    WASM_ERR_INVALID = 2,    /* well-formed but fails validation */
+    WASM_ERR_LINK = 3,       /* an import is missing or has the wrong type */
+    WASM_ERR_TRAP = 4,       /* execution trapped; see wasm_instance_trap() */
+    WASM_ERR_NOMEM = 5,      /* out of host memory or address space */
+    WASM_ERR_ARG = 6,        /* bad argument to an API call (unknown export, arity) */
+};
+
+enum wasm_valtype {
+    WASM_I32 = 0x7f,
+    WASM_I64 = 0x7e,
+    WASM_F32 = 0x7d,
+    WASM_F64 = 0x7c,
+    WASM_V128 = 0x7b,
+    WASM_FUNCREF = 0x70,
+    WASM_EXTERNREF = 0x6f,
+};
+
+enum wasm_extern_kind {
+    WASM_EXTERN_FUNC = 0,
+    WASM_EXTERN_TABLE = 1,
+    WASM_EXTERN_MEMORY = 2,
+    WASM_EXTERN_GLOBAL = 3,
+};
+
+/* Why execution stopped. wasm_trap_message() gives the spec's wording for each. */
+enum wasm_trap {
+    WASM_TRAP_NONE = 0,
+    WASM_TRAP_UNREACHABLE,          /* "unreachable" */
+    WASM_TRAP_MEMORY_OOB,           /* "out of bounds memory access" */
+    WASM_TRAP_TABLE_OOB,            /* "out of bounds table access" */
+    WASM_TRAP_UNDEFINED_ELEMENT,    /* "undefined element" (call_indirect index) */
+    WASM_TRAP_UNINITIALIZED_ELEMENT,/* "uninitialized element" (null entry) */
+    WASM_TRAP_INDIRECT_TYPE,        /* "indirect call type mismatch" */
+    WASM_TRAP_DIV_ZERO,             /* "integer divide by zero" */
+    WASM_TRAP_INT_OVERFLOW,         /* "integer overflow" */
+    WASM_TRAP_INVALID_CONVERSION,   /* "invalid conversion to integer" */
+    WASM_TRAP_STACK_EXHAUSTED,      /* "call stack exhausted" */
+    WASM_TRAP_FUEL_EXHAUSTED,       /* "fuel exhausted" */
+    WASM_TRAP_HOST,                 /* a host function trapped; message is its own */
+    WASM_TRAP_EXIT,                 /* a host function ended the guest (WASI proc_exit) */
+};
+
+/* A function type; the arrays are owned by the module (or linker) it came from. */
+struct wasm_functype {
+    uint32_t nparams;
+    uint32_t nresults;
+    const uint8_t *params;  /* enum wasm_valtype */
+    const uint8_t *results; /* enum wasm_valtype */
+};
+
+struct wasm_limits {
+    uint32_t min;
+    uint32_t max;
+    bool has_max;
+};
+
+/* Describes one import or export of a module. Strings are owned by the module. */
+struct wasm_extern_desc {
+    const char *module; /* imports only; NUL-terminated (names with NUL are rejected) */
+    const char *name;
+    enum wasm_extern_kind kind;
+    union {
+        struct wasm_functype func;
+        struct {
+            uint8_t elemtype; /* WASM_FUNCREF or WASM_EXTERNREF */
+            struct wasm_limits limits;
+        } table;
+        struct wasm_limits memory;
+        struct {
+            uint8_t valtype;
+            bool mutable_;
+        } global;
+    } type;
+};
+
+typedef struct wasm_module wasm_module_t;
+typedef struct wasm_instance wasm_instance_t;
+typedef struct wasm_linker wasm_linker_t;
+typedef struct wasm_func wasm_func_t; /* a function of an instance (export handle) */
+
+/*
+ * A host function. On entry slots[0..nparams-1] hold the arguments; before returning
+ * WASM_OK it writes its results to slots[0..nresults-1]. It returns WASM_OK, or the
+ * value of wasm_trap_raise()/wasm_exit_raise() to stop the guest. It may call back into
+ * the same instance (wasm_call) re-entrantly, e.g. to run the guest's allocator; pointers
+ * into guest memory obtained before such a call must be fetched again after it.
+ */
+typedef int (*wasm_host_func_t)(wasm_instance_t *inst, uint64_t *slots, void *env);
+
+/* Process-wide setup (signal handlers for guard-page traps). Idempotent, thread-safe. */
+int wasm_engine_init(void);
+
+/* ---- Modules ---------------------------------------------------------------------- */
+
+/*
+ * Decodes, validates and translates a binary module. The bytes are copied; the caller
+ * keeps ownership of its buffer. Returns NULL and writes why into err (naming the section,
+ * function index and byte offset) when the module is malformed or invalid; *status (if not
+ * NULL) tells which.
+ */
+wasm_module_t *wasm_module_load(const uint8_t *bytes, size_t len, enum wasm_status *status,
+                                char *err, size_t errlen);
+void wasm_module_free(wasm_module_t *m);
+
+uint32_t wasm_module_import_count(const wasm_module_t *m);
+uint32_t wasm_module_export_count(const wasm_module_t *m);
+/* Fills d with import/export i. Returns WASM_OK or WASM_ERR_ARG for a bad index. */
+int wasm_module_import(const wasm_module_t *m, uint32_t i, struct wasm_extern_desc *d);
+int wasm_module_export(const wasm_module_t *m, uint32_t i, struct wasm_extern_desc *d);
+/* True when the module exports a function called name (of any type). */
+bool wasm_module_has_export_func(const wasm_module_t *m, const char *name);
+
+/* ---- Linking ---------------------------------------------------------------------- */
+
+wasm_linker_t *wasm_linker_new(void);
+void wasm_linker_free(wasm_linker_t *l);
+
+/*
+ * Registers a host function under (module, name). sig lists parameter then result types
+ * as "(params)results" with i=i32, I=i64, f=f32, F=f64, r=externref; e.g. "(iiii)i",
+ * "(i)" for proc_exit, "()I". Returns WASM_ERR_ARG for a malformed signature. A later
+ * definition of the same name replaces the earlier one.
+ */
+int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name,
+                            const char *sig, wasm_host_func_t fn, void *env);
+
+/*
+ * Makes every export of inst importable as (module_name, export name): functions,
+ * memories, tables and globals are shared, not copied. inst must outlive every instance
+ * linked against it.
+ */
+int wasm_linker_define_instance(wasm_linker_t *l, const char *module_name,
+                                wasm_instance_t *inst);
+
+/* ---- Instances -------------------------------------------------------------------- */
+
+struct wasm_instance_config {
+    uint32_t max_memory_pages; /* 0: the module's own maximum (or 65536) */
+    uint32_t max_call_depth;   /* 0: a default (e.g. 10000 frames) */
+    size_t value_stack_bytes;  /* 0: a default (e.g. 1 MiB) */
+    bool defer_start;          /* don't run the start function; call wasm_instance_start() */
+};
+
+/*
+ * Links m against l, allocates memories/tables/globals, applies active element and data
+ * segments and (unless cfg->defer_start) runs the start function. cfg may be NULL.
+ * Returns WASM_OK and *out, or: WASM_ERR_LINK (missing/mistyped import, named in err),
+ * WASM_ERR_TRAP (a segment was out of bounds or start trapped; *out is then set to the
+ * instance when it was created, so the caller can read the trap and must free it),
+ * WASM_ERR_NOMEM.
+ */
+int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
+                      const struct wasm_instance_config *cfg, wasm_instance_t **out,
+                      char *err, size_t errlen);
+/* Runs the start function if the module has one (after defer_start). */
+int wasm_instance_start(wasm_instance_t *inst);
+void wasm_instance_free(wasm_instance_t *inst);
+
+const wasm_module_t *wasm_instance_module(const wasm_instance_t *inst);
+void wasm_instance_set_userdata(wasm_instance_t *inst, void *userdata);
+void *wasm_instance_userdata(const wasm_instance_t *inst);
+
+/* The exported function name, or NULL when there is none (or it is not a function). */
+wasm_func_t *wasm_instance_export_func(wasm_instance_t *inst, const char *name);
+const struct wasm_functype *wasm_func_type(const wasm_func_t *f);
+
+/*
+ * Calls f. slots holds the arguments on entry and the results on return, and must have
+ * room for max(nparams, nresults) values. Returns WASM_OK or WASM_ERR_TRAP (details from
+ * wasm_instance_trap). Re-entrant from host functions of the same instance.
+ */
+int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots);
+
+/* Reads an exported global: its type and value. WASM_ERR_ARG if there is none. */
+int wasm_instance_export_global(wasm_instance_t *inst, const char *name, uint8_t *valtype,
+                                uint64_t *value);
+
+/* ---- Traps, limits ---------------------------------------------------------------- */
+
+/* The last trap of inst (WASM_TRAP_NONE after a successful call). */
+enum wasm_trap wasm_instance_trap(const wasm_instance_t *inst);
+/* Human-readable reason of the last trap: the spec's text, or the host's message. */
+const char *wasm_instance_trap_message(const wasm_instance_t *inst);
+/* The exit code passed to wasm_exit_raise() when the trap is WASM_TRAP_EXIT. */
+int32_t wasm_instance_exit_code(const wasm_instance_t *inst);
+/*
+ * Writes the guest call stack of the last trap, innermost first, one frame per line
+ * ("#0 func[12] name+0x1c"), names from the `name` section. Returns the length written.
+ */
+size_t wasm_instance_backtrace(const wasm_instance_t *inst, char *buf, size_t len);
+
+/* For host functions: stop the guest with a host trap (message is copied). */
+int wasm_trap_raise(wasm_instance_t *inst, const char *message);
+/* For host functions: stop the guest as an exit (WASI proc_exit) with code. */
+int wasm_exit_raise(wasm_instance_t *inst, int32_t code);
+
+/* The spec wording of a trap kind ("integer divide by zero", ...). */
+const char *wasm_trap_message(enum wasm_trap trap);
+
+/*
+ * Fuel: an instruction budget for the next calls, charged at loop back-edges and calls.
+ * 0 turns metering off (the default). When it runs out the guest traps with
+ * WASM_TRAP_FUEL_EXHAUSTED and the instance stays usable (set more fuel to go on).
+ */
+void wasm_instance_set_fuel(wasm_instance_t *inst, uint64_t fuel);
+uint64_t wasm_instance_fuel(const wasm_instance_t *inst);
+
+/* ---- Guest memory (memory 0) ------------------------------------------------------ */
+
+/*
+ * A host pointer to [offset, offset+len) of memory 0, or NULL when any of it is out of
+ * range (or there is no memory). Valid until the next call into the guest.
+ */
+void *wasm_memory_ptr(wasm_instance_t *inst, uint64_t offset, uint64_t len);
+/* Current size of memory 0 in bytes (0 when the module has none). */
+uint64_t wasm_memory_size(const wasm_instance_t *inst);
+
+/* Helpers to move values in and out of slots. */
+static inline uint64_t wasm_slot_f32(float f)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {.f = f};
+    return v.u;
+}
+static inline uint64_t wasm_slot_f64(double d)
+{
+    union {
+        double d;
+        uint64_t u;
+    } v = {.d = d};
+    return v.u;
+}
+static inline float wasm_slot_as_f32(uint64_t s)
+{
+    union {
+        uint32_t u;
+        float f;
+    } v = {.u = (uint32_t)s};
+    return v.f;
+}
+static inline double wasm_slot_as_f64(uint64_t s)
+{
+    union {
+        uint64_t u;
+        double d;
+    } v = {.u = s};
+    return v.d;
+}
+
+#endif /* WASP_ENGINE_WASM_H */

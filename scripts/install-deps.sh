@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs every Debian package wasp needs to build and test (Debian 12).
+# Usage: scripts/install-deps.sh [--build-only]
+# Runs apt-get only when something is missing, so it is cheap to call twice.
+set -eu
+
+BUILD_PKGS="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
+libinih-dev libjansson-dev"
+TEST_PKGS="libcmocka-dev wabt nginx-light curl nghttp2-client clang lld
+wasi-libc libclang-rt-14-dev-wasm32 procps"
+
+pkgs="$BUILD_PKGS"
+if [ "${1:-}" != "--build-only" ]; then
+    pkgs="$pkgs $TEST_PKGS"
+    command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+fi
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -n "$missing" ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "installing:$missing"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi

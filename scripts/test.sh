@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs what is missing, builds wasp and runs every test (the CI entry point).
+# Two builds: the default (guard-page memories) runs the whole suite; a second with
+# explicit bounds checks runs the engine tests again, so both memory modes stay conformant.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+cmake -S . -B build/ci-bounds -DCMAKE_BUILD_TYPE=Release -DWASP_WERROR=ON -DWASP_BOUNDS_CHECKS=ON >/dev/null
+cmake --build build/ci-bounds -j"$jobs"
+ctest --test-dir build/ci-bounds -L engine --output-on-failure -j"$jobs"
+
+cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=Release -DWASP_WERROR=ON >/dev/null
+cmake --build build/ci -j"$jobs"
+ctest --test-dir build/ci --output-on-failure -j"$jobs"
