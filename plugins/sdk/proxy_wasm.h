@@ -1,0 +1,454 @@
+/*
+ * proxy_wasm.h - wasp's C SDK for writing proxy-wasm plugins (ABI 0.2.1).
+ *
+ * Header-only. Include it in exactly one translation unit of a plugin and build with
+ *   clang --target=wasm32-wasi -mexec-model=reactor -O2 -o plugin.wasm plugin.c
+ * (Debian: clang, lld, wasi-libc). The header declares every hostcall of the ABI with its
+ * exact Wasm signature, the enums, the ABI marker and the guest allocator export, plus
+ * small helpers (prefix wasp_) that hide the pointer/size plumbing: data the host returns
+ * lands in memory from malloc() and is owned by the plugin (free it with wasp_bytes_free).
+ *
+ * A plugin exports the callbacks it implements under their ABI names with WASP_EXPORT;
+ * the host treats a missing callback as "continue". Define WASP_SDK_NO_ALLOCATOR to
+ * provide your own proxy_on_memory_allocate.
+ */
+#ifndef WASP_PLUGIN_SDK_PROXY_WASM_H
+#define WASP_PLUGIN_SDK_PROXY_WASM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WASP_EXPORT(name) __attribute__((export_name(#name), used)) name
+#define WASP_IMPORT(name) __attribute__((import_module("env"), import_name(#name))) name
+
+/* ---- Enumerations (ABI.md §4) ---------------------------------------------------- */
+
+enum wasp_status {
+    WASP_OK = 0,
+    WASP_NOT_FOUND = 1,
+    WASP_BAD_ARGUMENT = 2,
+    WASP_SERIALIZATION_FAILURE = 3,
+    WASP_PARSE_FAILURE = 4,
+    WASP_INVALID_MEMORY_ACCESS = 6,
+    WASP_EMPTY = 7,
+    WASP_CAS_MISMATCH = 8,
+    WASP_INTERNAL_FAILURE = 10,
+    WASP_UNIMPLEMENTED = 12,
+};
+
+enum wasp_log_level {
+    WASP_LOG_TRACE = 0,
+    WASP_LOG_DEBUG = 1,
+    WASP_LOG_INFO = 2,
+    WASP_LOG_WARN = 3,
+    WASP_LOG_ERROR = 4,
+    WASP_LOG_CRITICAL = 5,
+};
+
+enum wasp_action {
+    WASP_CONTINUE = 0,
+    WASP_PAUSE = 1,
+};
+
+enum wasp_buffer_type {
+    WASP_BUFFER_REQUEST_BODY = 0,
+    WASP_BUFFER_RESPONSE_BODY = 1,
+    WASP_BUFFER_DOWNSTREAM_DATA = 2,
+    WASP_BUFFER_UPSTREAM_DATA = 3,
+    WASP_BUFFER_HTTP_CALL_RESPONSE_BODY = 4,
+    WASP_BUFFER_GRPC_CALL_MESSAGE = 5,
+    WASP_BUFFER_VM_CONFIGURATION = 6,
+    WASP_BUFFER_PLUGIN_CONFIGURATION = 7,
+    WASP_BUFFER_FOREIGN_FUNCTION_ARGUMENTS = 8,
+};
+
+enum wasp_map_type {
+    WASP_MAP_REQUEST_HEADERS = 0,
+    WASP_MAP_REQUEST_TRAILERS = 1,
+    WASP_MAP_RESPONSE_HEADERS = 2,
+    WASP_MAP_RESPONSE_TRAILERS = 3,
+    WASP_MAP_GRPC_INITIAL_METADATA = 4,
+    WASP_MAP_GRPC_TRAILING_METADATA = 5,
+    WASP_MAP_HTTP_CALL_RESPONSE_HEADERS = 6,
+    WASP_MAP_HTTP_CALL_RESPONSE_TRAILERS = 7,
+};
+
+enum wasp_stream_type {
+    WASP_STREAM_REQUEST = 0,
+    WASP_STREAM_RESPONSE = 1,
+    WASP_STREAM_DOWNSTREAM = 2,
+    WASP_STREAM_UPSTREAM = 3,
+};
+
+enum wasp_metric_type {
+    WASP_METRIC_COUNTER = 0,
+    WASP_METRIC_GAUGE = 1,
+    WASP_METRIC_HISTOGRAM = 2,
+};
+
+/* ---- Hostcalls (module "env"), exact Wasm signatures (ABI.md §3) ------------------ */
+
+/* Pointers are guest addresses; on wasm32 every one of them is an i32. */
+int32_t WASP_IMPORT(proxy_log)(int32_t level, const char *msg, size_t len);
+int32_t WASP_IMPORT(proxy_get_log_level)(int32_t *level);
+int32_t WASP_IMPORT(proxy_get_current_time_nanoseconds)(uint64_t *nanos);
+int32_t WASP_IMPORT(proxy_set_tick_period_milliseconds)(uint32_t period_ms);
+int32_t WASP_IMPORT(proxy_get_buffer_bytes)(int32_t type, uint32_t start, uint32_t max_size,
+                                            char **data, size_t *size);
+int32_t WASP_IMPORT(proxy_set_buffer_bytes)(int32_t type, uint32_t start, uint32_t size,
+                                            const char *data, size_t len);
+int32_t WASP_IMPORT(proxy_get_buffer_status)(int32_t type, size_t *size, uint32_t *flags);
+int32_t WASP_IMPORT(proxy_get_header_map_size)(int32_t map, size_t *size);
+int32_t WASP_IMPORT(proxy_get_header_map_pairs)(int32_t map, char **data, size_t *size);
+int32_t WASP_IMPORT(proxy_set_header_map_pairs)(int32_t map, const char *data, size_t size);
+int32_t WASP_IMPORT(proxy_get_header_map_value)(int32_t map, const char *key, size_t key_len,
+                                                char **value, size_t *value_len);
+int32_t WASP_IMPORT(proxy_add_header_map_value)(int32_t map, const char *key, size_t key_len,
+                                                const char *value, size_t value_len);
+int32_t WASP_IMPORT(proxy_replace_header_map_value)(int32_t map, const char *key,
+                                                    size_t key_len, const char *value,
+                                                    size_t value_len);
+int32_t WASP_IMPORT(proxy_remove_header_map_value)(int32_t map, const char *key,
+                                                   size_t key_len);
+int32_t WASP_IMPORT(proxy_continue_stream)(int32_t stream_type);
+int32_t WASP_IMPORT(proxy_close_stream)(int32_t stream_type);
+int32_t WASP_IMPORT(proxy_get_status)(uint32_t *code, char **message, size_t *message_len);
+int32_t WASP_IMPORT(proxy_send_local_response)(uint32_t status, const char *details,
+                                               size_t details_len, const char *body,
+                                               size_t body_len, const char *headers,
+                                               size_t headers_len, int32_t grpc_status);
+int32_t WASP_IMPORT(proxy_http_call)(const char *upstream, size_t upstream_len,
+                                     const char *headers, size_t headers_len,
+                                     const char *body, size_t body_len, const char *trailers,
+                                     size_t trailers_len, uint32_t timeout_ms,
+                                     uint32_t *call_id);
+int32_t WASP_IMPORT(proxy_set_shared_data)(const char *key, size_t key_len, const char *value,
+                                           size_t value_len, uint32_t cas);
+int32_t WASP_IMPORT(proxy_get_shared_data)(const char *key, size_t key_len, char **value,
+                                           size_t *value_len, uint32_t *cas);
+int32_t WASP_IMPORT(proxy_register_shared_queue)(const char *name, size_t name_len,
+                                                 uint32_t *queue_id);
+int32_t WASP_IMPORT(proxy_resolve_shared_queue)(const char *vm_id, size_t vm_id_len,
+                                                const char *name, size_t name_len,
+                                                uint32_t *queue_id);
+int32_t WASP_IMPORT(proxy_enqueue_shared_queue)(uint32_t queue_id, const char *value,
+                                                size_t value_len);
+int32_t WASP_IMPORT(proxy_dequeue_shared_queue)(uint32_t queue_id, char **value,
+                                                size_t *value_len);
+int32_t WASP_IMPORT(proxy_define_metric)(int32_t type, const char *name, size_t name_len,
+                                         uint32_t *metric_id);
+int32_t WASP_IMPORT(proxy_record_metric)(uint32_t metric_id, uint64_t value);
+int32_t WASP_IMPORT(proxy_increment_metric)(uint32_t metric_id, int64_t delta);
+int32_t WASP_IMPORT(proxy_get_metric)(uint32_t metric_id, uint64_t *value);
+int32_t WASP_IMPORT(proxy_get_property)(const char *path, size_t path_len, char **value,
+                                        size_t *value_len);
+int32_t WASP_IMPORT(proxy_set_property)(const char *path, size_t path_len, const char *value,
+                                        size_t value_len);
+int32_t WASP_IMPORT(proxy_set_effective_context)(uint32_t context_id);
+int32_t WASP_IMPORT(proxy_done)(void);
+int32_t WASP_IMPORT(proxy_call_foreign_function)(const char *name, size_t name_len,
+                                                 const char *args, size_t args_len,
+                                                 char **results, size_t *results_len);
+
+/* ---- ABI marker and allocator ----------------------------------------------------- */
+
+void WASP_EXPORT(proxy_abi_version_0_2_1)(void)
+{
+}
+
+#ifndef WASP_SDK_NO_ALLOCATOR
+/* The host copies returned data into memory from here; the plugin frees it. */
+void *WASP_EXPORT(proxy_on_memory_allocate)(size_t size)
+{
+    return malloc(size);
+}
+#endif
+
+/* ---- Helpers ---------------------------------------------------------------------- */
+
+/* Bytes handed over by the host (NULL/0 when empty). Owned by the plugin. */
+struct wasp_bytes {
+    char *data;
+    size_t len;
+};
+
+static inline void wasp_bytes_free(struct wasp_bytes *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+/* True when b holds exactly the NUL-less string s. */
+static inline bool wasp_bytes_eq(const struct wasp_bytes *b, const char *s)
+{
+    size_t n = strlen(s);
+    return b->len == n && (n == 0 || memcmp(b->data, s, n) == 0);
+}
+
+/* Logs a printf-style message at level (truncated at 1 KiB). */
+static inline __attribute__((format(printf, 2, 3))) int32_t wasp_log(int32_t level,
+                                                                     const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return WASP_BAD_ARGUMENT;
+    if ((size_t)n >= sizeof(line))
+        n = sizeof(line) - 1;
+    return proxy_log(level, line, (size_t)n);
+}
+
+/* Reads buffer type (whole when max is 0 with start 0 and size from the callback). */
+static inline int32_t wasp_get_buffer(int32_t type, uint32_t start, uint32_t max,
+                                      struct wasp_bytes *out)
+{
+    out->data = NULL;
+    out->len = 0;
+    return proxy_get_buffer_bytes(type, start, max, &out->data, &out->len);
+}
+
+/* The plugin configuration (inside proxy_on_configure) or VM configuration (on_vm_start). */
+static inline int32_t wasp_get_configuration(int32_t type, uint32_t size, struct wasp_bytes *out)
+{
+    return wasp_get_buffer(type, 0, size, out);
+}
+
+static inline int32_t wasp_get_header(int32_t map, const char *name, struct wasp_bytes *out)
+{
+    out->data = NULL;
+    out->len = 0;
+    return proxy_get_header_map_value(map, name, strlen(name), &out->data, &out->len);
+}
+
+static inline int32_t wasp_add_header(int32_t map, const char *name, const char *value)
+{
+    return proxy_add_header_map_value(map, name, strlen(name), value, strlen(value));
+}
+
+static inline int32_t wasp_replace_header(int32_t map, const char *name, const char *value)
+{
+    return proxy_replace_header_map_value(map, name, strlen(name), value, strlen(value));
+}
+
+static inline int32_t wasp_remove_header(int32_t map, const char *name)
+{
+    return proxy_remove_header_map_value(map, name, strlen(name));
+}
+
+/*
+ * Serialises n name/value pairs (kv[2i], kv[2i+1]) into the ABI's map encoding:
+ * u32 count, then (u32 name_len, u32 value_len) per pair, then each name and value
+ * followed by a NUL. Returns a malloc'd buffer in out (free with wasp_bytes_free).
+ */
+static inline int32_t wasp_pairs_encode(const char *const *kv, size_t n, struct wasp_bytes *out)
+{
+    size_t size = 4 + 8 * n;
+    for (size_t i = 0; i < 2 * n; i++)
+        size += strlen(kv[i]) + 1;
+    uint8_t *buf = malloc(size ? size : 1);
+    if (buf == NULL)
+        return WASP_INTERNAL_FAILURE;
+    uint32_t count = (uint32_t)n;
+    memcpy(buf, &count, 4);
+    uint8_t *lens = buf + 4, *p = buf + 4 + 8 * n;
+    for (size_t i = 0; i < 2 * n; i++) {
+        uint32_t len = (uint32_t)strlen(kv[i]);
+        memcpy(lens + 4 * i, &len, 4);
+        memcpy(p, kv[i], len);
+        p[len] = '\0';
+        p += len + 1;
+    }
+    out->data = (char *)buf;
+    out->len = size;
+    return WASP_OK;
+}
+
+/* A cursor over an encoded map returned by proxy_get_header_map_pairs. */
+struct wasp_pairs {
+    const uint8_t *data;
+    size_t len;
+    uint32_t count, next;
+    size_t cursor; /* offset of the next name */
+};
+
+static inline bool wasp_pairs_init(struct wasp_pairs *it, const struct wasp_bytes *b)
+{
+    memset(it, 0, sizeof(*it));
+    if (b->len < 4)
+        return b->len == 0;
+    it->data = (const uint8_t *)b->data;
+    it->len = b->len;
+    memcpy(&it->count, it->data, 4);
+    if (it->count > (b->len - 4) / 8)
+        return false;
+    it->cursor = 4 + 8 * (size_t)it->count;
+    return true;
+}
+
+/* Yields the next pair (not NUL-terminated views); false at the end or on bad data. */
+static inline bool wasp_pairs_next(struct wasp_pairs *it, const char **name, size_t *name_len,
+                                   const char **value, size_t *value_len)
+{
+    if (it->next >= it->count)
+        return false;
+    uint32_t nl, vl;
+    memcpy(&nl, it->data + 4 + 8 * (size_t)it->next, 4);
+    memcpy(&vl, it->data + 8 + 8 * (size_t)it->next, 4);
+    if ((size_t)nl + vl + 2 > it->len - it->cursor)
+        return false;
+    *name = (const char *)it->data + it->cursor;
+    *name_len = nl;
+    *value = *name + nl + 1;
+    *value_len = vl;
+    it->cursor += (size_t)nl + vl + 2;
+    it->next++;
+    return true;
+}
+
+/* Sends a local reply with n extra headers (kv pairs) after the current callback. */
+static inline int32_t wasp_send_local_response(uint32_t status, const char *details,
+                                               const char *body, size_t body_len,
+                                               const char *const *kv, size_t n)
+{
+    struct wasp_bytes h = {0};
+    int32_t rc = wasp_pairs_encode(kv, n, &h);
+    if (rc != WASP_OK)
+        return rc;
+    rc = proxy_send_local_response(status, details, strlen(details), body, body_len, h.data,
+                                   h.len, -1);
+    wasp_bytes_free(&h);
+    return rc;
+}
+
+/* Calls upstream (a cluster name) with headers kv (must include :method/:path/:authority). */
+static inline int32_t wasp_http_call(const char *upstream, const char *const *kv, size_t n,
+                                     const char *body, size_t body_len, uint32_t timeout_ms,
+                                     uint32_t *call_id)
+{
+    struct wasp_bytes h = {0};
+    int32_t rc = wasp_pairs_encode(kv, n, &h);
+    if (rc != WASP_OK)
+        return rc;
+    rc = proxy_http_call(upstream, strlen(upstream), h.data, h.len, body, body_len, NULL, 0,
+                         timeout_ms, call_id);
+    wasp_bytes_free(&h);
+    return rc;
+}
+
+/*
+ * Reads a property by its path segments, e.g. wasp_get_property(&v, "request", "path",
+ * NULL). Segments are joined with NUL as the ABI requires.
+ */
+static inline int32_t wasp_get_property(struct wasp_bytes *out, const char *first, ...)
+{
+    char path[256];
+    size_t len = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *seg = first; seg != NULL; seg = va_arg(ap, const char *)) {
+        size_t n = strlen(seg);
+        if (len + n + 1 > sizeof(path)) {
+            va_end(ap);
+            return WASP_BAD_ARGUMENT;
+        }
+        if (len > 0)
+            path[len++] = '\0';
+        memcpy(path + len, seg, n);
+        len += n;
+    }
+    va_end(ap);
+    out->data = NULL;
+    out->len = 0;
+    return proxy_get_property(path, len, &out->data, &out->len);
+}
+
+static inline int32_t wasp_get_shared_data(const char *key, struct wasp_bytes *out,
+                                           uint32_t *cas)
+{
+    out->data = NULL;
+    out->len = 0;
+    return proxy_get_shared_data(key, strlen(key), &out->data, &out->len, cas);
+}
+
+static inline int32_t wasp_set_shared_data(const char *key, const char *value, size_t len,
+                                           uint32_t cas)
+{
+    return proxy_set_shared_data(key, strlen(key), value, len, cas);
+}
+
+static inline int32_t wasp_define_metric(int32_t type, const char *name, uint32_t *id)
+{
+    return proxy_define_metric(type, name, strlen(name), id);
+}
+
+/* ---- Per-context state ------------------------------------------------------------ */
+
+/*
+ * A small open-addressing table from context id to a plugin pointer, so stream callbacks
+ * can find their state. Ids are never 0 (0 is the VM context).
+ */
+#ifndef WASP_SDK_MAX_CONTEXTS
+#define WASP_SDK_MAX_CONTEXTS 4096
+#endif
+
+struct wasp_ctx_slot {
+    uint32_t id;
+    void *ptr;
+};
+static struct wasp_ctx_slot wasp_ctx_table[WASP_SDK_MAX_CONTEXTS];
+
+static inline struct wasp_ctx_slot *wasp_ctx_find(uint32_t id, bool insert)
+{
+    uint32_t h = (id * 2654435761u) % WASP_SDK_MAX_CONTEXTS;
+    struct wasp_ctx_slot *tomb = NULL;
+    for (uint32_t i = 0; i < WASP_SDK_MAX_CONTEXTS; i++) {
+        struct wasp_ctx_slot *s = &wasp_ctx_table[(h + i) % WASP_SDK_MAX_CONTEXTS];
+        if (s->id == id)
+            return s;
+        if (s->id == UINT32_MAX && tomb == NULL)
+            tomb = s;
+        if (s->id == 0)
+            return insert ? (tomb ? tomb : s) : NULL;
+    }
+    return insert ? tomb : NULL;
+}
+
+/* Associates ptr with context id. Returns false when the table is full. */
+static inline bool wasp_ctx_set(uint32_t id, void *ptr)
+{
+    struct wasp_ctx_slot *s = wasp_ctx_find(id, true);
+    if (s == NULL)
+        return false;
+    s->id = id;
+    s->ptr = ptr;
+    return true;
+}
+
+static inline void *wasp_ctx_get(uint32_t id)
+{
+    struct wasp_ctx_slot *s = wasp_ctx_find(id, false);
+    return s ? s->ptr : NULL;
+}
+
+/* Forgets id and returns its pointer (for the caller to free). */
+static inline void *wasp_ctx_take(uint32_t id)
+{
+    struct wasp_ctx_slot *s = wasp_ctx_find(id, false);
+    if (s == NULL)
+        return NULL;
+    void *ptr = s->ptr;
+    s->id = UINT32_MAX; /* tombstone keeps probe chains intact */
+    s->ptr = NULL;
+    return ptr;
+}
+
+#endif /* WASP_PLUGIN_SDK_PROXY_WASM_H */
