@@ -21,27 +21,51 @@ enum wasm_constexpr_op {
     WASM_CONST_GLOBAL,   /* global.get index */
     WASM_CONST_REF_NULL, /* index holds the reftype */
     WASM_CONST_REF_FUNC, /* ref.func index */
+    /*
+     * Anything else that is well-formed: no instruction, several, or a non-constant one.
+     * Only expr..expr_end say what it is; the validator rejects it ("constant expression
+     * required" / "type mismatch"), or evaluates it once extended-const exists.
+     */
+    WASM_CONST_EXPR,
 };
 
 struct wasm_constexpr {
     enum wasm_constexpr_op op;
     uint64_t bits;  /* for the *.const ops */
     uint32_t index; /* global index, function index or reftype */
+    /* The raw expression inside module bytes, from its first instruction to one past
+     * its final `end`. Every instruction in it is well-formed (see wasm_func_decl). */
+    const uint8_t *expr;
+    const uint8_t *expr_end;
 };
 
 struct wasm_import {
     char *module; /* NUL-terminated copies; UTF-8 checked by the decoder */
     char *name;
+    /* Byte lengths: names may contain NUL (valid UTF-8), so compare with these. */
+    uint32_t module_len, name_len;
     enum wasm_extern_kind kind;
     uint32_t index; /* index in its space: func/table/memory/global */
 };
 
 struct wasm_export {
-    char *name;
+    char *name;        /* NUL-terminated copy */
+    uint32_t name_len; /* byte length (the name may contain NUL) */
     enum wasm_extern_kind kind;
     uint32_t index;
 };
 
+/*
+ * What the decoder guarantees about a body (and a constant expression): it is a sequence
+ * of instructions with known opcodes (MVP, sign-ext, sat-trunc, bulk memory, reference
+ * types; prefix 0xfc sub-opcodes as u32 LEB), every immediate well-formed (LEBs within
+ * their width, reserved bytes zero, reftype bytes valid, block types 0x40 / a value type /
+ * a non-negative s33 type index), block/loop/if balanced by `end`, and the final `end` is
+ * the last byte. So later passes can read it without bounds checks. memory.init and
+ * data.drop without a data count section only occur when there is no data section
+ * either (so any data index is unknown: the validator says so). Indices (types,
+ * locals, labels, functions, ...) are NOT checked: that is the validator's job.
+ */
 struct wasm_func_decl {
     uint32_t type_index;
     bool imported;
@@ -50,7 +74,7 @@ struct wasm_func_decl {
     uint8_t *local_types;  /* nlocals entries, expanded from the run-length groups */
     const uint8_t *body;   /* first instruction (after the locals), inside module bytes */
     const uint8_t *body_end; /* one past the final `end` */
-    uint32_t body_offset;  /* offset of the body in the module, for error messages */
+    uint32_t body_offset;  /* body - module bytes, for error messages */
     char *name;            /* from the `name` section, or NULL */
     void *code;            /* translated register code (translate.c owns the format) */
     uint32_t frame_slots;  /* slots the translated frame needs (params + locals + temps) */
@@ -137,7 +161,12 @@ struct wasm_module {
     char *name; /* module name from the `name` section, or NULL */
 };
 
-/* decode.c: fills m from bytes (copied). Returns WASM_OK or WASM_ERR_MALFORMED. */
+/*
+ * decode.c: fills m (zeroed first) from bytes (copied). Returns WASM_OK, or
+ * WASM_ERR_MALFORMED / WASM_ERR_NOMEM with the reason in err; on failure m owns nothing
+ * (wasm_module_release(m) is still safe). Custom sections are not checked beyond their
+ * name; the `name` section gives m->name and funcs[i].name when it is well-formed.
+ */
 int wasm_decode(struct wasm_module *m, const uint8_t *bytes, size_t len, char *err,
                 size_t errlen);
 /* validate.c: type-checks everything decode left unchecked. WASM_OK or WASM_ERR_INVALID. */
