@@ -1,0 +1,212 @@
+/*
+ * buffers.c - byte buffers (struct pw_buf) and the buffer hostcalls.
+ *
+ * Which buffer a hostcall sees: 0-3 are the effective stream's body/data, asked of the
+ * host; 4 is the callout response body during proxy_on_http_call_response; 6 is the VM
+ * configuration during proxy_on_vm_start; 7 the plugin configuration during
+ * proxy_on_configure; 5 and 8 never exist. A buffer that does not exist is NOT_FOUND.
+ * proxy_set_buffer_bytes does prepend, append, replace and any splice in between
+ * (Envoy only the first three), on buffers 0-3 while the host says they are writable.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- struct pw_buf ------------------------------------------------------------------ */
+
+void pw_buf_free(struct pw_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+static int pw_buf_reserve(struct pw_buf *b, size_t len)
+{
+    if (len <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < len) {
+        if (cap > SIZE_MAX / 2)
+            return -1;
+        cap *= 2;
+    }
+    uint8_t *d = realloc(b->data, cap);
+    if (d == NULL)
+        return -1;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int pw_buf_splice(struct pw_buf *b, size_t start, size_t size, const void *data, size_t len)
+{
+    if (start > b->len)
+        start = b->len;
+    if (size > b->len - start)
+        size = b->len - start;
+    size_t newlen = b->len - size + len;
+    if (len > size && pw_buf_reserve(b, newlen) != 0)
+        return -1;
+    if (b->data == NULL && pw_buf_reserve(b, 1) != 0)
+        return -1;
+    memmove(b->data + start + len, b->data + start + size, b->len - start - size);
+    if (len > 0)
+        memcpy(b->data + start, data, len);
+    b->len = newlen;
+    return 0;
+}
+
+int pw_buf_append(struct pw_buf *b, const void *data, size_t len)
+{
+    return pw_buf_splice(b, b->len, 0, data, len);
+}
+
+int pw_buf_set(struct pw_buf *b, const void *data, size_t len)
+{
+    return pw_buf_splice(b, 0, b->len, data, len);
+}
+
+/* ---- The buffer a hostcall addresses ------------------------------------------------- */
+
+/*
+ * Finds buffer `type` for the effective context. Returns PW_OK with *b (NULL: does not
+ * exist now), *eos and *writable; PW_BAD_ARGUMENT for an unknown type.
+ */
+static enum pw_status pw_find_buffer(struct pw_vm *vm, uint32_t type, struct pw_buf **b,
+                                     bool *eos, bool *writable)
+{
+    struct pw_ctx *ctx = vm->effective;
+
+    *b = NULL;
+    *eos = false;
+    *writable = false;
+    switch (type) {
+    case PW_BUFFER_REQUEST_BODY:
+    case PW_BUFFER_RESPONSE_BODY:
+    case PW_BUFFER_DOWNSTREAM_DATA:
+    case PW_BUFFER_UPSTREAM_DATA:
+        if (ctx == NULL || ctx->kind != PW_CTX_STREAM || vm->ops == NULL ||
+            vm->ops->stream_buffer == NULL)
+            return PW_OK;
+        *writable = true;
+        *b = vm->ops->stream_buffer(vm->host, ctx->host_stream, type, eos, writable);
+        if (ctx->ending)
+            *writable = false;
+        return PW_OK;
+    case PW_BUFFER_HTTP_CALL_RESPONSE_BODY:
+        if (vm->in_call_response && vm->call_response != NULL) {
+            *b = (struct pw_buf *)&vm->call_response->body;
+            *eos = true;
+        }
+        return PW_OK;
+    case PW_BUFFER_VM_CONFIGURATION:
+        if (vm->cb == PW_CB_VM_START) {
+            *b = &vm->configuration;
+            *eos = true;
+        }
+        return PW_OK;
+    case PW_BUFFER_PLUGIN_CONFIGURATION:
+        if (vm->cb == PW_CB_CONFIGURE && vm->current != NULL) {
+            *b = &vm->current->root->configuration;
+            *eos = true;
+        }
+        return PW_OK;
+    case PW_BUFFER_GRPC_RECEIVE:
+    case PW_BUFFER_FOREIGN_FUNCTION_ARGUMENTS:
+        return PW_OK;
+    default:
+        return PW_BAD_ARGUMENT;
+    }
+}
+
+/* proxy_get_buffer_bytes(type, start, max_size, return_data**, return_size*) */
+PW_HOSTCALL(get_buffer_bytes)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    uint32_t start = pw_arg(slots, 1), max = pw_arg(slots, 2);
+    struct pw_buf *b;
+    bool eos, w, trapped;
+    enum pw_status st = pw_find_buffer(vm, pw_arg(slots, 0), &b, &eos, &w);
+
+    if (st != PW_OK)
+        return pw_ret(slots, st);
+    if (b == NULL)
+        return pw_ret(slots, PW_NOT_FOUND);
+    if ((uint64_t)start + max > UINT32_MAX)
+        return pw_ret(slots, PW_BAD_ARGUMENT);
+    size_t n = 0;
+    if (start < b->len)
+        n = b->len - start < max ? b->len - start : max;
+    st = pw_guest_copy_out(vm, n ? b->data + start : NULL, n, pw_arg(slots, 3),
+                           pw_arg(slots, 4), &trapped);
+    if (trapped)
+        return pw_trap_from_alloc(vm);
+    return pw_ret(slots, st);
+}
+
+/* proxy_set_buffer_bytes(type, start, size, data, data_len) */
+PW_HOSTCALL(set_buffer_bytes)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    uint32_t type = pw_arg(slots, 0), len = pw_arg(slots, 4);
+    const uint8_t *data = pw_guest_ptr(vm, pw_arg(slots, 3), len);
+    struct pw_buf *b;
+    bool eos, w;
+    enum pw_status st;
+
+    if (data == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    st = pw_find_buffer(vm, type, &b, &eos, &w);
+    if (st != PW_OK)
+        return pw_ret(slots, st);
+    if (type > PW_BUFFER_UPSTREAM_DATA)
+        return pw_ret(slots, PW_BAD_ARGUMENT); /* callout body, configuration: read-only */
+    if (b == NULL || !w)
+        return pw_ret(slots, PW_NOT_FOUND);
+    if (pw_buf_splice(b, pw_arg(slots, 1), pw_arg(slots, 2), data, len) != 0)
+        return pw_ret(slots, PW_INTERNAL_FAILURE);
+    return pw_ret(slots, PW_OK);
+}
+
+/* proxy_get_buffer_status(type, return_size*, return_flags*) */
+PW_HOSTCALL(get_buffer_status)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    struct pw_buf *b;
+    bool eos, w;
+    enum pw_status st = pw_find_buffer(vm, pw_arg(slots, 0), &b, &eos, &w);
+
+    if (st != PW_OK)
+        return pw_ret(slots, st);
+    if (pw_guest_ptr(vm, pw_arg(slots, 1), 4) == NULL ||
+        pw_guest_ptr(vm, pw_arg(slots, 2), 4) == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    if (b == NULL)
+        return pw_ret(slots, PW_NOT_FOUND);
+    pw_guest_put_u32(vm, pw_arg(slots, 1), (uint32_t)b->len);
+    pw_guest_put_u32(vm, pw_arg(slots, 2), eos ? 1u : 0u);
+    return pw_ret(slots, PW_OK);
+}
+
+/* ABI 0.1.0 proxy_get_configuration(return_data**, return_size*): the VM configuration
+ * in on_vm_start, the plugin configuration in on_configure. */
+PW_HOSTCALL(get_configuration)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    const struct pw_buf *b = NULL;
+    bool trapped;
+
+    if (vm->cb == PW_CB_VM_START)
+        b = &vm->configuration;
+    else if (vm->cb == PW_CB_CONFIGURE && vm->current != NULL)
+        b = &vm->current->root->configuration;
+    if (b == NULL)
+        return pw_ret(slots, PW_NOT_FOUND);
+    enum pw_status st = pw_guest_copy_out(vm, b->data, b->len, pw_arg(slots, 0),
+                                          pw_arg(slots, 1), &trapped);
+    if (trapped)
+        return pw_trap_from_alloc(vm);
+    return pw_ret(slots, st);
+}

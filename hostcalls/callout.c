@@ -1,0 +1,196 @@
+/*
+ * callout.c - HTTP callouts (proxy_http_call, proxy_on_http_call_response,
+ * proxy_get_status), and the hostcalls this host does not offer (gRPC: UNIMPLEMENTED;
+ * foreign functions: none registered, NOT_FOUND).
+ *
+ * A callout belongs to the root context of the context that issued it (as in cpp-host),
+ * and its answer is delivered to that root with the token; SDKs then switch to the
+ * stream with proxy_set_effective_context. It is cancelled when its root context ends,
+ * and also when the stream that issued it ends (its answer would be dropped anyway).
+ * Tokens are per VM, step 4 (low bits 0 = HTTP call, cpp-host's scheme).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void pw_callout_remove(struct pw_root *root, uint32_t token)
+{
+    for (struct pw_callout **pp = &root->callouts; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->token == token) {
+            struct pw_callout *c = *pp;
+            *pp = c->next;
+            free(c);
+            return;
+        }
+    }
+}
+
+void pw_callouts_cancel(struct pw_root *root, uint32_t origin_id)
+{
+    struct pw_vm *vm = root->ctx.vm;
+    struct pw_callout **pp = &root->callouts;
+
+    while (*pp != NULL) {
+        struct pw_callout *c = *pp;
+        if (origin_id != 0 && c->origin_id != origin_id) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        if (vm->ops != NULL && vm->ops->cancel_http_call != NULL)
+            vm->ops->cancel_http_call(vm->host, root, c->token);
+        free(c);
+    }
+}
+
+/* Parses a serialized map argument (size 0: empty). */
+static enum pw_status pw_map_arg(struct pw_vm *vm, uint32_t ptr, uint32_t len,
+                                 struct pw_map *out)
+{
+    const uint8_t *p = pw_guest_ptr(vm, ptr, len);
+
+    if (p == NULL)
+        return PW_INVALID_MEMORY_ACCESS;
+    return pw_map_parse(p, len, out);
+}
+
+/* proxy_http_call(upstream, upstream_len, headers, headers_len, body, body_len,
+ *                 trailers, trailers_len, timeout_ms, return_token*) */
+PW_HOSTCALL(http_call)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    uint32_t ulen = pw_arg(slots, 1), blen = pw_arg(slots, 5);
+    const char *upstream = pw_guest_ptr(vm, pw_arg(slots, 0), ulen);
+    const uint8_t *body = pw_guest_ptr(vm, pw_arg(slots, 4), blen);
+    uint32_t token_out = pw_arg(slots, 9);
+    struct pw_map headers = {0}, trailers = {0};
+    enum pw_status st;
+    char *name = NULL;
+
+    if (upstream == NULL || body == NULL || pw_guest_ptr(vm, token_out, 4) == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    st = pw_map_arg(vm, pw_arg(slots, 2), pw_arg(slots, 3), &headers);
+    if (st == PW_OK)
+        st = pw_map_arg(vm, pw_arg(slots, 6), pw_arg(slots, 7), &trailers);
+    if (st != PW_OK)
+        goto out;
+    if (vm->effective == NULL || ulen == 0 || memchr(upstream, 0, ulen) != NULL ||
+        pw_map_get(&headers, ":method", 7) == NULL || pw_map_get(&headers, ":path", 5) == NULL ||
+        pw_map_get(&headers, ":authority", 10) == NULL) {
+        st = PW_BAD_ARGUMENT;
+        goto out;
+    }
+    if (vm->ops == NULL || vm->ops->http_call == NULL) {
+        st = PW_UNIMPLEMENTED;
+        goto out;
+    }
+    name = strndup(upstream, ulen);
+    struct pw_callout *c = calloc(1, sizeof(*c));
+    if (name == NULL || c == NULL) {
+        free(c);
+        st = PW_INTERNAL_FAILURE;
+        goto out;
+    }
+    struct pw_root *root = vm->effective->root;
+    c->token = vm->next_token;
+    c->origin_id = vm->effective->id;
+    vm->next_token += 4;
+    const struct pw_http_call call = {
+        .upstream = name,
+        .headers = &headers,
+        .body = body,
+        .body_len = blen,
+        .trailers = &trailers,
+        .timeout_ms = pw_arg(slots, 8),
+    };
+    st = vm->ops->http_call(vm->host, root, c->token, &call);
+    if (st != PW_OK) {
+        free(c);
+        goto out;
+    }
+    c->next = root->callouts;
+    root->callouts = c;
+    pw_guest_put_u32(vm, token_out, c->token);
+out:
+    free(name);
+    pw_map_free(&headers);
+    pw_map_free(&trailers);
+    return pw_ret(slots, st);
+}
+
+void pw_root_http_call_response(struct pw_root *root, uint32_t token,
+                                const struct pw_http_response *resp)
+{
+    struct pw_vm *vm = root->ctx.vm;
+    bool pending = false;
+    uint64_t r;
+
+    for (struct pw_callout *c = root->callouts; c != NULL; c = c->next)
+        pending |= c->token == token;
+    if (!pending)
+        return;
+    pw_callout_remove(root, token);
+    if (vm->failed)
+        return;
+
+    bool saved_in = vm->in_call_response;
+    const struct pw_http_response *saved_resp = vm->call_response;
+    uint32_t saved_code = vm->status_code;
+    const char *saved_msg = vm->status_message;
+
+    vm->in_call_response = true;
+    vm->call_response = resp;
+    vm->status_code = resp != NULL ? PW_OK : PW_BROKEN_CONNECTION;
+    vm->status_message = resp != NULL ? "OK" : "reset";
+    uint64_t args[5] = {
+        root->ctx.id,
+        token,
+        resp != NULL ? resp->headers.count : 0,
+        resp != NULL ? resp->body.len : 0,
+        resp != NULL ? resp->trailers.count : 0,
+    };
+    pw_vm_call(vm, &root->ctx, PW_CB_HTTP_CALL_RESPONSE, args, 5, &r, NULL);
+    vm->in_call_response = saved_in;
+    vm->call_response = saved_resp;
+    vm->status_code = saved_code;
+    vm->status_message = saved_msg;
+}
+
+/* proxy_get_status(return_code*, return_message**, return_message_len*) */
+PW_HOSTCALL(get_status)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    bool trapped;
+
+    if (pw_guest_ptr(vm, pw_arg(slots, 0), 4) == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    if (!vm->in_call_response)
+        return pw_ret(slots, PW_NOT_FOUND);
+    const char *msg = vm->status_message;
+    enum pw_status st = pw_guest_copy_out(vm, msg, strlen(msg), pw_arg(slots, 1),
+                                          pw_arg(slots, 2), &trapped);
+    if (trapped)
+        return pw_trap_from_alloc(vm);
+    if (st == PW_OK)
+        pw_guest_put_u32(vm, pw_arg(slots, 0), vm->status_code);
+    return pw_ret(slots, st);
+}
+
+/* gRPC calls and streams: not offered by this host yet. */
+PW_HOSTCALL(unimplemented)
+{
+    return pw_ret(slots, PW_UNIMPLEMENTED);
+}
+
+/* proxy_call_foreign_function(name, name_len, args, args_len, return_results**,
+ * return_results_len*): no foreign function is registered. */
+PW_HOSTCALL(call_foreign_function)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    if (pw_guest_ptr(vm, pw_arg(slots, 0), pw_arg(slots, 1)) == NULL ||
+        pw_guest_ptr(vm, pw_arg(slots, 2), pw_arg(slots, 3)) == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    return pw_ret(slots, PW_NOT_FOUND);
+}

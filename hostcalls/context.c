@@ -1,0 +1,472 @@
+/*
+ * context.c - root and stream contexts: creation, the stream callbacks, the end of a
+ * stream, ticks and queue wake-ups, proxy_set_effective_context, proxy_done, and the
+ * stream actions (continue, close, local reply) that take effect after the callback.
+ *
+ * End of a stream (documented choice): proxy_on_done, then proxy_on_log, then
+ * proxy_on_delete, as the spec says and Envoy's TCP filter does (Envoy's HTTP filter runs
+ * on_log first, from its access-log hook). During those three callbacks the stream's maps
+ * are read-only. A false from on_done is not waited for.
+ *
+ * Context ids are per VM, from 1, never reused while the VM lives (cpp-host's scheme).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- Contexts ---------------------------------------------------------------------- */
+
+static void pw_ctx_link(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_ctx_kind kind)
+{
+    ctx->vm = vm;
+    ctx->kind = kind;
+    ctx->id = vm->next_context_id++;
+    ctx->next = vm->contexts;
+    vm->contexts = ctx;
+}
+
+void pw_ctx_destroy(struct pw_ctx *ctx)
+{
+    struct pw_vm *vm = ctx->vm;
+
+    for (struct pw_ctx **pp = &vm->contexts; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == ctx) {
+            *pp = ctx->next;
+            break;
+        }
+    }
+    if (vm->effective == ctx)
+        vm->effective = vm->current;
+    while (ctx->props != NULL) {
+        struct pw_prop *p = ctx->props;
+        ctx->props = p->next;
+        free(p->path);
+        pw_buf_free(&p->value);
+        free(p);
+    }
+    free(ctx);
+}
+
+/* ---- Root contexts ------------------------------------------------------------------- */
+
+struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg, char *err,
+                            size_t errlen)
+{
+    struct pw_root *root;
+    uint64_t r;
+    int rc;
+
+    if (vm->failed) {
+        snprintf(err, errlen, "%s", vm->failure);
+        return NULL;
+    }
+    root = calloc(1, sizeof(*root));
+    if (root == NULL)
+        goto nomem;
+    root->ctx.root = root;
+    root->name = strdup(cfg->name != NULL ? cfg->name : "");
+    root->root_id = strdup(cfg->root_id != NULL ? cfg->root_id : "");
+    if (root->name == NULL || root->root_id == NULL ||
+        pw_buf_set(&root->configuration, cfg->configuration, cfg->configuration_len) != 0) {
+        free(root->name);
+        free(root->root_id);
+        pw_buf_free(&root->configuration);
+        free(root);
+        goto nomem;
+    }
+    pw_ctx_link(vm, &root->ctx, PW_CTX_ROOT);
+
+    uint64_t id = root->ctx.id;
+    if (pw_vm_call(vm, &root->ctx, PW_CB_CONTEXT_CREATE, (uint64_t[]){id, 0}, 2, &r, NULL) < 0)
+        goto failed;
+    rc = pw_vm_call(vm, &root->ctx, PW_CB_VM_START,
+                    (uint64_t[]){id, vm->configuration.len}, 2, &r, NULL);
+    if (rc < 0)
+        goto failed;
+    if (rc == 0 && (uint32_t)r == 0) {
+        snprintf(err, errlen, "plugin %s: proxy_on_vm_start returned false", root->name);
+        goto refused;
+    }
+    rc = pw_vm_call(vm, &root->ctx, PW_CB_CONFIGURE,
+                    (uint64_t[]){id, root->configuration.len}, 2, &r, NULL);
+    if (rc < 0)
+        goto failed;
+    if (rc == 0 && (uint32_t)r == 0) {
+        snprintf(err, errlen, "plugin %s: proxy_on_configure returned false", root->name);
+        goto refused;
+    }
+    return root;
+
+failed:
+    snprintf(err, errlen, "%s", vm->failure);
+refused:
+    pw_root_free(root);
+    return NULL;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+}
+
+void pw_root_free(struct pw_root *root)
+{
+    struct pw_vm *vm;
+    uint64_t r;
+
+    if (root == NULL)
+        return;
+    vm = root->ctx.vm;
+    pw_callouts_cancel(root, 0);
+    if (root->tick_period_ms != 0 && vm->ops != NULL && vm->ops->set_tick_period != NULL)
+        vm->ops->set_tick_period(vm->host, root, 0);
+    root->ctx.ending = true;
+    uint64_t id = root->ctx.id;
+    pw_vm_call(vm, &root->ctx, PW_CB_DONE, &id, 1, &r, NULL);
+    pw_vm_call(vm, &root->ctx, PW_CB_DELETE, &id, 1, &r, NULL);
+    /* Callouts the last callbacks may have started die with the context. */
+    pw_callouts_cancel(root, 0);
+    free(root->name);
+    free(root->root_id);
+    pw_buf_free(&root->configuration);
+    pw_ctx_destroy(&root->ctx);
+}
+
+uint32_t pw_root_context_id(const struct pw_root *root)
+{
+    return root->ctx.id;
+}
+
+struct pw_vm *pw_root_vm(const struct pw_root *root)
+{
+    return root->ctx.vm;
+}
+
+const char *pw_root_name(const struct pw_root *root)
+{
+    return root->name;
+}
+
+const char *pw_root_id(const struct pw_root *root)
+{
+    return root->root_id;
+}
+
+void pw_root_tick(struct pw_root *root)
+{
+    uint64_t r, id = root->ctx.id;
+
+    pw_vm_call(root->ctx.vm, &root->ctx, PW_CB_TICK, &id, 1, &r, NULL);
+}
+
+void pw_vm_queue_ready(struct pw_vm *vm, uint32_t root_context_id, uint32_t queue_id)
+{
+    struct pw_ctx *ctx = pw_vm_context(vm, root_context_id);
+    uint64_t r;
+
+    if (ctx == NULL || ctx->kind != PW_CTX_ROOT || ctx->ending)
+        return;
+    pw_vm_call(vm, ctx, PW_CB_QUEUE_READY, (uint64_t[]){root_context_id, queue_id}, 2, &r,
+               NULL);
+}
+
+/* ---- Stream contexts ----------------------------------------------------------------- */
+
+struct pw_stream *pw_stream_new(struct pw_root *root, void *host_stream)
+{
+    struct pw_vm *vm = root->ctx.vm;
+    struct pw_stream *s;
+    uint64_t r;
+
+    if (vm->failed)
+        return NULL;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->ctx.root = root;
+    s->ctx.host_stream = host_stream;
+    pw_ctx_link(vm, &s->ctx, PW_CTX_STREAM);
+    if (pw_vm_call(vm, &s->ctx, PW_CB_CONTEXT_CREATE,
+                   (uint64_t[]){s->ctx.id, root->ctx.id}, 2, &r, NULL) < 0) {
+        pw_ctx_destroy(&s->ctx);
+        return NULL;
+    }
+    return s;
+}
+
+uint32_t pw_stream_context_id(const struct pw_stream *s)
+{
+    return s->ctx.id;
+}
+
+/* Runs a stream callback that returns an action. */
+static enum pw_action pw_stream_action(struct pw_stream *s, enum pw_cb cb, uint64_t a1,
+                                       uint64_t a2, uint32_t nargs)
+{
+    uint64_t args[3] = {s->ctx.id, a1, a2}, r;
+    bool stopped;
+    int rc = pw_vm_call(s->ctx.vm, &s->ctx, cb, args, nargs, &r, &stopped);
+
+    if (rc < 0)
+        return PW_ACTION_FAILED;
+    if (rc > 0)
+        return PW_ACTION_CONTINUE;
+    if (stopped)
+        return PW_ACTION_PAUSE;
+    /* Richer C++ SDK values (StopAllIteration..., StopIterationNoBuffer) all mean stop. */
+    return (uint32_t)r == 0 ? PW_ACTION_CONTINUE : PW_ACTION_PAUSE;
+}
+
+enum pw_action pw_stream_request_headers(struct pw_stream *s, uint32_t num_headers,
+                                         bool end_of_stream)
+{
+    return pw_stream_action(s, PW_CB_REQUEST_HEADERS, num_headers, end_of_stream, 3);
+}
+
+enum pw_action pw_stream_request_body(struct pw_stream *s, size_t size, bool end_of_stream)
+{
+    return pw_stream_action(s, PW_CB_REQUEST_BODY, (uint32_t)size, end_of_stream, 3);
+}
+
+enum pw_action pw_stream_request_trailers(struct pw_stream *s, uint32_t num_trailers)
+{
+    return pw_stream_action(s, PW_CB_REQUEST_TRAILERS, num_trailers, 0, 2);
+}
+
+enum pw_action pw_stream_response_headers(struct pw_stream *s, uint32_t num_headers,
+                                          bool end_of_stream)
+{
+    return pw_stream_action(s, PW_CB_RESPONSE_HEADERS, num_headers, end_of_stream, 3);
+}
+
+enum pw_action pw_stream_response_body(struct pw_stream *s, size_t size, bool end_of_stream)
+{
+    return pw_stream_action(s, PW_CB_RESPONSE_BODY, (uint32_t)size, end_of_stream, 3);
+}
+
+enum pw_action pw_stream_response_trailers(struct pw_stream *s, uint32_t num_trailers)
+{
+    return pw_stream_action(s, PW_CB_RESPONSE_TRAILERS, num_trailers, 0, 2);
+}
+
+enum pw_action pw_stream_new_connection(struct pw_stream *s)
+{
+    return pw_stream_action(s, PW_CB_NEW_CONNECTION, 0, 0, 1);
+}
+
+enum pw_action pw_stream_downstream_data(struct pw_stream *s, size_t size, bool end_of_stream)
+{
+    return pw_stream_action(s, PW_CB_DOWNSTREAM_DATA, (uint32_t)size, end_of_stream, 3);
+}
+
+enum pw_action pw_stream_upstream_data(struct pw_stream *s, size_t size, bool end_of_stream)
+{
+    return pw_stream_action(s, PW_CB_UPSTREAM_DATA, (uint32_t)size, end_of_stream, 3);
+}
+
+void pw_stream_downstream_close(struct pw_stream *s, int peer)
+{
+    uint64_t r;
+    pw_vm_call(s->ctx.vm, &s->ctx, PW_CB_DOWNSTREAM_CLOSE,
+               (uint64_t[]){s->ctx.id, (uint32_t)peer}, 2, &r, NULL);
+}
+
+void pw_stream_upstream_close(struct pw_stream *s, int peer)
+{
+    uint64_t r;
+    pw_vm_call(s->ctx.vm, &s->ctx, PW_CB_UPSTREAM_CLOSE,
+               (uint64_t[]){s->ctx.id, (uint32_t)peer}, 2, &r, NULL);
+}
+
+void pw_stream_end(struct pw_stream *s)
+{
+    struct pw_vm *vm;
+    uint64_t r, id;
+
+    if (s == NULL)
+        return;
+    vm = s->ctx.vm;
+    id = s->ctx.id;
+    s->ctx.ending = true;
+    pw_vm_call(vm, &s->ctx, PW_CB_DONE, &id, 1, &r, NULL);
+    pw_vm_call(vm, &s->ctx, PW_CB_LOG, &id, 1, &r, NULL);
+    pw_vm_call(vm, &s->ctx, PW_CB_DELETE, &id, 1, &r, NULL);
+    /* Callouts this stream started are abandoned with it. */
+    pw_callouts_cancel(s->ctx.root, s->ctx.id);
+    pw_ctx_destroy(&s->ctx);
+}
+
+/* ---- Deferred stream actions ----------------------------------------------------------- */
+
+void pw_deferred_free(struct pw_deferred *d)
+{
+    while (d != NULL) {
+        struct pw_deferred *next = d->next;
+        pw_buf_free(&d->details);
+        pw_buf_free(&d->body);
+        pw_map_free(&d->headers);
+        free(d);
+        d = next;
+    }
+}
+
+void pw_deferred_run(struct pw_vm *vm, struct pw_deferred *list)
+{
+    const struct pw_host_ops *ops = vm->ops;
+
+    for (struct pw_deferred *d = list; d != NULL; d = d->next) {
+        /* The stream may have ended through an earlier action of the list. */
+        struct pw_ctx *ctx = pw_vm_context(vm, d->ctx_id);
+        if (ctx == NULL || ctx->kind != PW_CTX_STREAM || vm->failed)
+            continue;
+        void *hs = ctx->host_stream;
+        switch (d->kind) {
+        case PW_DEFER_CONTINUE:
+            if (ops->continue_stream != NULL)
+                ops->continue_stream(vm->host, hs, d->stream_type);
+            break;
+        case PW_DEFER_CLOSE:
+            if (ops->close_stream != NULL)
+                ops->close_stream(vm->host, hs, d->stream_type);
+            break;
+        case PW_DEFER_LOCAL_REPLY: {
+            struct pw_local_response lr = {
+                .status_code = d->status_code,
+                .details = (const char *)d->details.data,
+                .details_len = d->details.len,
+                .body = d->body.data,
+                .body_len = d->body.len,
+                .headers = &d->headers,
+                .grpc_status = d->grpc_status,
+            };
+            if (ops->send_local_response != NULL)
+                ops->send_local_response(vm->host, hs, &lr);
+            break;
+        }
+        }
+    }
+    pw_deferred_free(list);
+}
+
+/* Appends a deferred action for the effective stream context (in order of request). */
+static struct pw_deferred *pw_defer(struct pw_vm *vm, enum pw_deferred_kind kind)
+{
+    struct pw_deferred *d = calloc(1, sizeof(*d)), **pp = &vm->deferred;
+
+    if (d == NULL)
+        return NULL;
+    d->kind = kind;
+    d->ctx_id = vm->effective->id;
+    while (*pp != NULL)
+        pp = &(*pp)->next;
+    *pp = d;
+    return d;
+}
+
+/* The effective context when it is a live stream, else NULL. */
+static struct pw_ctx *pw_effective_stream(struct pw_vm *vm)
+{
+    struct pw_ctx *c = vm->effective;
+
+    return c != NULL && c->kind == PW_CTX_STREAM ? c : NULL;
+}
+
+static int pw_stream_op(wasm_instance_t *inst, uint64_t *slots, enum pw_deferred_kind kind,
+                        uint32_t type)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    if (type > PW_STREAM_UPSTREAM)
+        return pw_ret(slots, PW_BAD_ARGUMENT);
+    if (type == PW_STREAM_UPSTREAM && kind == PW_DEFER_CONTINUE)
+        return pw_ret(slots, PW_UNIMPLEMENTED); /* as Envoy */
+    if (pw_effective_stream(vm) == NULL)
+        return pw_ret(slots, PW_NOT_FOUND);
+    struct pw_deferred *d = pw_defer(vm, kind);
+    if (d == NULL)
+        return pw_ret(slots, PW_INTERNAL_FAILURE);
+    d->stream_type = type;
+    if (kind == PW_DEFER_CLOSE && vm->effective == vm->current)
+        vm->stopped = true;
+    return pw_ret(slots, PW_OK);
+}
+
+PW_HOSTCALL(continue_stream)
+{
+    return pw_stream_op(inst, slots, PW_DEFER_CONTINUE, pw_arg(slots, 0));
+}
+
+PW_HOSTCALL(close_stream)
+{
+    return pw_stream_op(inst, slots, PW_DEFER_CLOSE, pw_arg(slots, 0));
+}
+
+PW_HOSTCALL(continue_request)
+{
+    return pw_stream_op(inst, slots, PW_DEFER_CONTINUE, PW_STREAM_REQUEST);
+}
+
+PW_HOSTCALL(continue_response)
+{
+    return pw_stream_op(inst, slots, PW_DEFER_CONTINUE, PW_STREAM_RESPONSE);
+}
+
+PW_HOSTCALL(clear_route_cache)
+{
+    /* No route cache to clear: routes are chosen after the request filters. */
+    return pw_ret(slots, PW_OK);
+}
+
+/* proxy_send_local_response(status, details, details_len, body, body_len, headers,
+ * headers_len, grpc_status) */
+PW_HOSTCALL(send_local_response)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    uint32_t dlen = pw_arg(slots, 2), blen = pw_arg(slots, 4), hlen = pw_arg(slots, 6);
+    const uint8_t *details = pw_guest_ptr(vm, pw_arg(slots, 1), dlen);
+    const uint8_t *body = pw_guest_ptr(vm, pw_arg(slots, 3), blen);
+    const uint8_t *hdrs = pw_guest_ptr(vm, pw_arg(slots, 5), hlen);
+    struct pw_map headers = {0};
+
+    if (details == NULL || body == NULL || hdrs == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    if (pw_effective_stream(vm) == NULL)
+        return pw_ret(slots, PW_NOT_FOUND);
+    uint32_t status = pw_arg(slots, 0);
+    if (status < 100 || status > 999)
+        return pw_ret(slots, PW_BAD_ARGUMENT);
+    if (pw_map_parse(hdrs, hlen, &headers) != PW_OK)
+        return pw_ret(slots, PW_BAD_ARGUMENT);
+    struct pw_deferred *d = pw_defer(vm, PW_DEFER_LOCAL_REPLY);
+    if (d == NULL || pw_buf_set(&d->details, details, dlen) != 0 ||
+        pw_buf_set(&d->body, body, blen) != 0) {
+        pw_map_free(&headers);
+        return pw_ret(slots, PW_INTERNAL_FAILURE);
+    }
+    d->status_code = status;
+    d->grpc_status = (int32_t)pw_arg(slots, 7);
+    d->headers = headers;
+    if (vm->effective == vm->current)
+        vm->stopped = true;
+    return pw_ret(slots, PW_OK);
+}
+
+PW_HOSTCALL(set_effective_context)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    struct pw_ctx *ctx = pw_vm_context(vm, pw_arg(slots, 0));
+
+    if (ctx == NULL)
+        return pw_ret(slots, PW_BAD_ARGUMENT);
+    vm->effective = ctx;
+    return pw_ret(slots, PW_OK);
+}
+
+PW_HOSTCALL(done)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    /* We never wait after a false on_done, so there is nothing left to complete; the
+     * call is acknowledged for the context that is still known. */
+    return pw_ret(slots, vm->effective != NULL ? PW_OK : PW_NOT_FOUND);
+}

@@ -1,0 +1,405 @@
+/*
+ * headers.c - header maps: struct pw_map, its pairs encoding (ABI.md §5.1), and the
+ * header-map hostcalls.
+ *
+ * Which map a hostcall sees: maps 0-3 are the effective stream's, asked of the host
+ * (NULL when that map does not exist yet); maps 6/7 are the callout response during
+ * proxy_on_http_call_response; 4/5 (gRPC) never exist. Phase rules, chosen so no SDK
+ * panics on a legitimate read: reading a map that does not exist gives an empty map
+ * (pairs, size) or NOT_FOUND (one value); writing one that does not exist, or one that is
+ * read-only (already sent, or in on_done/on_log/on_delete, or maps 6/7), gives NOT_FOUND.
+ * Keys are lower-cased on insertion and compared case-insensitively.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+/* ---- struct pw_map ------------------------------------------------------------------ */
+
+void pw_map_clear(struct pw_map *m)
+{
+    for (uint32_t i = 0; i < m->count; i++) {
+        free(m->items[i].key);
+        free(m->items[i].value);
+    }
+    m->count = 0;
+}
+
+void pw_map_free(struct pw_map *m)
+{
+    pw_map_clear(m);
+    free(m->items);
+    m->items = NULL;
+    m->cap = 0;
+}
+
+static char *pw_dup_bytes(const char *s, size_t len, bool lower)
+{
+    char *d = malloc(len + 1);
+
+    if (d == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        d[i] = lower && s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+    d[len] = '\0';
+    return d;
+}
+
+int pw_map_add(struct pw_map *m, const char *key, size_t key_len, const char *value,
+               size_t value_len)
+{
+    if (key_len > UINT32_MAX || value_len > UINT32_MAX)
+        return -1;
+    if (m->count == m->cap) {
+        uint32_t cap = m->cap ? m->cap * 2 : 8;
+        struct pw_header *items = realloc(m->items, cap * sizeof(*items));
+        if (items == NULL)
+            return -1;
+        m->items = items;
+        m->cap = cap;
+    }
+    struct pw_header *h = &m->items[m->count];
+    h->key = pw_dup_bytes(key, key_len, true);
+    h->value = pw_dup_bytes(value, value_len, false);
+    if (h->key == NULL || h->value == NULL) {
+        free(h->key);
+        free(h->value);
+        return -1;
+    }
+    h->key_len = (uint32_t)key_len;
+    h->value_len = (uint32_t)value_len;
+    m->count++;
+    return 0;
+}
+
+static bool pw_key_eq(const struct pw_header *h, const char *key, size_t key_len)
+{
+    return h->key_len == key_len && strncasecmp(h->key, key, key_len) == 0;
+}
+
+const struct pw_header *pw_map_get(const struct pw_map *m, const char *key, size_t key_len)
+{
+    for (uint32_t i = 0; i < m->count; i++)
+        if (pw_key_eq(&m->items[i], key, key_len))
+            return &m->items[i];
+    return NULL;
+}
+
+const char *pw_map_value(const struct pw_map *m, const char *key)
+{
+    const struct pw_header *h = pw_map_get(m, key, strlen(key));
+
+    return h != NULL ? h->value : NULL;
+}
+
+uint32_t pw_map_remove(struct pw_map *m, const char *key, size_t key_len)
+{
+    uint32_t out = 0, removed = 0;
+
+    for (uint32_t i = 0; i < m->count; i++) {
+        if (pw_key_eq(&m->items[i], key, key_len)) {
+            free(m->items[i].key);
+            free(m->items[i].value);
+            removed++;
+        } else {
+            m->items[out++] = m->items[i];
+        }
+    }
+    m->count = out;
+    return removed;
+}
+
+int pw_map_replace(struct pw_map *m, const char *key, size_t key_len, const char *value,
+                   size_t value_len)
+{
+    uint32_t first = m->count, out = 0;
+
+    for (uint32_t i = 0; i < m->count; i++) {
+        if (pw_key_eq(&m->items[i], key, key_len)) {
+            first = i;
+            break;
+        }
+    }
+    if (first == m->count)
+        return pw_map_add(m, key, key_len, value, value_len);
+    char *v = pw_dup_bytes(value, value_len, false);
+    if (v == NULL)
+        return -1;
+    free(m->items[first].value);
+    m->items[first].value = v;
+    m->items[first].value_len = (uint32_t)value_len;
+    /* Drop the later duplicates so the map holds exactly one value for key. */
+    for (uint32_t i = 0; i < m->count; i++) {
+        if (i > first && pw_key_eq(&m->items[i], key, key_len)) {
+            free(m->items[i].key);
+            free(m->items[i].value);
+        } else {
+            m->items[out++] = m->items[i];
+        }
+    }
+    m->count = out;
+    return 0;
+}
+
+int pw_map_copy(struct pw_map *dst, const struct pw_map *src)
+{
+    pw_map_clear(dst);
+    for (uint32_t i = 0; i < src->count; i++) {
+        const struct pw_header *h = &src->items[i];
+        if (pw_map_add(dst, h->key, h->key_len, h->value, h->value_len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+size_t pw_map_serialized_size(const struct pw_map *m)
+{
+    size_t n = 4;
+
+    for (uint32_t i = 0; i < m->count; i++)
+        n += 8 + m->items[i].key_len + 1 + m->items[i].value_len + 1;
+    return n;
+}
+
+static void pw_put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t pw_get_le32(const uint8_t *p)
+{
+    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void pw_map_serialize(const struct pw_map *m, uint8_t *out)
+{
+    uint8_t *sizes = out + 4, *data = out + 4 + 8 * (size_t)m->count;
+
+    pw_put_le32(out, m->count);
+    for (uint32_t i = 0; i < m->count; i++) {
+        const struct pw_header *h = &m->items[i];
+        pw_put_le32(sizes + 8 * (size_t)i, h->key_len);
+        pw_put_le32(sizes + 8 * (size_t)i + 4, h->value_len);
+        memcpy(data, h->key, h->key_len);
+        data += h->key_len;
+        *data++ = 0;
+        memcpy(data, h->value, h->value_len);
+        data += h->value_len;
+        *data++ = 0;
+    }
+}
+
+enum pw_status pw_map_parse(const uint8_t *data, size_t size, struct pw_map *out)
+{
+    pw_map_clear(out);
+    if (size == 0 || (size == 1 && data[0] == 0))
+        return PW_OK;
+    if (size < 4 || size > PW_MAP_MAX_BYTES)
+        return PW_BAD_ARGUMENT;
+    uint32_t n = pw_get_le32(data);
+    if (n > PW_MAP_MAX_PAIRS || 4 + 8 * (size_t)n > size)
+        return PW_BAD_ARGUMENT;
+    size_t pos = 4 + 8 * (size_t)n;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t klen = pw_get_le32(data + 4 + 8 * (size_t)i);
+        size_t vlen = pw_get_le32(data + 8 + 8 * (size_t)i);
+        if (klen + 1 > size - pos || data[pos + klen] != 0)
+            goto bad;
+        const char *key = (const char *)data + pos;
+        pos += klen + 1;
+        if (vlen + 1 > size - pos || data[pos + vlen] != 0)
+            goto bad;
+        if (pw_map_add(out, key, klen, (const char *)data + pos, vlen) != 0)
+            goto bad;
+        pos += vlen + 1;
+    }
+    if (pos != size)
+        goto bad;
+    return PW_OK;
+bad:
+    pw_map_clear(out);
+    return PW_BAD_ARGUMENT;
+}
+
+/* ---- The map a hostcall addresses ----------------------------------------------------- */
+
+/*
+ * Finds map `type` for the effective context. Returns PW_OK with *m (NULL when the map
+ * does not exist in this phase) and *writable, or PW_BAD_ARGUMENT for an unknown type.
+ */
+static enum pw_status pw_find_map(struct pw_vm *vm, uint32_t type, struct pw_map **m,
+                                  bool *writable)
+{
+    struct pw_ctx *ctx = vm->effective;
+
+    *m = NULL;
+    *writable = false;
+    if (type > PW_MAP_HTTP_CALL_RESPONSE_TRAILERS)
+        return PW_BAD_ARGUMENT;
+    if (type == PW_MAP_HTTP_CALL_RESPONSE_HEADERS || type == PW_MAP_HTTP_CALL_RESPONSE_TRAILERS) {
+        if (vm->in_call_response && vm->call_response != NULL)
+            *m = (struct pw_map *)(type == PW_MAP_HTTP_CALL_RESPONSE_HEADERS
+                                       ? &vm->call_response->headers
+                                       : &vm->call_response->trailers);
+        return PW_OK;
+    }
+    if (type > PW_MAP_RESPONSE_TRAILERS || ctx == NULL || ctx->kind != PW_CTX_STREAM ||
+        vm->ops == NULL || vm->ops->stream_map == NULL)
+        return PW_OK;
+    *writable = true;
+    *m = vm->ops->stream_map(vm->host, ctx->host_stream, type, writable);
+    if (ctx->ending)
+        *writable = false;
+    return PW_OK;
+}
+
+/* Fetches a key argument; NULL when out of range. */
+static const char *pw_key_arg(struct pw_vm *vm, const uint64_t *slots, int i)
+{
+    return pw_guest_ptr(vm, pw_arg(slots, i), pw_arg(slots, i + 1));
+}
+
+/* proxy_get_header_map_size(map, return_size*) */
+PW_HOSTCALL(get_header_map_size)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    struct pw_map *m;
+    bool w;
+    enum pw_status st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
+
+    if (st != PW_OK)
+        return pw_ret(slots, st);
+    size_t size = m != NULL && m->count > 0 ? pw_map_serialized_size(m) : 0;
+    return pw_ret(slots, pw_guest_put_u32(vm, pw_arg(slots, 1), (uint32_t)size));
+}
+
+/* proxy_get_header_map_pairs(map, return_data**, return_size*) */
+PW_HOSTCALL(get_header_map_pairs)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    struct pw_map *m;
+    bool w, trapped;
+    enum pw_status st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
+
+    if (st != PW_OK)
+        return pw_ret(slots, st);
+    if (m == NULL || m->count == 0) {
+        st = pw_guest_copy_out(vm, NULL, 0, pw_arg(slots, 1), pw_arg(slots, 2), &trapped);
+        return pw_ret(slots, st);
+    }
+    size_t size = pw_map_serialized_size(m);
+    uint8_t *tmp = malloc(size);
+    if (tmp == NULL)
+        return pw_ret(slots, PW_INTERNAL_FAILURE);
+    pw_map_serialize(m, tmp);
+    st = pw_guest_copy_out(vm, tmp, size, pw_arg(slots, 1), pw_arg(slots, 2), &trapped);
+    free(tmp);
+    if (trapped)
+        return pw_trap_from_alloc(vm);
+    return pw_ret(slots, st);
+}
+
+/* proxy_set_header_map_pairs(map, data, size) */
+PW_HOSTCALL(set_header_map_pairs)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    const uint8_t *data = pw_guest_ptr(vm, pw_arg(slots, 1), pw_arg(slots, 2));
+    struct pw_map *m, parsed = {0};
+    bool w;
+    enum pw_status st;
+
+    if (data == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
+    if (st != PW_OK)
+        return pw_ret(slots, st);
+    if (m == NULL || !w)
+        return pw_ret(slots, PW_NOT_FOUND);
+    st = pw_map_parse(data, pw_arg(slots, 2), &parsed);
+    if (st != PW_OK)
+        return pw_ret(slots, st); /* malformed: the map is left as it was */
+    pw_map_free(m);
+    *m = parsed;
+    return pw_ret(slots, PW_OK);
+}
+
+/* proxy_get_header_map_value(map, key, key_len, return_value**, return_len*) */
+PW_HOSTCALL(get_header_map_value)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    const char *key = pw_key_arg(vm, slots, 1);
+    struct pw_map *m;
+    bool w, trapped;
+    enum pw_status st;
+
+    if (key == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
+    if (st != PW_OK)
+        return pw_ret(slots, st);
+    const struct pw_header *h = m != NULL ? pw_map_get(m, key, pw_arg(slots, 2)) : NULL;
+    if (h == NULL) {
+        if (vm->module->abi != PW_ABI_0_1_0)
+            return pw_ret(slots, PW_NOT_FOUND);
+        /* 0.1.0: a missing key is OK with an empty value. */
+        st = pw_guest_copy_out(vm, NULL, 0, pw_arg(slots, 3), pw_arg(slots, 4), &trapped);
+        return pw_ret(slots, st);
+    }
+    /* h stays valid across the allocator call: the guest cannot reach host maps. */
+    st = pw_guest_copy_out(vm, h->value, h->value_len, pw_arg(slots, 3), pw_arg(slots, 4),
+                           &trapped);
+    if (trapped)
+        return pw_trap_from_alloc(vm);
+    return pw_ret(slots, st);
+}
+
+enum pw_map_edit { PW_MAP_ADD, PW_MAP_REPLACE, PW_MAP_REMOVE };
+
+static int pw_map_edit(wasm_instance_t *inst, uint64_t *slots, enum pw_map_edit op)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    const char *key = pw_key_arg(vm, slots, 1);
+    const char *value = op == PW_MAP_REMOVE ? "" : pw_key_arg(vm, slots, 3);
+    uint32_t klen = pw_arg(slots, 2), vlen = op == PW_MAP_REMOVE ? 0 : pw_arg(slots, 4);
+    struct pw_map *m;
+    bool w;
+    enum pw_status st;
+    int rc = 0;
+
+    if (key == NULL || value == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
+    if (st != PW_OK)
+        return pw_ret(slots, st);
+    if (m == NULL || !w)
+        return pw_ret(slots, PW_NOT_FOUND);
+    if (klen == 0 || memchr(key, 0, klen) != NULL || memchr(value, 0, vlen) != NULL)
+        return pw_ret(slots, PW_BAD_ARGUMENT);
+    if (op == PW_MAP_ADD)
+        rc = pw_map_add(m, key, klen, value, vlen);
+    else if (op == PW_MAP_REPLACE)
+        rc = pw_map_replace(m, key, klen, value, vlen);
+    else
+        pw_map_remove(m, key, klen);
+    return pw_ret(slots, rc == 0 ? PW_OK : PW_INTERNAL_FAILURE);
+}
+
+PW_HOSTCALL(add_header_map_value)
+{
+    return pw_map_edit(inst, slots, PW_MAP_ADD);
+}
+
+PW_HOSTCALL(replace_header_map_value)
+{
+    return pw_map_edit(inst, slots, PW_MAP_REPLACE);
+}
+
+PW_HOSTCALL(remove_header_map_value)
+{
+    return pw_map_edit(inst, slots, PW_MAP_REMOVE);
+}

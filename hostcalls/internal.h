@@ -1,0 +1,278 @@
+/*
+ * internal.h - types and helpers shared by the files of hostcalls/ only.
+ *
+ * struct pw_vm is one engine instance of a plugin module with its contexts; every
+ * hostcall finds it through wasm_instance_userdata(). Hostcalls are plain engine host
+ * functions (pw_hc_*), registered from one table in vm.c. Every guest pointer goes
+ * through pw_guest_ptr(), which returns NULL when out of range; the hostcall then answers
+ * PW_INVALID_MEMORY_ACCESS.
+ */
+#ifndef WASP_HOSTCALLS_INTERNAL_H
+#define WASP_HOSTCALLS_INTERNAL_H
+
+#include "proxywasm.h"
+#include "wasm.h"
+
+/* The callbacks (exports) the layer calls; index into pw_vm.funcs. */
+enum pw_cb {
+    PW_CB_INITIALIZE,
+    PW_CB_MAIN,
+    PW_CB_MAIN_VOID,
+    PW_CB_START,
+    PW_CB_MEMORY_ALLOCATE,
+    PW_CB_MALLOC,
+    PW_CB_CONTEXT_CREATE,
+    PW_CB_VM_START,
+    PW_CB_CONFIGURE,
+    PW_CB_TICK,
+    PW_CB_QUEUE_READY,
+    PW_CB_NEW_CONNECTION,
+    PW_CB_DOWNSTREAM_DATA,
+    PW_CB_DOWNSTREAM_CLOSE,
+    PW_CB_UPSTREAM_DATA,
+    PW_CB_UPSTREAM_CLOSE,
+    PW_CB_REQUEST_HEADERS,
+    PW_CB_REQUEST_BODY,
+    PW_CB_REQUEST_TRAILERS,
+    PW_CB_RESPONSE_HEADERS,
+    PW_CB_RESPONSE_BODY,
+    PW_CB_RESPONSE_TRAILERS,
+    PW_CB_HTTP_CALL_RESPONSE,
+    PW_CB_DONE,
+    PW_CB_LOG,
+    PW_CB_DELETE,
+    PW_CB_COUNT,
+    PW_CB_NONE = PW_CB_COUNT,
+};
+
+/* Export name of a callback. */
+const char *pw_cb_name(enum pw_cb cb);
+
+/* A value stored by proxy_set_property on a context. */
+struct pw_prop {
+    struct pw_prop *next;
+    char *path;
+    size_t path_len;
+    struct pw_buf value;
+};
+
+/* A callout in flight, owned by its root context. */
+struct pw_callout {
+    struct pw_callout *next;
+    uint32_t token;
+    uint32_t origin_id; /* context that issued it (a stream is cancelled with it) */
+};
+
+enum pw_ctx_kind { PW_CTX_ROOT, PW_CTX_STREAM };
+
+/* The common head of root and stream contexts. */
+struct pw_ctx {
+    struct pw_ctx *next; /* in vm->contexts */
+    struct pw_vm *vm;
+    struct pw_root *root; /* itself for a root context */
+    uint32_t id;
+    enum pw_ctx_kind kind;
+    bool ending; /* in on_done/on_log/on_delete: maps read-only */
+    struct pw_prop *props;
+    void *host_stream; /* streams only */
+};
+
+struct pw_root {
+    struct pw_ctx ctx;
+    char *name;
+    char *root_id;
+    struct pw_buf configuration;
+    struct pw_callout *callouts;
+    uint32_t tick_period_ms;
+};
+
+struct pw_stream {
+    struct pw_ctx ctx;
+};
+
+/* An action a hostcall asked for, applied after the callback returns. */
+enum pw_deferred_kind { PW_DEFER_CONTINUE, PW_DEFER_CLOSE, PW_DEFER_LOCAL_REPLY };
+
+struct pw_deferred {
+    struct pw_deferred *next;
+    enum pw_deferred_kind kind;
+    uint32_t ctx_id;
+    enum pw_stream_type stream_type;
+    /* local reply */
+    uint32_t status_code;
+    int32_t grpc_status;
+    struct pw_buf details;
+    struct pw_buf body;
+    struct pw_map headers;
+};
+
+struct pw_module {
+    wasm_module_t *wm;
+    enum pw_abi_version abi;
+};
+
+struct pw_vm {
+    const struct pw_module *module;
+    wasm_instance_t *inst;
+    wasm_linker_t *linker;
+    struct wasi_ctx *wasi;
+    const struct pw_host_ops *ops;
+    void *host;
+    char *vm_id;
+    char *name;
+    struct pw_buf configuration;
+    uint64_t fuel_per_callback;
+    wasm_func_t *funcs[PW_CB_COUNT];
+
+    uint32_t next_context_id;
+    uint32_t next_token;
+    struct pw_ctx *contexts;
+
+    /* The callback running (depth > 0) and the context hostcalls act on. */
+    int depth;
+    enum pw_cb cb;
+    struct pw_ctx *current;
+    struct pw_ctx *effective;
+    bool stopped; /* a local reply / close was requested in the current callback */
+    struct pw_deferred *deferred;
+
+    /* During proxy_on_http_call_response: the response (NULL: failed call). */
+    bool in_call_response;
+    const struct pw_http_response *call_response;
+    uint32_t status_code;
+    const char *status_message;
+
+    bool starting; /* proc_exit(0) is success */
+    bool failed;
+    char failure[2048];
+};
+
+/* ---- vm.c ---------------------------------------------------------------------- */
+
+/* The VM of the calling instance (in a hostcall). */
+static inline struct pw_vm *pw_vm_of(wasm_instance_t *inst)
+{
+    return wasm_instance_userdata(inst);
+}
+
+/* The checked guest pointer: [ptr, ptr+len) in memory 0, or NULL. */
+void *pw_guest_ptr(struct pw_vm *vm, uint32_t ptr, uint32_t len);
+/* Writes v (LE) at guest ptr. Returns PW_OK or PW_INVALID_MEMORY_ACCESS. */
+enum pw_status pw_guest_put_u32(struct pw_vm *vm, uint32_t ptr, uint32_t v);
+enum pw_status pw_guest_put_u64(struct pw_vm *vm, uint32_t ptr, uint64_t v);
+/*
+ * Copies len bytes into memory obtained from the guest allocator and writes its address
+ * and len to the u32s at ptr_out and size_out (len 0: writes 0, 0 without allocating).
+ * Returns PW_OK, PW_INVALID_MEMORY_ACCESS (bad out pointers, allocator gave a bad block)
+ * or PW_INTERNAL_FAILURE (no allocator, allocator returned 0). *trapped is set when the
+ * allocator trapped: the hostcall must then return pw_trap_from_alloc().
+ */
+enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len,
+                                 uint32_t ptr_out, uint32_t size_out, bool *trapped);
+/* For a hostcall after pw_guest_copy_out() set *trapped: stop the guest. */
+int pw_trap_from_alloc(struct pw_vm *vm);
+
+/*
+ * Calls callback cb for ctx with args (n of them; the export may take fewer). Sets the
+ * current/effective context, fuel, and applies deferred actions when the outermost call
+ * returns. Returns 0 and *result (0 when the export returns nothing) and *stopped (a
+ * local reply or close was requested during the call; may be NULL), 1 when the module
+ * does not export cb, -1 when the VM is (or just became) failed.
+ */
+int pw_vm_call(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_cb cb, const uint64_t *args,
+               uint32_t n, uint64_t *result, bool *stopped);
+/* Records a failure: formats the report, logs it, calls ops->vm_failed, marks failed. */
+void pw_vm_fail(struct pw_vm *vm, const char *callback, const char *reason,
+                const char *backtrace);
+/* The context with that id, or NULL. */
+struct pw_ctx *pw_vm_context(struct pw_vm *vm, uint32_t id);
+/* Logs a line through the host in Envoy's format for ctx (NULL: the VM). */
+void pw_vm_log(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_log_level level,
+               const char *msg, size_t len);
+uint64_t pw_vm_clock(struct pw_vm *vm, bool monotonic);
+
+/* ---- context.c ------------------------------------------------------------------ */
+
+/* Unlinks and frees a context (after its last callback). */
+void pw_ctx_destroy(struct pw_ctx *ctx);
+/* Runs the deferred actions list (detached by the caller). */
+void pw_deferred_run(struct pw_vm *vm, struct pw_deferred *list);
+void pw_deferred_free(struct pw_deferred *d);
+
+/* ---- callout.c ------------------------------------------------------------------ */
+
+/* Cancels the callouts of root issued by context origin_id (0: all of them). */
+void pw_callouts_cancel(struct pw_root *root, uint32_t origin_id);
+
+/* ---- queues.c ------------------------------------------------------------------- */
+
+/* Forgets vm as the owner of any queue (at pw_vm_free). */
+void pw_queues_forget_vm(struct pw_vm *vm);
+
+/* ---- Hostcalls (signatures as in the engine: slots in, status out) ------------- */
+
+#define PW_HOSTCALL(name) int pw_hc_##name(wasm_instance_t *inst, uint64_t *slots, void *env)
+
+/* log.c */
+PW_HOSTCALL(log);
+PW_HOSTCALL(get_log_level);
+PW_HOSTCALL(get_current_time_nanoseconds);
+PW_HOSTCALL(set_tick_period_milliseconds);
+/* buffers.c */
+PW_HOSTCALL(get_buffer_bytes);
+PW_HOSTCALL(set_buffer_bytes);
+PW_HOSTCALL(get_buffer_status);
+PW_HOSTCALL(get_configuration);
+/* headers.c */
+PW_HOSTCALL(get_header_map_size);
+PW_HOSTCALL(get_header_map_pairs);
+PW_HOSTCALL(set_header_map_pairs);
+PW_HOSTCALL(get_header_map_value);
+PW_HOSTCALL(add_header_map_value);
+PW_HOSTCALL(replace_header_map_value);
+PW_HOSTCALL(remove_header_map_value);
+/* context.c */
+PW_HOSTCALL(continue_stream);
+PW_HOSTCALL(close_stream);
+PW_HOSTCALL(continue_request);
+PW_HOSTCALL(continue_response);
+PW_HOSTCALL(send_local_response);
+PW_HOSTCALL(set_effective_context);
+PW_HOSTCALL(done);
+PW_HOSTCALL(clear_route_cache);
+/* callout.c */
+PW_HOSTCALL(http_call);
+PW_HOSTCALL(get_status);
+PW_HOSTCALL(unimplemented);
+PW_HOSTCALL(call_foreign_function);
+/* shareddata.c */
+PW_HOSTCALL(set_shared_data);
+PW_HOSTCALL(get_shared_data);
+/* queues.c */
+PW_HOSTCALL(register_shared_queue);
+PW_HOSTCALL(resolve_shared_queue);
+PW_HOSTCALL(enqueue_shared_queue);
+PW_HOSTCALL(dequeue_shared_queue);
+/* metrics.c */
+PW_HOSTCALL(define_metric);
+PW_HOSTCALL(record_metric);
+PW_HOSTCALL(increment_metric);
+PW_HOSTCALL(get_metric);
+/* properties.c */
+PW_HOSTCALL(get_property);
+PW_HOSTCALL(set_property);
+
+/* Sets the i32 status result of a hostcall and returns WASM_OK. */
+static inline int pw_ret(uint64_t *slots, enum pw_status st)
+{
+    slots[0] = (uint32_t)st;
+    return WASM_OK;
+}
+
+/* Slot i as a guest u32. */
+static inline uint32_t pw_arg(const uint64_t *slots, int i)
+{
+    return (uint32_t)slots[i];
+}
+
+#endif /* WASP_HOSTCALLS_INTERNAL_H */

@@ -1,0 +1,202 @@
+/*
+ * proxywasm.h - the public API of the proxy-wasm layer (hostcalls/).
+ *
+ * A plugin module is loaded once (pw_module_load: decode, validate, translate, find the
+ * ABI version) and can then be instantiated any number of times, on any threads, as VMs
+ * (pw_vm_new: instantiate, link the proxy-wasm and WASI imports, run the start
+ * sequence). A VM holds one or more root contexts (pw_root_new: one per plugin sharing the
+ * VM; runs proxy_on_context_create, proxy_on_vm_start, proxy_on_configure) and the
+ * stream contexts of the streams going through them (pw_stream_new and the
+ * pw_stream_* callbacks). The host (the daemon, `wasp replay`, a test) answers the
+ * layer's questions through struct pw_host_ops (host.h).
+ *
+ * Threads: a pw_module is immutable and shared. A pw_vm and everything in it is used by
+ * one thread at a time. Shared data, shared queues and metrics are process-wide and
+ * locked.
+ *
+ * Failures: when a callback traps (or exhausts its fuel, or calls proc_exit), the layer
+ * reports the plugin name, the callback, the reason and the guest backtrace (through
+ * pw_host_ops.vm_failed and .log), marks the VM failed, and every later call on that VM
+ * is refused (returns PW_ACTION_FAILED / does nothing). The caller applies the plugin's
+ * failure policy (fail open, fail closed, replace the VM).
+ */
+#ifndef WASP_HOSTCALLS_PROXYWASM_H
+#define WASP_HOSTCALLS_PROXYWASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host.h"
+
+enum pw_abi_version {
+    PW_ABI_UNKNOWN = 0,
+    PW_ABI_0_1_0 = 1,
+    PW_ABI_0_2_0 = 2,
+    PW_ABI_0_2_1 = 3,
+};
+
+/* What a stream callback asks of the host. */
+enum pw_action {
+    PW_ACTION_CONTINUE = 0, /* go on with the next filter / forward */
+    PW_ACTION_PAUSE = 1,    /* headers: stop everything until continue_stream;
+                               body: buffer, and call again with the cumulative size */
+    PW_ACTION_FAILED = -1,  /* the VM failed (trap): apply the failure policy */
+};
+
+/* ---- Modules -------------------------------------------------------------------- */
+
+struct pw_module;
+
+/*
+ * Loads a plugin module from bytes (copied). Fails, with the reason in err, when the
+ * engine rejects the module or it exports none of the ABI markers
+ * proxy_abi_version_0_1_0 / _0_2_0 / _0_2_1.
+ * @return the module (free with pw_module_free), or NULL.
+ */
+struct pw_module *pw_module_load(const uint8_t *bytes, size_t len, char *err, size_t errlen);
+void pw_module_free(struct pw_module *m);
+enum pw_abi_version pw_module_abi(const struct pw_module *m);
+/* "0.1.0", "0.2.0", "0.2.1" or "unknown". */
+const char *pw_abi_name(enum pw_abi_version v);
+
+/* ---- VMs ------------------------------------------------------------------------ */
+
+struct pw_vm_config {
+    const char *vm_id;              /* namespace of shared data and queues; may be "" */
+    const uint8_t *configuration;   /* the VM configuration: buffer 6 in on_vm_start */
+    size_t configuration_len;
+    const char *const *env;         /* WASI environment, "KEY=VALUE" strings */
+    size_t nenv;
+    uint32_t max_memory_pages;      /* 0: the module's own maximum */
+    uint64_t fuel_per_callback;     /* instruction budget of each callback; 0: unlimited */
+    const char *name;               /* name in messages before any plugin (default vm_id) */
+};
+
+struct pw_vm;
+
+/*
+ * Instantiates m and runs the start sequence: `_initialize` then `main(0,0)` or
+ * `__main_void` when exported, else `_start` (a Wasm start section runs at
+ * instantiation). proc_exit(0) during start counts as success. ops and host must
+ * outlive the VM; cfg's strings are copied.
+ * @return the VM, or NULL with the reason (link error naming the import, trap with
+ *         backtrace, ...) in err.
+ */
+struct pw_vm *pw_vm_new(const struct pw_module *m, const struct pw_vm_config *cfg,
+                        const struct pw_host_ops *ops, void *host, char *err, size_t errlen);
+/* Ends every context still alive (stream and root: on_done, on_delete), cancels their
+ * callouts, unregisters its queues, frees the instance. */
+void pw_vm_free(struct pw_vm *vm);
+bool pw_vm_failed(const struct pw_vm *vm);
+/* The failure report ("plugin X: proxy_on_tick: unreachable\n#0 ..."), or "". */
+const char *pw_vm_failure(const struct pw_vm *vm);
+const char *pw_vm_id(const struct pw_vm *vm);
+enum pw_abi_version pw_vm_abi(const struct pw_vm *vm);
+/* Delivers proxy_on_queue_ready (see pw_host_ops.post_queue_ready). Unknown or dead root
+ * context ids are ignored. */
+void pw_vm_queue_ready(struct pw_vm *vm, uint32_t root_context_id, uint32_t queue_id);
+
+/* ---- Root contexts (one per plugin) --------------------------------------------- */
+
+struct pw_plugin_config {
+    const char *name;             /* plugin name (logs, plugin_name property) */
+    const char *root_id;          /* plugin_root_id; may be "" */
+    const uint8_t *configuration; /* plugin configuration: buffer 7 in on_configure */
+    size_t configuration_len;
+};
+
+struct pw_root;
+
+/*
+ * Creates a root context in vm: proxy_on_context_create(id, 0), proxy_on_vm_start(id,
+ * |vm config|), proxy_on_configure(id, |plugin config|) (0.1.0: proxy_get_configuration
+ * returns the VM configuration in on_vm_start and the plugin's in on_configure).
+ * @return the root context, or NULL with the reason in err (a callback returned false or
+ *         trapped; then the VM is failed too when it trapped).
+ */
+struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg, char *err,
+                            size_t errlen);
+/* Ends the root context: proxy_on_done then proxy_on_delete (a false from on_done is not
+ * waited for), cancels its callouts and its tick, frees it. Its streams must have ended. */
+void pw_root_free(struct pw_root *root);
+uint32_t pw_root_context_id(const struct pw_root *root);
+struct pw_vm *pw_root_vm(const struct pw_root *root);
+const char *pw_root_name(const struct pw_root *root);
+const char *pw_root_id(const struct pw_root *root);
+/* proxy_on_tick (see pw_host_ops.set_tick_period). */
+void pw_root_tick(struct pw_root *root);
+/*
+ * Answers callout token of root: proxy_on_http_call_response(root, token, headers, body
+ * size, trailers), with the response readable as maps 6/7 and buffer 4 during the call
+ * and proxy_get_status giving (0, "OK"). resp NULL means the callout failed (reset,
+ * unknown answer): the callback gets 0 headers and proxy_get_status gives
+ * (BROKEN_CONNECTION=11, "reset"), as Envoy. Tokens not pending (cancelled, already
+ * answered) are ignored.
+ */
+void pw_root_http_call_response(struct pw_root *root, uint32_t token,
+                                const struct pw_http_response *resp);
+
+/* ---- Stream contexts ------------------------------------------------------------ */
+
+struct pw_stream;
+
+/*
+ * Creates a stream context under root for the host's stream handle host_stream (given
+ * back in pw_host_ops calls): proxy_on_context_create(id, root id).
+ * @return the stream, or NULL when the VM failed (trap here or earlier) or no memory.
+ */
+struct pw_stream *pw_stream_new(struct pw_root *root, void *host_stream);
+uint32_t pw_stream_context_id(const struct pw_stream *s);
+
+/*
+ * The HTTP stream callbacks. The host makes the maps and buffers they read available
+ * through stream_map/stream_buffer before calling. For bodies, size is the number of
+ * bytes buffered for this call (cumulative after a PAUSE). The result is what the plugin
+ * returned, except that a plugin that sent a local reply or closed the stream during the
+ * callback gets PW_ACTION_PAUSE (the reply is sent through the host right after), and a
+ * trap gives PW_ACTION_FAILED. Exported callbacks the module lacks answer CONTINUE.
+ */
+enum pw_action pw_stream_request_headers(struct pw_stream *s, uint32_t num_headers,
+                                         bool end_of_stream);
+enum pw_action pw_stream_request_body(struct pw_stream *s, size_t size, bool end_of_stream);
+enum pw_action pw_stream_request_trailers(struct pw_stream *s, uint32_t num_trailers);
+enum pw_action pw_stream_response_headers(struct pw_stream *s, uint32_t num_headers,
+                                          bool end_of_stream);
+enum pw_action pw_stream_response_body(struct pw_stream *s, size_t size, bool end_of_stream);
+enum pw_action pw_stream_response_trailers(struct pw_stream *s, uint32_t num_trailers);
+
+/* TCP stream callbacks (buffers 2 and 3; peer: 0 unknown, 1 local, 2 remote). */
+enum pw_action pw_stream_new_connection(struct pw_stream *s);
+enum pw_action pw_stream_downstream_data(struct pw_stream *s, size_t size,
+                                         bool end_of_stream);
+enum pw_action pw_stream_upstream_data(struct pw_stream *s, size_t size, bool end_of_stream);
+void pw_stream_downstream_close(struct pw_stream *s, int peer);
+void pw_stream_upstream_close(struct pw_stream *s, int peer);
+
+/*
+ * Ends the stream and frees it. The order is the spec's: proxy_on_done, then
+ * proxy_on_log, then proxy_on_delete (Envoy's HTTP filter runs on_log first; we follow
+ * the spec and Envoy's TCP filter). Maps stay readable (read-only) during on_log. A
+ * false from on_done is not waited for. Safe on a failed VM (then no callback runs).
+ */
+void pw_stream_end(struct pw_stream *s);
+
+/* ---- Metrics (process-wide; proxy_define_metric etc.) ---------------------------- */
+
+/* One metric as seen by pw_metrics_foreach. For histograms value is the sample count
+ * and sum/min/max describe the samples; for counters and gauges they are 0. */
+struct pw_metric_view {
+    const char *name;
+    enum pw_metric_type type;
+    uint64_t value;
+    uint64_t sum;
+    uint64_t min;
+    uint64_t max;
+};
+
+/* Calls fn for every defined metric, in definition order, under the registry lock (fn
+ * must not define metrics). */
+void pw_metrics_foreach(void (*fn)(void *arg, const struct pw_metric_view *m), void *arg);
+
+#endif /* WASP_HOSTCALLS_PROXYWASM_H */

@@ -1,0 +1,793 @@
+/*
+ * vm.c - plugin modules and VMs: ABI detection, the import table, instantiation, the
+ * start sequence, calling callbacks, the guest allocator, checked guest memory access
+ * and failure reports.
+ *
+ * The import table below is the union of ABI 0.1.0 and 0.2.x (plus the few non-proxy
+ * names real SDK outputs import), each with its exact signature; WASI comes from wasi.c
+ * under both wasi_snapshot_preview1 and wasi_unstable. An `env` import not in the table
+ * is rejected at load with its name, so a plugin never fails later on a missing symbol.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "wasi.h"
+
+/* ---- The import table ------------------------------------------------------------ */
+
+struct pw_import {
+    const char *name;
+    const char *sig;
+    wasm_host_func_t fn;
+};
+
+static int pw_hc_notify_memory_growth(wasm_instance_t *inst, uint64_t *slots, void *env)
+{
+    return WASM_OK;
+}
+
+static int pw_hc_pthread_equal(wasm_instance_t *inst, uint64_t *slots, void *env)
+{
+    slots[0] = (uint32_t)slots[0] == (uint32_t)slots[1];
+    return WASM_OK;
+}
+
+/*
+ * AssemblyScript's env.abort(msg, file, line, col) when built without
+ * --use abort=abort_proc_exit: the strings are UTF-16 with their byte length stored just
+ * before them. Stops the guest with the message.
+ */
+static void pw_as_string(struct pw_vm *vm, uint32_t ptr, char *out, size_t outlen)
+{
+    uint8_t *lenp = ptr >= 4 ? pw_guest_ptr(vm, ptr - 4, 4) : NULL;
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (lenp == NULL)
+        return;
+    uint32_t bytes = lenp[0] | lenp[1] << 8 | lenp[2] << 16 | (uint32_t)lenp[3] << 24;
+    const uint8_t *s = pw_guest_ptr(vm, ptr, bytes);
+    if (s == NULL)
+        return;
+    for (uint32_t i = 0; i + 1 < bytes && n + 1 < outlen; i += 2) {
+        uint16_t c = s[i] | s[i + 1] << 8;
+        out[n++] = c < 0x80 && c >= 0x20 ? (char)c : '?';
+    }
+    out[n] = '\0';
+}
+
+static int pw_hc_as_abort(wasm_instance_t *inst, uint64_t *slots, void *env)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    char msg[256], file[256], text[600];
+
+    pw_as_string(vm, pw_arg(slots, 0), msg, sizeof(msg));
+    pw_as_string(vm, pw_arg(slots, 1), file, sizeof(file));
+    snprintf(text, sizeof(text), "abort: %s at %s:%u:%u", msg, file, pw_arg(slots, 2),
+             pw_arg(slots, 3));
+    return wasm_trap_raise(inst, text);
+}
+
+static const struct pw_import pw_imports[] = {
+    {"proxy_log", "(iii)i", pw_hc_log},
+    {"proxy_get_log_level", "(i)i", pw_hc_get_log_level},
+    {"proxy_get_current_time_nanoseconds", "(i)i", pw_hc_get_current_time_nanoseconds},
+    {"proxy_set_tick_period_milliseconds", "(i)i", pw_hc_set_tick_period_milliseconds},
+    {"proxy_get_buffer_bytes", "(iiiii)i", pw_hc_get_buffer_bytes},
+    {"proxy_set_buffer_bytes", "(iiiii)i", pw_hc_set_buffer_bytes},
+    {"proxy_get_buffer_status", "(iii)i", pw_hc_get_buffer_status},
+    {"proxy_get_header_map_size", "(ii)i", pw_hc_get_header_map_size},
+    {"proxy_get_header_map_pairs", "(iii)i", pw_hc_get_header_map_pairs},
+    {"proxy_set_header_map_pairs", "(iii)i", pw_hc_set_header_map_pairs},
+    {"proxy_get_header_map_value", "(iiiii)i", pw_hc_get_header_map_value},
+    {"proxy_add_header_map_value", "(iiiii)i", pw_hc_add_header_map_value},
+    {"proxy_replace_header_map_value", "(iiiii)i", pw_hc_replace_header_map_value},
+    {"proxy_remove_header_map_value", "(iii)i", pw_hc_remove_header_map_value},
+    {"proxy_continue_stream", "(i)i", pw_hc_continue_stream},
+    {"proxy_close_stream", "(i)i", pw_hc_close_stream},
+    {"proxy_get_status", "(iii)i", pw_hc_get_status},
+    {"proxy_send_local_response", "(iiiiiiii)i", pw_hc_send_local_response},
+    {"proxy_http_call", "(iiiiiiiiii)i", pw_hc_http_call},
+    {"proxy_grpc_call", "(iiiiiiiiiiii)i", pw_hc_unimplemented},
+    {"proxy_grpc_stream", "(iiiiiiiii)i", pw_hc_unimplemented},
+    {"proxy_grpc_send", "(iiii)i", pw_hc_unimplemented},
+    {"proxy_grpc_cancel", "(i)i", pw_hc_unimplemented},
+    {"proxy_grpc_close", "(i)i", pw_hc_unimplemented},
+    {"proxy_set_shared_data", "(iiiii)i", pw_hc_set_shared_data},
+    {"proxy_get_shared_data", "(iiiii)i", pw_hc_get_shared_data},
+    {"proxy_register_shared_queue", "(iii)i", pw_hc_register_shared_queue},
+    {"proxy_resolve_shared_queue", "(iiiii)i", pw_hc_resolve_shared_queue},
+    {"proxy_enqueue_shared_queue", "(iii)i", pw_hc_enqueue_shared_queue},
+    {"proxy_dequeue_shared_queue", "(iii)i", pw_hc_dequeue_shared_queue},
+    {"proxy_define_metric", "(iiii)i", pw_hc_define_metric},
+    {"proxy_record_metric", "(iI)i", pw_hc_record_metric},
+    {"proxy_increment_metric", "(iI)i", pw_hc_increment_metric},
+    {"proxy_get_metric", "(ii)i", pw_hc_get_metric},
+    {"proxy_get_property", "(iiii)i", pw_hc_get_property},
+    {"proxy_set_property", "(iiii)i", pw_hc_set_property},
+    {"proxy_set_effective_context", "(i)i", pw_hc_set_effective_context},
+    {"proxy_done", "()i", pw_hc_done},
+    {"proxy_call_foreign_function", "(iiiiii)i", pw_hc_call_foreign_function},
+    /* ABI 0.1.0 only */
+    {"proxy_get_configuration", "(ii)i", pw_hc_get_configuration},
+    {"proxy_continue_request", "()i", pw_hc_continue_request},
+    {"proxy_continue_response", "()i", pw_hc_continue_response},
+    {"proxy_clear_route_cache", "()i", pw_hc_clear_route_cache},
+    /* Not proxy-wasm, but imported by real SDK outputs (ABI.md §2, §6). */
+    {"envoy_resolve_dns", "(iii)i", pw_hc_unimplemented},
+    {"emscripten_notify_memory_growth", "(i)", pw_hc_notify_memory_growth},
+    {"pthread_equal", "(ii)i", pw_hc_pthread_equal},
+    {"abort", "(iiii)", pw_hc_as_abort},
+};
+
+#define PW_NIMPORTS (sizeof(pw_imports) / sizeof(pw_imports[0]))
+
+/* ---- Callbacks --------------------------------------------------------------------- */
+
+struct pw_cb_desc {
+    const char *name;
+    uint32_t nparams; /* the most we pass; an export may take fewer (0.1.0 headers) */
+};
+
+static const struct pw_cb_desc pw_cbs[PW_CB_COUNT] = {
+    [PW_CB_INITIALIZE] = {"_initialize", 0},
+    [PW_CB_MAIN] = {"main", 2},
+    [PW_CB_MAIN_VOID] = {"__main_void", 0},
+    [PW_CB_START] = {"_start", 0},
+    [PW_CB_MEMORY_ALLOCATE] = {"proxy_on_memory_allocate", 1},
+    [PW_CB_MALLOC] = {"malloc", 1},
+    [PW_CB_CONTEXT_CREATE] = {"proxy_on_context_create", 2},
+    [PW_CB_VM_START] = {"proxy_on_vm_start", 2},
+    [PW_CB_CONFIGURE] = {"proxy_on_configure", 2},
+    [PW_CB_TICK] = {"proxy_on_tick", 1},
+    [PW_CB_QUEUE_READY] = {"proxy_on_queue_ready", 2},
+    [PW_CB_NEW_CONNECTION] = {"proxy_on_new_connection", 1},
+    [PW_CB_DOWNSTREAM_DATA] = {"proxy_on_downstream_data", 3},
+    [PW_CB_DOWNSTREAM_CLOSE] = {"proxy_on_downstream_connection_close", 2},
+    [PW_CB_UPSTREAM_DATA] = {"proxy_on_upstream_data", 3},
+    [PW_CB_UPSTREAM_CLOSE] = {"proxy_on_upstream_connection_close", 2},
+    [PW_CB_REQUEST_HEADERS] = {"proxy_on_request_headers", 3},
+    [PW_CB_REQUEST_BODY] = {"proxy_on_request_body", 3},
+    [PW_CB_REQUEST_TRAILERS] = {"proxy_on_request_trailers", 2},
+    [PW_CB_RESPONSE_HEADERS] = {"proxy_on_response_headers", 3},
+    [PW_CB_RESPONSE_BODY] = {"proxy_on_response_body", 3},
+    [PW_CB_RESPONSE_TRAILERS] = {"proxy_on_response_trailers", 2},
+    [PW_CB_HTTP_CALL_RESPONSE] = {"proxy_on_http_call_response", 5},
+    [PW_CB_DONE] = {"proxy_on_done", 1},
+    [PW_CB_LOG] = {"proxy_on_log", 1},
+    [PW_CB_DELETE] = {"proxy_on_delete", 1},
+};
+
+const char *pw_cb_name(enum pw_cb cb)
+{
+    return cb < PW_CB_COUNT ? pw_cbs[cb].name : "(none)";
+}
+
+const char *pw_abi_name(enum pw_abi_version v)
+{
+    switch (v) {
+    case PW_ABI_0_1_0:
+        return "0.1.0";
+    case PW_ABI_0_2_0:
+        return "0.2.0";
+    case PW_ABI_0_2_1:
+        return "0.2.1";
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- Modules ----------------------------------------------------------------------- */
+
+static const struct pw_import *pw_import_find(const char *name)
+{
+    for (size_t i = 0; i < PW_NIMPORTS; i++)
+        if (strcmp(pw_imports[i].name, name) == 0)
+            return &pw_imports[i];
+    return NULL;
+}
+
+static char pw_valtype_char(uint8_t t)
+{
+    switch (t) {
+    case WASM_I32:
+        return 'i';
+    case WASM_I64:
+        return 'I';
+    case WASM_F32:
+        return 'f';
+    case WASM_F64:
+        return 'F';
+    default:
+        return '?';
+    }
+}
+
+/* Writes ft as "(params)results" into out (at least 64 bytes). */
+static void pw_sig_string(const struct wasm_functype *ft, char *out, size_t outlen)
+{
+    size_t n = 0;
+
+    out[n++] = '(';
+    for (uint32_t i = 0; i < ft->nparams && n + 3 < outlen; i++)
+        out[n++] = pw_valtype_char(ft->params[i]);
+    out[n++] = ')';
+    for (uint32_t i = 0; i < ft->nresults && n + 2 < outlen; i++)
+        out[n++] = pw_valtype_char(ft->results[i]);
+    out[n] = '\0';
+}
+
+/* Checks the imports: every env import is ours with the same signature; other modules
+ * are WASI's. Returns 0, or -1 with the reason in err. */
+static int pw_check_imports(const wasm_module_t *wm, char *err, size_t errlen)
+{
+    uint32_t n = wasm_module_import_count(wm);
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct wasm_extern_desc d;
+        char sig[64];
+
+        if (wasm_module_import(wm, i, &d) != WASM_OK)
+            continue;
+        if (strcmp(d.module, "wasi_snapshot_preview1") == 0 ||
+            strcmp(d.module, "wasi_unstable") == 0)
+            continue;
+        if (strcmp(d.module, "env") != 0) {
+            snprintf(err, errlen, "unknown import %s.%s: no such module on this host",
+                     d.module, d.name);
+            return -1;
+        }
+        if (d.kind != WASM_EXTERN_FUNC) {
+            snprintf(err, errlen,
+                     "unsupported import env.%s: only functions are provided (the plugin "
+                     "must define its own memory and tables)",
+                     d.name);
+            return -1;
+        }
+        const struct pw_import *imp = pw_import_find(d.name);
+        if (imp == NULL) {
+            snprintf(err, errlen, "unknown import env.%s: not a proxy-wasm hostcall",
+                     d.name);
+            return -1;
+        }
+        pw_sig_string(&d.type.func, sig, sizeof(sig));
+        if (strcmp(sig, imp->sig) != 0) {
+            snprintf(err, errlen, "import env.%s has type %s, expected %s", d.name, sig,
+                     imp->sig);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct pw_module *pw_module_load(const uint8_t *bytes, size_t len, char *err, size_t errlen)
+{
+    static const struct {
+        const char *marker;
+        enum pw_abi_version v;
+    } markers[] = {
+        {"proxy_abi_version_0_2_1", PW_ABI_0_2_1},
+        {"proxy_abi_version_0_2_0", PW_ABI_0_2_0},
+        {"proxy_abi_version_0_1_0", PW_ABI_0_1_0},
+    };
+    enum wasm_status st;
+    struct pw_module *m;
+
+    if (wasm_engine_init() != WASM_OK) {
+        snprintf(err, errlen, "cannot initialise the Wasm engine");
+        return NULL;
+    }
+    m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->wm = wasm_module_load(bytes, len, &st, err, errlen);
+    if (m->wm == NULL)
+        goto free_m;
+    for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++) {
+        if (wasm_module_has_export_func(m->wm, markers[i].marker)) {
+            m->abi = markers[i].v;
+            break;
+        }
+    }
+    if (m->abi == PW_ABI_UNKNOWN) {
+        snprintf(err, errlen,
+                 "not a proxy-wasm module: it exports none of the ABI version markers "
+                 "proxy_abi_version_0_1_0, proxy_abi_version_0_2_0, "
+                 "proxy_abi_version_0_2_1");
+        goto free_wm;
+    }
+    if (pw_check_imports(m->wm, err, errlen) != 0)
+        goto free_wm;
+    return m;
+
+free_wm:
+    wasm_module_free(m->wm);
+free_m:
+    free(m);
+    return NULL;
+}
+
+void pw_module_free(struct pw_module *m)
+{
+    if (m == NULL)
+        return;
+    wasm_module_free(m->wm);
+    free(m);
+}
+
+enum pw_abi_version pw_module_abi(const struct pw_module *m)
+{
+    return m->abi;
+}
+
+/* ---- Guest memory ------------------------------------------------------------------ */
+
+void *pw_guest_ptr(struct pw_vm *vm, uint32_t ptr, uint32_t len)
+{
+    return wasm_memory_ptr(vm->inst, ptr, len);
+}
+
+enum pw_status pw_guest_put_u32(struct pw_vm *vm, uint32_t ptr, uint32_t v)
+{
+    uint8_t *p = pw_guest_ptr(vm, ptr, 4);
+
+    if (p == NULL)
+        return PW_INVALID_MEMORY_ACCESS;
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+    return PW_OK;
+}
+
+enum pw_status pw_guest_put_u64(struct pw_vm *vm, uint32_t ptr, uint64_t v)
+{
+    uint8_t *p = pw_guest_ptr(vm, ptr, 8);
+
+    if (p == NULL)
+        return PW_INVALID_MEMORY_ACCESS;
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+    return PW_OK;
+}
+
+/* Runs the guest allocator for len bytes. Returns the address or 0 (failure / trap). */
+static uint32_t pw_guest_alloc(struct pw_vm *vm, uint32_t len, bool *trapped)
+{
+    wasm_func_t *f = vm->funcs[PW_CB_MEMORY_ALLOCATE];
+    uint64_t slots[2] = {len, 0};
+
+    if (f == NULL)
+        f = vm->funcs[PW_CB_MALLOC];
+    if (f == NULL)
+        return 0;
+    if (wasm_call(vm->inst, f, slots) != WASM_OK) {
+        *trapped = true;
+        return 0;
+    }
+    return (uint32_t)slots[0];
+}
+
+enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len,
+                                 uint32_t ptr_out, uint32_t size_out, bool *trapped)
+{
+    uint32_t addr = 0;
+    void *dst;
+
+    *trapped = false;
+    if (pw_guest_ptr(vm, ptr_out, 4) == NULL || pw_guest_ptr(vm, size_out, 4) == NULL)
+        return PW_INVALID_MEMORY_ACCESS;
+    if (len > UINT32_MAX)
+        return PW_INTERNAL_FAILURE;
+    if (len > 0) {
+        if (vm->funcs[PW_CB_MEMORY_ALLOCATE] == NULL && vm->funcs[PW_CB_MALLOC] == NULL) {
+            pw_vm_log(vm, vm->effective, PW_LOG_ERROR,
+                      "cannot return data: the module exports neither "
+                      "proxy_on_memory_allocate nor malloc",
+                      SIZE_MAX);
+            return PW_INTERNAL_FAILURE;
+        }
+        addr = pw_guest_alloc(vm, (uint32_t)len, trapped);
+        if (*trapped)
+            return PW_INTERNAL_FAILURE;
+        if (addr == 0)
+            return PW_INTERNAL_FAILURE;
+        /* The allocator may have grown memory: every pointer is fetched again. */
+        dst = pw_guest_ptr(vm, addr, (uint32_t)len);
+        if (dst == NULL)
+            return PW_INVALID_MEMORY_ACCESS;
+        memcpy(dst, data, len);
+    }
+    if (pw_guest_put_u32(vm, ptr_out, addr) != PW_OK ||
+        pw_guest_put_u32(vm, size_out, (uint32_t)len) != PW_OK)
+        return PW_INVALID_MEMORY_ACCESS;
+    return PW_OK;
+}
+
+int pw_trap_from_alloc(struct pw_vm *vm)
+{
+    char msg[512];
+
+    snprintf(msg, sizeof(msg), "guest allocator trapped: %s",
+             wasm_instance_trap_message(vm->inst));
+    return wasm_trap_raise(vm->inst, msg);
+}
+
+/* ---- Logging, clock ------------------------------------------------------------------ */
+
+void pw_vm_log(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_log_level level,
+               const char *msg, size_t len)
+{
+    char buf[4096];
+    int n;
+
+    if (vm->ops == NULL || vm->ops->log == NULL)
+        return;
+    if (vm->ops->log_level != NULL && level < vm->ops->log_level(vm->host))
+        return;
+    if (len == SIZE_MAX)
+        len = strlen(msg);
+    /* Envoy's prefix: "wasm log" then the non-empty of plugin name, root_id, vm_id. */
+    const char *plugin = ctx != NULL ? ctx->root->name : vm->name;
+    const char *root_id = ctx != NULL ? ctx->root->root_id : "";
+    n = snprintf(buf, sizeof(buf), "wasm log%s%s%s%s%s%s: ", *plugin ? " " : "", plugin,
+                 *root_id ? " " : "", root_id, *vm->vm_id ? " " : "", vm->vm_id);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        n = 0;
+    if (len > sizeof(buf) - (size_t)n)
+        len = sizeof(buf) - (size_t)n;
+    memcpy(buf + n, msg, len);
+    vm->ops->log(vm->host, level, buf, (size_t)n + len);
+}
+
+uint64_t pw_vm_clock(struct pw_vm *vm, bool monotonic)
+{
+    struct timespec ts;
+
+    if (vm->ops != NULL && vm->ops->clock_ns != NULL)
+        return vm->ops->clock_ns(vm->host, monotonic);
+    clock_gettime(monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* WASI fd 1/2 output: one plugin log line per text line (stdout info, stderr error). */
+static void pw_wasi_output(void *ctx, wasm_instance_t *inst, int fd, const char *data,
+                           size_t len)
+{
+    struct pw_vm *vm = wasm_instance_userdata(inst);
+    enum pw_log_level level = fd == 2 ? PW_LOG_ERROR : PW_LOG_INFO;
+
+    if (vm == NULL)
+        return;
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t line = nl != NULL ? (size_t)(nl - data) : len;
+
+        if (line > 0)
+            pw_vm_log(vm, vm->effective, level, data, line);
+        if (nl == NULL)
+            break;
+        data += line + 1;
+        len -= line + 1;
+    }
+}
+
+static int pw_wasi_clock(void *ctx, wasm_instance_t *inst, uint32_t id, uint64_t *ns)
+{
+    struct pw_vm *vm = wasm_instance_userdata(inst);
+
+    if (id != WASI_CLOCK_REALTIME && id != WASI_CLOCK_MONOTONIC)
+        return WASI_ENOTSUP;
+    *ns = pw_vm_clock(vm, id == WASI_CLOCK_MONOTONIC);
+    return WASI_ESUCCESS;
+}
+
+/* ---- Failures ------------------------------------------------------------------------ */
+
+void pw_vm_fail(struct pw_vm *vm, const char *callback, const char *reason,
+                const char *backtrace)
+{
+    struct pw_ctx *ctx = vm->current;
+    const char *plugin = ctx != NULL ? ctx->root->name : vm->name;
+
+    if (vm->failed)
+        return;
+    vm->failed = true;
+    snprintf(vm->failure, sizeof(vm->failure), "plugin %s: %s failed: %s%s%s", plugin,
+             callback, reason, *backtrace ? "\n" : "", backtrace);
+    if (vm->ops != NULL && vm->ops->log != NULL) {
+        /* One log line per line of the report. */
+        const char *p = vm->failure;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+            vm->ops->log(vm->host, PW_LOG_CRITICAL, p, n);
+            p += n + (nl != NULL);
+        }
+    }
+    if (vm->ops != NULL && vm->ops->vm_failed != NULL)
+        vm->ops->vm_failed(vm->host, vm, plugin, callback, reason, backtrace);
+}
+
+/* Reports the trap of the last call as a failure of callback. */
+static void pw_vm_fail_trap(struct pw_vm *vm, const char *callback)
+{
+    char reason[512], bt[1536];
+    enum wasm_trap trap = wasm_instance_trap(vm->inst);
+
+    if (trap == WASM_TRAP_EXIT)
+        snprintf(reason, sizeof(reason), "proc_exit(%d)", wasm_instance_exit_code(vm->inst));
+    else
+        snprintf(reason, sizeof(reason), "%s", wasm_instance_trap_message(vm->inst));
+    bt[0] = '\0';
+    size_t n = wasm_instance_backtrace(vm->inst, bt, sizeof(bt));
+    if (n >= sizeof(bt))
+        n = sizeof(bt) - 1;
+    bt[n] = '\0';
+    while (n > 0 && bt[n - 1] == '\n')
+        bt[--n] = '\0';
+    pw_vm_fail(vm, callback, reason, bt);
+}
+
+/* ---- Calling callbacks ---------------------------------------------------------------- */
+
+int pw_vm_call(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_cb cb, const uint64_t *args,
+               uint32_t n, uint64_t *result, bool *stopped)
+{
+    wasm_func_t *f = vm->funcs[cb];
+    uint64_t slots[16] = {0};
+    int rc;
+
+    *result = 0;
+    if (stopped != NULL)
+        *stopped = false;
+    if (vm->failed)
+        return -1;
+    if (f == NULL)
+        return 1;
+    const struct wasm_functype *ft = wasm_func_type(f);
+    for (uint32_t i = 0; i < ft->nparams && i < n; i++)
+        slots[i] = args[i];
+
+    enum pw_cb saved_cb = vm->cb;
+    struct pw_ctx *saved_current = vm->current, *saved_effective = vm->effective;
+    bool saved_stopped = vm->stopped;
+
+    vm->cb = cb;
+    vm->current = vm->effective = ctx;
+    vm->stopped = false;
+    if (vm->depth++ == 0 && vm->fuel_per_callback != 0)
+        wasm_instance_set_fuel(vm->inst, vm->fuel_per_callback);
+    rc = wasm_call(vm->inst, f, slots);
+    vm->depth--;
+    if (rc != WASM_OK) {
+        bool exit0 = wasm_instance_trap(vm->inst) == WASM_TRAP_EXIT &&
+                     wasm_instance_exit_code(vm->inst) == 0;
+        if (!(exit0 && vm->starting))
+            pw_vm_fail_trap(vm, pw_cbs[cb].name);
+    } else if (ft->nresults > 0) {
+        *result = slots[0];
+    }
+    if (stopped != NULL)
+        *stopped = vm->stopped;
+    vm->cb = saved_cb;
+    vm->current = saved_current;
+    vm->effective = saved_effective;
+    vm->stopped = saved_stopped;
+
+    if (vm->depth == 0 && vm->deferred != NULL) {
+        struct pw_deferred *list = vm->deferred;
+        vm->deferred = NULL;
+        if (vm->failed)
+            pw_deferred_free(list);
+        else
+            pw_deferred_run(vm, list);
+    }
+    return vm->failed ? -1 : 0;
+}
+
+/* ---- VMs ------------------------------------------------------------------------------ */
+
+static char *pw_strdup(const char *s)
+{
+    return strdup(s != NULL ? s : "");
+}
+
+/* Finds the callbacks and checks their types. Returns 0 or -1 with err. */
+static int pw_vm_bind_exports(struct pw_vm *vm, char *err, size_t errlen)
+{
+    for (int cb = 0; cb < PW_CB_COUNT; cb++) {
+        wasm_func_t *f = wasm_instance_export_func(vm->inst, pw_cbs[cb].name);
+        if (f == NULL)
+            continue;
+        const struct wasm_functype *ft = wasm_func_type(f);
+        bool ok = ft->nparams <= pw_cbs[cb].nparams && ft->nresults <= 1;
+        for (uint32_t i = 0; ok && i < ft->nparams; i++)
+            ok = ft->params[i] == WASM_I32;
+        for (uint32_t i = 0; ok && i < ft->nresults; i++)
+            ok = ft->results[i] == WASM_I32;
+        if (!ok) {
+            char sig[64];
+            pw_sig_string(ft, sig, sizeof(sig));
+            snprintf(err, errlen, "export %s has an unexpected type %s", pw_cbs[cb].name,
+                     sig);
+            return -1;
+        }
+        vm->funcs[cb] = f;
+    }
+    return 0;
+}
+
+static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *err,
+                      size_t errlen)
+{
+    struct wasi_config wc = {
+        .env = cfg->env,
+        .nenv = cfg->nenv,
+        .output = pw_wasi_output,
+        .clock = pw_wasi_clock,
+        .ctx = vm,
+    };
+
+    vm->wasi = wasi_ctx_new(&wc);
+    vm->linker = wasm_linker_new();
+    if (vm->wasi == NULL || vm->linker == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < PW_NIMPORTS; i++) {
+        if (wasm_linker_define_func(vm->linker, "env", pw_imports[i].name, pw_imports[i].sig,
+                                    pw_imports[i].fn, NULL) != WASM_OK) {
+            snprintf(err, errlen, "cannot define env.%s", pw_imports[i].name);
+            return -1;
+        }
+    }
+    if (wasi_define(vm->linker, vm->wasi) != WASM_OK) {
+        snprintf(err, errlen, "cannot define the WASI functions");
+        return -1;
+    }
+    return 0;
+}
+
+/* The start sequence after instantiation. Returns 0 or -1 (vm->failure says why). */
+static int pw_vm_run_start(struct pw_vm *vm)
+{
+    uint64_t r;
+
+    vm->starting = true;
+    int rc = wasm_instance_start(vm->inst);
+    if (rc != WASM_OK) {
+        bool exit0 = wasm_instance_trap(vm->inst) == WASM_TRAP_EXIT &&
+                     wasm_instance_exit_code(vm->inst) == 0;
+        if (!exit0)
+            pw_vm_fail_trap(vm, "start function");
+    }
+    if (!vm->failed && vm->funcs[PW_CB_INITIALIZE] != NULL) {
+        pw_vm_call(vm, NULL, PW_CB_INITIALIZE, NULL, 0, &r, NULL);
+        if (vm->funcs[PW_CB_MAIN] != NULL)
+            pw_vm_call(vm, NULL, PW_CB_MAIN, (uint64_t[]){0, 0}, 2, &r, NULL);
+        else if (vm->funcs[PW_CB_MAIN_VOID] != NULL)
+            pw_vm_call(vm, NULL, PW_CB_MAIN_VOID, NULL, 0, &r, NULL);
+    } else if (!vm->failed && vm->funcs[PW_CB_START] != NULL) {
+        pw_vm_call(vm, NULL, PW_CB_START, NULL, 0, &r, NULL);
+    }
+    vm->starting = false;
+    return vm->failed ? -1 : 0;
+}
+
+struct pw_vm *pw_vm_new(const struct pw_module *m, const struct pw_vm_config *cfg,
+                        const struct pw_host_ops *ops, void *host, char *err, size_t errlen)
+{
+    struct pw_vm *vm = calloc(1, sizeof(*vm));
+    struct wasm_instance_config ic = {.defer_start = true};
+    int rc;
+
+    if (vm == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    vm->module = m;
+    vm->ops = ops;
+    vm->host = host;
+    vm->cb = PW_CB_NONE;
+    vm->next_context_id = 1;
+    vm->next_token = 4;
+    vm->vm_id = pw_strdup(cfg->vm_id);
+    vm->name = pw_strdup(cfg->name != NULL ? cfg->name : cfg->vm_id);
+    vm->fuel_per_callback = cfg->fuel_per_callback;
+    if (vm->vm_id == NULL || vm->name == NULL ||
+        pw_buf_set(&vm->configuration, cfg->configuration, cfg->configuration_len) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto free_vm;
+    }
+    if (pw_vm_link(vm, cfg, err, errlen) != 0)
+        goto free_vm;
+    ic.max_memory_pages = cfg->max_memory_pages;
+    rc = wasm_instance_new(m->wm, vm->linker, &ic, &vm->inst, err, errlen);
+    if (rc != WASM_OK) {
+        if (rc == WASM_ERR_TRAP && vm->inst != NULL) {
+            snprintf(err, errlen, "plugin %s: instantiation failed: %s", vm->name,
+                     wasm_instance_trap_message(vm->inst));
+            wasm_instance_free(vm->inst);
+            vm->inst = NULL;
+        }
+        goto free_vm;
+    }
+    wasm_instance_set_userdata(vm->inst, vm);
+    if (pw_vm_bind_exports(vm, err, errlen) != 0)
+        goto free_vm;
+    if (pw_vm_run_start(vm) != 0) {
+        snprintf(err, errlen, "%s", vm->failure);
+        goto free_vm;
+    }
+    return vm;
+
+free_vm:
+    pw_vm_free(vm);
+    return NULL;
+}
+
+void pw_vm_free(struct pw_vm *vm)
+{
+    if (vm == NULL)
+        return;
+    /* Streams first, then roots (each end runs on_done/on_delete unless failed). */
+    for (int pass = 0; pass < 2; pass++) {
+        struct pw_ctx **pp = &vm->contexts;
+        while (*pp != NULL) {
+            struct pw_ctx *c = *pp;
+            if (pass == 0 && c->kind == PW_CTX_STREAM) {
+                pw_stream_end((struct pw_stream *)c);
+                pp = &vm->contexts;
+            } else if (pass == 1) {
+                pw_root_free((struct pw_root *)c);
+                pp = &vm->contexts;
+            } else {
+                pp = &c->next;
+            }
+        }
+    }
+    pw_queues_forget_vm(vm);
+    pw_deferred_free(vm->deferred);
+    if (vm->inst != NULL)
+        wasm_instance_free(vm->inst);
+    if (vm->linker != NULL)
+        wasm_linker_free(vm->linker);
+    if (vm->wasi != NULL)
+        wasi_ctx_free(vm->wasi);
+    pw_buf_free(&vm->configuration);
+    free(vm->vm_id);
+    free(vm->name);
+    free(vm);
+}
+
+bool pw_vm_failed(const struct pw_vm *vm)
+{
+    return vm->failed;
+}
+
+const char *pw_vm_failure(const struct pw_vm *vm)
+{
+    return vm->failure;
+}
+
+const char *pw_vm_id(const struct pw_vm *vm)
+{
+    return vm->vm_id;
+}
+
+enum pw_abi_version pw_vm_abi(const struct pw_vm *vm)
+{
+    return vm->module->abi;
+}
+
+struct pw_ctx *pw_vm_context(struct pw_vm *vm, uint32_t id)
+{
+    for (struct pw_ctx *c = vm->contexts; c != NULL; c = c->next)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
