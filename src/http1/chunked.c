@@ -117,7 +117,7 @@ static ssize_t size_line(struct h1_body *b, const unsigned char *s, size_t len)
             d = (c | 0x20) - 'a' + 10;
         else
             break;
-        if (size > (H1_MAX_LENGTH >> 4))
+        if (size > (H1_MAX_LENGTH - d) >> 4)
             return body_fail(b, 400, "chunk size overflow");
         size = size << 4 | d;
     }
@@ -182,10 +182,8 @@ static ssize_t chunked(struct h1_body *b, const char *buf, size_t len, struct h1
         switch (b->state) {
         case ST_SIZE:
             n = size_line(b, s + i, len - i);
-            if (n == H1_AGAIN)
-                return i ? (ssize_t)i : H1_AGAIN;
             if (n < 0)
-                return n;
+                return i ? (ssize_t)i : n;
             i += (size_t)n;
             /* The trailer section is parsed from the start of a call's buffer. */
             if (b->state == ST_TRAILERS && i)
@@ -204,10 +202,10 @@ static ssize_t chunked(struct h1_body *b, const char *buf, size_t len, struct h1
                 b->state = ST_DATA_CRLF;
             break;
         case ST_DATA_CRLF:
-            if (len - i >= 1 && s[i] != '\r')
-                return body_fail(b, 400, "missing CRLF after chunk data");
-            if (len - i >= 2 && s[i + 1] != '\n')
-                return body_fail(b, 400, "missing CRLF after chunk data");
+            if ((len - i >= 1 && s[i] != '\r') || (len - i >= 2 && s[i + 1] != '\n')) {
+                body_fail(b, 400, "missing CRLF after chunk data");
+                return i ? (ssize_t)i : H1_ERROR;
+            }
             if (len - i < 2)
                 return i ? (ssize_t)i : H1_AGAIN;
             i += 2;
@@ -225,6 +223,11 @@ static ssize_t chunked(struct h1_body *b, const char *buf, size_t len, struct h1
     return (ssize_t)i;
 }
 
+/*
+ * An error found after some bytes were consumed in the same call is recorded in b->status
+ * and reported by the next call, so the payload before it is still delivered and the
+ * outcome does not depend on how the input was split.
+ */
 ssize_t h1_body_parse(struct h1_body *b, const char *buf, size_t len, struct h1_span *data)
 {
     data->off = 0;

@@ -273,7 +273,10 @@ void h1_body_init(struct h1_body *b, enum h1_body_kind kind, uint64_t content_le
  * H1_AGAIN when a syntactic unit (chunk-size line, CRLF after data, trailer section) is
  * incomplete: nothing is consumed; call again with those bytes plus more. Returns
  * H1_ERROR with b->status (400 bad framing, 413 over limits.max_body, 431 trailers too
- * large) and b->reason. Bytes after the end of the body are never consumed (pipelining).
+ * large) and b->reason; an error met after payload was delivered in the same call is
+ * returned by the next call instead, so the payload before it is always delivered and the
+ * outcome never depends on how the input was split. Bytes after the end of the body are
+ * never consumed (pipelining).
  */
 ssize_t h1_body_parse(struct h1_body *b, const char *buf, size_t len, struct h1_span *data);
 
