@@ -159,7 +159,10 @@ static void ld_error_v(struct loader *ld, unsigned line, const struct section *s
     else
         snprintf(where, sizeof(where), "%s: ", ld->file);
     if (sec == NULL) {
-        errors_add(ld->errors, "%s%s", where, what);
+        if (key != NULL)
+            errors_add(ld->errors, "%s%s: %s", where, key, what);
+        else
+            errors_add(ld->errors, "%s%s", where, what);
         return;
     }
     section_label(sec, label, sizeof(label));
@@ -1285,6 +1288,13 @@ static void link_listener(struct loader *ld, struct section *sec)
             ld_key_error(ld, sec, key_of(sec, "respond"), "not possible with protocol = tcp");
         if (l->cluster == NULL)
             ld_error(ld, sec->line, sec, "cluster", "missing (required for protocol = tcp)");
+        static const char *const http_only[] = {"add_request_header", "remove_request_header",
+                                                "add_response_header",
+                                                "remove_response_header"};
+        for (size_t i = 0; i < sizeof(http_only) / sizeof(http_only[0]); i++)
+            if (has_key(sec, http_only[i]))
+                ld_key_error(ld, sec, key_of(sec, http_only[i]),
+                             "not possible with protocol = tcp");
     }
 }
 
