@@ -607,10 +607,24 @@ static int add_endpoint(struct loader *ld, struct section *sec, const struct key
     return 0;
 }
 
+/* A list with a bad item is dropped whole, so that no error follows from
+ * its remaining items. */
+static int parse_list(struct loader *ld, struct section *sec, const struct key *k,
+                      const char *value,
+                      int (*add)(struct loader *, struct section *, const struct key *,
+                                 const char *, size_t))
+{
+    if (for_each_item(ld, sec, k, value, add) == 0)
+        return 0;
+    *FIELD(sec, k, void *) = NULL;
+    *COUNT(sec, k) = 0;
+    return -1;
+}
+
 static int parse_endpoints(struct loader *ld, struct section *sec, const struct key *k,
                            const char *value)
 {
-    return for_each_item(ld, sec, k, value, add_endpoint);
+    return parse_list(ld, sec, k, value, add_endpoint);
 }
 
 static int add_name(struct loader *ld, struct section *sec, const struct key *k,
@@ -639,7 +653,7 @@ static int add_name(struct loader *ld, struct section *sec, const struct key *k,
 static int parse_names(struct loader *ld, struct section *sec, const struct key *k,
                        const char *value)
 {
-    return for_each_item(ld, sec, k, value, add_name);
+    return parse_list(ld, sec, k, value, add_name);
 }
 
 /* Decodes \n \r \t \\ \" in a response body. @return length, or -1. */
@@ -1252,7 +1266,7 @@ static void link_listener(struct loader *ld, struct section *sec)
     struct listener_draft *l = sec->obj;
     const struct cfg_plugin **plugins;
 
-    if (l->cluster != NULL && l->respond != NULL)
+    if (has_key(sec, "cluster") && has_key(sec, "respond"))
         ld_key_error(ld, sec, key_of(sec, "respond"), "give cluster or respond, not both");
     else if (l->cluster != NULL)
         l->pub.default_target.cluster = cluster_ref(ld, sec, l->cluster);
@@ -1284,9 +1298,9 @@ static void link_listener(struct loader *ld, struct section *sec)
             ld_key_error(ld, sec, key_of(sec, "tls_key"), "only for protocol = https");
     }
     if (l->pub.protocol == CFG_LISTENER_TCP) {
-        if (l->respond != NULL)
+        if (has_key(sec, "respond"))
             ld_key_error(ld, sec, key_of(sec, "respond"), "not possible with protocol = tcp");
-        if (l->cluster == NULL)
+        if (!has_key(sec, "cluster"))
             ld_error(ld, sec->line, sec, "cluster", "missing (required for protocol = tcp)");
         static const char *const http_only[] = {"add_request_header", "remove_request_header",
                                                 "add_response_header",
@@ -1302,9 +1316,9 @@ static void link_route(struct loader *ld, struct section *sec)
 {
     struct route_draft *r = sec->obj;
 
-    if (r->cluster != NULL && r->respond != NULL)
+    if (has_key(sec, "cluster") && has_key(sec, "respond"))
         ld_key_error(ld, sec, key_of(sec, "respond"), "give cluster or respond, not both");
-    else if (r->cluster == NULL && r->respond == NULL)
+    else if (!has_key(sec, "cluster") && !has_key(sec, "respond"))
         ld_error(ld, sec->line, sec, NULL, "needs 'cluster' or 'respond'");
     else if (r->cluster != NULL)
         r->pub.target.cluster = cluster_ref(ld, sec, r->cluster);
@@ -1342,7 +1356,7 @@ static void check_listeners(struct loader *ld, struct section **ls, size_t n)
                              o->pub.name);
         }
         if (l->pub.protocol != CFG_LISTENER_TCP && l->pub.n_routes == 0 &&
-            l->cluster == NULL && l->respond == NULL)
+            !has_key(ls[i], "cluster") && !has_key(ls[i], "respond"))
             ld_error(ld, ls[i]->line, ls[i], NULL,
                      "nowhere to send requests: give cluster, respond or a [route:*] "
                      "for it");

@@ -51,10 +51,12 @@ static int remove_files(void **state)
 /* Formats a config text with the temp file paths substituted. */
 static const char *fmt(const char *format, ...)
 {
-    static char buf[4096];
+    static char bufs[4][4096];
+    static unsigned next;
+    char *buf = bufs[next++ % 4];
     va_list ap;
     va_start(ap, format);
-    vsnprintf(buf, sizeof(buf), format, ap);
+    vsnprintf(buf, sizeof(bufs[0]), format, ap);
     va_end(ap);
     return buf;
 }
@@ -448,7 +450,7 @@ static void test_https_needs_readable_certificate_and_key(void **state)
                "t.ini:1: [listener:l] tls_certificate: missing (required for https)",
                "t.ini:1: [listener:l] tls_key: missing (required for https)", NULL);
     load_fails(fmt(LISTENER "protocol = https\ntls_certificate = %s/none.pem\ntls_key = %s\n",
-                   tmpdir, tmpdir),
+                   tmpdir, key_path),
                fmt("t.ini:5: [listener:l] tls_certificate: cannot read '%s/none.pem': No such "
                    "file or directory",
                    tmpdir),
