@@ -58,6 +58,7 @@ struct decoder {
     int status;              /* WASM_ERR_MALFORMED or WASM_ERR_NOMEM once failed */
     uint32_t ndefined_funcs; /* entries of the function section */
     uint64_t total_locals;
+    bool has_code_section;
     bool has_data_section;
     const uint8_t *datacount_use; /* first memory.init/data.drop, or NULL */
     int64_t datacount_use_func;
@@ -994,6 +995,7 @@ static bool decode_code_section(struct decoder *d)
     const uint8_t *section_end = d->end;
     uint32_t n;
 
+    d->has_code_section = true;
     if (!read_count(d, &n))
         return false;
     if (n != d->ndefined_funcs)
@@ -1115,10 +1117,8 @@ static void decode_names(struct decoder *d)
         return;
     d->err = NULL;
     if (!parse_name_section(d) || d->status != WASM_OK) {
-        if (d->status == WASM_OK || d->status == WASM_ERR_MALFORMED) {
-            free_names(d->m);
-            d->status = WASM_OK;
-        }
+        free_names(d->m); /* even out of memory: names are optional */
+        d->status = WASM_OK;
     }
     d->err = err;
     d->section = NULL;
@@ -1201,7 +1201,7 @@ static bool decode_sections(struct decoder *d)
     }
     d->section = NULL;
     d->end = d->file_end;
-    if (last_rank < section_rank[SEC_CODE] && d->ndefined_funcs != 0)
+    if (!d->has_code_section && d->ndefined_funcs != 0)
         return fail_at(d, d->p, "function and code section have inconsistent lengths");
     if (d->datacount_use && d->has_data_section) {
         d->section = section_names[SEC_CODE];

@@ -307,12 +307,18 @@ static void section_counts_must_agree(void **state)
 {
     const uint8_t func_no_code[] = {HEADER, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
                                     0x03, 0x02, 0x01, 0x00};
+    /* Found by the fuzzer: sections after the missing code section hid the mismatch. */
+    const uint8_t func_data_no_code[] = {HEADER, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+                                         0x03, 0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01,
+                                         0x0b, 0x03, 0x01, 0x01, 0x00};
     const uint8_t code_no_func[] = {HEADER, 0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b};
     const uint8_t datacount_mismatch[] = {HEADER, 0x0c, 0x01, 0x01, 0x0b, 0x05, 0x02,
                                           0x01, 0x00, 0x01, 0x00};
     const uint8_t datacount_no_data[] = {HEADER, 0x0c, 0x01, 0x01};
 
     expect_malformed(func_no_code, "function and code section have inconsistent lengths");
+    expect_malformed(func_data_no_code,
+                     "function and code section have inconsistent lengths");
     expect_malformed(code_no_func, "function and code section have inconsistent lengths");
     expect_malformed(datacount_mismatch,
                      "data count and data section have inconsistent lengths");
