@@ -249,6 +249,14 @@ void cfg_unref(const struct cfg_generation *g);
  */
 int cfg_check(const char *path, FILE *out);
 
+/*
+ * Reload support: whether listener `b` of a new generation can keep the
+ * listening sockets of listener `a` of the running one (same address and
+ * protocol). Listeners of the new generation without such a match are
+ * opened, those of the old one left without a match are closed.
+ */
+bool cfg_listener_same_socket(const struct cfg_listener *a, const struct cfg_listener *b);
+
 /* Finds a section by name. @return NULL when absent. */
 const struct cfg_listener *cfg_find_listener(const struct cfg_generation *g,
                                              const char *name);

@@ -1,7 +1,8 @@
 /*
  * route.c - request routing over a configuration generation: the lookup
  * order of a listener's routes (fixed once at load time) and the lock-free
- * lookup done per request, plus finding sections by name.
+ * lookup done per request, plus finding sections by name and matching
+ * listeners across generations.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,12 @@ const struct cfg_target *cfg_route_lookup(const struct cfg_listener *l,
     if (l->default_target.cluster != NULL || l->default_target.respond != NULL)
         return &l->default_target;
     return NULL;
+}
+
+bool cfg_listener_same_socket(const struct cfg_listener *a, const struct cfg_listener *b)
+{
+    return a->protocol == b->protocol && a->address.sa_len == b->address.sa_len &&
+           memcmp(&a->address.sa, &b->address.sa, a->address.sa_len) == 0;
 }
 
 const struct cfg_listener *cfg_find_listener(const struct cfg_generation *g,

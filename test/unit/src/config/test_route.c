@@ -171,6 +171,29 @@ static void test_default_target_and_404(void **state)
     cfg_unref(g);
 }
 
+static void test_listeners_match_across_generations_by_address_and_protocol(void **state)
+{
+    struct cfg_errors errors = {0};
+    const struct cfg_generation *next = cfg_load_string(
+        "next.ini",
+        "[cluster:c]\nendpoints = 127.0.0.1:9000\n"
+        "[listener:renamed]\naddress = 127.0.0.1:18081\nrespond = 200\n"
+        "[listener:admin]\naddress = 127.0.0.1:18092\nrespond = 200\n"
+        "[listener:bare]\naddress = 127.0.0.1:18083\nprotocol = tcp\ncluster = c\n",
+        &errors);
+    assert_non_null(next);
+    /* Same address under another name: the socket is kept. */
+    assert_true(cfg_listener_same_socket(cfg_find_listener(gen, "pub"),
+                                         cfg_find_listener(next, "renamed")));
+    /* Moved to another port: a new socket. */
+    assert_false(cfg_listener_same_socket(cfg_find_listener(gen, "admin"),
+                                          cfg_find_listener(next, "admin")));
+    /* Same address, other protocol: a new socket. */
+    assert_false(cfg_listener_same_socket(cfg_find_listener(gen, "bare"),
+                                          cfg_find_listener(next, "bare")));
+    cfg_unref(next);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_listener_scoping),
         cmocka_unit_test(test_lookup_order_is_precomputed),
         cmocka_unit_test(test_default_target_and_404),
+        cmocka_unit_test(test_listeners_match_across_generations_by_address_and_protocol),
     };
     return cmocka_run_group_tests(tests, load_routes, unload_routes);
 }
