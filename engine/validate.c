@@ -1080,6 +1080,88 @@ static int check_body(struct validator *v, uint32_t func_index)
 /* ---- Module-level rules ----------------------------------------------------------- */
 
 /*
+ * A constant expression the decoder could not reduce to one instruction (none, several,
+ * or a non-constant one): type it instruction by instruction, as the spec does.
+ */
+static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr *e,
+                               uint8_t expect, const char *what, uint32_t index)
+{
+    const struct wasm_module *m = v->m;
+    const uint8_t *p = e->expr, *end = e->expr_end;
+    uint32_t depth = 0, idx;
+    uint8_t t = TYPE_UNKNOWN;
+    enum wasm_leb_status s = WASM_LEB_OK;
+    int64_t ignored64;
+    int32_t ignored32;
+
+    while (p < end && *p != 0x0b) {
+        uint8_t op = *p++;
+        switch (op) {
+        case 0x41:
+            s = wasm_leb_s32(&p, end, &ignored32);
+            t = WASM_I32;
+            break;
+        case 0x42:
+            s = wasm_leb_s64(&p, end, &ignored64);
+            t = WASM_I64;
+            break;
+        case 0x43:
+            p = (size_t)(end - p) >= 4 ? p + 4 : end;
+            t = WASM_F32;
+            break;
+        case 0x44:
+            p = (size_t)(end - p) >= 8 ? p + 8 : end;
+            t = WASM_F64;
+            break;
+        case 0x23:
+            s = wasm_leb_u32(&p, end, &idx);
+            if (s != WASM_LEB_OK)
+                break;
+            if (idx >= m->nglobal_imports || idx >= m->nglobals)
+                return module_error(v, WASM_ERR_INVALID, "%s %u: unknown global %u", what,
+                                    index, idx);
+            if (m->globals[idx].mutable_)
+                return module_error(v, WASM_ERR_INVALID,
+                                    "%s %u: constant expression required (global %u is "
+                                    "mutable)",
+                                    what, index, idx);
+            t = m->globals[idx].valtype;
+            break;
+        case 0xd0:
+            t = p < end ? *p++ : TYPE_UNKNOWN;
+            break;
+        case 0xd2:
+            s = wasm_leb_u32(&p, end, &idx);
+            if (s == WASM_LEB_OK && idx >= m->nfuncs)
+                return module_error(v, WASM_ERR_INVALID, "%s %u: unknown function %u", what,
+                                    index, idx);
+            t = WASM_FUNCREF;
+            break;
+        default:
+            return module_error(v, WASM_ERR_INVALID,
+                                "%s %u: constant expression required (opcode 0x%02x)", what,
+                                index, op);
+        }
+        if (s != WASM_LEB_OK)
+            return module_error(v, WASM_ERR_MALFORMED, "%s %u: %s", what, index,
+                                wasm_leb_message(s));
+        depth++;
+    }
+    if (depth == 0)
+        return module_error(v, WASM_ERR_INVALID,
+                            "%s %u: type mismatch: expected %s, found nothing", what, index,
+                            type_name(expect));
+    if (depth > 1)
+        return module_error(v, WASM_ERR_INVALID,
+                            "%s %u: type mismatch: %u values where one %s is expected", what,
+                            index, depth, type_name(expect));
+    if (t != expect)
+        return module_error(v, WASM_ERR_INVALID, "%s %u: type mismatch: expected %s, found %s",
+                            what, index, type_name(expect), type_name(t));
+    return WASM_OK;
+}
+
+/*
  * A constant expression of type expect. Its global.get may only name an imported,
  * immutable global (the rule of this spec revision: later globals are not in scope).
  */
@@ -1124,6 +1206,8 @@ static int check_constexpr(struct validator *v, const struct wasm_constexpr *e,
                                 index, e->index);
         t = WASM_FUNCREF;
         break;
+    case WASM_CONST_EXPR:
+        return check_constexpr_seq(v, e, expect, what, index);
     default:
         return module_error(v, WASM_ERR_INVALID, "%s %u: constant expression required", what,
                             index);
@@ -1200,16 +1284,24 @@ static int check_globals(struct validator *v)
     return WASM_OK;
 }
 
-static int compare_names(const void *a, const void *b)
+/* Orders exports by name bytes (names may contain NUL, so not strcmp). */
+static int compare_export_names(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const struct wasm_export *x = *(const struct wasm_export *const *)a;
+    const struct wasm_export *y = *(const struct wasm_export *const *)b;
+    uint32_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int c = memcmp(x->name, y->name, n);
+
+    if (c != 0)
+        return c;
+    return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
 }
 
 static int check_exports(struct validator *v)
 {
     const struct wasm_module *m = v->m;
     static const char *const kinds[] = {"function", "table", "memory", "global"};
-    const char **names;
+    const struct wasm_export **sorted;
     int rc = WASM_OK;
 
     for (uint32_t i = 0; i < m->nexports; i++) {
@@ -1237,19 +1329,20 @@ static int check_exports(struct validator *v)
     }
     if (m->nexports < 2)
         return WASM_OK;
-    names = malloc(m->nexports * sizeof(*names));
-    if (!names)
+    sorted = malloc(m->nexports * sizeof(*sorted));
+    if (!sorted)
         return module_error(v, WASM_ERR_NOMEM, "out of memory");
     for (uint32_t i = 0; i < m->nexports; i++)
-        names[i] = m->exports[i].name;
-    qsort(names, m->nexports, sizeof(*names), compare_names);
+        sorted[i] = &m->exports[i];
+    qsort(sorted, m->nexports, sizeof(*sorted), compare_export_names);
     for (uint32_t i = 1; i < m->nexports; i++) {
-        if (strcmp(names[i - 1], names[i]) == 0) {
-            rc = module_error(v, WASM_ERR_INVALID, "duplicate export name \"%s\"", names[i]);
+        if (compare_export_names(&sorted[i - 1], &sorted[i]) == 0) {
+            rc = module_error(v, WASM_ERR_INVALID, "duplicate export name \"%s\"",
+                              sorted[i]->name);
             break;
         }
     }
-    free(names);
+    free(sorted);
     return rc;
 }
 

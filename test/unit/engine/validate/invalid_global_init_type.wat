@@ -1,0 +1,1 @@
+(module (global i64 (i32.const 0)))

@@ -1,0 +1,1 @@
+(module (func (drop (ref.is_null (i32.const 1)))))

@@ -1,0 +1,1 @@
+(module (func (param externref) (drop (select (local.get 0) (local.get 0) (i32.const 1)))))

@@ -1,0 +1,1 @@
+(module (table 3 2 funcref))

@@ -1,0 +1,1 @@
+(module (func (call 3)))

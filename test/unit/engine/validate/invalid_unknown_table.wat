@@ -1,0 +1,1 @@
+(module (table 1 funcref) (func (drop (table.size 1))))

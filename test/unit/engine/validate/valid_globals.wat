@@ -1,0 +1,15 @@
+;; Imported/exported mutable globals; constant expressions over imported immutable ones.
+(module
+  (import "env" "base" (global $base i32))
+  (import "env" "mut" (global $m (mut i64)))
+  (import "env" "f" (func $f))
+  (global $copy i32 (global.get $base))
+  (global $ref (mut funcref) (ref.func $f))
+  (global $ext externref (ref.null extern))
+  (export "m" (global $m))
+  (export "copy" (global $copy))
+  (memory 1)
+  (data (global.get $base) "x")
+  (table 2 funcref)
+  (elem (global.get $base) $f)
+  (func (global.set $m (i64.add (global.get $m) (i64.const 1)))))
