@@ -1,0 +1,45 @@
+/*
+ * server.h - the HTTP/1.1 server connection: socket reads -> h1 parser -> stream, and
+ * the stream's response -> h1 head/chunk writers -> socket.
+ *
+ * One request is processed at a time per connection; pipelined requests wait in the
+ * input buffer (bounded), so responses go out in order. Keep-alive, HTTP/1.0,
+ * Expect: 100-continue, header/idle/body timeouts, and back-pressure in both directions
+ * (a slow client stops the upstream reads; a slow upstream stops the client reads).
+ * Malformed requests get a 4xx/5xx answer and the connection is closed.
+ */
+#ifndef WASP_SERVER_SERVER_H
+#define WASP_SERVER_SERVER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct evbuffer;
+struct worker;
+struct daemon_gen;
+struct worker_listener_conf;
+
+/*
+ * Takes over accepted socket fd on worker w, served with listener conf lc of gen (the
+ * connection takes its own generation reference). Closes fd on failure.
+ */
+void srv_conn_new(struct worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len,
+                  struct daemon_gen *gen, size_t listener_index);
+
+/* Drain: close idle connections now, let busy ones finish their request then close. */
+void srv_drain_all(struct worker *w);
+
+/* Closes every connection at once (drain deadline passed, or exit). */
+void srv_close_all(struct worker *w);
+
+/*
+ * Reads what the socket has into `in` (at most max bytes, no FIONREAD, no 4 KiB cap).
+ * @return bytes read (> 0), 0 on EOF, -1 with errno (EAGAIN when nothing is there).
+ */
+ssize_t srv_read_fd(struct evbuffer *in, int fd, size_t max);
+
+/* Formats a socket address as "ip:port" into buf. */
+void srv_format_addr(const struct sockaddr *sa, char *buf, size_t cap);
+
+#endif

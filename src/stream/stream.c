@@ -1,0 +1,657 @@
+/*
+ * stream.c - the stream object, its arena and headers, and the filter-chain runner
+ * (see stream.h for the model). Both directions share one runner: direction 0 is the
+ * request (filters in chain order, sink = upstream side), direction 1 the response
+ * (filters in reverse order, sink = the downstream codec).
+ */
+#include "stream/stream.h"
+
+#include "log/log.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { PH_NONE = 0, PH_HEADERS, PH_BODY, PH_TRAILERS };
+
+/* Back-pressure threshold for a sink's unsent bytes and for body read while paused. */
+#define STREAM_HIGH_WATER (256 * 1024)
+
+static __thread struct stream *stream_free_list;
+static __thread unsigned stream_free_count;
+#define STREAM_FREE_MAX 1024
+
+static __thread struct evbuffer *stream_scratch[2];
+
+static void stream_deferred_cb(evutil_socket_t fd, short what, void *arg);
+static void run_headers(struct stream *s, int d, int from);
+static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk);
+static void run_trailers(struct stream *s, int d, int from);
+static void run_after_headers(struct stream *s, int d);
+
+/* ---- arena ---- */
+
+void *stream_alloc(struct stream *s, size_t size)
+{
+    size = (size + 7u) & ~(size_t)7u;
+    struct stream_arena_chunk *c = s->arena;
+    if (c->size - c->used < size) {
+        size_t cap = size > 8192 ? size : 8192;
+        struct stream_arena_chunk *n = malloc(sizeof(*n) + cap);
+        if (n == NULL)
+            return NULL;
+        n->size = cap;
+        n->used = 0;
+        n->next = c;
+        s->arena = c = n;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+char *stream_strdup(struct stream *s, const char *p, size_t len)
+{
+    char *d = stream_alloc(s, len + 1);
+    if (d == NULL)
+        return NULL;
+    memcpy(d, p, len);
+    d[len] = '\0';
+    return d;
+}
+
+static void stream_arena_reset(struct stream *s)
+{
+    struct stream_arena_chunk *c = s->arena;
+    while (c != &s->arena0.first) {
+        struct stream_arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    s->arena = &s->arena0.first;
+    s->arena->used = 0;
+}
+
+/* ---- headers ---- */
+
+const char *stream_headers_get(const struct stream_headers *h, const char *name, size_t name_len,
+                               uint32_t *len)
+{
+    for (uint32_t i = 0; i < h->n; i++) {
+        const struct stream_header *f = &h->v[i];
+        if (f->name_len == name_len && strncasecmp(f->name, name, name_len) == 0) {
+            if (len != NULL)
+                *len = f->value_len;
+            return f->value;
+        }
+    }
+    return NULL;
+}
+
+int stream_headers_add_ref(struct stream *s, struct stream_headers *h, const char *name,
+                           size_t name_len, const char *value, size_t value_len)
+{
+    if (h->n == h->cap) {
+        uint32_t cap = h->cap ? h->cap * 2 : 16;
+        struct stream_header *v = stream_alloc(s, cap * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        if (h->n)
+            memcpy(v, h->v, h->n * sizeof(*v));
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = (struct stream_header){name, value, (uint32_t)name_len, (uint32_t)value_len};
+    return 0;
+}
+
+int stream_headers_add(struct stream *s, struct stream_headers *h, const char *name,
+                       size_t name_len, const char *value, size_t value_len)
+{
+    char *buf = stream_alloc(s, name_len + value_len + 2);
+    if (buf == NULL)
+        return -1;
+    memcpy(buf, name, name_len);
+    buf[name_len] = '\0';
+    memcpy(buf + name_len + 1, value, value_len);
+    buf[name_len + 1 + value_len] = '\0';
+    return stream_headers_add_ref(s, h, buf, name_len, buf + name_len + 1, value_len);
+}
+
+unsigned stream_headers_remove(struct stream_headers *h, const char *name, size_t name_len)
+{
+    uint32_t j = 0;
+    unsigned removed = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        const struct stream_header *f = &h->v[i];
+        if (f->name_len == name_len && strncasecmp(f->name, name, name_len) == 0) {
+            removed++;
+            continue;
+        }
+        h->v[j++] = *f;
+    }
+    h->n = j;
+    return removed;
+}
+
+/* ---- lifecycle ---- */
+
+static struct stream *stream_new_object(void)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->arena0.first.size = STREAM_ARENA_INLINE;
+    s->arena = &s->arena0.first;
+    for (int d = 0; d < 2; d++) {
+        s->dir[d].hold = evbuffer_new();
+        if (s->dir[d].hold == NULL)
+            goto fail;
+    }
+    s->local_body = evbuffer_new();
+    if (s->local_body == NULL)
+        goto fail;
+    return s;
+fail:
+    for (int d = 0; d < 2; d++)
+        if (s->dir[d].hold)
+            evbuffer_free(s->dir[d].hold);
+    free(s);
+    return NULL;
+}
+
+static void stream_free_object(struct stream *s)
+{
+    for (int d = 0; d < 2; d++)
+        evbuffer_free(s->dir[d].hold);
+    evbuffer_free(s->local_body);
+    free(s);
+}
+
+struct stream *stream_create(struct event_base *base, const struct stream_chain *chain,
+                             const struct stream_limits *limits)
+{
+    struct stream *s = stream_free_list;
+    if (s != NULL) {
+        stream_free_list = s->free_next;
+        stream_free_count--;
+    } else {
+        s = stream_new_object();
+        if (s == NULL)
+            return NULL;
+    }
+    if (stream_scratch[0] == NULL) {
+        /* Per thread; each use is synchronous within one runner call. */
+        stream_scratch[0] = evbuffer_new();
+        stream_scratch[1] = evbuffer_new();
+    }
+    /* Reset everything before the arena, keeping the recycled buffers. */
+    struct evbuffer *hold0 = s->dir[0].hold, *hold1 = s->dir[1].hold, *lb = s->local_body;
+    memset(s, 0, offsetof(struct stream, arena));
+    s->dir[0].hold = hold0;
+    s->dir[1].hold = hold1;
+    s->local_body = lb;
+    s->dir[0].hold_idx = s->dir[1].hold_idx = -1;
+    s->base = base;
+    s->chain = chain;
+    s->limits = limits;
+    s->req_content_length = 0;
+    s->resp_content_length = -1;
+    s->upstream_usec = -1;
+    s->scheme = "http";
+    event_assign(&s->deferred, base, -1, 0, stream_deferred_cb, s);
+    if (chain->n > 0) {
+        s->filters = stream_alloc(s, chain->n * sizeof(*s->filters));
+        if (s->filters == NULL)
+            goto fail;
+        for (unsigned i = 0; i < chain->n; i++) {
+            struct stream_filter *f = &s->filters[i];
+            f->ops = chain->ops[i];
+            f->conf = chain->conf[i];
+            f->state = NULL;
+            if (f->ops->state_size) {
+                f->state = stream_alloc(s, f->ops->state_size);
+                if (f->state == NULL)
+                    goto fail;
+                memset(f->state, 0, f->ops->state_size);
+            }
+        }
+    }
+    return s;
+fail:
+    stream_arena_reset(s);
+    stream_free_object(s);
+    return NULL;
+}
+
+static void stream_write_log(struct stream *s)
+{
+    if (s->alog == NULL || !log_access_enabled())
+        return;
+    uint64_t now = log_now_usec();
+    struct log_access_entry e = {
+        .client = s->client,
+        .method = s->method ? s->method : "-",
+        .method_len = s->method ? s->method_len : 1,
+        .target = s->path ? s->path : "-",
+        .target_len = s->path ? s->path_len : 1,
+        .http_minor = s->http_minor,
+        .status = s->status,
+        .bytes_sent = s->bytes_sent,
+        .start_usec = s->start_usec,
+        .duration_usec = now > s->start_usec ? now - s->start_usec : 0,
+        .upstream = s->upstream_addr[0] ? s->upstream_addr : NULL,
+        .upstream_usec = s->upstream_usec,
+    };
+    log_access_append(s->alog, &e);
+}
+
+void stream_destroy(struct stream *s)
+{
+    if (s->up != NULL && s->up->abort != NULL)
+        s->up->abort(s);
+    for (unsigned i = 0; i < s->chain->n; i++) {
+        struct stream_filter *f = &s->filters[i];
+        if (f->ops->done)
+            f->ops->done(s, f);
+    }
+    stream_write_log(s);
+    event_del(&s->deferred);
+    for (int d = 0; d < 2; d++)
+        evbuffer_drain(s->dir[d].hold, evbuffer_get_length(s->dir[d].hold));
+    evbuffer_drain(s->local_body, evbuffer_get_length(s->local_body));
+    stream_arena_reset(s);
+    if (stream_free_count >= STREAM_FREE_MAX) {
+        stream_free_object(s);
+        return;
+    }
+    s->free_next = stream_free_list;
+    stream_free_list = s;
+    stream_free_count++;
+}
+
+void stream_free_cache(void)
+{
+    while (stream_free_list != NULL) {
+        struct stream *s = stream_free_list;
+        stream_free_list = s->free_next;
+        stream_free_object(s);
+    }
+    stream_free_count = 0;
+    for (int d = 0; d < 2; d++) {
+        if (stream_scratch[d] != NULL)
+            evbuffer_free(stream_scratch[d]);
+        stream_scratch[d] = NULL;
+    }
+}
+
+/* ---- the runner ---- */
+
+static struct stream_filter *dir_filter(struct stream *s, int d, int i)
+{
+    return &s->filters[d == 0 ? (unsigned)i : s->chain->n - 1 - (unsigned)i];
+}
+
+/* True when the direction must not go on (reset, or the request after a local reply). */
+static bool dir_stopped(struct stream *s, int d)
+{
+    return s->reset || (d == 0 && s->local_reply) || (d == 1 && s->local_reply_pending);
+}
+
+static enum stream_action call_headers(struct stream *s, int d, struct stream_filter *f, bool eos)
+{
+    enum stream_action (*hook)(struct stream *, struct stream_filter *, bool) =
+        d == 0 ? f->ops->request_headers : f->ops->response_headers;
+    if (hook == NULL)
+        return STREAM_CONTINUE;
+    s->in_filter++;
+    enum stream_action r = hook(s, f, eos);
+    s->in_filter--;
+    return r;
+}
+
+static enum stream_action call_body(struct stream *s, int d, struct stream_filter *f,
+                                    struct evbuffer *b, bool eos)
+{
+    enum stream_action (*hook)(struct stream *, struct stream_filter *, struct evbuffer *, bool) =
+        d == 0 ? f->ops->request_body : f->ops->response_body;
+    if (hook == NULL)
+        return STREAM_CONTINUE;
+    s->in_filter++;
+    enum stream_action r = hook(s, f, b, eos);
+    s->in_filter--;
+    return r;
+}
+
+static enum stream_action call_trailers(struct stream *s, int d, struct stream_filter *f)
+{
+    enum stream_action (*hook)(struct stream *, struct stream_filter *) =
+        d == 0 ? f->ops->request_trailers : f->ops->response_trailers;
+    if (hook == NULL)
+        return STREAM_CONTINUE;
+    s->in_filter++;
+    enum stream_action r = hook(s, f);
+    s->in_filter--;
+    return r;
+}
+
+/* A hold grew past the limit: 413 for a request, reset for a started response. */
+static bool check_hold(struct stream *s, int d)
+{
+    size_t max = s->limits ? s->limits->hold_max : 1024 * 1024;
+    if (evbuffer_get_length(s->dir[d].hold) <= max)
+        return true;
+    if (d == 0) {
+        static const char msg[] = "request body too large\n";
+        stream_local_reply(s, 413, "text/plain", msg, sizeof(msg) - 1);
+    } else {
+        static const char msg[] = "response body too large for a filter\n";
+        stream_local_reply(s, 500, "text/plain", msg, sizeof(msg) - 1);
+    }
+    return false;
+}
+
+static void run_headers(struct stream *s, int d, int from)
+{
+    struct stream_dir *sd = &s->dir[d];
+    bool eos = sd->no_body;
+    for (int i = from; i < (int)s->chain->n; i++) {
+        enum stream_action r = call_headers(s, d, dir_filter(s, d, i), eos);
+        if (dir_stopped(s, d) || r == STREAM_STOP)
+            return;
+        if (r == STREAM_PAUSE) {
+            sd->paused = PH_HEADERS;
+            sd->pause_idx = i;
+            return;
+        }
+    }
+    sd->headers_done = true;
+    if (d == 0) {
+        s->up->request_headers(s, eos);
+    } else {
+        s->resp_started = true;
+        s->down->response_headers(s, eos);
+    }
+    if (eos) {
+        sd->eos_out = true;
+        return;
+    }
+    if (!dir_stopped(s, d))
+        run_after_headers(s, d);
+}
+
+/* Flushes what arrived while headers were held: body, then trailers. */
+static void run_after_headers(struct stream *s, int d)
+{
+    struct stream_dir *sd = &s->dir[d];
+    if (evbuffer_get_length(sd->hold) > 0 || (sd->eos_in && !sd->trailers_in)) {
+        struct evbuffer *chunk = stream_scratch[d];
+        evbuffer_add_buffer(chunk, sd->hold);
+        run_body(s, d, 0, chunk);
+        evbuffer_drain(chunk, evbuffer_get_length(chunk));
+        return;
+    }
+    if (sd->trailers_in && !sd->trailers_out)
+        run_trailers(s, d, 0);
+}
+
+static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
+{
+    struct stream_dir *sd = &s->dir[d];
+    bool eos = sd->eos_in && !sd->trailers_in;
+    for (int i = from; i < (int)s->chain->n; i++) {
+        struct evbuffer *buf = chunk;
+        if (i == sd->hold_idx) {
+            evbuffer_add_buffer(sd->hold, chunk);
+            buf = sd->hold;
+        }
+        enum stream_action r = call_body(s, d, dir_filter(s, d, i), buf, eos);
+        if (dir_stopped(s, d) || r == STREAM_STOP)
+            return;
+        if (r == STREAM_PAUSE) {
+            if (buf != sd->hold)
+                evbuffer_add_buffer(sd->hold, chunk);
+            sd->hold_idx = i;
+            sd->paused = PH_BODY;
+            sd->pause_idx = i;
+            check_hold(s, d);
+            return;
+        }
+        if (buf == sd->hold) {
+            sd->hold_idx = -1;
+            evbuffer_add_buffer(chunk, sd->hold);
+        }
+    }
+    if (evbuffer_get_length(chunk) > 0 || eos) {
+        if (d == 0)
+            s->up->request_body(s, chunk, eos);
+        else
+            s->down->response_body(s, chunk, eos);
+        if (eos)
+            sd->eos_out = true;
+    }
+    if (!dir_stopped(s, d) && sd->trailers_in && !sd->trailers_out)
+        run_trailers(s, d, 0);
+}
+
+static void run_trailers(struct stream *s, int d, int from)
+{
+    struct stream_dir *sd = &s->dir[d];
+    for (int i = from; i < (int)s->chain->n; i++) {
+        enum stream_action r = call_trailers(s, d, dir_filter(s, d, i));
+        if (dir_stopped(s, d) || r == STREAM_STOP)
+            return;
+        if (r == STREAM_PAUSE) {
+            sd->paused = PH_TRAILERS;
+            sd->pause_idx = i;
+            return;
+        }
+    }
+    sd->trailers_out = true;
+    sd->eos_out = true;
+    if (d == 0)
+        s->up->request_trailers(s);
+    else
+        s->down->response_trailers(s);
+}
+
+static void dir_headers_in(struct stream *s, int d, bool eos)
+{
+    s->dir[d].eos_in = eos;
+    s->dir[d].no_body = eos;
+    run_headers(s, d, 0);
+}
+
+static void dir_body_in(struct stream *s, int d, struct evbuffer *body, bool eos)
+{
+    struct stream_dir *sd = &s->dir[d];
+    if (dir_stopped(s, d) || sd->eos_in) {
+        evbuffer_drain(body, evbuffer_get_length(body));
+        return;
+    }
+    if (eos)
+        sd->eos_in = true;
+    if (!sd->headers_done || sd->paused == PH_HEADERS) {
+        evbuffer_add_buffer(sd->hold, body);
+        return;
+    }
+    run_body(s, d, 0, body);
+}
+
+static void dir_trailers_in(struct stream *s, int d)
+{
+    struct stream_dir *sd = &s->dir[d];
+    if (dir_stopped(s, d))
+        return;
+    sd->trailers_in = true;
+    sd->eos_in = true;
+    if (!sd->headers_done || sd->paused != PH_NONE || sd->hold_idx >= 0)
+        return;
+    run_trailers(s, d, 0);
+}
+
+void stream_request_headers(struct stream *s, bool eos)
+{
+    dir_headers_in(s, 0, eos);
+}
+
+void stream_request_body(struct stream *s, struct evbuffer *body, bool eos)
+{
+    dir_body_in(s, 0, body, eos);
+}
+
+void stream_request_trailers(struct stream *s)
+{
+    dir_trailers_in(s, 0);
+}
+
+void stream_response_headers(struct stream *s, bool eos)
+{
+    if (s->local_reply || s->reset)
+        return;
+    dir_headers_in(s, 1, eos);
+}
+
+void stream_response_body(struct stream *s, struct evbuffer *body, bool eos)
+{
+    if (s->local_reply) {
+        evbuffer_drain(body, evbuffer_get_length(body));
+        return;
+    }
+    dir_body_in(s, 1, body, eos);
+}
+
+void stream_response_trailers(struct stream *s)
+{
+    if (s->local_reply)
+        return;
+    dir_trailers_in(s, 1);
+}
+
+static void stream_schedule(struct stream *s)
+{
+    if (!event_pending(&s->deferred, EV_TIMEOUT, NULL))
+        event_active(&s->deferred, EV_TIMEOUT, 0);
+}
+
+void stream_resume(struct stream *s)
+{
+    s->resume_pending[0] = s->resume_pending[1] = true;
+    stream_schedule(s);
+}
+
+static void do_resume(struct stream *s, int d)
+{
+    struct stream_dir *sd = &s->dir[d];
+    int phase = sd->paused;
+    if (phase == PH_NONE || dir_stopped(s, d))
+        return;
+    sd->paused = PH_NONE;
+    if (phase == PH_HEADERS) {
+        run_headers(s, d, sd->pause_idx + 1);
+    } else if (phase == PH_BODY) {
+        struct evbuffer *chunk = stream_scratch[d];
+        evbuffer_add_buffer(chunk, sd->hold);
+        sd->hold_idx = -1;
+        run_body(s, d, sd->pause_idx + 1, chunk);
+        evbuffer_drain(chunk, evbuffer_get_length(chunk));
+    } else {
+        run_trailers(s, d, sd->pause_idx + 1);
+    }
+    if (dir_stopped(s, d))
+        return;
+    /* The source may have stopped reading while we held: let it go on. */
+    if (d == 0 && s->down->resume_request)
+        s->down->resume_request(s);
+    else if (d == 1 && s->up != NULL && s->up->resume_response)
+        s->up->resume_response(s);
+}
+
+static void do_local_reply(struct stream *s)
+{
+    s->local_reply_pending = false;
+    struct stream_dir *sd = &s->dir[1];
+    size_t len = evbuffer_get_length(s->local_body);
+    sd->eos_in = sd->no_body = len == 0;
+    run_headers(s, 1, 0);
+    if (len > 0 && !s->reset && !s->local_reply_pending)
+        dir_body_in(s, 1, s->local_body, true);
+}
+
+static void stream_deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct stream *s = arg;
+    if (s->reset)
+        return;
+    if (s->local_reply_pending) {
+        s->resume_pending[0] = s->resume_pending[1] = false;
+        do_local_reply(s);
+        return;
+    }
+    for (int d = 0; d < 2; d++) {
+        if (s->resume_pending[d]) {
+            s->resume_pending[d] = false;
+            do_resume(s, d);
+            if (s->reset)
+                return;
+        }
+    }
+}
+
+void stream_local_reply(struct stream *s, int status, const char *content_type,
+                        const char *body, size_t body_len)
+{
+    if (s->reset)
+        return;
+    if (s->resp_started || s->local_reply_pending) {
+        /* Too late for a clean answer: the client sees the connection close. */
+        s->reset = true;
+        if (s->up != NULL && s->up->abort)
+            s->up->abort(s);
+        s->down->reset(s);
+        return;
+    }
+    s->local_reply = true;
+    s->local_reply_pending = true;
+    if (s->up != NULL && s->up->abort)
+        s->up->abort(s);
+    s->status = status;
+    s->resp_headers.n = 0;
+    s->resp_trailers.n = 0;
+    s->resp_content_length = (int64_t)body_len;
+    s->resp_no_body = false;
+    if (content_type != NULL)
+        stream_headers_add_ref(s, &s->resp_headers, "content-type", 12, content_type,
+                               strlen(content_type));
+    struct stream_dir *sd = &s->dir[1];
+    evbuffer_drain(sd->hold, evbuffer_get_length(sd->hold));
+    memset(sd, 0, offsetof(struct stream_dir, hold));
+    sd->hold_idx = -1;
+    evbuffer_drain(s->local_body, evbuffer_get_length(s->local_body));
+    if (body_len > 0)
+        evbuffer_add(s->local_body, body, body_len);
+    stream_schedule(s);
+}
+
+bool stream_request_writable(struct stream *s)
+{
+    struct stream_dir *sd = &s->dir[0];
+    if (s->local_reply || s->reset)
+        return true; /* the codec discards the rest */
+    if (!sd->headers_done || sd->paused != PH_NONE || sd->hold_idx >= 0)
+        return evbuffer_get_length(sd->hold) < STREAM_HIGH_WATER;
+    return s->up->backlog == NULL || s->up->backlog(s) < STREAM_HIGH_WATER;
+}
+
+void stream_request_drained(struct stream *s)
+{
+    if (s->down->resume_request)
+        s->down->resume_request(s);
+}
+
+void stream_response_drained(struct stream *s)
+{
+    if (s->up != NULL && s->up->resume_response)
+        s->up->resume_response(s);
+}

@@ -1,0 +1,284 @@
+/*
+ * stream.h - the protocol-independent HTTP stream and its filter chain.
+ *
+ * A stream is one request/response exchange. A downstream codec (HTTP/1.1 now, HTTP/2
+ * later) creates it and feeds request headers, body pieces and trailers in; they flow
+ * through the listener's filter chain in order and then to the upstream side (the
+ * router); the response flows back through the chain in reverse order to the codec.
+ * Filters have one hook per proxy-wasm stream callback and return CONTINUE, PAUSE (the
+ * filter resumes the stream later with stream_resume(), from the event loop) or STOP
+ * (it answered with stream_local_reply(), or reset the stream). The chain runner, never
+ * a filter, calls the next filter. A body piece that a filter paused on is held
+ * (bounded by stream_limits.hold_max: beyond it 413 for requests, 500 for responses) and
+ * the filter is called again with everything held so far.
+ *
+ * Memory: a stream has an arena for header strings, freed in one go when the stream
+ * ends; stream objects are recycled through a per-thread free list. One thread only.
+ */
+#ifndef WASP_STREAM_STREAM_H
+#define WASP_STREAM_STREAM_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+struct stream;
+struct log_access_buf;
+
+enum stream_action {
+    STREAM_CONTINUE = 0, /* go on with the next filter */
+    STREAM_PAUSE = 1,    /* hold here until the filter calls stream_resume() */
+    STREAM_STOP = 2,     /* the filter replied locally or reset the stream */
+};
+
+/* A header field; name and value live in the stream arena (or static storage). */
+struct stream_header {
+    const char *name;
+    const char *value;
+    uint32_t name_len;
+    uint32_t value_len;
+};
+
+struct stream_headers {
+    struct stream_header *v;
+    uint32_t n, cap;
+};
+
+struct stream_filter;
+
+/*
+ * A filter kind: a static table of hooks (any may be NULL = continue). conf_create parses
+ * the filter's argument at configuration load (main thread) and returns an immutable
+ * configuration shared by all workers, or NULL with a message in err.
+ * state_size bytes of per-stream state, zeroed, are given to the hooks in f->state.
+ */
+struct stream_filter_ops {
+    const char *name;
+    size_t state_size;
+    void *(*conf_create)(const char *arg, char *err, size_t errlen);
+    void (*conf_free)(void *conf);
+    enum stream_action (*request_headers)(struct stream *s, struct stream_filter *f, bool eos);
+    enum stream_action (*request_body)(struct stream *s, struct stream_filter *f,
+                                       struct evbuffer *body, bool eos);
+    enum stream_action (*request_trailers)(struct stream *s, struct stream_filter *f);
+    enum stream_action (*response_headers)(struct stream *s, struct stream_filter *f, bool eos);
+    enum stream_action (*response_body)(struct stream *s, struct stream_filter *f,
+                                        struct evbuffer *body, bool eos);
+    enum stream_action (*response_trailers)(struct stream *s, struct stream_filter *f);
+    /* The stream ended (completed or reset): release per-stream resources (on_done/on_log). */
+    void (*done)(struct stream *s, struct stream_filter *f);
+};
+
+/* One filter of a stream: its kind, shared configuration and per-stream state. */
+struct stream_filter {
+    const struct stream_filter_ops *ops;
+    void *conf;
+    void *state;
+};
+
+/* A listener's chain: built once per configuration generation, immutable, shared. */
+struct stream_chain {
+    unsigned n;
+    const struct stream_filter_ops **ops;
+    void **conf;
+};
+
+/* The downstream codec's side, called by the runner once the response passed the chain. */
+struct stream_downstream_ops {
+    void (*response_headers)(struct stream *s, bool eos);
+    void (*response_body)(struct stream *s, struct evbuffer *body, bool eos);
+    void (*response_trailers)(struct stream *s);
+    /* The upstream side drained its request backlog: read more request body. */
+    void (*resume_request)(struct stream *s);
+    /* The stream cannot go on (e.g. upstream broke mid-response): close abruptly. */
+    void (*reset)(struct stream *s);
+    /* Bytes of response the codec holds unsent (back-pressure). */
+    size_t (*backlog)(struct stream *s);
+};
+
+/* The upstream side (the router): called once the request passed the chain. */
+struct stream_upstream_ops {
+    void (*request_headers)(struct stream *s, bool eos);
+    void (*request_body)(struct stream *s, struct evbuffer *body, bool eos);
+    void (*request_trailers)(struct stream *s);
+    /* The codec drained its response backlog: read more response body. */
+    void (*resume_response)(struct stream *s);
+    /* Drop the upstream exchange (local reply or reset). Idempotent. */
+    void (*abort)(struct stream *s);
+    /* Bytes of request the upstream side holds unsent (back-pressure). */
+    size_t (*backlog)(struct stream *s);
+};
+
+struct stream_limits {
+    size_t hold_max; /* body bytes held for a pausing filter */
+};
+
+/* Per direction runner state (internal to stream.c, public for the struct's size). */
+struct stream_dir {
+    int paused;           /* STREAM_DIR_* phase a filter paused in, or 0 */
+    int pause_idx;        /* the paused filter's position in this direction */
+    int hold_idx;         /* the position holding body (-1 none) */
+    bool no_body;         /* the headers ended the message */
+    bool headers_done;    /* headers went past every filter */
+    bool eos_in;          /* the source delivered the end of the body */
+    bool eos_out;         /* the sink got the end of the body */
+    bool trailers_in;     /* trailers arrived (and end the body) */
+    bool trailers_out;
+    struct evbuffer *hold; /* body held for a pause */
+};
+
+#define STREAM_ARENA_INLINE 4096
+
+struct stream_arena_chunk {
+    struct stream_arena_chunk *next;
+    size_t size, used;
+    char data[];
+};
+
+struct stream {
+    struct event_base *base;
+    const struct stream_chain *chain;
+    const struct stream_limits *limits;
+    struct stream_filter *filters; /* chain->n entries, in the arena */
+
+    /* request (what the codec parsed; filters may change headers) */
+    const char *method;
+    uint32_t method_len;
+    int method_id; /* enum h1_method */
+    const char *path; /* target (origin-form) as forwarded */
+    uint32_t path_len;
+    const char *authority; /* Host */
+    uint32_t authority_len;
+    const char *scheme; /* "http" / "https" */
+    int http_minor;
+    struct stream_headers req_headers;
+    struct stream_headers req_trailers;
+    int64_t req_content_length; /* -1: unknown (chunked), 0: no body */
+
+    /* response */
+    int status;
+    struct stream_headers resp_headers;
+    struct stream_headers resp_trailers;
+    int64_t resp_content_length; /* -1: unknown */
+    bool resp_no_body;           /* HEAD or 1xx/204/304: headers only */
+
+    /* the two sides */
+    const struct stream_downstream_ops *down;
+    void *down_ctx;
+    const struct stream_upstream_ops *up;
+    void *up_ctx;
+    const void *route_ctx; /* what the router needs (the listener) */
+    void *worker;          /* the thread's context, for the two sides */
+
+    /* runner */
+    struct stream_dir dir[2]; /* [0] request, [1] response */
+    int in_filter;            /* nesting depth of filter calls */
+    bool resume_pending[2];
+    bool local_reply;         /* a local reply was queued or sent */
+    bool local_reply_pending;
+    bool resp_started;        /* response headers went to the codec */
+    bool reset;
+    struct evbuffer *local_body;
+    struct event deferred; /* resume / local reply, run from the event loop */
+
+    /* access log */
+    struct log_access_buf *alog;
+    char client[64];
+    char upstream_addr[64];
+    uint64_t start_usec;
+    uint64_t upstream_start_usec;
+    int64_t upstream_usec;
+    uint64_t bytes_sent;
+
+    /* arena */
+    struct stream_arena_chunk *arena;
+    struct stream *free_next;
+    union {
+        struct stream_arena_chunk first;
+        char first_bytes[sizeof(struct stream_arena_chunk) + STREAM_ARENA_INLINE];
+    } arena0;
+};
+
+/* ---- lifecycle ---- */
+
+/*
+ * Takes a stream from the thread's free list (or allocates one) and starts it on chain.
+ * @return the stream or NULL (out of memory).
+ */
+struct stream *stream_create(struct event_base *base, const struct stream_chain *chain,
+                             const struct stream_limits *limits);
+
+/* Ends the stream: calls every filter's done hook, writes the access log line, aborts the
+ * upstream side if still attached and recycles the object. The codec calls this. */
+void stream_destroy(struct stream *s);
+
+/* Frees this thread's free list (worker exit). */
+void stream_free_cache(void);
+
+/* Arena allocation, 8-byte aligned, freed with the stream. NULL if out of memory. */
+void *stream_alloc(struct stream *s, size_t size);
+/* Copies len bytes into the arena, NUL-terminated. */
+char *stream_strdup(struct stream *s, const char *p, size_t len);
+
+/* ---- headers (names compared ASCII case-insensitively) ---- */
+
+/* @return the first value of name or NULL; *len gets its length. */
+const char *stream_headers_get(const struct stream_headers *h, const char *name, size_t name_len,
+                               uint32_t *len);
+/* Appends a field, copying both strings into the arena. @return 0 or -1 (no memory). */
+int stream_headers_add(struct stream *s, struct stream_headers *h, const char *name,
+                       size_t name_len, const char *value, size_t value_len);
+/* Appends a field whose strings outlive the stream (no copy). */
+int stream_headers_add_ref(struct stream *s, struct stream_headers *h, const char *name,
+                           size_t name_len, const char *value, size_t value_len);
+/* Removes every field called name. @return how many were removed. */
+unsigned stream_headers_remove(struct stream_headers *h, const char *name, size_t name_len);
+
+/* ---- the runner: codec and upstream side push events in ---- */
+
+void stream_request_headers(struct stream *s, bool eos);
+/* body is drained (moved on or held) by the call. */
+void stream_request_body(struct stream *s, struct evbuffer *body, bool eos);
+void stream_request_trailers(struct stream *s);
+void stream_response_headers(struct stream *s, bool eos);
+void stream_response_body(struct stream *s, struct evbuffer *body, bool eos);
+void stream_response_trailers(struct stream *s);
+
+/*
+ * A paused filter lets the stream go on. Takes effect from the event loop after the
+ * current callback returns (safe to call inside a hook).
+ */
+void stream_resume(struct stream *s);
+
+/*
+ * Answer the request locally with status, a Content-Type and body (copied). Aborts the
+ * upstream exchange. From a hook: return STREAM_STOP after calling it. Deferred to the
+ * event loop. If the response already started, the stream is reset instead.
+ */
+void stream_local_reply(struct stream *s, int status, const char *content_type,
+                        const char *body, size_t body_len);
+
+/* True if the request-direction sink may take more body now (back-pressure). */
+bool stream_request_writable(struct stream *s);
+
+/* Called by the upstream side when its request backlog drained (low watermark). */
+void stream_request_drained(struct stream *s);
+/* Called by the codec when its response backlog drained. */
+void stream_response_drained(struct stream *s);
+
+/* ---- chains and built-in filters ---- */
+
+/* Looks a built-in filter kind up by name ("respond", "add_request_header", ...). */
+const struct stream_filter_ops *stream_filter_find(const char *name);
+
+/* Builds a chain; entries are appended with stream_chain_add. */
+struct stream_chain *stream_chain_new(void);
+/* Appends filter `name` with `arg`. @return 0, or -1 with a message in err. */
+int stream_chain_add(struct stream_chain *c, const char *name, const char *arg, char *err,
+                     size_t errlen);
+void stream_chain_free(struct stream_chain *c);
+
+#endif
