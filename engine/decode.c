@@ -37,8 +37,8 @@ enum section_id {
 };
 
 static const char *const section_names[SEC_COUNT] = {
-    "custom", "type",   "import", "function", "table", "memory",   "global",
-    "export", "start",  "element", "code",    "data",  "datacount",
+    "custom", "type",  "import",  "function", "table", "memory",    "global",
+    "export", "start", "element", "code",     "data",  "datacount",
 };
 
 /* Position of each section id in the required order (datacount sits before code). */
@@ -82,8 +82,8 @@ static bool fail_at(struct decoder *d, const uint8_t *at, const char *fmt, ...)
     if (!d->err || d->errlen == 0)
         return false;
     if (d->section && d->func >= 0)
-        snprintf(d->err, d->errlen, "%s section: function %lld at offset 0x%zx: %s",
-                 d->section, (long long)d->func, off, msg);
+        snprintf(d->err, d->errlen, "%s section: function %lld at offset 0x%zx: %s", d->section,
+                 (long long)d->func, off, msg);
     else if (d->section)
         snprintf(d->err, d->errlen, "%s section at offset 0x%zx: %s", d->section, off, msg);
     else
@@ -386,7 +386,14 @@ static bool read_prefixed_fc(struct decoder *d, const uint8_t *at)
     if (!read_u32(d, &sub))
         return false;
     switch (sub) {
-    case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7: /* trunc_sat */
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 6:
+    case 7: /* trunc_sat */
         return true;
     case 8: /* memory.init dataidx 0x00 */
         return data_count_required(d, at) && skip_u32s(d, 1) && read_zero_byte(d);
@@ -423,13 +430,17 @@ static bool read_instr(struct decoder *d, uint32_t *depth, uint8_t *op)
         return false;
     *op = b;
     switch (b) {
-    case 0x00: case 0x01: /* unreachable, nop */
-    case 0x05:            /* else */
-    case 0x0f:            /* return */
-    case 0x1a: case 0x1b: /* drop, select */
-    case 0xd1:            /* ref.is_null */
+    case 0x00:
+    case 0x01: /* unreachable, nop */
+    case 0x05: /* else */
+    case 0x0f: /* return */
+    case 0x1a:
+    case 0x1b: /* drop, select */
+    case 0xd1: /* ref.is_null */
         return true;
-    case 0x02: case 0x03: case 0x04: /* block, loop, if */
+    case 0x02:
+    case 0x03:
+    case 0x04: /* block, loop, if */
         if (!read_blocktype(d))
             return false;
         (*depth)++;
@@ -437,11 +448,17 @@ static bool read_instr(struct decoder *d, uint32_t *depth, uint8_t *op)
     case 0x0b: /* end */
         (*depth)--;
         return true;
-    case 0x0c: case 0x0d: /* br, br_if */
-    case 0x10:            /* call */
-    case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: /* local.*, global.* */
-    case 0x25: case 0x26: /* table.get, table.set */
-    case 0xd2:            /* ref.func */
+    case 0x0c:
+    case 0x0d: /* br, br_if */
+    case 0x10: /* call */
+    case 0x20:
+    case 0x21:
+    case 0x22:
+    case 0x23:
+    case 0x24: /* local.*, global.* */
+    case 0x25:
+    case 0x26: /* table.get, table.set */
+    case 0xd2: /* ref.func */
         return skip_u32s(d, 1);
     case 0x0e: { /* br_table vec(label) label */
         uint32_t n;
@@ -461,7 +478,8 @@ static bool read_instr(struct decoder *d, uint32_t *depth, uint8_t *op)
                 return false;
         return true;
     }
-    case 0x3f: case 0x40: /* memory.size, memory.grow */
+    case 0x3f:
+    case 0x40: /* memory.size, memory.grow */
         return read_zero_byte(d);
     case 0x41:
         return read_sleb(d, 32, &sv);
@@ -522,8 +540,8 @@ static bool read_constexpr(struct decoder *d, struct wasm_constexpr *ce)
         case 0x43:
             simple = need(d, 4);
             if (simple) {
-                uint32_t v = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 |
-                             (uint32_t)d->p[2] << 16 | (uint32_t)d->p[3] << 24;
+                uint32_t v = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 | (uint32_t)d->p[2] << 16 |
+                             (uint32_t)d->p[3] << 24;
                 ce->op = WASM_CONST_F32, ce->bits = v;
                 d->p += 4;
             }
@@ -578,8 +596,7 @@ static bool read_constexpr(struct decoder *d, struct wasm_constexpr *ce)
 
 /* ---- Sections -------------------------------------------------------------------- */
 
-static bool grow_array(struct decoder *d, void **arr, size_t elem, uint32_t old_n,
-                       uint32_t add)
+static bool grow_array(struct decoder *d, void **arr, size_t elem, uint32_t old_n, uint32_t add)
 {
     size_t n = (size_t)old_n + add;
     void *p;
@@ -718,8 +735,7 @@ static bool decode_function_section(struct decoder *d)
     struct wasm_module *m = d->m;
     uint32_t n;
 
-    if (!read_count(d, &n) ||
-        !grow_array(d, (void **)&m->funcs, sizeof(*m->funcs), m->nfuncs, n))
+    if (!read_count(d, &n) || !grow_array(d, (void **)&m->funcs, sizeof(*m->funcs), m->nfuncs, n))
         return false;
     for (uint32_t i = 0; i < n; i++) {
         if (!read_u32(d, &m->funcs[m->nfuncs + i].type_index))
@@ -946,8 +962,7 @@ static bool read_locals(struct decoder *d, struct wasm_func_decl *f)
         if (!read_u32(d, &count) || !read_valtype(d, &t))
             return false;
         total += count;
-        if (total > DECODE_MAX_FUNC_LOCALS ||
-            d->total_locals + total > DECODE_MAX_MODULE_LOCALS)
+        if (total > DECODE_MAX_FUNC_LOCALS || d->total_locals + total > DECODE_MAX_MODULE_LOCALS)
             return fail_at(d, start, "too many locals");
     }
     d->total_locals += total;
@@ -978,8 +993,7 @@ static bool decode_body(struct decoder *d, struct wasm_func_decl *f)
     f->body_offset = (uint32_t)(d->p - d->base);
     while (depth > 0) {
         if (d->p >= d->end)
-            return fail_at(d, d->p,
-                           "unexpected end of section or function (END opcode expected)");
+            return fail_at(d, d->p, "unexpected end of section or function (END opcode expected)");
         if (!read_instr(d, &depth, &op))
             return false;
     }
@@ -1037,19 +1051,32 @@ static bool decode_custom_section(struct decoder *d)
 static bool decode_section(struct decoder *d, uint8_t id)
 {
     switch (id) {
-    case SEC_CUSTOM: return decode_custom_section(d);
-    case SEC_TYPE: return decode_type_section(d);
-    case SEC_IMPORT: return decode_import_section(d);
-    case SEC_FUNCTION: return decode_function_section(d);
-    case SEC_TABLE: return decode_table_section(d);
-    case SEC_MEMORY: return decode_memory_section(d);
-    case SEC_GLOBAL: return decode_global_section(d);
-    case SEC_EXPORT: return decode_export_section(d);
-    case SEC_START: return decode_start_section(d);
-    case SEC_ELEMENT: return decode_element_section(d);
-    case SEC_CODE: return decode_code_section(d);
-    case SEC_DATA: return decode_data_section(d);
-    case SEC_DATACOUNT: return decode_datacount_section(d);
+    case SEC_CUSTOM:
+        return decode_custom_section(d);
+    case SEC_TYPE:
+        return decode_type_section(d);
+    case SEC_IMPORT:
+        return decode_import_section(d);
+    case SEC_FUNCTION:
+        return decode_function_section(d);
+    case SEC_TABLE:
+        return decode_table_section(d);
+    case SEC_MEMORY:
+        return decode_memory_section(d);
+    case SEC_GLOBAL:
+        return decode_global_section(d);
+    case SEC_EXPORT:
+        return decode_export_section(d);
+    case SEC_START:
+        return decode_start_section(d);
+    case SEC_ELEMENT:
+        return decode_element_section(d);
+    case SEC_CODE:
+        return decode_code_section(d);
+    case SEC_DATA:
+        return decode_data_section(d);
+    case SEC_DATACOUNT:
+        return decode_datacount_section(d);
     }
     return false;
 }
@@ -1213,8 +1240,7 @@ static bool decode_sections(struct decoder *d)
     return true;
 }
 
-int wasm_decode(struct wasm_module *m, const uint8_t *bytes, size_t len, char *err,
-                size_t errlen)
+int wasm_decode(struct wasm_module *m, const uint8_t *bytes, size_t len, char *err, size_t errlen)
 {
     struct decoder d = {.m = m, .func = -1, .err = err, .errlen = errlen, .status = WASM_OK};
 

@@ -63,8 +63,8 @@ uint32_t wasm_module_export_count(const wasm_module_t *m)
 }
 
 /* Fills the type part of d for entity (kind, index) of m. */
-static void describe_extern(const struct wasm_module *m, enum wasm_extern_kind kind,
-                            uint32_t index, struct wasm_extern_desc *d)
+static void describe_extern(const struct wasm_module *m, enum wasm_extern_kind kind, uint32_t index,
+                            struct wasm_extern_desc *d)
 {
     d->kind = kind;
     switch (kind) {
@@ -112,8 +112,7 @@ bool wasm_module_has_export_func(const wasm_module_t *m, const char *name)
 
     for (uint32_t i = 0; i < m->nexports; i++) {
         const struct wasm_export *ex = &m->exports[i];
-        if (ex->kind == WASM_EXTERN_FUNC && ex->name_len == len &&
-            memcmp(ex->name, name, len) == 0)
+        if (ex->kind == WASM_EXTERN_FUNC && ex->name_len == len && memcmp(ex->name, name, len) == 0)
             return true;
     }
     return false;

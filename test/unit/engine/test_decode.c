@@ -13,6 +13,8 @@
 
 #include "module.h"
 
+/* The byte arrays below are laid out by hand, a section per line. */
+/* clang-format off */
 #define HEADER 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00
 
 static char err[256];
@@ -496,6 +498,8 @@ static void large_module_decodes(void **state)
     assert_int_equal(m.funcs[N - 1].local_types[2], WASM_I64);
     wasm_module_release(&m);
 }
+
+/* clang-format on */
 
 int main(void)
 {
