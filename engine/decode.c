@@ -1210,6 +1210,7 @@ static bool decode_sections(struct decoder *d)
         id = *d->p++;
         if (id >= SEC_COUNT)
             return fail_at(d, at, "malformed section id");
+        d->section = section_names[id];
         if (!read_u32(d, &size))
             return false;
         if (size > (size_t)(d->file_end - d->p))
@@ -1219,7 +1220,6 @@ static bool decode_sections(struct decoder *d)
                 return fail_at(d, at, "unexpected content after last section");
             last_rank = section_rank[id];
         }
-        d->section = section_names[id];
         d->end = d->p + size;
         if (!decode_section(d, id))
             return false;
