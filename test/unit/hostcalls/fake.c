@@ -1,0 +1,495 @@
+/*
+ * fake.c - the fake engine and fake host of fake.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake.h"
+
+/* ---- Fake engine ------------------------------------------------------------------- */
+
+static const uint8_t fake_i32s[16] = {WASM_I32, WASM_I32, WASM_I32, WASM_I32,
+                                      WASM_I32, WASM_I32, WASM_I32, WASM_I32,
+                                      WASM_I32, WASM_I32, WASM_I32, WASM_I32,
+                                      WASM_I32, WASM_I32, WASM_I32, WASM_I32};
+
+static struct wasm_func fake_alloc_func = {NULL, {1, 1, fake_i32s, fake_i32s}};
+
+wasm_func_t *fake_func(fake_guest_fn fn, uint32_t nparams, uint32_t nresults)
+{
+    /* Leaked on purpose: tests are short processes. */
+    struct wasm_func *f = calloc(1, sizeof(*f));
+
+    f->fn = fn;
+    f->type.nparams = nparams;
+    f->type.nresults = nresults;
+    f->type.params = fake_i32s;
+    f->type.results = fake_i32s;
+    return f;
+}
+
+void *wasm_memory_ptr(wasm_instance_t *inst, uint64_t offset, uint64_t len)
+{
+    if (offset > FAKE_MEM_SIZE || len > FAKE_MEM_SIZE - offset)
+        return NULL;
+    return inst->mem + offset;
+}
+
+uint64_t wasm_memory_size(const wasm_instance_t *inst)
+{
+    return FAKE_MEM_SIZE;
+}
+
+int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots)
+{
+    inst->trap = WASM_TRAP_NONE;
+    if (f->fn == NULL) {
+        uint32_t size = (uint32_t)slots[0];
+        if (inst->alloc_fails || inst->heap + size > FAKE_MEM_SIZE) {
+            slots[0] = 0;
+            return WASM_OK;
+        }
+        slots[0] = inst->heap;
+        inst->heap += (size + 7) & ~7u;
+        return WASM_OK;
+    }
+    int rc = f->fn(inst, slots);
+    if (rc != WASM_OK && inst->trap == WASM_TRAP_NONE)
+        inst->trap = WASM_TRAP_UNREACHABLE;
+    return rc;
+}
+
+const struct wasm_functype *wasm_func_type(const wasm_func_t *f)
+{
+    return &f->type;
+}
+
+void wasm_instance_set_userdata(wasm_instance_t *inst, void *userdata)
+{
+    inst->userdata = userdata;
+}
+
+void *wasm_instance_userdata(const wasm_instance_t *inst)
+{
+    return inst->userdata;
+}
+
+enum wasm_trap wasm_instance_trap(const wasm_instance_t *inst)
+{
+    return inst->trap;
+}
+
+const char *wasm_instance_trap_message(const wasm_instance_t *inst)
+{
+    if (inst->trap == WASM_TRAP_HOST || inst->trap == WASM_TRAP_EXIT)
+        return inst->trap_msg;
+    return wasm_trap_message(inst->trap);
+}
+
+const char *wasm_trap_message(enum wasm_trap trap)
+{
+    return trap == WASM_TRAP_UNREACHABLE ? "unreachable" : "trap";
+}
+
+int32_t wasm_instance_exit_code(const wasm_instance_t *inst)
+{
+    return inst->exit_code;
+}
+
+size_t wasm_instance_backtrace(const wasm_instance_t *inst, char *buf, size_t len)
+{
+    return (size_t)snprintf(buf, len, "#0 func[3] guest_fn+0x10\n");
+}
+
+int wasm_trap_raise(wasm_instance_t *inst, const char *message)
+{
+    inst->trap = WASM_TRAP_HOST;
+    snprintf(inst->trap_msg, sizeof(inst->trap_msg), "%s", message);
+    return WASM_ERR_TRAP;
+}
+
+int wasm_exit_raise(wasm_instance_t *inst, int32_t code)
+{
+    inst->trap = WASM_TRAP_EXIT;
+    inst->exit_code = code;
+    snprintf(inst->trap_msg, sizeof(inst->trap_msg), "exit(%d)", code);
+    return WASM_ERR_TRAP;
+}
+
+void wasm_instance_set_fuel(wasm_instance_t *inst, uint64_t fuel)
+{
+    inst->fuel = fuel;
+}
+
+void wasm_instance_free(wasm_instance_t *inst)
+{
+    free(inst);
+}
+
+/* The rest of the engine is not used by these tests: VMs are built by fake_vm_new. */
+int wasm_engine_init(void)
+{
+    return WASM_OK;
+}
+
+wasm_module_t *wasm_module_load(const uint8_t *bytes, size_t len, enum wasm_status *status,
+                                char *err, size_t errlen)
+{
+    snprintf(err, errlen, "fake engine: no modules");
+    return NULL;
+}
+
+void wasm_module_free(wasm_module_t *m)
+{
+}
+
+bool wasm_module_has_export_func(const wasm_module_t *m, const char *name)
+{
+    return false;
+}
+
+uint32_t wasm_module_import_count(const wasm_module_t *m)
+{
+    return 0;
+}
+
+int wasm_module_import(const wasm_module_t *m, uint32_t i, struct wasm_extern_desc *d)
+{
+    return WASM_ERR_ARG;
+}
+
+wasm_linker_t *wasm_linker_new(void)
+{
+    return NULL;
+}
+
+void wasm_linker_free(wasm_linker_t *l)
+{
+}
+
+int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name,
+                            const char *sig, wasm_host_func_t fn, void *env)
+{
+    return WASM_ERR_ARG;
+}
+
+int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
+                      const struct wasm_instance_config *cfg, wasm_instance_t **out,
+                      char *err, size_t errlen)
+{
+    return WASM_ERR_LINK;
+}
+
+int wasm_instance_start(wasm_instance_t *inst)
+{
+    return WASM_OK;
+}
+
+wasm_func_t *wasm_instance_export_func(wasm_instance_t *inst, const char *name)
+{
+    return NULL;
+}
+
+/* ---- Guest memory helpers ------------------------------------------------------------ */
+
+void fake_put(struct pw_vm *vm, uint32_t addr, const void *data, size_t len)
+{
+    memcpy(vm->inst->mem + addr, data, len);
+}
+
+uint32_t fake_put_str(struct pw_vm *vm, uint32_t addr, const char *s)
+{
+    fake_put(vm, addr, s, strlen(s));
+    return (uint32_t)strlen(s);
+}
+
+uint32_t fake_u32(struct pw_vm *vm, uint32_t addr)
+{
+    const uint8_t *p = vm->inst->mem + addr;
+    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t fake_u64(struct pw_vm *vm, uint32_t addr)
+{
+    return fake_u32(vm, addr) | (uint64_t)fake_u32(vm, addr + 4) << 32;
+}
+
+const uint8_t *fake_out(struct pw_vm *vm, uint32_t ptr_out, uint32_t size_out,
+                        uint32_t *len)
+{
+    *len = fake_u32(vm, size_out);
+    return vm->inst->mem + fake_u32(vm, ptr_out);
+}
+
+uint32_t fake_hc(wasm_host_func_t fn, struct pw_vm *vm, int n, ...)
+{
+    uint64_t slots[16] = {0};
+    va_list ap;
+
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        slots[i] = va_arg(ap, uint64_t);
+    va_end(ap);
+    if (fn(vm->inst, slots, NULL) != WASM_OK)
+        return 0xdead;
+    return (uint32_t)slots[0];
+}
+
+/* ---- Fake host ------------------------------------------------------------------------ */
+
+static struct pw_map *fh_stream_map(void *host, void *stream, enum pw_map_type type,
+                                    bool *writable)
+{
+    struct fake_stream *s = stream;
+
+    if (type > PW_MAP_RESPONSE_TRAILERS || !s->has_map[type])
+        return NULL;
+    *writable = !s->read_only[type];
+    return &s->maps[type];
+}
+
+static struct pw_buf *fh_stream_buffer(void *host, void *stream, enum pw_buffer_type type,
+                                       bool *eos, bool *writable)
+{
+    struct fake_stream *s = stream;
+
+    if (type > PW_BUFFER_UPSTREAM_DATA || !s->has_buf[type])
+        return NULL;
+    *eos = s->eos;
+    return &s->bufs[type];
+}
+
+static const struct pw_stream_info *fh_stream_info(void *host, void *stream)
+{
+    return &((struct fake_stream *)stream)->info;
+}
+
+static void fh_continue(void *host, void *stream, enum pw_stream_type type)
+{
+    ((struct fake_stream *)stream)->continued[type]++;
+}
+
+static void fh_close(void *host, void *stream, enum pw_stream_type type)
+{
+    ((struct fake_stream *)stream)->closed[type]++;
+}
+
+static void fh_local_reply(void *host, void *stream, const struct pw_local_response *r)
+{
+    struct fake_stream *s = stream;
+
+    s->local_replies++;
+    s->reply_status = r->status_code;
+    s->reply_grpc = r->grpc_status;
+    pw_buf_set(&s->reply_body, r->body, r->body_len);
+    pw_buf_set(&s->reply_details, r->details, r->details_len);
+    pw_map_copy(&s->reply_headers, r->headers);
+}
+
+static enum pw_status fh_http_call(void *host, struct pw_root *root, uint32_t token,
+                                   const struct pw_http_call *call)
+{
+    struct fake_host *h = host;
+
+    if (h->call_result != PW_OK)
+        return h->call_result;
+    h->calls++;
+    h->last_token = token;
+    snprintf(h->last_upstream, sizeof(h->last_upstream), "%s", call->upstream);
+    pw_map_copy(&h->last_call_headers, call->headers);
+    pw_buf_set(&h->last_call_body, call->body, call->body_len);
+    h->last_timeout = call->timeout_ms;
+    return PW_OK;
+}
+
+static void fh_cancel(void *host, struct pw_root *root, uint32_t token)
+{
+    struct fake_host *h = host;
+
+    h->cancels++;
+    h->last_cancelled = token;
+}
+
+static void fh_tick(void *host, struct pw_root *root, uint32_t period)
+{
+    struct fake_host *h = host;
+
+    h->tick_calls++;
+    h->tick_period = period;
+}
+
+static void fh_post(void *host, struct pw_vm *vm, uint32_t ctx, uint32_t queue)
+{
+    struct fake_host *h = host;
+
+    h->posts++;
+    h->post_vm = vm;
+    h->post_ctx = ctx;
+    h->post_queue = queue;
+}
+
+static enum pw_status fh_get_property(void *host, void *stream, const char *path,
+                                      size_t len, struct pw_buf *out)
+{
+    if (len == 9 && memcmp(path, "host.only", 9) == 0)
+        return pw_buf_set(out, "yes", 3) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
+    return PW_NOT_FOUND;
+}
+
+static void fh_log(void *host, enum pw_log_level level, const char *line, size_t len)
+{
+    struct fake_host *h = host;
+
+    if (h->nlog == FAKE_MAX_LOG)
+        return;
+    h->log_levels[h->nlog] = level;
+    h->log[h->nlog++] = strndup(line, len);
+}
+
+static enum pw_log_level fh_log_level(void *host)
+{
+    return ((struct fake_host *)host)->level;
+}
+
+static uint64_t fh_clock(void *host, bool monotonic)
+{
+    return ((struct fake_host *)host)->now_ns + (monotonic ? 1 : 0);
+}
+
+static void fh_failed(void *host, struct pw_vm *vm, const char *plugin, const char *callback,
+                      const char *reason, const char *backtrace)
+{
+    struct fake_host *h = host;
+
+    h->failures++;
+    snprintf(h->failed_callback, sizeof(h->failed_callback), "%s", callback);
+    snprintf(h->failed_reason, sizeof(h->failed_reason), "%s", reason);
+}
+
+const struct pw_host_ops fake_ops = {
+    .stream_map = fh_stream_map,
+    .stream_buffer = fh_stream_buffer,
+    .stream_info = fh_stream_info,
+    .continue_stream = fh_continue,
+    .close_stream = fh_close,
+    .send_local_response = fh_local_reply,
+    .http_call = fh_http_call,
+    .cancel_http_call = fh_cancel,
+    .set_tick_period = fh_tick,
+    .post_queue_ready = fh_post,
+    .get_property = fh_get_property,
+    .log = fh_log,
+    .log_level = fh_log_level,
+    .clock_ns = fh_clock,
+    .vm_failed = fh_failed,
+};
+
+void fake_host_init(struct fake_host *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->level = PW_LOG_TRACE;
+    h->now_ns = 1700000000000000000ull;
+}
+
+void fake_host_free(struct fake_host *h)
+{
+    for (int i = 0; i < h->nlog; i++)
+        free(h->log[i]);
+    pw_map_free(&h->last_call_headers);
+    pw_buf_free(&h->last_call_body);
+}
+
+bool fake_logged(const struct fake_host *h, const char *needle)
+{
+    for (int i = 0; i < h->nlog; i++)
+        if (strstr(h->log[i], needle) != NULL)
+            return true;
+    return false;
+}
+
+void fake_stream_init(struct fake_stream *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+void fake_stream_free(struct fake_stream *s)
+{
+    for (int i = 0; i < 4; i++) {
+        pw_map_free(&s->maps[i]);
+        pw_buf_free(&s->bufs[i]);
+    }
+    pw_buf_free(&s->reply_body);
+    pw_buf_free(&s->reply_details);
+    pw_map_free(&s->reply_headers);
+}
+
+struct pw_vm *fake_vm_new(struct fake_host *h, const char *vm_id, enum pw_abi_version abi)
+{
+    struct pw_module *m = calloc(1, sizeof(*m)); /* leaked: tests are short */
+    struct pw_vm *vm = calloc(1, sizeof(*vm));
+
+    m->abi = abi;
+    vm->module = m;
+    vm->ops = &fake_ops;
+    vm->host = h;
+    vm->vm_id = strdup(vm_id);
+    vm->name = strdup(vm_id);
+    vm->cb = PW_CB_NONE;
+    vm->next_context_id = 1;
+    vm->next_token = 4;
+    vm->inst = calloc(1, sizeof(*vm->inst));
+    vm->inst->heap = FAKE_HEAP_BASE;
+    vm->inst->userdata = vm;
+    vm->funcs[PW_CB_MEMORY_ALLOCATE] = &fake_alloc_func;
+    return vm;
+}
+
+struct pw_root *fake_root_new(struct pw_vm *vm, const char *name, const char *config)
+{
+    char err[256];
+    struct pw_plugin_config pc = {
+        .name = name,
+        .root_id = "rid",
+        .configuration = (const uint8_t *)config,
+        .configuration_len = config != NULL ? strlen(config) : 0,
+    };
+
+    return pw_root_new(vm, &pc, err, sizeof(err));
+}
+
+void fake_enter(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_cb cb)
+{
+    vm->current = vm->effective = ctx;
+    vm->cb = cb;
+}
+
+int fake_env_setup(void **state)
+{
+    struct fake_env *e = calloc(1, sizeof(*e));
+
+    fake_host_init(&e->host);
+    fake_stream_init(&e->fs);
+    e->vm = fake_vm_new(&e->host, "vm1", PW_ABI_0_2_1);
+    e->root = fake_root_new(e->vm, "plug", "cfg");
+    e->stream = pw_stream_new(e->root, &e->fs);
+    e->fs.has_map[PW_MAP_REQUEST_HEADERS] = true;
+    pw_map_add(&e->fs.maps[0], ":path", 5, "/a?b=1", 6);
+    pw_map_add(&e->fs.maps[0], "X-Foo", 5, "one", 3);
+    pw_map_add(&e->fs.maps[0], "x-foo", 5, "two", 3);
+    fake_enter(e->vm, &e->stream->ctx, PW_CB_REQUEST_HEADERS);
+    *state = e;
+    return 0;
+}
+
+int fake_env_teardown(void **state)
+{
+    struct fake_env *e = *state;
+
+    pw_vm_free(e->vm);
+    fake_stream_free(&e->fs);
+    fake_host_free(&e->host);
+    free(e);
+    return 0;
+}

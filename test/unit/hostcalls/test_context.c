@@ -1,0 +1,266 @@
+/*
+ * test_context.c - unit tests of hostcalls/context.c and the callback machinery of vm.c:
+ * deferred stream actions, effective contexts, the end-of-stream order, callback results,
+ * traps and proc_exit.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake.h"
+
+#define M 0x1000u
+#define T 0x100u
+
+static struct fake_env *cur;  /* the fixture, for the guest functions */
+static char order[128];       /* callbacks seen, in order */
+static int seen_during;       /* host-side effects observed inside a callback */
+static uint32_t status_seen;
+
+static int setup(void **state)
+{
+    fake_env_setup(state);
+    cur = *state;
+    order[0] = '\0';
+    seen_during = -1;
+    status_seen = 0xffff;
+    return 0;
+}
+
+/* ---- guest functions ------------------------------------------------------------- */
+
+static int g_local_reply(wasm_instance_t *inst, uint64_t *slots)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    struct pw_map h = {0};
+    uint8_t buf[64];
+
+    pw_map_add(&h, "x-why", 5, "denied", 6);
+    size_t n = pw_map_serialized_size(&h);
+    pw_map_serialize(&h, buf);
+    pw_map_free(&h);
+    fake_put(vm, M, buf, n);
+    fake_put(vm, T, "nope", 4);
+    fake_put(vm, T + 8, "body!", 5);
+    status_seen = HC(send_local_response, vm, 403, T, 4, T + 8, 5, M, n, -1);
+    seen_during = cur->fs.local_replies;
+    slots[0] = 0; /* returns Continue, but the reply forces a stop */
+    return WASM_OK;
+}
+
+static int g_tick_resumes_stream(wasm_instance_t *inst, uint64_t *slots)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    status_seen = HC(set_effective_context, vm, cur->stream->ctx.id);
+    if (status_seen == PW_OK)
+        status_seen = HC(continue_stream, vm, PW_STREAM_REQUEST);
+    seen_during = cur->fs.continued[0];
+    return WASM_OK;
+}
+
+static int g_done(wasm_instance_t *inst, uint64_t *slots)
+{
+    strcat(order, "done,");
+    slots[0] = 1;
+    return WASM_OK;
+}
+
+static int g_log(wasm_instance_t *inst, uint64_t *slots)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    uint32_t kl = fake_put_str(vm, T, "k");
+
+    strcat(order, "log,");
+    /* Maps are read-only in on_log. */
+    status_seen = HC(add_header_map_value, vm, 0, T, kl, T, kl);
+    return WASM_OK;
+}
+
+static int g_delete(wasm_instance_t *inst, uint64_t *slots)
+{
+    strcat(order, "delete");
+    return WASM_OK;
+}
+
+static int g_trap(wasm_instance_t *inst, uint64_t *slots)
+{
+    return wasm_trap_raise(inst, "boom");
+}
+
+static int g_return_1(wasm_instance_t *inst, uint64_t *slots)
+{
+    slots[0] = 1;
+    return WASM_OK;
+}
+
+static int g_return_0(wasm_instance_t *inst, uint64_t *slots)
+{
+    slots[0] = 0;
+    return WASM_OK;
+}
+
+static int g_exit_0(wasm_instance_t *inst, uint64_t *slots)
+{
+    return wasm_exit_raise(inst, 0);
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static void a_local_reply_is_sent_after_the_callback_and_stops_the_stream(void **state)
+{
+    struct fake_env *e = *state;
+
+    e->vm->funcs[PW_CB_REQUEST_HEADERS] = fake_func(g_local_reply, 3, 1);
+    assert_int_equal(pw_stream_request_headers(e->stream, 3, true), PW_ACTION_PAUSE);
+    assert_int_equal(status_seen, PW_OK);
+    assert_int_equal(seen_during, 0); /* not yet inside the callback */
+    assert_int_equal(e->fs.local_replies, 1);
+    assert_int_equal(e->fs.reply_status, 403);
+    assert_int_equal(e->fs.reply_grpc, -1);
+    assert_int_equal(e->fs.reply_body.len, 5);
+    assert_memory_equal(e->fs.reply_body.data, "body!", 5);
+    assert_memory_equal(e->fs.reply_details.data, "nope", 4);
+    assert_string_equal(pw_map_value(&e->fs.reply_headers, "x-why"), "denied");
+}
+
+static void continue_from_a_root_callback_acts_on_the_effective_stream(void **state)
+{
+    struct fake_env *e = *state;
+
+    e->vm->funcs[PW_CB_TICK] = fake_func(g_tick_resumes_stream, 1, 0);
+    fake_enter(e->vm, NULL, PW_CB_NONE);
+    pw_root_tick(e->root);
+    assert_int_equal(status_seen, PW_OK);
+    assert_int_equal(seen_during, 0);
+    assert_int_equal(e->fs.continued[PW_STREAM_REQUEST], 1);
+    assert_null(e->vm->effective); /* restored after the call */
+}
+
+static void stream_actions_check_their_arguments(void **state)
+{
+    struct fake_env *e = *state;
+
+    assert_int_equal(HC(continue_stream, e->vm, 9), PW_BAD_ARGUMENT);
+    assert_int_equal(HC(continue_stream, e->vm, PW_STREAM_UPSTREAM), PW_UNIMPLEMENTED);
+    assert_int_equal(HC(close_stream, e->vm, 7), PW_BAD_ARGUMENT);
+    assert_int_equal(HC(set_effective_context, e->vm, 999), PW_BAD_ARGUMENT);
+    assert_int_equal(HC(send_local_response, e->vm, 42, 0, 0, 0, 0, 0, 0, -1),
+                     PW_BAD_ARGUMENT);
+    assert_int_equal(HC(send_local_response, e->vm, 200, 0xfff0, 0x100, 0, 0, 0, 0, -1),
+                     PW_INVALID_MEMORY_ACCESS);
+    fake_enter(e->vm, &e->root->ctx, PW_CB_TICK);
+    assert_int_equal(HC(continue_stream, e->vm, PW_STREAM_REQUEST), PW_NOT_FOUND);
+    assert_int_equal(HC(send_local_response, e->vm, 200, 0, 0, 0, 0, 0, 0, -1),
+                     PW_NOT_FOUND);
+    assert_null(e->vm->deferred);
+}
+
+static void a_stream_ends_with_done_then_log_then_delete(void **state)
+{
+    struct fake_env *e = *state;
+
+    e->vm->funcs[PW_CB_DONE] = fake_func(g_done, 1, 1);
+    e->vm->funcs[PW_CB_LOG] = fake_func(g_log, 1, 0);
+    e->vm->funcs[PW_CB_DELETE] = fake_func(g_delete, 1, 0);
+    uint32_t id = e->stream->ctx.id;
+    pw_stream_end(e->stream);
+    e->stream = NULL;
+    assert_string_equal(order, "done,log,delete");
+    assert_int_equal(status_seen, PW_NOT_FOUND);
+    assert_null(pw_vm_context(e->vm, id));
+}
+
+static void callback_results_map_to_actions(void **state)
+{
+    struct fake_env *e = *state;
+
+    /* Not exported: continue. */
+    assert_int_equal(pw_stream_request_body(e->stream, 10, false), PW_ACTION_CONTINUE);
+    e->vm->funcs[PW_CB_REQUEST_BODY] = fake_func(g_return_1, 3, 1);
+    assert_int_equal(pw_stream_request_body(e->stream, 10, false), PW_ACTION_PAUSE);
+    e->vm->funcs[PW_CB_REQUEST_BODY] = fake_func(g_return_0, 3, 1);
+    assert_int_equal(pw_stream_request_body(e->stream, 10, true), PW_ACTION_CONTINUE);
+}
+
+static void a_trap_fails_the_vm_and_is_reported(void **state)
+{
+    struct fake_env *e = *state;
+
+    e->vm->funcs[PW_CB_REQUEST_BODY] = fake_func(g_trap, 3, 1);
+    assert_int_equal(pw_stream_request_body(e->stream, 1, true), PW_ACTION_FAILED);
+    assert_true(pw_vm_failed(e->vm));
+    assert_int_equal(e->host.failures, 1);
+    assert_string_equal(e->host.failed_callback, "proxy_on_request_body");
+    assert_string_equal(e->host.failed_reason, "boom");
+    const char *f = pw_vm_failure(e->vm);
+    assert_non_null(strstr(f, "plugin plug: proxy_on_request_body failed: boom"));
+    assert_non_null(strstr(f, "#0 func[3]"));
+    assert_true(fake_logged(&e->host, "proxy_on_request_body failed: boom"));
+    /* Everything after is refused without running the guest. */
+    assert_int_equal(pw_stream_request_headers(e->stream, 1, true), PW_ACTION_FAILED);
+    assert_null(pw_stream_new(e->root, &e->fs));
+    assert_int_equal(e->host.failures, 1);
+}
+
+static void proc_exit_0_is_success_only_during_start(void **state)
+{
+    struct fake_env *e = *state;
+    uint64_t r;
+
+    e->vm->funcs[PW_CB_START] = fake_func(g_exit_0, 0, 0);
+    e->vm->starting = true;
+    assert_int_equal(pw_vm_call(e->vm, NULL, PW_CB_START, NULL, 0, &r, NULL), 0);
+    e->vm->starting = false;
+    assert_false(pw_vm_failed(e->vm));
+    e->vm->funcs[PW_CB_TICK] = fake_func(g_exit_0, 1, 0);
+    pw_root_tick(e->root);
+    assert_true(pw_vm_failed(e->vm));
+    assert_string_equal(e->host.failed_reason, "proc_exit(0)");
+}
+
+static void a_root_refusing_its_configuration_is_not_created(void **state)
+{
+    struct fake_env *e = *state;
+    struct pw_plugin_config pc = {.name = "second", .root_id = "r2"};
+    char err[256];
+
+    e->vm->funcs[PW_CB_CONFIGURE] = fake_func(g_return_0, 2, 1);
+    assert_null(pw_root_new(e->vm, &pc, err, sizeof(err)));
+    assert_string_equal(err, "plugin second: proxy_on_configure returned false");
+    e->vm->funcs[PW_CB_CONFIGURE] = fake_func(g_return_1, 2, 1);
+    struct pw_root *r = pw_root_new(e->vm, &pc, err, sizeof(err));
+    assert_non_null(r);
+    /* Context ids are never reused: root 1, stream 2, refused root 3, this one 4. */
+    assert_int_equal(pw_root_context_id(r), 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            a_local_reply_is_sent_after_the_callback_and_stops_the_stream, setup,
+            fake_env_teardown),
+        cmocka_unit_test_setup_teardown(
+            continue_from_a_root_callback_acts_on_the_effective_stream, setup,
+            fake_env_teardown),
+        cmocka_unit_test_setup_teardown(stream_actions_check_their_arguments, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_stream_ends_with_done_then_log_then_delete, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(callback_results_map_to_actions, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_trap_fails_the_vm_and_is_reported, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(proc_exit_0_is_success_only_during_start, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_root_refusing_its_configuration_is_not_created,
+                                        setup, fake_env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
