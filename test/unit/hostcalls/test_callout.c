@@ -1,0 +1,193 @@
+/*
+ * test_callout.c - unit tests of hostcalls/callout.c: proxy_http_call argument checks,
+ * delivery of the response to the root context (maps 6/7, buffer 4, proxy_get_status),
+ * failed callouts, cancellation with the context, and the unimplemented hostcalls.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake.h"
+
+#define U 0x100u   /* upstream name */
+#define H 0x1000u  /* headers */
+#define B 0x200u   /* body */
+#define TOK 0x300u /* returned token */
+#define P 0x310u
+#define S 0x314u
+#define C 0x318u   /* status code */
+
+static struct fake_env *cur;
+static uint32_t got[8];
+static char got_text[64];
+
+static int setup(void **state)
+{
+    fake_env_setup(state);
+    cur = *state;
+    memset(got, 0xff, sizeof(got));
+    got_text[0] = '\0';
+    return 0;
+}
+
+/* Writes headers with the given pseudo-headers into guest memory; returns the size. */
+static uint32_t put_headers(struct pw_vm *vm, bool with_authority)
+{
+    struct pw_map h = {0};
+    uint8_t buf[256];
+
+    pw_map_add(&h, ":method", 7, "GET", 3);
+    pw_map_add(&h, ":path", 5, "/check", 6);
+    if (with_authority)
+        pw_map_add(&h, ":authority", 10, "auth.local", 10);
+    size_t n = pw_map_serialized_size(&h);
+    pw_map_serialize(&h, buf);
+    fake_put(vm, H, buf, n);
+    pw_map_free(&h);
+    return (uint32_t)n;
+}
+
+static uint32_t call(struct pw_vm *vm, uint32_t hlen)
+{
+    uint32_t ul = fake_put_str(vm, U, "authz");
+    fake_put(vm, B, "ping", 4);
+    return HC(http_call, vm, U, ul, H, hlen, B, 4, 0, 0, 250, TOK);
+}
+
+static void a_callout_needs_method_path_and_authority(void **state)
+{
+    struct fake_env *e = *state;
+
+    assert_int_equal(call(e->vm, put_headers(e->vm, false)), PW_BAD_ARGUMENT);
+    assert_int_equal(e->host.calls, 0);
+    assert_int_equal(call(e->vm, put_headers(e->vm, true)), PW_OK);
+    assert_int_equal(e->host.calls, 1);
+    assert_string_equal(e->host.last_upstream, "authz");
+    assert_int_equal(e->host.last_timeout, 250);
+    assert_memory_equal(e->host.last_call_body.data, "ping", 4);
+    assert_string_equal(pw_map_value(&e->host.last_call_headers, ":authority"), "auth.local");
+    assert_int_equal(fake_u32(e->vm, TOK), e->host.last_token);
+    /* The host's refusal (unknown upstream) reaches the plugin. */
+    e->host.call_result = PW_BAD_ARGUMENT;
+    assert_int_equal(call(e->vm, put_headers(e->vm, true)), PW_BAD_ARGUMENT);
+    /* Bad pointers. */
+    assert_int_equal(HC(http_call, e->vm, U, 5, H, 0, B, 0, 0, 0, 0, 0xfffe),
+                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(http_call, e->vm, 0xfff0, 0x100, H, 0, B, 0, 0, 0, 0, TOK),
+                     PW_INVALID_MEMORY_ACCESS);
+}
+
+static int g_response(wasm_instance_t *inst, uint64_t *slots)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+    uint32_t len, kl = fake_put_str(vm, 0x400, ":status");
+
+    got[0] = (uint32_t)slots[0]; /* root id */
+    got[1] = (uint32_t)slots[2]; /* headers */
+    got[2] = (uint32_t)slots[3]; /* body size */
+    got[3] = HC(get_header_map_value, vm, 6, 0x400, kl, P, S);
+    if (got[3] == PW_OK)
+        memcpy(got_text, fake_out(vm, P, S, &len), len);
+    got[4] = HC(get_buffer_bytes, vm, 4, 0, 100, P, S);
+    if (got[4] == PW_OK && fake_u32(vm, S) > 0)
+        strncat(got_text, (const char *)fake_out(vm, P, S, &len), len);
+    got[5] = HC(get_status, vm, C, P, S);
+    got[6] = fake_u32(vm, C);
+    if (got[5] == PW_OK)
+        strncat(got_text, (const char *)fake_out(vm, P, S, &len), len);
+    return WASM_OK;
+}
+
+static void the_response_is_readable_from_the_root_during_the_callback(void **state)
+{
+    struct fake_env *e = *state;
+    struct pw_http_response resp = {0};
+
+    assert_int_equal(call(e->vm, put_headers(e->vm, true)), PW_OK);
+    e->vm->funcs[PW_CB_HTTP_CALL_RESPONSE] = fake_func(g_response, 5, 0);
+    pw_map_add(&resp.headers, ":status", 7, "200", 3);
+    pw_buf_set(&resp.body, "-allowed-", 9);
+    pw_root_http_call_response(e->root, e->host.last_token, &resp);
+    assert_int_equal(got[0], pw_root_context_id(e->root));
+    assert_int_equal(got[1], 1);
+    assert_int_equal(got[2], 9);
+    assert_int_equal(got[3], PW_OK);
+    assert_int_equal(got[4], PW_OK);
+    assert_int_equal(got[5], PW_OK);
+    assert_int_equal(got[6], 0);
+    assert_string_equal(got_text, "200-allowed-OK");
+    /* Answered once only; afterwards the maps are gone. */
+    memset(got, 0xff, sizeof(got));
+    pw_root_http_call_response(e->root, e->host.last_token, &resp);
+    assert_int_equal(got[0], 0xffffffffu);
+    fake_enter(e->vm, &e->root->ctx, PW_CB_TICK);
+    assert_int_equal(HC(get_status, e->vm, C, P, S), PW_NOT_FOUND);
+    assert_int_equal(HC(get_buffer_bytes, e->vm, 4, 0, 10, P, S), PW_NOT_FOUND);
+    pw_map_free(&resp.headers);
+    pw_buf_free(&resp.body);
+}
+
+static void a_failed_callout_gives_no_headers_and_status_11(void **state)
+{
+    struct fake_env *e = *state;
+
+    assert_int_equal(call(e->vm, put_headers(e->vm, true)), PW_OK);
+    e->vm->funcs[PW_CB_HTTP_CALL_RESPONSE] = fake_func(g_response, 5, 0);
+    pw_root_http_call_response(e->root, e->host.last_token, NULL);
+    assert_int_equal(got[1], 0);
+    assert_int_equal(got[3], PW_NOT_FOUND);
+    assert_int_equal(got[4], PW_NOT_FOUND);
+    assert_int_equal(got[6], PW_BROKEN_CONNECTION);
+    assert_string_equal(got_text, "reset");
+}
+
+static void callouts_are_cancelled_with_the_stream_or_root_that_made_them(void **state)
+{
+    struct fake_env *e = *state;
+
+    assert_int_equal(call(e->vm, put_headers(e->vm, true)), PW_OK); /* from the stream */
+    uint32_t from_stream = e->host.last_token;
+    fake_enter(e->vm, &e->root->ctx, PW_CB_TICK);
+    assert_int_equal(call(e->vm, put_headers(e->vm, true)), PW_OK); /* from the root */
+    uint32_t from_root = e->host.last_token;
+    assert_int_not_equal(from_stream, from_root);
+    pw_stream_end(e->stream);
+    e->stream = NULL;
+    assert_int_equal(e->host.cancels, 1);
+    assert_int_equal(e->host.last_cancelled, from_stream);
+    pw_root_free(e->root);
+    e->root = NULL;
+    assert_int_equal(e->host.cancels, 2);
+    assert_int_equal(e->host.last_cancelled, from_root);
+}
+
+static void grpc_is_unimplemented_and_foreign_functions_not_found(void **state)
+{
+    struct fake_env *e = *state;
+
+    assert_int_equal(HC(unimplemented, e->vm, 0, 0, 0, 0), PW_UNIMPLEMENTED);
+    assert_int_equal(HC(call_foreign_function, e->vm, U, 3, B, 0, P, S), PW_NOT_FOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_callout_needs_method_path_and_authority, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(
+            the_response_is_readable_from_the_root_during_the_callback, setup,
+            fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_failed_callout_gives_no_headers_and_status_11,
+                                        setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(
+            callouts_are_cancelled_with_the_stream_or_root_that_made_them, setup,
+            fake_env_teardown),
+        cmocka_unit_test_setup_teardown(grpc_is_unimplemented_and_foreign_functions_not_found,
+                                        setup, fake_env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

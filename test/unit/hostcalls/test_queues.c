@@ -1,0 +1,127 @@
+/*
+ * test_queues.c - unit tests of hostcalls/queues.c: register/resolve/enqueue/dequeue
+ * status codes, FIFO order, and the wake-up going to the registering VM's host (not the
+ * enqueuer's), the latest registrant winning, and a freed VM being forgotten.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake.h"
+
+#define N 0x100u
+#define V 0x200u
+#define ID 0x300u
+#define P 0x310u
+#define S 0x314u
+
+struct two {
+    struct fake_host hc, hp; /* consumer's and producer's hosts (two "threads") */
+    struct pw_vm *consumer, *producer;
+    struct pw_root *croot, *proot;
+};
+
+static int setup(void **state)
+{
+    struct two *t = calloc(1, sizeof(*t));
+
+    fake_host_init(&t->hc);
+    fake_host_init(&t->hp);
+    t->consumer = fake_vm_new(&t->hc, "qvm", PW_ABI_0_2_1);
+    t->producer = fake_vm_new(&t->hp, "qvm", PW_ABI_0_2_1);
+    t->croot = fake_root_new(t->consumer, "consumer", "");
+    t->proot = fake_root_new(t->producer, "producer", "");
+    fake_enter(t->consumer, &t->croot->ctx, PW_CB_CONFIGURE);
+    fake_enter(t->producer, &t->proot->ctx, PW_CB_TICK);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct two *t = *state;
+
+    pw_vm_free(t->consumer);
+    pw_vm_free(t->producer);
+    fake_host_free(&t->hc);
+    fake_host_free(&t->hp);
+    free(t);
+    return 0;
+}
+
+static void enqueue_wakes_the_registering_vm_through_its_own_host(void **state)
+{
+    struct two *t = *state;
+    uint32_t nl = fake_put_str(t->consumer, N, "jobs"), len;
+
+    assert_int_equal(HC(register_shared_queue, t->consumer, N, nl, ID), PW_OK);
+    uint32_t id = fake_u32(t->consumer, ID);
+    assert_int_not_equal(id, 0);
+
+    /* The producer finds it by (vm_id, name); an empty vm_id means its own. */
+    fake_put_str(t->producer, N, "jobs");
+    fake_put_str(t->producer, V, "qvm");
+    assert_int_equal(HC(resolve_shared_queue, t->producer, V, 3, N, nl, ID), PW_OK);
+    assert_int_equal(fake_u32(t->producer, ID), id);
+    assert_int_equal(HC(resolve_shared_queue, t->producer, V, 0, N, nl, ID), PW_OK);
+    assert_int_equal(fake_u32(t->producer, ID), id);
+    assert_int_equal(HC(resolve_shared_queue, t->producer, V, 2, N, nl, ID), PW_NOT_FOUND);
+
+    fake_put_str(t->producer, V, "first");
+    assert_int_equal(HC(enqueue_shared_queue, t->producer, id, V, 5), PW_OK);
+    fake_put_str(t->producer, V, "second");
+    assert_int_equal(HC(enqueue_shared_queue, t->producer, id, V, 6), PW_OK);
+    assert_int_equal(t->hp.posts, 0);
+    assert_int_equal(t->hc.posts, 2);
+    assert_ptr_equal(t->hc.post_vm, t->consumer);
+    assert_int_equal(t->hc.post_ctx, pw_root_context_id(t->croot));
+    assert_int_equal(t->hc.post_queue, id);
+
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_OK);
+    assert_memory_equal(fake_out(t->consumer, P, S, &len), "first", 5);
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_OK);
+    assert_memory_equal(fake_out(t->consumer, P, S, &len), "second", 6);
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_EMPTY);
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, 9999, P, S), PW_NOT_FOUND);
+    assert_int_equal(HC(enqueue_shared_queue, t->producer, 9999, V, 1), PW_NOT_FOUND);
+    assert_int_equal(HC(enqueue_shared_queue, t->producer, id, 0xfff0, 0x100),
+                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, 0xfffe, S),
+                     PW_INVALID_MEMORY_ACCESS);
+}
+
+static void the_latest_registrant_consumes_and_a_freed_vm_is_forgotten(void **state)
+{
+    struct two *t = *state;
+    uint32_t nl = fake_put_str(t->consumer, N, "events");
+
+    assert_int_equal(HC(register_shared_queue, t->consumer, N, nl, ID), PW_OK);
+    uint32_t id = fake_u32(t->consumer, ID);
+    fake_put_str(t->producer, N, "events");
+    assert_int_equal(HC(register_shared_queue, t->producer, N, nl, ID), PW_OK);
+    assert_int_equal(fake_u32(t->producer, ID), id); /* same queue */
+    fake_put_str(t->consumer, V, "x");
+    assert_int_equal(HC(enqueue_shared_queue, t->consumer, id, V, 1), PW_OK);
+    assert_int_equal(t->hp.posts, 1);
+    assert_int_equal(t->hc.posts, 0);
+    pw_vm_free(t->producer);
+    t->producer = NULL;
+    assert_int_equal(HC(enqueue_shared_queue, t->consumer, id, V, 1), PW_OK);
+    assert_int_equal(t->hp.posts, 1); /* nobody to wake */
+    t->producer = fake_vm_new(&t->hp, "qvm", PW_ABI_0_2_1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            enqueue_wakes_the_registering_vm_through_its_own_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            the_latest_registrant_consumes_and_a_freed_vm_is_forgotten, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
