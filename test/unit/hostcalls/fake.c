@@ -223,15 +223,12 @@ const uint8_t *fake_out(struct pw_vm *vm, uint32_t ptr_out, uint32_t size_out,
     return vm->inst->mem + fake_u32(vm, ptr_out);
 }
 
-uint32_t fake_hc(wasm_host_func_t fn, struct pw_vm *vm, int n, ...)
+uint32_t fake_hc(wasm_host_func_t fn, struct pw_vm *vm, int n, const uint64_t *args)
 {
     uint64_t slots[16] = {0};
-    va_list ap;
 
-    va_start(ap, n);
     for (int i = 0; i < n; i++)
-        slots[i] = va_arg(ap, uint64_t);
-    va_end(ap);
+        slots[i] = args[i];
     if (fn(vm->inst, slots, NULL) != WASM_OK)
         return 0xdead;
     return (uint32_t)slots[0];
@@ -333,7 +330,7 @@ static void fh_post(void *host, struct pw_vm *vm, uint32_t ctx, uint32_t queue)
 static enum pw_status fh_get_property(void *host, void *stream, const char *path,
                                       size_t len, struct pw_buf *out)
 {
-    if (len == 9 && memcmp(path, "host.only", 9) == 0)
+    if (len == 9 && memcmp(path, "host\0only", 9) == 0)
         return pw_buf_set(out, "yes", 3) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
     return PW_NOT_FOUND;
 }

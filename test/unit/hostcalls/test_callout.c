@@ -90,15 +90,22 @@ static int g_response(wasm_instance_t *inst, uint64_t *slots)
     got[1] = (uint32_t)slots[2]; /* headers */
     got[2] = (uint32_t)slots[3]; /* body size */
     got[3] = HC(get_header_map_value, vm, 6, 0x400, kl, P, S);
-    if (got[3] == PW_OK)
-        memcpy(got_text, fake_out(vm, P, S, &len), len);
+    const uint8_t *p;
+    if (got[3] == PW_OK) {
+        p = fake_out(vm, P, S, &len);
+        memcpy(got_text, p, len);
+    }
     got[4] = HC(get_buffer_bytes, vm, 4, 0, 100, P, S);
-    if (got[4] == PW_OK && fake_u32(vm, S) > 0)
-        strncat(got_text, (const char *)fake_out(vm, P, S, &len), len);
+    if (got[4] == PW_OK && fake_u32(vm, S) > 0) {
+        p = fake_out(vm, P, S, &len);
+        strncat(got_text, (const char *)p, len);
+    }
     got[5] = HC(get_status, vm, C, P, S);
     got[6] = fake_u32(vm, C);
-    if (got[5] == PW_OK)
-        strncat(got_text, (const char *)fake_out(vm, P, S, &len), len);
+    if (got[5] == PW_OK) {
+        p = fake_out(vm, P, S, &len);
+        strncat(got_text, (const char *)p, len);
+    }
     return WASM_OK;
 }
 

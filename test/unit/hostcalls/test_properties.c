@@ -40,7 +40,10 @@ static void expect_str(struct pw_vm *vm, const char *path, const char *want)
     const uint8_t *v;
     uint32_t len;
 
-    assert_int_equal(prop(vm, path, &v, &len), PW_OK);
+    uint32_t st_ = prop(vm, path, &v, &len);
+    if (st_ != PW_OK)
+        print_error("property %s: status %u\n", path, st_);
+    assert_int_equal(st_, PW_OK);
     assert_int_equal(len, strlen(want));
     assert_memory_equal(v, want, len);
 }

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,7 +100,7 @@ static void *incrementer(void *arg)
     struct fake_host *h = arg;
     struct pw_vm *vm = fake_vm_new(h, "counter-vm", PW_ABI_0_2_1);
     char v[64], next[32];
-    uint32_t cas;
+    uint32_t cas = 0;
 
     for (int i = 0; i < INCREMENTS; i++) {
         for (;;) {
