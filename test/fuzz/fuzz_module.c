@@ -1,8 +1,8 @@
 /*
  * fuzz_module.c - libFuzzer target for the module loader: arbitrary bytes go through
- * wasm_decode(), as a whole module and as a function body (and through
- * wasm_module_load() when built with WASP_FUZZ_LOAD, once the validator and translator
- * exist). Any crash, leak or sanitizer report is a bug; a rejection must say why.
+ * wasm_decode() and wasm_validate(), as a whole module and as a function body, and
+ * through wasm_module_load() (WASP_FUZZ_LOAD, defined once the translator exists).
+ * Any crash, leak or sanitizer report is a bug; a rejection must say why.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +26,9 @@ static void decode_one(const uint8_t *data, size_t size)
         if (m.funcs[i].body_end > m.bytes + m.len || m.funcs[i].body_end[-1] != 0x0b ||
             m.funcs[i].body >= m.funcs[i].body_end)
             abort();
+    err[0] = '\0';
+    if (wasm_validate(&m, err, sizeof(err)) != WASM_OK && err[0] == '\0')
+        abort();
     wasm_module_release(&m);
 }
 
