@@ -845,11 +845,9 @@ static bool read_elem_items(struct decoder *d, struct wasm_elem_segment *seg, bo
             if (!read_constexpr(d, it))
                 return false;
         } else {
-            it->op = WASM_CONST_REF_FUNC;
-            it->expr = d->p;
+            it->op = WASM_CONST_REF_FUNC; /* no expression: expr stays NULL */
             if (!read_u32(d, &it->index))
                 return false;
-            it->expr_end = d->p;
         }
         seg->count = i + 1;
     }

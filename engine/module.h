@@ -34,7 +34,8 @@ struct wasm_constexpr {
     uint64_t bits;  /* for the *.const ops */
     uint32_t index; /* global index, function index or reftype */
     /* The raw expression inside module bytes, from its first instruction to one past
-     * its final `end`. Every instruction in it is well-formed (see wasm_func_decl). */
+     * its final `end`. Every instruction in it is well-formed (see wasm_func_decl).
+     * NULL for element items encoded as bare function indices (flags 0-3). */
     const uint8_t *expr;
     const uint8_t *expr_end;
 };
