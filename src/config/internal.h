@@ -29,4 +29,8 @@ void cfg_arena_free(struct cfg_arena *a);
 void cfg_route_index(struct cfg_arena *a, struct cfg_listener *l,
                      const struct cfg_route *const *routes, size_t n_routes);
 
+/* Calls fn(kind, key, arg) for every key of every section kind, in table
+ * order (used by the test that etc/waspd.ini documents every key). */
+void cfg_each_key(void (*fn)(const char *kind, const char *key, void *arg), void *arg);
+
 #endif /* WASP_CONFIG_INTERNAL_H */

@@ -8,7 +8,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -935,6 +937,13 @@ static const struct kind kinds[] = {
 _Static_assert(sizeof(listener_keys) / sizeof(listener_keys[0]) <= MAX_KEYS, "keys");
 _Static_assert(sizeof(plugin_keys) / sizeof(plugin_keys[0]) <= MAX_KEYS, "keys");
 
+void cfg_each_key(void (*fn)(const char *kind, const char *key, void *arg), void *arg)
+{
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        for (size_t j = 0; j < kinds[i].n_keys; j++)
+            fn(kinds[i].name, kinds[i].keys[j].name, arg);
+}
+
 /* ---- reading the file ---------------------------------------------------- */
 
 static struct section *section_add(struct loader *ld, const struct kind *kind,
@@ -1338,9 +1347,30 @@ static void link_route(struct loader *ld, struct section *sec)
     }
 }
 
-static bool same_address(const struct cfg_address *a, const struct cfg_address *b)
+/* Port and "any address" of an IPv4/IPv6 socket address. */
+static uint16_t address_port(const struct cfg_address *a, bool *any)
 {
-    return a->sa_len == b->sa_len && memcmp(&a->sa, &b->sa, a->sa_len) == 0;
+    if (a->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->sa;
+        *any = in->sin_addr.s_addr == htonl(INADDR_ANY);
+        return in->sin_port;
+    }
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
+    *any = IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+    return in6->sin6_port;
+}
+
+/* Two listeners cannot bind the same address, nor the same port when one of
+ * them is the wildcard address of the same family. */
+static bool addresses_clash(const struct cfg_address *a, const struct cfg_address *b)
+{
+    bool a_any, b_any;
+
+    if (a->sa_len == 0 || b->sa_len == 0 || a->sa.ss_family != b->sa.ss_family)
+        return false;
+    if (a->sa_len == b->sa_len && memcmp(&a->sa, &b->sa, a->sa_len) == 0)
+        return true;
+    return address_port(a, &a_any) == address_port(b, &b_any) && (a_any || b_any);
 }
 
 /* Checks what involves several sections once every section is linked. */
@@ -1350,10 +1380,10 @@ static void check_listeners(struct loader *ld, struct section **ls, size_t n)
         struct listener_draft *l = ls[i]->obj;
         for (size_t j = 0; j < i; j++) {
             struct listener_draft *o = ls[j]->obj;
-            if (l->pub.address.sa_len && same_address(&l->pub.address, &o->pub.address))
+            if (addresses_clash(&l->pub.address, &o->pub.address))
                 ld_key_error(ld, ls[i], key_of(ls[i], "address"),
-                             "'%s' is already used by listener '%s'", l->pub.address.text,
-                             o->pub.name);
+                             "'%s' clashes with listener '%s' ('%s')", l->pub.address.text,
+                             o->pub.name, o->pub.address.text);
         }
         if (l->pub.protocol != CFG_LISTENER_TCP && l->pub.n_routes == 0 &&
             !has_key(ls[i], "cluster") && !has_key(ls[i], "respond"))

@@ -65,7 +65,9 @@ void cfg_route_index(struct cfg_arena *a, struct cfg_listener *l,
 /* Strips ":port" (also after "[v6]") and one trailing dot from a Host value. */
 static size_t host_length(const char *host, size_t len)
 {
-    if (len > 0 && host[0] == '[') {
+    if (len == 0)
+        return 0;
+    if (host[0] == '[') {
         const char *rb = memchr(host, ']', len);
         if (rb != NULL)
             len = (size_t)(rb - host) + 1;

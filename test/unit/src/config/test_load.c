@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/internal.h"
 #include "helpers.h"
 
 static char tmpdir[64];
@@ -384,9 +385,24 @@ static void test_listener_address_used_twice_is_an_error(void **state)
 {
     load_fails("[listener:a]\naddress = 127.0.0.1:8080\nrespond = 200\n"
                "[listener:b]\naddress = 127.0.0.1:8080\nrespond = 200\n",
-               "t.ini:5: [listener:b] address: '127.0.0.1:8080' is already used by listener "
-               "'a'",
+               "t.ini:5: [listener:b] address: '127.0.0.1:8080' clashes with listener 'a' "
+               "('127.0.0.1:8080')",
                NULL);
+    load_fails("[listener:a]\naddress = 127.0.0.1:8080\nrespond = 200\n"
+               "[listener:b]\naddress = *:8080\nrespond = 200\n",
+               "t.ini:5: [listener:b] address: '*:8080' clashes with listener 'a' "
+               "('127.0.0.1:8080')",
+               NULL);
+    load_fails("[listener:a]\naddress = [::]:8080\nrespond = 200\n"
+               "[listener:b]\naddress = [::1]:8080\nrespond = 200\n",
+               "t.ini:5: [listener:b] address: '[::1]:8080' clashes with listener 'a' "
+               "('[::]:8080')",
+               NULL);
+    /* Other port, or the same port on two specific addresses: fine. */
+    cfg_unref(load_ok("[listener:a]\naddress = 0.0.0.0:8080\nrespond = 200\n"
+                      "[listener:b]\naddress = 0.0.0.0:8081\nrespond = 200\n"
+                      "[listener:c]\naddress = 127.0.0.1:9090\nrespond = 200\n"
+                      "[listener:d]\naddress = 127.0.0.2:9090\nrespond = 200\n"));
 }
 
 static void test_listener_bad_limits(void **state)
@@ -876,6 +892,39 @@ static void test_shipped_config_loads_cleanly(void **state)
     cfg_unref(g);
 }
 
+struct doc_check {
+    char *text;
+    int missing;
+};
+
+/* A key is documented when a line of the file starts with "; KEY " or
+ * "KEY = " (a commented description or a live setting). */
+static void check_documented(const char *kind, const char *key, void *arg)
+{
+    struct doc_check *c = arg;
+    char commented[64], live[64];
+    snprintf(commented, sizeof(commented), "\n; %s ", key);
+    snprintf(live, sizeof(live), "\n%s = ", key);
+    if (strstr(c->text, commented) == NULL && strstr(c->text, live) == NULL) {
+        print_error("[%s] %s is not documented in etc/waspd.ini\n", kind, key);
+        c->missing++;
+    }
+}
+
+static void test_shipped_config_documents_every_key(void **state)
+{
+    static char text[65536];
+    struct doc_check c = {text, 0};
+    FILE *f = fopen(WASP_DEFAULT_CONFIG, "r");
+    assert_non_null(f);
+    size_t n = fread(text + 1, 1, sizeof(text) - 2, f);
+    fclose(f);
+    text[0] = '\n';
+    text[n + 1] = '\0';
+    cfg_each_key(check_documented, &c);
+    assert_int_equal(c.missing, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -933,6 +982,7 @@ int main(void)
         cmocka_unit_test(test_generations_are_numbered_in_load_order),
         cmocka_unit_test(test_refcount_is_thread_safe),
         cmocka_unit_test(test_shipped_config_loads_cleanly),
+        cmocka_unit_test(test_shipped_config_documents_every_key),
     };
     return cmocka_run_group_tests(tests, setup_files, remove_files);
 }
