@@ -251,8 +251,12 @@ ssize_t h1_body_parse(struct h1_body *b, const char *buf, size_t len, struct h1_
         return (ssize_t)n;
     }
     case H1_BODY_UNTIL_CLOSE:
-        if (over_limit(b, len))
-            return body_fail(b, 413, "body too large");
+        /* Deliver up to the limit; the byte beyond it is the error. */
+        if (b->limits->max_body && len > b->limits->max_body - b->total) {
+            len = (size_t)(b->limits->max_body - b->total);
+            if (!len)
+                return body_fail(b, 413, "body too large");
+        }
         data->len = len;
         b->total += len;
         return (ssize_t)len;

@@ -203,9 +203,14 @@ static void body_limit(void **state)
     assert_int_equal(r.rc, H1_ERROR);
     assert_int_equal(r.status, 413);
     assert_int_equal(r.body_len, 0);
+    /* read-until-close: the limit is delivered, the byte beyond it is the error */
     decode("0123456789", 10, H1_BODY_UNTIL_CLOSE, 0, 0, &r);
     assert_int_equal(r.rc, H1_ERROR);
     assert_int_equal(r.status, 413);
+    assert_int_equal(r.body_len, 8);
+    decode("0123456789", 10, H1_BODY_UNTIL_CLOSE, 0, SIZE_MAX, &r);
+    assert_int_equal(r.rc, H1_ERROR);
+    assert_int_equal(r.body_len, 8);
 }
 
 static void content_length_and_pipelining(void **state)

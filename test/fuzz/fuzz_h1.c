@@ -1,0 +1,193 @@
+/*
+ * fuzz_h1.c - libFuzzer target for the HTTP/1 codec (src/http1/).
+ *
+ * The first input byte picks small or default limits; the rest is parsed as a request
+ * head (+ its body), as a response head (+ its body), and as a chunked body. Besides the
+ * sanitizers' checks, it asserts the codec's contracts: every slice lies inside the
+ * input, consumed counts never exceed what was given, and feeding the same bytes one at a
+ * time gives exactly the whole-buffer result (the parsers are resumable).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h1.h"
+
+#define NHDR 32
+
+#define CHECK(c)                                                                           \
+    do {                                                                                   \
+        if (!(c))                                                                          \
+            abort();                                                                       \
+    } while (0)
+
+static bool same_headers(const struct h1_header *a, const struct h1_header *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (a[i].name.off != b[i].name.off || a[i].name.len != b[i].name.len ||
+            a[i].value.off != b[i].value.off || a[i].value.len != b[i].value.len ||
+            a[i].id != b[i].id || a[i].flags != b[i].flags)
+            return false;
+    }
+    return true;
+}
+
+static void check_slice(struct h1_slice s, size_t len)
+{
+    CHECK((size_t)s.off + s.len <= len);
+}
+
+static void check_headers(const struct h1_header *h, uint32_t n, size_t len)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        check_slice(h[i].name, len);
+        check_slice(h[i].value, len);
+        CHECK(h[i].name.len > 0);
+    }
+}
+
+/* Body bytes and trailer count from decoding `in` in one go or one byte at a time. */
+struct body_result {
+    int rc;
+    uint16_t status;
+    uint64_t total;
+    size_t consumed;
+    uint32_t ntrailers;
+};
+
+static void decode_body(const struct h1_limits *lim, enum h1_body_kind kind, uint64_t cl,
+                        const uint8_t *in, size_t len, bool bytewise, struct body_result *r)
+{
+    struct h1_header tr[NHDR];
+    struct h1_body b;
+    size_t have = bytewise ? 0 : len, off = 0;
+
+    h1_body_init(&b, kind, cl, lim, tr, NHDR);
+    memset(r, 0, sizeof(*r));
+    r->rc = H1_AGAIN;
+    for (;;) {
+        struct h1_span d;
+        ssize_t n = h1_body_parse(&b, (const char *)in + off, have - off, &d);
+        if (n == H1_ERROR) {
+            r->rc = H1_ERROR;
+            r->status = b.status;
+            break;
+        }
+        if (n > 0) {
+            CHECK((size_t)n <= have - off);
+            CHECK(d.off + d.len <= (size_t)n);
+            if (b.done) {
+                r->ntrailers = b.ntrailers;
+                check_headers(tr, b.ntrailers, have - off);
+            }
+            off += (size_t)n;
+        }
+        if (b.done) {
+            r->rc = H1_OK;
+            break;
+        }
+        if (n > 0)
+            continue;
+        if (have == len)
+            break;
+        have++;
+    }
+    r->total = b.total;
+    r->consumed = off;
+}
+
+static void body_both_ways(const struct h1_limits *lim, enum h1_body_kind kind, uint64_t cl,
+                           const uint8_t *in, size_t len)
+{
+    struct body_result whole, bytes;
+    decode_body(lim, kind, cl, in, len, false, &whole);
+    decode_body(lim, kind, cl, in, len, true, &bytes);
+    CHECK(whole.rc == bytes.rc && whole.status == bytes.status);
+    CHECK(whole.total == bytes.total && whole.ntrailers == bytes.ntrailers);
+    if (whole.rc == H1_OK)
+        CHECK(whole.consumed == bytes.consumed);
+}
+
+static void request(const struct h1_limits *lim, const uint8_t *in, size_t len)
+{
+    struct h1_header h1[NHDR], h2[NHDR];
+    struct h1_request r1 = {.headers = h1, .headers_cap = NHDR};
+    struct h1_request r2 = {.headers = h2, .headers_cap = NHDR};
+    struct h1_parser p1, p2;
+    ssize_t n1, n2 = H1_AGAIN;
+
+    h1_parser_init(&p1, lim);
+    n1 = h1_parse_request(&p1, (const char *)in, len, &r1);
+    h1_parser_init(&p2, lim);
+    for (size_t k = 0; k <= len && n2 == H1_AGAIN; k++)
+        n2 = h1_parse_request(&p2, (const char *)in, k, &r2);
+    CHECK(n1 == n2);
+    if (n1 == H1_ERROR) {
+        CHECK(p1.status == p2.status && p1.reason);
+        return;
+    }
+    if (n1 == H1_AGAIN)
+        return;
+    CHECK((size_t)n1 <= len && r1.head_len == (uint32_t)n1);
+    CHECK(r1.nheaders == r2.nheaders && same_headers(h1, h2, r1.nheaders));
+    CHECK(r1.body_kind == r2.body_kind && r1.flags == r2.flags);
+    check_headers(h1, r1.nheaders, len);
+    check_slice(r1.method, len);
+    check_slice(r1.target, len);
+    check_slice(r1.path, len);
+    check_slice(r1.authority, len);
+    check_slice(r1.host, len);
+    CHECK(r1.body_kind != H1_BODY_UNTIL_CLOSE);
+    body_both_ways(lim, r1.body_kind, r1.content_length, in + n1, len - (size_t)n1);
+}
+
+static void response(const struct h1_limits *lim, enum h1_method m, const uint8_t *in,
+                     size_t len)
+{
+    struct h1_header h1[NHDR], h2[NHDR];
+    struct h1_response r1 = {.headers = h1, .headers_cap = NHDR};
+    struct h1_response r2 = {.headers = h2, .headers_cap = NHDR};
+    struct h1_parser p1, p2;
+    ssize_t n1, n2 = H1_AGAIN;
+
+    h1_parser_init(&p1, lim);
+    n1 = h1_parse_response(&p1, (const char *)in, len, m, &r1);
+    h1_parser_init(&p2, lim);
+    for (size_t k = 0; k <= len && n2 == H1_AGAIN; k++)
+        n2 = h1_parse_response(&p2, (const char *)in, k, m, &r2);
+    CHECK(n1 == n2);
+    if (n1 == H1_ERROR) {
+        CHECK(p1.status == 502 && p2.status == 502);
+        return;
+    }
+    if (n1 == H1_AGAIN)
+        return;
+    CHECK(r1.nheaders == r2.nheaders && same_headers(h1, h2, r1.nheaders));
+    CHECK(r1.status >= 100 && r1.status <= 599);
+    check_headers(h1, r1.nheaders, len);
+    check_slice(r1.reason, len);
+    body_both_ways(lim, r1.body_kind, r1.content_length, in + n1, len - (size_t)n1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct h1_limits lim;
+    if (size < 1 || size > 8192)
+        return 0;
+    h1_limits_default(&lim);
+    if (data[0] & 1) {
+        lim.max_request_line = 64;
+        lim.max_head_bytes = 256;
+        lim.max_headers = 4;
+        lim.max_chunk_line = 16;
+        lim.max_trailer_bytes = 32;
+        lim.max_body = 100;
+    }
+    enum h1_method m = (enum h1_method)((data[0] >> 1) % (H1_METHOD_PATCH + 1));
+    data++;
+    size--;
+    request(&lim, data, size);
+    response(&lim, m, data, size);
+    body_both_ways(&lim, H1_BODY_CHUNKED, 0, data, size);
+    return 0;
+}
