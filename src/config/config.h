@@ -72,8 +72,8 @@ struct cfg_address {
 };
 
 struct cfg_daemon {
-    unsigned workers;  /* >= 1; "auto" already resolved to online CPUs */
-    bool workers_auto; /* "workers = auto" was given (or defaulted) */
+    unsigned workers;               /* >= 1; "auto" already resolved to online CPUs */
+    bool workers_auto;              /* "workers = auto" was given (or defaulted) */
     struct cfg_log_dest error_log;  /* default stderr */
     struct cfg_log_dest access_log; /* default off */
     enum cfg_log_level log_level;   /* default info */
@@ -89,8 +89,8 @@ struct cfg_header {
 
 /* A local response: "respond = 200 body text" (body may be empty). */
 struct cfg_response {
-    unsigned status;          /* 200..599 */
-    const char *body;         /* escapes (\n \t \\ \") already decoded */
+    unsigned status;  /* 200..599 */
+    const char *body; /* escapes (\n \t \\ \") already decoded */
     size_t body_len;
     const char *content_type; /* "text/plain; charset=utf-8" */
 };
@@ -103,7 +103,7 @@ struct cfg_cluster;
  * unmatched requests get a 404).
  */
 struct cfg_target {
-    const char *route;                  /* route name, NULL for the listener default */
+    const char *route; /* route name, NULL for the listener default */
     const struct cfg_cluster *cluster;
     const struct cfg_response *respond;
 };
@@ -117,13 +117,13 @@ enum cfg_host_match {
 /* [route:NAME] */
 struct cfg_route {
     const char *name;
-    unsigned index;                 /* position in the file among routes */
+    unsigned index; /* position in the file among routes */
     enum cfg_host_match host_match;
-    const char *host;               /* lower case; SUFFIX: ".example.com"; ANY: NULL */
+    const char *host; /* lower case; SUFFIX: ".example.com"; ANY: NULL */
     size_t host_len;
-    const char *path_prefix;        /* starts with '/', default "/" */
+    const char *path_prefix; /* starts with '/', default "/" */
     size_t path_prefix_len;
-    const char *const *listeners;   /* listener names; n_listeners == 0: every listener */
+    const char *const *listeners; /* listener names; n_listeners == 0: every listener */
     size_t n_listeners;
     struct cfg_target target;
 };
@@ -131,16 +131,16 @@ struct cfg_route {
 /* [plugin:NAME] (parsed and validated now, run by hostcalls/ later) */
 struct cfg_plugin {
     const char *name;
-    const char *file;               /* readable regular file, path as resolved */
-    const char *root_id;            /* default "" */
-    const char *vm_id;              /* default "": a VM of its own */
-    const char *configuration;      /* bytes given to proxy_on_configure; never NULL */
+    const char *file;          /* readable regular file, path as resolved */
+    const char *root_id;       /* default "" */
+    const char *vm_id;         /* default "": a VM of its own */
+    const char *configuration; /* bytes given to proxy_on_configure; never NULL */
     size_t configuration_len;
     enum cfg_failure_policy failure_policy; /* default fail_closed */
-    uint64_t max_memory;            /* bytes, default 64m */
-    uint64_t max_execution_time_ms; /* per callback, default 100ms; 0: unlimited */
-    uint64_t fuel;                  /* per callback instruction budget; 0: none */
-    const char *const *environment; /* "KEY=VALUE" strings */
+    uint64_t max_memory;                    /* bytes, default 64m */
+    uint64_t max_execution_time_ms;         /* per callback, default 100ms; 0: unlimited */
+    uint64_t fuel;                          /* per callback instruction budget; 0: none */
+    const char *const *environment;         /* "KEY=VALUE" strings */
     size_t n_environment;
 };
 
@@ -184,10 +184,14 @@ struct cfg_listener {
     const struct cfg_route *const *routes;
     size_t n_routes;
 
-    const struct cfg_header *request_headers_add;     size_t n_request_headers_add;
-    const struct cfg_header *request_headers_remove;  size_t n_request_headers_remove;
-    const struct cfg_header *response_headers_add;    size_t n_response_headers_add;
-    const struct cfg_header *response_headers_remove; size_t n_response_headers_remove;
+    const struct cfg_header *request_headers_add;
+    size_t n_request_headers_add;
+    const struct cfg_header *request_headers_remove;
+    size_t n_request_headers_remove;
+    const struct cfg_header *response_headers_add;
+    size_t n_response_headers_add;
+    const struct cfg_header *response_headers_remove;
+    size_t n_response_headers_remove;
 };
 
 struct cfg_arena;
@@ -198,10 +202,14 @@ struct cfg_generation {
     uint64_t number; /* 1 for the first successful load, then +1 per load */
     const char *path;
     struct cfg_daemon daemon;
-    const struct cfg_listener *const *listeners; size_t n_listeners; /* file order */
-    const struct cfg_cluster *const *clusters;   size_t n_clusters;
-    const struct cfg_plugin *const *plugins;     size_t n_plugins;
-    const struct cfg_route *const *routes;       size_t n_routes;
+    const struct cfg_listener *const *listeners;
+    size_t n_listeners; /* file order */
+    const struct cfg_cluster *const *clusters;
+    size_t n_clusters;
+    const struct cfg_plugin *const *plugins;
+    size_t n_plugins;
+    const struct cfg_route *const *routes;
+    size_t n_routes;
     struct cfg_arena *arena; /* owns every byte above */
 };
 
@@ -258,12 +266,9 @@ int cfg_check(const char *path, FILE *out);
 bool cfg_listener_same_socket(const struct cfg_listener *a, const struct cfg_listener *b);
 
 /* Finds a section by name. @return NULL when absent. */
-const struct cfg_listener *cfg_find_listener(const struct cfg_generation *g,
-                                             const char *name);
-const struct cfg_cluster *cfg_find_cluster(const struct cfg_generation *g,
-                                           const char *name);
-const struct cfg_plugin *cfg_find_plugin(const struct cfg_generation *g,
-                                         const char *name);
+const struct cfg_listener *cfg_find_listener(const struct cfg_generation *g, const char *name);
+const struct cfg_cluster *cfg_find_cluster(const struct cfg_generation *g, const char *name);
+const struct cfg_plugin *cfg_find_plugin(const struct cfg_generation *g, const char *name);
 
 /*
  * Picks where a request goes. Routes are tried in this order, first match wins:
@@ -280,9 +285,8 @@ const struct cfg_plugin *cfg_find_plugin(const struct cfg_generation *g,
  * @return the target, or NULL when nothing matches (answer 404). The pointer
  *         lives as long as the generation. Lock-free, any thread.
  */
-const struct cfg_target *cfg_route_lookup(const struct cfg_listener *l,
-                                          const char *host, size_t host_len,
-                                          const char *path, size_t path_len);
+const struct cfg_target *cfg_route_lookup(const struct cfg_listener *l, const char *host,
+                                          size_t host_len, const char *path, size_t path_len);
 
 /*
  * Value parsers, shared by the loader and the tests.

@@ -5,10 +5,10 @@
  * generation. Every error is collected, each naming file:line, the section
  * and the key, so one `waspd -t` run shows all of them.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -42,7 +42,7 @@ struct key {
     size_t count_offset; /* KEY_MULTI / lists: of the element count */
     const char *def;     /* default, parsed like a value; NULL: none */
     unsigned flags;
-    uint64_t min, max;   /* bounds of numbers, sizes and durations */
+    uint64_t min, max; /* bounds of numbers, sizes and durations */
 };
 
 enum kind_id { KIND_DAEMON, KIND_LISTENER, KIND_CLUSTER, KIND_ROUTE, KIND_PLUGIN };
@@ -59,9 +59,9 @@ struct kind {
 /* One section of the file while it loads. */
 struct section {
     const struct kind *kind;
-    const char *name;       /* NULL for [daemon] */
-    unsigned line;          /* of the header; 0 for an implicit [daemon] */
-    void *obj;              /* the kind's draft object, in the arena */
+    const char *name;            /* NULL for [daemon] */
+    unsigned line;               /* of the header; 0 for an implicit [daemon] */
+    void *obj;                   /* the kind's draft object, in the arena */
     unsigned key_line[MAX_KEYS]; /* 0: key not given */
 };
 
@@ -99,8 +99,8 @@ struct loader {
     const char *text;
     size_t len, pos;
     unsigned line;
-    struct section *cur;  /* section receiving keys */
-    bool skip;            /* current header was bad: ignore its keys */
+    struct section *cur; /* section receiving keys */
+    bool skip;           /* current header was bad: ignore its keys */
     struct section *sections;
     size_t n_sections, cap_sections;
     struct cfg_arena *arena;
@@ -150,8 +150,8 @@ static void section_label(const struct section *sec, char *buf, size_t size)
         snprintf(buf, size, "%s", sec->kind->name);
 }
 
-static void ld_error_v(struct loader *ld, unsigned line, const struct section *sec,
-                       const char *key, const char *fmt, va_list ap)
+static void ld_error_v(struct loader *ld, unsigned line, const struct section *sec, const char *key,
+                       const char *fmt, va_list ap)
 {
     char what[512], where[160], label[MAX_NAME + 16];
 
@@ -174,12 +174,11 @@ static void ld_error_v(struct loader *ld, unsigned line, const struct section *s
         errors_add(ld->errors, "%s[%s]: %s", where, label, what);
 }
 
-static void ld_error(struct loader *ld, unsigned line, const struct section *sec,
-                     const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static void ld_error(struct loader *ld, unsigned line, const struct section *sec, const char *key,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void ld_error(struct loader *ld, unsigned line, const struct section *sec,
-                     const char *key, const char *fmt, ...)
+static void ld_error(struct loader *ld, unsigned line, const struct section *sec, const char *key,
+                     const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -275,8 +274,8 @@ static int for_each_item(struct loader *ld, struct section *sec, const struct ke
 /* ---- value parsers --------------------------------------------------- */
 
 /* Reads a decimal number within the key's bounds. @return 0, or -1. */
-static int read_u64(struct loader *ld, struct section *sec, const struct key *k,
-                    const char *value, uint64_t *out)
+static int read_u64(struct loader *ld, struct section *sec, const struct key *k, const char *value,
+                    uint64_t *out)
 {
     char *end;
     unsigned long long v;
@@ -288,16 +287,15 @@ static int read_u64(struct loader *ld, struct section *sec, const struct key *k,
         return -1;
     }
     if (v < k->min || (k->max && v > k->max)) {
-        ld_key_error(ld, sec, k, "%llu is out of range (%llu..%llu)", v,
-                     (unsigned long long)k->min, (unsigned long long)k->max);
+        ld_key_error(ld, sec, k, "%llu is out of range (%llu..%llu)", v, (unsigned long long)k->min,
+                     (unsigned long long)k->max);
         return -1;
     }
     *out = v;
     return 0;
 }
 
-static int parse_u64(struct loader *ld, struct section *sec, const struct key *k,
-                     const char *value)
+static int parse_u64(struct loader *ld, struct section *sec, const struct key *k, const char *value)
 {
     return read_u64(ld, sec, k, value, FIELD(sec, k, uint64_t));
 }
@@ -320,8 +318,7 @@ static int parse_duration(struct loader *ld, struct section *sec, const struct k
     uint64_t ms;
 
     if (cfg_parse_duration(value, &ms) < 0) {
-        ld_key_error(ld, sec, k,
-                     "'%s' is not a duration (e.g. 250ms, 5s, 1m, 1h; units required)",
+        ld_key_error(ld, sec, k, "'%s' is not a duration (e.g. 250ms, 5s, 1m, 1h; units required)",
                      value);
         return -1;
     }
@@ -365,8 +362,8 @@ static int parse_name(struct loader *ld, struct section *sec, const struct key *
                       const char *value)
 {
     if (!name_ok(value, strlen(value))) {
-        ld_key_error(ld, sec, k, "'%s' is not a valid name (1-%d of A-Z a-z 0-9 _ . -)",
-                     value, MAX_NAME);
+        ld_key_error(ld, sec, k, "'%s' is not a valid name (1-%d of A-Z a-z 0-9 _ . -)", value,
+                     MAX_NAME);
         return -1;
     }
     return parse_text(ld, sec, k, value);
@@ -445,8 +442,8 @@ static int parse_log_level(struct loader *ld, struct section *sec, const struct 
     return 0;
 }
 
-static int parse_listener_protocol(struct loader *ld, struct section *sec,
-                                   const struct key *k, const char *value)
+static int parse_listener_protocol(struct loader *ld, struct section *sec, const struct key *k,
+                                   const char *value)
 {
     static const char *const names[] = {"http", "https", "tcp", NULL};
     int i = parse_choice(ld, sec, k, value, names);
@@ -456,8 +453,8 @@ static int parse_listener_protocol(struct loader *ld, struct section *sec,
     return 0;
 }
 
-static int parse_upstream_protocol(struct loader *ld, struct section *sec,
-                                   const struct key *k, const char *value)
+static int parse_upstream_protocol(struct loader *ld, struct section *sec, const struct key *k,
+                                   const char *value)
 {
     static const char *const names[] = {"http1", NULL};
     int i = parse_choice(ld, sec, k, value, names);
@@ -467,8 +464,8 @@ static int parse_upstream_protocol(struct loader *ld, struct section *sec,
     return 0;
 }
 
-static int parse_failure_policy(struct loader *ld, struct section *sec,
-                                const struct key *k, const char *value)
+static int parse_failure_policy(struct loader *ld, struct section *sec, const struct key *k,
+                                const char *value)
 {
     static const char *const names[] = {"fail_closed", "fail_open", "reload", NULL};
     int i = parse_choice(ld, sec, k, value, names);
@@ -493,8 +490,7 @@ static int parse_workers(struct loader *ld, struct section *sec, const struct ke
     }
     errno = 0;
     n = strtoul(value, &end, 10);
-    if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno || n < 1 ||
-        n > k->max) {
+    if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno || n < 1 || n > k->max) {
         ld_key_error(ld, sec, k, "'%s' is not 'auto' or a number 1..%llu", value,
                      (unsigned long long)k->max);
         return -1;
@@ -506,8 +502,8 @@ static int parse_workers(struct loader *ld, struct section *sec, const struct ke
 
 /* Splits "host:port", "[v6]:port" or "*:port" and resolves it into `a`.
  * @return NULL, or what is wrong (possibly written into `why`). */
-static const char *address_resolve(struct loader *ld, const char *text, size_t len,
-                                   bool passive, struct cfg_address *a, char why[128])
+static const char *address_resolve(struct loader *ld, const char *text, size_t len, bool passive,
+                                   struct cfg_address *a, char why[128])
 {
     char host[256], port[8];
     const char *colon;
@@ -578,12 +574,12 @@ static const char *address_resolve(struct loader *ld, const char *text, size_t l
     return NULL;
 }
 
-static int parse_listen_address(struct loader *ld, struct section *sec,
-                                const struct key *k, const char *value)
+static int parse_listen_address(struct loader *ld, struct section *sec, const struct key *k,
+                                const char *value)
 {
     char buf[128];
-    const char *why = address_resolve(ld, value, strlen(value), true,
-                                      FIELD(sec, k, struct cfg_address), buf);
+    const char *why =
+        address_resolve(ld, value, strlen(value), true, FIELD(sec, k, struct cfg_address), buf);
     if (why != NULL) {
         ld_key_error(ld, sec, k, "'%s': %s", value, why);
         return -1;
@@ -611,10 +607,9 @@ static int add_endpoint(struct loader *ld, struct section *sec, const struct key
 
 /* A list with a bad item is dropped whole, so that no error follows from
  * its remaining items. */
-static int parse_list(struct loader *ld, struct section *sec, const struct key *k,
-                      const char *value,
-                      int (*add)(struct loader *, struct section *, const struct key *,
-                                 const char *, size_t))
+static int
+parse_list(struct loader *ld, struct section *sec, const struct key *k, const char *value,
+           int (*add)(struct loader *, struct section *, const struct key *, const char *, size_t))
 {
     if (for_each_item(ld, sec, k, value, add) == 0)
         return 0;
@@ -629,8 +624,8 @@ static int parse_endpoints(struct loader *ld, struct section *sec, const struct 
     return parse_list(ld, sec, k, value, add_endpoint);
 }
 
-static int add_name(struct loader *ld, struct section *sec, const struct key *k,
-                    const char *item, size_t len)
+static int add_name(struct loader *ld, struct section *sec, const struct key *k, const char *item,
+                    size_t len)
 {
     const char ***items = FIELD(sec, k, const char **);
     size_t *n = COUNT(sec, k);
@@ -669,12 +664,23 @@ static long unescape(char *dst, const char *src)
             continue;
         }
         switch (*++src) {
-        case 'n': *d++ = '\n'; break;
-        case 'r': *d++ = '\r'; break;
-        case 't': *d++ = '\t'; break;
-        case '\\': *d++ = '\\'; break;
-        case '"': *d++ = '"'; break;
-        default: return -1;
+        case 'n':
+            *d++ = '\n';
+            break;
+        case 'r':
+            *d++ = '\r';
+            break;
+        case 't':
+            *d++ = '\t';
+            break;
+        case '\\':
+            *d++ = '\\';
+            break;
+        case '"':
+            *d++ = '"';
+            break;
+        default:
+            return -1;
         }
     }
     *d = '\0';
@@ -770,8 +776,7 @@ static int parse_environment(struct loader *ld, struct section *sec, const struc
     const char ***items = FIELD(sec, k, const char **);
     size_t *n = COUNT(sec, k);
     const char *eq = strchr(value, '=');
-    bool ok = eq != NULL && eq != value &&
-              (isalpha((unsigned char)value[0]) || value[0] == '_');
+    bool ok = eq != NULL && eq != value && (isalpha((unsigned char)value[0]) || value[0] == '_');
 
     for (const char *p = value; ok && p < eq; p++)
         ok = isalnum((unsigned char)*p) || *p == '_';
@@ -889,8 +894,7 @@ static const struct key listener_keys[] = {
 };
 
 static const struct key cluster_keys[] = {
-    {"endpoints", parse_endpoints, C(pub.endpoints), C(pub.n_endpoints), NULL,
-     KEY_REQUIRED, 0, 0},
+    {"endpoints", parse_endpoints, C(pub.endpoints), C(pub.n_endpoints), NULL, KEY_REQUIRED, 0, 0},
     {"connect_timeout", parse_duration, C(pub.connect_timeout_ms), 0, "5s", 0, 1, DAY},
     {"read_timeout", parse_duration, C(pub.read_timeout_ms), 0, "30s", 0, 1, DAY},
     {"idle_timeout", parse_duration, C(pub.idle_timeout_ms), 0, "60s", 0, 1, DAY},
@@ -913,18 +917,18 @@ static const struct key plugin_keys[] = {
     {"vm_id", parse_text, P(pub.vm_id), 0, "", 0, 0, 0},
     {"configuration", parse_text, P(pub.configuration), 0, NULL, 0, 0, 0},
     {"configuration_file", parse_path, P(configuration_file), 0, NULL, 0, 0, 0},
-    {"failure_policy", parse_failure_policy, P(pub.failure_policy), 0, "fail_closed", 0,
-     0, 0},
+    {"failure_policy", parse_failure_policy, P(pub.failure_policy), 0, "fail_closed", 0, 0, 0},
     {"max_memory", parse_size, P(pub.max_memory), 0, "64m", 0, 64 << 10, 4ull << 30},
-    {"max_execution_time", parse_duration, P(pub.max_execution_time_ms), 0, "100ms", 0,
-     0, 60000},
+    {"max_execution_time", parse_duration, P(pub.max_execution_time_ms), 0, "100ms", 0, 0, 60000},
     {"fuel", parse_u64, P(pub.fuel), 0, "0", 0, 0, 0},
-    {"environment", parse_environment, P(pub.environment), P(pub.n_environment), NULL,
-     KEY_MULTI, 0, 0},
+    {"environment", parse_environment, P(pub.environment), P(pub.n_environment), NULL, KEY_MULTI, 0,
+     0},
 };
 
-#define KIND(id, name, named, type, keys)                                              \
-    {id, name, named, sizeof(type), keys, sizeof(keys) / sizeof(keys[0])}
+#define KIND(id, name, named, type, keys)                                                          \
+    {                                                                                              \
+        id, name, named, sizeof(type), keys, sizeof(keys) / sizeof(keys[0])                        \
+    }
 
 static const struct kind kinds[] = {
     KIND(KIND_DAEMON, "daemon", false, struct daemon_draft, daemon_keys),
@@ -946,8 +950,8 @@ void cfg_each_key(void (*fn)(const char *kind, const char *key, void *arg), void
 
 /* ---- reading the file ---------------------------------------------------- */
 
-static struct section *section_add(struct loader *ld, const struct kind *kind,
-                                   const char *name, unsigned line)
+static struct section *section_add(struct loader *ld, const struct kind *kind, const char *name,
+                                   unsigned line)
 {
     if (ld->n_sections == ld->cap_sections) {
         size_t cap = ld->cap_sections ? ld->cap_sections * 2 : 16;
@@ -1016,7 +1020,8 @@ static void section_header(struct loader *ld, const char *p, size_t n)
     if (kind == NULL) {
         ld_error(ld, ld->line, NULL, NULL,
                  "[%.*s]: unknown section kind '%s' (daemon, listener, cluster, route, "
-                 "plugin)", (int)ilen, p + 1, inner);
+                 "plugin)",
+                 (int)ilen, p + 1, inner);
         return;
     }
     if (kind->named && name == NULL) {
@@ -1024,20 +1029,18 @@ static void section_header(struct loader *ld, const char *p, size_t n)
         return;
     }
     if (!kind->named && name != NULL) {
-        ld_error(ld, ld->line, NULL, NULL, "[%.*s]: [%s] takes no name", (int)ilen, p + 1,
-                 inner);
+        ld_error(ld, ld->line, NULL, NULL, "[%.*s]: [%s] takes no name", (int)ilen, p + 1, inner);
         return;
     }
     if (name != NULL && !name_ok(name, strlen(name))) {
         ld_error(ld, ld->line, NULL, NULL,
-                 "[%.*s]: '%s' is not a valid name (1-%d of A-Z a-z 0-9 _ . -)",
-                 (int)ilen, p + 1, name, MAX_NAME);
+                 "[%.*s]: '%s' is not a valid name (1-%d of A-Z a-z 0-9 _ . -)", (int)ilen, p + 1,
+                 name, MAX_NAME);
         return;
     }
     struct section *prev = section_find(ld, kind->id, name);
     if (prev != NULL) {
-        ld_error(ld, ld->line, prev, NULL, "duplicate section (first at line %u)",
-                 prev->line);
+        ld_error(ld, ld->line, prev, NULL, "duplicate section (first at line %u)", prev->line);
         return;
     }
     ld->cur = section_add(ld, kind, name, ld->line);
@@ -1087,8 +1090,7 @@ static char *read_line(char *buf, int size, void *stream)
     }
     if (n + 2 > (size_t)size) {
         ld_error(ld, ld->line, ld->cur, NULL,
-                 "line longer than %d bytes (use configuration_file for long values)",
-                 size - 2);
+                 "line longer than %d bytes (use configuration_file for long values)", size - 2);
         return buf;
     }
     if (memchr(p, '=', n) == NULL && memchr(p, ':', n) == NULL) {
@@ -1129,8 +1131,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 1;
     }
     if (sec->key_line[i] != 0 && !(k->flags & KEY_MULTI)) {
-        ld_error(ld, ld->line, sec, name, "set twice (first at line %u)",
-                 sec->key_line[i]);
+        ld_error(ld, ld->line, sec, name, "set twice (first at line %u)", sec->key_line[i]);
         return 1;
     }
     sec->key_line[i] = ld->line;
@@ -1229,8 +1230,7 @@ fail:
     return NULL;
 }
 
-static struct cfg_cluster *cluster_ref(struct loader *ld, struct section *sec,
-                                       const char *name)
+static struct cfg_cluster *cluster_ref(struct loader *ld, struct section *sec, const char *name)
 {
     struct section *c = section_find(ld, KIND_CLUSTER, name);
     if (c == NULL) {
@@ -1266,8 +1266,8 @@ static void link_plugin(struct loader *ld, struct section *sec)
     }
     if (p->pub.configuration == NULL)
         p->pub.configuration = "";
-    p->pub.configuration_len = p->configuration_file ? p->pub.configuration_len
-                                                     : strlen(p->pub.configuration);
+    p->pub.configuration_len =
+        p->configuration_file ? p->pub.configuration_len : strlen(p->pub.configuration);
 }
 
 static void link_listener(struct loader *ld, struct section *sec)
@@ -1312,8 +1312,7 @@ static void link_listener(struct loader *ld, struct section *sec)
         if (!has_key(sec, "cluster"))
             ld_error(ld, sec->line, sec, "cluster", "missing (required for protocol = tcp)");
         static const char *const http_only[] = {"add_request_header", "remove_request_header",
-                                                "add_response_header",
-                                                "remove_response_header"};
+                                                "add_response_header", "remove_response_header"};
         for (size_t i = 0; i < sizeof(http_only) / sizeof(http_only[0]); i++)
             if (has_key(sec, http_only[i]))
                 ld_key_error(ld, sec, key_of(sec, http_only[i]),
@@ -1342,8 +1341,7 @@ static void link_route(struct loader *ld, struct section *sec)
                          r->pub.listeners[i]);
         else if (((struct listener_draft *)l->obj)->pub.protocol == CFG_LISTENER_TCP)
             ld_key_error(ld, sec, key_of(sec, "listener"),
-                         "listener '%s' is protocol = tcp: it has no routes",
-                         r->pub.listeners[i]);
+                         "listener '%s' is protocol = tcp: it has no routes", r->pub.listeners[i]);
     }
 }
 
@@ -1417,10 +1415,8 @@ static void publish(struct loader *ld, struct cfg_generation *g, struct section 
         cfg_arena_alloc(ld->arena, (g->n_listeners + 1) * sizeof(*listeners));
     struct cfg_cluster **clusters =
         cfg_arena_alloc(ld->arena, (g->n_clusters + 1) * sizeof(*clusters));
-    struct cfg_plugin **plugins =
-        cfg_arena_alloc(ld->arena, (g->n_plugins + 1) * sizeof(*plugins));
-    struct cfg_route **routes =
-        cfg_arena_alloc(ld->arena, (g->n_routes + 1) * sizeof(*routes));
+    struct cfg_plugin **plugins = cfg_arena_alloc(ld->arena, (g->n_plugins + 1) * sizeof(*plugins));
+    struct cfg_route **routes = cfg_arena_alloc(ld->arena, (g->n_routes + 1) * sizeof(*routes));
 
     for (size_t i = 0; i < g->n_listeners; i++) {
         listeners[i] = &((struct listener_draft *)ls[i]->obj)->pub;
@@ -1469,8 +1465,8 @@ static struct cfg_generation *finish(struct loader *ld)
     for (size_t i = 0; i < g->n_routes; i++)
         link_route(ld, rs[i]);
     for (size_t i = 0; i < g->n_listeners; i++)
-        cfg_route_index(ld->arena, &((struct listener_draft *)ls[i]->obj)->pub,
-                        g->routes, g->n_routes);
+        cfg_route_index(ld->arena, &((struct listener_draft *)ls[i]->obj)->pub, g->routes,
+                        g->n_routes);
     check_listeners(ld, ls, g->n_listeners);
     if (g->n_listeners == 0)
         ld_error(ld, 0, NULL, NULL, "no [listener:NAME] section: nothing to serve");
@@ -1555,8 +1551,7 @@ const struct cfg_generation *cfg_load(const char *path, struct cfg_errors *error
         errors_add(errors, "%s: cannot read: %s", path, strerror(errno));
         goto out;
     }
-    dir = slash ? cfg_arena_strndup(tmp, path, slash == path ? 1 : (size_t)(slash - path))
-                : NULL;
+    dir = slash ? cfg_arena_strndup(tmp, path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
     g = load_text(path, dir, text, len, errors);
 out:
     cfg_arena_free(tmp);

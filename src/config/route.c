@@ -95,9 +95,8 @@ static bool host_matches(const struct cfg_route *r, const char *host, size_t len
     }
 }
 
-const struct cfg_target *cfg_route_lookup(const struct cfg_listener *l,
-                                          const char *host, size_t host_len,
-                                          const char *path, size_t path_len)
+const struct cfg_target *cfg_route_lookup(const struct cfg_listener *l, const char *host,
+                                          size_t host_len, const char *path, size_t path_len)
 {
     if (host == NULL)
         host_len = 0;
@@ -111,8 +110,7 @@ const struct cfg_target *cfg_route_lookup(const struct cfg_listener *l,
             continue;
         if (!host_matches(r, host, host_len))
             continue;
-        if (path_len < r->path_prefix_len ||
-            memcmp(path, r->path_prefix, r->path_prefix_len) != 0)
+        if (path_len < r->path_prefix_len || memcmp(path, r->path_prefix, r->path_prefix_len) != 0)
             continue;
         return &r->target;
     }
@@ -127,8 +125,7 @@ bool cfg_listener_same_socket(const struct cfg_listener *a, const struct cfg_lis
            memcmp(&a->address.sa, &b->address.sa, a->address.sa_len) == 0;
 }
 
-const struct cfg_listener *cfg_find_listener(const struct cfg_generation *g,
-                                             const char *name)
+const struct cfg_listener *cfg_find_listener(const struct cfg_generation *g, const char *name)
 {
     for (size_t i = 0; i < g->n_listeners; i++)
         if (strcmp(g->listeners[i]->name, name) == 0)
@@ -136,8 +133,7 @@ const struct cfg_listener *cfg_find_listener(const struct cfg_generation *g,
     return NULL;
 }
 
-const struct cfg_cluster *cfg_find_cluster(const struct cfg_generation *g,
-                                           const char *name)
+const struct cfg_cluster *cfg_find_cluster(const struct cfg_generation *g, const char *name)
 {
     for (size_t i = 0; i < g->n_clusters; i++)
         if (strcmp(g->clusters[i]->name, name) == 0)
@@ -145,8 +141,7 @@ const struct cfg_cluster *cfg_find_cluster(const struct cfg_generation *g,
     return NULL;
 }
 
-const struct cfg_plugin *cfg_find_plugin(const struct cfg_generation *g,
-                                         const char *name)
+const struct cfg_plugin *cfg_find_plugin(const struct cfg_generation *g, const char *name)
 {
     for (size_t i = 0; i < g->n_plugins; i++)
         if (strcmp(g->plugins[i]->name, name) == 0)

@@ -75,8 +75,7 @@ int sdnotify_reloading(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-             (unsigned long long)ts.tv_sec * 1000000ull +
-                 (unsigned long long)ts.tv_nsec / 1000ull);
+             (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000ull);
     return sdnotify_send(msg);
 }
 

@@ -66,8 +66,7 @@ static const char *fmt(const char *format, ...)
 
 static void test_key_outside_section_is_an_error(void **state)
 {
-    load_fails("workers = 2\n" LISTENER, "t.ini:1: workers: key outside of any section",
-               NULL);
+    load_fails("workers = 2\n" LISTENER, "t.ini:1: workers: key outside of any section", NULL);
 }
 
 static void test_unknown_section_kind_is_an_error(void **state)
@@ -86,8 +85,7 @@ static void test_named_kind_without_name_is_an_error(void **state)
 
 static void test_daemon_with_name_is_an_error(void **state)
 {
-    load_fails("[daemon:x]\n" LISTENER, "t.ini:1: [daemon:x]: [daemon] takes no name",
-               NULL);
+    load_fails("[daemon:x]\n" LISTENER, "t.ini:1: [daemon:x]: [daemon] takes no name", NULL);
 }
 
 static void test_bad_section_name_is_an_error(void **state)
@@ -126,8 +124,7 @@ static void test_duplicate_key_is_an_error(void **state)
 
 static void test_unknown_key_is_an_error(void **state)
 {
-    load_fails("[daemon]\nworker = 1\n" LISTENER, "t.ini:2: [daemon] worker: unknown key",
-               NULL);
+    load_fails("[daemon]\nworker = 1\n" LISTENER, "t.ini:2: [daemon] worker: unknown key", NULL);
 }
 
 static void test_empty_key_is_an_error(void **state)
@@ -252,8 +249,7 @@ static void test_daemon_bad_values(void **state)
                NULL);
     load_fails("[daemon]\nworkers = 1025\ndrain_timeout = 25h\n" LISTENER,
                "t.ini:2: [daemon] workers: '1025' is not 'auto' or a number 1..1024",
-               "t.ini:3: [daemon] drain_timeout: '25h' is out of range (0ms..86400000ms)",
-               NULL);
+               "t.ini:3: [daemon] drain_timeout: '25h' is out of range (0ms..86400000ms)", NULL);
 }
 
 /* ---- [listener:*] ------------------------------------------------------------ */
@@ -287,18 +283,18 @@ static void test_listener_defaults(void **state)
 
 static void test_listener_values(void **state)
 {
-    const struct cfg_generation *g = load_ok(fmt(
-        "[plugin:a]\nfile = %s\n[plugin:b]\nfile = %s\n"
-        "[cluster:c]\nendpoints = 127.0.0.1:9000\n"
-        "[listener:l]\naddress = [::1]:8443\nprotocol = https\n"
-        "tls_certificate = %s\ntls_key = %s\nmax_request_line = 4k\n"
-        "max_header_size = 1m\nmax_headers = 50\nmax_body_size = 10m\n"
-        "header_timeout = 250ms\nidle_timeout = 2m\nbody_timeout = 1h\n"
-        "plugins = b, a\ncluster = c\n"
-        "add_request_header = X-One: 1\nadd_request_header = X-Two:   two words\n"
-        "remove_request_header = Cookie\nadd_response_header = Server: wasp\n"
-        "remove_response_header = X-Powered-By\n",
-        wasm_path, wasm_path, cert_path, key_path));
+    const struct cfg_generation *g =
+        load_ok(fmt("[plugin:a]\nfile = %s\n[plugin:b]\nfile = %s\n"
+                    "[cluster:c]\nendpoints = 127.0.0.1:9000\n"
+                    "[listener:l]\naddress = [::1]:8443\nprotocol = https\n"
+                    "tls_certificate = %s\ntls_key = %s\nmax_request_line = 4k\n"
+                    "max_header_size = 1m\nmax_headers = 50\nmax_body_size = 10m\n"
+                    "header_timeout = 250ms\nidle_timeout = 2m\nbody_timeout = 1h\n"
+                    "plugins = b, a\ncluster = c\n"
+                    "add_request_header = X-One: 1\nadd_request_header = X-Two:   two words\n"
+                    "remove_request_header = Cookie\nadd_response_header = Server: wasp\n"
+                    "remove_response_header = X-Powered-By\n",
+                    wasm_path, wasm_path, cert_path, key_path));
     const struct cfg_listener *l = cfg_find_listener(g, "l");
     const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)&l->address.sa;
 
@@ -375,8 +371,7 @@ static void test_listener_bad_addresses(void **state)
                "[::1]:8080",
                NULL);
     load_fails("[listener:l]\nrespond = 200\naddress = [::1:80\n",
-               "t.ini:3: [listener:l] address: '[::1:80': missing ']' after an IPv6 address",
-               NULL);
+               "t.ini:3: [listener:l] address: '[::1:80': missing ']' after an IPv6 address", NULL);
     load_fails("[listener:l]\nrespond = 200\naddress = [::1]\n",
                "t.ini:3: [listener:l] address: '[::1]': missing ':port'", NULL);
 }
@@ -416,8 +411,7 @@ static void test_listener_bad_limits(void **state)
                "t.ini:6: [listener:l] max_headers: '-1' is not a number",
                "t.ini:7: [listener:l] max_body_size: '99999999999999999999g' is not a size "
                "(e.g. 8192, 64k, 10m, 1g)",
-               "t.ini:8: [listener:l] body_timeout: '0' is out of range (1ms..86400000ms)",
-               NULL);
+               "t.ini:8: [listener:l] body_timeout: '0' is out of range (1ms..86400000ms)", NULL);
     load_fails(LISTENER "max_headers = 10001\n",
                "t.ini:4: [listener:l] max_headers: 10001 is out of range (1..10000)", NULL);
 }
@@ -492,8 +486,7 @@ static void test_tcp_listener_rules(void **state)
                "add_request_header = A: b\n",
                "t.ini:1: [listener:t] cluster: missing (required for protocol = tcp)",
                "t.ini:4: [listener:t] respond: not possible with protocol = tcp",
-               "t.ini:5: [listener:t] add_request_header: not possible with protocol = tcp",
-               NULL);
+               "t.ini:5: [listener:t] add_request_header: not possible with protocol = tcp", NULL);
     load_fails("[cluster:c]\nendpoints = 127.0.0.1:1\n"
                "[listener:t]\naddress = 127.0.0.1:2\nprotocol = tcp\ncluster = c\n"
                "[route:r]\nlistener = t\nrespond = 200\n",
@@ -503,9 +496,8 @@ static void test_tcp_listener_rules(void **state)
 
 static void test_respond_values(void **state)
 {
-    const struct cfg_generation *g =
-        load_ok("[listener:l]\naddress = 127.0.0.1:1\n"
-                "respond = 503 \"  down\\tfor \\\"now\\\"\\\\\\n\"\n");
+    const struct cfg_generation *g = load_ok("[listener:l]\naddress = 127.0.0.1:1\n"
+                                             "respond = 503 \"  down\\tfor \\\"now\\\"\\\\\\n\"\n");
     const struct cfg_response *r = cfg_find_listener(g, "l")->default_target.respond;
 
     assert_int_equal(r->status, 503);
@@ -529,8 +521,7 @@ static void test_respond_bad_values(void **state)
     static const char *const bad[] = {"99", "100 continue", "600", "20x", "2000", "ok"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[160];
-        snprintf(text, sizeof(text), "[listener:l]\naddress = 127.0.0.1:1\nrespond = %s\n",
-                 bad[i]);
+        snprintf(text, sizeof(text), "[listener:l]\naddress = 127.0.0.1:1\nrespond = %s\n", bad[i]);
         snprintf(want, sizeof(want), "t.ini:3: [listener:l] respond: '%s' %s", bad[i], msg);
         load_fails(text, want, NULL);
     }
@@ -547,8 +538,7 @@ static void test_header_edit_bad_values(void **state)
                "t.ini:5: [listener:l] add_response_header: 'Bad Name: x' is not "
                "'Header-Name: value'",
                "t.ini:6: [listener:l] remove_request_header: 'A:b' is not a header name",
-               "t.ini:7: [listener:l] remove_response_header: '(x)' is not a header name",
-               NULL);
+               "t.ini:7: [listener:l] remove_response_header: '(x)' is not a header name", NULL);
 }
 
 /* ---- [cluster:*] ----------------------------------------------------------- */
@@ -658,23 +648,22 @@ static void test_plugin_values(void **state)
 
 static void test_plugin_errors(void **state)
 {
-    load_fails("[plugin:p]\nroot_id = x\n" LISTENER,
-               "t.ini:1: [plugin:p] file: missing (required)", NULL);
+    load_fails("[plugin:p]\nroot_id = x\n" LISTENER, "t.ini:1: [plugin:p] file: missing (required)",
+               NULL);
     load_fails(fmt("[plugin:p]\nfile = %s/missing.wasm\n" LISTENER, tmpdir),
                fmt("t.ini:2: [plugin:p] file: cannot read '%s/missing.wasm': No such file or "
                    "directory",
                    tmpdir),
                NULL);
     load_fails(fmt("[plugin:p]\nfile = %s\n" LISTENER, tmpdir),
-               fmt("t.ini:2: [plugin:p] file: cannot read '%s': not a regular file", tmpdir),
-               NULL);
+               fmt("t.ini:2: [plugin:p] file: cannot read '%s': not a regular file", tmpdir), NULL);
     load_fails(fmt("[plugin:p]\nfile = %s\nconfiguration = x\nconfiguration_file = %s\n" LISTENER,
                    wasm_path, conf_path),
                "t.ini:4: [plugin:p] configuration_file: give configuration or "
                "configuration_file, not both",
                NULL);
-    load_fails(fmt("[plugin:p]\nfile = %s\nconfiguration_file = %s/none.json\n" LISTENER,
-                   wasm_path, tmpdir),
+    load_fails(fmt("[plugin:p]\nfile = %s\nconfiguration_file = %s/none.json\n" LISTENER, wasm_path,
+                   tmpdir),
                fmt("t.ini:3: [plugin:p] configuration_file: cannot read '%s/none.json': No "
                    "such file or directory",
                    tmpdir),
@@ -698,8 +687,7 @@ static void test_plugin_errors(void **state)
 static void test_route_defaults_and_values(void **state)
 {
     const struct cfg_generation *g =
-        load_ok("[cluster:c]\nendpoints = 127.0.0.1:1\n" LISTENER
-                "[route:any]\nrespond = 200 any\n"
+        load_ok("[cluster:c]\nendpoints = 127.0.0.1:1\n" LISTENER "[route:any]\nrespond = 200 any\n"
                 "[route:exact]\nhost = Api.Example.COM.\npath_prefix = /v1/\ncluster = c\n"
                 "listener = l\n"
                 "[route:wild]\nhost = *.example.com\nrespond = 204\n");
@@ -740,8 +728,7 @@ static void test_route_errors(void **state)
                "t.ini:6: [route:r] listener: unknown listener 'other'", NULL);
     load_fails(LISTENER "[route:r]\nrespond = 200\nhost = a..b/c\npath_prefix = v1\n",
                "t.ini:6: [route:r] host: 'a..b/c' is not a host name, '*.suffix' or '*'",
-               "t.ini:7: [route:r] path_prefix: 'v1' must start with '/' and hold no spaces",
-               NULL);
+               "t.ini:7: [route:r] path_prefix: 'v1' must start with '/' and hold no spaces", NULL);
     load_fails(LISTENER "[route:r]\nrespond = 200\nhost = *.\n",
                "t.ini:6: [route:r] host: '*.' is not a host name, '*.suffix' or '*'", NULL);
 }
@@ -807,8 +794,8 @@ static void test_check_prints_every_error_and_returns_1(void **state)
 {
     char out[1024] = "", path[160], want[1024];
 
-    assert_int_equal(check_text("[daemon]\nworkers = x\nfoo = 1\n" LISTENER, out, sizeof(out),
-                                path, sizeof(path)),
+    assert_int_equal(check_text("[daemon]\nworkers = x\nfoo = 1\n" LISTENER, out, sizeof(out), path,
+                                sizeof(path)),
                      1);
     snprintf(want, sizeof(want),
              "%s:2: [daemon] workers: 'x' is not 'auto' or a number 1..1024\n"

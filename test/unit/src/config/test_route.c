@@ -13,8 +13,8 @@ static const char *route_of(const char *listener, const char *host, const char *
 {
     const struct cfg_listener *l = cfg_find_listener(gen, listener);
     assert_non_null(l);
-    const struct cfg_target *t = cfg_route_lookup(l, host, host ? strlen(host) : 0, path,
-                                                  strlen(path));
+    const struct cfg_target *t =
+        cfg_route_lookup(l, host, host ? strlen(host) : 0, path, strlen(path));
     if (t == NULL)
         return "404";
     assert_true((t->cluster != NULL) != (t->respond != NULL));
@@ -138,8 +138,8 @@ static void test_lookup_order_is_precomputed(void **state)
 {
     const struct cfg_listener *l = cfg_find_listener(gen, "pub");
     static const char *const order[] = {
-        "exact-api-v1", "exact-api", "other-host", "exact", "wild-deep", "wild",
-        "any-api", "any-api-twin", "any-root",
+        "exact-api-v1", "exact-api", "other-host",   "exact",    "wild-deep",
+        "wild",         "any-api",   "any-api-twin", "any-root",
     };
     assert_int_equal(l->n_routes, sizeof(order) / sizeof(order[0]));
     for (size_t i = 0; i < l->n_routes; i++)
@@ -149,13 +149,13 @@ static void test_lookup_order_is_precomputed(void **state)
 static void test_default_target_and_404(void **state)
 {
     struct cfg_errors errors = {0};
-    const struct cfg_generation *g = cfg_load_string(
-        "d.ini",
-        "[cluster:c]\nendpoints = 127.0.0.1:9000\n"
-        "[listener:withdefault]\naddress = 127.0.0.1:1\ncluster = c\n"
-        "[listener:nodefault]\naddress = 127.0.0.1:2\n"
-        "[route:only]\nhost = only.test\nrespond = 200\n",
-        &errors);
+    const struct cfg_generation *g =
+        cfg_load_string("d.ini",
+                        "[cluster:c]\nendpoints = 127.0.0.1:9000\n"
+                        "[listener:withdefault]\naddress = 127.0.0.1:1\ncluster = c\n"
+                        "[listener:nodefault]\naddress = 127.0.0.1:2\n"
+                        "[route:only]\nhost = only.test\nrespond = 200\n",
+                        &errors);
     assert_non_null(g);
     const struct cfg_listener *wd = cfg_find_listener(g, "withdefault");
     const struct cfg_listener *nd = cfg_find_listener(g, "nodefault");
@@ -174,13 +174,13 @@ static void test_default_target_and_404(void **state)
 static void test_listeners_match_across_generations_by_address_and_protocol(void **state)
 {
     struct cfg_errors errors = {0};
-    const struct cfg_generation *next = cfg_load_string(
-        "next.ini",
-        "[cluster:c]\nendpoints = 127.0.0.1:9000\n"
-        "[listener:renamed]\naddress = 127.0.0.1:18081\nrespond = 200\n"
-        "[listener:admin]\naddress = 127.0.0.1:18092\nrespond = 200\n"
-        "[listener:bare]\naddress = 127.0.0.1:18083\nprotocol = tcp\ncluster = c\n",
-        &errors);
+    const struct cfg_generation *next =
+        cfg_load_string("next.ini",
+                        "[cluster:c]\nendpoints = 127.0.0.1:9000\n"
+                        "[listener:renamed]\naddress = 127.0.0.1:18081\nrespond = 200\n"
+                        "[listener:admin]\naddress = 127.0.0.1:18092\nrespond = 200\n"
+                        "[listener:bare]\naddress = 127.0.0.1:18083\nprotocol = tcp\ncluster = c\n",
+                        &errors);
     assert_non_null(next);
     /* Same address under another name: the socket is kept. */
     assert_true(cfg_listener_same_socket(cfg_find_listener(gen, "pub"),
@@ -189,8 +189,8 @@ static void test_listeners_match_across_generations_by_address_and_protocol(void
     assert_false(cfg_listener_same_socket(cfg_find_listener(gen, "admin"),
                                           cfg_find_listener(next, "admin")));
     /* Same address, other protocol: a new socket. */
-    assert_false(cfg_listener_same_socket(cfg_find_listener(gen, "bare"),
-                                          cfg_find_listener(next, "bare")));
+    assert_false(
+        cfg_listener_same_socket(cfg_find_listener(gen, "bare"), cfg_find_listener(next, "bare")));
     cfg_unref(next);
 }
 

@@ -84,8 +84,8 @@ static void check_messages(int abstract)
     assert_string_equal(receive(&r), "READY=1\nSTATUS=x");
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned long long before = (unsigned long long)ts.tv_sec * 1000000ull +
-                                (unsigned long long)ts.tv_nsec / 1000ull;
+    unsigned long long before =
+        (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000ull;
     assert_int_equal(sdnotify_reloading(), 1);
     const char *msg = receive(&r);
     unsigned long long usec = 0;
