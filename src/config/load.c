@@ -128,8 +128,13 @@ static void errors_add(struct cfg_errors *e, const char *fmt, ...)
         e->cap = cap;
     }
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) >= 0)
+    if (vasprintf(&msg, fmt, ap) >= 0) {
+        /* Values are quoted in messages: keep terminals safe from them. */
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
         e->items[e->count++] = msg;
+    }
     va_end(ap);
 }
 

@@ -54,7 +54,8 @@ void cfg_route_index(struct cfg_arena *a, struct cfg_listener *l,
     const struct cfg_route **mine = cfg_arena_alloc(a, (n_routes + 1) * sizeof(*mine));
     size_t n = 0;
 
-    for (size_t i = 0; i < n_routes; i++)
+    /* TCP listeners have no requests to route. */
+    for (size_t i = 0; i < n_routes && l->protocol != CFG_LISTENER_TCP; i++)
         if (route_applies(routes[i], l->name))
             mine[n++] = routes[i];
     qsort(mine, n, sizeof(*mine), route_order);

@@ -478,8 +478,12 @@ static void test_tcp_listener_rules(void **state)
 {
     const struct cfg_generation *g =
         load_ok("[cluster:c]\nendpoints = 127.0.0.1:1\n"
-                "[listener:t]\naddress = 127.0.0.1:2\nprotocol = tcp\ncluster = c\n");
+                "[listener:t]\naddress = 127.0.0.1:2\nprotocol = tcp\ncluster = c\n"
+                "[listener:h]\naddress = 127.0.0.1:3\n[route:everywhere]\nrespond = 200\n");
     assert_int_equal(cfg_find_listener(g, "t")->protocol, CFG_LISTENER_TCP);
+    /* Routes without a listener list go to every listener but tcp ones. */
+    assert_int_equal(cfg_find_listener(g, "t")->n_routes, 0);
+    assert_int_equal(cfg_find_listener(g, "h")->n_routes, 1);
     cfg_unref(g);
 
     load_fails("[listener:t]\naddress = 127.0.0.1:2\nprotocol = tcp\nrespond = 200\n"
@@ -763,6 +767,26 @@ static void test_load_file_resolves_relative_paths_against_its_directory(void **
     cfg_unref(g);
 }
 
+static void test_load_directory_is_an_error(void **state)
+{
+    struct cfg_errors errors = {0};
+    char want[256];
+
+    assert_null(cfg_load(tmpdir, &errors));
+    assert_int_equal(errors.count, 1);
+    snprintf(want, sizeof(want), "%s: cannot read: Is a directory", tmpdir);
+    assert_string_equal(errors.items[0], want);
+    cfg_errors_free(&errors);
+}
+
+static void test_control_characters_in_messages_are_masked(void **state)
+{
+    load_fails("[daemon]\nlog_level = a\x1b[31mb\n" LISTENER,
+               "t.ini:2: [daemon] log_level: 'a?[31mb' is not one of: error, warn, notice, "
+               "info, debug",
+               NULL);
+}
+
 static void test_load_missing_file_is_an_error(void **state)
 {
     struct cfg_errors errors = {0};
@@ -964,6 +988,8 @@ int main(void)
         cmocka_unit_test(test_routes_alone_make_a_listener_valid),
         cmocka_unit_test(test_load_file_resolves_relative_paths_against_its_directory),
         cmocka_unit_test(test_load_missing_file_is_an_error),
+        cmocka_unit_test(test_load_directory_is_an_error),
+        cmocka_unit_test(test_control_characters_in_messages_are_masked),
         cmocka_unit_test(test_check_prints_every_error_and_returns_1),
         cmocka_unit_test(test_check_reports_a_valid_file_and_returns_0),
         cmocka_unit_test(test_generations_are_numbered_in_load_order),
