@@ -1245,34 +1245,41 @@ static struct cfg_cluster *cluster_ref(struct loader *ld, struct section *sec, c
     return &((struct cluster_draft *)c->obj)->pub;
 }
 
+/* Reads a plugin's configuration_file into its configuration. */
+static void read_configuration_file(struct loader *ld, struct section *sec, struct plugin_draft *p)
+{
+    const char *why;
+    size_t len = 0;
+    char *text = NULL;
+
+    if (file_readable(p->configuration_file, &why)) {
+        text = slurp(ld->arena, p->configuration_file, &len);
+        if (text == NULL)
+            why = strerror(errno);
+    }
+    if (text == NULL) {
+        ld_key_error(ld, sec, key_of(sec, "configuration_file"), "cannot read '%s': %s",
+                     p->configuration_file, why);
+        return;
+    }
+    p->pub.configuration = text;
+    p->pub.configuration_len = len;
+}
+
 static void link_plugin(struct loader *ld, struct section *sec)
 {
     struct plugin_draft *p = sec->obj;
 
     check_readable(ld, sec, "file", p->pub.file);
-    if (has_key(sec, "configuration") && has_key(sec, "configuration_file")) {
+    if (has_key(sec, "configuration") && has_key(sec, "configuration_file"))
         ld_key_error(ld, sec, key_of(sec, "configuration_file"),
                      "give configuration or configuration_file, not both");
-    } else if (p->configuration_file != NULL) {
-        const char *why;
-        size_t len = 0;
-        char *text = NULL;
-        if (file_readable(p->configuration_file, &why))
-            text = slurp(ld->arena, p->configuration_file, &len);
-        else
-            errno = 0;
-        if (text == NULL) {
-            ld_key_error(ld, sec, key_of(sec, "configuration_file"), "cannot read '%s': %s",
-                         p->configuration_file, errno ? strerror(errno) : why);
-            return;
-        }
-        p->pub.configuration = text;
-        p->pub.configuration_len = len;
-    }
+    else if (p->configuration_file != NULL)
+        read_configuration_file(ld, sec, p);
+    else if (p->pub.configuration != NULL)
+        p->pub.configuration_len = strlen(p->pub.configuration);
     if (p->pub.configuration == NULL)
         p->pub.configuration = "";
-    p->pub.configuration_len =
-        p->configuration_file ? p->pub.configuration_len : strlen(p->pub.configuration);
 }
 
 static void link_listener(struct loader *ld, struct section *sec)
