@@ -1,0 +1,796 @@
+/*
+ * interp.c - the register-code interpreter: direct-threaded dispatch with computed goto.
+ *
+ * Every instruction starts with its handler's address; each handler ends with its own
+ * `goto *` (one dispatch site per handler, two for conditional branches), so the branch
+ * predictor sees per-op history. Calls between functions of the same instance stay in
+ * this loop (no native recursion): a frame record goes on the instance's call stack and
+ * the callee's frame starts at the caller's argument slots. Guest memory is accessed
+ * without bounds checks (guard pages, see memory.c) unless WASP_BOUNDS_CHECKS is set.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regcode.h"
+
+const void *wasm_op_handlers[WASM_OP_COUNT];
+wasm_code_word wasm_halt_code[2];
+
+typedef uint64_t u64a __attribute__((may_alias));
+typedef uint32_t u32a __attribute__((may_alias));
+typedef float f32a __attribute__((may_alias));
+typedef double f64a __attribute__((may_alias));
+typedef uint64_t u64u __attribute__((may_alias, aligned(1)));
+typedef uint32_t u32u __attribute__((may_alias, aligned(1)));
+typedef uint16_t u16u __attribute__((may_alias, aligned(1)));
+typedef const void *ptru __attribute__((may_alias, aligned(4)));
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+static inline float f32_min(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == 0 && b == 0)
+        return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+
+static inline float f32_max(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == 0 && b == 0)
+        return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+
+static inline double f64_min(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == 0 && b == 0)
+        return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+
+static inline double f64_max(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == 0 && b == 0)
+        return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+
+static inline uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint64_t f64_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+
+static inline double bits_f64(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* Copies n results from arbitrary slots to fp[0..n-1] (sources may overlap targets). */
+static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code_word *srcs,
+                                                   uint32_t n)
+{
+    uint64_t small[16];
+    uint64_t *tmp = n <= 16 ? small : malloc(n * sizeof(uint64_t));
+    if (!tmp) {
+        /* Forward copy is correct when every source is at or above its target. */
+        for (uint32_t i = 0; i < n; i++)
+            fp[i] = *(u64a *)((char *)fp + srcs[i]);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        tmp[i] = *(u64a *)((char *)fp + srcs[i]);
+    memcpy(fp, tmp, n * sizeof(uint64_t));
+    if (tmp != small)
+        free(tmp);
+}
+
+/* Operand k (0-based, after the 2-word handler). */
+#define A(k) (pc[2 + (k)])
+#define SLOT(k) (fp + A(k))
+#define R32(k) (*(u32a *)SLOT(k))
+#define R64(k) (*(u64a *)SLOT(k))
+#define RF32(k) (*(f32a *)SLOT(k))
+#define RF64(k) (*(f64a *)SLOT(k))
+#define W32(k, v) (*(u64a *)SLOT(k) = (uint32_t)(v))
+#define W64(k, v) (*(u64a *)SLOT(k) = (uint64_t)(v))
+#define WF32(k, v) W32(k, f32_bits(v))
+#define WF64(k, v) (*(f64a *)SLOT(k) = (v))
+#define IMM64(k) (*(const u64u *)&pc[2 + (k)])
+
+#define NEXT(n)                                                                            \
+    do {                                                                                   \
+        pc += (n);                                                                         \
+        goto **(const ptru *)pc;                                                           \
+    } while (0)
+#define TRAP(t)                                                                            \
+    do {                                                                                   \
+        trap = (t);                                                                        \
+        goto trap_out;                                                                     \
+    } while (0)
+#define FUEL_TICK                                                                          \
+    do {                                                                                   \
+        if (UNLIKELY(fuel-- == 0))                                                         \
+            TRAP(WASM_TRAP_FUEL_EXHAUSTED);                                                \
+    } while (0)
+
+#ifdef WASP_BOUNDS_CHECKS
+#define RELOAD_MEM                                                                         \
+    do {                                                                                   \
+        mem = inst->mem0 ? inst->mem0->base : NULL;                                        \
+        memlen = inst->mem0 ? inst->mem0->size : 0;                                        \
+    } while (0)
+#define MEMREF(ka, ko, n)                                                                  \
+    ({                                                                                     \
+        uint64_t ea_ = (uint64_t)R32(ka) + A(ko);                                          \
+        if (UNLIKELY(ea_ + (n) > memlen))                                                  \
+            TRAP(WASM_TRAP_MEMORY_OOB);                                                    \
+        mem + ea_;                                                                         \
+    })
+#else
+#define RELOAD_MEM                                                                         \
+    do {                                                                                   \
+        mem = inst->mem0 ? inst->mem0->base : NULL;                                        \
+    } while (0)
+#define MEMREF(ka, ko, n) (mem + (uint64_t)R32(ka) + A(ko))
+#endif
+
+/* Handler generators. */
+#define BIN32(name, expr)                                                                  \
+    L_i32_##name##_ss : {                                                                  \
+        uint32_t a = R32(1), b = R32(2);                                                   \
+        W32(0, expr);                                                                      \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_i32_##name##_si : {                                                                  \
+        uint32_t a = R32(1), b = A(2);                                                     \
+        W32(0, expr);                                                                      \
+        NEXT(5);                                                                           \
+    }
+#define BIN64(name, expr)                                                                  \
+    L_i64_##name##_ss : {                                                                  \
+        uint64_t a = R64(1), b = R64(2);                                                   \
+        W64(0, expr);                                                                      \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_i64_##name##_si : {                                                                  \
+        uint64_t a = R64(1), b = IMM64(2);                                                 \
+        W64(0, expr);                                                                      \
+        NEXT(6);                                                                           \
+    }
+/* Compares: value form, fused branch form, fused select form (i32 only). */
+#define CMP32(name, cond)                                                                  \
+    L_i32_##name##_ss : {                                                                  \
+        uint32_t a = R32(1), b = R32(2);                                                   \
+        W32(0, cond);                                                                      \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_i32_##name##_si : {                                                                  \
+        uint32_t a = R32(1), b = A(2);                                                     \
+        W32(0, cond);                                                                      \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_br_i32_##name##_ss : {                                                               \
+        uint32_t a = R32(0), b = R32(1);                                                   \
+        if (cond) {                                                                        \
+            FUEL_TICK;                                                                     \
+            pc += (int32_t)A(2);                                                           \
+            goto **(const ptru *)pc;                                                       \
+        }                                                                                  \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_br_i32_##name##_si : {                                                               \
+        uint32_t a = R32(0), b = A(1);                                                     \
+        if (cond) {                                                                        \
+            FUEL_TICK;                                                                     \
+            pc += (int32_t)A(2);                                                           \
+            goto **(const ptru *)pc;                                                       \
+        }                                                                                  \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_sel_i32_##name##_ss : {                                                              \
+        uint32_t a = R32(3), b = R32(4);                                                   \
+        W64(0, (cond) ? R64(1) : R64(2));                                                  \
+        NEXT(7);                                                                           \
+    }                                                                                      \
+    L_sel_i32_##name##_si : {                                                              \
+        uint32_t a = R32(3), b = A(4);                                                     \
+        W64(0, (cond) ? R64(1) : R64(2));                                                  \
+        NEXT(7);                                                                           \
+    }
+#define CMP64(name, cond)                                                                  \
+    L_i64_##name##_ss : {                                                                  \
+        uint64_t a = R64(1), b = R64(2);                                                   \
+        W32(0, cond);                                                                      \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_i64_##name##_si : {                                                                  \
+        uint64_t a = R64(1), b = IMM64(2);                                                 \
+        W32(0, cond);                                                                      \
+        NEXT(6);                                                                           \
+    }                                                                                      \
+    L_br_i64_##name##_ss : {                                                               \
+        uint64_t a = R64(0), b = R64(1);                                                   \
+        if (cond) {                                                                        \
+            FUEL_TICK;                                                                     \
+            pc += (int32_t)A(2);                                                           \
+            goto **(const ptru *)pc;                                                       \
+        }                                                                                  \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_br_i64_##name##_si : {                                                               \
+        uint64_t a = R64(0), b = IMM64(1);                                                 \
+        if (cond) {                                                                        \
+            FUEL_TICK;                                                                     \
+            pc += (int32_t)A(3);                                                           \
+            goto **(const ptru *)pc;                                                       \
+        }                                                                                  \
+        NEXT(6);                                                                           \
+    }
+#define FBIN32(name, expr)                                                                 \
+    L_f32_##name : {                                                                       \
+        float a = RF32(1), b = RF32(2);                                                    \
+        WF32(0, expr);                                                                     \
+        NEXT(5);                                                                           \
+    }
+#define FBIN64(name, expr)                                                                 \
+    L_f64_##name : {                                                                       \
+        double a = RF64(1), b = RF64(2);                                                   \
+        WF64(0, expr);                                                                     \
+        NEXT(5);                                                                           \
+    }
+#define FCMP32(name, expr)                                                                 \
+    L_f32_##name : {                                                                       \
+        float a = RF32(1), b = RF32(2);                                                    \
+        W32(0, expr);                                                                      \
+        NEXT(5);                                                                           \
+    }
+#define FCMP64(name, expr)                                                                 \
+    L_f64_##name : {                                                                       \
+        double a = RF64(1), b = RF64(2);                                                   \
+        W32(0, expr);                                                                      \
+        NEXT(5);                                                                           \
+    }
+#define UN(name, T, rd, wr, expr)                                                          \
+    L_##name : {                                                                           \
+        T a = rd(1);                                                                       \
+        wr(0, expr);                                                                       \
+        NEXT(4);                                                                           \
+    }
+/* Trapping float -> int truncation: NaN -> invalid conversion; out of (lo, hi) -> overflow. */
+#define TRUNC(name, FT, rd, IT, wr, lo_ok, hi_ok)                                          \
+    L_##name : {                                                                           \
+        FT a = rd(1);                                                                      \
+        if (UNLIKELY(isnan(a)))                                                            \
+            TRAP(WASM_TRAP_INVALID_CONVERSION);                                            \
+        if (UNLIKELY(!((lo_ok) && (hi_ok))))                                               \
+            TRAP(WASM_TRAP_INT_OVERFLOW);                                                  \
+        wr(0, (IT)a);                                                                      \
+        NEXT(4);                                                                           \
+    }
+#define TRUNC_SAT(name, FT, rd, IT, wr, lo_ok, hi_ok, minv, maxv)                         \
+    L_##name : {                                                                           \
+        FT a = rd(1);                                                                      \
+        IT r;                                                                              \
+        if (isnan(a))                                                                      \
+            r = 0;                                                                         \
+        else if (!(lo_ok))                                                                 \
+            r = (minv);                                                                    \
+        else if (!(hi_ok))                                                                 \
+            r = (maxv);                                                                    \
+        else                                                                               \
+            r = (IT)a;                                                                     \
+        wr(0, r);                                                                          \
+        NEXT(4);                                                                           \
+    }
+#define LOAD(name, T, n, wr)                                                               \
+    L_##name : {                                                                           \
+        const uint8_t *p_ = MEMREF(1, 2, n);                                               \
+        wr(0, *(const T *)p_);                                                             \
+        NEXT(5);                                                                           \
+    }
+
+#define LABEL_ADDR(n) [WASM_OP_##n] = &&L_##n,
+#define LABEL_IBIN32(n) [WASM_OP_i32_##n##_ss] = &&L_i32_##n##_ss, [WASM_OP_i32_##n##_si] = &&L_i32_##n##_si,
+#define LABEL_IBIN64(n) [WASM_OP_i64_##n##_ss] = &&L_i64_##n##_ss, [WASM_OP_i64_##n##_si] = &&L_i64_##n##_si,
+#define LABEL_BR32(n) [WASM_OP_br_i32_##n##_ss] = &&L_br_i32_##n##_ss, [WASM_OP_br_i32_##n##_si] = &&L_br_i32_##n##_si,
+#define LABEL_BR64(n) [WASM_OP_br_i64_##n##_ss] = &&L_br_i64_##n##_ss, [WASM_OP_br_i64_##n##_si] = &&L_br_i64_##n##_si,
+#define LABEL_SEL32(n) [WASM_OP_sel_i32_##n##_ss] = &&L_sel_i32_##n##_ss, [WASM_OP_sel_i32_##n##_si] = &&L_sel_i32_##n##_si,
+#define LABEL_F32(n) [WASM_OP_f32_##n] = &&L_f32_##n,
+#define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
+
+static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_t *entry_fp)
+{
+    static const void *const labels[WASM_OP_COUNT] = {
+        WASM_OPS_MISC(LABEL_ADDR)
+        WASM_ICMPS(LABEL_IBIN32) WASM_IBINS(LABEL_IBIN32)
+        WASM_ICMPS(LABEL_IBIN64) WASM_IBINS(LABEL_IBIN64)
+        WASM_ICMPS(LABEL_BR32) WASM_ICMPS(LABEL_BR64) WASM_ICMPS(LABEL_SEL32)
+        WASM_FCMPS(LABEL_F32) WASM_FBINS(LABEL_F32) WASM_FUNS(LABEL_F32)
+        WASM_FCMPS(LABEL_F64) WASM_FBINS(LABEL_F64) WASM_FUNS(LABEL_F64)
+    };
+    if (!inst) {
+        memcpy(wasm_op_handlers, labels, sizeof(labels));
+        const void *h = labels[WASM_OP_halt];
+        memcpy(wasm_halt_code, &h, sizeof(h));
+        return 0;
+    }
+
+    const wasm_code_word *pc = code->ins;
+    char *fp = (char *)entry_fp;
+    struct wasm_frame *csp = inst->csp;
+    struct wasm_frame *const entry = csp;
+    struct wasm_frame *const cs_end = inst->cs_end;
+    uint64_t *const stack_end = inst->stack_end;
+    struct wasm_global *const *const G = inst->globals;
+    uint64_t fuel = inst->fuel_on ? inst->fuel : UINT64_MAX;
+    uint8_t *mem;
+#ifdef WASP_BOUNDS_CHECKS
+    uint64_t memlen;
+#endif
+    enum wasm_trap trap;
+    enum wasm_op slow_op;
+
+    if (UNLIKELY(csp >= cs_end || entry_fp + code->frame_slots > stack_end)) {
+        trap = WASM_TRAP_STACK_EXHAUSTED;
+        wasm_record_trap(inst, trap, NULL, entry);
+        return WASM_ERR_TRAP;
+    }
+    csp->ret_pc = wasm_halt_code;
+    csp->ret_fp = NULL;
+    csp->code = code;
+    inst->csp = ++csp;
+    memset(entry_fp + code->nparams, 0, (size_t)code->nlocals * 8);
+    RELOAD_MEM;
+    NEXT(0);
+
+L_halt:
+    if (inst->fuel_on)
+        inst->fuel = fuel;
+    return WASM_OK;
+
+L_unreachable:
+    TRAP(WASM_TRAP_UNREACHABLE);
+L_trap_stack:
+    TRAP(WASM_TRAP_STACK_EXHAUSTED);
+
+L_br:
+    pc += (int32_t)A(0);
+    goto **(const ptru *)pc;
+L_br_back:
+    FUEL_TICK;
+    pc += (int32_t)A(0);
+    goto **(const ptru *)pc;
+L_br_z32:
+    if (R32(0) == 0) {
+        FUEL_TICK;
+        pc += (int32_t)A(1);
+        goto **(const ptru *)pc;
+    }
+    NEXT(4);
+L_br_nz32:
+    if (R32(0) != 0) {
+        FUEL_TICK;
+        pc += (int32_t)A(1);
+        goto **(const ptru *)pc;
+    }
+    NEXT(4);
+L_br_z64:
+    if (R64(0) == 0) {
+        FUEL_TICK;
+        pc += (int32_t)A(1);
+        goto **(const ptru *)pc;
+    }
+    NEXT(4);
+L_br_nz64:
+    if (R64(0) != 0) {
+        FUEL_TICK;
+        pc += (int32_t)A(1);
+        goto **(const ptru *)pc;
+    }
+    NEXT(4);
+L_br_table: {
+    uint32_t i = R32(0), n = A(1);
+    if (i > n)
+        i = n;
+    FUEL_TICK;
+    pc += (int32_t)A(2 + i);
+    goto **(const ptru *)pc;
+}
+L_copy:
+    W64(0, R64(1));
+    NEXT(4);
+L_copy2:
+    W64(0, R64(1));
+    W64(2, R64(3));
+    NEXT(6);
+L_const32:
+    W64(0, (uint64_t)A(1));
+    NEXT(4);
+L_const64:
+    W64(0, IMM64(1));
+    NEXT(5);
+
+L_ret0:
+    --csp;
+    pc = csp->ret_pc;
+    fp = (char *)csp->ret_fp;
+    inst->csp = csp;
+#ifdef WASP_BOUNDS_CHECKS
+    RELOAD_MEM;
+#endif
+    goto **(const ptru *)pc;
+L_ret1:
+    *(u64a *)fp = R64(0);
+    goto L_ret0;
+L_ret1_i64:
+    *(u64a *)fp = IMM64(0);
+    goto L_ret0;
+L_retn:
+    copy_results((uint64_t *)fp, &A(1), A(0));
+    goto L_ret0;
+
+L_call: {
+    const struct wasm_code *c;
+    memcpy(&c, &A(1), sizeof(c));
+    uint64_t *nfp = (uint64_t *)(fp + A(0));
+    if (UNLIKELY(csp >= cs_end || nfp + c->frame_slots > stack_end))
+        TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    FUEL_TICK;
+    csp->ret_pc = pc + 5;
+    csp->ret_fp = (uint64_t *)fp;
+    csp->code = c;
+    inst->csp = ++csp;
+    for (uint64_t *z = nfp + c->nparams, *ze = z + c->nlocals; z < ze; z++)
+        *z = 0;
+    fp = (char *)nfp;
+    pc = c->ins;
+    goto **(const ptru *)pc;
+}
+L_call_ext: {
+    struct wasm_func *f = inst->funcs[A(1)];
+    FUEL_TICK;
+    if (inst->fuel_on)
+        inst->fuel = fuel;
+    uint64_t *top = (uint64_t *)fp + csp[-1].code->frame_slots;
+    enum wasm_trap t = wasm_do_call_ext(inst, f, (uint64_t *)(fp + A(0)), top);
+    if (inst->fuel_on)
+        fuel = inst->fuel;
+    RELOAD_MEM;
+    if (UNLIKELY(t != WASM_TRAP_NONE))
+        TRAP(t);
+    NEXT(4);
+}
+L_call_indirect: {
+    const struct wasm_table *tb = inst->tables[A(1)];
+    uint32_t i = R32(3);
+    if (UNLIKELY(i >= tb->size))
+        TRAP(WASM_TRAP_UNDEFINED_ELEMENT);
+    struct wasm_func *f = (struct wasm_func *)(uintptr_t)tb->elems[i];
+    if (UNLIKELY(!f))
+        TRAP(WASM_TRAP_UNINITIALIZED_ELEMENT);
+    if (UNLIKELY(f->type_id != A(2)))
+        TRAP(WASM_TRAP_INDIRECT_TYPE);
+    FUEL_TICK;
+    if (LIKELY(f->inst == inst)) {
+        const struct wasm_code *c = f->code;
+        uint64_t *nfp = (uint64_t *)(fp + A(0));
+        if (UNLIKELY(csp >= cs_end || nfp + c->frame_slots > stack_end))
+            TRAP(WASM_TRAP_STACK_EXHAUSTED);
+        csp->ret_pc = pc + 6;
+        csp->ret_fp = (uint64_t *)fp;
+        csp->code = c;
+        inst->csp = ++csp;
+        for (uint64_t *z = nfp + c->nparams, *ze = z + c->nlocals; z < ze; z++)
+            *z = 0;
+        fp = (char *)nfp;
+        pc = c->ins;
+        goto **(const ptru *)pc;
+    }
+    if (inst->fuel_on)
+        inst->fuel = fuel;
+    uint64_t *top = (uint64_t *)fp + csp[-1].code->frame_slots;
+    enum wasm_trap t = wasm_do_call_ext(inst, f, (uint64_t *)(fp + A(0)), top);
+    if (inst->fuel_on)
+        fuel = inst->fuel;
+    RELOAD_MEM;
+    if (UNLIKELY(t != WASM_TRAP_NONE))
+        TRAP(t);
+    NEXT(6);
+}
+
+L_select:
+    W64(0, R32(3) ? R64(1) : R64(2));
+    NEXT(6);
+L_gget:
+    W64(0, G[A(1)]->value);
+    NEXT(4);
+L_gset:
+    G[A(0)]->value = R64(1);
+    NEXT(4);
+L_gset_i:
+    G[A(0)]->value = IMM64(1);
+    NEXT(5);
+L_ref_func:
+    W64(0, (uintptr_t)inst->funcs[A(1)]);
+    NEXT(4);
+L_ref_is_null:
+    W32(0, R64(1) == 0);
+    NEXT(4);
+
+    LOAD(load32, u32u, 4, W32)
+    LOAD(load64, u64u, 8, W64)
+    LOAD(load8_u, uint8_t, 1, W64)
+    LOAD(load16_u, u16u, 2, W64)
+L_load8_s32: {
+    const uint8_t *p_ = MEMREF(1, 2, 1);
+    W32(0, (uint32_t)(int32_t)(int8_t)*p_);
+    NEXT(5);
+}
+L_load16_s32: {
+    const uint8_t *p_ = MEMREF(1, 2, 2);
+    W32(0, (uint32_t)(int32_t)(int16_t) * (const u16u *)p_);
+    NEXT(5);
+}
+L_load8_s64: {
+    const uint8_t *p_ = MEMREF(1, 2, 1);
+    W64(0, (uint64_t)(int64_t)(int8_t)*p_);
+    NEXT(5);
+}
+L_load16_s64: {
+    const uint8_t *p_ = MEMREF(1, 2, 2);
+    W64(0, (uint64_t)(int64_t)(int16_t) * (const u16u *)p_);
+    NEXT(5);
+}
+L_load32_s64: {
+    const uint8_t *p_ = MEMREF(1, 2, 4);
+    W64(0, (uint64_t)(int64_t)(int32_t) * (const u32u *)p_);
+    NEXT(5);
+}
+L_store8: {
+    uint8_t *p_ = MEMREF(0, 2, 1);
+    *p_ = (uint8_t)R32(1);
+    NEXT(5);
+}
+L_store16: {
+    uint8_t *p_ = MEMREF(0, 2, 2);
+    *(u16u *)p_ = (uint16_t)R32(1);
+    NEXT(5);
+}
+L_store32: {
+    uint8_t *p_ = MEMREF(0, 2, 4);
+    *(u32u *)p_ = R32(1);
+    NEXT(5);
+}
+L_store64: {
+    uint8_t *p_ = MEMREF(0, 2, 8);
+    *(u64u *)p_ = R64(1);
+    NEXT(5);
+}
+L_store32_i: {
+    uint8_t *p_ = MEMREF(0, 1, 4);
+    *(u32u *)p_ = (uint32_t)IMM64(2);
+    NEXT(6);
+}
+L_store64_i: {
+    uint8_t *p_ = MEMREF(0, 1, 8);
+    *(u64u *)p_ = IMM64(2);
+    NEXT(6);
+}
+L_memory_size:
+    W32(0, inst->mem0->size / WASM_PAGE_SIZE);
+    NEXT(3);
+L_memory_grow:
+    W32(0, wasm_memory_grow_inst(inst, R32(1)));
+    RELOAD_MEM;
+    NEXT(4);
+
+#define SLOW(n)                                                                            \
+    L_##n : slow_op = WASM_OP_##n;                                                         \
+    goto slow;
+    SLOW(memory_fill) SLOW(memory_copy) SLOW(memory_init) SLOW(data_drop) SLOW(table_get)
+    SLOW(table_set) SLOW(table_size) SLOW(table_grow) SLOW(table_fill) SLOW(table_copy)
+    SLOW(table_init) SLOW(elem_drop)
+slow: {
+    /* Rare ops: a helper does the work. */
+    static const uint8_t len[WASM_OP_COUNT] = {
+        [WASM_OP_memory_fill] = 5, [WASM_OP_memory_copy] = 5, [WASM_OP_memory_init] = 6,
+        [WASM_OP_data_drop] = 3,   [WASM_OP_table_get] = 5,   [WASM_OP_table_set] = 5,
+        [WASM_OP_table_size] = 4,  [WASM_OP_table_grow] = 6,  [WASM_OP_table_fill] = 6,
+        [WASM_OP_table_copy] = 7,  [WASM_OP_table_init] = 7,  [WASM_OP_elem_drop] = 3,
+    };
+    enum wasm_trap t = wasm_bulk_op(inst, slow_op, pc + 2, (uint64_t *)fp);
+    if (UNLIKELY(t != WASM_TRAP_NONE))
+        TRAP(t);
+    NEXT(len[slow_op]);
+}
+
+    /* Integer unary and conversions. */
+    UN(i32_eqz, uint32_t, R32, W32, a == 0)
+    UN(i64_eqz, uint64_t, R64, W32, a == 0)
+    UN(i32_clz, uint32_t, R32, W32, a ? __builtin_clz(a) : 32)
+    UN(i32_ctz, uint32_t, R32, W32, a ? __builtin_ctz(a) : 32)
+    UN(i32_popcnt, uint32_t, R32, W32, __builtin_popcount(a))
+    UN(i64_clz, uint64_t, R64, W64, a ? __builtin_clzll(a) : 64)
+    UN(i64_ctz, uint64_t, R64, W64, a ? __builtin_ctzll(a) : 64)
+    UN(i64_popcnt, uint64_t, R64, W64, __builtin_popcountll(a))
+    UN(i32_extend8_s, uint32_t, R32, W32, (uint32_t)(int32_t)(int8_t)a)
+    UN(i32_extend16_s, uint32_t, R32, W32, (uint32_t)(int32_t)(int16_t)a)
+    UN(i64_extend8_s, uint64_t, R64, W64, (uint64_t)(int64_t)(int8_t)a)
+    UN(i64_extend16_s, uint64_t, R64, W64, (uint64_t)(int64_t)(int16_t)a)
+    UN(i64_extend32_s, uint64_t, R64, W64, (uint64_t)(int64_t)(int32_t)a)
+    UN(i32_wrap_i64, uint64_t, R64, W32, (uint32_t)a)
+    UN(i64_extend_i32_u, uint32_t, R32, W64, (uint64_t)a)
+
+    TRUNC(i32_trunc_f32_s, float, RF32, int32_t, W32, a >= -2147483648.0f, a < 2147483648.0f)
+    TRUNC(i32_trunc_f32_u, float, RF32, uint32_t, W32, a > -1.0f, a < 4294967296.0f)
+    TRUNC(i32_trunc_f64_s, double, RF64, int32_t, W32, a > -2147483649.0, a < 2147483648.0)
+    TRUNC(i32_trunc_f64_u, double, RF64, uint32_t, W32, a > -1.0, a < 4294967296.0)
+    TRUNC(i64_trunc_f32_s, float, RF32, int64_t, W64, a >= -9223372036854775808.0f,
+          a < 9223372036854775808.0f)
+    TRUNC(i64_trunc_f32_u, float, RF32, uint64_t, W64, a > -1.0f, a < 18446744073709551616.0f)
+    TRUNC(i64_trunc_f64_s, double, RF64, int64_t, W64, a >= -9223372036854775808.0,
+          a < 9223372036854775808.0)
+    TRUNC(i64_trunc_f64_u, double, RF64, uint64_t, W64, a > -1.0, a < 18446744073709551616.0)
+    TRUNC_SAT(i32_trunc_sat_f32_s, float, RF32, int32_t, W32, a >= -2147483648.0f,
+              a < 2147483648.0f, INT32_MIN, INT32_MAX)
+    TRUNC_SAT(i32_trunc_sat_f32_u, float, RF32, uint32_t, W32, a > -1.0f, a < 4294967296.0f,
+              0, UINT32_MAX)
+    TRUNC_SAT(i32_trunc_sat_f64_s, double, RF64, int32_t, W32, a > -2147483649.0,
+              a < 2147483648.0, INT32_MIN, INT32_MAX)
+    TRUNC_SAT(i32_trunc_sat_f64_u, double, RF64, uint32_t, W32, a > -1.0, a < 4294967296.0, 0,
+              UINT32_MAX)
+    TRUNC_SAT(i64_trunc_sat_f32_s, float, RF32, int64_t, W64, a >= -9223372036854775808.0f,
+              a < 9223372036854775808.0f, INT64_MIN, INT64_MAX)
+    TRUNC_SAT(i64_trunc_sat_f32_u, float, RF32, uint64_t, W64, a > -1.0f,
+              a < 18446744073709551616.0f, 0, UINT64_MAX)
+    TRUNC_SAT(i64_trunc_sat_f64_s, double, RF64, int64_t, W64, a >= -9223372036854775808.0,
+              a < 9223372036854775808.0, INT64_MIN, INT64_MAX)
+    TRUNC_SAT(i64_trunc_sat_f64_u, double, RF64, uint64_t, W64, a > -1.0,
+              a < 18446744073709551616.0, 0, UINT64_MAX)
+
+    UN(f32_convert_i32_s, uint32_t, R32, WF32, (float)(int32_t)a)
+    UN(f32_convert_i32_u, uint32_t, R32, WF32, (float)a)
+    UN(f32_convert_i64_s, uint64_t, R64, WF32, (float)(int64_t)a)
+    UN(f32_convert_i64_u, uint64_t, R64, WF32, (float)a)
+    UN(f32_demote_f64, double, RF64, WF32, (float)a)
+    UN(f64_convert_i32_s, uint32_t, R32, WF64, (double)(int32_t)a)
+    UN(f64_convert_i32_u, uint32_t, R32, WF64, (double)a)
+    UN(f64_convert_i64_s, uint64_t, R64, WF64, (double)(int64_t)a)
+    UN(f64_convert_i64_u, uint64_t, R64, WF64, (double)a)
+    UN(f64_promote_f32, float, RF32, WF64, (double)a)
+
+    /* Float unary: abs/neg are bit operations (NaN payloads are kept). */
+    UN(f32_abs, uint32_t, R32, W32, a & 0x7fffffffu)
+    UN(f32_neg, uint32_t, R32, W32, a ^ 0x80000000u)
+    UN(f32_ceil, float, RF32, WF32, ceilf(a))
+    UN(f32_floor, float, RF32, WF32, floorf(a))
+    UN(f32_trunc, float, RF32, WF32, truncf(a))
+    UN(f32_nearest, float, RF32, WF32, nearbyintf(a))
+    UN(f32_sqrt, float, RF32, WF32, sqrtf(a))
+    UN(f64_abs, uint64_t, R64, W64, a & 0x7fffffffffffffffull)
+    UN(f64_neg, uint64_t, R64, W64, a ^ 0x8000000000000000ull)
+    UN(f64_ceil, double, RF64, WF64, ceil(a))
+    UN(f64_floor, double, RF64, WF64, floor(a))
+    UN(f64_trunc, double, RF64, WF64, trunc(a))
+    UN(f64_nearest, double, RF64, WF64, nearbyint(a))
+    UN(f64_sqrt, double, RF64, WF64, sqrt(a))
+
+    FCMP32(eq, a == b) FCMP32(ne, a != b) FCMP32(lt, a < b) FCMP32(gt, a > b)
+    FCMP32(le, a <= b) FCMP32(ge, a >= b)
+    FCMP64(eq, a == b) FCMP64(ne, a != b) FCMP64(lt, a < b) FCMP64(gt, a > b)
+    FCMP64(le, a <= b) FCMP64(ge, a >= b)
+    FBIN32(add, a + b) FBIN32(sub, a - b) FBIN32(mul, a * b) FBIN32(div, a / b)
+    FBIN32(min, f32_min(a, b)) FBIN32(max, f32_max(a, b))
+    FBIN32(copysign, bits_f32((f32_bits(a) & 0x7fffffffu) | (f32_bits(b) & 0x80000000u)))
+    FBIN64(add, a + b) FBIN64(sub, a - b) FBIN64(mul, a * b) FBIN64(div, a / b)
+    FBIN64(min, f64_min(a, b)) FBIN64(max, f64_max(a, b))
+    FBIN64(copysign, bits_f64((f64_bits(a) & 0x7fffffffffffffffull) |
+                              (f64_bits(b) & 0x8000000000000000ull)))
+
+    CMP32(eq, a == b) CMP32(ne, a != b)
+    CMP32(lt_s, (int32_t)a < (int32_t)b) CMP32(lt_u, a < b)
+    CMP32(gt_s, (int32_t)a > (int32_t)b) CMP32(gt_u, a > b)
+    CMP32(le_s, (int32_t)a <= (int32_t)b) CMP32(le_u, a <= b)
+    CMP32(ge_s, (int32_t)a >= (int32_t)b) CMP32(ge_u, a >= b)
+    CMP64(eq, a == b) CMP64(ne, a != b)
+    CMP64(lt_s, (int64_t)a < (int64_t)b) CMP64(lt_u, a < b)
+    CMP64(gt_s, (int64_t)a > (int64_t)b) CMP64(gt_u, a > b)
+    CMP64(le_s, (int64_t)a <= (int64_t)b) CMP64(le_u, a <= b)
+    CMP64(ge_s, (int64_t)a >= (int64_t)b) CMP64(ge_u, a >= b)
+
+    BIN32(add, a + b) BIN32(sub, a - b) BIN32(mul, a * b)
+    BIN32(and, a & b) BIN32(or, a | b) BIN32(xor, a ^ b)
+    BIN32(shl, a << (b & 31)) BIN32(shr_s, (uint32_t)((int32_t)a >> (b & 31)))
+    BIN32(shr_u, a >> (b & 31))
+    BIN32(rotl, (a << (b & 31)) | (a >> ((32 - b) & 31)))
+    BIN32(rotr, (a >> (b & 31)) | (a << ((32 - b) & 31)))
+    BIN64(add, a + b) BIN64(sub, a - b) BIN64(mul, a * b)
+    BIN64(and, a & b) BIN64(or, a | b) BIN64(xor, a ^ b)
+    BIN64(shl, a << (b & 63)) BIN64(shr_s, (uint64_t)((int64_t)a >> (b & 63)))
+    BIN64(shr_u, a >> (b & 63))
+    BIN64(rotl, (a << (b & 63)) | (a >> ((64 - b) & 63)))
+    BIN64(rotr, (a >> (b & 63)) | (a << ((64 - b) & 63)))
+
+    /* Division: traps on zero and on INT_MIN / -1. */
+#define DIVS(N, T, ST, MIN, rd_b, n)                                                       \
+    L_i##N##_div_s_##n : {                                                                 \
+        T a = R##N(1), b = rd_b;                                                           \
+        if (UNLIKELY(b == 0))                                                              \
+            TRAP(WASM_TRAP_DIV_ZERO);                                                      \
+        if (UNLIKELY((ST)a == MIN && (ST)b == -1))                                         \
+            TRAP(WASM_TRAP_INT_OVERFLOW);                                                  \
+        W##N(0, (T)((ST)a / (ST)b));                                                       \
+        NEXT(N == 32 || #n[1] == 's' ? 5 : 6);                                            \
+    }                                                                                      \
+    L_i##N##_rem_s_##n : {                                                                 \
+        T a = R##N(1), b = rd_b;                                                           \
+        if (UNLIKELY(b == 0))                                                              \
+            TRAP(WASM_TRAP_DIV_ZERO);                                                      \
+        W##N(0, (ST)b == -1 ? 0 : (T)((ST)a % (ST)b));                                     \
+        NEXT(N == 32 || #n[1] == 's' ? 5 : 6);                                            \
+    }                                                                                      \
+    L_i##N##_div_u_##n : {                                                                 \
+        T a = R##N(1), b = rd_b;                                                           \
+        if (UNLIKELY(b == 0))                                                              \
+            TRAP(WASM_TRAP_DIV_ZERO);                                                      \
+        W##N(0, a / b);                                                                    \
+        NEXT(N == 32 || #n[1] == 's' ? 5 : 6);                                            \
+    }                                                                                      \
+    L_i##N##_rem_u_##n : {                                                                 \
+        T a = R##N(1), b = rd_b;                                                           \
+        if (UNLIKELY(b == 0))                                                              \
+            TRAP(WASM_TRAP_DIV_ZERO);                                                      \
+        W##N(0, a % b);                                                                    \
+        NEXT(N == 32 || #n[1] == 's' ? 5 : 6);                                            \
+    }
+    DIVS(32, uint32_t, int32_t, INT32_MIN, R32(2), ss)
+    DIVS(32, uint32_t, int32_t, INT32_MIN, A(2), si)
+    DIVS(64, uint64_t, int64_t, INT64_MIN, R64(2), ss)
+    DIVS(64, uint64_t, int64_t, INT64_MIN, IMM64(2), si)
+
+trap_out:
+    inst->csp = csp;
+    if (inst->fuel_on)
+        inst->fuel = trap == WASM_TRAP_FUEL_EXHAUSTED ? 0 : fuel;
+    wasm_record_trap(inst, trap, pc, entry);
+    inst->csp = entry;
+    return WASM_ERR_TRAP;
+}
+
+void wasm_interp_init(void)
+{
+    run(NULL, NULL, NULL);
+}
+
+int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, uint64_t *fp)
+{
+    return run(inst, code, fp);
+}

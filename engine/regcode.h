@@ -1,0 +1,262 @@
+/*
+ * regcode.h - wasp's register code: the instruction set translate.c emits and interp.c
+ * runs, and the run-time objects (instances, memories, tables, globals, functions)
+ * both sides share. Internal to engine/.
+ *
+ * Code is an array of 32-bit words. Every instruction starts with the address of its
+ * handler (two words, read as one pointer: direct-threaded dispatch), followed by its
+ * operands, one word each: a frame slot is a byte offset from the frame pointer, an i32
+ * immediate is one word, an i64/f64 immediate two, a branch target a signed word offset
+ * from the start of the branch instruction. Operand layouts are listed with the ops.
+ *
+ * A frame is an array of 64-bit slots: parameters first, then declared locals, then one
+ * slot per operand-stack height. A call passes its arguments in the caller's top slots,
+ * which become the callee's parameter slots (frames overlap, nothing is copied).
+ */
+#ifndef WASP_ENGINE_REGCODE_H
+#define WASP_ENGINE_REGCODE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "module.h"
+
+typedef uint32_t wasm_code_word;
+
+/* Compares (10 each for i32 and i64) in wasm opcode order, with a fused-branch form. */
+#define WASM_ICMPS(X)                                                                      \
+    X(eq) X(ne) X(lt_s) X(lt_u) X(gt_s) X(gt_u) X(le_s) X(le_u) X(ge_s) X(ge_u)
+
+/* Integer binary operators (with _ss and _si forms) in wasm opcode order from add. */
+#define WASM_IBINS(X)                                                                      \
+    X(add) X(sub) X(mul) X(div_s) X(div_u) X(rem_s) X(rem_u) X(and) X(or) X(xor) X(shl)    \
+    X(shr_s) X(shr_u) X(rotl) X(rotr)
+
+/* Float binary operators (slot operands only) in wasm opcode order from add. */
+#define WASM_FBINS(X) X(add) X(sub) X(mul) X(div) X(min) X(max) X(copysign)
+#define WASM_FCMPS(X) X(eq) X(ne) X(lt) X(gt) X(le) X(ge)
+#define WASM_FUNS(X) X(abs) X(neg) X(ceil) X(floor) X(trunc) X(nearest) X(sqrt)
+
+/*
+ * Every other op. Layout comments: d = destination slot, a/b/c = source slots,
+ * i = 32-bit immediate, I = 64-bit immediate (2 words), o = branch offset, P = pointer.
+ */
+#define WASM_OPS_MISC(X)                                                                   \
+    X(halt)          /* - : leave the interpreter (return to wasm_call) */                  \
+    X(unreachable)   /* - */                                                                \
+    X(trap_stack)    /* - : "call stack exhausted" (entry of a function too big) */         \
+    X(br)            /* o */                                                                \
+    X(br_back)       /* o : a loop back-edge, charges fuel */                               \
+    X(br_z32) X(br_nz32) X(br_z64) X(br_nz64) /* a o */                                     \
+    X(br_table)      /* a n o0..o(n-1) odefault */                                          \
+    X(copy)          /* d a */                                                              \
+    X(copy2)         /* d a d2 a2 */                                                        \
+    X(const32)       /* d i */                                                              \
+    X(const64)       /* d I */                                                              \
+    X(ret0)          /* - */                                                                \
+    X(ret1)          /* a */                                                                \
+    X(ret1_i64)      /* I : return an immediate */                                          \
+    X(retn)          /* n a0..a(n-1) */                                                     \
+    X(call)          /* base P(code) */                                                     \
+    X(call_ext)      /* base funcidx : imported function (host or another instance) */      \
+    X(call_indirect) /* base tableidx typeid a */                                           \
+    X(select)        /* d a b c */                                                          \
+    X(gget) X(gset)  /* d idx / idx a */                                                    \
+    X(gset_i)        /* idx I */                                                            \
+    X(ref_func)      /* d funcidx */                                                        \
+    X(ref_is_null)   /* d a */                                                              \
+    X(load32) X(load64) X(load8_s32) X(load8_u) X(load16_s32) X(load16_u) X(load8_s64)    \
+    X(load16_s64) X(load32_s64)     /* d a off */                                           \
+    X(store8) X(store16) X(store32) X(store64) /* a b off */                                \
+    X(store32_i) X(store64_i)       /* a off I */                                           \
+    X(memory_size)   /* d */                                                                \
+    X(memory_grow)   /* d a */                                                              \
+    X(memory_fill)   /* a b c : dst val len */                                              \
+    X(memory_copy)   /* a b c : dst src len */                                              \
+    X(memory_init)   /* a b c seg */                                                        \
+    X(data_drop)     /* seg */                                                              \
+    X(table_get)     /* d a table */                                                        \
+    X(table_set)     /* a b table */                                                        \
+    X(table_size)    /* d table */                                                          \
+    X(table_grow)    /* d a b table : d = grow(init a, delta b) */                          \
+    X(table_fill)    /* a b c table : i val n */                                            \
+    X(table_copy)    /* a b c dsttable srctable */                                          \
+    X(table_init)    /* a b c table seg */                                                  \
+    X(elem_drop)     /* seg */                                                              \
+    X(i32_eqz) X(i64_eqz) X(i32_clz) X(i32_ctz) X(i32_popcnt) X(i64_clz) X(i64_ctz)       \
+    X(i64_popcnt) X(i32_extend8_s) X(i32_extend16_s) X(i64_extend8_s) X(i64_extend16_s)   \
+    X(i64_extend32_s) X(i32_wrap_i64) X(i64_extend_i32_u) /* d a */                        \
+    X(i32_trunc_f32_s) X(i32_trunc_f32_u) X(i32_trunc_f64_s) X(i32_trunc_f64_u)            \
+    X(i64_trunc_f32_s) X(i64_trunc_f32_u) X(i64_trunc_f64_s) X(i64_trunc_f64_u)            \
+    X(i32_trunc_sat_f32_s) X(i32_trunc_sat_f32_u) X(i32_trunc_sat_f64_s)                   \
+    X(i32_trunc_sat_f64_u) X(i64_trunc_sat_f32_s) X(i64_trunc_sat_f32_u)                   \
+    X(i64_trunc_sat_f64_s) X(i64_trunc_sat_f64_u)                                          \
+    X(f32_convert_i32_s) X(f32_convert_i32_u) X(f32_convert_i64_s) X(f32_convert_i64_u)    \
+    X(f32_demote_f64) X(f64_convert_i32_s) X(f64_convert_i32_u) X(f64_convert_i64_s)       \
+    X(f64_convert_i64_u) X(f64_promote_f32)
+
+#define WASM_OP_ENUM_IBIN32(n) WASM_OP_i32_##n##_ss, WASM_OP_i32_##n##_si,
+#define WASM_OP_ENUM_IBIN64(n) WASM_OP_i64_##n##_ss, WASM_OP_i64_##n##_si,
+#define WASM_OP_ENUM_BR32(n) WASM_OP_br_i32_##n##_ss, WASM_OP_br_i32_##n##_si,
+#define WASM_OP_ENUM_BR64(n) WASM_OP_br_i64_##n##_ss, WASM_OP_br_i64_##n##_si,
+#define WASM_OP_ENUM_SEL32(n) WASM_OP_sel_i32_##n##_ss, WASM_OP_sel_i32_##n##_si,
+#define WASM_OP_ENUM_FBIN32(n) WASM_OP_f32_##n,
+#define WASM_OP_ENUM_FBIN64(n) WASM_OP_f64_##n,
+#define WASM_OP_ENUM_MISC(n) WASM_OP_##n,
+
+enum wasm_op {
+    WASM_OPS_MISC(WASM_OP_ENUM_MISC)
+    WASM_ICMPS(WASM_OP_ENUM_IBIN32) WASM_IBINS(WASM_OP_ENUM_IBIN32)
+    WASM_ICMPS(WASM_OP_ENUM_IBIN64) WASM_IBINS(WASM_OP_ENUM_IBIN64)
+    WASM_ICMPS(WASM_OP_ENUM_BR32) WASM_ICMPS(WASM_OP_ENUM_BR64)
+    WASM_ICMPS(WASM_OP_ENUM_SEL32)
+    WASM_FCMPS(WASM_OP_ENUM_FBIN32) WASM_FBINS(WASM_OP_ENUM_FBIN32)
+    WASM_FUNS(WASM_OP_ENUM_FBIN32)
+    WASM_FCMPS(WASM_OP_ENUM_FBIN64) WASM_FBINS(WASM_OP_ENUM_FBIN64)
+    WASM_FUNS(WASM_OP_ENUM_FBIN64)
+    WASM_OP_COUNT
+};
+
+/* Translated code of one defined function: a header, then the instructions. */
+struct wasm_code {
+    uint32_t func_index;
+    uint32_t nparams;     /* parameter slots */
+    uint32_t nlocals;     /* declared locals: zeroed on entry */
+    uint32_t nresults;
+    uint32_t frame_slots; /* params + locals + operand stack */
+    uint32_t len;         /* words in ins */
+    wasm_code_word ins[];
+};
+
+/* ---- Run-time objects -------------------------------------------------------------- */
+
+/* A linear memory; shared by reference between instances (imports/exports). */
+struct wasm_memory {
+    atomic_uint refs;
+    uint8_t *base;
+    uint64_t size;       /* bytes accessible */
+    uint64_t reserved;   /* bytes of address space (guard-page mode) */
+    uint32_t max_pages;  /* grow limit (declared max capped by the config) */
+    uint32_t decl_max;   /* declared max for import type checks */
+    bool has_max;
+};
+
+struct wasm_table {
+    atomic_uint refs;
+    uint8_t elemtype;
+    uint32_t size;
+    uint32_t max;     /* UINT32_MAX when none */
+    bool has_max;
+    uint64_t *elems;  /* references: struct wasm_func * or host externref bits */
+};
+
+struct wasm_global {
+    uint64_t value; /* first: global.get reads *(uint64_t *)obj */
+    atomic_uint refs;
+    uint8_t valtype;
+    bool mutable_;
+};
+
+/* A function value: defined in an instance, or a host function of a linker. */
+struct wasm_func {
+    struct wasm_instance *inst;       /* owning instance (NULL for host functions) */
+    const struct wasm_code *code;     /* defined functions */
+    const struct wasm_functype *type;
+    uint32_t type_id;                 /* canonical: equal types have equal ids */
+    uint32_t index;                   /* in the owning module's function space */
+    wasm_host_func_t host;
+    void *env;
+};
+
+/* One activation record of the call stack. */
+struct wasm_frame {
+    const wasm_code_word *ret_pc; /* where the caller continues */
+    uint64_t *ret_fp;             /* the caller's frame */
+    const struct wasm_code *code; /* the function running in this frame */
+};
+
+struct wasm_instance {
+    const struct wasm_module *module;
+    struct wasm_func **funcs;       /* function index space */
+    struct wasm_global **globals;
+    struct wasm_table **tables;
+    struct wasm_memory **memories;
+    struct wasm_memory *mem0;       /* memories[0] or NULL */
+    struct wasm_func *own_funcs;    /* defined functions */
+    uint32_t *type_ids;             /* canonical id of each module type */
+    uint64_t **elem_refs;           /* evaluated element segments (per instance) */
+    uint32_t *elem_len;             /* 0 once dropped */
+    uint8_t *data_dropped;
+
+    /* Execution state: one thread at a time. */
+    uint64_t *stack, *stack_end, *stack_top;
+    struct wasm_frame *cs, *cs_end, *csp;
+    uint64_t fuel;
+    bool fuel_on;
+    uint32_t max_depth;
+    size_t stack_bytes;
+
+    enum wasm_trap trap;
+    int32_t exit_code;
+    const wasm_code_word *trap_pc;
+    char trap_msg[256];
+    char backtrace[1024];
+    void *userdata;
+};
+
+/* Handler addresses, indexed by enum wasm_op (filled by wasm_interp_init). */
+extern const void *wasm_op_handlers[WASM_OP_COUNT];
+/* A one-instruction program running `halt` (the return address of an entry frame). */
+extern wasm_code_word wasm_halt_code[2];
+
+/* interp.c */
+void wasm_interp_init(void);
+/* Runs the function whose frame (args in place) starts at fp until it returns. */
+int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, uint64_t *fp);
+
+/* instance.c: helpers for the interpreter's slow ops; return a trap or WASM_TRAP_NONE. */
+enum wasm_trap wasm_do_call_ext(struct wasm_instance *inst, struct wasm_func *f,
+                                uint64_t *args, uint64_t *stack_top);
+uint32_t wasm_memory_grow_inst(struct wasm_instance *inst, uint32_t delta);
+enum wasm_trap wasm_bulk_op(struct wasm_instance *inst, enum wasm_op op,
+                            const wasm_code_word *args, uint64_t *fp);
+/* Records trap t at pc (NULL: unknown) with a backtrace of frames above entry. */
+void wasm_record_trap(struct wasm_instance *inst, enum wasm_trap t, const wasm_code_word *pc,
+                      const struct wasm_frame *entry);
+
+/* translate.c */
+uint32_t wasm_type_canon(const struct wasm_functype *t);
+void wasm_translate_release(struct wasm_module *m);
+
+/* linker.c: one definition of a linker (a host function or an instance's export). */
+struct wasm_link_entry {
+    char *module, *name;
+    enum wasm_extern_kind kind;
+    struct wasm_func *func;     /* host functions: owned by the linker */
+    bool owned;
+    struct wasm_functype type;  /* host functions */
+    struct wasm_memory *memory;
+    struct wasm_table *table;
+    struct wasm_global *global;
+};
+const struct wasm_link_entry *wasm_linker_lookup(const wasm_linker_t *l, const char *module,
+                                                 const char *name);
+/* Formats t as "(i32 i32)->(i32)" into buf. */
+void wasm_functype_str(const struct wasm_functype *t, char *buf, size_t len);
+
+/* memory.c */
+struct wasm_memory *wasm_memory_new(uint32_t min_pages, uint32_t max_pages, bool has_max,
+                                    uint32_t decl_max);
+void wasm_memory_unref(struct wasm_memory *mem);
+/* Grows by delta pages; returns the old size in pages or -1. */
+int64_t wasm_memory_grow(struct wasm_memory *mem, uint32_t delta);
+void wasm_signals_install(void);
+void wasm_thread_prepare(void);
+/* Thread state for guard-page traps. */
+struct wasm_guard_ctx {
+    struct wasm_instance *inst; /* running guest code, or NULL (host code) */
+    void *jmp;                  /* sigjmp_buf * */
+};
+extern __thread struct wasm_guard_ctx wasm_guard;
+
+#endif /* WASP_ENGINE_REGCODE_H */

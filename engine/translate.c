@@ -1,0 +1,1683 @@
+/*
+ * translate.c - turns each validated function body into register code (regcode.h).
+ *
+ * One pass over the body with a compile-time operand stack. An entry is either a value
+ * in its own temporary slot (slot T+height, T = params + locals), a local (just its
+ * slot: local.get emits nothing) or a constant (an immediate: i32/i64.const emit
+ * nothing until a slot is really needed). Results are retargeted into local.set
+ * targets, compare/eqz + br_if/if/select are fused by rewinding the compare just
+ * emitted, and branches move block results into the target's slots. Blocks start with
+ * every stack entry that names a local copied to its own slot, so code inside a block
+ * never has to "preserve" values that other paths would not have preserved.
+ *
+ * Also the process-wide registry of canonical function types: structurally equal types
+ * get equal ids, so call_indirect compares one integer, even across modules.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regcode.h"
+
+/* ---- Canonical function types ------------------------------------------------------ */
+
+struct canon_type {
+    uint32_t nparams, nresults;
+    uint8_t *types; /* params then results */
+    uint32_t hash;
+};
+
+static pthread_mutex_t canon_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct canon_type *canon;
+static uint32_t ncanon, canon_cap;
+
+static uint32_t type_hash(const struct wasm_functype *t)
+{
+    uint32_t h = 2166136261u ^ t->nparams;
+    for (uint32_t i = 0; i < t->nparams; i++)
+        h = (h ^ t->params[i]) * 16777619u;
+    h = (h ^ 0xffu ^ t->nresults) * 16777619u;
+    for (uint32_t i = 0; i < t->nresults; i++)
+        h = (h ^ t->results[i]) * 16777619u;
+    return h;
+}
+
+/*
+ * Returns the canonical id of t (ids start at 1; 0 means out of memory). Thread-safe.
+ */
+uint32_t wasm_type_canon(const struct wasm_functype *t)
+{
+    uint32_t h = type_hash(t), id = 0;
+    pthread_mutex_lock(&canon_lock);
+    for (uint32_t i = 0; i < ncanon; i++) {
+        struct canon_type *c = &canon[i];
+        if (c->hash == h && c->nparams == t->nparams && c->nresults == t->nresults &&
+            (t->nparams == 0 || memcmp(c->types, t->params, t->nparams) == 0) &&
+            (t->nresults == 0 || memcmp(c->types + t->nparams, t->results, t->nresults) == 0)) {
+            id = i + 1;
+            goto out;
+        }
+    }
+    if (ncanon == canon_cap) {
+        uint32_t nc = canon_cap ? canon_cap * 2 : 64;
+        struct canon_type *n = realloc(canon, nc * sizeof(*n));
+        if (!n)
+            goto out;
+        canon = n;
+        canon_cap = nc;
+    }
+    uint8_t *types = malloc(t->nparams + t->nresults + 1);
+    if (!types)
+        goto out;
+    if (t->nparams)
+        memcpy(types, t->params, t->nparams);
+    if (t->nresults)
+        memcpy(types + t->nparams, t->results, t->nresults);
+    canon[ncanon] = (struct canon_type){t->nparams, t->nresults, types, h};
+    id = ++ncanon;
+out:
+    pthread_mutex_unlock(&canon_lock);
+    return id;
+}
+
+/* ---- Translator state -------------------------------------------------------------- */
+
+enum { K_TEMP, K_LOCAL, K_CONST };
+
+struct opnd {
+    uint8_t kind;
+    uint8_t type;
+    uint32_t slot; /* K_TEMP, K_LOCAL */
+    uint64_t imm;  /* K_CONST */
+};
+
+enum { C_FUNC, C_BLOCK, C_LOOP, C_IF, C_ELSE };
+
+struct ctrl {
+    uint8_t kind;
+    bool unreachable;
+    bool dead; /* entered in unreachable code: no code at all */
+    uint32_t height;
+    uint32_t nparams, nresults;
+    const uint8_t *params, *results;
+    uint32_t loop_pos;
+    uint32_t else_fix; /* fixup of the if's false branch, or NOFIX */
+    uint32_t fixes;    /* list of forward branches to the end */
+};
+
+struct fixup {
+    uint32_t instr_pos, off_pos, next;
+};
+
+#define NOFIX UINT32_MAX
+
+enum { L_NONE, L_OTHER, L_CMP32, L_CMP64, L_EQZ32, L_EQZ64 };
+
+struct last_op {
+    int kind;
+    uint32_t pos, end; /* instruction span; valid only while code len == end */
+    uint32_t dst_pos;  /* word of the destination operand */
+    uint32_t dst_slot;
+    uint32_t cmp;      /* compare index (WASM_ICMPS order) */
+    uint32_t a;        /* slot */
+    uint64_t b;        /* slot or immediate */
+    bool b_imm;
+};
+
+struct call_patch {
+    uint32_t caller, pos, callee;
+};
+
+struct tr {
+    struct wasm_module *m;
+    wasm_code_word *code;
+    uint32_t len, cap;
+    struct opnd *stk;
+    uint32_t h, stk_cap, max_h;
+    struct ctrl *ctl;
+    uint32_t nctl, ctl_cap;
+    struct fixup *fix;
+    uint32_t nfix, fix_cap;
+    uint32_t T, nlocals_total;
+    uint8_t *ltypes;
+    uint32_t ltypes_cap;
+    bool unreach;
+    struct last_op last;
+    struct call_patch *patches;
+    uint32_t npatches, patch_cap;
+    uint32_t func_index;
+    const uint8_t *p, *end;
+    char *err;
+    size_t errlen;
+    int status;
+};
+
+static const uint8_t valtype_tab[256] = {
+    [0x7f] = 0x7f, [0x7e] = 0x7e, [0x7d] = 0x7d, [0x7c] = 0x7c,
+    [0x7b] = 0x7b, [0x70] = 0x70, [0x6f] = 0x6f,
+};
+
+#define FAIL(t, st, ...)                                                                   \
+    do {                                                                                   \
+        if ((t)->status == WASM_OK) {                                                      \
+            (t)->status = (st);                                                            \
+            snprintf((t)->err, (t)->errlen, __VA_ARGS__);                                  \
+        }                                                                                  \
+        return;                                                                            \
+    } while (0)
+
+static bool grow(void **buf, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    uint32_t nc = *cap ? *cap : 16;
+    while (nc < need)
+        nc *= 2;
+    void *n = realloc(*buf, (size_t)nc * elem);
+    if (!n)
+        return false;
+    *buf = n;
+    *cap = nc;
+    return true;
+}
+
+/* ---- Emission ---------------------------------------------------------------------- */
+
+/*
+ * Room for n more words. After an allocation failure (status set, result discarded)
+ * writes go to a scratch area; code positions are then only written while status is OK.
+ */
+static wasm_code_word *reserve(struct tr *t, uint32_t n)
+{
+    static __thread wasm_code_word scratch[64];
+    if (t->status == WASM_ERR_NOMEM ||
+        !grow((void **)&t->code, &t->cap, t->len + n, sizeof(wasm_code_word))) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_NOMEM;
+            snprintf(t->err, t->errlen, "out of memory translating function %u",
+                     t->func_index);
+        }
+        return scratch;
+    }
+    wasm_code_word *w = t->code + t->len;
+    t->len += n;
+    return w;
+}
+
+static uint32_t emit_op(struct tr *t, enum wasm_op op)
+{
+    uint32_t pos = t->len;
+    const void *h = wasm_op_handlers[op];
+    memcpy(reserve(t, 2), &h, sizeof(h));
+    return pos;
+}
+
+static void emit_w(struct tr *t, uint32_t w)
+{
+    *reserve(t, 1) = w;
+}
+
+static void emit_w64(struct tr *t, uint64_t v)
+{
+    memcpy(reserve(t, 2), &v, 8);
+}
+
+static inline uint32_t soff(uint32_t slot)
+{
+    return slot * 8u;
+}
+
+/* A position that branches can reach: peephole state no longer describes it. */
+static void label(struct tr *t)
+{
+    t->last.end = UINT32_MAX;
+}
+
+/* ---- Operand stack ----------------------------------------------------------------- */
+
+static void push(struct tr *t, uint8_t kind, uint8_t type, uint32_t slot, uint64_t imm)
+{
+    if (!grow((void **)&t->stk, &t->stk_cap, t->h + 1, sizeof(struct opnd))) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_NOMEM;
+            snprintf(t->err, t->errlen, "out of memory");
+        }
+        return;
+    }
+    t->stk[t->h++] = (struct opnd){kind, type, slot, imm};
+    if (t->h > t->max_h)
+        t->max_h = t->h;
+}
+
+static void push_temp(struct tr *t, uint8_t type)
+{
+    push(t, K_TEMP, type, t->T + t->h, 0);
+}
+
+static struct opnd pop(struct tr *t)
+{
+    struct ctrl *c = &t->ctl[t->nctl - 1];
+    if (t->h <= c->height) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_INVALID;
+            snprintf(t->err, t->errlen, "type mismatch: operand stack underflow in function %u",
+                     t->func_index);
+        }
+        return (struct opnd){K_CONST, 0x7f, 0, 0};
+    }
+    return t->stk[--t->h];
+}
+
+/* Emits code that puts value e into slot dst. */
+static void move_to(struct tr *t, const struct opnd *e, uint32_t dst)
+{
+    if (e->kind == K_CONST) {
+        if (e->imm >> 32) {
+            emit_op(t, WASM_OP_const64);
+            emit_w(t, soff(dst));
+            emit_w64(t, e->imm);
+        } else {
+            emit_op(t, WASM_OP_const32);
+            emit_w(t, soff(dst));
+            emit_w(t, (uint32_t)e->imm);
+        }
+    } else if (e->slot != dst) {
+        emit_op(t, WASM_OP_copy);
+        emit_w(t, soff(dst));
+        emit_w(t, soff(e->slot));
+    }
+}
+
+/* Makes stack entry i a K_TEMP in its own slot. */
+static void materialize(struct tr *t, uint32_t i)
+{
+    struct opnd *e = &t->stk[i];
+    if (e->kind == K_TEMP)
+        return;
+    move_to(t, e, t->T + i);
+    e->kind = K_TEMP;
+    e->slot = t->T + i;
+}
+
+/* A readable slot for a popped entry that lived at stack index idx. */
+static uint32_t src_slot(struct tr *t, struct opnd *e, uint32_t idx)
+{
+    if (e->kind == K_CONST) {
+        move_to(t, e, t->T + idx);
+        e->kind = K_TEMP;
+        e->slot = t->T + idx;
+        if (idx + 1 > t->max_h)
+            t->max_h = idx + 1;
+    }
+    return e->slot;
+}
+
+/* Before local x is written: entries still reading it get their own copy. */
+static void preserve_local(struct tr *t, uint32_t x)
+{
+    for (uint32_t i = 0; i < t->h; i++)
+        if (t->stk[i].kind == K_LOCAL && t->stk[i].slot == x)
+            materialize(t, i);
+}
+
+/* Starts an instruction that writes a result to a fresh temp (the new top). */
+static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
+{
+    uint32_t pos = emit_op(t, op);
+    t->last.kind = kind;
+    t->last.pos = pos;
+    t->last.dst_pos = t->len;
+    t->last.dst_slot = t->T + t->h;
+    emit_w(t, soff(t->T + t->h));
+    return pos;
+}
+
+static void end_result(struct tr *t, uint8_t type)
+{
+    t->last.end = t->len;
+    push_temp(t, type);
+}
+
+/* Is the top of the stack the result of the instruction just emitted? */
+static bool top_is_last(struct tr *t)
+{
+    if (t->h == 0 || t->last.end != t->len)
+        return false;
+    const struct opnd *e = &t->stk[t->h - 1];
+    return e->kind == K_TEMP && e->slot == t->last.dst_slot;
+}
+
+/* ---- Control ----------------------------------------------------------------------- */
+
+static void add_fix(struct tr *t, uint32_t *list, uint32_t instr_pos, uint32_t off_pos)
+{
+    if (!grow((void **)&t->fix, &t->fix_cap, t->nfix + 1, sizeof(struct fixup))) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_NOMEM;
+            snprintf(t->err, t->errlen, "out of memory");
+        }
+        return;
+    }
+    t->fix[t->nfix] = (struct fixup){instr_pos, off_pos, *list};
+    *list = t->nfix++;
+}
+
+static void patch_list(struct tr *t, uint32_t list, uint32_t target)
+{
+    if (t->status != WASM_OK)
+        return;
+    for (uint32_t f = list; f != NOFIX; f = t->fix[f].next)
+        t->code[t->fix[f].off_pos] = (uint32_t)((int32_t)target - (int32_t)t->fix[f].instr_pos);
+}
+
+/* Emits a jump (or records it) from the branch at instr_pos/off_pos to frame c. */
+static void branch_to(struct tr *t, struct ctrl *c, uint32_t instr_pos, uint32_t off_pos)
+{
+    if (t->status != WASM_OK)
+        return;
+    if (c->kind == C_LOOP)
+        t->code[off_pos] = (uint32_t)((int32_t)c->loop_pos - (int32_t)instr_pos);
+    else
+        add_fix(t, &c->fixes, instr_pos, off_pos);
+}
+
+static uint32_t label_arity(const struct ctrl *c, const uint8_t **types)
+{
+    if (c->kind == C_LOOP) {
+        *types = c->params;
+        return c->nparams;
+    }
+    *types = c->results;
+    return c->nresults;
+}
+
+/* Do the top n values already sit where frame c expects its label values? */
+static bool values_in_place(struct tr *t, struct ctrl *c, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const struct opnd *e = &t->stk[t->h - n + i];
+        if (e->kind != K_TEMP || e->slot != t->T + c->height + i)
+            return false;
+    }
+    return true;
+}
+
+static void move_values(struct tr *t, struct ctrl *c, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        move_to(t, &t->stk[t->h - n + i], t->T + c->height + i);
+}
+
+/* Emits a return of the top nresults values. */
+static void emit_return(struct tr *t)
+{
+    struct ctrl *f = &t->ctl[0];
+    uint32_t n = f->nresults;
+    if (t->h < n) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_INVALID;
+            snprintf(t->err, t->errlen, "type mismatch: missing return values in function %u",
+                     t->func_index);
+        }
+        return;
+    }
+    if (n == 0) {
+        emit_op(t, WASM_OP_ret0);
+    } else if (n == 1) {
+        struct opnd *e = &t->stk[t->h - 1];
+        if (e->kind == K_CONST) {
+            emit_op(t, WASM_OP_ret1_i64);
+            emit_w64(t, e->imm);
+        } else {
+            emit_op(t, WASM_OP_ret1);
+            emit_w(t, soff(e->slot));
+        }
+    } else {
+        for (uint32_t i = t->h - n; i < t->h; i++)
+            if (t->stk[i].kind == K_CONST)
+                materialize(t, i);
+        emit_op(t, WASM_OP_retn);
+        emit_w(t, n);
+        for (uint32_t i = t->h - n; i < t->h; i++)
+            emit_w(t, soff(t->stk[i].slot));
+    }
+}
+
+/* Unconditional branch to depth d (values on top of the stack). */
+static void emit_br(struct tr *t, uint32_t d)
+{
+    struct ctrl *c = &t->ctl[t->nctl - 1 - d];
+    if (c->kind == C_FUNC) {
+        emit_return(t);
+        return;
+    }
+    const uint8_t *types;
+    uint32_t n = label_arity(c, &types);
+    if (t->h < n + t->ctl[t->nctl - 1].height && !t->unreach) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_INVALID;
+            snprintf(t->err, t->errlen, "type mismatch in branch, function %u", t->func_index);
+        }
+        return;
+    }
+    move_values(t, c, n);
+    uint32_t pos = emit_op(t, c->kind == C_LOOP ? WASM_OP_br_back : WASM_OP_br);
+    uint32_t off = t->len;
+    emit_w(t, 0);
+    branch_to(t, c, pos, off);
+}
+
+static const uint8_t cmp_inverse[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
+static const uint8_t cmp_mirror[10] = {0, 1, 4, 5, 2, 3, 8, 9, 6, 7};
+
+/*
+ * Emits a conditional branch on cond (already popped, stack index idx) taken when
+ * cond != 0 (when_true) or == 0. Fuses with the compare/eqz that produced cond when it
+ * was the last instruction. Returns the instruction and offset-word positions.
+ */
+static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool when_true,
+                             uint32_t *ipos, uint32_t *opos)
+{
+    bool fuse = cond.kind == K_TEMP && t->last.end == t->len &&
+                cond.slot == t->last.dst_slot && t->last.kind >= L_CMP32;
+    if (fuse) {
+        struct last_op l = t->last;
+        t->len = l.pos;
+        label(t);
+        if (l.kind == L_EQZ32 || l.kind == L_EQZ64) {
+            bool is64 = l.kind == L_EQZ64;
+            enum wasm_op op = when_true ? (is64 ? WASM_OP_br_z64 : WASM_OP_br_z32)
+                                        : (is64 ? WASM_OP_br_nz64 : WASM_OP_br_nz32);
+            *ipos = emit_op(t, op);
+            emit_w(t, soff(l.a));
+        } else {
+            uint32_t k = when_true ? l.cmp : cmp_inverse[l.cmp];
+            bool is64 = l.kind == L_CMP64;
+            enum wasm_op op = (enum wasm_op)((is64 ? WASM_OP_br_i64_eq_ss : WASM_OP_br_i32_eq_ss) +
+                                             2 * k + (l.b_imm ? 1 : 0));
+            *ipos = emit_op(t, op);
+            emit_w(t, soff(l.a));
+            if (l.b_imm && is64)
+                emit_w64(t, l.b);
+            else if (l.b_imm)
+                emit_w(t, (uint32_t)l.b);
+            else
+                emit_w(t, soff((uint32_t)l.b));
+        }
+    } else {
+        uint32_t s = src_slot(t, &cond, idx);
+        *ipos = emit_op(t, when_true ? WASM_OP_br_nz32 : WASM_OP_br_z32);
+        emit_w(t, soff(s));
+    }
+    *opos = t->len;
+    emit_w(t, 0);
+}
+
+static void push_ctrl(struct tr *t, uint8_t kind, uint32_t np, const uint8_t *params,
+                      uint32_t nr, const uint8_t *results)
+{
+    if (!grow((void **)&t->ctl, &t->ctl_cap, t->nctl + 1, sizeof(struct ctrl))) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_NOMEM;
+            snprintf(t->err, t->errlen, "out of memory");
+        }
+        return;
+    }
+    struct ctrl *c = &t->ctl[t->nctl++];
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    c->nparams = np;
+    c->params = params;
+    c->nresults = nr;
+    c->results = results;
+    c->else_fix = NOFIX;
+    c->fixes = NOFIX;
+    c->dead = t->unreach;
+    c->unreachable = t->unreach;
+    c->height = t->h >= np ? t->h - np : 0;
+}
+
+/* ---- Reading the body ---------------------------------------------------------------- */
+
+static uint64_t rd_uleb(struct tr *t)
+{
+    uint64_t r = 0;
+    unsigned shift = 0;
+    while (t->p < t->end) {
+        uint8_t b = *t->p++;
+        if (shift < 64)
+            r |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80))
+            return r;
+    }
+    if (t->status == WASM_OK) {
+        t->status = WASM_ERR_MALFORMED;
+        snprintf(t->err, t->errlen, "unexpected end of function %u", t->func_index);
+    }
+    return 0;
+}
+
+static int64_t rd_sleb(struct tr *t)
+{
+    uint64_t r = 0;
+    unsigned shift = 0;
+    uint8_t b = 0;
+    while (t->p < t->end) {
+        b = *t->p++;
+        if (shift < 64)
+            r |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80)) {
+            if (shift < 64 && (b & 0x40))
+                r |= ~(uint64_t)0 << shift;
+            return (int64_t)r;
+        }
+    }
+    if (t->status == WASM_OK) {
+        t->status = WASM_ERR_MALFORMED;
+        snprintf(t->err, t->errlen, "unexpected end of function %u", t->func_index);
+    }
+    return 0;
+}
+
+static uint8_t rd_byte(struct tr *t)
+{
+    if (t->p < t->end)
+        return *t->p++;
+    if (t->status == WASM_OK) {
+        t->status = WASM_ERR_MALFORMED;
+        snprintf(t->err, t->errlen, "unexpected end of function %u", t->func_index);
+    }
+    return 0;
+}
+
+static uint64_t rd_fixed(struct tr *t, unsigned n)
+{
+    uint64_t v = 0;
+    if ((size_t)(t->end - t->p) < n) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_MALFORMED;
+            snprintf(t->err, t->errlen, "unexpected end of function %u", t->func_index);
+        }
+        t->p = t->end;
+        return 0;
+    }
+    memcpy(&v, t->p, n);
+    t->p += n;
+    return v;
+}
+
+/* Reads a block type into (params, results). Returns false when it is invalid. */
+static bool rd_blocktype(struct tr *t, uint32_t *np, const uint8_t **params, uint32_t *nr,
+                         const uint8_t **results)
+{
+    if (t->p < t->end && *t->p == 0x40) {
+        t->p++;
+        *np = *nr = 0;
+        *params = *results = NULL;
+        return true;
+    }
+    if (t->p < t->end && valtype_tab[*t->p]) {
+        *np = 0;
+        *params = NULL;
+        *nr = 1;
+        *results = &valtype_tab[*t->p];
+        t->p++;
+        return true;
+    }
+    int64_t idx = rd_sleb(t);
+    if (idx < 0 || (uint64_t)idx >= t->m->ntypes)
+        return false;
+    const struct wasm_functype *ft = &t->m->types[idx];
+    *np = ft->nparams;
+    *params = ft->params;
+    *nr = ft->nresults;
+    *results = ft->results;
+    return true;
+}
+
+/* ---- Instruction groups ----------------------------------------------------------- */
+
+static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
+{
+    /* k: index in WASM_ICMPS (is_cmp) or WASM_IBINS. */
+    struct opnd b = pop(t), a = pop(t);
+    uint32_t ia = t->h, ib = t->h + 1;
+    static const bool commut_bin[15] = {1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
+    if (a.kind == K_CONST && b.kind != K_CONST) {
+        if (is_cmp) {
+            k = cmp_mirror[k];
+            struct opnd x = a;
+            a = b;
+            b = x;
+        } else if (commut_bin[k]) {
+            struct opnd x = a;
+            a = b;
+            b = x;
+        }
+    }
+    uint32_t as = src_slot(t, &a, ia);
+    enum wasm_op base;
+    if (is_cmp)
+        base = is64 ? WASM_OP_i64_eq_ss : WASM_OP_i32_eq_ss;
+    else
+        base = is64 ? WASM_OP_i64_add_ss : WASM_OP_i32_add_ss;
+    bool imm = b.kind == K_CONST;
+    uint32_t bs = imm ? 0 : src_slot(t, &b, ib);
+    int kind = is_cmp ? (is64 ? L_CMP64 : L_CMP32) : L_OTHER;
+    begin_result(t, (enum wasm_op)(base + 2 * k + (imm ? 1 : 0)), kind);
+    emit_w(t, soff(as));
+    if (imm && is64)
+        emit_w64(t, b.imm);
+    else if (imm)
+        emit_w(t, (uint32_t)b.imm);
+    else
+        emit_w(t, soff(bs));
+    t->last.cmp = k;
+    t->last.a = as;
+    t->last.b_imm = imm;
+    t->last.b = imm ? b.imm : bs;
+    end_result(t, is_cmp ? WASM_I32 : (is64 ? WASM_I64 : WASM_I32));
+}
+
+static void unop(struct tr *t, enum wasm_op op, uint8_t rtype, int kind)
+{
+    struct opnd a = pop(t);
+    uint32_t as = src_slot(t, &a, t->h);
+    begin_result(t, op, kind);
+    emit_w(t, soff(as));
+    t->last.a = as;
+    end_result(t, rtype);
+}
+
+static void binop_slots(struct tr *t, enum wasm_op op, uint8_t rtype)
+{
+    struct opnd b = pop(t), a = pop(t);
+    uint32_t as = src_slot(t, &a, t->h);
+    uint32_t bs = src_slot(t, &b, t->h + 1);
+    begin_result(t, op, L_OTHER);
+    emit_w(t, soff(as));
+    emit_w(t, soff(bs));
+    end_result(t, rtype);
+}
+
+static void local_write(struct tr *t, uint32_t x, bool tee)
+{
+    if (x >= t->nlocals_total) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_INVALID;
+            snprintf(t->err, t->errlen, "unknown local %u in function %u", x, t->func_index);
+        }
+        return;
+    }
+    bool retarget = top_is_last(t) && t->last.kind != L_NONE;
+    struct opnd v = pop(t);
+    uint32_t len0 = t->len;
+    preserve_local(t, x);
+    if (retarget && t->len == len0 && t->status == WASM_OK) {
+        t->code[t->last.dst_pos] = soff(x);
+        t->last.dst_slot = x;
+    } else {
+        move_to(t, &v, x);
+    }
+    label(t);
+    if (tee)
+        push(t, K_LOCAL, t->ltypes[x], x, 0);
+}
+
+static void block_entry(struct tr *t, uint32_t np)
+{
+    /* Every entry naming a local gets its own slot; the params become temps. */
+    for (uint32_t i = 0; i < t->h; i++)
+        if (t->stk[i].kind == K_LOCAL || (i >= t->h - np && t->stk[i].kind == K_CONST))
+            materialize(t, i);
+}
+
+static void do_end(struct tr *t)
+{
+    struct ctrl *c = &t->ctl[t->nctl - 1];
+    if (c->dead) {
+        t->nctl--;
+        return;
+    }
+    if (!t->unreach) {
+        if (t->h != c->height + c->nresults) {
+            if (t->status == WASM_OK) {
+                t->status = WASM_ERR_INVALID;
+                snprintf(t->err, t->errlen, "type mismatch at end of block, function %u",
+                         t->func_index);
+            }
+            return;
+        }
+        if (c->kind == C_FUNC) {
+            emit_return(t);
+        } else {
+            for (uint32_t i = 0; i < c->nresults; i++)
+                materialize(t, c->height + i);
+        }
+    }
+    if (c->kind == C_FUNC) {
+        t->nctl--;
+        return;
+    }
+    patch_list(t, c->fixes, t->len);
+    if (c->else_fix != NOFIX)
+        patch_list(t, c->else_fix, t->len);
+    label(t);
+    uint32_t height = c->height, nr = c->nresults;
+    const uint8_t *res = c->results;
+    t->nctl--;
+    t->h = height;
+    t->unreach = t->ctl[t->nctl - 1].unreachable;
+    for (uint32_t i = 0; i < nr; i++)
+        push_temp(t, res[i]);
+}
+
+static void do_else(struct tr *t)
+{
+    struct ctrl *c = &t->ctl[t->nctl - 1];
+    if (c->dead || c->kind != C_IF) {
+        if (!c->dead && t->status == WASM_OK) {
+            t->status = WASM_ERR_INVALID;
+            snprintf(t->err, t->errlen, "else without if in function %u", t->func_index);
+        }
+        return;
+    }
+    if (!t->unreach) {
+        for (uint32_t i = 0; i < c->nresults && c->height + i < t->h; i++)
+            materialize(t, c->height + i);
+        uint32_t pos = emit_op(t, WASM_OP_br);
+        uint32_t off = t->len;
+        emit_w(t, 0);
+        add_fix(t, &c->fixes, pos, off);
+    }
+    patch_list(t, c->else_fix, t->len);
+    c->else_fix = NOFIX;
+    label(t);
+    c->kind = C_ELSE;
+    t->h = c->height;
+    for (uint32_t i = 0; i < c->nparams; i++)
+        push_temp(t, c->params[i]);
+    t->unreach = false;
+    c->unreachable = false;
+}
+
+static void set_unreachable(struct tr *t)
+{
+    struct ctrl *c = &t->ctl[t->nctl - 1];
+    t->h = c->height;
+    t->unreach = true;
+    c->unreachable = true;
+}
+
+static void memarg(struct tr *t, uint32_t *offset)
+{
+    uint32_t align = (uint32_t)rd_uleb(t);
+    if (align & 0x40)
+        rd_uleb(t); /* memory index (multi-memory); only memory 0 exists */
+    *offset = (uint32_t)rd_uleb(t);
+}
+
+static void load_op(struct tr *t, enum wasm_op op, uint8_t rtype)
+{
+    uint32_t off;
+    memarg(t, &off);
+    if (t->unreach)
+        return;
+    struct opnd a = pop(t);
+    uint32_t as = src_slot(t, &a, t->h);
+    begin_result(t, op, L_OTHER);
+    emit_w(t, soff(as));
+    emit_w(t, off);
+    end_result(t, rtype);
+}
+
+static void store_op(struct tr *t, enum wasm_op op)
+{
+    uint32_t off;
+    memarg(t, &off);
+    if (t->unreach)
+        return;
+    struct opnd v = pop(t), a = pop(t);
+    uint32_t as = src_slot(t, &a, t->h);
+    if (v.kind == K_CONST && (op == WASM_OP_store32 || op == WASM_OP_store64)) {
+        emit_op(t, op == WASM_OP_store32 ? WASM_OP_store32_i : WASM_OP_store64_i);
+        emit_w(t, soff(as));
+        emit_w(t, off);
+        emit_w64(t, v.imm);
+        return;
+    }
+    uint32_t vs = src_slot(t, &v, t->h + 1);
+    emit_op(t, op);
+    emit_w(t, soff(as));
+    emit_w(t, soff(vs));
+    emit_w(t, off);
+}
+
+/* Pops n operands into slots s[0..n-1] (bottom first). */
+static void pop_slots(struct tr *t, uint32_t n, uint32_t *s)
+{
+    struct opnd e[3];
+    for (uint32_t i = n; i-- > 0;)
+        e[i] = pop(t);
+    for (uint32_t i = 0; i < n; i++)
+        s[i] = src_slot(t, &e[i], t->h + i);
+}
+
+static void do_call(struct tr *t, uint32_t fi, const struct wasm_functype *ft, bool indirect,
+                    uint32_t table, uint32_t typeidx)
+{
+    struct opnd idx = {0};
+    uint32_t idx_slot = 0;
+    if (indirect) {
+        idx = pop(t);
+        idx_slot = src_slot(t, &idx, t->h);
+    }
+    uint32_t n = ft->nparams;
+    if (t->h < n + t->ctl[t->nctl - 1].height) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_INVALID;
+            snprintf(t->err, t->errlen, "type mismatch: missing call arguments in function %u",
+                     t->func_index);
+        }
+        return;
+    }
+    for (uint32_t i = t->h - n; i < t->h; i++)
+        materialize(t, i);
+    uint32_t base = t->T + t->h - n;
+    if (indirect && idx.kind == K_TEMP && idx_slot < base) {
+        /* cannot happen: the index was above the arguments */
+    }
+    t->h -= n;
+    uint32_t need = t->h + (ft->nparams > ft->nresults ? ft->nparams : ft->nresults);
+    if (need > t->max_h)
+        t->max_h = need;
+    if (indirect) {
+        uint32_t id = wasm_type_canon(&t->m->types[typeidx]);
+        if (!id && t->status == WASM_OK) {
+            t->status = WASM_ERR_NOMEM;
+            snprintf(t->err, t->errlen, "out of memory");
+        }
+        emit_op(t, WASM_OP_call_indirect);
+        emit_w(t, soff(base));
+        emit_w(t, table);
+        emit_w(t, id);
+        emit_w(t, soff(idx_slot));
+    } else if (t->m->funcs[fi].imported) {
+        emit_op(t, WASM_OP_call_ext);
+        emit_w(t, soff(base));
+        emit_w(t, fi);
+    } else {
+        emit_op(t, WASM_OP_call);
+        emit_w(t, soff(base));
+        if (grow((void **)&t->patches, &t->patch_cap, t->npatches + 1,
+                 sizeof(struct call_patch)))
+            t->patches[t->npatches++] = (struct call_patch){t->func_index, t->len, fi};
+        else if (t->status == WASM_OK) {
+            t->status = WASM_ERR_NOMEM;
+            snprintf(t->err, t->errlen, "out of memory");
+        }
+        emit_w64(t, 0);
+    }
+    label(t);
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        push_temp(t, ft->results[i]);
+}
+
+/* Skips the immediates of an instruction in unreachable code that has no effect. */
+static void skip_0xfc(struct tr *t, uint32_t sub)
+{
+    switch (sub) {
+    case 8: rd_uleb(t); rd_byte(t); break;
+    case 9: rd_uleb(t); break;
+    case 10: rd_byte(t); rd_byte(t); break;
+    case 11: rd_byte(t); break;
+    case 12: case 14: rd_uleb(t); rd_uleb(t); break;
+    case 13: case 15: case 16: case 17: rd_uleb(t); break;
+    default: break;
+    }
+}
+
+static void do_0xfc(struct tr *t)
+{
+    uint32_t sub = (uint32_t)rd_uleb(t);
+    if (t->unreach) {
+        skip_0xfc(t, sub);
+        return;
+    }
+    if (sub <= 7) {
+        static const struct {
+            enum wasm_op op;
+            uint8_t rt;
+        } sat[8] = {
+            {WASM_OP_i32_trunc_sat_f32_s, WASM_I32}, {WASM_OP_i32_trunc_sat_f32_u, WASM_I32},
+            {WASM_OP_i32_trunc_sat_f64_s, WASM_I32}, {WASM_OP_i32_trunc_sat_f64_u, WASM_I32},
+            {WASM_OP_i64_trunc_sat_f32_s, WASM_I64}, {WASM_OP_i64_trunc_sat_f32_u, WASM_I64},
+            {WASM_OP_i64_trunc_sat_f64_s, WASM_I64}, {WASM_OP_i64_trunc_sat_f64_u, WASM_I64},
+        };
+        unop(t, sat[sub].op, sat[sub].rt, L_OTHER);
+        return;
+    }
+    uint32_t s[3], x, y;
+    switch (sub) {
+    case 8: /* memory.init seg mem */
+        x = (uint32_t)rd_uleb(t);
+        rd_byte(t);
+        pop_slots(t, 3, s);
+        emit_op(t, WASM_OP_memory_init);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, soff(s[2]));
+        emit_w(t, x);
+        break;
+    case 9:
+        x = (uint32_t)rd_uleb(t);
+        emit_op(t, WASM_OP_data_drop);
+        emit_w(t, x);
+        break;
+    case 10:
+    case 11:
+        rd_byte(t);
+        if (sub == 10)
+            rd_byte(t);
+        pop_slots(t, 3, s);
+        emit_op(t, sub == 10 ? WASM_OP_memory_copy : WASM_OP_memory_fill);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, soff(s[2]));
+        break;
+    case 12: /* table.init seg table */
+        x = (uint32_t)rd_uleb(t);
+        y = (uint32_t)rd_uleb(t);
+        pop_slots(t, 3, s);
+        emit_op(t, WASM_OP_table_init);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, soff(s[2]));
+        emit_w(t, y);
+        emit_w(t, x);
+        break;
+    case 13:
+        x = (uint32_t)rd_uleb(t);
+        emit_op(t, WASM_OP_elem_drop);
+        emit_w(t, x);
+        break;
+    case 14: /* table.copy dst src */
+        x = (uint32_t)rd_uleb(t);
+        y = (uint32_t)rd_uleb(t);
+        pop_slots(t, 3, s);
+        emit_op(t, WASM_OP_table_copy);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, soff(s[2]));
+        emit_w(t, x);
+        emit_w(t, y);
+        break;
+    case 15: /* table.grow: init delta -> old */
+        x = (uint32_t)rd_uleb(t);
+        pop_slots(t, 2, s);
+        begin_result(t, WASM_OP_table_grow, L_OTHER);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, x);
+        end_result(t, WASM_I32);
+        break;
+    case 16:
+        x = (uint32_t)rd_uleb(t);
+        begin_result(t, WASM_OP_table_size, L_OTHER);
+        emit_w(t, x);
+        end_result(t, WASM_I32);
+        break;
+    case 17:
+        x = (uint32_t)rd_uleb(t);
+        pop_slots(t, 3, s);
+        emit_op(t, WASM_OP_table_fill);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, soff(s[2]));
+        emit_w(t, x);
+        break;
+    default:
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_MALFORMED;
+            snprintf(t->err, t->errlen, "illegal opcode 0xfc %u in function %u", sub,
+                     t->func_index);
+        }
+    }
+}
+
+static void do_br_table(struct tr *t)
+{
+    uint32_t n = (uint32_t)rd_uleb(t);
+    if (n > (uint32_t)(t->end - t->p)) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_MALFORMED;
+            snprintf(t->err, t->errlen, "unexpected end in br_table, function %u",
+                     t->func_index);
+        }
+        return;
+    }
+    uint32_t *depths = malloc((n + 1) * sizeof(uint32_t));
+    if (!depths) {
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_NOMEM;
+            snprintf(t->err, t->errlen, "out of memory");
+        }
+        return;
+    }
+    for (uint32_t i = 0; i <= n; i++) {
+        depths[i] = (uint32_t)rd_uleb(t);
+        if (depths[i] >= t->nctl && t->status == WASM_OK) {
+            t->status = WASM_ERR_INVALID;
+            snprintf(t->err, t->errlen, "unknown label in br_table, function %u",
+                     t->func_index);
+        }
+    }
+    if (t->unreach || t->status != WASM_OK) {
+        free(depths);
+        return;
+    }
+    struct opnd idx = pop(t);
+    uint32_t is = src_slot(t, &idx, t->h);
+    const uint8_t *types;
+    uint32_t arity = label_arity(&t->ctl[t->nctl - 1 - depths[n]], &types);
+    if (t->h < arity) {
+        free(depths);
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_INVALID;
+            snprintf(t->err, t->errlen, "type mismatch in br_table, function %u",
+                     t->func_index);
+        }
+        return;
+    }
+    for (uint32_t i = t->h - arity; i < t->h; i++)
+        materialize(t, i);
+    uint32_t pos = emit_op(t, WASM_OP_br_table);
+    emit_w(t, soff(is));
+    emit_w(t, n);
+    uint32_t first = t->len;
+    if (n + 1 > 64 && t->status == WASM_OK)
+        reserve(t, n + 1);
+    else
+        for (uint32_t i = 0; i <= n; i++)
+            reserve(t, 1);
+    if (t->status != WASM_OK) {
+        free(depths);
+        return;
+    }
+    /* Direct entries where no values move; stubs (moves + br, or return) otherwise. */
+    bool *stub = calloc(n + 1, sizeof(bool));
+    if (!stub) {
+        free(depths);
+        if (t->status == WASM_OK) {
+            t->status = WASM_ERR_NOMEM;
+            snprintf(t->err, t->errlen, "out of memory");
+        }
+        return;
+    }
+    for (uint32_t i = 0; i <= n; i++) {
+        struct ctrl *c = &t->ctl[t->nctl - 1 - depths[i]];
+        const uint8_t *ty;
+        uint32_t ar = label_arity(c, &ty);
+        if (c->kind == C_FUNC || !values_in_place(t, c, ar))
+            stub[i] = true;
+        else
+            branch_to(t, c, pos, first + i);
+    }
+    for (uint32_t i = 0; i <= n; i++) {
+        if (!stub[i])
+            continue;
+        /* Share a stub among equal depths. */
+        uint32_t j;
+        for (j = 0; j < i; j++)
+            if (stub[j] && depths[j] == depths[i])
+                break;
+        if (j < i) {
+            t->code[first + i] = t->code[first + j];
+            continue;
+        }
+        t->code[first + i] = t->len - pos;
+        emit_br(t, depths[i]);
+    }
+    free(stub);
+    free(depths);
+    set_unreachable(t);
+}
+
+/* Translates one instruction. */
+static void step(struct tr *t)
+{
+    uint8_t opc = rd_byte(t);
+    uint32_t x, y;
+    uint32_t np, nr;
+    const uint8_t *params, *results;
+
+    switch (opc) {
+    case 0x00: /* unreachable */
+        if (!t->unreach) {
+            emit_op(t, WASM_OP_unreachable);
+            set_unreachable(t);
+        }
+        return;
+    case 0x01:
+        return;
+    case 0x02: /* block */
+    case 0x03: /* loop */
+    case 0x04: /* if */
+        if (!rd_blocktype(t, &np, &params, &nr, &results)) {
+            if (t->status == WASM_OK) {
+                t->status = WASM_ERR_INVALID;
+                snprintf(t->err, t->errlen, "unknown block type in function %u",
+                         t->func_index);
+            }
+            return;
+        }
+        if (t->unreach) {
+            push_ctrl(t, opc == 0x03 ? C_LOOP : opc == 0x04 ? C_IF : C_BLOCK, np, params, nr,
+                      results);
+            return;
+        }
+        {
+            struct opnd cond = {0};
+            uint32_t cidx = 0;
+            if (opc == 0x04) {
+                cond = pop(t);
+                cidx = t->h;
+            }
+            if (t->h < np + t->ctl[t->nctl - 1].height) {
+                if (t->status == WASM_OK) {
+                    t->status = WASM_ERR_INVALID;
+                    snprintf(t->err, t->errlen, "type mismatch: block params, function %u",
+                             t->func_index);
+                }
+                return;
+            }
+            block_entry(t, np);
+            uint32_t ipos = 0, opos = 0;
+            if (opc == 0x04)
+                emit_cond_branch(t, cond, cidx, false, &ipos, &opos);
+            push_ctrl(t, opc == 0x03 ? C_LOOP : opc == 0x04 ? C_IF : C_BLOCK, np, params, nr,
+                      results);
+            if (t->status != WASM_OK)
+                return;
+            struct ctrl *c = &t->ctl[t->nctl - 1];
+            if (opc == 0x03) {
+                label(t);
+                c->loop_pos = t->len;
+            }
+            if (opc == 0x04)
+                add_fix(t, &t->ctl[t->nctl - 1].else_fix, ipos, opos);
+        }
+        return;
+    case 0x05:
+        do_else(t);
+        return;
+    case 0x0b:
+        do_end(t);
+        return;
+    case 0x0c: /* br */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (x >= t->nctl) {
+            FAIL(t, WASM_ERR_INVALID, "unknown label %u in function %u", x, t->func_index);
+        }
+        emit_br(t, x);
+        set_unreachable(t);
+        return;
+    case 0x0d: { /* br_if */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (x >= t->nctl) {
+            FAIL(t, WASM_ERR_INVALID, "unknown label %u in function %u", x, t->func_index);
+        }
+        struct opnd cond = pop(t);
+        uint32_t cidx = t->h;
+        struct ctrl *c = &t->ctl[t->nctl - 1 - x];
+        const uint8_t *ty;
+        uint32_t n = label_arity(c, &ty);
+        if (t->h < n) {
+            FAIL(t, WASM_ERR_INVALID, "type mismatch in br_if, function %u", t->func_index);
+        }
+        uint32_t ipos, opos;
+        if (c->kind != C_FUNC && values_in_place(t, c, n)) {
+            emit_cond_branch(t, cond, cidx, true, &ipos, &opos);
+            branch_to(t, c, ipos, opos);
+        } else {
+            emit_cond_branch(t, cond, cidx, false, &ipos, &opos);
+            emit_br(t, x);
+            if (t->status == WASM_OK)
+                t->code[opos] = t->len - ipos;
+            label(t);
+        }
+        return;
+    }
+    case 0x0e:
+        do_br_table(t);
+        return;
+    case 0x0f:
+        if (t->unreach)
+            return;
+        emit_return(t);
+        set_unreachable(t);
+        return;
+    case 0x10: /* call */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (x >= t->m->nfuncs || t->m->funcs[x].type_index >= t->m->ntypes) {
+            FAIL(t, WASM_ERR_INVALID, "unknown function %u in function %u", x, t->func_index);
+        }
+        do_call(t, x, &t->m->types[t->m->funcs[x].type_index], false, 0, 0);
+        return;
+    case 0x11: /* call_indirect type table */
+        y = (uint32_t)rd_uleb(t);
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (y >= t->m->ntypes || x >= t->m->ntables) {
+            FAIL(t, WASM_ERR_INVALID, "unknown type or table in call_indirect, function %u",
+                 t->func_index);
+        }
+        do_call(t, 0, &t->m->types[y], true, x, y);
+        return;
+    case 0x1a: /* drop */
+        if (!t->unreach)
+            pop(t);
+        return;
+    case 0x1c: /* select t* */
+        x = (uint32_t)rd_uleb(t);
+        for (uint32_t i = 0; i < x && t->p < t->end; i++)
+            rd_byte(t);
+        /* fallthrough */
+    case 0x1b: { /* select */
+        if (t->unreach)
+            return;
+        struct opnd c = pop(t), b = pop(t), a = pop(t);
+        uint32_t ia = t->h;
+        bool fuse = c.kind == K_TEMP && t->last.end == t->len && c.slot == t->last.dst_slot &&
+                    t->last.kind == L_CMP32;
+        struct last_op l = t->last;
+        if (fuse) {
+            t->len = l.pos;
+            label(t);
+        }
+        uint32_t as = src_slot(t, &a, ia), bs = src_slot(t, &b, ia + 1);
+        uint8_t type = a.type;
+        if (fuse) {
+            begin_result(t, (enum wasm_op)(WASM_OP_sel_i32_eq_ss + 2 * l.cmp + (l.b_imm ? 1 : 0)),
+                         L_OTHER);
+            emit_w(t, soff(as));
+            emit_w(t, soff(bs));
+            emit_w(t, soff(l.a));
+            emit_w(t, l.b_imm ? (uint32_t)l.b : soff((uint32_t)l.b));
+        } else {
+            uint32_t cs = src_slot(t, &c, ia + 2);
+            begin_result(t, WASM_OP_select, L_OTHER);
+            emit_w(t, soff(as));
+            emit_w(t, soff(bs));
+            emit_w(t, soff(cs));
+        }
+        end_result(t, type);
+        return;
+    }
+    case 0x20: /* local.get */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (x >= t->nlocals_total) {
+            FAIL(t, WASM_ERR_INVALID, "unknown local %u in function %u", x, t->func_index);
+        }
+        push(t, K_LOCAL, t->ltypes[x], x, 0);
+        return;
+    case 0x21:
+    case 0x22:
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        local_write(t, x, opc == 0x22);
+        return;
+    case 0x23: /* global.get */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (x >= t->m->nglobals) {
+            FAIL(t, WASM_ERR_INVALID, "unknown global %u in function %u", x, t->func_index);
+        }
+        begin_result(t, WASM_OP_gget, L_OTHER);
+        emit_w(t, x);
+        end_result(t, t->m->globals[x].valtype);
+        return;
+    case 0x24: { /* global.set */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (x >= t->m->nglobals) {
+            FAIL(t, WASM_ERR_INVALID, "unknown global %u in function %u", x, t->func_index);
+        }
+        struct opnd v = pop(t);
+        if (v.kind == K_CONST) {
+            emit_op(t, WASM_OP_gset_i);
+            emit_w(t, x);
+            emit_w64(t, v.imm);
+        } else {
+            emit_op(t, WASM_OP_gset);
+            emit_w(t, x);
+            emit_w(t, soff(v.slot));
+        }
+        return;
+    }
+    case 0x25: { /* table.get */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (x >= t->m->ntables) {
+            FAIL(t, WASM_ERR_INVALID, "unknown table %u in function %u", x, t->func_index);
+        }
+        struct opnd a = pop(t);
+        uint32_t as = src_slot(t, &a, t->h);
+        begin_result(t, WASM_OP_table_get, L_OTHER);
+        emit_w(t, soff(as));
+        emit_w(t, x);
+        end_result(t, t->m->tables[x].elemtype);
+        return;
+    }
+    case 0x26: { /* table.set */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        uint32_t s[2];
+        pop_slots(t, 2, s);
+        emit_op(t, WASM_OP_table_set);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, x);
+        return;
+    }
+    case 0x28: load_op(t, WASM_OP_load32, WASM_I32); return;
+    case 0x29: load_op(t, WASM_OP_load64, WASM_I64); return;
+    case 0x2a: load_op(t, WASM_OP_load32, WASM_F32); return;
+    case 0x2b: load_op(t, WASM_OP_load64, WASM_F64); return;
+    case 0x2c: load_op(t, WASM_OP_load8_s32, WASM_I32); return;
+    case 0x2d: load_op(t, WASM_OP_load8_u, WASM_I32); return;
+    case 0x2e: load_op(t, WASM_OP_load16_s32, WASM_I32); return;
+    case 0x2f: load_op(t, WASM_OP_load16_u, WASM_I32); return;
+    case 0x30: load_op(t, WASM_OP_load8_s64, WASM_I64); return;
+    case 0x31: load_op(t, WASM_OP_load8_u, WASM_I64); return;
+    case 0x32: load_op(t, WASM_OP_load16_s64, WASM_I64); return;
+    case 0x33: load_op(t, WASM_OP_load16_u, WASM_I64); return;
+    case 0x34: load_op(t, WASM_OP_load32_s64, WASM_I64); return;
+    case 0x35: load_op(t, WASM_OP_load32, WASM_I64); return;
+    case 0x36: store_op(t, WASM_OP_store32); return;
+    case 0x37: store_op(t, WASM_OP_store64); return;
+    case 0x38: store_op(t, WASM_OP_store32); return;
+    case 0x39: store_op(t, WASM_OP_store64); return;
+    case 0x3a: store_op(t, WASM_OP_store8); return;
+    case 0x3b: store_op(t, WASM_OP_store16); return;
+    case 0x3c: store_op(t, WASM_OP_store8); return;
+    case 0x3d: store_op(t, WASM_OP_store16); return;
+    case 0x3e: store_op(t, WASM_OP_store32); return;
+    case 0x3f: /* memory.size */
+        rd_byte(t);
+        if (t->unreach)
+            return;
+        begin_result(t, WASM_OP_memory_size, L_OTHER);
+        end_result(t, WASM_I32);
+        return;
+    case 0x40: /* memory.grow */
+        rd_byte(t);
+        if (t->unreach)
+            return;
+        unop(t, WASM_OP_memory_grow, WASM_I32, L_OTHER);
+        return;
+    case 0x41: {
+        int64_t v = rd_sleb(t);
+        if (!t->unreach)
+            push(t, K_CONST, WASM_I32, 0, (uint32_t)v);
+        return;
+    }
+    case 0x42: {
+        int64_t v = rd_sleb(t);
+        if (!t->unreach)
+            push(t, K_CONST, WASM_I64, 0, (uint64_t)v);
+        return;
+    }
+    case 0x43: {
+        uint64_t v = rd_fixed(t, 4);
+        if (!t->unreach)
+            push(t, K_CONST, WASM_F32, 0, v);
+        return;
+    }
+    case 0x44: {
+        uint64_t v = rd_fixed(t, 8);
+        if (!t->unreach)
+            push(t, K_CONST, WASM_F64, 0, v);
+        return;
+    }
+    case 0xd0: { /* ref.null t */
+        uint8_t rt = rd_byte(t);
+        if (!t->unreach)
+            push(t, K_CONST, rt, 0, 0);
+        return;
+    }
+    case 0xd1:
+        if (!t->unreach)
+            unop(t, WASM_OP_ref_is_null, WASM_I32, L_OTHER);
+        return;
+    case 0xd2: /* ref.func */
+        x = (uint32_t)rd_uleb(t);
+        if (t->unreach)
+            return;
+        if (x >= t->m->nfuncs) {
+            FAIL(t, WASM_ERR_INVALID, "unknown function %u in function %u", x, t->func_index);
+        }
+        begin_result(t, WASM_OP_ref_func, L_OTHER);
+        emit_w(t, x);
+        end_result(t, WASM_FUNCREF);
+        return;
+    case 0xfc:
+        do_0xfc(t);
+        return;
+    default:
+        break;
+    }
+
+    if (t->unreach)
+        return;
+    /* Numeric instructions (no immediates). */
+    if (opc == 0x45) {
+        unop(t, WASM_OP_i32_eqz, WASM_I32, L_EQZ32);
+    } else if (opc >= 0x46 && opc <= 0x4f) {
+        binop_int(t, false, opc - 0x46, true);
+    } else if (opc == 0x50) {
+        unop(t, WASM_OP_i64_eqz, WASM_I32, L_EQZ64);
+    } else if (opc >= 0x51 && opc <= 0x5a) {
+        binop_int(t, true, opc - 0x51, true);
+    } else if (opc >= 0x5b && opc <= 0x60) {
+        binop_slots(t, (enum wasm_op)(WASM_OP_f32_eq + (opc - 0x5b)), WASM_I32);
+    } else if (opc >= 0x61 && opc <= 0x66) {
+        binop_slots(t, (enum wasm_op)(WASM_OP_f64_eq + (opc - 0x61)), WASM_I32);
+    } else if (opc >= 0x67 && opc <= 0x69) {
+        unop(t, (enum wasm_op)(WASM_OP_i32_clz + (opc - 0x67)), WASM_I32, L_OTHER);
+    } else if (opc >= 0x6a && opc <= 0x78) {
+        binop_int(t, false, opc - 0x6a, false);
+    } else if (opc >= 0x79 && opc <= 0x7b) {
+        unop(t, (enum wasm_op)(WASM_OP_i64_clz + (opc - 0x79)), WASM_I64, L_OTHER);
+    } else if (opc >= 0x7c && opc <= 0x8a) {
+        binop_int(t, true, opc - 0x7c, false);
+    } else if (opc >= 0x8b && opc <= 0x91) {
+        unop(t, (enum wasm_op)(WASM_OP_f32_abs + (opc - 0x8b)), WASM_F32, L_OTHER);
+    } else if (opc >= 0x92 && opc <= 0x98) {
+        binop_slots(t, (enum wasm_op)(WASM_OP_f32_add + (opc - 0x92)), WASM_F32);
+    } else if (opc >= 0x99 && opc <= 0x9f) {
+        unop(t, (enum wasm_op)(WASM_OP_f64_abs + (opc - 0x99)), WASM_F64, L_OTHER);
+    } else if (opc >= 0xa0 && opc <= 0xa6) {
+        binop_slots(t, (enum wasm_op)(WASM_OP_f64_add + (opc - 0xa0)), WASM_F64);
+    } else if (opc >= 0xbc && opc <= 0xbf) {
+        /* Reinterpretations: same bits in a 64-bit slot, only the type changes. */
+        static const uint8_t rt[4] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64};
+        struct opnd v = pop(t);
+        v.type = rt[opc - 0xbc];
+        push(t, v.kind, v.type, v.slot, v.imm);
+    } else if (opc >= 0xa7 && opc <= 0xc4) {
+        static const struct {
+            enum wasm_op op;
+            uint8_t rt;
+        } cv[0xc5 - 0xa7] = {
+            [0xa7 - 0xa7] = {WASM_OP_i32_wrap_i64, WASM_I32},
+            [0xa8 - 0xa7] = {WASM_OP_i32_trunc_f32_s, WASM_I32},
+            [0xa9 - 0xa7] = {WASM_OP_i32_trunc_f32_u, WASM_I32},
+            [0xaa - 0xa7] = {WASM_OP_i32_trunc_f64_s, WASM_I32},
+            [0xab - 0xa7] = {WASM_OP_i32_trunc_f64_u, WASM_I32},
+            [0xac - 0xa7] = {WASM_OP_i64_extend32_s, WASM_I64},
+            [0xad - 0xa7] = {WASM_OP_i64_extend_i32_u, WASM_I64},
+            [0xae - 0xa7] = {WASM_OP_i64_trunc_f32_s, WASM_I64},
+            [0xaf - 0xa7] = {WASM_OP_i64_trunc_f32_u, WASM_I64},
+            [0xb0 - 0xa7] = {WASM_OP_i64_trunc_f64_s, WASM_I64},
+            [0xb1 - 0xa7] = {WASM_OP_i64_trunc_f64_u, WASM_I64},
+            [0xb2 - 0xa7] = {WASM_OP_f32_convert_i32_s, WASM_F32},
+            [0xb3 - 0xa7] = {WASM_OP_f32_convert_i32_u, WASM_F32},
+            [0xb4 - 0xa7] = {WASM_OP_f32_convert_i64_s, WASM_F32},
+            [0xb5 - 0xa7] = {WASM_OP_f32_convert_i64_u, WASM_F32},
+            [0xb6 - 0xa7] = {WASM_OP_f32_demote_f64, WASM_F32},
+            [0xb7 - 0xa7] = {WASM_OP_f64_convert_i32_s, WASM_F64},
+            [0xb8 - 0xa7] = {WASM_OP_f64_convert_i32_u, WASM_F64},
+            [0xb9 - 0xa7] = {WASM_OP_f64_convert_i64_s, WASM_F64},
+            [0xba - 0xa7] = {WASM_OP_f64_convert_i64_u, WASM_F64},
+            [0xbb - 0xa7] = {WASM_OP_f64_promote_f32, WASM_F64},
+            [0xc0 - 0xa7] = {WASM_OP_i32_extend8_s, WASM_I32},
+            [0xc1 - 0xa7] = {WASM_OP_i32_extend16_s, WASM_I32},
+            [0xc2 - 0xa7] = {WASM_OP_i64_extend8_s, WASM_I64},
+            [0xc3 - 0xa7] = {WASM_OP_i64_extend16_s, WASM_I64},
+            [0xc4 - 0xa7] = {WASM_OP_i64_extend32_s, WASM_I64},
+        };
+        unop(t, cv[opc - 0xa7].op, cv[opc - 0xa7].rt, L_OTHER);
+    } else {
+        FAIL(t, WASM_ERR_MALFORMED, "illegal opcode 0x%02x in function %u", opc, t->func_index);
+    }
+}
+
+static int translate_func(struct tr *t, uint32_t fi)
+{
+    struct wasm_module *m = t->m;
+    struct wasm_func_decl *d = &m->funcs[fi];
+    if (d->type_index >= m->ntypes) {
+        snprintf(t->err, t->errlen, "unknown type of function %u", fi);
+        return WASM_ERR_INVALID;
+    }
+    const struct wasm_functype *ft = &m->types[d->type_index];
+    t->func_index = fi;
+    t->len = 0;
+    t->h = t->max_h = 0;
+    t->nctl = 0;
+    t->nfix = 0;
+    t->unreach = false;
+    t->status = WASM_OK;
+    memset(&t->last, 0, sizeof(t->last));
+    t->last.end = UINT32_MAX;
+    uint64_t total = (uint64_t)ft->nparams + d->nlocals;
+    if (total > (1u << 24)) {
+        snprintf(t->err, t->errlen, "too many locals in function %u", fi);
+        return WASM_ERR_INVALID;
+    }
+    t->nlocals_total = (uint32_t)total;
+    t->T = t->nlocals_total;
+    if (!grow((void **)&t->ltypes, &t->ltypes_cap, t->nlocals_total + 1, 1)) {
+        snprintf(t->err, t->errlen, "out of memory");
+        return WASM_ERR_NOMEM;
+    }
+    if (ft->nparams)
+        memcpy(t->ltypes, ft->params, ft->nparams);
+    if (d->nlocals)
+        memcpy(t->ltypes + ft->nparams, d->local_types, d->nlocals);
+    t->p = d->body;
+    t->end = d->body_end;
+
+    push_ctrl(t, C_FUNC, 0, NULL, ft->nresults, ft->results);
+    while (t->nctl > 0 && t->status == WASM_OK) {
+        if (t->p >= t->end) {
+            snprintf(t->err, t->errlen, "function %u: body ends without end", fi);
+            return WASM_ERR_MALFORMED;
+        }
+        step(t);
+        if (t->len > (1u << 28) && t->status == WASM_OK) {
+            snprintf(t->err, t->errlen, "function %u too large", fi);
+            return WASM_ERR_NOMEM;
+        }
+    }
+    if (t->status != WASM_OK)
+        return t->status;
+    if (t->p != t->end) {
+        snprintf(t->err, t->errlen, "function %u: operators after the final end", fi);
+        return WASM_ERR_MALFORMED;
+    }
+    uint64_t frame = (uint64_t)t->T + t->max_h + 1;
+    if (frame > (1u << 26)) {
+        snprintf(t->err, t->errlen, "function %u: frame too large", fi);
+        return WASM_ERR_INVALID;
+    }
+    struct wasm_code *c = malloc(sizeof(*c) + (size_t)t->len * sizeof(wasm_code_word));
+    if (!c) {
+        snprintf(t->err, t->errlen, "out of memory");
+        return WASM_ERR_NOMEM;
+    }
+    c->func_index = fi;
+    c->nparams = ft->nparams;
+    c->nlocals = d->nlocals;
+    c->nresults = ft->nresults;
+    c->frame_slots = (uint32_t)frame;
+    c->len = t->len;
+    memcpy(c->ins, t->code, (size_t)t->len * sizeof(wasm_code_word));
+    d->code = c;
+    d->frame_slots = c->frame_slots;
+    return WASM_OK;
+}
+
+static pthread_once_t interp_once = PTHREAD_ONCE_INIT;
+
+int wasm_translate(struct wasm_module *m, char *err, size_t errlen)
+{
+    pthread_once(&interp_once, wasm_interp_init);
+    struct tr t;
+    memset(&t, 0, sizeof(t));
+    t.m = m;
+    t.err = err;
+    t.errlen = errlen;
+    int rc = WASM_OK;
+    for (uint32_t i = 0; i < m->nfuncs; i++) {
+        if (m->funcs[i].imported || m->funcs[i].code)
+            continue;
+        rc = translate_func(&t, i);
+        if (rc != WASM_OK)
+            goto out;
+    }
+    /* Calls carry the callee's code pointer. */
+    for (uint32_t i = 0; i < t.npatches; i++) {
+        struct wasm_code *c = m->funcs[t.patches[i].caller].code;
+        const void *callee = m->funcs[t.patches[i].callee].code;
+        memcpy(&c->ins[t.patches[i].pos], &callee, sizeof(callee));
+    }
+out:
+    free(t.code);
+    free(t.stk);
+    free(t.ctl);
+    free(t.fix);
+    free(t.ltypes);
+    free(t.patches);
+    if (rc != WASM_OK)
+        wasm_translate_release(m);
+    return rc;
+}
+
+void wasm_translate_release(struct wasm_module *m)
+{
+    for (uint32_t i = 0; i < m->nfuncs; i++) {
+        if (!m->funcs[i].imported) {
+            free(m->funcs[i].code);
+            m->funcs[i].code = NULL;
+        }
+    }
+}
