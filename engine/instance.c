@@ -109,9 +109,14 @@ static int64_t table_grow(struct wasm_table *t, uint32_t delta, uint64_t init)
     return (int64_t)old;
 }
 
+static uint64_t eval_expr(const struct wasm_instance *inst, const uint8_t *p,
+                          const uint8_t *end);
+
 static uint64_t eval_const(const struct wasm_instance *inst, const struct wasm_constexpr *c)
 {
     switch (c->op) {
+    case WASM_CONST_EXPR:
+        return c->expr ? eval_expr(inst, c->expr, c->expr_end) : 0;
     case WASM_CONST_I32:
     case WASM_CONST_F32:
         return (uint32_t)c->bits;
@@ -128,6 +133,90 @@ static uint64_t eval_const(const struct wasm_instance *inst, const struct wasm_c
         return c->index < inst->module->nfuncs ? (uintptr_t)inst->funcs[c->index] : 0;
     }
     return 0;
+}
+
+static uint64_t rd_leb(const uint8_t **pp, const uint8_t *end, bool sgn)
+{
+    const uint8_t *p = *pp;
+    uint64_t r = 0;
+    unsigned shift = 0;
+    uint8_t b = 0;
+    while (p < end) {
+        b = *p++;
+        if (shift < 64)
+            r |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80))
+            break;
+    }
+    if (sgn && shift < 64 && (b & 0x40))
+        r |= ~(uint64_t)0 << shift;
+    *pp = p;
+    return r;
+}
+
+/*
+ * Evaluates a validated constant expression of several instructions (extended-const:
+ * i32/i64 add, sub, mul over constants and global.get).
+ */
+static uint64_t eval_expr(const struct wasm_instance *inst, const uint8_t *p,
+                          const uint8_t *end)
+{
+    uint64_t st[64];
+    unsigned n = 0;
+    while (p < end) {
+        uint8_t op = *p++;
+        uint64_t v = 0, a, b;
+        switch (op) {
+        case 0x0b:
+            return n ? st[n - 1] : 0;
+        case 0x41: v = (uint32_t)rd_leb(&p, end, true); break;
+        case 0x42: v = rd_leb(&p, end, true); break;
+        case 0x43:
+            if (end - p < 4)
+                return 0;
+            memcpy(&v, p, 4);
+            p += 4;
+            break;
+        case 0x44:
+            if (end - p < 8)
+                return 0;
+            memcpy(&v, p, 8);
+            p += 8;
+            break;
+        case 0x23: {
+            uint32_t g = (uint32_t)rd_leb(&p, end, false);
+            v = g < inst->module->nglobals && inst->globals[g] ? inst->globals[g]->value : 0;
+            break;
+        }
+        case 0xd0: p++; v = 0; break;
+        case 0xd2: {
+            uint32_t f = (uint32_t)rd_leb(&p, end, false);
+            v = f < inst->module->nfuncs ? (uintptr_t)inst->funcs[f] : 0;
+            break;
+        }
+        case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e:
+            if (n < 2)
+                return 0;
+            b = st[--n];
+            a = st[--n];
+            switch (op) {
+            case 0x6a: v = (uint32_t)(a + b); break;
+            case 0x6b: v = (uint32_t)(a - b); break;
+            case 0x6c: v = (uint32_t)((uint32_t)a * (uint32_t)b); break;
+            case 0x7c: v = a + b; break;
+            case 0x7d: v = a - b; break;
+            default: v = a * b; break;
+            }
+            break;
+        default:
+            return 0;
+        }
+        if (n == 64)
+            return 0;
+        st[n++] = v;
+    }
+    return n ? st[n - 1] : 0;
 }
 
 /* ---- Import checks ----------------------------------------------------------------- */
