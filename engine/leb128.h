@@ -40,13 +40,22 @@ static inline const char *wasm_leb_message(enum wasm_leb_status s)
  * stores it in *out (signed values sign-extended to 64 bits) and advances *p.
  */
 static inline enum wasm_leb_status wasm_leb_read(const uint8_t **p, const uint8_t *end,
-                                                 unsigned bits, bool is_signed,
-                                                 uint64_t *out)
+                                                 unsigned bits, bool is_signed, uint64_t *out)
 {
     const uint8_t *q = *p;
     unsigned maxbytes = (bits + 6) / 7;
     uint64_t result = 0;
     unsigned shift = 0;
+
+    /* Fast path: most immediates (indices, small constants) fit in one byte. */
+    if (bits >= 7 && q < end && !(*q & 0x80)) {
+        result = *q;
+        if (is_signed && (result & 0x40))
+            result |= ~(uint64_t)0x7f;
+        *out = result;
+        *p = q + 1;
+        return WASM_LEB_OK;
+    }
 
     for (unsigned i = 0;; i++) {
         if (q >= end)
@@ -102,8 +111,7 @@ static inline enum wasm_leb_status wasm_leb_u32(const uint8_t **p, const uint8_t
     return s;
 }
 
-static inline enum wasm_leb_status wasm_leb_s32(const uint8_t **p, const uint8_t *end,
-                                                int32_t *out)
+static inline enum wasm_leb_status wasm_leb_s32(const uint8_t **p, const uint8_t *end, int32_t *out)
 {
     uint64_t v;
     enum wasm_leb_status s = wasm_leb_read(p, end, 32, true, &v);
@@ -113,8 +121,7 @@ static inline enum wasm_leb_status wasm_leb_s32(const uint8_t **p, const uint8_t
 }
 
 /* Block types: a signed 33-bit integer (a type index when non-negative). */
-static inline enum wasm_leb_status wasm_leb_s33(const uint8_t **p, const uint8_t *end,
-                                                int64_t *out)
+static inline enum wasm_leb_status wasm_leb_s33(const uint8_t **p, const uint8_t *end, int64_t *out)
 {
     uint64_t v;
     enum wasm_leb_status s = wasm_leb_read(p, end, 33, true, &v);
@@ -123,8 +130,7 @@ static inline enum wasm_leb_status wasm_leb_s33(const uint8_t **p, const uint8_t
     return s;
 }
 
-static inline enum wasm_leb_status wasm_leb_s64(const uint8_t **p, const uint8_t *end,
-                                                int64_t *out)
+static inline enum wasm_leb_status wasm_leb_s64(const uint8_t **p, const uint8_t *end, int64_t *out)
 {
     uint64_t v;
     enum wasm_leb_status s = wasm_leb_read(p, end, 64, true, &v);

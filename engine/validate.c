@@ -30,7 +30,7 @@ enum frame_kind {
 };
 
 struct ctrl_frame {
-    const uint8_t *params; /* start types */
+    const uint8_t *params;  /* start types */
     const uint8_t *results; /* end types */
     uint32_t nparams;
     uint32_t nresults;
@@ -62,8 +62,8 @@ struct validator {
 };
 
 /* One-element result types for block types written as a single value type. */
-static const uint8_t single_types[] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64,
-                                       WASM_FUNCREF, WASM_EXTERNREF};
+static const uint8_t single_types[] = {WASM_I32, WASM_I64,     WASM_F32,
+                                       WASM_F64, WASM_FUNCREF, WASM_EXTERNREF};
 
 static const uint8_t i32x3[] = {WASM_I32, WASM_I32, WASM_I32};
 
@@ -93,8 +93,8 @@ static const char *type_name(uint8_t t)
 
 static bool is_valtype(uint8_t t)
 {
-    return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 ||
-           t == WASM_FUNCREF || t == WASM_EXTERNREF;
+    return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_FUNCREF ||
+           t == WASM_EXTERNREF;
 }
 
 static bool is_reftype(uint8_t t)
@@ -116,7 +116,8 @@ static const uint8_t *single_type(uint8_t t)
 }
 
 /* Writes "<fmt...>" into the caller's buffer and returns status. */
-static int module_error(struct validator *v, int status, const char *fmt, ...)
+static __attribute__((cold, format(printf, 3, 4))) int module_error(struct validator *v, int status,
+                                                                    const char *fmt, ...)
 {
     va_list ap;
 
@@ -129,7 +130,8 @@ static int module_error(struct validator *v, int status, const char *fmt, ...)
 }
 
 /* Writes "function N at offset 0xOFF: <fmt...>" for the current instruction. */
-static int body_error(struct validator *v, int status, const char *fmt, ...)
+static __attribute__((cold, format(printf, 3, 4))) int body_error(struct validator *v, int status,
+                                                                  const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -158,14 +160,14 @@ static int malformed(struct validator *v, const char *what)
 
 /* ---- Immediates ------------------------------------------------------------------- */
 
-static int leb_error(struct validator *v, enum wasm_leb_status s)
+static __attribute__((cold)) int leb_error(struct validator *v, enum wasm_leb_status s)
 {
     if (s == WASM_LEB_END)
         return malformed(v, "unexpected end of section or function");
     return malformed(v, wasm_leb_message(s));
 }
 
-static int read_u32(struct validator *v, uint32_t *out)
+static inline int read_u32(struct validator *v, uint32_t *out)
 {
     enum wasm_leb_status s;
 
@@ -224,11 +226,18 @@ static int grow(void **arr, uint32_t *cap, size_t elem, uint32_t need)
     return WASM_OK;
 }
 
-static int push(struct validator *v, uint8_t t)
+static __attribute__((noinline, cold)) int push_grow(struct validator *v, uint8_t t)
 {
-    if (v->nvals == v->vals_cap &&
-        grow((void **)&v->vals, &v->vals_cap, 1, v->nvals + 1) != WASM_OK)
+    if (grow((void **)&v->vals, &v->vals_cap, 1, v->nvals + 1) != WASM_OK)
         return body_error(v, WASM_ERR_NOMEM, "out of memory");
+    v->vals[v->nvals++] = t;
+    return WASM_OK;
+}
+
+static inline int push(struct validator *v, uint8_t t)
+{
+    if (__builtin_expect(v->nvals == v->vals_cap, 0))
+        return push_grow(v, t);
     v->vals[v->nvals++] = t;
     return WASM_OK;
 }
@@ -244,23 +253,21 @@ static int push_n(struct validator *v, const uint8_t *types, uint32_t n)
     return WASM_OK;
 }
 
-static struct ctrl_frame *top_frame(struct validator *v)
+static inline struct ctrl_frame *top_frame(struct validator *v)
 {
     return &v->ctrls[v->nctrls - 1];
 }
 
-/* Pops one operand of type expect (TYPE_UNKNOWN: any); *actual gets what was there. */
-static int pop_actual(struct validator *v, uint8_t expect, uint8_t *actual)
+/* The failing and the unreachable cases of pop_actual(), out of the hot path. */
+static __attribute__((noinline)) int pop_slow(struct validator *v, uint8_t expect, uint8_t *actual)
 {
     struct ctrl_frame *f = top_frame(v);
     uint8_t t;
 
     *actual = TYPE_UNKNOWN;
     if (v->nvals == f->height) {
-        if (f->unreachable) {
-            *actual = TYPE_UNKNOWN;
+        if (f->unreachable)
             return WASM_OK;
-        }
         if (expect == TYPE_UNKNOWN)
             return invalid(v, "type mismatch: expected a value, found nothing");
         return body_error(v, WASM_ERR_INVALID, "type mismatch: expected %s, found nothing",
@@ -274,7 +281,23 @@ static int pop_actual(struct validator *v, uint8_t expect, uint8_t *actual)
     return WASM_OK;
 }
 
-static int pop(struct validator *v, uint8_t expect)
+/* Pops one operand of type expect (TYPE_UNKNOWN: any); *actual gets what was there. */
+static inline int pop_actual(struct validator *v, uint8_t expect, uint8_t *actual)
+{
+    uint8_t t;
+
+    if (__builtin_expect(v->nvals > top_frame(v)->height, 1)) {
+        t = v->vals[v->nvals - 1];
+        if (__builtin_expect(t == expect || expect == TYPE_UNKNOWN, 1)) {
+            v->nvals--;
+            *actual = t;
+            return WASM_OK;
+        }
+    }
+    return pop_slow(v, expect, actual);
+}
+
+static inline int pop(struct validator *v, uint8_t expect)
 {
     uint8_t ignored;
     return pop_actual(v, expect, &ignored);
@@ -360,8 +383,7 @@ static int peek_n(struct validator *v, const uint8_t *types, uint32_t n)
         if (v->nvals - f->height <= i) {
             if (f->unreachable)
                 continue;
-            return body_error(v, WASM_ERR_INVALID,
-                              "type mismatch: expected %s, found nothing",
+            return body_error(v, WASM_ERR_INVALID, "type mismatch: expected %s, found nothing",
                               type_name(expect));
         }
         t = v->vals[v->nvals - 1 - i];
@@ -576,6 +598,7 @@ struct num_sig {
     uint8_t in1, in2, out;
 };
 
+/* clang-format off */
 #define UN(a, r) {a, TYPE_UNKNOWN, r}
 #define BIN(a, r) {a, a, r}
 static const struct num_sig numeric_sigs[256] = {
@@ -621,6 +644,7 @@ static const struct num_sig trunc_sat_sigs[8] = {
 };
 #undef UN
 #undef BIN
+/* clang-format on */
 
 /* Natural alignment (log2 bytes) of loads 0x28..0x35 and stores 0x36..0x3e. */
 static const uint8_t mem_natural[0x3f - 0x28] = {
@@ -628,10 +652,9 @@ static const uint8_t mem_natural[0x3f - 0x28] = {
     2, 3, 2, 3, 0, 1, 0, 1, 2,                /* stores */
 };
 static const uint8_t mem_type[0x3f - 0x28] = {
-    WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_I32, WASM_I32, WASM_I32,
-    WASM_I32, WASM_I64, WASM_I64, WASM_I64, WASM_I64, WASM_I64, WASM_I64,
-    WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_I32, WASM_I32, WASM_I64,
-    WASM_I64, WASM_I64,
+    WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_I32, WASM_I32, WASM_I32, WASM_I32,
+    WASM_I64, WASM_I64, WASM_I64, WASM_I64, WASM_I64, WASM_I64, WASM_I32, WASM_I64,
+    WASM_F32, WASM_F64, WASM_I32, WASM_I32, WASM_I64, WASM_I64, WASM_I64,
 };
 
 static int check_block(struct validator *v, uint8_t kind)
@@ -757,8 +780,8 @@ static int check_select(struct validator *v)
     if ((t1 != TYPE_UNKNOWN && !is_numtype(t1)) || (t2 != TYPE_UNKNOWN && !is_numtype(t2)))
         return invalid(v, "type mismatch: select without a type needs numeric operands");
     if (t1 != t2 && t1 != TYPE_UNKNOWN && t2 != TYPE_UNKNOWN)
-        return body_error(v, WASM_ERR_INVALID, "type mismatch: select of %s and %s",
-                          type_name(t2), type_name(t1));
+        return body_error(v, WASM_ERR_INVALID, "type mismatch: select of %s and %s", type_name(t2),
+                          type_name(t1));
     return push(v, t1 == TYPE_UNKNOWN ? t2 : t1);
 }
 
@@ -945,8 +968,7 @@ static int check_instr(struct validator *v, uint8_t op)
         if (idx >= v->m->nfuncs)
             return body_error(v, WASM_ERR_INVALID, "unknown function %u", idx);
         if (v->m->funcs[idx].type_index >= v->m->ntypes)
-            return body_error(v, WASM_ERR_INVALID, "unknown type %u",
-                              v->m->funcs[idx].type_index);
+            return body_error(v, WASM_ERR_INVALID, "unknown type %u", v->m->funcs[idx].type_index);
         return check_call(v, &v->m->types[v->m->funcs[idx].type_index]);
     case 0x11:
         return check_call_indirect(v);
@@ -1027,8 +1049,7 @@ static int check_instr(struct validator *v, uint8_t op)
         if ((rc = pop_actual(v, TYPE_UNKNOWN, &actual)) != WASM_OK)
             return rc;
         if (actual != TYPE_UNKNOWN && !is_reftype(actual))
-            return body_error(v, WASM_ERR_INVALID,
-                              "type mismatch: expected a reference, found %s",
+            return body_error(v, WASM_ERR_INVALID, "type mismatch: expected a reference, found %s",
                               type_name(actual));
         return push(v, WASM_I32);
     }
@@ -1083,8 +1104,8 @@ static int check_body(struct validator *v, uint32_t func_index)
  * A constant expression the decoder could not reduce to one instruction (none, several,
  * or a non-constant one): type it instruction by instruction, as the spec does.
  */
-static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr *e,
-                               uint8_t expect, const char *what, uint32_t index)
+static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr *e, uint8_t expect,
+                               const char *what, uint32_t index)
 {
     const struct wasm_module *m = v->m;
     const uint8_t *p = e->expr, *end = e->expr_end;
@@ -1118,8 +1139,8 @@ static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr 
             if (s != WASM_LEB_OK)
                 break;
             if (idx >= m->nglobal_imports || idx >= m->nglobals)
-                return module_error(v, WASM_ERR_INVALID, "%s %u: unknown global %u", what,
-                                    index, idx);
+                return module_error(v, WASM_ERR_INVALID, "%s %u: unknown global %u", what, index,
+                                    idx);
             if (m->globals[idx].mutable_)
                 return module_error(v, WASM_ERR_INVALID,
                                     "%s %u: constant expression required (global %u is "
@@ -1133,14 +1154,14 @@ static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr 
         case 0xd2:
             s = wasm_leb_u32(&p, end, &idx);
             if (s == WASM_LEB_OK && idx >= m->nfuncs)
-                return module_error(v, WASM_ERR_INVALID, "%s %u: unknown function %u", what,
-                                    index, idx);
+                return module_error(v, WASM_ERR_INVALID, "%s %u: unknown function %u", what, index,
+                                    idx);
             t = WASM_FUNCREF;
             break;
         default:
             return module_error(v, WASM_ERR_INVALID,
-                                "%s %u: constant expression required (opcode 0x%02x)", what,
-                                index, op);
+                                "%s %u: constant expression required (opcode 0x%02x)", what, index,
+                                op);
         }
         if (s != WASM_LEB_OK)
             return module_error(v, WASM_ERR_MALFORMED, "%s %u: %s", what, index,
@@ -1148,13 +1169,12 @@ static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr 
         depth++;
     }
     if (depth == 0)
-        return module_error(v, WASM_ERR_INVALID,
-                            "%s %u: type mismatch: expected %s, found nothing", what, index,
-                            type_name(expect));
+        return module_error(v, WASM_ERR_INVALID, "%s %u: type mismatch: expected %s, found nothing",
+                            what, index, type_name(expect));
     if (depth > 1)
         return module_error(v, WASM_ERR_INVALID,
-                            "%s %u: type mismatch: %u values where one %s is expected", what,
-                            index, depth, type_name(expect));
+                            "%s %u: type mismatch: %u values where one %s is expected", what, index,
+                            depth, type_name(expect));
     if (t != expect)
         return module_error(v, WASM_ERR_INVALID, "%s %u: type mismatch: expected %s, found %s",
                             what, index, type_name(expect), type_name(t));
@@ -1165,8 +1185,8 @@ static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr 
  * A constant expression of type expect. Its global.get may only name an imported,
  * immutable global (the rule of this spec revision: later globals are not in scope).
  */
-static int check_constexpr(struct validator *v, const struct wasm_constexpr *e,
-                           uint8_t expect, const char *what, uint32_t index)
+static int check_constexpr(struct validator *v, const struct wasm_constexpr *e, uint8_t expect,
+                           const char *what, uint32_t index)
 {
     const struct wasm_module *m = v->m;
     uint8_t t;
@@ -1190,20 +1210,20 @@ static int check_constexpr(struct validator *v, const struct wasm_constexpr *e,
                                 e->index);
         if (m->globals[e->index].mutable_)
             return module_error(v, WASM_ERR_INVALID,
-                                "%s %u: constant expression required (global %u is mutable)",
-                                what, index, e->index);
+                                "%s %u: constant expression required (global %u is mutable)", what,
+                                index, e->index);
         t = m->globals[e->index].valtype;
         break;
     case WASM_CONST_REF_NULL:
         if (!is_reftype((uint8_t)e->index))
-            return module_error(v, WASM_ERR_MALFORMED, "%s %u: malformed reference type",
-                                what, index);
+            return module_error(v, WASM_ERR_MALFORMED, "%s %u: malformed reference type", what,
+                                index);
         t = (uint8_t)e->index;
         break;
     case WASM_CONST_REF_FUNC:
         if (e->index >= m->nfuncs)
-            return module_error(v, WASM_ERR_INVALID, "%s %u: unknown function %u", what,
-                                index, e->index);
+            return module_error(v, WASM_ERR_INVALID, "%s %u: unknown function %u", what, index,
+                                e->index);
         t = WASM_FUNCREF;
         break;
     case WASM_CONST_EXPR:
@@ -1226,12 +1246,10 @@ static int check_types(struct validator *v)
         const struct wasm_functype *ft = &m->types[i];
         for (uint32_t j = 0; j < ft->nparams; j++)
             if (!is_valtype(ft->params[j]))
-                return module_error(v, WASM_ERR_MALFORMED, "type %u: malformed value type",
-                                    i);
+                return module_error(v, WASM_ERR_MALFORMED, "type %u: malformed value type", i);
         for (uint32_t j = 0; j < ft->nresults; j++)
             if (!is_valtype(ft->results[j]))
-                return module_error(v, WASM_ERR_MALFORMED, "type %u: malformed value type",
-                                    i);
+                return module_error(v, WASM_ERR_MALFORMED, "type %u: malformed value type", i);
     }
     for (uint32_t i = 0; i < m->nfuncs; i++)
         if (m->funcs[i].type_index >= m->ntypes)
@@ -1247,8 +1265,7 @@ static int check_limits(struct validator *v)
     for (uint32_t i = 0; i < m->ntables; i++) {
         const struct wasm_table_decl *t = &m->tables[i];
         if (!is_reftype(t->elemtype))
-            return module_error(v, WASM_ERR_MALFORMED, "table %u: malformed reference type",
-                                i);
+            return module_error(v, WASM_ERR_MALFORMED, "table %u: malformed reference type", i);
         if (t->limits.has_max && t->limits.min > t->limits.max)
             return module_error(v, WASM_ERR_INVALID,
                                 "table %u: size minimum must not be greater than maximum", i);
@@ -1324,8 +1341,8 @@ static int check_exports(struct validator *v)
             return module_error(v, WASM_ERR_MALFORMED, "export %u: malformed export kind", i);
         }
         if (e->index >= limit)
-            return module_error(v, WASM_ERR_INVALID, "export %u: unknown %s %u", i,
-                                kinds[e->kind], e->index);
+            return module_error(v, WASM_ERR_INVALID, "export %u: unknown %s %u", i, kinds[e->kind],
+                                e->index);
     }
     if (m->nexports < 2)
         return WASM_OK;
@@ -1337,8 +1354,7 @@ static int check_exports(struct validator *v)
     qsort(sorted, m->nexports, sizeof(*sorted), compare_export_names);
     for (uint32_t i = 1; i < m->nexports; i++) {
         if (compare_export_names(&sorted[i - 1], &sorted[i]) == 0) {
-            rc = module_error(v, WASM_ERR_INVALID, "duplicate export name \"%s\"",
-                              sorted[i]->name);
+            rc = module_error(v, WASM_ERR_INVALID, "duplicate export name \"%s\"", sorted[i]->name);
             break;
         }
     }
@@ -1372,25 +1388,23 @@ static int check_elems(struct validator *v)
     for (uint32_t i = 0; i < m->nelems; i++) {
         const struct wasm_elem_segment *e = &m->elems[i];
         if (!is_reftype(e->reftype))
-            return module_error(v, WASM_ERR_MALFORMED,
-                                "elem segment %u: malformed reference type", i);
+            return module_error(v, WASM_ERR_MALFORMED, "elem segment %u: malformed reference type",
+                                i);
         if (e->mode == WASM_SEGMENT_ACTIVE) {
             if (e->table_index >= m->ntables)
-                return module_error(v, WASM_ERR_INVALID, "elem segment %u: unknown table %u",
-                                    i, e->table_index);
+                return module_error(v, WASM_ERR_INVALID, "elem segment %u: unknown table %u", i,
+                                    e->table_index);
             if (m->tables[e->table_index].elemtype != e->reftype)
                 return module_error(v, WASM_ERR_INVALID,
                                     "elem segment %u: type mismatch: %s segment for a %s "
                                     "table",
                                     i, type_name(e->reftype),
                                     type_name(m->tables[e->table_index].elemtype));
-            if ((rc = check_constexpr(v, &e->offset, WASM_I32, "elem segment", i)) !=
-                WASM_OK)
+            if ((rc = check_constexpr(v, &e->offset, WASM_I32, "elem segment", i)) != WASM_OK)
                 return rc;
         }
         for (uint32_t j = 0; j < e->count; j++) {
-            if ((rc = check_constexpr(v, &e->items[j], e->reftype, "elem segment", i)) !=
-                WASM_OK)
+            if ((rc = check_constexpr(v, &e->items[j], e->reftype, "elem segment", i)) != WASM_OK)
                 return rc;
         }
     }

@@ -212,8 +212,7 @@ static size_t build_module(uint8_t *out, const uint8_t *body, size_t body_len, i
 static void test_error_names_function_and_offset(void **state)
 {
     /* locals: 0; i32.const 1; f64.const 0; i32.add; end */
-    static const uint8_t body[] = {0x00, 0x41, 0x01, 0x44, 0, 0, 0, 0, 0, 0, 0, 0,
-                                   0x6a, 0x0b};
+    static const uint8_t body[] = {0x00, 0x41, 0x01, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0x6a, 0x0b};
     uint8_t module[256];
     char err[256], want[256];
     size_t body_at, n = build_module(module, body, sizeof(body), RESULT_I32, &body_at);
@@ -222,8 +221,7 @@ static void test_error_names_function_and_offset(void **state)
     assert_int_equal(decode_and_validate(module, n, err, sizeof(err)), WASM_ERR_INVALID);
     /* The i32.add is the 13th byte of the body (index 12). */
     snprintf(want, sizeof(want),
-             "function 0 at offset 0x%zx: type mismatch: expected i32, found f64",
-             body_at + 12);
+             "function 0 at offset 0x%zx: type mismatch: expected i32, found f64", body_at + 12);
     assert_string_equal(err, want);
 }
 
@@ -238,8 +236,8 @@ struct patch {
     bool drop_datacount;
 };
 
-static int validate_patched(const uint8_t *body, size_t len, int flags, struct patch p,
-                            char *err, size_t errlen)
+static int validate_patched(const uint8_t *body, size_t len, int flags, struct patch p, char *err,
+                            size_t errlen)
 {
     uint8_t module[256];
     size_t body_at, n = build_module(module, body, len, flags, &body_at);
@@ -267,9 +265,9 @@ static void test_illegal_opcode_is_malformed(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(validate_patched(body, sizeof(body), 0, (struct patch){1, 0x06, false},
-                                      err, sizeof(err)),
-                     WASM_ERR_MALFORMED);
+    assert_int_equal(
+        validate_patched(body, sizeof(body), 0, (struct patch){1, 0x06, false}, err, sizeof(err)),
+        WASM_ERR_MALFORMED);
     assert_non_null(strstr(err, "illegal opcode 0x06"));
 }
 
@@ -289,8 +287,8 @@ static void test_memory_grow_reserved_byte(void **state)
 static void test_memory_init_needs_data_count(void **state)
 {
     /* i32.const 0 x3; memory.init 0 0; end -- then the data count section is dropped */
-    static const uint8_t body[] = {0x00, 0x41, 0x00, 0x41, 0x00, 0x41, 0x00,
-                                   0xfc, 0x08, 0x00, 0x00, 0x0b};
+    static const uint8_t body[] = {0x00, 0x41, 0x00, 0x41, 0x00, 0x41,
+                                   0x00, 0xfc, 0x08, 0x00, 0x00, 0x0b};
     char err[256];
 
     (void)state;
@@ -303,14 +301,13 @@ static void test_memory_init_needs_data_count(void **state)
 static void test_immediate_leb_too_long(void **state)
 {
     /* i32.const 0 in 5 bytes (the 5th patched to continue); nop; drop; end */
-    static const uint8_t body[] = {0x00, 0x41, 0x80, 0x80, 0x80, 0x80, 0x00,
-                                   0x01, 0x1a, 0x0b};
+    static const uint8_t body[] = {0x00, 0x41, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x1a, 0x0b};
     char err[256];
 
     (void)state;
-    assert_int_equal(validate_patched(body, sizeof(body), 0, (struct patch){6, 0x80, false},
-                                      err, sizeof(err)),
-                     WASM_ERR_MALFORMED);
+    assert_int_equal(
+        validate_patched(body, sizeof(body), 0, (struct patch){6, 0x80, false}, err, sizeof(err)),
+        WASM_ERR_MALFORMED);
     assert_non_null(strstr(err, "integer representation too long"));
 }
 
@@ -321,9 +318,9 @@ static void test_missing_function_end(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(validate_patched(body, sizeof(body), 0, (struct patch){4, 0x01, false},
-                                      err, sizeof(err)),
-                     WASM_ERR_MALFORMED);
+    assert_int_equal(
+        validate_patched(body, sizeof(body), 0, (struct patch){4, 0x01, false}, err, sizeof(err)),
+        WASM_ERR_MALFORMED);
     assert_non_null(strstr(err, "unexpected end"));
 }
 
@@ -332,9 +329,8 @@ static void test_deep_nesting(void **state)
     /* 3000 nested blocks: the stacks grow as needed (and the walk stays iterative). */
     enum { DEPTH = 3000 };
     uint8_t *module = malloc(DEPTH * 3 + 64);
-    static const uint8_t head[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-                                   0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
-                                   0x03, 0x02, 0x01, 0x00};
+    static const uint8_t head[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01,
+                                   0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00};
     uint32_t body_size = 1 + DEPTH * 3 + 1, sec_size = body_size + 1 + 3;
     size_t n = 0;
     char err[256] = "";
