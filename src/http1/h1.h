@@ -37,6 +37,25 @@
  *  - Up to H1_MAX_LEADING_CRLF empty lines (CRLF) before a request line are skipped
  *    (RFC 9112 §2.2); they count in the bytes consumed.
  *
+ * Typical use on a connection (evbuffer `in`; nothing is drained until it is consumed):
+ *
+ *     h1_parser_init(&p, &listener_limits);          // once per request
+ *     req.headers = hdrs; req.headers_cap = N;
+ *     on read: n = h1_parse_request(&p, evbuffer_pullup(in, -1), evbuffer_get_length(in),
+ *                                   &req);
+ *       AGAIN -> wait for more bytes (timeouts are the caller's);
+ *       ERROR -> answer p.status ("Connection: close") and close;
+ *       n > 0 -> use req (slices into the pulled-up bytes, valid until they are drained),
+ *                evbuffer_drain(in, n) when done with the head, then
+ *                h1_body_init(&body, req.body_kind, req.content_length, &limits, tr, M);
+ *     body:  k = h1_body_parse(&body, bytes, len, &span); forward span; drain k; repeat
+ *            while k > 0 and !body.done; the bytes after the body are the next request
+ *            (pipelining): h1_parser_init() again and parse them.
+ *
+ * Routing: for an absolute-form target use req.authority, not Host (RFC 9112 §3.2.2).
+ * Forwarding: drop headers with H1_HF_HOP_BY_HOP; Content-Length/Transfer-Encoding are
+ * re-generated for the outgoing framing.
+ *
  * Thread safety: no global mutable state; a parser object is used by one thread.
  */
 #ifndef WASP_SRC_HTTP1_H1_H

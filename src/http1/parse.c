@@ -71,6 +71,7 @@ enum { PH_FIRST = 0, PH_FIELDS };
 #define CONN_OTHER 0x800
 #define HAS_UPGRADE 0x1000
 #define HAS_EXPECT_CONTINUE 0x2000
+#define HAS_TRAILER 0x4000
 
 void h1_limits_default(struct h1_limits *l)
 {
@@ -137,6 +138,28 @@ static uint8_t header_id(const char *n, uint32_t len)
     }
 }
 
+/*
+ * Index of the first byte in b[i, e] that is not a field-value octet (b[e] is the line's
+ * CR, so at most e). Eight bytes at a time: a word with no byte < 0x20 and no DEL is all
+ * valid (obs-text >= 0x80 is valid too); a word that has one, e.g. an HTAB, is finished
+ * bytewise.
+ */
+static uint32_t value_scan(const unsigned char *b, uint32_t i, uint32_t e)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (e - i >= 8) {
+        uint64_t x, del;
+        memcpy(&x, b + i, 8);
+        del = x ^ (ones * 0x7f);
+        if (((x - ones * 0x20) & ~x & highs) | ((del - ones) & ~del & highs))
+            break;
+        i += 8;
+    }
+    while (h1_vchar[b[i]])
+        i++;
+    return i;
+}
+
 int h1_field_line_parse(const char *buf, uint32_t s, uint32_t e, struct h1_header *h,
                         const char **reason)
 {
@@ -166,8 +189,7 @@ int h1_field_line_parse(const char *buf, uint32_t s, uint32_t e, struct h1_heade
     while (b[i] == ' ' || b[i] == '\t')
         i++;
     uint32_t vs = i;
-    while (h1_vchar[b[i]])
-        i++;
+    i = value_scan(b, i, e);
     if (i != e) {
         *reason = b[i] == '\r' ? "bare CR in field value" : "control character in field value";
         return -1;
@@ -480,14 +502,15 @@ static ssize_t field_semantics(struct h1_parser *p, const unsigned char *b, stru
 
     switch (f->id) {
     case H1_HDR_HOST:
+        if (!h->is_request)
+            break;
         if (++p->nhost > 1)
             return fail(p, 400, "duplicate Host");
         for (uint32_t i = 0; i < vl; i++) {
             if (!host_char[v[i]])
                 return fail(p, 400, "invalid Host");
         }
-        if (h->is_request)
-            h->req->host = f->value;
+        h->req->host = f->value;
         break;
     case H1_HDR_CONTENT_LENGTH:
         if (++p->ncl > 1)
@@ -519,10 +542,13 @@ static ssize_t field_semantics(struct h1_parser *p, const unsigned char *b, stru
             return fail(p, 417, "unsupported expectation");
         p->te_flags |= HAS_EXPECT_CONTINUE;
         break;
+    case H1_HDR_TRAILER:
+        p->te_flags |= HAS_TRAILER;
+        f->flags |= H1_HF_HOP_BY_HOP;
+        break;
     case H1_HDR_KEEP_ALIVE:
     case H1_HDR_PROXY_CONNECTION:
     case H1_HDR_TE:
-    case H1_HDR_TRAILER:
         f->flags |= H1_HF_HOP_BY_HOP;
         break;
     default:
@@ -597,7 +623,7 @@ static ssize_t finish_request(struct h1_parser *p, const char *buf, struct h1_re
     req->flags = keep_alive_flags(tf, req->version_minor);
     if (tf & HAS_EXPECT_CONTINUE)
         req->flags |= H1_F_EXPECT_CONTINUE;
-    if (h1_header_find(buf, req->headers, req->nheaders, "trailer", 7, 0) >= 0)
+    if (tf & HAS_TRAILER)
         req->flags |= H1_F_HAS_TRAILER_HDR;
     if (tf & CONN_OTHER)
         mark_connection_options(buf, req->headers, req->nheaders);
@@ -612,6 +638,8 @@ static ssize_t finish_response(struct h1_parser *p, const char *buf, enum h1_met
 
     if (p->nte && p->ncl)
         return fail(p, 502, "both Content-Length and Transfer-Encoding");
+    if (p->nte && resp->version_minor == 0)
+        return fail(p, 502, "Transfer-Encoding in HTTP/1.0"); /* RFC 9112 §6.1: faulty */
     resp->flags = keep_alive_flags(tf, resp->version_minor);
     if (st == 101 && !(tf & HAS_UPGRADE))
         return fail(p, 502, "101 without Upgrade");
@@ -628,7 +656,7 @@ static ssize_t finish_response(struct h1_parser *p, const char *buf, enum h1_met
         resp->body_kind = H1_BODY_UNTIL_CLOSE;
         resp->flags &= ~(uint32_t)H1_F_KEEP_ALIVE;
     }
-    if (h1_header_find(buf, resp->headers, resp->nheaders, "trailer", 7, 0) >= 0)
+    if (tf & HAS_TRAILER)
         resp->flags |= H1_F_HAS_TRAILER_HDR;
     if (tf & CONN_OTHER)
         mark_connection_options(buf, resp->headers, resp->nheaders);

@@ -30,7 +30,7 @@ static const char request[] =
 static double now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: the machine is shared */
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
@@ -44,8 +44,9 @@ int main(int argc, char **argv)
     struct h1_parser p;
     unsigned long sink = 0;
 
+    double best = 1e300;
     h1_limits_default(&lim);
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 5; round++) {
         double t0 = now_ns();
         for (long i = 0; i < n; i++) {
             h1_parser_init(&p, &lim);
@@ -57,8 +58,12 @@ int main(int argc, char **argv)
             sink += req.nheaders + req.target.len;
         }
         double dt = now_ns() - t0;
-        printf("h1_parse_request: %zu-byte request, %u fields: %.1f ns/request, %.0f MB/s\n",
-               len, req.nheaders, dt / n, (double)len * n / dt * 1e3);
+        if (dt < best)
+            best = dt;
     }
+    /* The best of 5 rounds: the machine is shared, the minimum is the least disturbed. */
+    printf("h1_parse_request: %zu-byte request, %u fields, %ld iterations: best of 5 rounds "
+           "%.1f ns/request, %.0f MB/s\n",
+           len, req.nheaders, n, best / n, (double)len * n / best * 1e3);
     return sink == 0;
 }

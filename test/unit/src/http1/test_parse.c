@@ -462,9 +462,11 @@ static void response_framing(void **state)
     assert_int_equal(resp.content_length, 12);
     assert_true(resp.flags & H1_F_KEEP_ALIVE);
 
-    s = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    s = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n";
     assert_int_equal(parse_resp(s, H1_METHOD_GET), strlen(s));
     assert_int_equal(resp.body_kind, H1_BODY_CHUNKED);
+    assert_true(resp.flags & H1_F_HAS_TRAILER_HDR);
+    assert_true(hdrs[0].flags & H1_HF_HOP_BY_HOP);
 
     /* read until close: no framing, and never keep-alive */
     s = "HTTP/1.1 200 OK\r\nServer: x\r\n\r\n";
@@ -538,6 +540,7 @@ static void response_rejected(void **state)
         "HTTP/1.1 200 OK\r\nX : y\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX: y\r\n z\r\n\r\n",
         "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
         "\r\nHTTP/1.1 200 OK\r\n\r\n",
         "ICY 200 OK\r\n\r\n",
     };
