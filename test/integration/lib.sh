@@ -1,0 +1,130 @@
+# lib.sh - shared helpers of the integration tests (sourced, bash).
+#
+# Each test starts its own processes on free loopback ports in a private temp dir and
+# kills them on exit, whatever happens. Environment (set by ctest): WASPD (the daemon),
+# TEST_UPSTREAM (test_upstream helper), SRC_DIR (the source tree).
+set -euo pipefail
+
+: "${WASPD:?WASPD must point to the waspd binary}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/wasp-it.XXXXXX")
+PIDS=()
+USED_PORTS=" "
+
+cleanup() {
+    local rc=$?
+    # TERM first (nginx's master then stops its worker), KILL what is left after 2 s.
+    for p in "${PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for i in $(seq 1 40); do
+        local alive=0
+        for p in "${PIDS[@]}"; do
+            kill -0 "$p" 2>/dev/null && alive=1
+        done
+        [ $alive -eq 0 ] && break
+        sleep 0.05
+    done
+    for p in "${PIDS[@]}"; do
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    if [ $rc -ne 0 ]; then
+        for f in "$T"/*.err "$T"/ng/error.log; do
+            [ -s "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }
+        done
+    fi
+    rm -rf "$T"
+    exit $rc
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+pass() {
+    echo "ok: $*"
+}
+
+# A loopback port nothing listens on (and that this test did not hand out yet).
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        case "$USED_PORTS" in *" $p "*) continue ;; esac
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            USED_PORTS="$USED_PORTS$p "
+            echo "$p"
+            return
+        fi
+    done
+}
+
+# wait_port PORT: waits up to 5 s until something accepts on 127.0.0.1:PORT.
+wait_port() {
+    local i
+    for i in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    fail "nothing listens on port $1"
+}
+
+# start_nginx PORT: nginx as the upstream, root $T/ng/www. Locations:
+#   /          static files          /up/       WebDAV PUT (uploads land in www/up/)
+#   /chunked/  the same files, but chunked (sub_filter drops Content-Length)
+#   /hdr       echoes Host, X-Forwarded-For, Via, X-Forwarded-Proto, Connection
+start_nginx() {
+    local port=$1 user=""
+    mkdir -p "$T/ng/www/up"
+    [ "$(id -u)" -eq 0 ] && user="user root;"
+    cat >"$T/ng/nginx.conf" <<NGX
+$user
+worker_processes 1;
+pid $T/ng/nginx.pid;
+error_log $T/ng/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $T/ng/cb; proxy_temp_path $T/ng/pt;
+    fastcgi_temp_path $T/ng/ft; uwsgi_temp_path $T/ng/ut; scgi_temp_path $T/ng/st;
+    keepalive_requests 100000;
+    server {
+        listen 127.0.0.1:$port;
+        root $T/ng/www;
+        location / { }
+        location /up/ { dav_methods PUT DELETE; create_full_put_path on;
+                        client_max_body_size 200m; }
+        location /chunked/ { alias $T/ng/www/; sub_filter_types *;
+                             sub_filter 'wasp-never-appears' 'x'; }
+        location /hdr { return 200 "host=\$host xff=\$http_x_forwarded_for via=\$http_via xfp=\$http_x_forwarded_proto conn=\$http_connection te=\$http_te\n"; }
+    }
+}
+NGX
+    nginx -p "$T/ng" -c "$T/ng/nginx.conf" -g 'daemon off;' </dev/null >/dev/null 2>"$T/nginx.err" &
+    PIDS+=($!)
+    wait_port "$port"
+}
+
+# start_test_upstream PORT
+start_test_upstream() {
+    "${TEST_UPSTREAM:?}" "$1" </dev/null >/dev/null 2>"$T/test_upstream.err" &
+    PIDS+=($!)
+    wait_port "$1"
+}
+
+# start_waspd CONF PORT: runs waspd on CONF, waits for PORT; sets WASPD_PID.
+start_waspd() {
+    "$WASPD" -c "$1" </dev/null 2>>"$T/waspd.err" >>"$T/waspd.out" &
+    WASPD_PID=$!
+    PIDS+=("$WASPD_PID")
+    wait_port "$2"
+}
+
+# http ARGS...: curl with a bounded run time, silent, errors shown.
+http() {
+    curl -sS --max-time 20 "$@"
+}

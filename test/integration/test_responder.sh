@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The embedded responder: the shipped etc/waspd.ini answers on its own (no upstream),
+# header filters from the config apply, and waspd -h documents every flag.
+source "$(dirname "$0")/lib.sh"
+
+port=$(free_port)
+sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$port/" -e "s/^access_log *=.*/access_log = off/" \
+    "$SRC_DIR/etc/waspd.ini" >"$T/default.ini"
+grep -q "127.0.0.1:$port" "$T/default.ini" || fail "etc/waspd.ini has no 127.0.0.1:8080 listener"
+start_waspd "$T/default.ini" "$port"
+
+out=$(http -D "$T/h" "http://127.0.0.1:$port/")
+[ -n "$out" ] || fail "empty body from the default responder"
+grep -q "^HTTP/1.1 200" "$T/h" || fail "default responder status: $(head -1 "$T/h")"
+pass "default config answers: $out"
+
+# A config of our own: a respond route next to the listener default, header edits.
+port2=$(free_port)
+cat >"$T/r.ini" <<INI
+[daemon]
+workers = 2
+[listener:web]
+address = 127.0.0.1:$port2
+respond = 200 "hello from wasp"
+add_response_header = X-Test: yes
+remove_response_header = Content-Type
+[route:teapot]
+path_prefix = /tea
+respond = 418 "short and stout"
+INI
+"$WASPD" -t -c "$T/r.ini" >/dev/null || fail "waspd -t rejects a valid file"
+start_waspd "$T/r.ini" "$port2"
+body=$(http -D "$T/h2" "http://127.0.0.1:$port2/anything")
+[ "$body" = "hello from wasp" ] || fail "responder body: '$body'"
+grep -qi "^x-test: yes" "$T/h2" || fail "add_response_header missing"
+grep -qi "^content-type" "$T/h2" && fail "remove_response_header did not remove Content-Type"
+code=$(http -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/teapot")
+[ "$code" = 418 ] || fail "route respond: got $code, want 418"
+pass "respond routes and header filters"
+
+# Keep-alive on local replies: two requests, one connection.
+n=$(http -o /dev/null -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$port2/a" \
+    "http://127.0.0.1:$port2/b" | awk '{s += $1} END {print s}')
+[ "$n" = 1 ] || fail "keep-alive: $n connections for two requests"
+pass "keep-alive on local replies"
+
+help=$("$WASPD" -h)
+for flag in -c -t -h SIGHUP SIGTERM SIGUSR1; do
+    grep -q -- "$flag" <<<"$help" || fail "waspd -h does not document $flag"
+done
+pass "waspd -h documents every flag"

@@ -1,0 +1,119 @@
+/*
+ * test_upstream.c - a tiny misbehaving HTTP/1.1 upstream for the integration tests
+ * (what nginx cannot easily do). One thread per connection, blocking I/O.
+ *
+ *   GET /slow/MS     answers "slow MS" after MS milliseconds
+ *   GET /hang        never answers (until the peer closes)
+ *   GET /close       closes the connection without an answer
+ *   GET /drop-next   answers 200 with keep-alive, then drops the NEXT request on this
+ *                    connection without a byte (a pooled connection that died)
+ *   anything else    answers "ok"
+ *
+ * Usage: test_upstream PORT   (listens on 127.0.0.1:PORT until killed)
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void reply(int fd, const char *body)
+{
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf),
+                     "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n\r\n%s",
+                     strlen(body), body);
+    if (write(fd, buf, (size_t)n) < 0)
+        return;
+}
+
+/* Reads one request head into buf. @return its length or -1 on EOF/error. */
+static int read_head(int fd, char *buf, size_t cap, size_t *have)
+{
+    for (;;) {
+        buf[*have] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end != NULL)
+            return (int)(end - buf) + 4;
+        if (*have + 1 >= cap)
+            return -1;
+        ssize_t r = read(fd, buf + *have, cap - 1 - *have);
+        if (r <= 0)
+            return -1;
+        *have += (size_t)r;
+    }
+}
+
+static void *serve(void *arg)
+{
+    int fd = (int)(long)arg;
+    char buf[16384];
+    size_t have = 0;
+    bool drop_next = false;
+    for (;;) {
+        int len = read_head(fd, buf, sizeof(buf), &have);
+        if (len < 0)
+            break;
+        char path[256] = "";
+        sscanf(buf, "%*s %255s", path);
+        memmove(buf, buf + len, have - (size_t)len);
+        have -= (size_t)len;
+        if (drop_next)
+            break;
+        if (strncmp(path, "/slow/", 6) == 0) {
+            int ms = atoi(path + 6);
+            usleep((useconds_t)ms * 1000);
+            char body[64];
+            snprintf(body, sizeof(body), "slow %d\n", ms);
+            reply(fd, body);
+        } else if (strcmp(path, "/hang") == 0) {
+            char c;
+            while (read(fd, &c, 1) > 0)
+                ;
+            break;
+        } else if (strcmp(path, "/close") == 0) {
+            break;
+        } else if (strcmp(path, "/drop-next") == 0) {
+            reply(fd, "dropping the next request\n");
+            drop_next = true;
+        } else {
+            reply(fd, "ok\n");
+        }
+    }
+    close(fd);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_upstream PORT\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1]))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 128) < 0) {
+        perror("test_upstream: bind");
+        return 1;
+    }
+    for (;;) {
+        int fd = accept(ls, NULL, NULL);
+        if (fd < 0)
+            continue;
+        pthread_t t;
+        if (pthread_create(&t, NULL, serve, (void *)(long)fd) != 0) {
+            close(fd);
+            continue;
+        }
+        pthread_detach(t);
+    }
+}
