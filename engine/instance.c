@@ -25,12 +25,16 @@ static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static void engine_setup(void)
 {
     wasm_interp_init();
-    wasm_signals_install();
 }
 
+/*
+ * Also re-installs the fault handler when something replaced it since (the handler that
+ * replaced it is then chained for faults outside guest memory).
+ */
 int wasm_engine_init(void)
 {
     pthread_once(&engine_once, engine_setup);
+    wasm_signals_install();
     return WASM_OK;
 }
 

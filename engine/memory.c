@@ -138,19 +138,37 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     signal(sig, SIG_DFL);
 }
 
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Installs the fault handler unless it is already the current one. Whatever handler was
+ * there becomes the one faults outside guest memory are passed to, so a library (or a
+ * test framework) that installed its own handler after us is chained, not lost.
+ */
 static void install(void)
 {
+    struct sigaction cur;
+    pthread_mutex_lock(&install_lock);
+    if (sigaction(SIGSEGV, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+        cur.sa_sigaction == on_fault && sigaction(SIGBUS, NULL, &cur) == 0 &&
+        (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault) {
+        pthread_mutex_unlock(&install_lock);
+        return;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_fault;
     sigemptyset(&sa.sa_mask);
     /* NODEFER: we leave the handler by siglongjmp without restoring the mask. */
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-    sigaction(SIGSEGV, &sa, &old_segv);
-    sigaction(SIGBUS, &sa, &old_bus);
+    struct sigaction o;
+    if (sigaction(SIGSEGV, &sa, &o) == 0 && !((o.sa_flags & SA_SIGINFO) && o.sa_sigaction == on_fault))
+        old_segv = o;
+    if (sigaction(SIGBUS, &sa, &o) == 0 && !((o.sa_flags & SA_SIGINFO) && o.sa_sigaction == on_fault))
+        old_bus = o;
+    pthread_mutex_unlock(&install_lock);
 }
 
-static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static pthread_key_t altstack_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static __thread bool thread_ready;
@@ -168,10 +186,11 @@ static void make_key(void)
 }
 #endif
 
+/* Makes sure the guard-page fault handler is installed (cheap when it is). */
 void wasm_signals_install(void)
 {
 #ifndef WASP_BOUNDS_CHECKS
-    pthread_once(&install_once, install);
+    install();
 #endif
 }
 

@@ -1,0 +1,12 @@
+(module
+  (import "prov" "mem" (memory 1))
+  (import "prov" "tab" (table 2 funcref))
+  (import "prov" "glob" (global $g (mut i32)))
+  (import "prov" "get" (func $get (param i32) (result i32)))
+  (type $t1 (func (param i32) (result i32)))
+  (func (export "put") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+  (func (export "via_import") (param i32) (result i32) (call $get (local.get 0)))
+  (func (export "via_table") (param i32) (result i32)
+    (call_indirect (type $t1) (local.get 0) (i32.const 0)))
+  (func (export "set_global") (param i32) (global.set $g (local.get 0)))
+)

@@ -1,0 +1,235 @@
+/*
+ * test_interp.c - the translator and interpreter (engine/translate.c, engine/interp.c):
+ * local.get/const folding and compare+branch fusion give the expected instructions, and
+ * exports of exec/basic.wat compute the right values (arithmetic, loops, recursion,
+ * multi-value, br_table, block/loop params, select, memory, tables, globals, host calls
+ * and re-entrant wasm_call from a host function).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "exec_util.h"
+#include "regcode.h"
+
+static wasm_module_t *mod;
+static wasm_instance_t *inst;
+static wasm_linker_t *lnk;
+
+static int host_add(wasm_instance_t *in, uint64_t *s, void *env)
+{
+    (void)in;
+    (void)env;
+    s[0] = (uint32_t)((uint32_t)s[0] + (uint32_t)s[1]);
+    return WASM_OK;
+}
+
+/* Calls the guest's own "add" export from inside a host call: (x + 10) * 2. */
+static int host_reenter(wasm_instance_t *in, uint64_t *s, void *env)
+{
+    (void)env;
+    uint64_t a[2] = {s[0], 10};
+    int rc = wasm_call(in, wasm_instance_export_func(in, "add"), a);
+    if (rc != WASM_OK)
+        return rc;
+    s[0] = (uint32_t)(a[0] * 2);
+    return WASM_OK;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[256];
+    wasm_engine_init();
+    mod = load_wasm("basic");
+    if (!mod)
+        return -1;
+    lnk = wasm_linker_new();
+    wasm_linker_define_func(lnk, "env", "host_add", "(ii)i", host_add, NULL);
+    wasm_linker_define_func(lnk, "env", "host_reenter", "(i)i", host_reenter, NULL);
+    if (wasm_instance_new(mod, lnk, NULL, &inst, err, sizeof(err)) != WASM_OK) {
+        fprintf(stderr, "instantiate: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    wasm_instance_free(inst);
+    wasm_linker_free(lnk);
+    wasm_module_free(mod);
+    return 0;
+}
+
+static const void *handler_at(const struct wasm_code *c, uint32_t word)
+{
+    const void *h;
+    memcpy(&h, &c->ins[word], sizeof(h));
+    return h;
+}
+
+/* local.get and constants vanish into operands; the result goes straight to local.set. */
+static void test_translation_is_compact(void **state)
+{
+    (void)state;
+    const struct wasm_module *m = mod;
+    /* $add (func 2): i32.add reading both params, then return it: 2 instructions. */
+    const struct wasm_code *add = m->funcs[2].code;
+    assert_non_null(add);
+    assert_int_equal(add->len, 5 + 3);
+    assert_ptr_equal(handler_at(add, 0), wasm_op_handlers[WASM_OP_i32_add_ss]);
+    assert_ptr_equal(handler_at(add, 5), wasm_op_handlers[WASM_OP_ret1]);
+
+    /* count (func 4): the loop body is 2 instructions: i += 1 (immediate, written into
+     * the local) and a fused compare-and-branch back to the loop head. */
+    const struct wasm_code *count = m->funcs[4].code;
+    assert_int_equal(count->len, 5 + 5 + 3);
+    assert_ptr_equal(handler_at(count, 0), wasm_op_handlers[WASM_OP_i32_add_si]);
+    assert_int_equal(count->ins[2], 1 * 8); /* destination: local $i (slot 1) */
+    assert_int_equal(count->ins[3], 1 * 8); /* source: local $i */
+    assert_int_equal(count->ins[4], 1);     /* immediate */
+    assert_ptr_equal(handler_at(count, 5), wasm_op_handlers[WASM_OP_br_i32_lt_s_ss]);
+    assert_int_equal((int32_t)count->ins[9], -5); /* back to the loop head */
+    assert_ptr_equal(handler_at(count, 10), wasm_op_handlers[WASM_OP_ret1]);
+    assert_int_equal(count->frame_slots, 2 + 2 + 1); /* locals, 2 stack heights, slack */
+}
+
+static void test_arith_and_loops(void **state)
+{
+    (void)state;
+    uint64_t s[4] = {40, 2};
+    assert_int_equal(call_export(inst, "add", s), WASM_OK);
+    assert_int_equal(s[0], 42);
+    s[0] = 0xffffffffu;
+    s[1] = 2;
+    assert_int_equal(call_export(inst, "add", s), WASM_OK);
+    assert_int_equal(s[0], 1); /* wraps, zero-extended in the slot */
+    s[0] = 1000;
+    assert_int_equal(call_export(inst, "count", s), WASM_OK);
+    assert_int_equal(s[0], 1000);
+    s[0] = 20;
+    assert_int_equal(call_export(inst, "fib", s), WASM_OK);
+    assert_int_equal(s[0], 6765);
+}
+
+static void test_multi_value_and_blocks(void **state)
+{
+    (void)state;
+    uint64_t s[4] = {1, 0xffffffffffull};
+    assert_int_equal(call_export(inst, "swap", s), WASM_OK);
+    assert_int_equal(s[0], 0xffffffffffull);
+    assert_int_equal(s[1], 1);
+    static const uint32_t want[5] = {10, 20, 30, 30, 30};
+    for (uint32_t i = 0; i < 5; i++) {
+        s[0] = i;
+        assert_int_equal(call_export(inst, "brtable", s), WASM_OK);
+        assert_int_equal(s[0], want[i]);
+    }
+    s[0] = 0;
+    assert_int_equal(call_export(inst, "block_values", s), WASM_OK);
+    assert_int_equal(s[0], 42);
+    s[0] = 5;
+    assert_int_equal(call_export(inst, "block_values", s), WASM_OK);
+    assert_int_equal(s[0], 100);
+    s[0] = 10;
+    assert_int_equal(call_export(inst, "loop_params", s), WASM_OK);
+    assert_int_equal(s[0], 55);
+    uint64_t sel[4] = {11, 22, 1, 2};
+    assert_int_equal(call_export(inst, "select", sel), WASM_OK);
+    assert_int_equal(sel[0], 11);
+    uint64_t sel2[4] = {11, 22, 3, 2};
+    assert_int_equal(call_export(inst, "select", sel2), WASM_OK);
+    assert_int_equal(sel2[0], 22);
+}
+
+static void test_memory(void **state)
+{
+    (void)state;
+    uint64_t s[2] = {16, 8};
+    assert_int_equal(call_export(inst, "sum_bytes", s), WASM_OK);
+    assert_int_equal(s[0], 36);
+    uint8_t *p = wasm_memory_ptr(inst, 16, 8);
+    assert_non_null(p);
+    assert_int_equal(p[7], 8);
+    assert_null(wasm_memory_ptr(inst, 65536 - 4, 8));
+    assert_int_equal(wasm_memory_size(inst), 65536);
+    s[0] = 1;
+    assert_int_equal(call_export(inst, "grow", s), WASM_OK);
+    assert_int_equal(s[0], 1);
+    assert_int_equal(wasm_memory_size(inst), 2 * 65536);
+    /* Grown pages are zero and usable. */
+    p = wasm_memory_ptr(inst, 65536 + 100, 4);
+    assert_non_null(p);
+    assert_int_equal(p[0], 0);
+    p[0] = 9;
+    s[0] = 65536 + 100;
+    s[1] = 1;
+    assert_int_equal(call_export(inst, "sum_bytes", s), WASM_OK);
+    assert_int_equal(s[0], 9);
+    s[0] = 3; /* 2 + 3 > max 4 */
+    assert_int_equal(call_export(inst, "grow", s), WASM_OK);
+    assert_int_equal((uint32_t)s[0], 0xffffffffu);
+    assert_int_equal(call_export(inst, "size", s), WASM_OK);
+    assert_int_equal(s[0], 2);
+    assert_int_equal(call_export(inst, "fill_copy", s), WASM_OK);
+    assert_int_equal(s[0], 7);
+}
+
+static void test_tables_globals_floats(void **state)
+{
+    (void)state;
+    uint64_t s[3] = {0, 50, 8};
+    assert_int_equal(call_export(inst, "indirect", s), WASM_OK);
+    assert_int_equal(s[0], 58);
+    s[0] = 1;
+    s[1] = 50;
+    s[2] = 8;
+    assert_int_equal(call_export(inst, "indirect", s), WASM_OK);
+    assert_int_equal(s[0], 42);
+    uint8_t vt;
+    uint64_t v;
+    assert_int_equal(wasm_instance_export_global(inst, "g", &vt, &v), WASM_OK);
+    assert_int_equal(vt, WASM_I32);
+    assert_int_equal(call_export(inst, "bump", s), WASM_OK);
+    assert_int_equal(s[0], v + 1);
+    assert_int_equal(wasm_instance_export_global(inst, "nope", &vt, &v), WASM_ERR_ARG);
+    uint64_t f[2] = {wasm_slot_f64(-0.0), wasm_slot_f64(0.0)};
+    assert_int_equal(call_export(inst, "floats", f), WASM_OK);
+    /* min(-0, 0) = -0; nearest(2.5) = 2 (ties to even). */
+    assert_true(wasm_slot_as_f64(f[0]) == 2.0);
+}
+
+static void test_host_calls(void **state)
+{
+    (void)state;
+    uint64_t s[2] = {5, 6};
+    assert_int_equal(call_export(inst, "call_host", s), WASM_OK);
+    assert_int_equal(s[0], 11);
+    s[0] = 4;
+    assert_int_equal(call_export(inst, "reenter", s), WASM_OK);
+    assert_int_equal(s[0], (4 + 10) * 2 + 1);
+    /* Signatures seen from the API. */
+    const struct wasm_functype *t = wasm_func_type(wasm_instance_export_func(inst, "swap"));
+    assert_int_equal(t->nparams, 2);
+    assert_int_equal(t->nresults, 2);
+    assert_int_equal(t->results[0], WASM_I64);
+    assert_null(wasm_instance_export_func(inst, "memory"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_translation_is_compact),
+        cmocka_unit_test(test_arith_and_loops),
+        cmocka_unit_test(test_multi_value_and_blocks),
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_tables_globals_floats),
+        cmocka_unit_test(test_host_calls),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
