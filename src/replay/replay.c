@@ -43,6 +43,8 @@ struct rp_plugin {
     char name[128];
     const char *root_id;
     const char *vm_id;
+    uint64_t fuel;
+    uint32_t max_pages;
     uint8_t *config;
     size_t config_len;
     struct pw_module *module;
@@ -1057,7 +1059,12 @@ static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
         fprintf(stderr, "wasp replay: %s: %s\n", p->file, err);
         return -1;
     }
-    struct pw_vm_config vc = {.vm_id = p->vm_id, .name = p->name};
+    struct pw_vm_config vc = {
+        .vm_id = p->vm_id,
+        .name = p->name,
+        .fuel_per_callback = p->fuel,
+        .max_memory_pages = p->max_pages,
+    };
     p->vm = pw_vm_new(p->module, &vc, &rp_ops, rp, err, sizeof(err));
     if (p->vm == NULL) {
         rp_emit(rp, NULL, json_pack("{ss ss ss}", "event", "start_failed", "plugin", p->name,
@@ -1102,10 +1109,13 @@ static void rp_usage(FILE *out)
 {
     fprintf(out,
             "usage: wasp replay --plugin FILE.wasm [--config STR|@FILE] [--root-id ID]\n"
-            "                   [--vm-id ID] [--plugin ...] --traffic FILE.json\n"
+            "                   [--vm-id ID] [--fuel N] [--max-memory PAGES]\n"
+            "                   [--plugin ...] --traffic FILE.json\n"
             "                   [--callouts FILE.json] [--json]\n"
             "Runs proxy-wasm plugins (a chain, in order) on recorded traffic and prints what\n"
-            "they did. Exit status: 0 ok, 1 a plugin failed, 2 bad usage or input.\n");
+            "they did. Options after a --plugin apply to it: --fuel is the instruction budget\n"
+            "of each callback, --max-memory the most 64 KiB pages its memory may have.\n"
+            "Exit status: 0 ok, 1 a plugin failed, 2 bad usage or input.\n");
 }
 
 static void rp_basename(const char *path, char *out, size_t len)
@@ -1173,6 +1183,19 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
             p->root_id = v;
         } else if (strcmp(a, "--vm-id") == 0) {
             p->vm_id = v;
+        } else if (strcmp(a, "--fuel") == 0 || strcmp(a, "--max-memory") == 0) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(v, &end, 10);
+            if (errno != 0 || *end != '\0' || end == v ||
+                (a[2] == 'm' && n > 65536)) {
+                fprintf(stderr, "wasp replay: %s needs a number, not '%s'\n", a, v);
+                return 2;
+            }
+            if (a[2] == 'f')
+                p->fuel = n;
+            else
+                p->max_pages = (uint32_t)n;
         } else {
             fprintf(stderr, "wasp replay: unknown option %s (see --help)\n", a);
             return 2;
