@@ -144,6 +144,8 @@ static ssize_t trailer_section(struct h1_body *b, const char *buf, size_t len)
 
     if (len > (size_t)max + 1)
         len = (size_t)max + 1;
+    if (len < b->scanned)
+        return body_fail(b, 500, "buffer shrank between calls"); /* caller bug */
     for (;;) {
         const unsigned char *lf = memchr(s + b->scanned, '\n', len - b->scanned);
         if (!lf) {

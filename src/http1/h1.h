@@ -225,6 +225,7 @@ void h1_parser_init(struct h1_parser *p, const struct h1_limits *limits);
  * (after any previously consumed message) and hold every byte received so far; on
  * H1_AGAIN call again with the same parser, the same `req` and the same bytes plus more
  * (the buffer may move: nothing points into it). Already-parsed lines are not re-read.
+ * Passing fewer bytes than in an earlier call is a caller bug: H1_ERROR, status 500.
  *
  * @return head length in bytes (> 0) when the head is complete: req is filled and the
  *         body (req->body_kind) starts at buf + return; H1_AGAIN; or H1_ERROR with

@@ -677,6 +677,8 @@ static ssize_t parse_lines(struct h1_parser *p, const char *buf, size_t len, str
 
     if (len > cap)
         len = cap;
+    if (len < p->scanned)
+        return fail(p, 500, "buffer shrank between calls"); /* caller bug: never read past */
     for (;;) {
         const unsigned char *lf = memchr(b + p->scanned, '\n', len - p->scanned);
         if (!lf) {
