@@ -19,8 +19,10 @@ static struct wasm_func fake_alloc_func = {NULL, {1, 1, fake_i32s, fake_i32s}};
 
 wasm_func_t *fake_func(fake_guest_fn fn, uint32_t nparams, uint32_t nresults)
 {
-    /* Leaked on purpose: tests are short processes. */
-    struct wasm_func *f = calloc(1, sizeof(*f));
+    /* From a static pool, reused round-robin: no test holds more than a few at once. */
+    static struct wasm_func pool[64];
+    static unsigned next;
+    struct wasm_func *f = &pool[next++ % 64];
 
     f->fn = fn;
     f->type.nparams = nparams;
@@ -424,7 +426,10 @@ void fake_stream_free(struct fake_stream *s)
 
 struct pw_vm *fake_vm_new(struct fake_host *h, const char *vm_id, enum pw_abi_version abi)
 {
-    struct pw_module *m = calloc(1, sizeof(*m)); /* leaked: tests are short */
+    /* Modules from a static pool (a test may change its VM's ABI). */
+    static struct pw_module modules[64];
+    static unsigned next;
+    struct pw_module *m = &modules[next++ % 64];
     struct pw_vm *vm = calloc(1, sizeof(*vm));
 
     m->abi = abi;
