@@ -67,8 +67,12 @@ struct rp_stream {
     uint64_t start_ms;
     struct pw_map maps[4];
     bool has_map[4];
-    struct pw_buf body[2];
+    struct pw_buf body[2];     /* what the current callback sees (buffered so far) */
     bool has_body[2];
+    struct pw_buf body_in[2];  /* body phase: what the current plugin has yet to get */
+    struct pw_buf body_out[2]; /* body phase: what the current plugin let through */
+    bool in_stage;             /* body phase: the current plugin has started its body */
+    bool chunk_eos;            /* the chunk just delivered was the last */
     struct pw_stream *ctx[RP_MAX_PLUGINS];
     enum rp_phase phase;
     int at;             /* plugin to run next in this phase */
@@ -103,6 +107,7 @@ struct rp {
     struct rp_stream *streams;
     struct rp_stream *current; /* whose callbacks are running (log attribution) */
     int nrequests;
+    size_t body_chunk; /* deliver bodies in chunks of this size (0: whole) */
     json_t *canned;
     bool json;
     json_t *out_requests;
@@ -540,13 +545,13 @@ static enum pw_action rp_run_callback(struct rp_stream *s, int i)
         a = pw_stream_request_headers(s->ctx[i], s->maps[0].count, !s->has_body[0]);
         break;
     case RP_REQ_BODY:
-        a = pw_stream_request_body(s->ctx[i], s->body[0].len, true);
+        a = pw_stream_request_body(s->ctx[i], s->body[0].len, s->chunk_eos);
         break;
     case RP_RESP_HEADERS:
         a = pw_stream_response_headers(s->ctx[i], s->maps[2].count, !s->has_body[1]);
         break;
     default:
-        a = pw_stream_response_body(s->ctx[i], s->body[1].len, true);
+        a = pw_stream_response_body(s->ctx[i], s->body[1].len, s->chunk_eos);
         break;
     }
     rp->current = NULL;
@@ -557,6 +562,7 @@ static enum pw_action rp_run_callback(struct rp_stream *s, int i)
     else {
         struct pw_buf *b = &s->body[s->phase == RP_REQ_BODY ? 0 : 1];
         json_object_set_new(ev, "body", rp_bytes_json(b->data, b->len));
+        json_object_set_new(ev, "end_of_stream", json_boolean(s->chunk_eos));
     }
     rp_emit(rp, s, ev);
     return a;
@@ -578,6 +584,7 @@ static void rp_apply_local_reply(struct rp_stream *s)
     s->has_body[1] = s->lr_body.len > 0;
     s->local_pending = false;
     s->local_reply = true;
+    s->in_stage = false;
     s->response_ready = true;
     s->paused = false;
     s->resume = false;
@@ -623,6 +630,44 @@ static void rp_stream_finish(struct rp_stream *s)
     rp_emit(rp, s, json_pack("{ss}", "event", "end"));
 }
 
+/*
+ * Body phase, per plugin: the body it is to get (body_in) is delivered in chunks of
+ * --body-chunk bytes into body (what proxy_get_buffer_bytes sees). Continue lets the
+ * buffered bytes through (body_out); Pause before the end keeps them buffered, so the
+ * next call sees the cumulative size (Envoy's StopIterationAndBuffer); Pause at the end
+ * waits for proxy_continue_stream. This delivers the next chunk.
+ */
+static void rp_body_next_chunk(struct rp_stream *s, int d)
+{
+    size_t n = s->body_in[d].len;
+
+    if (!s->in_stage) {
+        /* The plugin starts: it gets what the previous one let through. */
+        pw_buf_set(&s->body_in[d], s->body[d].data, s->body[d].len);
+        pw_buf_set(&s->body[d], NULL, 0);
+        pw_buf_set(&s->body_out[d], NULL, 0);
+        s->in_stage = true;
+        n = s->body_in[d].len;
+    }
+    if (s->rp->body_chunk != 0 && n > s->rp->body_chunk)
+        n = s->rp->body_chunk;
+    pw_buf_append(&s->body[d], s->body_in[d].data, n);
+    pw_buf_splice(&s->body_in[d], 0, n, NULL, 0);
+    s->chunk_eos = s->body_in[d].len == 0;
+}
+
+/* The buffered bytes go through; when the body is complete, the plugin is done. */
+static bool rp_body_release(struct rp_stream *s, int d)
+{
+    pw_buf_append(&s->body_out[d], s->body[d].data, s->body[d].len);
+    pw_buf_set(&s->body[d], NULL, 0);
+    if (!s->chunk_eos)
+        return false;
+    pw_buf_set(&s->body[d], s->body_out[d].data, s->body_out[d].len);
+    s->in_stage = false;
+    return true;
+}
+
 /* Moves the stream as far as it can go. Returns true when it finished. */
 static bool rp_advance(struct rp_stream *s)
 {
@@ -641,6 +686,8 @@ static bool rp_advance(struct rp_stream *s)
                 return false;
             s->paused = false;
             s->resume = false;
+            if (s->phase == RP_REQ_BODY || s->phase == RP_RESP_BODY)
+                rp_body_release(s, s->phase == RP_REQ_BODY ? 0 : 1);
             s->at += s->phase <= RP_REQ_BODY ? 1 : -1;
             continue;
         }
@@ -684,8 +731,13 @@ static bool rp_advance(struct rp_stream *s)
             return true;
         }
         s->resume = false;
+        bool body = s->phase == RP_REQ_BODY || s->phase == RP_RESP_BODY;
+        int d = s->phase == RP_REQ_BODY ? 0 : 1;
+        if (body)
+            rp_body_next_chunk(s, d);
         enum pw_action a = rp_run_callback(s, s->at);
         if (a == PW_ACTION_FAILED) {
+            s->in_stage = false;
             if (s->phase <= RP_REQ_BODY || !s->local_reply)
                 rp_fail_closed(s);
             else
@@ -693,9 +745,13 @@ static bool rp_advance(struct rp_stream *s)
             continue;
         }
         if (a == PW_ACTION_PAUSE) {
+            if (body && !s->chunk_eos)
+                continue; /* buffer: the next call gets the cumulative body */
             s->paused = true;
             continue;
         }
+        if (body && !rp_body_release(s, d))
+            continue; /* more chunks for this plugin */
         s->at += s->phase <= RP_REQ_BODY ? 1 : -1;
     }
 }
@@ -714,8 +770,11 @@ static void rp_pump(struct rp *rp)
                 rp_stream_finish(s);
                 for (int i = 0; i < 4; i++)
                     pw_map_free(&s->maps[i]);
-                pw_buf_free(&s->body[0]);
-                pw_buf_free(&s->body[1]);
+                for (int d = 0; d < 2; d++) {
+                    pw_buf_free(&s->body[d]);
+                    pw_buf_free(&s->body_in[d]);
+                    pw_buf_free(&s->body_out[d]);
+                }
                 pw_map_free(&s->lr_headers);
                 pw_buf_free(&s->lr_body);
                 free(s);
@@ -1111,10 +1170,11 @@ static void rp_usage(FILE *out)
             "usage: wasp replay --plugin FILE.wasm [--config STR|@FILE] [--root-id ID]\n"
             "                   [--vm-id ID] [--fuel N] [--max-memory PAGES]\n"
             "                   [--plugin ...] --traffic FILE.json\n"
-            "                   [--callouts FILE.json] [--json]\n"
+            "                   [--callouts FILE.json] [--body-chunk N] [--json]\n"
             "Runs proxy-wasm plugins (a chain, in order) on recorded traffic and prints what\n"
             "they did. Options after a --plugin apply to it: --fuel is the instruction budget\n"
             "of each callback, --max-memory the most 64 KiB pages its memory may have.\n"
+            "--body-chunk N delivers bodies in N-byte chunks (default: whole).\n"
             "Exit status: 0 ok, 1 a plugin failed, 2 bad usage or input.\n");
 }
 
@@ -1164,6 +1224,13 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
             *traffic = v;
         } else if (strcmp(a, "--callouts") == 0) {
             *callouts = v;
+        } else if (strcmp(a, "--body-chunk") == 0) {
+            char *end;
+            rp->body_chunk = strtoull(v, &end, 10);
+            if (*end != '\0' || end == v) {
+                fprintf(stderr, "wasp replay: --body-chunk needs a number, not '%s'\n", v);
+                return 2;
+            }
         } else if (p == NULL) {
             fprintf(stderr, "wasp replay: %s must follow a --plugin\n", a);
             return 2;
@@ -1298,8 +1365,11 @@ int wasp_cmd_replay(int argc, char **argv)
             rp_stream_finish(s);
             for (int k = 0; k < 4; k++)
                 pw_map_free(&s->maps[k]);
-            pw_buf_free(&s->body[0]);
-            pw_buf_free(&s->body[1]);
+            for (int d = 0; d < 2; d++) {
+                pw_buf_free(&s->body[d]);
+                pw_buf_free(&s->body_in[d]);
+                pw_buf_free(&s->body_out[d]);
+            }
             pw_map_free(&s->lr_headers);
             pw_buf_free(&s->lr_body);
             free(s);
