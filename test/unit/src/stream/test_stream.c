@@ -1,0 +1,437 @@
+/*
+ * test_stream.c - the filter-chain runner (src/stream/stream.c): filter order in both
+ * directions, pause and resume from the event loop (including from a timer), body held
+ * for a pausing filter, local replies, the hold limit, and header helpers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "stream/stream.h"
+
+/* ---- a recording fake of both sides ---- */
+
+struct rec {
+    char log[2048];       /* events in order, space separated */
+    struct evbuffer *up_body;
+    struct evbuffer *down_body;
+    int up_eos, down_eos;
+    int aborts, resets;
+};
+
+static struct rec rec;
+
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    size_t n = strlen(rec.log);
+    va_start(ap, fmt);
+    vsnprintf(rec.log + n, sizeof(rec.log) - n, fmt, ap);
+    va_end(ap);
+    n = strlen(rec.log);
+    if (n + 1 < sizeof(rec.log)) {
+        rec.log[n] = ' ';
+        rec.log[n + 1] = '\0';
+    }
+}
+
+static void up_headers(struct stream *s, bool eos)
+{
+    note("UP-H%s", eos ? "!" : "");
+}
+static void up_body(struct stream *s, struct evbuffer *b, bool eos)
+{
+    note("UP-B%zu%s", evbuffer_get_length(b), eos ? "!" : "");
+    evbuffer_add_buffer(rec.up_body, b);
+    rec.up_eos += eos;
+}
+static void up_trailers(struct stream *s)
+{
+    note("UP-T");
+}
+static void up_abort(struct stream *s)
+{
+    rec.aborts++;
+}
+static size_t up_backlog(struct stream *s)
+{
+    return 0;
+}
+static const struct stream_upstream_ops fake_up = {
+    .request_headers = up_headers,
+    .request_body = up_body,
+    .request_trailers = up_trailers,
+    .abort = up_abort,
+    .backlog = up_backlog,
+};
+
+static void down_headers(struct stream *s, bool eos)
+{
+    note("DOWN-H%d%s", s->status, eos ? "!" : "");
+}
+static void down_body(struct stream *s, struct evbuffer *b, bool eos)
+{
+    note("DOWN-B%zu%s", evbuffer_get_length(b), eos ? "!" : "");
+    evbuffer_add_buffer(rec.down_body, b);
+    rec.down_eos += eos;
+}
+static void down_trailers(struct stream *s)
+{
+    note("DOWN-T");
+}
+static void down_reset(struct stream *s)
+{
+    rec.resets++;
+}
+static size_t down_backlog(struct stream *s)
+{
+    return 0;
+}
+static const struct stream_downstream_ops fake_down = {
+    .response_headers = down_headers,
+    .response_body = down_body,
+    .response_trailers = down_trailers,
+    .reset = down_reset,
+    .backlog = down_backlog,
+};
+
+/* ---- test filters: each records its calls; behaviour from its configuration ---- */
+
+struct tconf {
+    const char *name;
+    enum stream_action req_headers; /* what request_headers returns */
+    enum stream_action req_body;    /* what request_body returns until eos */
+    bool reply;                     /* answer locally from request_headers */
+};
+
+static enum stream_action t_req_headers(struct stream *s, struct stream_filter *f, bool eos)
+{
+    const struct tconf *c = f->conf;
+    note("%s-h", c->name);
+    if (c->reply) {
+        stream_local_reply(s, 403, "text/plain", "denied", 6);
+        return STREAM_STOP;
+    }
+    return c->req_headers;
+}
+
+static enum stream_action t_req_body(struct stream *s, struct stream_filter *f,
+                                     struct evbuffer *b, bool eos)
+{
+    const struct tconf *c = f->conf;
+    note("%s-b%zu%s", c->name, evbuffer_get_length(b), eos ? "!" : "");
+    return eos ? STREAM_CONTINUE : c->req_body;
+}
+
+static enum stream_action t_resp_headers(struct stream *s, struct stream_filter *f, bool eos)
+{
+    const struct tconf *c = f->conf;
+    note("%s-rh", c->name);
+    return STREAM_CONTINUE;
+}
+
+static enum stream_action t_resp_body(struct stream *s, struct stream_filter *f,
+                                      struct evbuffer *b, bool eos)
+{
+    const struct tconf *c = f->conf;
+    note("%s-rb%zu%s", c->name, evbuffer_get_length(b), eos ? "!" : "");
+    return STREAM_CONTINUE;
+}
+
+static int done_calls;
+static void t_done(struct stream *s, struct stream_filter *f)
+{
+    done_calls++;
+}
+
+static const struct stream_filter_ops tops = {
+    .name = "t",
+    .request_headers = t_req_headers,
+    .request_body = t_req_body,
+    .response_headers = t_resp_headers,
+    .response_body = t_resp_body,
+    .done = t_done,
+};
+
+static struct event_base *base;
+static const struct stream_filter_ops *chain_ops[4];
+static void *chain_conf[4];
+static struct stream_chain chain = {0, chain_ops, chain_conf};
+static struct stream_limits limits = {.hold_max = 1024};
+
+static struct stream *make_stream(unsigned n, struct tconf *confs)
+{
+    chain.n = n;
+    for (unsigned i = 0; i < n; i++) {
+        chain_ops[i] = &tops;
+        chain_conf[i] = &confs[i];
+    }
+    struct stream *s = stream_create(base, &chain, &limits);
+    assert_non_null(s);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    return s;
+}
+
+static void run_loop(void)
+{
+    event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+static int setup(void **state)
+{
+    memset(rec.log, 0, sizeof(rec.log));
+    rec.up_body = evbuffer_new();
+    rec.down_body = evbuffer_new();
+    rec.up_eos = rec.down_eos = rec.aborts = rec.resets = 0;
+    done_calls = 0;
+    base = event_base_new();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    evbuffer_free(rec.up_body);
+    evbuffer_free(rec.down_body);
+    event_base_free(base);
+    stream_free_cache();
+    return 0;
+}
+
+static void add_str(struct evbuffer *b, const char *s)
+{
+    evbuffer_add(b, s, strlen(s));
+}
+
+/* ---- tests ---- */
+
+static void test_request_in_order_response_in_reverse(void **state)
+{
+    struct tconf c[3] = {{.name = "A"}, {.name = "B"}, {.name = "C"}};
+    struct stream *s = make_stream(3, c);
+    stream_request_headers(s, true);
+    s->status = 200;
+    stream_response_headers(s, false);
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "hello");
+    stream_response_body(s, b, true);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H! C-rh B-rh A-rh DOWN-H200 "
+                                 "C-rb5! B-rb5! A-rb5! DOWN-B5! ");
+    assert_int_equal(evbuffer_get_length(b), 0);
+    stream_destroy(s);
+    assert_int_equal(done_calls, 3);
+    evbuffer_free(b);
+}
+
+static void test_pause_in_headers_holds_body_until_resume(void **state)
+{
+    struct tconf c[3] = {{.name = "A"}, {.name = "B", .req_headers = STREAM_PAUSE}, {.name = "C"}};
+    struct stream *s = make_stream(3, c);
+    stream_request_headers(s, false);
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "abc");
+    stream_request_body(s, b, false);
+    add_str(b, "de");
+    stream_request_body(s, b, true);
+    /* Nothing past B, and no body went anywhere while B holds the headers. */
+    assert_string_equal(rec.log, "A-h B-h ");
+    assert_int_equal(evbuffer_get_length(rec.up_body), 0);
+    c[1].req_headers = STREAM_CONTINUE;
+    stream_resume(s);
+    assert_string_equal(rec.log, "A-h B-h "); /* deferred to the event loop */
+    run_loop();
+    /* C runs, then the sink, then the held body in one piece with its end. */
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b5! B-b5! C-b5! UP-B5! ");
+    assert_int_equal(rec.up_eos, 1);
+    stream_destroy(s);
+    evbuffer_free(b);
+}
+
+static void test_pause_in_body_buffers_and_recalls_cumulatively(void **state)
+{
+    struct tconf c[2] = {{.name = "A"}, {.name = "B", .req_body = STREAM_PAUSE}};
+    struct stream *s = make_stream(2, c);
+    stream_request_headers(s, false);
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "1234");
+    stream_request_body(s, b, false);
+    add_str(b, "56");
+    stream_request_body(s, b, false);
+    add_str(b, "789");
+    stream_request_body(s, b, true);
+    /* A sees each piece once; B sees what is held so far each time; the sink gets all
+     * nine bytes at once when B continues at the end of the body. */
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b4 B-b4 A-b2 B-b6 A-b3! B-b9! UP-B9! ");
+    char out[16] = {0};
+    evbuffer_remove(rec.up_body, out, sizeof(out) - 1);
+    assert_string_equal(out, "123456789");
+    stream_destroy(s);
+    evbuffer_free(b);
+}
+
+static void test_local_reply_skips_upstream_and_runs_response_chain(void **state)
+{
+    struct tconf c[3] = {{.name = "A"}, {.name = "B", .reply = true}, {.name = "C"}};
+    struct stream *s = make_stream(3, c);
+    stream_request_headers(s, true);
+    assert_string_equal(rec.log, "A-h B-h ");
+    run_loop();
+    /* The upstream never saw the request; the reply goes back through every filter. */
+    assert_string_equal(rec.log, "A-h B-h C-rh B-rh A-rh DOWN-H403 C-rb6! B-rb6! A-rb6! "
+                                 "DOWN-B6! ");
+    char out[16] = {0};
+    evbuffer_remove(rec.down_body, out, sizeof(out) - 1);
+    assert_string_equal(out, "denied");
+    uint32_t len = 0;
+    const char *ct = stream_headers_get(&s->resp_headers, "Content-Type", 12, &len);
+    assert_non_null(ct);
+    assert_int_equal(len, 10);
+    stream_destroy(s);
+}
+
+static void test_local_reply_after_response_started_resets(void **state)
+{
+    struct tconf c[1] = {{.name = "A"}};
+    struct stream *s = make_stream(1, c);
+    stream_request_headers(s, true);
+    s->status = 200;
+    stream_response_headers(s, false);
+    stream_local_reply(s, 500, NULL, NULL, 0);
+    assert_int_equal(rec.resets, 1);
+    assert_true(s->reset);
+    stream_destroy(s);
+}
+
+static void test_hold_over_limit_answers_413(void **state)
+{
+    struct tconf c[1] = {{.name = "A", .req_body = STREAM_PAUSE}};
+    struct stream *s = make_stream(1, c);
+    stream_request_headers(s, false);
+    struct evbuffer *b = evbuffer_new();
+    char big[600];
+    memset(big, 'x', sizeof(big));
+    evbuffer_add(b, big, sizeof(big));
+    stream_request_body(s, b, false);
+    assert_false(s->local_reply);
+    evbuffer_add(b, big, sizeof(big));
+    stream_request_body(s, b, false); /* 1200 held > hold_max 1024 */
+    assert_true(s->local_reply);
+    run_loop();
+    assert_non_null(strstr(rec.log, "DOWN-H413"));
+    assert_int_equal(evbuffer_get_length(rec.up_body), 0);
+    stream_destroy(s);
+    evbuffer_free(b);
+}
+
+static void test_pause_filter_resumes_from_timer(void **state)
+{
+    struct stream_chain *c = stream_chain_new();
+    char err[128];
+    assert_int_equal(stream_chain_add(c, "pause", "30", err, sizeof(err)), 0);
+    struct stream *s = stream_create(base, c, &limits);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    struct timeval t0, t1;
+    evutil_gettimeofday(&t0, NULL);
+    stream_request_headers(s, true);
+    assert_string_equal(rec.log, "");
+    while (strstr(rec.log, "UP-H") == NULL)
+        event_base_loop(base, EVLOOP_ONCE);
+    evutil_gettimeofday(&t1, NULL);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+    assert_true(ms >= 29);
+    /* The response headers pause too, then reach the client. */
+    s->status = 204;
+    stream_response_headers(s, true);
+    assert_null(strstr(rec.log, "DOWN-H"));
+    while (strstr(rec.log, "DOWN-H") == NULL)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_string_equal(rec.log, "UP-H! DOWN-H204! ");
+    stream_destroy(s);
+    stream_chain_free(c);
+}
+
+static void test_destroy_while_paused_cancels_timer(void **state)
+{
+    struct stream_chain *c = stream_chain_new();
+    char err[128];
+    assert_int_equal(stream_chain_add(c, "pause", "10", err, sizeof(err)), 0);
+    struct stream *s = stream_create(base, c, &limits);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    stream_request_headers(s, true);
+    stream_destroy(s);
+    /* Nothing may fire for the dead stream. */
+    struct timeval tv = {0, 30000};
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+    assert_string_equal(rec.log, "");
+    stream_chain_free(c);
+}
+
+static void test_trailers_follow_held_body(void **state)
+{
+    struct tconf c[2] = {{.name = "A", .req_headers = STREAM_PAUSE}, {.name = "B"}};
+    struct stream *s = make_stream(2, c);
+    stream_request_headers(s, false);
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "xy");
+    stream_request_body(s, b, false);
+    stream_request_trailers(s);
+    assert_string_equal(rec.log, "A-h ");
+    c[0].req_headers = STREAM_CONTINUE;
+    stream_resume(s);
+    run_loop();
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b2 B-b2 UP-B2 UP-T ");
+    stream_destroy(s);
+    evbuffer_free(b);
+}
+
+static void test_headers_add_get_remove(void **state)
+{
+    struct tconf c[1] = {{.name = "A"}};
+    struct stream *s = make_stream(1, c);
+    for (int i = 0; i < 40; i++) /* grows past the initial capacity */
+        assert_int_equal(stream_headers_add(s, &s->req_headers, "X-N", 3, "v", 1), 0);
+    assert_int_equal(stream_headers_add(s, &s->req_headers, "Host", 4, "a.test", 6), 0);
+    uint32_t len;
+    const char *v = stream_headers_get(&s->req_headers, "host", 4, &len);
+    assert_non_null(v);
+    assert_int_equal(len, 6);
+    assert_memory_equal(v, "a.test", 6);
+    assert_int_equal(stream_headers_remove(&s->req_headers, "x-n", 3), 40);
+    assert_int_equal(s->req_headers.n, 1);
+    assert_null(stream_headers_get(&s->req_headers, "x-n", 3, NULL));
+    stream_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_request_in_order_response_in_reverse, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pause_in_headers_holds_body_until_resume, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pause_in_body_buffers_and_recalls_cumulatively,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_reply_skips_upstream_and_runs_response_chain,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_reply_after_response_started_resets, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_hold_over_limit_answers_413, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_filter_resumes_from_timer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_while_paused_cancels_timer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_trailers_follow_held_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_headers_add_get_remove, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
