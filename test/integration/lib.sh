@@ -47,11 +47,13 @@ pass() {
     echo "ok: $*"
 }
 
-# A loopback port nothing listens on (and that this test did not hand out yet).
+# A loopback port nothing listens on (and that this test did not hand out yet), below
+# the kernel's ephemeral range so that no client connection can be holding it.
 free_port() {
-    local p
+    local p lo
+    lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
     while :; do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
         case "$USED_PORTS" in *" $p "*) continue ;; esac
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             USED_PORTS="$USED_PORTS$p "
