@@ -147,9 +147,9 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
         mem = inst->mem0 ? inst->mem0->base : NULL;                                        \
         memlen = inst->mem0 ? inst->mem0->size : 0;                                        \
     } while (0)
-#define MEMREF(ka, ko, n)                                                                  \
+#define MEMAT(ea, n)                                                                       \
     ({                                                                                     \
-        uint64_t ea_ = (uint64_t)R32(ka) + A(ko);                                          \
+        uint64_t ea_ = (ea);                                                               \
         if (UNLIKELY(ea_ + (n) > memlen))                                                  \
             TRAP(WASM_TRAP_MEMORY_OOB);                                                    \
         mem + ea_;                                                                         \
@@ -159,7 +159,7 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
     do {                                                                                   \
         mem = inst->mem0 ? inst->mem0->base : NULL;                                        \
     } while (0)
-#define MEMREF(ka, ko, n) (mem + (uint64_t)R32(ka) + A(ko))
+#define MEMAT(ea, n) (mem + (ea))
 #endif
 
 /* Handler generators. */
@@ -310,11 +310,82 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
         wr(0, r);                                                                          \
         NEXT(4);                                                                           \
     }
-#define LOAD(name, T, n, wr)                                                               \
-    L_##name : {                                                                           \
-        const uint8_t *p_ = MEMREF(1, 2, n);                                               \
-        wr(0, *(const T *)p_);                                                             \
+/* Effective addresses: plain, a+b and a+imm (both sums wrap at 32 bits), plus offset. */
+#define EA_PLAIN(ka, ko) ((uint64_t)R32(ka) + A(ko))
+#define EA_SS(ka, kb, ko) ((uint64_t)(uint32_t)(R32(ka) + R32(kb)) + A(ko))
+#define EA_SI(ka, kb, ko) ((uint64_t)(uint32_t)(R32(ka) + A(kb)) + A(ko))
+#define SIZE_load32 4
+#define SIZE_load64 8
+#define SIZE_load8_s32 1
+#define SIZE_load8_u 1
+#define SIZE_load16_s32 2
+#define SIZE_load16_u 2
+#define SIZE_load8_s64 1
+#define SIZE_load16_s64 2
+#define SIZE_load32_s64 4
+#define SIZE_store8 1
+#define SIZE_store16 2
+#define SIZE_store32 4
+#define SIZE_store64 8
+#define RD_load32(p) W32(0, *(const u32u *)(p))
+#define RD_load64(p) W64(0, *(const u64u *)(p))
+#define RD_load8_s32(p) W32(0, (uint32_t)(int32_t)(int8_t)*(p))
+#define RD_load8_u(p) W64(0, *(p))
+#define RD_load16_s32(p) W32(0, (uint32_t)(int32_t)(int16_t) * (const u16u *)(p))
+#define RD_load16_u(p) W64(0, *(const u16u *)(p))
+#define RD_load8_s64(p) W64(0, (uint64_t)(int64_t)(int8_t)*(p))
+#define RD_load16_s64(p) W64(0, (uint64_t)(int64_t)(int16_t) * (const u16u *)(p))
+#define RD_load32_s64(p) W64(0, (uint64_t)(int64_t)(int32_t) * (const u32u *)(p))
+#define ST_store8(p, v) (*(p) = (uint8_t)(v))
+#define ST_store16(p, v) (*(u16u *)(p) = (uint16_t)(v))
+#define ST_store32(p, v) (*(u32u *)(p) = (uint32_t)(v))
+#define ST_store64(p, v) (*(u64u *)(p) = (uint64_t)(v))
+#define LOADX(n)                                                                           \
+    L_##n : {                                                                              \
+        uint8_t *p_ = MEMAT(EA_PLAIN(1, 2), SIZE_##n);                                     \
+        RD_##n(p_);                                                                        \
         NEXT(5);                                                                           \
+    }                                                                                      \
+    L_##n##_ss : {                                                                         \
+        uint8_t *p_ = MEMAT(EA_SS(1, 2, 3), SIZE_##n);                                     \
+        RD_##n(p_);                                                                        \
+        NEXT(6);                                                                           \
+    }                                                                                      \
+    L_##n##_si : {                                                                         \
+        uint8_t *p_ = MEMAT(EA_SI(1, 2, 3), SIZE_##n);                                     \
+        RD_##n(p_);                                                                        \
+        NEXT(6);                                                                           \
+    }
+#define STOREX(n)                                                                          \
+    L_##n : {                                                                              \
+        uint8_t *p_ = MEMAT(EA_PLAIN(0, 2), SIZE_##n);                                     \
+        ST_##n(p_, R64(1));                                                                \
+        NEXT(5);                                                                           \
+    }                                                                                      \
+    L_##n##_i : {                                                                          \
+        uint8_t *p_ = MEMAT(EA_PLAIN(0, 1), SIZE_##n);                                     \
+        ST_##n(p_, IMM64(2));                                                              \
+        NEXT(6);                                                                           \
+    }                                                                                      \
+    L_##n##_ss : {                                                                         \
+        uint8_t *p_ = MEMAT(EA_SS(0, 1, 3), SIZE_##n);                                     \
+        ST_##n(p_, R64(2));                                                                \
+        NEXT(6);                                                                           \
+    }                                                                                      \
+    L_##n##_ss_i : {                                                                       \
+        uint8_t *p_ = MEMAT(EA_SS(0, 1, 2), SIZE_##n);                                     \
+        ST_##n(p_, IMM64(3));                                                              \
+        NEXT(7);                                                                           \
+    }                                                                                      \
+    L_##n##_si : {                                                                         \
+        uint8_t *p_ = MEMAT(EA_SI(0, 1, 3), SIZE_##n);                                     \
+        ST_##n(p_, R64(2));                                                                \
+        NEXT(6);                                                                           \
+    }                                                                                      \
+    L_##n##_si_i : {                                                                       \
+        uint8_t *p_ = MEMAT(EA_SI(0, 1, 2), SIZE_##n);                                     \
+        ST_##n(p_, IMM64(3));                                                              \
+        NEXT(7);                                                                           \
     }
 
 #define LABEL_ADDR(n) [WASM_OP_##n] = &&L_##n,
@@ -325,6 +396,11 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
 #define LABEL_SEL32(n) [WASM_OP_sel_i32_##n##_ss] = &&L_sel_i32_##n##_ss, [WASM_OP_sel_i32_##n##_si] = &&L_sel_i32_##n##_si,
 #define LABEL_F32(n) [WASM_OP_f32_##n] = &&L_f32_##n,
 #define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
+#define LABEL_LOAD(n) [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_ss] = &&L_##n##_ss, [WASM_OP_##n##_si] = &&L_##n##_si,
+#define LABEL_STORE(n)                                                                     \
+    [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_i] = &&L_##n##_i, [WASM_OP_##n##_ss] = &&L_##n##_ss, \
+    [WASM_OP_##n##_ss_i] = &&L_##n##_ss_i, [WASM_OP_##n##_si] = &&L_##n##_si,             \
+    [WASM_OP_##n##_si_i] = &&L_##n##_si_i,
 
 static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_t *entry_fp)
 {
@@ -335,6 +411,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
         WASM_ICMPS(LABEL_BR32) WASM_ICMPS(LABEL_BR64) WASM_ICMPS(LABEL_SEL32)
         WASM_FCMPS(LABEL_F32) WASM_FBINS(LABEL_F32) WASM_FUNS(LABEL_F32)
         WASM_FCMPS(LABEL_F64) WASM_FBINS(LABEL_F64) WASM_FUNS(LABEL_F64)
+        WASM_LOADS(LABEL_LOAD) WASM_STORES(LABEL_STORE)
     };
     if (!inst) {
         memcpy(wasm_op_handlers, labels, sizeof(labels));
@@ -545,65 +622,9 @@ L_ref_is_null:
     W32(0, R64(1) == 0);
     NEXT(4);
 
-    LOAD(load32, u32u, 4, W32)
-    LOAD(load64, u64u, 8, W64)
-    LOAD(load8_u, uint8_t, 1, W64)
-    LOAD(load16_u, u16u, 2, W64)
-L_load8_s32: {
-    const uint8_t *p_ = MEMREF(1, 2, 1);
-    W32(0, (uint32_t)(int32_t)(int8_t)*p_);
-    NEXT(5);
-}
-L_load16_s32: {
-    const uint8_t *p_ = MEMREF(1, 2, 2);
-    W32(0, (uint32_t)(int32_t)(int16_t) * (const u16u *)p_);
-    NEXT(5);
-}
-L_load8_s64: {
-    const uint8_t *p_ = MEMREF(1, 2, 1);
-    W64(0, (uint64_t)(int64_t)(int8_t)*p_);
-    NEXT(5);
-}
-L_load16_s64: {
-    const uint8_t *p_ = MEMREF(1, 2, 2);
-    W64(0, (uint64_t)(int64_t)(int16_t) * (const u16u *)p_);
-    NEXT(5);
-}
-L_load32_s64: {
-    const uint8_t *p_ = MEMREF(1, 2, 4);
-    W64(0, (uint64_t)(int64_t)(int32_t) * (const u32u *)p_);
-    NEXT(5);
-}
-L_store8: {
-    uint8_t *p_ = MEMREF(0, 2, 1);
-    *p_ = (uint8_t)R32(1);
-    NEXT(5);
-}
-L_store16: {
-    uint8_t *p_ = MEMREF(0, 2, 2);
-    *(u16u *)p_ = (uint16_t)R32(1);
-    NEXT(5);
-}
-L_store32: {
-    uint8_t *p_ = MEMREF(0, 2, 4);
-    *(u32u *)p_ = R32(1);
-    NEXT(5);
-}
-L_store64: {
-    uint8_t *p_ = MEMREF(0, 2, 8);
-    *(u64u *)p_ = R64(1);
-    NEXT(5);
-}
-L_store32_i: {
-    uint8_t *p_ = MEMREF(0, 1, 4);
-    *(u32u *)p_ = (uint32_t)IMM64(2);
-    NEXT(6);
-}
-L_store64_i: {
-    uint8_t *p_ = MEMREF(0, 1, 8);
-    *(u64u *)p_ = IMM64(2);
-    NEXT(6);
-}
+    LOADX(load32) LOADX(load64) LOADX(load8_s32) LOADX(load8_u) LOADX(load16_s32)
+    LOADX(load16_u) LOADX(load8_s64) LOADX(load16_s64) LOADX(load32_s64)
+    STOREX(store8) STOREX(store16) STOREX(store32) STOREX(store64)
 L_memory_size:
     W32(0, inst->mem0->size / WASM_PAGE_SIZE);
     NEXT(3);

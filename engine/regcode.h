@@ -65,10 +65,6 @@ typedef uint32_t wasm_code_word;
     X(gset_i)        /* idx I */                                                            \
     X(ref_func)      /* d funcidx */                                                        \
     X(ref_is_null)   /* d a */                                                              \
-    X(load32) X(load64) X(load8_s32) X(load8_u) X(load16_s32) X(load16_u) X(load8_s64)    \
-    X(load16_s64) X(load32_s64)     /* d a off */                                           \
-    X(store8) X(store16) X(store32) X(store64) /* a b off */                                \
-    X(store32_i) X(store64_i)       /* a off I */                                           \
     X(memory_size)   /* d */                                                                \
     X(memory_grow)   /* d a */                                                              \
     X(memory_fill)   /* a b c : dst val len */                                              \
@@ -95,6 +91,21 @@ typedef uint32_t wasm_code_word;
     X(f32_demote_f64) X(f64_convert_i32_s) X(f64_convert_i32_u) X(f64_convert_i64_s)       \
     X(f64_convert_i64_u) X(f64_promote_f32)
 
+/*
+ * Loads: n (d a off), n_ss (d a b off: address a+b), n_si (d a i off: address a+i); the
+ * address sum wraps at 32 bits like the i32.add it replaces, then the offset is added.
+ * Stores: n (a v off), n_i (a off I), n_ss (a b v off), n_ss_i (a b off I),
+ * n_si (a i v off), n_si_i (a i off I).
+ */
+#define WASM_LOADS(X)                                                                      \
+    X(load32) X(load64) X(load8_s32) X(load8_u) X(load16_s32) X(load16_u) X(load8_s64)    \
+    X(load16_s64) X(load32_s64)
+#define WASM_STORES(X) X(store8) X(store16) X(store32) X(store64)
+#define WASM_OP_ENUM_LOAD(n) WASM_OP_##n, WASM_OP_##n##_ss, WASM_OP_##n##_si,
+#define WASM_OP_ENUM_STORE(n)                                                              \
+    WASM_OP_##n, WASM_OP_##n##_i, WASM_OP_##n##_ss, WASM_OP_##n##_ss_i, WASM_OP_##n##_si,  \
+        WASM_OP_##n##_si_i,
+
 #define WASM_OP_ENUM_IBIN32(n) WASM_OP_i32_##n##_ss, WASM_OP_i32_##n##_si,
 #define WASM_OP_ENUM_IBIN64(n) WASM_OP_i64_##n##_ss, WASM_OP_i64_##n##_si,
 #define WASM_OP_ENUM_BR32(n) WASM_OP_br_i32_##n##_ss, WASM_OP_br_i32_##n##_si,
@@ -114,6 +125,7 @@ enum wasm_op {
     WASM_FUNS(WASM_OP_ENUM_FBIN32)
     WASM_FCMPS(WASM_OP_ENUM_FBIN64) WASM_FBINS(WASM_OP_ENUM_FBIN64)
     WASM_FUNS(WASM_OP_ENUM_FBIN64)
+    WASM_LOADS(WASM_OP_ENUM_LOAD) WASM_STORES(WASM_OP_ENUM_STORE)
     WASM_OP_COUNT
 };
 

@@ -112,7 +112,7 @@ struct fixup {
 
 #define NOFIX UINT32_MAX
 
-enum { L_NONE, L_OTHER, L_CMP32, L_CMP64, L_EQZ32, L_EQZ64 };
+enum { L_NONE, L_OTHER, L_ADD32, L_CMP32, L_CMP64, L_EQZ32, L_EQZ64 };
 
 struct last_op {
     int kind;
@@ -666,7 +666,7 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
         base = is64 ? WASM_OP_i64_add_ss : WASM_OP_i32_add_ss;
     bool imm = b.kind == K_CONST;
     uint32_t bs = imm ? 0 : src_slot(t, &b, ib);
-    int kind = is_cmp ? (is64 ? L_CMP64 : L_CMP32) : L_OTHER;
+    int kind = is_cmp ? (is64 ? L_CMP64 : L_CMP32) : (!is64 && k == 0 ? L_ADD32 : L_OTHER);
     begin_result(t, (enum wasm_op)(base + 2 * k + (imm ? 1 : 0)), kind);
     emit_w(t, soff(as));
     if (imm && is64)
@@ -820,40 +820,67 @@ static void memarg(struct tr *t, uint32_t *offset)
     *offset = (uint32_t)rd_uleb(t);
 }
 
+/* Is popped entry e the result of an i32.add emitted just before (to fold into an address)? */
+static bool addr_is_last_add(struct tr *t, const struct opnd *e)
+{
+    return e->kind == K_TEMP && t->last.end == t->len && e->slot == t->last.dst_slot &&
+           t->last.kind == L_ADD32;
+}
+
+/* Emits the address operands of a load/store: a, a b, or a imm (op variant 0, 1, 2). */
+static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w)
+{
+    if (addr_is_last_add(t, a)) {
+        struct last_op l = t->last;
+        t->len = l.pos;
+        label(t);
+        w[0] = soff(l.a);
+        w[1] = l.b_imm ? (uint32_t)l.b : soff((uint32_t)l.b);
+        return l.b_imm ? 2 : 1;
+    }
+    w[0] = soff(src_slot(t, a, idx));
+    return 0;
+}
+
 static void load_op(struct tr *t, enum wasm_op op, uint8_t rtype)
 {
-    uint32_t off;
+    uint32_t off, w[2];
     memarg(t, &off);
     if (t->unreach)
         return;
     struct opnd a = pop(t);
-    uint32_t as = src_slot(t, &a, t->h);
-    begin_result(t, op, L_OTHER);
-    emit_w(t, soff(as));
+    int v = emit_addr(t, &a, t->h, w);
+    begin_result(t, (enum wasm_op)(op + v), L_OTHER);
+    emit_w(t, w[0]);
+    if (v)
+        emit_w(t, w[1]);
     emit_w(t, off);
     end_result(t, rtype);
 }
 
 static void store_op(struct tr *t, enum wasm_op op)
 {
-    uint32_t off;
+    uint32_t off, w[2];
     memarg(t, &off);
     if (t->unreach)
         return;
-    struct opnd v = pop(t), a = pop(t);
-    uint32_t as = src_slot(t, &a, t->h);
-    if (v.kind == K_CONST && (op == WASM_OP_store32 || op == WASM_OP_store64)) {
-        emit_op(t, op == WASM_OP_store32 ? WASM_OP_store32_i : WASM_OP_store64_i);
-        emit_w(t, soff(as));
+    struct opnd val = pop(t), a = pop(t);
+    /* The value must not need code of its own between the address add and the store. */
+    int v = emit_addr(t, &a, t->h, w);
+    uint32_t vs = val.kind == K_CONST ? 0 : soff(val.slot);
+    bool imm = val.kind == K_CONST;
+    /* Variant index: plain 0/1(i), ss 2/3, si 4/5. */
+    emit_op(t, (enum wasm_op)(op + 2 * v + (imm ? 1 : 0)));
+    emit_w(t, w[0]);
+    if (v)
+        emit_w(t, w[1]);
+    if (imm) {
         emit_w(t, off);
-        emit_w64(t, v.imm);
-        return;
+        emit_w64(t, val.imm);
+    } else {
+        emit_w(t, vs);
+        emit_w(t, off);
     }
-    uint32_t vs = src_slot(t, &v, t->h + 1);
-    emit_op(t, op);
-    emit_w(t, soff(as));
-    emit_w(t, soff(vs));
-    emit_w(t, off);
 }
 
 /* Pops n operands into slots s[0..n-1] (bottom first). */

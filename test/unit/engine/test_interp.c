@@ -87,7 +87,7 @@ static void test_translation_is_compact(void **state)
 
     /* count (func 4): the loop body is 2 instructions: i += 1 (immediate, written into
      * the local) and a fused compare-and-branch back to the loop head. */
-    const struct wasm_code *count = m->funcs[4].code;
+    const struct wasm_code *count = m->funcs[6].code;
     assert_int_equal(count->len, 5 + 5 + 3);
     assert_ptr_equal(handler_at(count, 0), wasm_op_handlers[WASM_OP_i32_add_si]);
     assert_int_equal(count->ins[2], 1 * 8); /* destination: local $i (slot 1) */
@@ -97,6 +97,31 @@ static void test_translation_is_compact(void **state)
     assert_int_equal((int32_t)count->ins[9], -5); /* back to the loop head */
     assert_ptr_equal(handler_at(count, 10), wasm_op_handlers[WASM_OP_ret1]);
     assert_int_equal(count->frame_slots, 2 + 2 + 1); /* locals, 2 stack heights, slack */
+
+    /* An i32.add computing an address folds into the load/store (funcs 4 and 5). */
+    const struct wasm_code *ld = m->funcs[4].code;
+    assert_int_equal(ld->len, 6 + 3);
+    assert_ptr_equal(handler_at(ld, 0), wasm_op_handlers[WASM_OP_load32_si]);
+    const struct wasm_code *st = m->funcs[5].code;
+    assert_int_equal(st->len, 7 + 2);
+    assert_ptr_equal(handler_at(st, 0), wasm_op_handlers[WASM_OP_store32_ss_i]);
+}
+
+/* The folded address wraps at 32 bits exactly like the i32.add it replaces. */
+static void test_address_folding(void **state)
+{
+    (void)state;
+    wasm_engine_init(); /* take SIGSEGV back from cmocka */
+    uint64_t s[2] = {0xfffffff0u, 0x20}; /* stores at 0x10 */
+    assert_int_equal(call_export(inst, "store_at", s), WASM_OK);
+    s[0] = 0x10 - 4;
+    assert_int_equal(call_export(inst, "load_at", s), WASM_OK);
+    assert_int_equal(s[0], 0x01020304);
+    s[0] = 0xfffffffcu; /* p + 4 wraps to 0: in bounds */
+    assert_int_equal(call_export(inst, "load_at", s), WASM_OK);
+    s[0] = 65536 - 4; /* 65536: out of bounds */
+    assert_int_equal(call_export(inst, "load_at", s), WASM_ERR_TRAP);
+    assert_int_equal(wasm_instance_trap(inst), WASM_TRAP_MEMORY_OOB);
 }
 
 static void test_arith_and_loops(void **state)
@@ -226,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_translation_is_compact),
         cmocka_unit_test(test_arith_and_loops),
+        cmocka_unit_test(test_address_folding),
         cmocka_unit_test(test_multi_value_and_blocks),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_tables_globals_floats),

@@ -13,6 +13,10 @@
     local.get 0 local.get 1 i32.add)
   (func $sub (param i32 i32) (result i32)
     local.get 0 local.get 1 i32.sub)
+  (func (export "load_at") (param i32) (result i32)
+    (i32.load (i32.add (local.get 0) (i32.const 4))))
+  (func (export "store_at") (param i32 i32)
+    (i32.store (i32.add (local.get 0) (local.get 1)) (i32.const 0x01020304)))
   (func (export "count") (param $n i32) (result i32) (local $i i32)
     (loop $l
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
