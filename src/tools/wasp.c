@@ -2,8 +2,9 @@
  * wasp.c - the `wasp` command-line tool: a table of subcommands and its dispatcher.
  *
  * `wasp run` runs WASI command modules on the engine (benchmarks, debugging), `wasp
- * validate` says why a module is rejected. The table below is the one place a new
- * subcommand is registered (see commands.h).
+ * validate` says why a module is rejected, `wasp replay` (src/replay/) runs proxy-wasm
+ * plugins on recorded traffic. The table below is the one place a new subcommand is
+ * registered (see commands.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "replay.h"
 
 struct wasp_command {
     const char *name;
@@ -21,6 +23,7 @@ struct wasp_command {
 static const struct wasp_command wasp_commands[] = {
     {"run", wasp_cmd_run, "run a WASI command module (its _start export)"},
     {"validate", wasp_cmd_validate, "decode and validate modules, saying why one is rejected"},
+    {"replay", wasp_cmd_replay, "run proxy-wasm plugins on recorded traffic, offline"},
 };
 
 #define WASP_NCOMMANDS (sizeof(wasp_commands) / sizeof(wasp_commands[0]))

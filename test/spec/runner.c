@@ -360,6 +360,8 @@ static enum result run_action(struct script *s, json_t *action, struct outcome *
     memset(out, 0, sizeof(*out));
     if (type == NULL || field == NULL)
         return failf(cx, "malformed action");
+    if (json_string_length(json_object_get(action, "field")) != strlen(field))
+        return skipf(cx, "export name with a NUL byte: the C API cannot name it");
     if (inst == NULL)
         return failf(cx, "no module %s to act on", modname ? modname : "(current)");
     out->inst = inst;
@@ -714,7 +716,7 @@ static long read_reports(int fd, enum result *results, size_t n)
 static int run_file(const char *json_path, const struct options *o, struct counts *c)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(json_path, 0, &jerr);
+    json_t *root = json_load_file(json_path, JSON_ALLOW_NUL, &jerr);
     json_t *cmds = json_object_get(root, "commands");
     size_t n = json_array_size(cmds), from = 0;
     enum result *results;
@@ -863,6 +865,8 @@ int main(int argc, char **argv)
         if (!o.summary)
             printf("%s:\n", name);
         if (run_file(argv[i], &o, &c) != 0) {
+            printf("%-32s cannot be read: counted as 1 failure\n", name);
+            total.failed++;
             rc = 1;
             continue;
         }
