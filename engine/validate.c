@@ -6,8 +6,10 @@
  * stack algorithm of the spec's appendix ("Validation Algorithm"). Features: MVP,
  * sign-extension, non-trapping float-to-int, bulk memory, multi-value, reference types,
  * mutable globals. The walk also rejects encoding errors inside bodies (unknown opcodes,
- * bad LEB128 immediates, non-zero reserved bytes), which the decoder leaves to it.
- * Linear in the size of the module; the stacks are growable arrays reused across bodies.
+ * bad LEB128 immediates, non-zero reserved bytes): the decoder rejects them first, but the
+ * validator does not rely on it and is safe on any decoded module. Linear in the size of
+ * the module; the stacks are growable arrays reused across bodies, no allocation per
+ * instruction.
  */
 #include <stdarg.h>
 #include <stdio.h>
