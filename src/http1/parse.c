@@ -684,7 +684,7 @@ static ssize_t parse_lines(struct h1_parser *p, const char *buf, size_t len, str
         if (!lf) {
             p->scanned = (uint32_t)len;
             if (p->phase == PH_FIRST && len - p->pos > lim->max_request_line)
-                return fail(p, limit_status ? limit_status : 414, "request line too long");
+                return fail(p, limit_status ? limit_status : 414, "start line too long");
             if (len - p->head_start > lim->max_head_bytes)
                 return fail(p, limit_status ? limit_status : 431, "header section too large");
             return H1_AGAIN;
@@ -692,7 +692,7 @@ static ssize_t parse_lines(struct h1_parser *p, const char *buf, size_t len, str
         uint32_t eol = (uint32_t)(lf - b);
         p->scanned = eol + 1;
         if (p->phase == PH_FIRST && eol + 1 - p->pos > lim->max_request_line)
-            return fail(p, limit_status ? limit_status : 414, "request line too long");
+            return fail(p, limit_status ? limit_status : 414, "start line too long");
         if (eol + 1 - p->head_start > lim->max_head_bytes)
             return fail(p, limit_status ? limit_status : 431, "header section too large");
         if (eol == p->pos || b[eol - 1] != '\r')

@@ -381,6 +381,15 @@ static void leading_empty_lines(void **state)
     assert_int_equal(parse(s), strlen(s));
     assert_true(slice_is(s, req.target, "/"));
     REJECT("\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    /* at most H1_MAX_LEADING_CRLF of them */
+    char buf[256] = "";
+    for (int i = 0; i < H1_MAX_LEADING_CRLF; i++)
+        strcat(buf, "\r\n");
+    strcat(buf, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(parse(buf), strlen(buf));
+    memmove(buf + 2, buf, strlen(buf) + 1);
+    memcpy(buf, "\r\n", 2);
+    REJECT(buf, 400);
 }
 
 /*
@@ -553,6 +562,16 @@ static void response_rejected(void **state)
         assert_int_equal(parse_resp(bad[i], H1_METHOD_GET), H1_ERROR);
         assert_int_equal(parser.status, 502);
     }
+    /* limits answer 502 too: an upstream cannot make us send 431 to the client */
+    lim.max_headers = 1;
+    assert_int_equal(parse_resp("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n", H1_METHOD_GET),
+                     H1_ERROR);
+    assert_int_equal(parser.status, 502);
+    h1_limits_default(&lim);
+    lim.max_request_line = 16;
+    assert_int_equal(parse_resp("HTTP/1.1 200 Very Long Reason\r\n\r\n", H1_METHOD_GET),
+                     H1_ERROR);
+    assert_int_equal(parser.status, 502);
 }
 
 int main(void)
