@@ -8,6 +8,7 @@
  * under both wasi_snapshot_preview1 and wasi_unstable. An `env` import not in the table
  * is rejected at load with its name, so a plugin never fails later on a missing symbol.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,6 +622,37 @@ static int pw_vm_bind_exports(struct pw_vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * With pw_vm_config.trace, every proxy-wasm hostcall goes through this shim (env is its
+ * table row), which logs the call, its arguments and its status at TRACE level.
+ */
+static int pw_hc_trace(wasm_instance_t *inst, uint64_t *slots, void *env)
+{
+    const struct pw_import *imp = env;
+    struct pw_vm *vm = pw_vm_of(inst);
+    uint64_t args[16];
+    char line[512];
+    size_t nargs = 0, n;
+
+    for (const char *c = imp->sig + 1; *c != ')' && nargs < 16; c++, nargs++)
+        args[nargs] = slots[nargs];
+    int rc = imp->fn(inst, slots, NULL);
+    n = (size_t)snprintf(line, sizeof(line), "hostcall %s(", imp->name);
+    for (size_t i = 0; i < nargs && n < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%" PRIu64, i ? ", " : "",
+                              args[i]);
+    if (n < sizeof(line)) {
+        if (rc != WASM_OK)
+            snprintf(line + n, sizeof(line) - n, ") -> trap");
+        else if (strchr(imp->sig, ')')[1] != '\0')
+            snprintf(line + n, sizeof(line) - n, ") -> %u", (uint32_t)slots[0]);
+        else
+            snprintf(line + n, sizeof(line) - n, ")");
+    }
+    pw_vm_log(vm, vm->effective, PW_LOG_TRACE, line, SIZE_MAX);
+    return rc;
+}
+
 static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *err,
                       size_t errlen)
 {
@@ -639,8 +671,11 @@ static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *er
         return -1;
     }
     for (size_t i = 0; i < PW_NIMPORTS; i++) {
-        if (wasm_linker_define_func(vm->linker, "env", pw_imports[i].name, pw_imports[i].sig,
-                                    pw_imports[i].fn, NULL) != WASM_OK) {
+        const struct pw_import *imp = &pw_imports[i];
+        bool trace = cfg->trace && strncmp(imp->name, "proxy_", 6) == 0;
+        if (wasm_linker_define_func(vm->linker, "env", imp->name, imp->sig,
+                                    trace ? pw_hc_trace : imp->fn,
+                                    trace ? (void *)imp : NULL) != WASM_OK) {
             snprintf(err, errlen, "cannot define env.%s", pw_imports[i].name);
             return -1;
         }

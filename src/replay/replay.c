@@ -108,6 +108,7 @@ struct rp {
     struct rp_stream *current; /* whose callbacks are running (log attribution) */
     int nrequests;
     size_t body_chunk; /* deliver bodies in chunks of this size (0: whole) */
+    bool trace;        /* log every hostcall */
     json_t *canned;
     bool json;
     json_t *out_requests;
@@ -1123,6 +1124,7 @@ static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
         .name = p->name,
         .fuel_per_callback = p->fuel,
         .max_memory_pages = p->max_pages,
+        .trace = rp->trace,
     };
     p->vm = pw_vm_new(p->module, &vc, &rp_ops, rp, err, sizeof(err));
     if (p->vm == NULL) {
@@ -1170,11 +1172,12 @@ static void rp_usage(FILE *out)
             "usage: wasp replay --plugin FILE.wasm [--config STR|@FILE] [--root-id ID]\n"
             "                   [--vm-id ID] [--fuel N] [--max-memory PAGES]\n"
             "                   [--plugin ...] --traffic FILE.json\n"
-            "                   [--callouts FILE.json] [--body-chunk N] [--json]\n"
+            "                   [--callouts FILE.json] [--body-chunk N] [--json] [--trace]\n"
             "Runs proxy-wasm plugins (a chain, in order) on recorded traffic and prints what\n"
             "they did. Options after a --plugin apply to it: --fuel is the instruction budget\n"
             "of each callback, --max-memory the most 64 KiB pages its memory may have.\n"
-            "--body-chunk N delivers bodies in N-byte chunks (default: whole).\n"
+            "--body-chunk N delivers bodies in N-byte chunks (default: whole); --trace logs\n"
+            "every hostcall with its arguments and status.\n"
             "Exit status: 0 ok, 1 a plugin failed, 2 bad usage or input.\n");
 }
 
@@ -1203,6 +1206,10 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
         }
         if (strcmp(a, "--json") == 0) {
             rp->json = true;
+            continue;
+        }
+        if (strcmp(a, "--trace") == 0) {
+            rp->trace = true;
             continue;
         }
         if (v == NULL) {
