@@ -22,7 +22,8 @@
  * event prefixed by the request number; --json prints one JSON document at the end.
  * Callouts are answered from --callouts FILE.json: an array of {"upstream", "path"
  * (optional, prefix), "status", "headers", "body", "delay_ms", "fail"}; the first entry
- * that matches answers; no match means the callout fails.
+ * that matches answers after delay_ms; no match means the callout fails; a delay longer
+ * than the call's timeout gives a 504 at the timeout (as Envoy's async client).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -95,6 +96,7 @@ struct rp_event {
     struct rp_plugin *plugin;
     uint32_t token;
     json_t *canned; /* NULL: the callout fails */
+    bool timed_out; /* answer 504 as Envoy's async client does on a timeout */
     struct pw_vm *vm;
     uint32_t ctx, queue;
 };
@@ -392,9 +394,14 @@ static enum pw_status rp_http_call(void *host, struct pw_root *root, uint32_t to
     e->plugin = rp_plugin_of_root(rp, root);
     e->token = token;
     e->canned = fail ? NULL : canned;
-    e->at_ms = rp->now_ms + (canned != NULL
-                                 ? (uint64_t)json_integer_value(json_object_get(canned, "delay_ms"))
-                                 : 0);
+    uint64_t delay = canned != NULL
+                         ? (uint64_t)json_integer_value(json_object_get(canned, "delay_ms"))
+                         : 0;
+    if (!fail && call->timeout_ms != 0 && delay > call->timeout_ms) {
+        delay = call->timeout_ms;
+        e->timed_out = true;
+    }
+    e->at_ms = rp->now_ms + delay;
     rp_push_event(rp, e);
     return PW_OK;
 }
@@ -802,7 +809,11 @@ static void rp_run_event(struct rp *rp, struct rp_event *e)
     struct pw_http_response resp = {0};
     json_t *ev = json_pack("{ss ss si}", "event", "callout_response", "plugin", p->name,
                            "token", (int)e->token);
-    if (e->canned != NULL) {
+    if (e->timed_out) {
+        pw_map_add(&resp.headers, ":status", 7, "504", 3);
+        pw_buf_set(&resp.body, "upstream request timeout", 24);
+        json_object_set_new(ev, "status", json_string("504 (timeout)"));
+    } else if (e->canned != NULL) {
         char status[16];
         const char *key;
         json_t *v;
@@ -822,8 +833,7 @@ static void rp_run_event(struct rp *rp, struct rp_event *e)
         json_object_set_new(ev, "status", json_string("failed"));
     }
     rp_emit(rp, NULL, ev);
-    pw_root_http_call_response(p->root, e->token, e->canned != NULL ? &resp : NULL);
-    pw_map_free(&resp.headers);
+    pw_root_http_call_response(p->root, e->token, e->canned != NULL ? &resp : NULL);    pw_map_free(&resp.headers);
     pw_buf_free(&resp.body);
 }
 
