@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,10 @@ static int run(struct daemon *d)
     if (probe_listeners(d->gen, NULL, false) < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
+    /* Buffers come and go per request: keep freed memory instead of trimming the heap
+     * (madvise) after every burst. */
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     /* Workers never see the control signals: the main loop handles them. */
     sigset_t set, old;
     sigemptyset(&set);

@@ -353,7 +353,9 @@ int worker_start(struct worker *w, unsigned id, struct daemon_gen *gen, char *er
     struct event_config *ec = event_config_new();
     if (ec == NULL)
         goto nomem;
+    /* One thread per base; the changelist folds a del+add in one turn into nothing. */
     event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     w->base = event_base_new_with_config(ec);
     event_config_free(ec);
     if (w->base == NULL)

@@ -520,7 +520,7 @@ static bool srv_start_stream(struct srv_conn *c, const char *buf, size_t len)
     s->route_ctx = c->lc;
     s->worker = c->w;
     s->alog = &c->w->alog;
-    s->start_usec = log_now_usec();
+    s->start_usec = stream_loop_usec(c->w->base);
     memcpy(s->client, c->client, sizeof(s->client));
     s->method = copy + r->method.off;
     s->method_len = r->method.len;

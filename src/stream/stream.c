@@ -225,11 +225,19 @@ fail:
     return NULL;
 }
 
+uint64_t stream_loop_usec(struct event_base *base)
+{
+    struct timeval tv;
+    if (event_base_gettimeofday_cached(base, &tv) < 0)
+        return log_now_usec();
+    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
 static void stream_write_log(struct stream *s)
 {
     if (s->alog == NULL || !log_access_enabled())
         return;
-    uint64_t now = log_now_usec();
+    uint64_t now = stream_loop_usec(s->base);
     struct log_access_entry e = {
         .client = s->client,
         .method = s->method ? s->method : "-",

@@ -215,6 +215,9 @@ struct stream *stream_create(struct event_base *base, const struct stream_chain 
  * upstream side if still attached and recycles the object. The codec calls this. */
 void stream_destroy(struct stream *s);
 
+/* The event loop's cached wall clock in microseconds (no system call per request). */
+uint64_t stream_loop_usec(struct event_base *base);
+
 /* Frees this thread's free list (worker exit). */
 void stream_free_cache(void);
 

@@ -277,7 +277,7 @@ static void up_fail(struct up_conn *c, int status, const char *why, bool retryab
     char body[96];
     int n = snprintf(body, sizeof(body), "%d %s\n", status, h1_status_reason(status));
     if (s->upstream_start_usec)
-        s->upstream_usec = (int64_t)(log_now_usec() - s->upstream_start_usec);
+        s->upstream_usec = (int64_t)(stream_loop_usec(s->base) - s->upstream_start_usec);
     stream_local_reply(s, status, "text/plain", body, (size_t)n);
 }
 
@@ -548,7 +548,7 @@ static void up_response_head(struct up_conn *c, const char *buf, size_t len)
     else
         s->resp_content_length = -1;
     c->keep_alive = (r->flags & H1_F_KEEP_ALIVE) != 0;
-    s->upstream_usec = (int64_t)(log_now_usec() - s->upstream_start_usec);
+    s->upstream_usec = (int64_t)(stream_loop_usec(s->base) - s->upstream_start_usec);
     h1_body_init(&c->bodyp, r->body_kind, r->content_length, &c->u->limits, c->trailers,
                  UP_MAX_TRAILERS);
     c->head_done = true;
@@ -815,15 +815,13 @@ static void up_start(struct stream *s, const struct cfg_cluster *cl, bool eos, u
         return;
     }
     memcpy(s->upstream_addr, pool->addr_text, sizeof(s->upstream_addr));
-    s->upstream_start_usec = log_now_usec();
+    s->upstream_start_usec = stream_loop_usec(s->base);
     struct up_conn *c = NULL;
     /* A retry always takes a fresh connection. */
     if (retries == cl->retries && pool->idle != NULL) {
         c = pool->idle;
         idle_unlink(c);
-        c->reused = true;
-        event_del(&c->rev);
-        c->reading = false;
+        c->reused = true; /* rev stays registered: up_set_read only changes its timeout */
     } else {
         c = up_conn_open(u, pool);
         if (c == NULL) {

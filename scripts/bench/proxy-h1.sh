@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# proxy-h1.sh - HTTP/1.1 reverse-proxy benchmark: waspd vs nginx, one worker each.
+#
+# nginx serves a small static file on loopback (the upstream); waspd and an nginx
+# proxy (proxy_pass with an upstream keepalive pool) forward to it; the same
+# h2load --h1 run hits each proxy in turn. Prints req/s, p50/p99 latency (from
+# h2load's per-request log) and the waspd/nginx throughput ratio.
+#
+# Usage: scripts/bench/proxy-h1.sh [-c CONNS] [-d SECONDS] [-s BODY_BYTES] [-r ROUNDS]
+#   env WASPD=path/to/waspd (default: build/release/src/waspd, built if missing)
+# On a machine with >= 2 cores the proxies run on CPU 1, upstream and load generator
+# on CPU 0 (taskset), so each proxy gets one core.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+conns=64
+secs=10
+size=128
+rounds=3
+while getopts "c:d:s:r:" o; do
+    case $o in
+    c) conns=$OPTARG ;;
+    d) secs=$OPTARG ;;
+    s) size=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    *) sed -n '2,14p' "$0"; exit 2 ;;
+    esac
+done
+
+WASPD=${WASPD:-build/release/src/waspd}
+if [ ! -x "$WASPD" ]; then
+    cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build/release -j"$(nproc)" --target waspd >/dev/null
+fi
+
+T=$(mktemp -d /tmp/wasp-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.3
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+port() { # a free loopback port below the ephemeral range
+    local p
+    while :; do
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % 22000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+}
+wait_port() {
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on $1" >&2
+    exit 1
+}
+
+cpu_proxy=""
+cpu_other=""
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    cpu_proxy="taskset -c 1"
+    cpu_other="taskset -c 0"
+fi
+user=""
+[ "$(id -u)" -eq 0 ] && user="user root;"
+
+up=$(port)
+ngp=$(port)
+wp=$(port)
+mkdir -p "$T/up/www" "$T/ngp"
+head -c "$size" /dev/zero | tr '\0' 'x' >"$T/up/www/index.html"
+temps() { echo "client_body_temp_path $1/cb; proxy_temp_path $1/pt; fastcgi_temp_path $1/ft; uwsgi_temp_path $1/ut; scgi_temp_path $1/st;"; }
+
+cat >"$T/up/nginx.conf" <<NGX
+$user
+worker_processes 1;
+pid $T/up/nginx.pid;
+error_log $T/up/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off; $(temps "$T/up")
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$up; root $T/up/www; }
+}
+NGX
+cat >"$T/ngp/nginx.conf" <<NGX
+$user
+worker_processes 1;
+pid $T/ngp/nginx.pid;
+error_log $T/ngp/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off; $(temps "$T/ngp")
+    keepalive_requests 1000000;
+    upstream backend { server 127.0.0.1:$up; keepalive 128; }
+    server {
+        listen 127.0.0.1:$ngp;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        }
+    }
+}
+NGX
+cat >"$T/waspd.ini" <<INI
+[daemon]
+workers = 1
+error_log = $T/waspd.err
+access_log = off
+[listener:bench]
+address = 127.0.0.1:$wp
+cluster = backend
+[cluster:backend]
+endpoints = 127.0.0.1:$up
+max_idle = 128
+INI
+
+$cpu_other nginx -p "$T/up" -c "$T/up/nginx.conf" -g 'daemon off;' </dev/null >/dev/null 2>&1 &
+PIDS+=($!)
+$cpu_proxy nginx -p "$T/ngp" -c "$T/ngp/nginx.conf" -g 'daemon off;' </dev/null >/dev/null 2>&1 &
+PIDS+=($!)
+$cpu_proxy "$WASPD" -c "$T/waspd.ini" </dev/null >/dev/null 2>&1 &
+PIDS+=($!)
+wait_port "$up"
+wait_port "$ngp"
+wait_port "$wp"
+curl -sf "http://127.0.0.1:$wp/index.html" >/dev/null || { echo "waspd does not proxy" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$ngp/index.html" >/dev/null || { echo "nginx does not proxy" >&2; exit 1; }
+
+# run NAME PORT: one h2load run; prints "rps p50_ms p99_ms failed".
+run() {
+    local log="$T/$1.log"
+    rm -f "$log"
+    $cpu_other h2load --h1 -c "$conns" -t 1 -D "$secs" --warm-up-time=1 --log-file="$log" \
+        "http://127.0.0.1:$2/index.html" >"$T/$1.out" 2>&1
+    local rps failed
+    rps=$(awk '/^finished in/ {gsub(",", ""); print $4}' "$T/$1.out")
+    failed=$(awk '/^requests:/ {print $10 + $12}' "$T/$1.out")
+    sort -n -k3 "$log" | awk -v n="$(wc -l <"$log")" '
+        { v[NR] = $3 }
+        END { i50 = int(n * 0.50); i99 = int(n * 0.99); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1;
+              printf "%.3f %.3f", v[i50] / 1000, v[i99] / 1000 }' >"$T/$1.lat"
+    echo "$rps $(cat "$T/$1.lat") $failed"
+}
+
+printf "proxy-h1: h2load --h1 -c %s -D %ss, %s-byte body, 1 proxy worker%s\n" "$conns" "$secs" \
+    "$size" "${cpu_proxy:+ (proxies on CPU 1)}"
+printf "%-8s %12s %10s %10s %8s\n" proxy "req/s" "p50 ms" "p99 ms" failed
+: >"$T/w.all"
+: >"$T/n.all"
+for r in $(seq 1 "$rounds"); do
+    # Alternate the order so neither proxy always runs second on a busy machine.
+    if [ $((r % 2)) = 1 ]; then
+        wres=$(run waspd "$wp")
+        nres=$(run nginx "$ngp")
+    else
+        nres=$(run nginx "$ngp")
+        wres=$(run waspd "$wp")
+    fi
+    printf "%-8s %12s %10s %10s %8s\n" waspd $wres
+    printf "%-8s %12s %10s %10s %8s\n" nginx $nres
+    echo "$wres" >>"$T/w.all"
+    echo "$nres" >>"$T/n.all"
+done
+median() { sort -n -k"$2" "$1" | awk -v k="$2" '{v[NR] = $k} END {print v[int((NR + 1) / 2)]}'; }
+w=$(median "$T/w.all" 1)
+n=$(median "$T/n.all" 1)
+printf "median   waspd %s req/s (p50 %s ms, p99 %s ms), nginx %s req/s (p50 %s ms, p99 %s ms)\n" \
+    "$w" "$(median "$T/w.all" 2)" "$(median "$T/w.all" 3)" \
+    "$n" "$(median "$T/n.all" 2)" "$(median "$T/n.all" 3)"
+awk -v w="$w" -v n="$n" 'BEGIN { printf "ratio waspd/nginx (median req/s): %.2f\n", w / n }'
