@@ -22,5 +22,5 @@ if [ -z "${DESTDIR:-}" ] && [ -d /run/systemd/system ] && command -v systemctl >
     $SUDO systemctl daemon-reload
     echo "installed; start with: systemctl enable --now waspd"
 else
-    echo "installed; systemd is not running here: start $prefix/bin/waspd -c <config> by hand"
+    echo "installed; systemd is not running here: start $prefix/sbin/waspd -c <config> by hand"
 fi

@@ -885,7 +885,7 @@ static void test_refcount_is_thread_safe(void **state)
 static void test_shipped_config_loads_cleanly(void **state)
 {
     struct cfg_errors errors = {0};
-    const struct cfg_generation *g = cfg_load(WASP_DEFAULT_CONFIG, &errors);
+    const struct cfg_generation *g = cfg_load(WASP_SHIPPED_CONFIG, &errors);
 
     for (size_t i = 0; i < errors.count; i++)
         print_error("%s\n", errors.items[i]);
@@ -926,7 +926,7 @@ static void test_shipped_config_documents_every_key(void **state)
 {
     static char text[65536];
     struct doc_check c = {text, 0};
-    FILE *f = fopen(WASP_DEFAULT_CONFIG, "r");
+    FILE *f = fopen(WASP_SHIPPED_CONFIG, "r");
     assert_non_null(f);
     size_t n = fread(text + 1, 1, sizeof(text) - 2, f);
     fclose(f);
