@@ -94,6 +94,7 @@ static const struct validate_case cases[] = {
     {"invalid_loop_label_type", WASM_ERR_INVALID, "type mismatch: expected i32, found f32"},
     {"invalid_sat_trunc_type", WASM_ERR_INVALID, "type mismatch: expected f64, found f32"},
     {"invalid_memory_fill_type", WASM_ERR_INVALID, "type mismatch: expected i32, found i64"},
+    {"invalid_simd_v128", WASM_ERR_INVALID, "v128 (SIMD) is not supported"},
     {"invalid_table_grow_type", WASM_ERR_INVALID,
      "type mismatch: expected funcref, found externref"},
 };
@@ -271,6 +272,18 @@ static void test_illegal_opcode_is_malformed(void **state)
     assert_non_null(strstr(err, "illegal opcode 0x06"));
 }
 
+static void test_else_outside_if(void **state)
+{
+    static const uint8_t body[] = {0x00, 0x01, 0x0b}; /* nop, patched to else */
+    char err[256];
+
+    (void)state;
+    assert_int_equal(
+        validate_patched(body, sizeof(body), 0, (struct patch){1, 0x05, false}, err, sizeof(err)),
+        WASM_ERR_MALFORMED);
+    assert_non_null(strstr(err, "else without a matching if"));
+}
+
 static void test_memory_grow_reserved_byte(void **state)
 {
     /* i32.const 0; memory.grow 0x00 (patched to 0x01); drop; end */
@@ -367,6 +380,7 @@ int main(void)
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_error_names_function_and_offset),
         cmocka_unit_test(test_illegal_opcode_is_malformed),
+        cmocka_unit_test(test_else_outside_if),
         cmocka_unit_test(test_memory_grow_reserved_byte),
         cmocka_unit_test(test_memory_init_needs_data_count),
         cmocka_unit_test(test_immediate_leb_too_long),
