@@ -4,6 +4,7 @@
  * drain in-flight requests up to [daemon] drain_timeout, SIGUSR1 reopens the logs.
  */
 #include "config/config.h"
+#include "daemon/sdnotify.h"
 #include "daemon/worker.h"
 #include "log/log.h"
 
@@ -162,16 +163,18 @@ static void do_reload(struct daemon *d)
     if (d->draining)
         return;
     log_info("reloading %s", d->config_path);
+    sdnotify_reloading();
     struct daemon_gen *g = load_gen(d->config_path, true);
+    if (g != NULL && probe_listeners(g, d->gen, true) < 0) {
+        daemon_gen_unref(g);
+        g = NULL;
+    }
     if (g == NULL) {
         log_error("reload failed: keeping configuration generation %llu",
                   (unsigned long long)d->gen->cfg->number);
-        return;
-    }
-    if (probe_listeners(g, d->gen, true) < 0) {
-        log_error("reload failed: keeping configuration generation %llu",
-                  (unsigned long long)d->gen->cfg->number);
-        daemon_gen_unref(g);
+        sdnotify_status("reload failed, serving generation %llu",
+                        (unsigned long long)d->gen->cfg->number);
+        sdnotify_ready();
         return;
     }
     if (g->cfg->daemon.workers != d->n_workers)
@@ -188,6 +191,8 @@ static void do_reload(struct daemon *d)
     daemon_gen_unref(d->gen);
     d->gen = g;
     log_info("configuration generation %llu is live", (unsigned long long)g->cfg->number);
+    sdnotify_status("serving generation %llu", (unsigned long long)g->cfg->number);
+    sdnotify_ready();
 }
 
 static void drain_poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -215,6 +220,7 @@ static void start_drain(struct daemon *d)
         return;
     }
     d->draining = true;
+    sdnotify_stopping();
     uint64_t ms = d->gen->cfg->daemon.drain_timeout_ms;
     log_info("draining (up to %llu ms)", (unsigned long long)ms);
     for (unsigned i = 0; i < d->n_workers; i++)
@@ -311,6 +317,8 @@ static int run(struct daemon *d)
         log_warn("cannot write pid file %s: %s", dc->pid_file, strerror(errno));
     log_info("waspd %s: %u worker(s), configuration generation %llu", "0.1.0", d->n_workers,
              (unsigned long long)d->gen->cfg->number);
+    sdnotify_status("serving generation %llu", (unsigned long long)d->gen->cfg->number);
+    sdnotify_ready();
 
     event_base_dispatch(d->base);
 
