@@ -209,6 +209,37 @@ static void nul_rejected(void **state)
     }
 }
 
+/* Every position of a field value is checked (the scan goes 8 bytes at a time). */
+static void value_bytes_at_every_position(void **state)
+{
+    static const unsigned char bad[] = {0x00, 0x01, 0x0b, 0x1f, 0x7f, '\r', '\n'};
+    static const unsigned char good[] = {'\t', ' ', 0x21, 0x7e, 0x80, 0xff};
+    char buf[128];
+    for (size_t vlen = 1; vlen <= 24; vlen++) {
+        for (size_t pos = 0; pos < vlen; pos++) {
+            for (size_t k = 0; k < sizeof(bad) + sizeof(good); k++) {
+                bool is_bad = k < sizeof(bad);
+                unsigned char c = is_bad ? bad[k] : good[k - sizeof(bad)];
+                int n = snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+                memset(buf + n, 'v', vlen);
+                buf[n + (int)pos] = (char)c;
+                memcpy(buf + n + vlen, "\r\n\r\n", 5);
+                size_t len = (size_t)n + vlen + 4;
+                h1_parser_init(&parser, &lim);
+                req.headers = hdrs;
+                req.headers_cap = NHDR;
+                ssize_t r = h1_parse_request(&parser, buf, len, &req);
+                if (is_bad) {
+                    assert_int_equal(r, H1_ERROR);
+                    assert_int_equal(parser.status, 400);
+                } else {
+                    assert_int_equal(r, (ssize_t)len);
+                }
+            }
+        }
+    }
+}
+
 static void target_forms(void **state)
 {
     const char *s = "GET http://example.com:8080/a/b?c HTTP/1.1\r\nHost: example.com\r\n\r\n";
@@ -582,6 +613,7 @@ int main(void)
         cmocka_unit_test_setup(chunked_request, setup),
         cmocka_unit_test_setup(smuggling_rejected, setup),
         cmocka_unit_test_setup(nul_rejected, setup),
+        cmocka_unit_test_setup(value_bytes_at_every_position, setup),
         cmocka_unit_test_setup(target_forms, setup),
         cmocka_unit_test_setup(extension_method, setup),
         cmocka_unit_test_setup(http10, setup),
