@@ -240,6 +240,39 @@ static void value_bytes_at_every_position(void **state)
     }
 }
 
+/* Every position of a request-target is checked (the scan goes 8 bytes at a time). */
+static void target_bytes_at_every_position(void **state)
+{
+    static const unsigned char bad[] = {0x00, 0x01, '\t', ' ', 0x7f, 0x80, 0xff, '\r'};
+    static const unsigned char good[] = {'!', '~', '%', '/', '?'};
+    char buf[128];
+    for (size_t tlen = 2; tlen <= 26; tlen++) {
+        for (size_t pos = 1; pos < tlen; pos++) {
+            for (size_t k = 0; k < sizeof(bad) + sizeof(good); k++) {
+                bool is_bad = k < sizeof(bad);
+                unsigned char c = is_bad ? bad[k] : good[k - sizeof(bad)];
+                memcpy(buf, "GET /", 5);
+                memset(buf + 5, 't', tlen - 1);
+                buf[4 + pos] = (char)c;
+                const char *rest = " HTTP/1.1\r\nHost: a\r\n\r\n";
+                memcpy(buf + 4 + tlen, rest, strlen(rest));
+                size_t len = 4 + tlen + strlen(rest);
+                h1_parser_init(&parser, &lim);
+                req.headers = hdrs;
+                req.headers_cap = NHDR;
+                ssize_t r = h1_parse_request(&parser, buf, len, &req);
+                if (is_bad) {
+                    assert_int_equal(r, H1_ERROR);
+                    assert_int_equal(parser.status, 400);
+                } else {
+                    assert_int_equal(r, (ssize_t)len);
+                    assert_int_equal(req.target.len, tlen);
+                }
+            }
+        }
+    }
+}
+
 static void target_forms(void **state)
 {
     const char *s = "GET http://example.com:8080/a/b?c HTTP/1.1\r\nHost: example.com\r\n\r\n";
@@ -614,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup(smuggling_rejected, setup),
         cmocka_unit_test_setup(nul_rejected, setup),
         cmocka_unit_test_setup(value_bytes_at_every_position, setup),
+        cmocka_unit_test_setup(target_bytes_at_every_position, setup),
         cmocka_unit_test_setup(target_forms, setup),
         cmocka_unit_test_setup(extension_method, setup),
         cmocka_unit_test_setup(http10, setup),
