@@ -17,7 +17,7 @@
 #include "regcode.h"
 
 #define DEFAULT_DEPTH 10000u
-#define DEFAULT_STACK (1u << 20)
+#define DEFAULT_STACK (4u << 20) /* malloc'd: pages are only committed when used */
 #define MAX_TABLE_ELEMS 10000000u
 
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;

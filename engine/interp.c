@@ -125,9 +125,27 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
 #define WF64(k, v) (*(f64a *)SLOT(k) = (v))
 #define IMM64(k) (*(const u64u *)&pc[2 + (k)])
 
+#ifdef WASP_OPSTATS
+/* Profiling aid (never in a normal build): counts dispatches per handler address. */
+uint64_t wasm_opstats[4096];
+const void *wasm_opstats_key[4096];
+static inline void opstat(const void *h)
+{
+    unsigned i = (unsigned)(((uintptr_t)h >> 2) * 2654435761u) % 4096u;
+    while (wasm_opstats_key[i] && wasm_opstats_key[i] != h)
+        i = (i + 1) % 4096u;
+    wasm_opstats_key[i] = h;
+    wasm_opstats[i]++;
+}
+#define OPSTAT() opstat(*(const ptru *)pc)
+#else
+#define OPSTAT() ((void)0)
+#endif
+
 #define NEXT(n)                                                                            \
     do {                                                                                   \
         pc += (n);                                                                         \
+        OPSTAT();                                                                          \
         goto **(const ptru *)pc;                                                           \
     } while (0)
 #define TRAP(t)                                                                            \
@@ -202,7 +220,7 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
         if (cond) {                                                                        \
             FUEL_TICK;                                                                     \
             pc += (int32_t)A(2);                                                           \
-            goto **(const ptru *)pc;                                                       \
+            OPSTAT(); goto **(const ptru *)pc;                                                       \
         }                                                                                  \
         NEXT(5);                                                                           \
     }                                                                                      \
@@ -211,7 +229,7 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
         if (cond) {                                                                        \
             FUEL_TICK;                                                                     \
             pc += (int32_t)A(2);                                                           \
-            goto **(const ptru *)pc;                                                       \
+            OPSTAT(); goto **(const ptru *)pc;                                                       \
         }                                                                                  \
         NEXT(5);                                                                           \
     }                                                                                      \
@@ -241,7 +259,7 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
         if (cond) {                                                                        \
             FUEL_TICK;                                                                     \
             pc += (int32_t)A(2);                                                           \
-            goto **(const ptru *)pc;                                                       \
+            OPSTAT(); goto **(const ptru *)pc;                                                       \
         }                                                                                  \
         NEXT(5);                                                                           \
     }                                                                                      \
@@ -250,7 +268,7 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
         if (cond) {                                                                        \
             FUEL_TICK;                                                                     \
             pc += (int32_t)A(3);                                                           \
-            goto **(const ptru *)pc;                                                       \
+            OPSTAT(); goto **(const ptru *)pc;                                                       \
         }                                                                                  \
         NEXT(6);                                                                           \
     }
@@ -460,37 +478,43 @@ L_trap_stack:
 
 L_br:
     pc += (int32_t)A(0);
+    OPSTAT();
     goto **(const ptru *)pc;
 L_br_back:
     FUEL_TICK;
     pc += (int32_t)A(0);
+    OPSTAT();
     goto **(const ptru *)pc;
 L_br_z32:
     if (R32(0) == 0) {
         FUEL_TICK;
         pc += (int32_t)A(1);
-        goto **(const ptru *)pc;
+        OPSTAT();
+    goto **(const ptru *)pc;
     }
     NEXT(4);
 L_br_nz32:
     if (R32(0) != 0) {
         FUEL_TICK;
         pc += (int32_t)A(1);
-        goto **(const ptru *)pc;
+        OPSTAT();
+    goto **(const ptru *)pc;
     }
     NEXT(4);
 L_br_z64:
     if (R64(0) == 0) {
         FUEL_TICK;
         pc += (int32_t)A(1);
-        goto **(const ptru *)pc;
+        OPSTAT();
+    goto **(const ptru *)pc;
     }
     NEXT(4);
 L_br_nz64:
     if (R64(0) != 0) {
         FUEL_TICK;
         pc += (int32_t)A(1);
-        goto **(const ptru *)pc;
+        OPSTAT();
+    goto **(const ptru *)pc;
     }
     NEXT(4);
 L_br_table: {
@@ -499,6 +523,7 @@ L_br_table: {
         i = n;
     FUEL_TICK;
     pc += (int32_t)A(2 + i);
+    OPSTAT();
     goto **(const ptru *)pc;
 }
 L_copy:
@@ -523,6 +548,7 @@ L_ret0:
 #ifdef WASP_BOUNDS_CHECKS
     RELOAD_MEM;
 #endif
+    OPSTAT();
     goto **(const ptru *)pc;
 L_ret1:
     *(u64a *)fp = R64(0);
@@ -549,6 +575,7 @@ L_call: {
         *z = 0;
     fp = (char *)nfp;
     pc = c->ins;
+    OPSTAT();
     goto **(const ptru *)pc;
 }
 L_call_ext: {
@@ -589,7 +616,8 @@ L_call_indirect: {
             *z = 0;
         fp = (char *)nfp;
         pc = c->ins;
-        goto **(const ptru *)pc;
+        OPSTAT();
+    goto **(const ptru *)pc;
     }
     if (inst->fuel_on)
         inst->fuel = fuel;

@@ -144,6 +144,7 @@ struct tr {
     uint32_t ltypes_cap;
     bool unreach;
     struct last_op last;
+    uint32_t copy_end; /* end of the last `copy` emitted (merged into copy2 when adjacent) */
     struct call_patch *patches;
     uint32_t npatches, patch_cap;
     uint32_t func_index;
@@ -232,6 +233,7 @@ static inline uint32_t soff(uint32_t slot)
 static void label(struct tr *t)
 {
     t->last.end = UINT32_MAX;
+    t->copy_end = UINT32_MAX;
 }
 
 /* ---- Operand stack ----------------------------------------------------------------- */
@@ -283,9 +285,20 @@ static void move_to(struct tr *t, const struct opnd *e, uint32_t dst)
             emit_w(t, (uint32_t)e->imm);
         }
     } else if (e->slot != dst) {
+        if (t->copy_end == t->len && t->status == WASM_OK) {
+            /* Two copies in a row become one copy2 (same order, one dispatch). */
+            uint32_t pos = t->len - 4;
+            const void *h = wasm_op_handlers[WASM_OP_copy2];
+            memcpy(&t->code[pos], &h, sizeof(h));
+            emit_w(t, soff(dst));
+            emit_w(t, soff(e->slot));
+            t->copy_end = UINT32_MAX;
+            return;
+        }
         emit_op(t, WASM_OP_copy);
         emit_w(t, soff(dst));
         emit_w(t, soff(e->slot));
+        t->copy_end = t->len;
     }
 }
 
@@ -1605,6 +1618,7 @@ static int translate_func(struct tr *t, uint32_t fi)
     t->status = WASM_OK;
     memset(&t->last, 0, sizeof(t->last));
     t->last.end = UINT32_MAX;
+    t->copy_end = UINT32_MAX;
     uint64_t total = (uint64_t)ft->nparams + d->nlocals;
     if (total > (1u << 24)) {
         snprintf(t->err, t->errlen, "too many locals in function %u", fi);
