@@ -1118,6 +1118,33 @@ static int check_body(struct validator *v, uint32_t func_index)
 /* ---- Module-level rules ----------------------------------------------------------- */
 
 /*
+ * Reports an error in a constant expression, named by its owner and offset: "global 3 at
+ * offset 0x2a: type mismatch: expected i32, found i64".
+ */
+static __attribute__((cold, format(printf, 6, 7))) int expr_error(struct validator *v,
+                                                                  const struct wasm_constexpr *e,
+                                                                  const char *what, uint32_t index,
+                                                                  int status, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (v->errlen == 0)
+        return status;
+    if (e->expr)
+        n = snprintf(v->err, v->errlen, "%s %u at offset 0x%zx: ", what, index,
+                     (size_t)(e->expr - v->m->bytes));
+    else
+        n = snprintf(v->err, v->errlen, "%s %u: ", what, index);
+    if (n < 0 || (size_t)n >= v->errlen)
+        return status;
+    va_start(ap, fmt);
+    vsnprintf(v->err + n, v->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/*
  * A constant expression the decoder could not reduce to one instruction (none, several,
  * or a non-constant one): type it instruction by instruction, as the spec does.
  */
@@ -1156,13 +1183,10 @@ static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr 
             if (s != WASM_LEB_OK)
                 break;
             if (idx >= m->nglobal_imports || idx >= m->nglobals)
-                return module_error(v, WASM_ERR_INVALID, "%s %u: unknown global %u", what, index,
-                                    idx);
+                return expr_error(v, e, what, index, WASM_ERR_INVALID, "unknown global %u", idx);
             if (m->globals[idx].mutable_)
-                return module_error(v, WASM_ERR_INVALID,
-                                    "%s %u: constant expression required (global %u is "
-                                    "mutable)",
-                                    what, index, idx);
+                return expr_error(v, e, what, index, WASM_ERR_INVALID,
+                                  "constant expression required (global %u is mutable)", idx);
             t = m->globals[idx].valtype;
             break;
         case 0xd0:
@@ -1171,30 +1195,27 @@ static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr 
         case 0xd2:
             s = wasm_leb_u32(&p, end, &idx);
             if (s == WASM_LEB_OK && idx >= m->nfuncs)
-                return module_error(v, WASM_ERR_INVALID, "%s %u: unknown function %u", what, index,
-                                    idx);
+                return expr_error(v, e, what, index, WASM_ERR_INVALID, "unknown function %u", idx);
             t = WASM_FUNCREF;
             break;
         default:
-            return module_error(v, WASM_ERR_INVALID,
-                                "%s %u: constant expression required (opcode 0x%02x)", what, index,
-                                op);
+            return expr_error(v, e, what, index, WASM_ERR_INVALID,
+                              "constant expression required (opcode 0x%02x)", op);
         }
         if (s != WASM_LEB_OK)
-            return module_error(v, WASM_ERR_MALFORMED, "%s %u: %s", what, index,
-                                wasm_leb_message(s));
+            return expr_error(v, e, what, index, WASM_ERR_MALFORMED, "%s", wasm_leb_message(s));
         depth++;
     }
     if (depth == 0)
-        return module_error(v, WASM_ERR_INVALID, "%s %u: type mismatch: expected %s, found nothing",
-                            what, index, type_name(expect));
+        return expr_error(v, e, what, index, WASM_ERR_INVALID,
+                          "type mismatch: expected %s, found nothing", type_name(expect));
     if (depth > 1)
-        return module_error(v, WASM_ERR_INVALID,
-                            "%s %u: type mismatch: %u values where one %s is expected", what, index,
-                            depth, type_name(expect));
+        return expr_error(v, e, what, index, WASM_ERR_INVALID,
+                          "type mismatch: %u values where one %s is expected", depth,
+                          type_name(expect));
     if (t != expect)
-        return module_error(v, WASM_ERR_INVALID, "%s %u: type mismatch: expected %s, found %s",
-                            what, index, type_name(expect), type_name(t));
+        return expr_error(v, e, what, index, WASM_ERR_INVALID,
+                          "type mismatch: expected %s, found %s", type_name(expect), type_name(t));
     return WASM_OK;
 }
 
@@ -1223,35 +1244,30 @@ static int check_constexpr(struct validator *v, const struct wasm_constexpr *e, 
         break;
     case WASM_CONST_GLOBAL:
         if (e->index >= m->nglobal_imports || e->index >= m->nglobals)
-            return module_error(v, WASM_ERR_INVALID, "%s %u: unknown global %u", what, index,
-                                e->index);
+            return expr_error(v, e, what, index, WASM_ERR_INVALID, "unknown global %u", e->index);
         if (m->globals[e->index].mutable_)
-            return module_error(v, WASM_ERR_INVALID,
-                                "%s %u: constant expression required (global %u is mutable)", what,
-                                index, e->index);
+            return expr_error(v, e, what, index, WASM_ERR_INVALID,
+                              "constant expression required (global %u is mutable)", e->index);
         t = m->globals[e->index].valtype;
         break;
     case WASM_CONST_REF_NULL:
         if (!is_reftype((uint8_t)e->index))
-            return module_error(v, WASM_ERR_MALFORMED, "%s %u: malformed reference type", what,
-                                index);
+            return expr_error(v, e, what, index, WASM_ERR_MALFORMED, "malformed reference type");
         t = (uint8_t)e->index;
         break;
     case WASM_CONST_REF_FUNC:
         if (e->index >= m->nfuncs)
-            return module_error(v, WASM_ERR_INVALID, "%s %u: unknown function %u", what, index,
-                                e->index);
+            return expr_error(v, e, what, index, WASM_ERR_INVALID, "unknown function %u", e->index);
         t = WASM_FUNCREF;
         break;
     case WASM_CONST_EXPR:
         return check_constexpr_seq(v, e, expect, what, index);
     default:
-        return module_error(v, WASM_ERR_INVALID, "%s %u: constant expression required", what,
-                            index);
+        return expr_error(v, e, what, index, WASM_ERR_INVALID, "constant expression required");
     }
     if (t != expect)
-        return module_error(v, WASM_ERR_INVALID, "%s %u: type mismatch: expected %s, found %s",
-                            what, index, type_name(expect), type_name(t));
+        return expr_error(v, e, what, index, WASM_ERR_INVALID,
+                          "type mismatch: expected %s, found %s", type_name(expect), type_name(t));
     return WASM_OK;
 }
 

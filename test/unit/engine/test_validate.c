@@ -137,19 +137,27 @@ static int decode_and_validate(const uint8_t *bytes, size_t len, char *err, size
     return rc;
 }
 
-static void test_case(void **state)
+static int validate_file(const char *name, char *err, size_t errlen)
 {
-    const struct validate_case *c = *state;
-    char path[512], err[256] = "";
+    char path[512];
     uint8_t *bytes;
     size_t len = 0;
     int rc;
 
-    snprintf(path, sizeof(path), "%s/%s.wasm", VALIDATE_WASM_DIR, c->name);
+    snprintf(path, sizeof(path), "%s/%s.wasm", VALIDATE_WASM_DIR, name);
     bytes = read_file(path, &len);
     assert_non_null(bytes);
-    rc = decode_and_validate(bytes, len, err, sizeof(err));
+    rc = decode_and_validate(bytes, len, err, errlen);
     free(bytes);
+    return rc;
+}
+
+static void test_case(void **state)
+{
+    const struct validate_case *c = *state;
+    char err[256] = "";
+    int rc = validate_file(c->name, err, sizeof(err));
+
     if (rc != c->status)
         print_error("%s: status %d, message \"%s\"\n", c->name, rc, err);
     assert_int_equal(rc, c->status);
@@ -224,6 +232,16 @@ static void test_error_names_function_and_offset(void **state)
     snprintf(want, sizeof(want),
              "function 0 at offset 0x%zx: type mismatch: expected i32, found f64", body_at + 12);
     assert_string_equal(err, want);
+}
+
+static void test_constexpr_error_names_offset(void **state)
+{
+    /* (global i64 (i32.const 0)): header 8 bytes, section id and size, count, i64, const. */
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(validate_file("invalid_global_init_type", err, sizeof(err)), WASM_ERR_INVALID);
+    assert_string_equal(err, "global 0 at offset 0xd: type mismatch: expected i64, found i32");
 }
 
 /*
@@ -379,6 +397,7 @@ int main(void)
     enum { NCASES = sizeof(cases) / sizeof(cases[0]) };
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_error_names_function_and_offset),
+        cmocka_unit_test(test_constexpr_error_names_offset),
         cmocka_unit_test(test_illegal_opcode_is_malformed),
         cmocka_unit_test(test_else_outside_if),
         cmocka_unit_test(test_memory_grow_reserved_byte),
