@@ -18,8 +18,6 @@ enum {
     ST_DONE,
 };
 
-#define U(c) ((uint8_t)(c))
-
 static ssize_t body_fail(struct h1_body *b, uint16_t status, const char *reason)
 {
     b->status = status;
@@ -28,8 +26,7 @@ static ssize_t body_fail(struct h1_body *b, uint16_t status, const char *reason)
 }
 
 void h1_body_init(struct h1_body *b, enum h1_body_kind kind, uint64_t content_length,
-                  const struct h1_limits *limits, struct h1_header *trailers,
-                  uint32_t trailers_cap)
+                  const struct h1_limits *limits, struct h1_header *trailers, uint32_t trailers_cap)
 {
     memset(b, 0, sizeof(*b));
     b->limits = limits;

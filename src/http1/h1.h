@@ -31,7 +31,16 @@
  *    methods are recognised as enum h1_method. A non-token method → 400.
  *  - request-target: origin-form ("/..."), absolute-form ("scheme://..."), authority-form
  *    (only and always with CONNECT), asterisk-form ("*", only with OPTIONS); characters
- *    allowed are visible ASCII 0x21-0x7E (no obs-text, no controls) → else 400.
+ *    allowed are visible ASCII 0x21-0x7E (no obs-text, no controls) → else 400; a
+ *    fragment ('#') or userinfo ('@' in the authority) → 400. Host values are limited to
+ *    reg-name/IP-literal characters and ':' → else 400.
+ *  - Expect: "100-continue" sets H1_F_EXPECT_CONTINUE (HTTP/1.1 only; ignored in 1.0);
+ *    any other expectation → 417.
+ *  - Chunked bodies: chunk-size is 1*HEXDIG (overflow past 2^62 → 400), whitespace only
+ *    as BWS around chunk extensions, extensions validated (token[=token/quoted-string])
+ *    and bounded by limits.max_chunk_line; the data must be followed by exactly CRLF.
+ *    Trailer fields follow the header rules; Content-Length, Transfer-Encoding and Host
+ *    in trailers → 400.
  *  - Limits (struct h1_limits, per listener): request line → 414, header bytes/count
  *    → 431, body size → 413 (Content-Length at head time, chunked while decoding).
  *  - Up to H1_MAX_LEADING_CRLF empty lines (CRLF) before a request line are skipped
@@ -77,12 +86,12 @@
 
 /* Per-listener (or per-cluster, for responses) limits; fill with h1_limits_default(). */
 struct h1_limits {
-    uint32_t max_request_line; /* request/status line incl. CRLF; over → 414 (502 resp.) */
-    uint32_t max_head_bytes;   /* whole head incl. request line and final CRLF; → 431 */
-    uint32_t max_headers;      /* number of header fields; over → 431 */
-    uint32_t max_chunk_line;   /* chunk-size line incl. extensions and CRLF; over → 400 */
-    uint32_t max_trailer_bytes;/* trailer section incl. final CRLF; over → 431 */
-    uint64_t max_body;         /* body bytes (after de-chunking); 0 = unlimited; → 413 */
+    uint32_t max_request_line;  /* request/status line incl. CRLF; over → 414 (502 resp.) */
+    uint32_t max_head_bytes;    /* whole head incl. request line and final CRLF; → 431 */
+    uint32_t max_headers;       /* number of header fields; over → 431 */
+    uint32_t max_chunk_line;    /* chunk-size line incl. extensions and CRLF; over → 400 */
+    uint32_t max_trailer_bytes; /* trailer section incl. final CRLF; over → 431 */
+    uint64_t max_body;          /* body bytes (after de-chunking); 0 = unlimited; → 413 */
 };
 
 /* Defaults: 8 KiB request line, 64 KiB head, 100 headers, 4 KiB chunk line, 16 KiB
@@ -231,8 +240,7 @@ void h1_parser_init(struct h1_parser *p, const struct h1_limits *limits);
  *         body (req->body_kind) starts at buf + return; H1_AGAIN; or H1_ERROR with
  *         p->status / p->reason set.
  */
-ssize_t h1_parse_request(struct h1_parser *p, const char *buf, size_t len,
-                         struct h1_request *req);
+ssize_t h1_parse_request(struct h1_parser *p, const char *buf, size_t len, struct h1_request *req);
 
 /*
  * Parse (part of) an upstream response head; same calling convention as
@@ -315,8 +323,8 @@ bool h1_name_eq(const char *a, const char *b, size_t len);
  * Index of the first header at or after `from` whose name equals `name` (ASCII
  * case-insensitive), or -1.
  */
-int h1_header_find(const char *buf, const struct h1_header *hdrs, uint32_t n,
-                   const char *name, size_t name_len, uint32_t from);
+int h1_header_find(const char *buf, const struct h1_header *hdrs, uint32_t n, const char *name,
+                   size_t name_len, uint32_t from);
 
 /*
  * True if `name` is hop-by-hop for a message with these headers: Connection, Keep-Alive,
@@ -324,8 +332,8 @@ int h1_header_find(const char *buf, const struct h1_header *hdrs, uint32_t n,
  * Connection field. (The parsers already set H1_HF_HOP_BY_HOP on such headers; use this
  * for names added later, e.g. by a plugin.)
  */
-bool h1_is_hop_by_hop(const char *buf, const struct h1_header *hdrs, uint32_t n,
-                      const char *name, size_t name_len);
+bool h1_is_hop_by_hop(const char *buf, const struct h1_header *hdrs, uint32_t n, const char *name,
+                      size_t name_len);
 
 /* True if the list-valued field value contains `token` (ASCII case-insensitive). */
 bool h1_list_has_token(const char *value, size_t len, const char *token, size_t tlen);
@@ -357,8 +365,7 @@ ssize_t h1_write_request_head(char *out, size_t cap, const char *method, size_t 
  * status must be 100..999.
  */
 ssize_t h1_write_response_head(char *out, size_t cap, int status, const char *reason,
-                               int version_minor, const struct h1_field *fields,
-                               size_t nfields);
+                               int version_minor, const struct h1_field *fields, size_t nfields);
 
 /* Room always enough for h1_write_chunk_header(): 16 hex digits + CRLF. */
 #define H1_CHUNK_HEADER_MAX 18

@@ -11,9 +11,9 @@
 #include "h1.h"
 
 /* Character classes, indexed by the byte (RFC 9110 §5.6.2, §5.5). */
-extern const uint8_t h1_tchar[256];     /* token characters */
-extern const uint8_t h1_vchar[256];     /* field-value octets: HTAB, SP, VCHAR, obs-text */
-extern const uint8_t h1_lower[256];     /* ASCII lower-casing */
+extern const uint8_t h1_tchar[256]; /* token characters */
+extern const uint8_t h1_vchar[256]; /* field-value octets: HTAB, SP, VCHAR, obs-text */
+extern const uint8_t h1_lower[256]; /* ASCII lower-casing */
 
 /*
  * Parse the field line buf[s, e) where buf[e] == '\r' (the caller checked the CRLF), into

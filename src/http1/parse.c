@@ -14,13 +14,15 @@
 
 /* GNU range designators keep the tables readable; ranges never overlap. */
 const uint8_t h1_tchar[256] = {
-    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1,
+    ['%'] = 1,         ['&'] = 1,         ['\''] = 1,        ['*'] = 1, ['+'] = 1, ['-'] = 1,
+    ['.'] = 1,         ['^'] = 1,         ['_'] = 1,         ['`'] = 1, ['|'] = 1, ['~'] = 1,
 };
 
 const uint8_t h1_vchar[256] = {
-    ['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+    ['\t'] = 1,
+    [0x20 ... 0x7e] = 1,
+    [0x80 ... 0xff] = 1,
 };
 
 /* request-target: visible ASCII only (no SP, controls, DEL or obs-text). */
@@ -30,18 +32,21 @@ static const uint8_t target_char[256] = {
 
 /* Host field value: reg-name / IPv4 / IP-literal characters and ':' port. */
 static const uint8_t host_char[256] = {
-    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
-    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['%'] = 1, ['!'] = 1, ['$'] = 1, ['&'] = 1,
-    ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1,
-    [':'] = 1, ['['] = 1, [']'] = 1,
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['-'] = 1, ['.'] = 1, ['_'] = 1,
+    ['~'] = 1,         ['%'] = 1,         ['!'] = 1,         ['$'] = 1, ['&'] = 1, ['\''] = 1,
+    ['('] = 1,         [')'] = 1,         ['*'] = 1,         ['+'] = 1, [','] = 1, [';'] = 1,
+    ['='] = 1,         [':'] = 1,         ['['] = 1,         [']'] = 1,
 };
 
+/* clang-format off */
 #define L8(b) (b), (b) + 1, (b) + 2, (b) + 3, (b) + 4, (b) + 5, (b) + 6, (b) + 7
 #define L32(b) L8(b), L8((b) + 8), L8((b) + 16), L8((b) + 24)
 const uint8_t h1_lower[256] = {
-    L32(0x00), L32(0x20), 0x40, L8('a'), L8('a' + 8), L8('a' + 16), 'y', 'z',
-    0x5b, 0x5c, 0x5d, 0x5e, 0x5f, L32(0x60), L32(0x80), L32(0xa0), L32(0xc0), L32(0xe0),
+    L32(0x00), L32(0x20),
+    0x40, L8('a'), L8('a' + 8), L8('a' + 16), 'y', 'z', 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,
+    L32(0x60), L32(0x80), L32(0xa0), L32(0xc0), L32(0xe0),
 };
+/* clang-format on */
 
 #define U(c) ((uint8_t)(c))
 
@@ -59,10 +64,10 @@ static inline bool is_alpha(unsigned c)
 enum { PH_FIRST = 0, PH_FIELDS };
 
 /* h1_parser.te_flags: what the Transfer-Encoding list(s) contained, in order */
-#define TE_LAST_CHUNKED 0x01 /* the last element so far is "chunked" */
+#define TE_LAST_CHUNKED 0x01  /* the last element so far is "chunked" */
 #define TE_CHUNKED_EARLY 0x02 /* "chunked" was followed by another element */
-#define TE_OTHER 0x04        /* a coding other than chunked (known or not) */
-#define TE_BAD 0x08          /* syntax: empty element, parameters on chunked, ... */
+#define TE_OTHER 0x04         /* a coding other than chunked (known or not) */
+#define TE_BAD 0x08           /* syntax: empty element, parameters on chunked, ... */
 
 /* per-head Connection tokens, kept in te_flags' upper bits */
 #define CONN_CLOSE 0x100
@@ -263,11 +268,9 @@ static uint8_t method_id(const char *m, uint32_t len)
 }
 
 static const char *const method_names[] = {
-    [H1_METHOD_GET] = "GET",         [H1_METHOD_HEAD] = "HEAD",
-    [H1_METHOD_POST] = "POST",       [H1_METHOD_PUT] = "PUT",
-    [H1_METHOD_DELETE] = "DELETE",   [H1_METHOD_CONNECT] = "CONNECT",
-    [H1_METHOD_OPTIONS] = "OPTIONS", [H1_METHOD_TRACE] = "TRACE",
-    [H1_METHOD_PATCH] = "PATCH",
+    [H1_METHOD_GET] = "GET",         [H1_METHOD_HEAD] = "HEAD",     [H1_METHOD_POST] = "POST",
+    [H1_METHOD_PUT] = "PUT",         [H1_METHOD_DELETE] = "DELETE", [H1_METHOD_CONNECT] = "CONNECT",
+    [H1_METHOD_OPTIONS] = "OPTIONS", [H1_METHOD_TRACE] = "TRACE",   [H1_METHOD_PATCH] = "PATCH",
 };
 
 const char *h1_method_name(enum h1_method m)
@@ -386,9 +389,10 @@ static ssize_t parse_request_line(struct h1_parser *p, const unsigned char *b, u
     uint32_t t = ++i;
     i = target_scan(b, i, e);
     if (i == t || b[i] != ' ')
-        return fail(p, 400, i == t ? "invalid request-target" :
-                                     b[i] == '\r' ? "missing HTTP version" :
-                                                    "invalid character in request-target");
+        return fail(p, 400,
+                    i == t         ? "invalid request-target"
+                    : b[i] == '\r' ? "missing HTTP version"
+                                   : "invalid character in request-target");
     req->target.off = t;
     req->target.len = i - t;
     i++;
@@ -587,8 +591,8 @@ static bool mark_element(void *ctx, const unsigned char *el, uint32_t len)
 {
     struct mark_ctx *m = ctx;
     for (uint32_t i = 0; i < m->n; i++) {
-        if (m->hdrs[i].name.len == len && h1_name_eq(m->buf + m->hdrs[i].name.off,
-                                                    (const char *)el, len))
+        if (m->hdrs[i].name.len == len &&
+            h1_name_eq(m->buf + m->hdrs[i].name.off, (const char *)el, len))
             m->hdrs[i].flags |= H1_HF_HOP_BY_HOP;
     }
     return true;
@@ -755,8 +759,7 @@ static ssize_t parse_lines(struct h1_parser *p, const char *buf, size_t len, str
     }
 }
 
-ssize_t h1_parse_request(struct h1_parser *p, const char *buf, size_t len,
-                         struct h1_request *req)
+ssize_t h1_parse_request(struct h1_parser *p, const char *buf, size_t len, struct h1_request *req)
 {
     struct head h = {
         .is_request = true,
@@ -813,8 +816,8 @@ ssize_t h1_parse_response(struct h1_parser *p, const char *buf, size_t len,
     return n;
 }
 
-int h1_header_find(const char *buf, const struct h1_header *hdrs, uint32_t n,
-                   const char *name, size_t name_len, uint32_t from)
+int h1_header_find(const char *buf, const struct h1_header *hdrs, uint32_t n, const char *name,
+                   size_t name_len, uint32_t from)
 {
     for (uint32_t i = from; i < n; i++) {
         if (hdrs[i].name.len == name_len && h1_name_eq(buf + hdrs[i].name.off, name, name_len))
@@ -841,8 +844,8 @@ bool h1_list_has_token(const char *value, size_t len, const char *token, size_t 
     return false;
 }
 
-bool h1_is_hop_by_hop(const char *buf, const struct h1_header *hdrs, uint32_t n,
-                      const char *name, size_t name_len)
+bool h1_is_hop_by_hop(const char *buf, const struct h1_header *hdrs, uint32_t n, const char *name,
+                      size_t name_len)
 {
     if (name_len < UINT32_MAX) {
         switch (header_id(name, (uint32_t)name_len)) {

@@ -15,10 +15,10 @@
 
 #define NHDR 32
 
-#define CHECK(c)                                                                           \
-    do {                                                                                   \
-        if (!(c))                                                                          \
-            abort();                                                                       \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 static bool same_headers(const struct h1_header *a, const struct h1_header *b, uint32_t n)
@@ -124,9 +124,9 @@ static void rewrite(const struct h1_limits *lim, const char *in, const struct h1
     for (uint32_t i = 0; i < r->nheaders; i++)
         f[i] = (struct h1_field){in + r->headers[i].name.off, r->headers[i].name.len,
                                  in + r->headers[i].value.off, r->headers[i].value.len};
-    ssize_t n = h1_write_request_head(out, sizeof(out), in + r->method.off, r->method.len,
-                                      in + r->target.off, r->target.len, r->version_minor, f,
-                                      r->nheaders);
+    ssize_t n =
+        h1_write_request_head(out, sizeof(out), in + r->method.off, r->method.len,
+                              in + r->target.off, r->target.len, r->version_minor, f, r->nheaders);
     CHECK(n > 0);
     if ((size_t)n > sizeof(out))
         return;
@@ -182,8 +182,7 @@ static void request(const struct h1_limits *lim, const uint8_t *in, size_t len)
     body_both_ways(lim, r1.body_kind, r1.content_length, in + n1, len - (size_t)n1);
 }
 
-static void response(const struct h1_limits *lim, enum h1_method m, const uint8_t *in,
-                     size_t len)
+static void response(const struct h1_limits *lim, enum h1_method m, const uint8_t *in, size_t len)
 {
     struct h1_header h1[NHDR], h2[NHDR];
     struct h1_response r1 = {.headers = h1, .headers_cap = NHDR};

@@ -27,9 +27,9 @@ static int setup(void **state)
 
 /* What a decode run produced. */
 struct result {
-    ssize_t rc;          /* H1_OK when done, else the error (H1_AGAIN: input ran out) */
-    uint16_t status;     /* on error */
-    char body[4096];     /* payload delivered, concatenated */
+    ssize_t rc;      /* H1_OK when done, else the error (H1_AGAIN: input ran out) */
+    uint16_t status; /* on error */
+    char body[4096]; /* payload delivered, concatenated */
     size_t body_len;
     size_t consumed;     /* input bytes consumed in total */
     char trailers[1024]; /* "name=value;" for each trailer */
@@ -40,8 +40,8 @@ struct result {
  * (first `split` bytes, then the rest; split 0 = all at once; split SIZE_MAX = one byte at
  * a time), unconsumed bytes stay in front of the next piece.
  */
-static void decode(const char *in, size_t len, enum h1_body_kind kind, uint64_t cl,
-                   size_t split, struct result *r)
+static void decode(const char *in, size_t len, enum h1_body_kind kind, uint64_t cl, size_t split,
+                   struct result *r)
 {
     struct h1_header tr[NTRAILER];
     struct h1_body b;
@@ -80,8 +80,8 @@ static void decode(const char *in, size_t len, enum h1_body_kind kind, uint64_t 
                 for (uint32_t i = 0; i < b.ntrailers; i++) {
                     size_t tl = strlen(r->trailers);
                     snprintf(r->trailers + tl, sizeof(r->trailers) - tl, "%.*s=%.*s;",
-                             (int)tr[i].name.len, in + off + tr[i].name.off,
-                             (int)tr[i].value.len, in + off + tr[i].value.off);
+                             (int)tr[i].name.len, in + off + tr[i].name.off, (int)tr[i].value.len,
+                             in + off + tr[i].value.off);
                 }
             }
             off += (size_t)n;
@@ -160,8 +160,8 @@ static void chunked_trailers(void **state)
     expect_error("0\r\nContent-Length: 5\r\n\r\n", 400);
     expect_error("0\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
     /* limits: count and size */
-    expect_error("0\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nH: 1\r\nI: 1\r\n\r\n",
-                 431);
+    expect_error(
+        "0\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nH: 1\r\nI: 1\r\n\r\n", 431);
     lim.max_trailer_bytes = 16;
     expect_error("0\r\nX-Long: 0123456789\r\n\r\n", 431);
     expect_error("0\r\nX-Long: 0123456789", 431);
@@ -169,19 +169,19 @@ static void chunked_trailers(void **state)
 
 static void chunked_bad_framing(void **state)
 {
-    expect_error("x\r\nhello\r\n0\r\n\r\n", 400);          /* not hex */
-    expect_error("\r\nhello\r\n0\r\n\r\n", 400);           /* empty size */
-    expect_error("-5\r\nhello\r\n0\r\n\r\n", 400);         /* sign */
-    expect_error("0x5\r\nhello\r\n0\r\n\r\n", 400);        /* 0x prefix */
-    expect_error(" 5\r\nhello\r\n0\r\n\r\n", 400);         /* leading space */
-    expect_error("5 \r\nhello\r\n0\r\n\r\n", 400);         /* trailing space, no ext */
-    expect_error("5\nhello\r\n0\r\n\r\n", 400);            /* bare LF after size */
-    expect_error("5\rhello\r\n0\r\n\r\n", 400);            /* bare CR after size */
-    expect_error("5\r\nhelloX\r\n0\r\n\r\n", 400);         /* data longer than size */
-    expect_error("5\r\nhello\n0\r\n\r\n", 400);            /* bare LF after data */
-    expect_error("5\r\nhello\r0\r\n\r\n", 400);            /* bare CR after data */
-    expect_error("5\r\nhello0\r\n\r\n", 400);              /* missing CRLF after data */
-    expect_error("5\r\nhel\r\n0\r\n\r\n", 400);            /* shorter data, CRLF inside */
+    expect_error("x\r\nhello\r\n0\r\n\r\n", 400);   /* not hex */
+    expect_error("\r\nhello\r\n0\r\n\r\n", 400);    /* empty size */
+    expect_error("-5\r\nhello\r\n0\r\n\r\n", 400);  /* sign */
+    expect_error("0x5\r\nhello\r\n0\r\n\r\n", 400); /* 0x prefix */
+    expect_error(" 5\r\nhello\r\n0\r\n\r\n", 400);  /* leading space */
+    expect_error("5 \r\nhello\r\n0\r\n\r\n", 400);  /* trailing space, no ext */
+    expect_error("5\nhello\r\n0\r\n\r\n", 400);     /* bare LF after size */
+    expect_error("5\rhello\r\n0\r\n\r\n", 400);     /* bare CR after size */
+    expect_error("5\r\nhelloX\r\n0\r\n\r\n", 400);  /* data longer than size */
+    expect_error("5\r\nhello\n0\r\n\r\n", 400);     /* bare LF after data */
+    expect_error("5\r\nhello\r0\r\n\r\n", 400);     /* bare CR after data */
+    expect_error("5\r\nhello0\r\n\r\n", 400);       /* missing CRLF after data */
+    expect_error("5\r\nhel\r\n0\r\n\r\n", 400);     /* shorter data, CRLF inside */
     /* size overflow: 2^64 and far beyond, and just over our 2^62 cap */
     expect_error("10000000000000000\r\n", 400);
     expect_error("fffffffffffffffffffffffffffffff\r\n", 400);
@@ -280,7 +280,8 @@ static void incomplete_units_are_again(void **state)
 /* Every split point, and one byte at a time, gives the whole-input result. */
 static const char *split_cases[] = {
     "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n",
-    "5;ext=\"v;\\\"\"\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nA: 1\r\nB-2:  x y \r\n\r\n"
+    "5;ext=\"v;\\\"\"\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nA: 1\r\nB-2:  x y "
+    "\r\n\r\n"
     "GET /next HTTP/1.1\r\n",
     "3\r\nabc\r\n0\r\n\r\n3\r\nxyz\r\n",
     "3\r\nabc\r\n0\r\nA: 1\r\n b\r\n\r\n",

@@ -39,11 +39,11 @@ static ssize_t parse(const char *s)
 }
 
 /* Assert that the request is rejected with `status`. */
-#define REJECT(s, st)                                                                      \
-    do {                                                                                   \
-        assert_int_equal(parse(s), H1_ERROR);                                              \
-        assert_int_equal(parser.status, (st));                                             \
-        assert_non_null(parser.reason);                                                    \
+#define REJECT(s, st)                                                                              \
+    do {                                                                                           \
+        assert_int_equal(parse(s), H1_ERROR);                                                      \
+        assert_int_equal(parser.status, (st));                                                     \
+        assert_non_null(parser.reason);                                                            \
     } while (0)
 
 static bool slice_is(const char *buf, struct h1_slice s, const char *want)
@@ -109,9 +109,11 @@ static void smuggling_rejected(void **state)
 {
     /* CL + TE and TE + CL */
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
-           "Transfer-Encoding: chunked\r\n\r\n", 400);
+           "Transfer-Encoding: chunked\r\n\r\n",
+           400);
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-           "Content-Length: 4\r\n\r\n", 400);
+           "Content-Length: 4\r\n\r\n",
+           400);
     /* duplicate Content-Length, even identical, and as a list */
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n", 400);
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\n", 400);
@@ -123,12 +125,12 @@ static void smuggling_rejected(void **state)
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", 400);
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400);
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4 4\r\n\r\n", 400);
-    REJECT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-           400);
+    REJECT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400);
     /* Transfer-Encoding with chunked not last, twice, or with junk */
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400);
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-           "Transfer-Encoding: identity\r\n\r\n", 400);
+           "Transfer-Encoding: identity\r\n\r\n",
+           400);
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400);
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
     REJECT("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n", 400);
@@ -159,7 +161,9 @@ static void smuggling_rejected(void **state)
     REJECT("GET / HTTP/1.1\r\nHost: a\r\nX(y): b\r\n\r\n", 400);
     REJECT("GET / HTTP/1.1\r\nHost: a\r\nNo colon\r\n\r\n", 400);
     /* controls in values */
-    REJECT("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", 400);
+    REJECT("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01"
+           "b\r\n\r\n",
+           400);
     REJECT("GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", 400);
     /* invalid methods and versions */
     REJECT("G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
@@ -347,7 +351,7 @@ static void connection_options_are_hop_by_hop(void **state)
                     "X-Foo: 1\r\nX-Bar: 2\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
                     "Upgrade: websocket\r\nProxy-Connection: close\r\nTrailer: X\r\n\r\n";
     assert_int_equal(parse(s), strlen(s));
-    const char *hop[] = {"connection", "x-foo", "keep-alive", "te", "upgrade",
+    const char *hop[] = {"connection",       "x-foo",  "keep-alive", "te", "upgrade",
                          "proxy-connection", "trailer"};
     for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++) {
         int k = h1_header_find(s, hdrs, req.nheaders, hop[i], strlen(hop[i]), 0);
@@ -633,8 +637,7 @@ static void response_rejected(void **state)
     assert_int_equal(parser.status, 502);
     h1_limits_default(&lim);
     lim.max_request_line = 16;
-    assert_int_equal(parse_resp("HTTP/1.1 200 Very Long Reason\r\n\r\n", H1_METHOD_GET),
-                     H1_ERROR);
+    assert_int_equal(parse_resp("HTTP/1.1 200 Very Long Reason\r\n\r\n", H1_METHOD_GET), H1_ERROR);
     assert_int_equal(parser.status, 502);
 }
 

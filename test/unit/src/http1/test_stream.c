@@ -76,8 +76,7 @@ static void feed(struct conn *c, const char *buf, size_t have, size_t *off)
             log_fields(c, b, c->hdrs, c->req.nheaders);
             logf_(c, "] ");
             *off += (size_t)n;
-            h1_body_init(&c->body, c->req.body_kind, c->req.content_length, &c->lim, c->tr,
-                         NHDR);
+            h1_body_init(&c->body, c->req.body_kind, c->req.content_length, &c->lim, c->tr, NHDR);
             c->in_body = true;
         }
         struct h1_span d;

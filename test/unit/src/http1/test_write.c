@@ -15,7 +15,10 @@
 
 #include "h1.h"
 
-#define F(n, v) {(n), sizeof(n) - 1, (v), sizeof(v) - 1}
+#define F(n, v)                                                                                    \
+    {                                                                                              \
+        (n), sizeof(n) - 1, (v), sizeof(v) - 1                                                     \
+    }
 
 static void request_head_exact(void **state)
 {
@@ -105,8 +108,7 @@ static void injection_refused(void **state)
                      H1_ERROR);
     assert_int_equal(h1_write_request_head(out, sizeof(out), "GET", 3, "/\r\n", 3, 1, NULL, 0),
                      H1_ERROR);
-    assert_int_equal(h1_write_response_head(out, sizeof(out), 200, "O\r\nK", 1, NULL, 0),
-                     H1_ERROR);
+    assert_int_equal(h1_write_response_head(out, sizeof(out), 200, "O\r\nK", 1, NULL, 0), H1_ERROR);
     assert_int_equal(h1_write_response_head(out, sizeof(out), 99, NULL, 1, NULL, 0), H1_ERROR);
     assert_int_equal(h1_write_response_head(out, sizeof(out), 200, NULL, 2, NULL, 0), H1_ERROR);
 }
@@ -174,12 +176,9 @@ static void names_and_reasons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(request_head_exact),
-        cmocka_unit_test(response_head_exact),
-        cmocka_unit_test(capacity_is_respected),
-        cmocka_unit_test(injection_refused),
-        cmocka_unit_test(chunk_framing_round_trip),
-        cmocka_unit_test(names_and_reasons),
+        cmocka_unit_test(request_head_exact),       cmocka_unit_test(response_head_exact),
+        cmocka_unit_test(capacity_is_respected),    cmocka_unit_test(injection_refused),
+        cmocka_unit_test(chunk_framing_round_trip), cmocka_unit_test(names_and_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
