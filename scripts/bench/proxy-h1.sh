@@ -124,21 +124,31 @@ INI
 $cpu_other nginx -p "$T/up" -c "$T/up/nginx.conf" -g 'daemon off;' </dev/null >/dev/null 2>&1 &
 PIDS+=($!)
 $cpu_proxy nginx -p "$T/ngp" -c "$T/ngp/nginx.conf" -g 'daemon off;' </dev/null >/dev/null 2>&1 &
+ngp_master=$!
 PIDS+=($!)
 $cpu_proxy "$WASPD" -c "$T/waspd.ini" </dev/null >/dev/null 2>&1 &
+waspd_pid=$!
 PIDS+=($!)
 wait_port "$up"
 wait_port "$ngp"
 wait_port "$wp"
 curl -sf "http://127.0.0.1:$wp/index.html" >/dev/null || { echo "waspd does not proxy" >&2; exit 1; }
 curl -sf "http://127.0.0.1:$ngp/index.html" >/dev/null || { echo "nginx does not proxy" >&2; exit 1; }
+ngp_worker=$(pgrep -P "$ngp_master" | head -1)
 
-# run NAME PORT: one h2load run; prints "rps p50_ms p99_ms failed".
+# cpu_ticks PID: user+system clock ticks the process used so far (all threads).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# run NAME PORT PID: one h2load run; prints "rps p50_ms p99_ms failed cpu_us_per_req"
+# (proxy CPU over the whole run, warm-up included, per request: an approximation).
 run() {
-    local log="$T/$1.log"
+    local log="$T/$1.log" c0 c1
     rm -f "$log"
+    c0=$(cpu_ticks "$3")
     $cpu_other h2load --h1 -c "$conns" -t 1 -D "$secs" --warm-up-time=1 --log-file="$log" \
         "http://127.0.0.1:$2/index.html" >"$T/$1.out" 2>&1
+    c1=$(cpu_ticks "$3")
     local rps failed
     rps=$(awk '/^finished in/ {gsub(",", ""); print $4}' "$T/$1.out")
     failed=$(awk '/^requests:/ {print $10 + $12}' "$T/$1.out")
@@ -146,25 +156,28 @@ run() {
         { v[NR] = $3 }
         END { i50 = int(n * 0.50); i99 = int(n * 0.99); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1;
               printf "%.3f %.3f", v[i50] / 1000, v[i99] / 1000 }' >"$T/$1.lat"
-    echo "$rps $(cat "$T/$1.lat") $failed"
+    local cpu
+    cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v r="$rps" -v s="$secs" \
+          'BEGIN { printf "%.1f", t / hz * 1e6 / (r * (s + 1)) }')
+    echo "$rps $(cat "$T/$1.lat") $failed $cpu"
 }
 
 printf "proxy-h1: h2load --h1 -c %s -D %ss, %s-byte body, 1 proxy worker%s\n" "$conns" "$secs" \
     "$size" "${cpu_proxy:+ (proxies on CPU 1)}"
-printf "%-8s %12s %10s %10s %8s\n" proxy "req/s" "p50 ms" "p99 ms" failed
+printf "%-8s %12s %10s %10s %8s %12s\n" proxy "req/s" "p50 ms" "p99 ms" failed "cpu us/req"
 : >"$T/w.all"
 : >"$T/n.all"
 for r in $(seq 1 "$rounds"); do
     # Alternate the order so neither proxy always runs second on a busy machine.
     if [ $((r % 2)) = 1 ]; then
-        wres=$(run waspd "$wp")
-        nres=$(run nginx "$ngp")
+        wres=$(run waspd "$wp" "$waspd_pid")
+        nres=$(run nginx "$ngp" "$ngp_worker")
     else
-        nres=$(run nginx "$ngp")
-        wres=$(run waspd "$wp")
+        nres=$(run nginx "$ngp" "$ngp_worker")
+        wres=$(run waspd "$wp" "$waspd_pid")
     fi
-    printf "%-8s %12s %10s %10s %8s\n" waspd $wres
-    printf "%-8s %12s %10s %10s %8s\n" nginx $nres
+    printf "%-8s %12s %10s %10s %8s %12s\n" waspd $wres
+    printf "%-8s %12s %10s %10s %8s %12s\n" nginx $nres
     echo "$wres" >>"$T/w.all"
     echo "$nres" >>"$T/n.all"
 done
@@ -175,3 +188,5 @@ printf "median   waspd %s req/s (p50 %s ms, p99 %s ms), nginx %s req/s (p50 %s m
     "$w" "$(median "$T/w.all" 2)" "$(median "$T/w.all" 3)" \
     "$n" "$(median "$T/n.all" 2)" "$(median "$T/n.all" 3)"
 awk -v w="$w" -v n="$n" 'BEGIN { printf "ratio waspd/nginx (median req/s): %.2f\n", w / n }'
+printf "median proxy CPU per request: waspd %s us, nginx %s us\n" "$(median "$T/w.all" 5)" \
+    "$(median "$T/n.all" 5)"

@@ -132,8 +132,7 @@ static void srv_timer_set(struct srv_conn *c, uint64_t ms)
         evtimer_del(&c->timer);
         return;
     }
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    evtimer_add(&c->timer, &tv);
+    evtimer_add(&c->timer, stream_timeout(c->w->base, ms));
 }
 
 static void srv_post(struct srv_conn *c)
@@ -213,9 +212,7 @@ static void srv_flush(struct srv_conn *c)
     size_t left = evbuffer_get_length(c->out);
     if (left > 0) {
         if (!c->writing) {
-            struct timeval tv = {(time_t)(c->lc->cfg->body_timeout_ms / 1000),
-                                 (suseconds_t)(c->lc->cfg->body_timeout_ms % 1000) * 1000};
-            event_add(&c->wev, c->lc->cfg->body_timeout_ms ? &tv : NULL);
+            event_add(&c->wev, stream_timeout(c->w->base, c->lc->cfg->body_timeout_ms));
             c->writing = true;
         }
         if (left > SRV_OUT_HIGH)

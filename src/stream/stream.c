@@ -225,6 +225,42 @@ fail:
     return NULL;
 }
 
+#define STREAM_TIMEOUTS_CACHED 16
+
+struct stream_timeout_slot {
+    uint64_t ms;
+    const struct timeval *tv;
+};
+
+static __thread struct event_base *stream_timeout_base;
+static __thread struct stream_timeout_slot stream_timeouts[STREAM_TIMEOUTS_CACHED];
+static __thread unsigned stream_n_timeouts;
+static __thread struct timeval stream_timeout_plain;
+
+const struct timeval *stream_timeout(struct event_base *base, uint64_t ms)
+{
+    if (ms == 0)
+        return NULL;
+    if (base != stream_timeout_base) {
+        stream_timeout_base = base;
+        stream_n_timeouts = 0;
+    }
+    for (unsigned i = 0; i < stream_n_timeouts; i++)
+        if (stream_timeouts[i].ms == ms)
+            return stream_timeouts[i].tv;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    if (stream_n_timeouts < STREAM_TIMEOUTS_CACHED) {
+        const struct timeval *common = event_base_init_common_timeout(base, &tv);
+        if (common != NULL) {
+            stream_timeouts[stream_n_timeouts++] = (struct stream_timeout_slot){ms, common};
+            return common;
+        }
+    }
+    /* Too many distinct durations: a plain timeout (copied by event_add at once). */
+    stream_timeout_plain = tv;
+    return &stream_timeout_plain;
+}
+
 uint64_t stream_loop_usec(struct event_base *base)
 {
     struct timeval tv;

@@ -218,6 +218,13 @@ void stream_destroy(struct stream *s);
 /* The event loop's cached wall clock in microseconds (no system call per request). */
 uint64_t stream_loop_usec(struct event_base *base);
 
+/*
+ * A timeval for event_add() of ms milliseconds on base, as a libevent "common timeout"
+ * (O(1) queues instead of the timer heap) for the few durations a worker uses.
+ * @return NULL for 0 (no timeout). Valid as long as base.
+ */
+const struct timeval *stream_timeout(struct event_base *base, uint64_t ms);
+
 /* Frees this thread's free list (worker exit). */
 void stream_free_cache(void);
 

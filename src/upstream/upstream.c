@@ -96,12 +96,6 @@ static void up_process(struct up_conn *c);
 static void up_flush(struct up_conn *c);
 static void up_start(struct stream *s, const struct cfg_cluster *cl, bool eos, unsigned retries);
 
-static struct timeval ms_tv(uint64_t ms)
-{
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    return tv;
-}
-
 /* ---- per-worker state ---- */
 
 struct up_worker *up_worker_new(struct event_base *base)
@@ -232,8 +226,7 @@ static void up_kill(struct up_conn *c)
 static void up_set_read(struct up_conn *c, bool on, uint64_t timeout_ms)
 {
     if (on) {
-        struct timeval tv = ms_tv(timeout_ms);
-        event_add(&c->rev, timeout_ms ? &tv : NULL);
+        event_add(&c->rev, stream_timeout(c->u->base, timeout_ms));
         c->reading = true;
     } else if (c->reading) {
         event_del(&c->rev);
@@ -440,8 +433,7 @@ static void up_flush(struct up_conn *c)
     size_t left = evbuffer_get_length(c->out);
     if (left > 0) {
         if (!c->writing) {
-            struct timeval tv = ms_tv(c->cl ? c->cl->read_timeout_ms : 30000);
-            event_add(&c->wev, &tv);
+            event_add(&c->wev, stream_timeout(c->u->base, c->cl ? c->cl->read_timeout_ms : 30000));
             c->writing = true;
         }
         if (left >= UP_HIGH)
@@ -856,8 +848,7 @@ static void up_start(struct stream *s, const struct cfg_cluster *cl, bool eos, u
         evbuffer_add(c->out, "0\r\n\r\n", 5);
     }
     if (c->connecting) {
-        struct timeval tv = ms_tv(cl->connect_timeout_ms);
-        event_add(&c->wev, cl->connect_timeout_ms ? &tv : NULL);
+        event_add(&c->wev, stream_timeout(u->base, cl->connect_timeout_ms));
         c->writing = true;
         return;
     }
