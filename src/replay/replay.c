@@ -46,10 +46,12 @@ struct rp_plugin {
     const char *vm_id;
     uint64_t fuel;
     uint32_t max_pages;
+    bool new_vm; /* never share a VM (as if on another worker) */
     uint8_t *config;
     size_t config_len;
-    struct pw_module *module;
+    struct pw_module *module; /* NULL when the VM is another plugin's */
     struct pw_vm *vm;
+    struct rp_plugin *vm_owner; /* the plugin whose VM this one shares, or itself */
     struct pw_root *root;
     uint32_t tick_ms;
     uint64_t next_tick_ms;
@@ -108,6 +110,7 @@ struct rp {
     struct rp_event *events;
     struct rp_stream *streams;
     struct rp_stream *current; /* whose callbacks are running (log attribution) */
+    struct rp_plugin *starting; /* whose root context is being created */
     int nrequests;
     size_t body_chunk; /* deliver bodies in chunks of this size (0: whole) */
     bool trace;        /* log every hostcall */
@@ -244,14 +247,14 @@ static void rp_emit(struct rp *rp, struct rp_stream *s, json_t *ev)
 
 /* ---- Host interface ------------------------------------------------------------------- */
 
-/* The plugin of a root context (found by VM: each plugin has its own VM, and the root
- * may still be inside pw_root_new, before p->root is set). */
+/* The plugin of a root context (the one being created when pw_root_new has not
+ * returned yet). */
 static struct rp_plugin *rp_plugin_of_root(struct rp *rp, struct pw_root *root)
 {
     for (int i = 0; i < rp->nplugins; i++)
-        if (rp->plugins[i].vm == pw_root_vm(root))
+        if (rp->plugins[i].root == root)
             return &rp->plugins[i];
-    return NULL;
+    return rp->starting;
 }
 
 static struct pw_map *rp_stream_map(void *host, void *stream, enum pw_map_type type,
@@ -1113,12 +1116,25 @@ static int rp_read_file(const char *path, uint8_t **buf, size_t *len)
     return 0;
 }
 
+/*
+ * Starts plugin p: its own VM, or, like Envoy, the VM of an earlier plugin with the same
+ * file and the same non-empty vm_id (then p is one more root context in it).
+ */
 static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
 {
     char err[2048];
     uint8_t *bytes;
     size_t len;
 
+    p->vm_owner = p;
+    for (struct rp_plugin *q = rp->plugins; q < p && *p->vm_id && !p->new_vm; q++) {
+        if (q->vm_owner == q && strcmp(q->file, p->file) == 0 &&
+            strcmp(q->vm_id, p->vm_id) == 0) {
+            p->vm_owner = q;
+            p->vm = q->vm;
+            goto root;
+        }
+    }
     if (rp_read_file(p->file, &bytes, &len) != 0) {
         fprintf(stderr, "wasp replay: %s: %s\n", p->file, strerror(errno));
         return -1;
@@ -1142,20 +1158,26 @@ static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
                                     "reason", err));
         return -1;
     }
+root:;
     struct pw_plugin_config pc = {
         .name = p->name,
         .root_id = p->root_id,
         .configuration = p->config,
         .configuration_len = p->config_len,
     };
+    rp->starting = p;
     p->root = pw_root_new(p->vm, &pc, err, sizeof(err));
+    rp->starting = NULL;
     if (p->root == NULL) {
         rp_emit(rp, NULL, json_pack("{ss ss ss}", "event", "configure_failed", "plugin",
                                     p->name, "reason", err));
         return -1;
     }
-    rp_emit(rp, NULL, json_pack("{ss ss ss}", "event", "plugin_started", "plugin", p->name,
-                                "abi", pw_abi_name(pw_module_abi(p->module))));
+    json_t *ev = json_pack("{ss ss ss}", "event", "plugin_started", "plugin", p->name, "abi",
+                           pw_abi_name(pw_vm_abi(p->vm)));
+    if (p->vm_owner != p)
+        json_object_set_new(ev, "shares_vm_of", json_string(p->vm_owner->name));
+    rp_emit(rp, NULL, ev);
     return 0;
 }
 
@@ -1180,11 +1202,14 @@ static void rp_usage(FILE *out)
 {
     fprintf(out,
             "usage: wasp replay --plugin FILE.wasm [--config STR|@FILE] [--root-id ID]\n"
-            "                   [--vm-id ID] [--fuel N] [--max-memory PAGES]\n"
+            "                   [--vm-id ID] [--name NAME] [--new-vm] [--fuel N]\n"
+            "                   [--max-memory PAGES]\n"
             "                   [--plugin ...] --traffic FILE.json\n"
             "                   [--callouts FILE.json] [--body-chunk N] [--json] [--trace]\n"
             "Runs proxy-wasm plugins (a chain, in order) on recorded traffic and prints what\n"
-            "they did. Options after a --plugin apply to it: --fuel is the instruction budget\n"
+            "they did. Options after a --plugin apply to it. Plugins with the same file and\n"
+            "--vm-id share one VM (one root context each) unless --new-vm (as on another\n"
+            "worker). --fuel is the instruction budget\n"
             "of each callback, --max-memory the most 64 KiB pages its memory may have.\n"
             "--body-chunk N delivers bodies in N-byte chunks (default: whole); --trace logs\n"
             "every hostcall with its arguments and status.\n"
@@ -1220,6 +1245,14 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
         }
         if (strcmp(a, "--trace") == 0) {
             rp->trace = true;
+            continue;
+        }
+        if (strcmp(a, "--new-vm") == 0) {
+            if (p == NULL) {
+                fprintf(stderr, "wasp replay: --new-vm must follow a --plugin\n");
+                return 2;
+            }
+            p->new_vm = true;
             continue;
         }
         if (v == NULL) {
@@ -1265,6 +1298,8 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
             }
         } else if (strcmp(a, "--root-id") == 0) {
             p->root_id = v;
+        } else if (strcmp(a, "--name") == 0) {
+            snprintf(p->name, sizeof(p->name), "%s", v);
         } else if (strcmp(a, "--vm-id") == 0) {
             p->vm_id = v;
         } else if (strcmp(a, "--fuel") == 0 || strcmp(a, "--max-memory") == 0) {
@@ -1310,11 +1345,15 @@ static void rp_cleanup(struct rp *rp)
         rp->events = e->next;
         free(e);
     }
+    /* Root contexts first: a VM may hold the roots of several plugins. */
+    for (int i = 0; i < rp->nplugins; i++) {
+        if (rp->plugins[i].root != NULL)
+            pw_root_free(rp->plugins[i].root);
+    }
     for (int i = 0; i < rp->nplugins; i++) {
         struct rp_plugin *p = &rp->plugins[i];
-        if (p->root != NULL)
-            pw_root_free(p->root);
-        pw_vm_free(p->vm);
+        if (p->vm_owner == p || p->vm_owner == NULL)
+            pw_vm_free(p->vm);
         pw_module_free(p->module);
         free(p->config);
     }
