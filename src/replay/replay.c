@@ -86,7 +86,9 @@ struct rp_stream {
     bool local_pending; /* a local reply was requested, not applied yet */
     struct pw_map lr_headers;
     struct pw_buf lr_body;
+    struct pw_buf lr_details;
     uint32_t lr_status;
+    int32_t lr_grpc;
     bool reset;
     json_t *events;
 };
@@ -331,16 +333,17 @@ static void rp_close(void *host, void *stream, enum pw_stream_type type)
 static void rp_local_reply(void *host, void *stream, const struct pw_local_response *r)
 {
     struct rp_stream *s = stream;
-    json_t *ev = json_pack("{ss si ss%}", "event", "local_reply", "status", (int)r->status_code,
-                           "details", r->details ? r->details : "", r->details_len);
 
-    json_object_set_new(ev, "body", rp_bytes_json(r->body, r->body_len));
-    json_object_set_new(ev, "headers", rp_map_json(r->headers));
-    rp_emit(s->rp, s, ev);
-    if (s->local_reply || s->local_pending)
-        return; /* one local reply per stream: a second one is reported, not applied */
+    if (s->local_reply || s->local_pending) {
+        /* One local reply per stream: a second one is reported, not applied. */
+        rp_emit(s->rp, s, json_pack("{ss si}", "event", "local_reply_ignored", "status",
+                                    (int)r->status_code));
+        return;
+    }
     s->local_pending = true;
     s->lr_status = r->status_code;
+    s->lr_grpc = r->grpc_status;
+    pw_buf_set(&s->lr_details, r->details, r->details_len);
     pw_map_copy(&s->lr_headers, r->headers);
     pw_buf_set(&s->lr_body, r->body, r->body_len);
 }
@@ -583,6 +586,14 @@ static enum pw_action rp_run_callback(struct rp_stream *s, int i)
 static void rp_apply_local_reply(struct rp_stream *s)
 {
     char status[16];
+    json_t *ev = json_pack("{ss si ss% si}", "event", "local_reply", "status",
+                           (int)s->lr_status, "details",
+                           s->lr_details.data ? (const char *)s->lr_details.data : "",
+                           s->lr_details.len, "grpc_status", (int)s->lr_grpc);
+
+    json_object_set_new(ev, "body", rp_bytes_json(s->lr_body.data, s->lr_body.len));
+    json_object_set_new(ev, "headers", rp_map_json(&s->lr_headers));
+    rp_emit(s->rp, s, ev);
 
     pw_map_clear(&s->maps[2]);
     snprintf(status, sizeof(status), "%u", s->lr_status);
@@ -610,7 +621,9 @@ static void rp_fail_closed(struct rp_stream *s)
         return;
     s->local_pending = true;
     s->lr_status = 503;
+    s->lr_grpc = -1;
     pw_map_clear(&s->lr_headers);
+    pw_buf_set(&s->lr_details, "wasm_fail_stream", 16);
     pw_buf_set(&s->lr_body, "wasm_fail_stream", 16);
 }
 
@@ -788,6 +801,7 @@ static void rp_pump(struct rp *rp)
                 }
                 pw_map_free(&s->lr_headers);
                 pw_buf_free(&s->lr_body);
+                pw_buf_free(&s->lr_details);
                 free(s);
                 again = true;
             } else {
@@ -1428,6 +1442,7 @@ int wasp_cmd_replay(int argc, char **argv)
             }
             pw_map_free(&s->lr_headers);
             pw_buf_free(&s->lr_body);
+            pw_buf_free(&s->lr_details);
             free(s);
         }
         pw_metrics_foreach(rp_metric, &rp);
