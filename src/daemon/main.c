@@ -287,10 +287,25 @@ static int run(struct daemon *d)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
+    /* The handlers exist before any worker does, so a signal in between is not lost
+     * (it stays pending until the mask is restored below). */
+    struct event *sigs[4] = {NULL, NULL, NULL, NULL};
+    int signums[4] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+    d->base = event_base_new();
+    if (d->base == NULL)
+        return 1;
+    for (int i = 0; i < 4; i++) {
+        sigs[i] = evsignal_new(d->base, signums[i], signal_cb, d);
+        if (sigs[i] == NULL || event_add(sigs[i], NULL) < 0) {
+            log_error("cannot install the signal handlers");
+            goto free_signals;
+        }
+    }
+
     d->n_workers = dc->workers ? dc->workers : 1;
     d->workers = calloc(d->n_workers, sizeof(*d->workers));
     if (d->workers == NULL)
-        return 1;
+        goto free_signals;
     unsigned started = 0;
     for (; started < d->n_workers; started++) {
         if (worker_start(&d->workers[started], started, d->gen, err, sizeof(err)) < 0) {
@@ -300,18 +315,11 @@ static int run(struct daemon *d)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     int status = 0;
-    d->base = event_base_new();
-    if (started < d->n_workers || d->base == NULL) {
+    if (started < d->n_workers) {
         for (unsigned i = 0; i < started; i++)
             worker_post(&d->workers[i], WORKER_MSG_STOP, NULL);
         status = 1;
         goto join;
-    }
-    struct event *sigs[4];
-    int signums[4] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
-    for (int i = 0; i < 4; i++) {
-        sigs[i] = evsignal_new(d->base, signums[i], signal_cb, d);
-        event_add(sigs[i], NULL);
     }
     if (dc->pid_file != NULL && write_pid_file(dc->pid_file) < 0)
         log_warn("cannot write pid file %s: %s", dc->pid_file, strerror(errno));
@@ -321,24 +329,30 @@ static int run(struct daemon *d)
     sdnotify_ready();
 
     event_base_dispatch(d->base);
-
-    for (int i = 0; i < 4; i++)
-        event_free(sigs[i]);
-    if (d->drain_deadline)
-        event_free(d->drain_deadline);
-    if (d->drain_poll)
-        event_free(d->drain_poll);
     log_info("stopped");
 join:
     for (unsigned i = 0; i < started; i++)
         worker_join(&d->workers[i]);
-    if (d->base)
-        event_base_free(d->base);
     free(d->workers);
+    if (d->drain_deadline)
+        event_free(d->drain_deadline);
+    if (d->drain_poll)
+        event_free(d->drain_poll);
+    for (int i = 0; i < 4; i++)
+        if (sigs[i] != NULL)
+            event_free(sigs[i]);
+    event_base_free(d->base);
     if (d->gen->cfg->daemon.pid_file != NULL)
         unlink(d->gen->cfg->daemon.pid_file);
     daemon_gen_unref(d->gen);
     return status;
+free_signals:
+    for (int i = 0; i < 4; i++)
+        if (sigs[i] != NULL)
+            event_free(sigs[i]);
+    event_base_free(d->base);
+    daemon_gen_unref(d->gen);
+    return 1;
 }
 
 int main(int argc, char **argv)

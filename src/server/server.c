@@ -699,6 +699,11 @@ static void srv_process(struct srv_conn *c)
                 srv_error_reply(c, c->parser.status, c->parser.reason);
                 break;
             }
+            if (c->req.method_id == H1_METHOD_CONNECT) {
+                evbuffer_drain(c->in, (size_t)n);
+                srv_error_reply(c, 405, "CONNECT is not supported");
+                break;
+            }
             bool ok = srv_start_stream(c, buf, (size_t)n);
             evbuffer_drain(c->in, (size_t)n);
             if (!ok)
