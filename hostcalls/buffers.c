@@ -74,8 +74,8 @@ int pw_buf_set(struct pw_buf *b, const void *data, size_t len)
  * Finds buffer `type` for the effective context. Returns PW_OK with *b (NULL: does not
  * exist now), *eos and *writable; PW_BAD_ARGUMENT for an unknown type.
  */
-static enum pw_status pw_find_buffer(struct pw_vm *vm, uint32_t type, struct pw_buf **b,
-                                     bool *eos, bool *writable)
+static enum pw_status pw_find_buffer(struct pw_vm *vm, uint32_t type, struct pw_buf **b, bool *eos,
+                                     bool *writable)
 {
     struct pw_ctx *ctx = vm->effective;
 
@@ -139,8 +139,8 @@ PW_HOSTCALL(get_buffer_bytes)
     size_t n = 0;
     if (start < b->len)
         n = b->len - start < max ? b->len - start : max;
-    st = pw_guest_copy_out(vm, n ? b->data + start : NULL, n, pw_arg(slots, 3),
-                           pw_arg(slots, 4), &trapped);
+    st = pw_guest_copy_out(vm, n ? b->data + start : NULL, n, pw_arg(slots, 3), pw_arg(slots, 4),
+                           &trapped);
     if (trapped)
         return pw_trap_from_alloc(vm);
     return pw_ret(slots, st);
@@ -204,8 +204,8 @@ PW_HOSTCALL(get_configuration)
         b = &vm->current->root->configuration;
     if (b == NULL)
         return pw_ret(slots, PW_NOT_FOUND);
-    enum pw_status st = pw_guest_copy_out(vm, b->data, b->len, pw_arg(slots, 0),
-                                          pw_arg(slots, 1), &trapped);
+    enum pw_status st =
+        pw_guest_copy_out(vm, b->data, b->len, pw_arg(slots, 0), pw_arg(slots, 1), &trapped);
     if (trapped)
         return pw_trap_from_alloc(vm);
     return pw_ret(slots, st);

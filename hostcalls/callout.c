@@ -45,8 +45,7 @@ void pw_callouts_cancel(struct pw_root *root, uint32_t origin_id)
 }
 
 /* Parses a serialized map argument (size 0: empty). */
-static enum pw_status pw_map_arg(struct pw_vm *vm, uint32_t ptr, uint32_t len,
-                                 struct pw_map *out)
+static enum pw_status pw_map_arg(struct pw_vm *vm, uint32_t ptr, uint32_t len, struct pw_map *out)
 {
     const uint8_t *p = pw_guest_ptr(vm, ptr, len);
 
@@ -168,8 +167,8 @@ PW_HOSTCALL(get_status)
     if (!vm->in_call_response)
         return pw_ret(slots, PW_NOT_FOUND);
     const char *msg = vm->status_message;
-    enum pw_status st = pw_guest_copy_out(vm, msg, strlen(msg), pw_arg(slots, 1),
-                                          pw_arg(slots, 2), &trapped);
+    enum pw_status st =
+        pw_guest_copy_out(vm, msg, strlen(msg), pw_arg(slots, 1), pw_arg(slots, 2), &trapped);
     if (trapped)
         return pw_trap_from_alloc(vm);
     if (st == PW_OK)

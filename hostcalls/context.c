@@ -81,16 +81,16 @@ struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg
     uint64_t id = root->ctx.id;
     if (pw_vm_call(vm, &root->ctx, PW_CB_CONTEXT_CREATE, (uint64_t[]){id, 0}, 2, &r, NULL) < 0)
         goto failed;
-    rc = pw_vm_call(vm, &root->ctx, PW_CB_VM_START,
-                    (uint64_t[]){id, vm->configuration.len}, 2, &r, NULL);
+    rc = pw_vm_call(vm, &root->ctx, PW_CB_VM_START, (uint64_t[]){id, vm->configuration.len}, 2, &r,
+                    NULL);
     if (rc < 0)
         goto failed;
     if (rc == 0 && (uint32_t)r == 0) {
         snprintf(err, errlen, "plugin %s: proxy_on_vm_start returned false", root->name);
         goto refused;
     }
-    rc = pw_vm_call(vm, &root->ctx, PW_CB_CONFIGURE,
-                    (uint64_t[]){id, root->configuration.len}, 2, &r, NULL);
+    rc = pw_vm_call(vm, &root->ctx, PW_CB_CONFIGURE, (uint64_t[]){id, root->configuration.len}, 2,
+                    &r, NULL);
     if (rc < 0)
         goto failed;
     if (rc == 0 && (uint32_t)r == 0) {
@@ -166,8 +166,7 @@ void pw_vm_queue_ready(struct pw_vm *vm, uint32_t root_context_id, uint32_t queu
 
     if (ctx == NULL || ctx->kind != PW_CTX_ROOT || ctx->ending)
         return;
-    pw_vm_call(vm, ctx, PW_CB_QUEUE_READY, (uint64_t[]){root_context_id, queue_id}, 2, &r,
-               NULL);
+    pw_vm_call(vm, ctx, PW_CB_QUEUE_READY, (uint64_t[]){root_context_id, queue_id}, 2, &r, NULL);
 }
 
 /* ---- Stream contexts ----------------------------------------------------------------- */
@@ -186,8 +185,8 @@ struct pw_stream *pw_stream_new(struct pw_root *root, void *host_stream)
     s->ctx.root = root;
     s->ctx.host_stream = host_stream;
     pw_ctx_link(vm, &s->ctx, PW_CTX_STREAM);
-    if (pw_vm_call(vm, &s->ctx, PW_CB_CONTEXT_CREATE,
-                   (uint64_t[]){s->ctx.id, root->ctx.id}, 2, &r, NULL) < 0) {
+    if (pw_vm_call(vm, &s->ctx, PW_CB_CONTEXT_CREATE, (uint64_t[]){s->ctx.id, root->ctx.id}, 2, &r,
+                   NULL) < 0) {
         pw_ctx_destroy(&s->ctx);
         return NULL;
     }
@@ -200,8 +199,8 @@ uint32_t pw_stream_context_id(const struct pw_stream *s)
 }
 
 /* Runs a stream callback that returns an action. */
-static enum pw_action pw_stream_action(struct pw_stream *s, enum pw_cb cb, uint64_t a1,
-                                       uint64_t a2, uint32_t nargs)
+static enum pw_action pw_stream_action(struct pw_stream *s, enum pw_cb cb, uint64_t a1, uint64_t a2,
+                                       uint32_t nargs)
 {
     uint64_t args[3] = {s->ctx.id, a1, a2}, r;
     bool stopped;
@@ -267,15 +266,15 @@ enum pw_action pw_stream_upstream_data(struct pw_stream *s, size_t size, bool en
 void pw_stream_downstream_close(struct pw_stream *s, int peer)
 {
     uint64_t r;
-    pw_vm_call(s->ctx.vm, &s->ctx, PW_CB_DOWNSTREAM_CLOSE,
-               (uint64_t[]){s->ctx.id, (uint32_t)peer}, 2, &r, NULL);
+    pw_vm_call(s->ctx.vm, &s->ctx, PW_CB_DOWNSTREAM_CLOSE, (uint64_t[]){s->ctx.id, (uint32_t)peer},
+               2, &r, NULL);
 }
 
 void pw_stream_upstream_close(struct pw_stream *s, int peer)
 {
     uint64_t r;
-    pw_vm_call(s->ctx.vm, &s->ctx, PW_CB_UPSTREAM_CLOSE,
-               (uint64_t[]){s->ctx.id, (uint32_t)peer}, 2, &r, NULL);
+    pw_vm_call(s->ctx.vm, &s->ctx, PW_CB_UPSTREAM_CLOSE, (uint64_t[]){s->ctx.id, (uint32_t)peer}, 2,
+               &r, NULL);
 }
 
 void pw_stream_end(struct pw_stream *s)

@@ -351,8 +351,8 @@ PW_HOSTCALL(get_header_map_value)
         return pw_ret(slots, st);
     }
     /* h stays valid across the allocator call: the guest cannot reach host maps. */
-    st = pw_guest_copy_out(vm, h->value, h->value_len, pw_arg(slots, 3), pw_arg(slots, 4),
-                           &trapped);
+    st =
+        pw_guest_copy_out(vm, h->value, h->value_len, pw_arg(slots, 3), pw_arg(slots, 4), &trapped);
     if (trapped)
         return pw_trap_from_alloc(vm);
     return pw_ret(slots, st);

@@ -157,22 +157,21 @@ int pw_buf_set(struct pw_buf *b, const void *data, size_t len);
  * appends): start 0/size 0 prepends, start >= len appends, start 0/size >= len replaces,
  * anything else splices. Returns 0 or -1 (out of memory).
  */
-int pw_buf_splice(struct pw_buf *b, size_t start, size_t size, const void *data,
-                  size_t len);
+int pw_buf_splice(struct pw_buf *b, size_t start, size_t size, const void *data, size_t len);
 
 /* ---- What the host provides ----------------------------------------------------- */
 
 /* Facts about a stream's connection, for properties (source.*, destination.*, ...).
  * Strings may be NULL (the property is then NOT_FOUND). */
 struct pw_stream_info {
-    const char *source_address;      /* "ip:port" as Envoy's source.address */
+    const char *source_address; /* "ip:port" as Envoy's source.address */
     uint32_t source_port;
     const char *destination_address; /* "ip:port" */
     uint32_t destination_port;
     uint64_t connection_id;
-    bool tls;                     /* connection.tls_version set when true */
+    bool tls; /* connection.tls_version set when true */
     bool mtls;
-    const char *tls_version;      /* "TLSv1.3" */
+    const char *tls_version; /* "TLSv1.3" */
     const char *requested_server_name;
     const char *protocol;         /* "HTTP/1.1", "HTTP/2" */
     uint64_t request_time_ns;     /* wall clock at the first request byte, ns since epoch */
@@ -181,7 +180,7 @@ struct pw_stream_info {
     uint64_t response_size;
     const char *upstream_address; /* "ip:port" of the upstream host, if connected */
     uint32_t upstream_port;
-    const char *request_id;       /* x-request-id, or NULL to read the header */
+    const char *request_id; /* x-request-id, or NULL to read the header */
 };
 
 /* A local reply requested by the plugin (proxy_send_local_response). */
@@ -232,8 +231,7 @@ struct pw_host_ops {
      * preset to true; set it to false when the map may no longer change (already sent).
      * The map stays owned by the host; the layer edits it in place.
      */
-    struct pw_map *(*stream_map)(void *host, void *stream, enum pw_map_type type,
-                                 bool *writable);
+    struct pw_map *(*stream_map)(void *host, void *stream, enum pw_map_type type, bool *writable);
     /*
      * [in hostcall] The stream's body buffer (request/response body, downstream/upstream
      * data) as currently buffered for the callback, or NULL. *end_of_stream tells
@@ -277,8 +275,8 @@ struct pw_host_ops {
      * joined by NUL (no trailing NUL). Fill out and return PW_OK, or PW_NOT_FOUND.
      * stream is NULL for root contexts.
      */
-    enum pw_status (*get_property)(void *host, void *stream, const char *path,
-                                   size_t path_len, struct pw_buf *out);
+    enum pw_status (*get_property)(void *host, void *stream, const char *path, size_t path_len,
+                                   struct pw_buf *out);
 
     /*
      * [in hostcall] One log line of a plugin, already formatted as Envoy does:

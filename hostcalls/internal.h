@@ -167,8 +167,8 @@ enum pw_status pw_guest_put_u64(struct pw_vm *vm, uint32_t ptr, uint64_t v);
  * or PW_INTERNAL_FAILURE (no allocator, allocator returned 0). *trapped is set when the
  * allocator trapped: the hostcall must then return pw_trap_from_alloc().
  */
-enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len,
-                                 uint32_t ptr_out, uint32_t size_out, bool *trapped);
+enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len, uint32_t ptr_out,
+                                 uint32_t size_out, bool *trapped);
 /* For a hostcall after pw_guest_copy_out() set *trapped: stop the guest. */
 int pw_trap_from_alloc(struct pw_vm *vm);
 
@@ -182,13 +182,12 @@ int pw_trap_from_alloc(struct pw_vm *vm);
 int pw_vm_call(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_cb cb, const uint64_t *args,
                uint32_t n, uint64_t *result, bool *stopped);
 /* Records a failure: formats the report, logs it, calls ops->vm_failed, marks failed. */
-void pw_vm_fail(struct pw_vm *vm, const char *callback, const char *reason,
-                const char *backtrace);
+void pw_vm_fail(struct pw_vm *vm, const char *callback, const char *reason, const char *backtrace);
 /* The context with that id, or NULL. */
 struct pw_ctx *pw_vm_context(struct pw_vm *vm, uint32_t id);
 /* Logs a line through the host in Envoy's format for ctx (NULL: the VM). */
-void pw_vm_log(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_log_level level,
-               const char *msg, size_t len);
+void pw_vm_log(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_log_level level, const char *msg,
+               size_t len);
 uint64_t pw_vm_clock(struct pw_vm *vm, bool monotonic);
 
 /* ---- context.c ------------------------------------------------------------------ */

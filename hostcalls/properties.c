@@ -73,8 +73,7 @@ static enum pw_status pw_prop_map(struct pw_buf *out, const struct pw_map *m)
     return rc == 0 ? PW_OK : PW_INTERNAL_FAILURE;
 }
 
-static struct pw_map *pw_stream_map_of(struct pw_vm *vm, struct pw_ctx *ctx,
-                                       enum pw_map_type t)
+static struct pw_map *pw_stream_map_of(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_map_type t)
 {
     bool w = false;
 
@@ -100,10 +99,9 @@ static enum pw_status pw_prop_request(struct pw_vm *vm, struct pw_ctx *ctx,
     if (pw_seg_is(name, len, "headers")) {
         if (nseg == 3) {
             const struct pw_header *f = h != NULL ? pw_map_get(h, sub, sublen) : NULL;
-            return f != NULL ? pw_buf_set(out, f->value, f->value_len) == 0
-                                   ? PW_OK
-                                   : PW_INTERNAL_FAILURE
-                             : PW_NOT_FOUND;
+            return f != NULL
+                       ? pw_buf_set(out, f->value, f->value_len) == 0 ? PW_OK : PW_INTERNAL_FAILURE
+                       : PW_NOT_FOUND;
         }
         return pw_prop_map(out, h);
     }
@@ -161,10 +159,9 @@ static enum pw_status pw_prop_response(struct pw_vm *vm, struct pw_ctx *ctx,
             h = pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_TRAILERS);
         if (nseg == 3) {
             const struct pw_header *f = h != NULL ? pw_map_get(h, sub, sublen) : NULL;
-            return f != NULL ? pw_buf_set(out, f->value, f->value_len) == 0
-                                   ? PW_OK
-                                   : PW_INTERNAL_FAILURE
-                             : PW_NOT_FOUND;
+            return f != NULL
+                       ? pw_buf_set(out, f->value, f->value_len) == 0 ? PW_OK : PW_INTERNAL_FAILURE
+                       : PW_NOT_FOUND;
         }
         return pw_prop_map(out, h);
     }
@@ -244,13 +241,11 @@ static enum pw_status pw_prop_lookup(struct pw_vm *vm, struct pw_ctx *ctx, const
     for (struct pw_ctx *c = ctx; c != NULL; c = c == &root->ctx ? NULL : &root->ctx) {
         for (struct pw_prop *p = c->props; p != NULL; p = p->next)
             if (p->path_len == plen && memcmp(p->path, path, plen) == 0)
-                return pw_buf_set(out, p->value.data, p->value.len) == 0
-                           ? PW_OK
-                           : PW_INTERNAL_FAILURE;
+                return pw_buf_set(out, p->value.data, p->value.len) == 0 ? PW_OK
+                                                                         : PW_INTERNAL_FAILURE;
     }
     if (vm->ops != NULL && vm->ops->get_property != NULL)
-        return vm->ops->get_property(vm->host, ctx->kind == PW_CTX_STREAM ? ctx->host_stream
-                                                                           : NULL,
+        return vm->ops->get_property(vm->host, ctx->kind == PW_CTX_STREAM ? ctx->host_stream : NULL,
                                      path, plen, out);
     return PW_NOT_FOUND;
 }
@@ -273,8 +268,7 @@ PW_HOSTCALL(get_property)
         return pw_ret(slots, PW_NOT_FOUND);
     enum pw_status st = pw_prop_lookup(vm, vm->effective, path, plen, &out);
     if (st == PW_OK)
-        st = pw_guest_copy_out(vm, out.data, out.len, pw_arg(slots, 2), pw_arg(slots, 3),
-                               &trapped);
+        st = pw_guest_copy_out(vm, out.data, out.len, pw_arg(slots, 2), pw_arg(slots, 3), &trapped);
     else
         trapped = false;
     pw_buf_free(&out);

@@ -63,15 +63,15 @@ const char *pw_abi_name(enum pw_abi_version v);
 /* ---- VMs ------------------------------------------------------------------------ */
 
 struct pw_vm_config {
-    const char *vm_id;              /* namespace of shared data and queues; may be "" */
-    const uint8_t *configuration;   /* the VM configuration: buffer 6 in on_vm_start */
+    const char *vm_id;            /* namespace of shared data and queues; may be "" */
+    const uint8_t *configuration; /* the VM configuration: buffer 6 in on_vm_start */
     size_t configuration_len;
-    const char *const *env;         /* WASI environment, "KEY=VALUE" strings */
+    const char *const *env; /* WASI environment, "KEY=VALUE" strings */
     size_t nenv;
-    uint32_t max_memory_pages;      /* 0: the module's own maximum */
-    uint64_t fuel_per_callback;     /* instruction budget of each callback; 0: unlimited */
-    const char *name;               /* name in messages before any plugin (default vm_id) */
-    bool trace;                     /* log every proxy_* hostcall at TRACE level */
+    uint32_t max_memory_pages;  /* 0: the module's own maximum */
+    uint64_t fuel_per_callback; /* instruction budget of each callback; 0: unlimited */
+    const char *name;           /* name in messages before any plugin (default vm_id) */
+    bool trace;                 /* log every proxy_* hostcall at TRACE level */
 };
 
 struct pw_vm;
@@ -169,8 +169,7 @@ enum pw_action pw_stream_response_trailers(struct pw_stream *s, uint32_t num_tra
 
 /* TCP stream callbacks (buffers 2 and 3; peer: 0 unknown, 1 local, 2 remote). */
 enum pw_action pw_stream_new_connection(struct pw_stream *s);
-enum pw_action pw_stream_downstream_data(struct pw_stream *s, size_t size,
-                                         bool end_of_stream);
+enum pw_action pw_stream_downstream_data(struct pw_stream *s, size_t size, bool end_of_stream);
 enum pw_action pw_stream_upstream_data(struct pw_stream *s, size_t size, bool end_of_stream);
 void pw_stream_downstream_close(struct pw_stream *s, int peer);
 void pw_stream_upstream_close(struct pw_stream *s, int peer);

@@ -190,8 +190,8 @@ PW_HOSTCALL(dequeue_shared_queue)
     pthread_mutex_unlock(&pw_queue_lock);
     if (item == NULL)
         return pw_ret(slots, PW_EMPTY);
-    enum pw_status st = pw_guest_copy_out(vm, item->data, item->len, pw_arg(slots, 1),
-                                          pw_arg(slots, 2), &trapped);
+    enum pw_status st =
+        pw_guest_copy_out(vm, item->data, item->len, pw_arg(slots, 1), pw_arg(slots, 2), &trapped);
     free(item);
     if (trapped)
         return pw_trap_from_alloc(vm);

@@ -141,8 +141,8 @@ PW_HOSTCALL(get_shared_data)
         return pw_ret(slots, PW_NOT_FOUND);
     if (!found)
         return pw_ret(slots, PW_INTERNAL_FAILURE);
-    enum pw_status st = pw_guest_copy_out(vm, copy.data, copy.len, pw_arg(slots, 2),
-                                          pw_arg(slots, 3), &trapped);
+    enum pw_status st =
+        pw_guest_copy_out(vm, copy.data, copy.len, pw_arg(slots, 2), pw_arg(slots, 3), &trapped);
     pw_buf_free(&copy);
     if (trapped)
         return pw_trap_from_alloc(vm);

@@ -237,8 +237,8 @@ static int pw_check_imports(const wasm_module_t *wm, char *err, size_t errlen)
             strcmp(d.module, "wasi_unstable") == 0)
             continue;
         if (strcmp(d.module, "env") != 0) {
-            snprintf(err, errlen, "unknown import %s.%s: no such module on this host",
-                     d.module, d.name);
+            snprintf(err, errlen, "unknown import %s.%s: no such module on this host", d.module,
+                     d.name);
             return -1;
         }
         if (d.kind != WASM_EXTERN_FUNC) {
@@ -250,14 +250,12 @@ static int pw_check_imports(const wasm_module_t *wm, char *err, size_t errlen)
         }
         const struct pw_import *imp = pw_import_find(d.name);
         if (imp == NULL) {
-            snprintf(err, errlen, "unknown import env.%s: not a proxy-wasm hostcall",
-                     d.name);
+            snprintf(err, errlen, "unknown import env.%s: not a proxy-wasm hostcall", d.name);
             return -1;
         }
         pw_sig_string(&d.type.func, sig, sizeof(sig));
         if (strcmp(sig, imp->sig) != 0) {
-            snprintf(err, errlen, "import env.%s has type %s, expected %s", d.name, sig,
-                     imp->sig);
+            snprintf(err, errlen, "import env.%s has type %s, expected %s", d.name, sig, imp->sig);
             return -1;
         }
     }
@@ -372,8 +370,8 @@ static uint32_t pw_guest_alloc(struct pw_vm *vm, uint32_t len, bool *trapped)
     return (uint32_t)slots[0];
 }
 
-enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len,
-                                 uint32_t ptr_out, uint32_t size_out, bool *trapped)
+enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len, uint32_t ptr_out,
+                                 uint32_t size_out, bool *trapped)
 {
     uint32_t addr = 0;
     void *dst;
@@ -412,15 +410,14 @@ int pw_trap_from_alloc(struct pw_vm *vm)
 {
     char msg[512];
 
-    snprintf(msg, sizeof(msg), "guest allocator trapped: %s",
-             wasm_instance_trap_message(vm->inst));
+    snprintf(msg, sizeof(msg), "guest allocator trapped: %s", wasm_instance_trap_message(vm->inst));
     return wasm_trap_raise(vm->inst, msg);
 }
 
 /* ---- Logging, clock ------------------------------------------------------------------ */
 
-void pw_vm_log(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_log_level level,
-               const char *msg, size_t len)
+void pw_vm_log(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_log_level level, const char *msg,
+               size_t len)
 {
     char buf[4096];
     int n;
@@ -455,8 +452,7 @@ uint64_t pw_vm_clock(struct pw_vm *vm, bool monotonic)
 }
 
 /* WASI fd 1/2 output: one plugin log line per text line (stdout info, stderr error). */
-static void pw_wasi_output(void *ctx, wasm_instance_t *inst, int fd, const char *data,
-                           size_t len)
+static void pw_wasi_output(void *ctx, wasm_instance_t *inst, int fd, const char *data, size_t len)
 {
     struct pw_vm *vm = wasm_instance_userdata(inst);
     enum pw_log_level level = fd == 2 ? PW_LOG_ERROR : PW_LOG_INFO;
@@ -488,8 +484,7 @@ static int pw_wasi_clock(void *ctx, wasm_instance_t *inst, uint32_t id, uint64_t
 
 /* ---- Failures ------------------------------------------------------------------------ */
 
-void pw_vm_fail(struct pw_vm *vm, const char *callback, const char *reason,
-                const char *backtrace)
+void pw_vm_fail(struct pw_vm *vm, const char *callback, const char *reason, const char *backtrace)
 {
     struct pw_ctx *ctx = vm->current;
     const char *plugin = ctx != NULL ? ctx->root->name : vm->name;
@@ -497,8 +492,8 @@ void pw_vm_fail(struct pw_vm *vm, const char *callback, const char *reason,
     if (vm->failed)
         return;
     vm->failed = true;
-    snprintf(vm->failure, sizeof(vm->failure), "plugin %s: %s failed: %s%s%s", plugin,
-             callback, reason, *backtrace ? "\n" : "", backtrace);
+    snprintf(vm->failure, sizeof(vm->failure), "plugin %s: %s failed: %s%s%s", plugin, callback,
+             reason, *backtrace ? "\n" : "", backtrace);
     if (vm->ops != NULL && vm->ops->log != NULL) {
         /* One log line per line of the report. */
         const char *p = vm->failure;
@@ -613,8 +608,7 @@ static int pw_vm_bind_exports(struct pw_vm *vm, char *err, size_t errlen)
         if (!ok) {
             char sig[64];
             pw_sig_string(ft, sig, sizeof(sig));
-            snprintf(err, errlen, "export %s has an unexpected type %s", pw_cbs[cb].name,
-                     sig);
+            snprintf(err, errlen, "export %s has an unexpected type %s", pw_cbs[cb].name, sig);
             return -1;
         }
         vm->funcs[cb] = f;
@@ -639,8 +633,7 @@ static int pw_hc_trace(wasm_instance_t *inst, uint64_t *slots, void *env)
     int rc = imp->fn(inst, slots, NULL);
     n = (size_t)snprintf(line, sizeof(line), "hostcall %s(", imp->name);
     for (size_t i = 0; i < nargs && n < sizeof(line); i++)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%" PRIu64, i ? ", " : "",
-                              args[i]);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%" PRIu64, i ? ", " : "", args[i]);
     if (n < sizeof(line)) {
         if (rc != WASM_OK)
             snprintf(line + n, sizeof(line) - n, ") -> trap");
@@ -653,8 +646,7 @@ static int pw_hc_trace(wasm_instance_t *inst, uint64_t *slots, void *env)
     return rc;
 }
 
-static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *err,
-                      size_t errlen)
+static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *err, size_t errlen)
 {
     struct wasi_config wc = {
         .env = cfg->env,

@@ -12,13 +12,12 @@
 
 int32_t IMPORT(proxy_log)(int32_t level, const char *msg, size_t len);
 int32_t IMPORT(proxy_get_configuration)(char **data, size_t *len);
-int32_t IMPORT(proxy_add_header_map_value)(int32_t map, const char *k, size_t kl,
-                                           const char *v, size_t vl);
+int32_t IMPORT(proxy_add_header_map_value)(int32_t map, const char *k, size_t kl, const char *v,
+                                           size_t vl);
 
 void EXPORT(proxy_abi_version_0_1_0)(void)
 {
 }
-
 
 void *EXPORT(proxy_on_memory_allocate)(size_t n)
 {

@@ -16,8 +16,8 @@ int32_t WASP_EXPORT(proxy_on_response_body)(uint32_t ctx, uint32_t size, uint32_
         return WASP_CONTINUE;
     char *hit = memmem(body.data, body.len, "World", 5);
     if (hit != NULL)
-        proxy_set_buffer_bytes(WASP_BUFFER_RESPONSE_BODY, (uint32_t)(hit - body.data), 5,
-                               "wasp", 4);
+        proxy_set_buffer_bytes(WASP_BUFFER_RESPONSE_BODY, (uint32_t)(hit - body.data), 5, "wasp",
+                               4);
     wasp_bytes_free(&body);
     proxy_set_buffer_bytes(WASP_BUFFER_RESPONSE_BODY, 0, 0, "[", 1);
     size_t len = 0;

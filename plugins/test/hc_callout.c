@@ -54,8 +54,8 @@ void WASP_EXPORT(proxy_on_http_call_response)(uint32_t root, uint32_t token, uin
     wasp_get_header(WASP_MAP_HTTP_CALL_RESPONSE_HEADERS, ":status", &status);
     if (body_size > 0)
         wasp_get_buffer(WASP_BUFFER_HTTP_CALL_RESPONSE_BODY, 0, body_size, &body);
-    wasp_log(WASP_LOG_INFO, "callout %u answered: %u headers, status %.*s, body %.*s", token,
-             nh, (int)status.len, status.data ? status.data : "", (int)body.len,
+    wasp_log(WASP_LOG_INFO, "callout %u answered: %u headers, status %.*s, body %.*s", token, nh,
+             (int)status.len, status.data ? status.data : "", (int)body.len,
              body.data ? body.data : "");
     if (stream == 0 || proxy_set_effective_context(stream) != WASP_OK)
         return;

@@ -14,8 +14,8 @@ int32_t WASP_EXPORT(proxy_on_configure)(uint32_t root_id, uint32_t size)
 {
     struct wasp_bytes conf;
 
-    if (size > 0 && wasp_get_configuration(WASP_BUFFER_PLUGIN_CONFIGURATION, size, &conf) ==
-                        WASP_OK) {
+    if (size > 0 &&
+        wasp_get_configuration(WASP_BUFFER_PLUGIN_CONFIGURATION, size, &conf) == WASP_OK) {
         snprintf(resp_value, sizeof(resp_value), "%.*s", (int)conf.len, conf.data);
         wasp_bytes_free(&conf);
     }
@@ -56,7 +56,7 @@ void WASP_EXPORT(proxy_on_log)(uint32_t ctx)
     struct wasp_bytes v = {0};
     int32_t rc = wasp_get_header(WASP_MAP_REQUEST_HEADERS, "x-replayed", &v);
 
-    wasp_log(WASP_LOG_INFO, "on_log %u: x-replayed status %d value %.*s", ctx, rc,
-             (int)v.len, v.data ? v.data : "");
+    wasp_log(WASP_LOG_INFO, "on_log %u: x-replayed status %d value %.*s", ctx, rc, (int)v.len,
+             v.data ? v.data : "");
     wasp_bytes_free(&v);
 }

@@ -58,8 +58,7 @@ struct rp_plugin {
 };
 
 /* A request/response exchange going through the chain. */
-enum rp_phase { RP_REQ_HEADERS, RP_REQ_BODY, RP_UPSTREAM, RP_RESP_HEADERS, RP_RESP_BODY,
-                RP_DONE };
+enum rp_phase { RP_REQ_HEADERS, RP_REQ_BODY, RP_UPSTREAM, RP_RESP_HEADERS, RP_RESP_BODY, RP_DONE };
 
 struct rp_stream {
     struct rp_stream *next;
@@ -70,7 +69,7 @@ struct rp_stream {
     uint64_t start_ms;
     struct pw_map maps[4];
     bool has_map[4];
-    struct pw_buf body[2];     /* what the current callback sees (buffered so far) */
+    struct pw_buf body[2]; /* what the current callback sees (buffered so far) */
     bool has_body[2];
     struct pw_buf body_in[2];  /* body phase: what the current plugin has yet to get */
     struct pw_buf body_out[2]; /* body phase: what the current plugin let through */
@@ -78,12 +77,12 @@ struct rp_stream {
     bool chunk_eos;            /* the chunk just delivered was the last */
     struct pw_stream *ctx[RP_MAX_PLUGINS];
     enum rp_phase phase;
-    int at;             /* plugin to run next in this phase */
+    int at; /* plugin to run next in this phase */
     bool paused;
-    bool resume;        /* continue_stream for the paused direction arrived */
-    bool response_ready;/* the upstream response (or a local reply) is in maps[2]/body[1] */
-    bool local_reply;   /* maps[2]/body[1] hold a local reply */
-    bool local_pending; /* a local reply was requested, not applied yet */
+    bool resume;         /* continue_stream for the paused direction arrived */
+    bool response_ready; /* the upstream response (or a local reply) is in maps[2]/body[1] */
+    bool local_reply;    /* maps[2]/body[1] hold a local reply */
+    bool local_pending;  /* a local reply was requested, not applied yet */
     struct pw_map lr_headers;
     struct pw_buf lr_body;
     struct pw_buf lr_details;
@@ -111,7 +110,7 @@ struct rp {
     uint64_t now_ms;
     struct rp_event *events;
     struct rp_stream *streams;
-    struct rp_stream *current; /* whose callbacks are running (log attribution) */
+    struct rp_stream *current;  /* whose callbacks are running (log attribution) */
     struct rp_plugin *starting; /* whose root context is being created */
     int nrequests;
     size_t body_chunk; /* deliver bodies in chunks of this size (0: whole) */
@@ -130,9 +129,8 @@ static json_t *rp_map_json(const struct pw_map *m)
     json_t *a = json_array();
 
     for (uint32_t i = 0; i < m->count; i++)
-        json_array_append_new(a, json_pack("[s%s%]", m->items[i].key,
-                                           (size_t)m->items[i].key_len, m->items[i].value,
-                                           (size_t)m->items[i].value_len));
+        json_array_append_new(a, json_pack("[s%s%]", m->items[i].key, (size_t)m->items[i].key_len,
+                                           m->items[i].value, (size_t)m->items[i].value_len));
     return a;
 }
 
@@ -180,7 +178,8 @@ static void rp_print_pairs(const char *prefix, json_t *pairs)
     size_t i;
     json_t *kv;
 
-    json_array_foreach(pairs, i, kv) {
+    json_array_foreach(pairs, i, kv)
+    {
         printf("%s    %s: %s\n", prefix, json_string_value(json_array_get(kv, 0)),
                json_string_value(json_array_get(kv, 1)));
     }
@@ -194,7 +193,8 @@ static void rp_print_event(const char *prefix, json_t *ev)
     json_t *v, *pairs = NULL, *bt = NULL;
 
     printf("%s %s", prefix, type);
-    json_object_foreach(ev, key, v) {
+    json_object_foreach(ev, key, v)
+    {
         if (strcmp(key, "event") == 0)
             continue;
         if (strcmp(key, "headers") == 0 || strcmp(key, "trailers") == 0) {
@@ -220,7 +220,8 @@ static void rp_print_event(const char *prefix, json_t *ev)
         rp_print_pairs(prefix, pairs);
     if (bt != NULL) {
         size_t i;
-        json_array_foreach(bt, i, v) {
+        json_array_foreach(bt, i, v)
+        {
             printf("%s    %s\n", prefix, json_string_value(v));
         }
     }
@@ -259,8 +260,7 @@ static struct rp_plugin *rp_plugin_of_root(struct rp *rp, struct pw_root *root)
     return rp->starting;
 }
 
-static struct pw_map *rp_stream_map(void *host, void *stream, enum pw_map_type type,
-                                    bool *writable)
+static struct pw_map *rp_stream_map(void *host, void *stream, enum pw_map_type type, bool *writable)
 {
     struct rp_stream *s = stream;
 
@@ -336,8 +336,9 @@ static void rp_local_reply(void *host, void *stream, const struct pw_local_respo
 
     if (s->local_reply || s->local_pending) {
         /* One local reply per stream: a second one is reported, not applied. */
-        rp_emit(s->rp, s, json_pack("{ss si}", "event", "local_reply_ignored", "status",
-                                    (int)r->status_code));
+        rp_emit(
+            s->rp, s,
+            json_pack("{ss si}", "event", "local_reply_ignored", "status", (int)r->status_code));
         return;
     }
     s->local_pending = true;
@@ -354,7 +355,8 @@ static json_t *rp_canned_for(struct rp *rp, const char *upstream, const char *pa
     size_t i;
     json_t *c;
 
-    json_array_foreach(rp->canned, i, c) {
+    json_array_foreach(rp->canned, i, c)
+    {
         const char *u = json_string_value(json_object_get(c, "upstream"));
         const char *p = json_string_value(json_object_get(c, "path"));
         if (u != NULL && strcmp(u, upstream) != 0)
@@ -400,9 +402,8 @@ static enum pw_status rp_http_call(void *host, struct pw_root *root, uint32_t to
     e->plugin = rp_plugin_of_root(rp, root);
     e->token = token;
     e->canned = fail ? NULL : canned;
-    uint64_t delay = canned != NULL
-                         ? (uint64_t)json_integer_value(json_object_get(canned, "delay_ms"))
-                         : 0;
+    uint64_t delay =
+        canned != NULL ? (uint64_t)json_integer_value(json_object_get(canned, "delay_ms")) : 0;
     if (!fail && call->timeout_ms != 0 && delay > call->timeout_ms) {
         delay = call->timeout_ms;
         e->timed_out = true;
@@ -422,9 +423,9 @@ static void rp_cancel(void *host, struct pw_root *root, uint32_t token)
             e->plugin == rp_plugin_of_root(rp, root)) {
             *pp = e->next;
             free(e);
-            rp_emit(rp, rp->current, json_pack("{ss ss si}", "event", "callout_cancelled",
-                                               "plugin", pw_root_name(root), "token",
-                                               (int)token));
+            rp_emit(rp, rp->current,
+                    json_pack("{ss ss si}", "event", "callout_cancelled", "plugin",
+                              pw_root_name(root), "token", (int)token));
             return;
         }
     }
@@ -466,8 +467,9 @@ static void rp_log(void *host, enum pw_log_level level, const char *line, size_t
 {
     struct rp *rp = host;
 
-    rp_emit(rp, rp->current, json_pack("{ss ss ss%}", "event", "log", "level",
-                                       rp_level_name(level), "message", line, len));
+    rp_emit(rp, rp->current,
+            json_pack("{ss ss ss%}", "event", "log", "level", rp_level_name(level), "message", line,
+                      len));
 }
 
 static uint64_t rp_clock(void *host, bool monotonic)
@@ -490,8 +492,9 @@ static void rp_failed(void *host, struct pw_vm *vm, const char *plugin, const ch
         backtrace += n + (nl != NULL);
     }
     rp->failed = true;
-    rp_emit(rp, rp->current, json_pack("{ss ss ss ss so}", "event", "trap", "plugin", plugin,
-                                       "callback", callback, "reason", reason, "backtrace", bt));
+    rp_emit(rp, rp->current,
+            json_pack("{ss ss ss ss so}", "event", "trap", "plugin", plugin, "callback", callback,
+                      "reason", reason, "backtrace", bt));
 }
 
 static enum pw_log_level rp_log_level(void *host)
@@ -572,7 +575,8 @@ static enum pw_action rp_run_callback(struct rp_stream *s, int i)
     json_t *ev = json_pack("{ss ss ss ss}", "event", "callback", "plugin", p->name, "callback",
                            rp_phase_callback(s->phase), "result", rp_action_name(a));
     if (s->phase == RP_REQ_HEADERS || s->phase == RP_RESP_HEADERS)
-        json_object_set_new(ev, "headers", rp_map_json(&s->maps[s->phase == RP_REQ_HEADERS ? 0 : 2]));
+        json_object_set_new(ev, "headers",
+                            rp_map_json(&s->maps[s->phase == RP_REQ_HEADERS ? 0 : 2]));
     else {
         struct pw_buf *b = &s->body[s->phase == RP_REQ_BODY ? 0 : 1];
         json_object_set_new(ev, "body", rp_bytes_json(b->data, b->len));
@@ -586,9 +590,8 @@ static enum pw_action rp_run_callback(struct rp_stream *s, int i)
 static void rp_apply_local_reply(struct rp_stream *s)
 {
     char status[16];
-    json_t *ev = json_pack("{ss si ss% si}", "event", "local_reply", "status",
-                           (int)s->lr_status, "details",
-                           s->lr_details.data ? (const char *)s->lr_details.data : "",
+    json_t *ev = json_pack("{ss si ss% si}", "event", "local_reply", "status", (int)s->lr_status,
+                           "details", s->lr_details.data ? (const char *)s->lr_details.data : "",
                            s->lr_details.len, "grpc_status", (int)s->lr_grpc);
 
     json_object_set_new(ev, "body", rp_bytes_json(s->lr_body.data, s->lr_body.len));
@@ -640,8 +643,9 @@ static void rp_stream_finish(struct rp_stream *s)
         json_object_set_new(ev, "body", rp_bytes_json(s->body[1].data, s->body[1].len));
         rp_emit(rp, s, ev);
     } else {
-        rp_emit(rp, s, json_pack("{ss ss}", "event", "unfinished", "state",
-                                 s->paused ? "paused, never resumed" : "no response"));
+        rp_emit(rp, s,
+                json_pack("{ss ss}", "event", "unfinished", "state",
+                          s->paused ? "paused, never resumed" : "no response"));
     }
     rp->current = s;
     s->phase = RP_DONE;
@@ -719,8 +723,7 @@ static bool rp_advance(struct rp_stream *s)
         case RP_REQ_HEADERS:
         case RP_REQ_BODY:
             if (s->at >= n) {
-                s->phase = s->phase == RP_REQ_HEADERS && s->has_body[0] ? RP_REQ_BODY
-                                                                        : RP_UPSTREAM;
+                s->phase = s->phase == RP_REQ_HEADERS && s->has_body[0] ? RP_REQ_BODY : RP_UPSTREAM;
                 s->at = 0;
                 if (s->phase == RP_UPSTREAM) {
                     json_t *ev = json_pack("{ss}", "event", "forward");
@@ -824,8 +827,8 @@ static void rp_run_event(struct rp *rp, struct rp_event *e)
     if (p == NULL || p->root == NULL)
         return;
     struct pw_http_response resp = {0};
-    json_t *ev = json_pack("{ss ss si}", "event", "callout_response", "plugin", p->name,
-                           "token", (int)e->token);
+    json_t *ev = json_pack("{ss ss si}", "event", "callout_response", "plugin", p->name, "token",
+                           (int)e->token);
     if (e->timed_out) {
         pw_map_add(&resp.headers, ":status", 7, "504", 3);
         pw_buf_set(&resp.body, "upstream request timeout", 24);
@@ -837,7 +840,8 @@ static void rp_run_event(struct rp *rp, struct rp_event *e)
         json_int_t code = json_integer_value(json_object_get(e->canned, "status"));
         snprintf(status, sizeof(status), "%d", code ? (int)code : 200);
         pw_map_add(&resp.headers, ":status", 7, status, strlen(status));
-        json_object_foreach(json_object_get(e->canned, "headers"), key, v) {
+        json_object_foreach(json_object_get(e->canned, "headers"), key, v)
+        {
             if (json_is_string(v))
                 pw_map_add(&resp.headers, key, strlen(key), json_string_value(v),
                            json_string_length(v));
@@ -850,7 +854,8 @@ static void rp_run_event(struct rp *rp, struct rp_event *e)
         json_object_set_new(ev, "status", json_string("failed"));
     }
     rp_emit(rp, NULL, ev);
-    pw_root_http_call_response(p->root, e->token, e->canned != NULL ? &resp : NULL);    pw_map_free(&resp.headers);
+    pw_root_http_call_response(p->root, e->token, e->canned != NULL ? &resp : NULL);
+    pw_map_free(&resp.headers);
     pw_buf_free(&resp.body);
 }
 
@@ -911,8 +916,8 @@ static int rp_field_str(json_t *pkt, const char *name, bool required, char *out,
         snprintf(out, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return 0;
     }
-    snprintf(err, errlen, "packet %zu: field \"%s\" %s", index,
-             name, v == NULL ? "is missing" : "must be a string");
+    snprintf(err, errlen, "packet %zu: field \"%s\" %s", index, name,
+             v == NULL ? "is missing" : "must be a string");
     return -1;
 }
 
@@ -927,7 +932,8 @@ static int rp_check_traffic(json_t *root, char *err, size_t errlen)
         snprintf(err, errlen, "the top level must be an array of packets");
         return -1;
     }
-    json_array_foreach(root, i, pkt) {
+    json_array_foreach(root, i, pkt)
+    {
         if (!json_is_object(pkt)) {
             snprintf(err, errlen, "packet %zu: must be an object", i);
             return -1;
@@ -960,7 +966,8 @@ static int rp_check_traffic(json_t *root, char *err, size_t errlen)
                 snprintf(err, errlen, "packet %zu: field \"%s\" must be an object", i, maps[k]);
                 return -1;
             }
-            json_object_foreach(m, key, v) {
+            json_object_foreach(m, key, v)
+            {
                 if (!json_is_string(v) && !json_is_number(v)) {
                     snprintf(err, errlen, "packet %zu: %s[\"%s\"] must be a string", i, maps[k],
                              key);
@@ -978,7 +985,8 @@ static void rp_add_json_headers(struct pw_map *m, json_t *obj)
     json_t *v;
     char num[32];
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         const char *s = json_string_value(v);
         if (s == NULL) {
             snprintf(num, sizeof(num), "%g", json_number_value(v));
@@ -1018,7 +1026,8 @@ static void rp_request(struct rp *rp, json_t *pkt)
     const char *qk;
     json_t *qv;
     char sep = '?';
-    json_object_foreach(json_object_get(pkt, "query_params"), qk, qv) {
+    json_object_foreach(json_object_get(pkt, "query_params"), qk, qv)
+    {
         char num[32];
         const char *val = json_string_value(qv);
         if (val == NULL) {
@@ -1049,9 +1058,9 @@ static void rp_request(struct rp *rp, json_t *pkt)
                                         "destination", s->dst, "events", s->events));
         json_decref(s->events); /* out_requests holds it */
     }
-    rp_emit(rp, s, json_pack("{ss ss ss ss ss}", "event", "request", "method",
-                             method ? method : "GET", "path", full, "source", s->src,
-                             "destination", s->dst));
+    rp_emit(rp, s,
+            json_pack("{ss ss ss ss ss}", "event", "request", "method", method ? method : "GET",
+                      "path", full, "source", s->src, "destination", s->dst));
     /* Append: streams advance in arrival order. */
     struct rp_stream **pp = &rp->streams;
     while (*pp != NULL)
@@ -1096,8 +1105,9 @@ static void rp_response(struct rp *rp, json_t *pkt, size_t index)
         rp_pump(rp);
         return;
     }
-    rp_emit(rp, NULL, json_pack("{ss si ss}", "event", "unmatched_response", "packet",
-                                (int)index, "source", src));
+    rp_emit(rp, NULL,
+            json_pack("{ss si ss}", "event", "unmatched_response", "packet", (int)index, "source",
+                      src));
 }
 
 /* ---- Plugins --------------------------------------------------------------------------- */
@@ -1142,8 +1152,7 @@ static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
 
     p->vm_owner = p;
     for (struct rp_plugin *q = rp->plugins; q < p && *p->vm_id && !p->new_vm; q++) {
-        if (q->vm_owner == q && strcmp(q->file, p->file) == 0 &&
-            strcmp(q->vm_id, p->vm_id) == 0) {
+        if (q->vm_owner == q && strcmp(q->file, p->file) == 0 && strcmp(q->vm_id, p->vm_id) == 0) {
             p->vm_owner = q;
             p->vm = q->vm;
             goto root;
@@ -1168,8 +1177,8 @@ static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
     };
     p->vm = pw_vm_new(p->module, &vc, &rp_ops, rp, err, sizeof(err));
     if (p->vm == NULL) {
-        rp_emit(rp, NULL, json_pack("{ss ss ss}", "event", "start_failed", "plugin", p->name,
-                                    "reason", err));
+        rp_emit(rp, NULL,
+                json_pack("{ss ss ss}", "event", "start_failed", "plugin", p->name, "reason", err));
         return -1;
     }
 root:;
@@ -1183,8 +1192,9 @@ root:;
     p->root = pw_root_new(p->vm, &pc, err, sizeof(err));
     rp->starting = NULL;
     if (p->root == NULL) {
-        rp_emit(rp, NULL, json_pack("{ss ss ss}", "event", "configure_failed", "plugin",
-                                    p->name, "reason", err));
+        rp_emit(
+            rp, NULL,
+            json_pack("{ss ss ss}", "event", "configure_failed", "plugin", p->name, "reason", err));
         return -1;
     }
     json_t *ev = json_pack("{ss ss ss}", "event", "plugin_started", "plugin", p->name, "abi",
@@ -1214,20 +1224,19 @@ static void rp_metric(void *arg, const struct pw_metric_view *m)
 
 static void rp_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: wasp replay --plugin FILE.wasm [--config STR|@FILE] [--root-id ID]\n"
-            "                   [--vm-id ID] [--name NAME] [--new-vm] [--fuel N]\n"
-            "                   [--max-memory PAGES]\n"
-            "                   [--plugin ...] --traffic FILE.json\n"
-            "                   [--callouts FILE.json] [--body-chunk N] [--json] [--trace]\n"
-            "Runs proxy-wasm plugins (a chain, in order) on recorded traffic and prints what\n"
-            "they did. Options after a --plugin apply to it. Plugins with the same file and\n"
-            "--vm-id share one VM (one root context each) unless --new-vm (as on another\n"
-            "worker). --fuel is the instruction budget\n"
-            "of each callback, --max-memory the most 64 KiB pages its memory may have.\n"
-            "--body-chunk N delivers bodies in N-byte chunks (default: whole); --trace logs\n"
-            "every hostcall with its arguments and status.\n"
-            "Exit status: 0 ok, 1 a plugin failed, 2 bad usage or input.\n");
+    fprintf(out, "usage: wasp replay --plugin FILE.wasm [--config STR|@FILE] [--root-id ID]\n"
+                 "                   [--vm-id ID] [--name NAME] [--new-vm] [--fuel N]\n"
+                 "                   [--max-memory PAGES]\n"
+                 "                   [--plugin ...] --traffic FILE.json\n"
+                 "                   [--callouts FILE.json] [--body-chunk N] [--json] [--trace]\n"
+                 "Runs proxy-wasm plugins (a chain, in order) on recorded traffic and prints what\n"
+                 "they did. Options after a --plugin apply to it. Plugins with the same file and\n"
+                 "--vm-id share one VM (one root context each) unless --new-vm (as on another\n"
+                 "worker). --fuel is the instruction budget\n"
+                 "of each callback, --max-memory the most 64 KiB pages its memory may have.\n"
+                 "--body-chunk N delivers bodies in N-byte chunks (default: whole); --trace logs\n"
+                 "every hostcall with its arguments and status.\n"
+                 "Exit status: 0 ok, 1 a plugin failed, 2 bad usage or input.\n");
 }
 
 static void rp_basename(const char *path, char *out, size_t len)
@@ -1320,8 +1329,7 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
             char *end;
             errno = 0;
             unsigned long long n = strtoull(v, &end, 10);
-            if (errno != 0 || *end != '\0' || end == v ||
-                (a[2] == 'm' && n > 65536)) {
+            if (errno != 0 || *end != '\0' || end == v || (a[2] == 'm' && n > 65536)) {
                 fprintf(stderr, "wasp replay: %s needs a number, not '%s'\n", a, v);
                 return 2;
             }
@@ -1347,8 +1355,7 @@ static json_t *rp_load_json(const char *what, const char *path)
     json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
 
     if (j == NULL)
-        fprintf(stderr, "wasp replay: %s %s:%d:%d: %s\n", what, path, e.line, e.column,
-                e.text);
+        fprintf(stderr, "wasp replay: %s %s:%d:%d: %s\n", what, path, e.line, e.column, e.text);
     return j;
 }
 
@@ -1418,7 +1425,8 @@ int wasp_cmd_replay(int argc, char **argv)
     if (status == 0) {
         size_t i;
         json_t *pkt;
-        json_array_foreach(traffic, i, pkt) {
+        json_array_foreach(traffic, i, pkt)
+        {
             json_t *d = json_object_get(pkt, "delta_ms");
             rp_advance_time(&rp, rp.now_ms + (d != NULL ? (uint64_t)json_number_value(d) : 0));
             if (json_is_true(json_object_get(pkt, "forward_direction")))
@@ -1450,8 +1458,8 @@ int wasp_cmd_replay(int argc, char **argv)
     if (rp.failed)
         status = 1;
     if (rp.json) {
-        json_t *doc = json_pack("{sO sO sb}", "events", rp.out_events, "requests",
-                                rp.out_requests, "failed", status != 0);
+        json_t *doc = json_pack("{sO sO sb}", "events", rp.out_events, "requests", rp.out_requests,
+                                "failed", status != 0);
         json_dumpf(doc, stdout, JSON_INDENT(1));
         putchar('\n');
         json_decref(doc);

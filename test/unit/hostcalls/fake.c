@@ -10,9 +10,8 @@
 
 /* ---- Fake engine ------------------------------------------------------------------- */
 
-static const uint8_t fake_i32s[16] = {WASM_I32, WASM_I32, WASM_I32, WASM_I32,
-                                      WASM_I32, WASM_I32, WASM_I32, WASM_I32,
-                                      WASM_I32, WASM_I32, WASM_I32, WASM_I32,
+static const uint8_t fake_i32s[16] = {WASM_I32, WASM_I32, WASM_I32, WASM_I32, WASM_I32, WASM_I32,
+                                      WASM_I32, WASM_I32, WASM_I32, WASM_I32, WASM_I32, WASM_I32,
                                       WASM_I32, WASM_I32, WASM_I32, WASM_I32};
 
 static struct wasm_func fake_alloc_func = {NULL, {1, 1, fake_i32s, fake_i32s}};
@@ -171,15 +170,15 @@ void wasm_linker_free(wasm_linker_t *l)
 {
 }
 
-int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name,
-                            const char *sig, wasm_host_func_t fn, void *env)
+int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name, const char *sig,
+                            wasm_host_func_t fn, void *env)
 {
     return WASM_ERR_ARG;
 }
 
 int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
-                      const struct wasm_instance_config *cfg, wasm_instance_t **out,
-                      char *err, size_t errlen)
+                      const struct wasm_instance_config *cfg, wasm_instance_t **out, char *err,
+                      size_t errlen)
 {
     return WASM_ERR_LINK;
 }
@@ -218,8 +217,7 @@ uint64_t fake_u64(struct pw_vm *vm, uint32_t addr)
     return fake_u32(vm, addr) | (uint64_t)fake_u32(vm, addr + 4) << 32;
 }
 
-const uint8_t *fake_out(struct pw_vm *vm, uint32_t ptr_out, uint32_t size_out,
-                        uint32_t *len)
+const uint8_t *fake_out(struct pw_vm *vm, uint32_t ptr_out, uint32_t size_out, uint32_t *len)
 {
     *len = fake_u32(vm, size_out);
     return vm->inst->mem + fake_u32(vm, ptr_out);
@@ -238,8 +236,7 @@ uint32_t fake_hc(wasm_host_func_t fn, struct pw_vm *vm, int n, const uint64_t *a
 
 /* ---- Fake host ------------------------------------------------------------------------ */
 
-static struct pw_map *fh_stream_map(void *host, void *stream, enum pw_map_type type,
-                                    bool *writable)
+static struct pw_map *fh_stream_map(void *host, void *stream, enum pw_map_type type, bool *writable)
 {
     struct fake_stream *s = stream;
 
@@ -329,8 +326,8 @@ static void fh_post(void *host, struct pw_vm *vm, uint32_t ctx, uint32_t queue)
     h->post_queue = queue;
 }
 
-static enum pw_status fh_get_property(void *host, void *stream, const char *path,
-                                      size_t len, struct pw_buf *out)
+static enum pw_status fh_get_property(void *host, void *stream, const char *path, size_t len,
+                                      struct pw_buf *out)
 {
     if (len == 9 && memcmp(path, "host\0only", 9) == 0)
         return pw_buf_set(out, "yes", 3) == 0 ? PW_OK : PW_INTERNAL_FAILURE;

@@ -49,14 +49,13 @@ uint32_t fake_put_str(struct pw_vm *vm, uint32_t addr, const char *s);
 uint32_t fake_u32(struct pw_vm *vm, uint32_t addr);
 uint64_t fake_u64(struct pw_vm *vm, uint32_t addr);
 /* The bytes the host returned through (ptr_out, size_out). */
-const uint8_t *fake_out(struct pw_vm *vm, uint32_t ptr_out, uint32_t size_out,
-                        uint32_t *len);
+const uint8_t *fake_out(struct pw_vm *vm, uint32_t ptr_out, uint32_t size_out, uint32_t *len);
 
-/* Calls a hostcall with n arguments (each converted to a slot), as the engine would; returns the status, or
- * 0xdead when the hostcall stopped the guest (trap). */
+/* Calls a hostcall with n arguments (each converted to a slot), as the engine would; returns the
+ * status, or 0xdead when the hostcall stopped the guest (trap). */
 uint32_t fake_hc(wasm_host_func_t fn, struct pw_vm *vm, int n, const uint64_t *args);
-#define HC(name, vm, ...) \
-    fake_hc(pw_hc_##name, vm, (int)(sizeof((uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)), \
+#define HC(name, vm, ...)                                                                          \
+    fake_hc(pw_hc_##name, vm, (int)(sizeof((uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)),         \
             (uint64_t[]){__VA_ARGS__})
 #define HC0(name, vm) fake_hc(pw_hc_##name, vm, 0, NULL)
 

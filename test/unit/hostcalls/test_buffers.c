@@ -12,10 +12,10 @@
 
 #include "fake.h"
 
-#define D 0x100u  /* data */
+#define D 0x100u /* data */
 #define P 0x300u
 #define S 0x304u
-#define F 0x308u  /* flags */
+#define F 0x308u /* flags */
 #define OOB 0xfffeu
 
 static void splice_covers_prepend_append_replace_and_the_middle(void **state)
@@ -23,7 +23,7 @@ static void splice_covers_prepend_append_replace_and_the_middle(void **state)
     struct pw_buf b = {0};
 
     pw_buf_set(&b, "hello world", 11);
-    pw_buf_splice(&b, 0, 0, ">", 1); /* prepend */
+    pw_buf_splice(&b, 0, 0, ">", 1);   /* prepend */
     pw_buf_splice(&b, 100, 0, "<", 1); /* start past the end: append */
     assert_int_equal(b.len, 13);
     assert_memory_equal(b.data, ">hello world<", 13);
@@ -80,8 +80,7 @@ static void set_bytes_splices_the_hosts_buffer(void **state)
     e->fs.read_only[0] = true;
     assert_int_equal(HC(set_buffer_bytes, e->vm, 1, 0, 0, D, 2), PW_NOT_FOUND);
     assert_int_equal(HC(set_buffer_bytes, e->vm, 7, 0, 0, D, 2), PW_BAD_ARGUMENT);
-    assert_int_equal(HC(set_buffer_bytes, e->vm, 0, 0, 0, OOB, 4),
-                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(set_buffer_bytes, e->vm, 0, 0, 0, OOB, 4), PW_INVALID_MEMORY_ACCESS);
 }
 
 static void status_reports_size_and_end_of_stream(void **state)
@@ -128,11 +127,10 @@ int main(void)
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(set_bytes_splices_the_hosts_buffer, fake_env_setup,
                                         fake_env_teardown),
-        cmocka_unit_test_setup_teardown(status_reports_size_and_end_of_stream,
+        cmocka_unit_test_setup_teardown(status_reports_size_and_end_of_stream, fake_env_setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(configurations_are_buffers_6_and_7_in_their_callbacks_only,
                                         fake_env_setup, fake_env_teardown),
-        cmocka_unit_test_setup_teardown(
-            configurations_are_buffers_6_and_7_in_their_callbacks_only, fake_env_setup,
-            fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@
 #define TOK 0x300u /* returned token */
 #define P 0x310u
 #define S 0x314u
-#define C 0x318u   /* status code */
+#define C 0x318u /* status code */
 
 static struct fake_env *cur;
 static uint32_t got[8];
@@ -185,11 +185,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_callout_needs_method_path_and_authority, setup,
                                         fake_env_teardown),
-        cmocka_unit_test_setup_teardown(
-            the_response_is_readable_from_the_root_during_the_callback, setup,
-            fake_env_teardown),
-        cmocka_unit_test_setup_teardown(a_failed_callout_gives_no_headers_and_status_11,
+        cmocka_unit_test_setup_teardown(the_response_is_readable_from_the_root_during_the_callback,
                                         setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_failed_callout_gives_no_headers_and_status_11, setup,
+                                        fake_env_teardown),
         cmocka_unit_test_setup_teardown(
             callouts_are_cancelled_with_the_stream_or_root_that_made_them, setup,
             fake_env_teardown),

@@ -17,9 +17,9 @@
 #define M 0x1000u
 #define T 0x100u
 
-static struct fake_env *cur;  /* the fixture, for the guest functions */
-static char order[128];       /* callbacks seen, in order */
-static int seen_during;       /* host-side effects observed inside a callback */
+static struct fake_env *cur; /* the fixture, for the guest functions */
+static char order[128];      /* callbacks seen, in order */
+static int seen_during;      /* host-side effects observed inside a callback */
 static uint32_t status_seen;
 
 static int setup(void **state)
@@ -150,14 +150,12 @@ static void stream_actions_check_their_arguments(void **state)
     assert_int_equal(HC(continue_stream, e->vm, PW_STREAM_UPSTREAM), PW_UNIMPLEMENTED);
     assert_int_equal(HC(close_stream, e->vm, 7), PW_BAD_ARGUMENT);
     assert_int_equal(HC(set_effective_context, e->vm, 999), PW_BAD_ARGUMENT);
-    assert_int_equal(HC(send_local_response, e->vm, 42, 0, 0, 0, 0, 0, 0, -1),
-                     PW_BAD_ARGUMENT);
+    assert_int_equal(HC(send_local_response, e->vm, 42, 0, 0, 0, 0, 0, 0, -1), PW_BAD_ARGUMENT);
     assert_int_equal(HC(send_local_response, e->vm, 200, 0xfff0, 0x100, 0, 0, 0, 0, -1),
                      PW_INVALID_MEMORY_ACCESS);
     fake_enter(e->vm, &e->root->ctx, PW_CB_TICK);
     assert_int_equal(HC(continue_stream, e->vm, PW_STREAM_REQUEST), PW_NOT_FOUND);
-    assert_int_equal(HC(send_local_response, e->vm, 200, 0, 0, 0, 0, 0, 0, -1),
-                     PW_NOT_FOUND);
+    assert_int_equal(HC(send_local_response, e->vm, 200, 0, 0, 0, 0, 0, 0, -1), PW_NOT_FOUND);
     assert_null(e->vm->deferred);
 }
 
@@ -246,21 +244,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_local_reply_is_sent_after_the_callback_and_stops_the_stream, setup,
             fake_env_teardown),
-        cmocka_unit_test_setup_teardown(
-            continue_from_a_root_callback_acts_on_the_effective_stream, setup,
-            fake_env_teardown),
+        cmocka_unit_test_setup_teardown(continue_from_a_root_callback_acts_on_the_effective_stream,
+                                        setup, fake_env_teardown),
         cmocka_unit_test_setup_teardown(stream_actions_check_their_arguments, setup,
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(a_stream_ends_with_done_then_log_then_delete, setup,
                                         fake_env_teardown),
-        cmocka_unit_test_setup_teardown(callback_results_map_to_actions, setup,
-                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(callback_results_map_to_actions, setup, fake_env_teardown),
         cmocka_unit_test_setup_teardown(a_trap_fails_the_vm_and_is_reported, setup,
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(proc_exit_0_is_success_only_during_start, setup,
                                         fake_env_teardown),
-        cmocka_unit_test_setup_teardown(a_root_refusing_its_configuration_is_not_created,
-                                        setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_root_refusing_its_configuration_is_not_created, setup,
+                                        fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

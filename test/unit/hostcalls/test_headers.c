@@ -12,11 +12,11 @@
 
 #include "fake.h"
 
-#define K 0x100u   /* key */
-#define V 0x200u   /* value */
-#define P 0x300u   /* return pointer */
-#define S 0x304u   /* return size */
-#define M 0x1000u  /* a serialized map */
+#define K 0x100u    /* key */
+#define V 0x200u    /* value */
+#define P 0x300u    /* return pointer */
+#define S 0x304u    /* return size */
+#define M 0x1000u   /* a serialized map */
 #define OOB 0xfffeu /* a pointer whose 4-byte access leaves the 64 KiB memory */
 
 #define setup fake_env_setup
@@ -24,8 +24,8 @@
 
 static void pairs_encoding_matches_the_abi_example(void **state)
 {
-    static const uint8_t expect[] = {2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2,
-                                     0, 0, 0, 'a', 0, '1', 0, 'b', 0, '2', '2', 0};
+    static const uint8_t expect[] = {2, 0, 0, 0, 1, 0,   0, 0,   1, 0,   0, 0,   1,   0, 0,
+                                     0, 2, 0, 0, 0, 'a', 0, '1', 0, 'b', 0, '2', '2', 0};
     struct pw_map m = {0}, back = {0};
     uint8_t out[sizeof(expect)];
 
@@ -196,11 +196,9 @@ static void bad_guest_pointers_are_invalid_memory_access(void **state)
 {
     struct fake_env *e = *state;
 
-    assert_int_equal(HC(get_header_map_value, e->vm, 0, OOB, 16, P, S),
-                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(get_header_map_value, e->vm, 0, OOB, 16, P, S), PW_INVALID_MEMORY_ACCESS);
     uint32_t kl = fake_put_str(e->vm, K, "x-foo");
-    assert_int_equal(HC(get_header_map_value, e->vm, 0, K, kl, OOB, S),
-                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(get_header_map_value, e->vm, 0, K, kl, OOB, S), PW_INVALID_MEMORY_ACCESS);
     assert_int_equal(HC(get_header_map_pairs, e->vm, 0, P, OOB), PW_INVALID_MEMORY_ACCESS);
     assert_int_equal(HC(set_header_map_pairs, e->vm, 0, 0xffff0000ull, 100),
                      PW_INVALID_MEMORY_ACCESS);
@@ -224,24 +222,21 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pairs_encoding_matches_the_abi_example),
         cmocka_unit_test(malformed_pairs_are_rejected_and_leave_an_empty_map),
-        cmocka_unit_test_setup_teardown(keys_are_lower_cased_and_matched_case_insensitively,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_key_is_not_found_in_0_2_and_empty_in_0_1,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(get_pairs_returns_the_serialized_map, setup,
+        cmocka_unit_test_setup_teardown(keys_are_lower_cased_and_matched_case_insensitively, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(add_replace_remove_edit_the_hosts_map, setup,
+        cmocka_unit_test_setup_teardown(missing_key_is_not_found_in_0_2_and_empty_in_0_1, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(get_pairs_returns_the_serialized_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(add_replace_remove_edit_the_hosts_map, setup, teardown),
         cmocka_unit_test_setup_teardown(set_pairs_replaces_the_map_and_rejects_malformed_input,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(a_map_not_available_reads_empty_and_refuses_writes,
+        cmocka_unit_test_setup_teardown(a_map_not_available_reads_empty_and_refuses_writes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(maps_are_read_only_when_sent_or_while_the_stream_ends,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            maps_are_read_only_when_sent_or_while_the_stream_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_guest_pointers_are_invalid_memory_access, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(allocator_failure_is_internal_failure, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(allocator_failure_is_internal_failure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,8 +51,7 @@ static void time_and_tick_period_go_through_the_host(void **state)
 
     assert_int_equal(HC(get_current_time_nanoseconds, e->vm, OUT), PW_OK);
     assert_int_equal(fake_u64(e->vm, OUT), e->host.now_ns);
-    assert_int_equal(HC(get_current_time_nanoseconds, e->vm, 0xfffc),
-                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(get_current_time_nanoseconds, e->vm, 0xfffc), PW_INVALID_MEMORY_ACCESS);
     /* From a stream, the period is set for its root context. */
     assert_int_equal(HC(set_tick_period_milliseconds, e->vm, 250), PW_OK);
     assert_int_equal(e->host.tick_period, 250);
@@ -72,8 +71,8 @@ int main(void)
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(levels_are_checked_and_filtered, fake_env_setup,
                                         fake_env_teardown),
-        cmocka_unit_test_setup_teardown(time_and_tick_period_go_through_the_host,
-                                        fake_env_setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(time_and_tick_period_go_through_the_host, fake_env_setup,
+                                        fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,10 +109,9 @@ static void bad_ids_types_and_pointers_are_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(metrics_behave_per_type, fake_env_setup,
+        cmocka_unit_test_setup_teardown(metrics_behave_per_type, fake_env_setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(bad_ids_types_and_pointers_are_refused, fake_env_setup,
                                         fake_env_teardown),
-        cmocka_unit_test_setup_teardown(bad_ids_types_and_pointers_are_refused,
-                                        fake_env_setup, fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

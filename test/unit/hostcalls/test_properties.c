@@ -18,8 +18,7 @@
 #define S 0x304u
 
 /* Gets a property whose path is given with '.' standing for the NUL separator. */
-static uint32_t prop(struct pw_vm *vm, const char *dotted, const uint8_t **out,
-                     uint32_t *len)
+static uint32_t prop(struct pw_vm *vm, const char *dotted, const uint8_t **out, uint32_t *len)
 {
     char path[128];
     size_t n = strlen(dotted);
@@ -151,19 +150,17 @@ static void set_property_is_read_back_and_unknown_is_not_found(void **state)
     assert_int_equal(prop(e->vm, "no.such.thing", &v, &len), PW_NOT_FOUND);
     assert_int_equal(HC(get_property, e->vm, 0xfff0, 0x100, P, S), PW_INVALID_MEMORY_ACCESS);
     assert_int_equal(HC(get_property, e->vm, PATH, 4, 0xfffe, S), PW_INVALID_MEMORY_ACCESS);
-    assert_int_equal(HC(set_property, e->vm, PATH, 4, 0xfff0, 0x100),
-                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(set_property, e->vm, PATH, 4, 0xfff0, 0x100), PW_INVALID_MEMORY_ACCESS);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(plugin_and_request_properties, setup,
-                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(plugin_and_request_properties, setup, fake_env_teardown),
         cmocka_unit_test_setup_teardown(connection_properties_use_envoys_encodings, setup,
                                         fake_env_teardown),
-        cmocka_unit_test_setup_teardown(set_property_is_read_back_and_unknown_is_not_found,
-                                        setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(set_property_is_read_back_and_unknown_is_not_found, setup,
+                                        fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

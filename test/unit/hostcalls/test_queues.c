@@ -118,10 +118,10 @@ static void the_latest_registrant_consumes_and_a_freed_vm_is_forgotten(void **st
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            enqueue_wakes_the_registering_vm_through_its_own_host, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            the_latest_registrant_consumes_and_a_freed_vm_is_forgotten, setup, teardown),
+        cmocka_unit_test_setup_teardown(enqueue_wakes_the_registering_vm_through_its_own_host,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(the_latest_registrant_consumes_and_a_freed_vm_is_forgotten,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,20 +21,48 @@ struct hostcall {
     int nargs;
 };
 
-#define H(name, n) {#name, pw_hc_##name, n}
+#define H(name, n)                                                                                 \
+    {                                                                                              \
+#name, pw_hc_##name, n                                                                     \
+    }
 static const struct hostcall hostcalls[] = {
-    H(log, 3), H(get_log_level, 1), H(get_current_time_nanoseconds, 1),
-    H(set_tick_period_milliseconds, 1), H(get_buffer_bytes, 5), H(set_buffer_bytes, 5),
-    H(get_buffer_status, 3), H(get_configuration, 2), H(get_header_map_size, 2),
-    H(get_header_map_pairs, 3), H(set_header_map_pairs, 3), H(get_header_map_value, 5),
-    H(add_header_map_value, 5), H(replace_header_map_value, 5),
-    H(remove_header_map_value, 3), H(continue_stream, 1), H(close_stream, 1),
-    H(continue_request, 0), H(continue_response, 0), H(send_local_response, 8),
-    H(set_effective_context, 1), H(done, 0), H(clear_route_cache, 0), H(http_call, 10),
-    H(get_status, 3), H(call_foreign_function, 6), H(set_shared_data, 5),
-    H(get_shared_data, 5), H(register_shared_queue, 3), H(resolve_shared_queue, 5),
-    H(enqueue_shared_queue, 3), H(dequeue_shared_queue, 3), H(define_metric, 4),
-    H(record_metric, 2), H(increment_metric, 2), H(get_metric, 2), H(get_property, 4),
+    H(log, 3),
+    H(get_log_level, 1),
+    H(get_current_time_nanoseconds, 1),
+    H(set_tick_period_milliseconds, 1),
+    H(get_buffer_bytes, 5),
+    H(set_buffer_bytes, 5),
+    H(get_buffer_status, 3),
+    H(get_configuration, 2),
+    H(get_header_map_size, 2),
+    H(get_header_map_pairs, 3),
+    H(set_header_map_pairs, 3),
+    H(get_header_map_value, 5),
+    H(add_header_map_value, 5),
+    H(replace_header_map_value, 5),
+    H(remove_header_map_value, 3),
+    H(continue_stream, 1),
+    H(close_stream, 1),
+    H(continue_request, 0),
+    H(continue_response, 0),
+    H(send_local_response, 8),
+    H(set_effective_context, 1),
+    H(done, 0),
+    H(clear_route_cache, 0),
+    H(http_call, 10),
+    H(get_status, 3),
+    H(call_foreign_function, 6),
+    H(set_shared_data, 5),
+    H(get_shared_data, 5),
+    H(register_shared_queue, 3),
+    H(resolve_shared_queue, 5),
+    H(enqueue_shared_queue, 3),
+    H(dequeue_shared_queue, 3),
+    H(define_metric, 4),
+    H(record_metric, 2),
+    H(increment_metric, 2),
+    H(get_metric, 2),
+    H(get_property, 4),
     H(set_property, 4),
 };
 
@@ -51,8 +79,8 @@ static uint64_t next_random(void)
 /* An argument: mostly edge cases, sometimes anything. */
 static uint64_t random_arg(void)
 {
-    static const uint64_t edges[] = {0,      1,      2,      3,      7,          8,
-                                     0x100,  0x1000, 0x1004, 0xfff0, 0xfffc,     0xffff,
+    static const uint64_t edges[] = {0,       1,       2,          3,          7,         8,
+                                     0x100,   0x1000,  0x1004,     0xfff0,     0xfffc,    0xffff,
                                      0x10000, 0x10001, 0x7fffffff, 0xffffffff, 0xfffffffc};
     uint64_t r = next_random();
 
@@ -86,8 +114,8 @@ static void every_hostcall_survives_random_arguments(void **state)
     pw_map_add(&resp.headers, ":status", 7, "200", 3);
 
     struct pw_ctx *contexts[] = {&e->stream->ctx, &e->root->ctx, NULL};
-    static const enum pw_cb phases[] = {PW_CB_REQUEST_HEADERS, PW_CB_CONFIGURE,
-                                        PW_CB_VM_START, PW_CB_LOG, PW_CB_TICK};
+    static const enum pw_cb phases[] = {PW_CB_REQUEST_HEADERS, PW_CB_CONFIGURE, PW_CB_VM_START,
+                                        PW_CB_LOG, PW_CB_TICK};
     for (int round = 0; round < 3000; round++) {
         /* Restore the fixtures the previous calls may have changed. */
         fake_put(e->vm, 0x1000, buf, n);
@@ -103,9 +131,8 @@ static void every_hostcall_survives_random_arguments(void **state)
             uint64_t slots[16];
             for (int a = 0; a < 16; a++)
                 slots[a] = random_arg();
-            uint32_t st = hostcalls[i].fn(e->vm->inst, slots, NULL) == WASM_OK
-                              ? (uint32_t)slots[0]
-                              : 0xdead;
+            uint32_t st =
+                hostcalls[i].fn(e->vm->inst, slots, NULL) == WASM_OK ? (uint32_t)slots[0] : 0xdead;
             if (!valid_status(st))
                 fail_msg("%s returned %u", hostcalls[i].name, st);
         }
@@ -124,8 +151,8 @@ static void every_hostcall_survives_random_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(every_hostcall_survives_random_arguments,
-                                        fake_env_setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(every_hostcall_survives_random_arguments, fake_env_setup,
+                                        fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,10 +63,8 @@ static void cas_semantics_follow_the_abi(void **state)
     assert_int_equal(set(vm, "k", "", 0), PW_OK); /* empty values are values */
     assert_int_equal(get(vm, "k", v, &cas), PW_OK);
     assert_string_equal(v, "");
-    assert_int_equal(HC(get_shared_data, vm, 0xfff0, 0x100, P, S, C),
-                     PW_INVALID_MEMORY_ACCESS);
-    assert_int_equal(HC(set_shared_data, vm, K, 1, 0xfff0, 0x100, 0),
-                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(get_shared_data, vm, 0xfff0, 0x100, P, S, C), PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(set_shared_data, vm, K, 1, 0xfff0, 0x100, 0), PW_INVALID_MEMORY_ACCESS);
     pw_vm_free(vm);
     fake_host_free(&h);
 }
