@@ -192,7 +192,19 @@ PW_HOSTCALL(dequeue_shared_queue)
         return pw_ret(slots, PW_EMPTY);
     enum pw_status st =
         pw_guest_copy_out(vm, item->data, item->len, pw_arg(slots, 1), pw_arg(slots, 2), &trapped);
-    free(item);
+    if (st == PW_OK) {
+        free(item);
+    } else {
+        /* Not delivered: back in front, so no item is lost. The array may have moved
+         * (another queue registered meanwhile): index it again under the lock. */
+        pthread_mutex_lock(&pw_queue_lock);
+        q = &pw_queues[id - 1];
+        item->next = q->head;
+        q->head = item;
+        if (q->tail == NULL)
+            q->tail = item;
+        pthread_mutex_unlock(&pw_queue_lock);
+    }
     if (trapped)
         return pw_trap_from_alloc(vm);
     return pw_ret(slots, st);

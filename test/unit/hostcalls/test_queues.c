@@ -115,6 +115,23 @@ static void the_latest_registrant_consumes_and_a_freed_vm_is_forgotten(void **st
     t->producer = fake_vm_new(&t->hp, "qvm", PW_ABI_0_2_1);
 }
 
+static void an_item_that_cannot_be_delivered_stays_queued(void **state)
+{
+    struct two *t = *state;
+    uint32_t nl = fake_put_str(t->consumer, N, "keep"), len;
+
+    assert_int_equal(HC(register_shared_queue, t->consumer, N, nl, ID), PW_OK);
+    uint32_t id = fake_u32(t->consumer, ID);
+    fake_put_str(t->consumer, V, "precious");
+    assert_int_equal(HC(enqueue_shared_queue, t->consumer, id, V, 8), PW_OK);
+    t->consumer->inst->alloc_fails = true;
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_INTERNAL_FAILURE);
+    t->consumer->inst->alloc_fails = false;
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_OK);
+    assert_memory_equal(fake_out(t->consumer, P, S, &len), "precious", 8);
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_EMPTY);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +139,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(the_latest_registrant_consumes_and_a_freed_vm_is_forgotten,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(an_item_that_cannot_be_delivered_stays_queued, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
