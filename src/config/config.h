@@ -44,7 +44,7 @@ struct cfg_log_dest {
 
 enum cfg_listener_protocol {
     CFG_LISTENER_HTTP,
-    CFG_LISTENER_HTTPS, /* parsed and validated; served once TLS lands */
+    CFG_LISTENER_HTTPS, /* TLS, then HTTP/2 or HTTP/1.1 by ALPN */
     CFG_LISTENER_TCP,   /* parsed and validated; served once TCP proxying lands */
 };
 
@@ -79,6 +79,13 @@ struct cfg_daemon {
     enum cfg_log_level log_level;   /* default info */
     uint64_t drain_timeout_ms;      /* default 30s */
     const char *pid_file;           /* NULL: none */
+};
+
+/* "tls_sni = NAME CERT KEY": a certificate for one server name ("*.x" = one label). */
+struct cfg_tls_sni {
+    const char *name; /* lower case */
+    const char *certificate;
+    const char *key;
 };
 
 /* A header to add (value != NULL) or to remove (value == NULL). */
@@ -164,6 +171,8 @@ struct cfg_listener {
     enum cfg_listener_protocol protocol;
     const char *tls_certificate; /* https only, readable; else NULL */
     const char *tls_key;
+    const struct cfg_tls_sni *tls_sni; /* https only: per-name certificates */
+    size_t n_tls_sni;
 
     uint64_t max_request_line; /* default 8k */
     uint64_t max_header_size;  /* whole header block, default 32k */

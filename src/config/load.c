@@ -840,6 +840,49 @@ static int parse_route_host(struct loader *ld, struct section *sec, const struct
     return 0;
 }
 
+/* "NAME CERT KEY": a server name (or *.domain) and its certificate and key files. */
+static int parse_tls_sni(struct loader *ld, struct section *sec, const struct key *k,
+                         const char *value)
+{
+    char name[256], cert[1024], key[1024], extra[2];
+    int n = sscanf(value, "%255s %1023s %1023s %1s", name, cert, key, extra);
+    if (n != 3) {
+        ld_key_error(ld, sec, k, "'%s' is not 'server-name certificate-file key-file'", value);
+        return -1;
+    }
+    const char *p = name[0] == '*' && name[1] == '.' ? name + 2 : name;
+    if (*p == '\0' || *p == '.') {
+        ld_key_error(ld, sec, k, "'%s' is not a server name", name);
+        return -1;
+    }
+    for (; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.')) {
+            ld_key_error(ld, sec, k, "'%s' is not a server name", name);
+            return -1;
+        }
+    }
+    for (char *q = name; *q; q++)
+        if (*q >= 'A' && *q <= 'Z')
+            *q = (char)(*q + 32);
+    const struct cfg_tls_sni **items = FIELD(sec, k, const struct cfg_tls_sni *);
+    size_t *cnt = COUNT(sec, k);
+    for (size_t i = 0; i < *cnt; i++) {
+        if (strcmp((*items)[i].name, name) == 0) {
+            ld_key_error(ld, sec, k, "server name '%s' given twice", name);
+            return -1;
+        }
+    }
+    struct cfg_tls_sni *grown = cfg_arena_grow(ld->arena, *items, *cnt, sizeof(**items));
+    grown[*cnt].name = cfg_arena_strdup(ld->arena, name);
+    grown[*cnt].certificate = resolve_path(ld, cert);
+    grown[*cnt].key = resolve_path(ld, key);
+    *items = grown;
+    (*cnt)++;
+    return 0;
+}
+
 static int parse_path_prefix(struct loader *ld, struct section *sec, const struct key *k,
                              const char *value)
 {
@@ -878,6 +921,7 @@ static const struct key listener_keys[] = {
     {"protocol", parse_listener_protocol, L(pub.protocol), 0, "http", 0, 0, 0},
     {"tls_certificate", parse_path, L(pub.tls_certificate), 0, NULL, 0, 0, 0},
     {"tls_key", parse_path, L(pub.tls_key), 0, NULL, 0, 0, 0},
+    {"tls_sni", parse_tls_sni, L(pub.tls_sni), L(pub.n_tls_sni), NULL, KEY_MULTI, 0, 0},
     {"max_request_line", parse_size, L(pub.max_request_line), 0, "8k", 0, 64, 1 << 20},
     {"max_header_size", parse_size, L(pub.max_header_size), 0, "32k", 0, 256, 16 << 20},
     {"max_headers", parse_u64, L(pub.max_headers), 0, "100", 0, 1, 10000},
@@ -1312,7 +1356,13 @@ static void link_listener(struct loader *ld, struct section *sec)
             ld_error(ld, sec->line, sec, "tls_key", "missing (required for https)");
         check_readable(ld, sec, "tls_certificate", l->pub.tls_certificate);
         check_readable(ld, sec, "tls_key", l->pub.tls_key);
+        for (size_t i = 0; i < l->pub.n_tls_sni; i++) {
+            check_readable(ld, sec, "tls_sni", l->pub.tls_sni[i].certificate);
+            check_readable(ld, sec, "tls_sni", l->pub.tls_sni[i].key);
+        }
     } else {
+        if (has_key(sec, "tls_sni"))
+            ld_key_error(ld, sec, key_of(sec, "tls_sni"), "only for protocol = https");
         if (has_key(sec, "tls_certificate"))
             ld_key_error(ld, sec, key_of(sec, "tls_certificate"), "only for protocol = https");
         if (has_key(sec, "tls_key"))

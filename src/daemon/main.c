@@ -134,7 +134,7 @@ static int probe_listeners(const struct daemon_gen *g, const struct daemon_gen *
     int rc = 0;
     for (size_t i = 0; i < g->n_listeners; i++) {
         const struct cfg_listener *l = g->listeners[i].cfg;
-        if (l->protocol != CFG_LISTENER_HTTP) {
+        if (l->protocol == CFG_LISTENER_TCP) {
             if (to_log)
                 log_warn("[listener:%s]: protocol not served yet, skipped", l->name);
             continue;

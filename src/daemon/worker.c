@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "log/log.h"
 #include "server/server.h"
+#include "tls/tls.h"
 #include "upstream/upstream.h"
 
 #include <errno.h>
@@ -71,8 +72,10 @@ static struct stream_chain *gen_build_chain(const struct cfg_listener *l, char *
 
 static void gen_free(struct daemon_gen *g)
 {
-    for (size_t i = 0; i < g->n_listeners; i++)
+    for (size_t i = 0; i < g->n_listeners; i++) {
         stream_chain_free(g->listeners[i].chain);
+        tls_ctx_free(g->listeners[i].tls);
+    }
     free(g->listeners);
     cfg_unref(g->cfg);
     free(g);
@@ -112,6 +115,14 @@ struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, char *err, s
         lc->h1.max_headers = (uint32_t)l->max_headers;
         lc->h1.max_body = l->max_body_size;
         lc->stream.hold_max = STREAM_HOLD_MAX;
+        if (l->protocol == CFG_LISTENER_HTTPS) {
+            lc->tls = tls_ctx_new(l, e, sizeof(e));
+            if (lc->tls == NULL) {
+                snprintf(err, errlen, "[listener:%s]: %s", l->name, e);
+                gen_free(g);
+                return NULL;
+            }
+        }
     }
     return g;
 }
@@ -183,7 +194,7 @@ static void worker_socket_close(struct worker_socket *ws)
 
 static bool listener_served(const struct cfg_listener *l)
 {
-    return l->protocol == CFG_LISTENER_HTTP;
+    return l->protocol == CFG_LISTENER_HTTP || l->protocol == CFG_LISTENER_HTTPS;
 }
 
 /*

@@ -28,6 +28,7 @@ struct cfg_generation;
 struct cfg_listener;
 struct srv_conn;
 struct up_worker;
+struct tls_ctx;
 
 /* What a worker serves one listener with, for one generation. */
 struct worker_listener_conf {
@@ -35,6 +36,7 @@ struct worker_listener_conf {
     struct stream_chain *chain;
     struct h1_limits h1;
     struct stream_limits stream;
+    struct tls_ctx *tls; /* https: the server context (certificates read at build) */
 };
 
 struct daemon_gen {

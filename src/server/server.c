@@ -11,8 +11,10 @@
 #include "config/config.h"
 #include "daemon/worker.h"
 #include "http1/h1.h"
+#include "http2/h2.h"
 #include "log/log.h"
 #include "stream/stream.h"
+#include "tls/tls.h"
 #include "upstream/upstream.h"
 
 #include <arpa/inet.h>
@@ -65,6 +67,10 @@ struct srv_conn {
     bool closing;       /* close once `out` is flushed */
     bool dead;          /* close now (from post_ev) */
     bool post_flush;    /* post_ev should flush */
+    bool served;        /* a request was parsed (no h2c preface check after it) */
+    bool handed_off;    /* fd and transport went to another codec (HTTP/2) */
+    const struct srv_io_ops *io; /* transport (TLS) or NULL: the plain socket */
+    void *io_ctx;
     char client[64];
 };
 
@@ -169,7 +175,11 @@ static void srv_free(struct srv_conn *c)
     event_del(&c->wev);
     event_del(&c->timer);
     event_del(&c->post_ev);
-    close(c->fd);
+    if (!c->handed_off) {
+        if (c->io != NULL)
+            c->io->free(c->io_ctx);
+        close(c->fd);
+    }
     evbuffer_free(c->in);
     evbuffer_free(c->out);
     evbuffer_free(c->body);
@@ -203,7 +213,7 @@ static void srv_linger(struct srv_conn *c)
 static void srv_flush(struct srv_conn *c)
 {
     if (evbuffer_get_length(c->out) > 0) {
-        int n = evbuffer_write(c->out, c->fd);
+        int n = c->io != NULL ? c->io->write(c->io_ctx, c->out) : evbuffer_write(c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             srv_kill(c);
             return;
@@ -518,6 +528,8 @@ static bool srv_start_stream(struct srv_conn *c, const char *buf, size_t len)
     s->worker = c->w;
     s->alog = &c->w->alog;
     s->start_usec = stream_loop_usec(c->w->base);
+    if (c->io != NULL)
+        s->scheme = c->io->scheme;
     memcpy(s->client, c->client, sizeof(s->client));
     s->method = copy + r->method.off;
     s->method_len = r->method.len;
@@ -675,6 +687,24 @@ static void srv_process(struct srv_conn *c)
                 srv_timer_set(c, c->lc->cfg->idle_timeout_ms);
                 break;
             }
+            if (!c->served && c->io == NULL) {
+                /* HTTP/2 with prior knowledge: the client preface instead of a request. */
+                int p = h2_preface_match(c->in);
+                if (p == 0) {
+                    if (c->eof) {
+                        srv_kill(c);
+                        return;
+                    }
+                    break; /* a prefix of the preface: wait for more */
+                }
+                if (p > 0) {
+                    h2_conn_new(c->w, c->fd, c->client, c->gen,
+                                (size_t)(c->lc - c->gen->listeners), NULL, NULL, c->in);
+                    c->handed_off = true;
+                    srv_kill(c);
+                    return;
+                }
+            }
             if (!c->head_timer) {
                 srv_maybe_new_gen(c);
                 h1_parser_init(&c->parser, &c->lc->h1);
@@ -699,6 +729,7 @@ static void srv_process(struct srv_conn *c)
                 srv_error_reply(c, c->parser.status, c->parser.reason);
                 break;
             }
+            c->served = true;
             if (c->req.method_id == H1_METHOD_CONNECT) {
                 evbuffer_drain(c->in, (size_t)n);
                 srv_error_reply(c, 405, "CONNECT is not supported");
@@ -761,7 +792,8 @@ static void srv_read_cb(evutil_socket_t fd, short what, void *arg)
             srv_free(c);
         return;
     }
-    ssize_t r = srv_read_fd(c->in, fd, SRV_READ_CHUNK);
+    ssize_t r = c->io != NULL ? c->io->read(c->io_ctx, c->in, SRV_READ_CHUNK)
+                              : srv_read_fd(c->in, fd, SRV_READ_CHUNK);
     if (r == 0) {
         c->eof = true;
     } else if (r < 0) {
@@ -808,11 +840,32 @@ static void srv_timer_cb(evutil_socket_t fd, short what, void *arg)
 void srv_conn_new(struct worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len,
                   struct daemon_gen *gen, size_t listener_index)
 {
+    char client[64];
+    srv_format_addr(peer, client, sizeof(client));
+    (void)peer_len;
+    const struct cfg_listener *l = gen->listeners[listener_index].cfg;
+    if (l->protocol == CFG_LISTENER_HTTPS) {
+        tls_conn_new(w, fd, client, gen, listener_index);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    srv_conn_new_io(w, fd, client, gen, listener_index, NULL, NULL, NULL);
+}
+
+void srv_conn_new_io(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
+                     size_t listener_index, const struct srv_io_ops *io, void *io_ctx,
+                     struct evbuffer *pre)
+{
     struct srv_conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
+        if (io != NULL)
+            io->free(io_ctx);
         close(fd);
         return;
     }
+    c->io = io;
+    c->io_ctx = io_ctx;
     c->w = w;
     c->fd = fd;
     c->gen = daemon_gen_ref(gen);
@@ -831,14 +884,14 @@ void srv_conn_new(struct worker *w, int fd, const struct sockaddr *peer, socklen
         free(c->hdrs);
         daemon_gen_unref(c->gen);
         free(c);
+        if (io != NULL)
+            io->free(io_ctx);
         close(fd);
         return;
     }
     c->req.headers = c->hdrs;
     c->req.headers_cap = c->lc->h1.max_headers;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    srv_format_addr(peer, c->client, sizeof(c->client));
+    snprintf(c->client, sizeof(c->client), "%s", client);
     event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, srv_read_cb, c);
     event_assign(&c->wev, w->base, fd, EV_WRITE, srv_write_cb, c);
     evtimer_assign(&c->timer, w->base, srv_timer_cb, c);
@@ -852,11 +905,16 @@ void srv_conn_new(struct worker *w, int fd, const struct sockaddr *peer, socklen
     srv_timer_set(c, c->lc->cfg->header_timeout_ms);
     c->reading = true;
     event_add(&c->rev, NULL);
-    (void)peer_len;
+    if (pre != NULL && evbuffer_get_length(pre) > 0) {
+        evbuffer_add_buffer(c->in, pre);
+        srv_process(c);
+    }
 }
 
 void srv_drain_all(struct worker *w)
 {
+    h2_drain_all(w);
+    tls_drain_all(w);
     struct srv_conn *c = w->conns;
     while (c != NULL) {
         struct srv_conn *next = c->next;
@@ -869,6 +927,8 @@ void srv_drain_all(struct worker *w)
 
 void srv_close_all(struct worker *w)
 {
+    h2_close_all(w);
+    tls_close_all(w);
     while (w->conns != NULL)
         srv_free(w->conns);
 }

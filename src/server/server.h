@@ -27,6 +27,26 @@ struct worker_listener_conf;
 void srv_conn_new(struct worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len,
                   struct daemon_gen *gen, size_t listener_index);
 
+/*
+ * A transport under a connection other than the plain socket (TLS, src/tls/). read and
+ * write behave like srv_read_fd() and evbuffer_write() (-1 with errno EAGAIN when the
+ * transport must wait for the socket); free releases the context (not the fd).
+ */
+struct srv_io_ops {
+    ssize_t (*read)(void *ctx, struct evbuffer *in, size_t max);
+    int (*write)(void *ctx, struct evbuffer *out);
+    void (*free)(void *ctx);
+    const char *scheme; /* "https" */
+};
+
+/*
+ * Like srv_conn_new, over transport io (NULL: the plain socket) with bytes already read
+ * (pre, may be NULL; its content is moved). The connection owns io_ctx from now on.
+ */
+void srv_conn_new_io(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
+                     size_t listener_index, const struct srv_io_ops *io, void *io_ctx,
+                     struct evbuffer *pre);
+
 /* Drain: close idle connections now, let busy ones finish their request then close. */
 void srv_drain_all(struct worker *w);
 

@@ -474,6 +474,46 @@ static void test_tls_keys_on_http_listener_are_an_error(void **state)
                "t.ini:5: [listener:l] tls_key: only for protocol = https", NULL);
 }
 
+static void test_tls_sni(void **state)
+{
+    const struct cfg_generation *g =
+        load_ok(fmt(LISTENER "protocol = https\ntls_certificate = %s\ntls_key = %s\n"
+                    "tls_sni = A.Example.com %s %s\ntls_sni = *.example.org %s %s\n",
+                    cert_path, key_path, cert_path, key_path, cert_path, key_path));
+    const struct cfg_listener *l = cfg_find_listener(g, "l");
+    assert_int_equal(l->n_tls_sni, 2);
+    assert_string_equal(l->tls_sni[0].name, "a.example.com");
+    assert_string_equal(l->tls_sni[0].certificate, cert_path);
+    assert_string_equal(l->tls_sni[0].key, key_path);
+    assert_string_equal(l->tls_sni[1].name, "*.example.org");
+    cfg_unref(g);
+
+    load_fails(fmt(LISTENER "protocol = https\ntls_certificate = %s\ntls_key = %s\n"
+                   "tls_sni = a.example.com %s\n",
+                   cert_path, key_path, cert_path),
+               fmt("t.ini:7: [listener:l] tls_sni: 'a.example.com %s' is not "
+                   "'server-name certificate-file key-file'",
+                   cert_path),
+               NULL);
+    load_fails(fmt(LISTENER "protocol = https\ntls_certificate = %s\ntls_key = %s\n"
+                   "tls_sni = a/b %s %s\n",
+                   cert_path, key_path, cert_path, key_path),
+               "t.ini:7: [listener:l] tls_sni: 'a/b' is not a server name", NULL);
+    load_fails(fmt(LISTENER "protocol = https\ntls_certificate = %s\ntls_key = %s\n"
+                   "tls_sni = a.b %s %s\ntls_sni = A.b %s %s\n",
+                   cert_path, key_path, cert_path, key_path, cert_path, key_path),
+               "t.ini:8: [listener:l] tls_sni: server name 'a.b' given twice", NULL);
+    load_fails(fmt(LISTENER "protocol = https\ntls_certificate = %s\ntls_key = %s\n"
+                   "tls_sni = a.b %s %s/none.pem\n",
+                   cert_path, key_path, cert_path, tmpdir),
+               fmt("t.ini:7: [listener:l] tls_sni: cannot read '%s/none.pem': No such file or "
+                   "directory",
+                   tmpdir),
+               NULL);
+    load_fails(fmt(LISTENER "tls_sni = a.b %s %s\n", cert_path, key_path),
+               "t.ini:4: [listener:l] tls_sni: only for protocol = https", NULL);
+}
+
 static void test_tcp_listener_rules(void **state)
 {
     const struct cfg_generation *g =
@@ -974,6 +1014,7 @@ int main(void)
         cmocka_unit_test(test_listener_plugin_list_errors),
         cmocka_unit_test(test_https_needs_readable_certificate_and_key),
         cmocka_unit_test(test_tls_keys_on_http_listener_are_an_error),
+        cmocka_unit_test(test_tls_sni),
         cmocka_unit_test(test_tcp_listener_rules),
         cmocka_unit_test(test_respond_values),
         cmocka_unit_test(test_respond_bad_values),

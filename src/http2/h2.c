@@ -1,0 +1,1091 @@
+/*
+ * h2.c - the HTTP/2 server connection (see h2.h).
+ *
+ * Every nghttp2 receive happens in the read callback and every send in the connection's
+ * own post event (or the write event), never while the filter-chain runner is on the
+ * stack: the stream's downstream hooks only submit frames, resume data and schedule a
+ * flush. Streams are destroyed in nghttp2's stream-close callback, which therefore also
+ * runs outside the runner.
+ */
+#include "http2/h2.h"
+
+#include "config/config.h"
+#include "daemon/worker.h"
+#include "log/log.h"
+#include "server/server.h"
+#include "stream/stream.h"
+#include "upstream/upstream.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <nghttp2/nghttp2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define H2_READ_CHUNK (64 * 1024)
+/* Framed output held before nghttp2 is asked to stop producing / reads stop. */
+#define H2_OUT_HIGH (128 * 1024)
+/* Per stream: response body held before the upstream stops reading, and resumes. */
+#define H2_RESP_HIGH (256 * 1024)
+#define H2_RESP_LOW (64 * 1024)
+#define H2_MAX_STREAMS 128
+#define H2_STREAM_WINDOW (256 * 1024)
+#define H2_CONN_WINDOW (16 * 1024 * 1024)
+#define H2_FLUSH_ROUNDS 16
+#define H2_CLOSE_LINGER_MS 1000
+
+struct h2_stream;
+
+struct h2_conn {
+    struct worker *w;
+    struct h2_conn *prev, *next;
+    struct daemon_gen *gen;
+    const struct worker_listener_conf *lc;
+    int fd;
+    const struct srv_io_ops *io;
+    void *io_ctx;
+    nghttp2_session *ng;
+    struct evbuffer *in, *out, *scratch;
+    struct event rev, wev, timer, post_ev;
+    struct h2_guard guard;
+    struct h2_guard_limits limits;
+    unsigned n_streams;
+    struct h2_stream *drained; /* streams whose upstream may read again */
+    struct h2_stream *streams; /* every open stream */
+    /* closing: no new streams, close when the last ends; fatal: GOAWAY with an error,
+     * read nothing more */
+    bool reading, writing, dead, post_flush, closing, fatal, goaway, in_send;
+    char client[64];
+};
+
+struct h2_stream {
+    struct h2_conn *c;
+    int32_t id;
+    struct stream *s;
+    struct h2_req_check chk;
+    struct evbuffer *resp; /* response body not framed yet */
+    size_t unconsumed;     /* request DATA bytes not acknowledged yet */
+    size_t hdr_bytes;
+    uint32_t nfields;
+    char status[4];
+    bool bad;              /* the head was rejected: ignore the rest */
+    bool started;          /* the request head went into the stream */
+    bool req_eos;          /* the client finished its side */
+    bool resp_submitted;   /* response HEADERS submitted */
+    bool resp_eos;         /* the response body is complete in resp */
+    bool resp_trailers;    /* trailers follow the body */
+    bool resp_done;        /* END_STREAM of the response queued */
+    bool deferred;         /* the data provider is deferred */
+    bool blocked;          /* the upstream was told to stop reading */
+    bool on_drained;
+    struct h2_stream *drained_next;
+    struct h2_stream *prev, *next; /* the connection's streams */
+};
+
+static __thread struct h2_conn *h2_conns;
+
+static void h2_flush(struct h2_conn *c);
+static void h2_update_read(struct h2_conn *c);
+static void h2_update_timer(struct h2_conn *c);
+
+/* ---- connection plumbing ---- */
+
+static void h2_post(struct h2_conn *c)
+{
+    if (!event_pending(&c->post_ev, EV_TIMEOUT, NULL))
+        event_active(&c->post_ev, EV_TIMEOUT, 0);
+}
+
+static void h2_schedule_flush(struct h2_conn *c)
+{
+    c->post_flush = true;
+    h2_post(c);
+}
+
+static void h2_kill(struct h2_conn *c)
+{
+    c->dead = true;
+    h2_post(c);
+}
+
+static void h2_free(struct h2_conn *c)
+{
+    struct worker *w = c->w;
+    /* nghttp2_session_del does not call the close callback: end the streams here. */
+    if (c->ng != NULL) {
+        nghttp2_session *ng = c->ng;
+        while (c->streams != NULL) {
+            struct h2_stream *hs = c->streams;
+            c->streams = hs->next;
+            nghttp2_session_set_stream_user_data(ng, hs->id, NULL);
+            if (hs->s->status == 0)
+                hs->s->status = 499;
+            hs->s->reset = true;
+            stream_destroy(hs->s);
+            evbuffer_free(hs->resp);
+            free(hs);
+        }
+        nghttp2_session_del(ng);
+        c->ng = NULL;
+    }
+    event_del(&c->rev);
+    event_del(&c->wev);
+    event_del(&c->timer);
+    event_del(&c->post_ev);
+    if (c->io != NULL)
+        c->io->free(c->io_ctx);
+    close(c->fd);
+    evbuffer_free(c->in);
+    evbuffer_free(c->out);
+    evbuffer_free(c->scratch);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h2_conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    daemon_gen_unref(c->gen);
+    free(c);
+    worker_conn_closed(w);
+}
+
+static int h2_write_out(struct h2_conn *c)
+{
+    if (evbuffer_get_length(c->out) == 0)
+        return 0;
+    int n = c->io != NULL ? c->io->write(c->io_ctx, c->out) : evbuffer_write(c->out, c->fd);
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return -1;
+    return 0;
+}
+
+/* Tells the upstream of every drained stream to read again (outside nghttp2 calls). */
+static void h2_run_drained(struct h2_conn *c)
+{
+    while (c->drained != NULL) {
+        struct h2_stream *hs = c->drained;
+        c->drained = hs->drained_next;
+        hs->on_drained = false;
+        hs->blocked = false;
+        stream_response_drained(hs->s);
+    }
+}
+
+/* Produces frames and writes them; arms the write event when the socket is full. */
+static void h2_flush(struct h2_conn *c)
+{
+    for (int round = 0; round < H2_FLUSH_ROUNDS && !c->dead; round++) {
+        if (evbuffer_get_length(c->out) < H2_OUT_HIGH && nghttp2_session_want_write(c->ng)) {
+            c->in_send = true;
+            int rv = nghttp2_session_send(c->ng);
+            c->in_send = false;
+            if (rv != 0) {
+                log_info("%s: h2 send: %s", c->client, nghttp2_strerror(rv));
+                h2_kill(c);
+                return;
+            }
+        }
+        h2_run_drained(c);
+        if (h2_write_out(c) < 0) {
+            h2_kill(c);
+            return;
+        }
+        if (evbuffer_get_length(c->out) > 0) {
+            if (!c->writing) {
+                event_add(&c->wev, NULL);
+                c->writing = true;
+            }
+            h2_update_read(c);
+            return;
+        }
+        if (!nghttp2_session_want_write(c->ng))
+            break;
+    }
+    if (c->writing && evbuffer_get_length(c->out) == 0) {
+        event_del(&c->wev);
+        c->writing = false;
+    }
+    if (nghttp2_session_want_write(c->ng) && evbuffer_get_length(c->out) == 0) {
+        h2_schedule_flush(c); /* more to do: next loop turn */
+        return;
+    }
+    if (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng) &&
+        evbuffer_get_length(c->out) == 0) {
+        h2_kill(c);
+        return;
+    }
+    if (c->closing && c->n_streams == 0 && evbuffer_get_length(c->out) == 0) {
+        h2_kill(c);
+        return;
+    }
+    h2_update_read(c);
+    h2_update_timer(c);
+}
+
+static void h2_post_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct h2_conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (!c->dead && c->post_flush) {
+        c->post_flush = false;
+        h2_flush(c);
+    }
+    if (c->dead)
+        h2_free(c);
+}
+
+static void h2_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct h2_conn *c = arg;
+    (void)fd;
+    (void)what;
+    c->writing = false;
+    h2_flush(c);
+    if (c->dead)
+        h2_free(c);
+}
+
+static void h2_update_read(struct h2_conn *c)
+{
+    bool want = !c->dead && !c->fatal && evbuffer_get_length(c->out) < H2_OUT_HIGH &&
+                nghttp2_session_want_read(c->ng);
+    if (want && !c->reading) {
+        event_add(&c->rev, NULL);
+        c->reading = true;
+    } else if (!want && c->reading) {
+        event_del(&c->rev);
+        c->reading = false;
+    }
+}
+
+/* Idle connections (no stream) time out; busy ones rely on the upstream's timeouts. */
+static void h2_update_timer(struct h2_conn *c)
+{
+    if (c->n_streams > 0) {
+        evtimer_del(&c->timer);
+        return;
+    }
+    uint64_t ms = c->lc->cfg->idle_timeout_ms;
+    if (c->closing)
+        ms = H2_CLOSE_LINGER_MS;
+    if (ms == 0) {
+        evtimer_del(&c->timer);
+        return;
+    }
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(&c->timer, &tv);
+}
+
+/* Sends GOAWAY with code and stops taking new streams; the connection closes once the
+ * streams below the last id finished. */
+static void h2_goaway(struct h2_conn *c, uint32_t code)
+{
+    if (c->goaway)
+        return;
+    c->goaway = true;
+    if (code == NGHTTP2_NO_ERROR) {
+        nghttp2_submit_goaway(c->ng, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(c->ng), code, NULL, 0);
+        c->closing = true;
+    } else {
+        nghttp2_session_terminate_session(c->ng, code);
+        c->closing = true;
+        c->fatal = true;
+    }
+    h2_schedule_flush(c);
+}
+
+static void h2_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct h2_conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->closing) {
+        h2_free(c);
+        return;
+    }
+    h2_goaway(c, NGHTTP2_NO_ERROR);
+}
+
+static void h2_read_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Feeds what `in` holds to nghttp2. @return false when the connection must end. */
+static bool h2_recv(struct h2_conn *c)
+{
+    while (evbuffer_get_length(c->in) > 0 && !c->dead) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(c->in, -1, NULL, &v, 1) < 1)
+            break;
+        ssize_t rv = nghttp2_session_mem_recv(c->ng, v.iov_base, v.iov_len);
+        if (rv < 0) {
+            if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+                log_info("%s: h2: %s", c->client, nghttp2_strerror((int)rv));
+            else
+                log_info("%s: h2: bad connection preface", c->client);
+            evbuffer_drain(c->in, evbuffer_get_length(c->in));
+            if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC || rv == NGHTTP2_ERR_NOMEM)
+                return false;
+            /* Flooding or a callback failure: say why if we still can, then close. */
+            if (!c->goaway)
+                h2_goaway(c, rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                        : NGHTTP2_PROTOCOL_ERROR);
+            return true;
+        }
+        evbuffer_drain(c->in, (size_t)rv);
+        if (c->fatal)
+            break;
+    }
+    return true;
+}
+
+static void h2_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct h2_conn *c = arg;
+    (void)what;
+    ssize_t r = c->io != NULL ? c->io->read(c->io_ctx, c->in, H2_READ_CHUNK)
+                              : srv_read_fd(c->in, fd, H2_READ_CHUNK);
+    if (r == 0) {
+        h2_free(c);
+        return;
+    }
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return;
+        h2_free(c);
+        return;
+    }
+    if (!h2_recv(c)) {
+        h2_free(c);
+        return;
+    }
+    h2_schedule_flush(c);
+}
+
+/* ---- the stream's downstream side ---- */
+
+static struct h2_stream *hs_of(struct stream *s)
+{
+    return s->down_ctx;
+}
+
+static void h2_mark_drained(struct h2_stream *hs)
+{
+    if (hs->on_drained || !hs->blocked)
+        return;
+    hs->on_drained = true;
+    hs->drained_next = hs->c->drained;
+    hs->c->drained = hs;
+}
+
+static bool field_skipped(const char *n, size_t len)
+{
+    static const char *const drop[] = {"connection", "keep-alive", "proxy-connection",
+                                       "transfer-encoding", "upgrade", "content-length",
+                                       "te", "http2-settings"};
+    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+        if (strlen(drop[i]) == len && strncasecmp(drop[i], n, len) == 0)
+            return true;
+    return false;
+}
+
+/* A name as HTTP/2 wants it (lower case): the field's own if already, else a copy. */
+static const char *lower_name(struct stream *s, const char *n, size_t len)
+{
+    size_t i = 0;
+    while (i < len && !(n[i] >= 'A' && n[i] <= 'Z'))
+        i++;
+    if (i == len)
+        return n;
+    char *d = stream_alloc(s, len + 1);
+    if (d == NULL)
+        return NULL;
+    for (i = 0; i < len; i++)
+        d[i] = (n[i] >= 'A' && n[i] <= 'Z') ? (char)(n[i] + 32) : n[i];
+    d[len] = '\0';
+    return d;
+}
+
+/* Fills nva from headers (skipping connection-specific ones). @return count or -1. */
+static ssize_t h2_fill_nva(struct stream *s, nghttp2_nv *nva, size_t cap,
+                           const struct stream_headers *h, size_t k)
+{
+    for (uint32_t i = 0; i < h->n; i++) {
+        const struct stream_header *f = &h->v[i];
+        if (f->name_len == 0 || f->name[0] == ':' || field_skipped(f->name, f->name_len))
+            continue;
+        if (k >= cap)
+            return -1;
+        const char *name = lower_name(s, f->name, f->name_len);
+        if (name == NULL)
+            return -1;
+        nva[k++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)f->value, f->name_len, f->value_len,
+                                NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    }
+    return (ssize_t)k;
+}
+
+static void h2_rst(struct h2_stream *hs, uint32_t code)
+{
+    nghttp2_submit_rst_stream(hs->c->ng, NGHTTP2_FLAG_NONE, hs->id, code);
+    hs->resp_done = true;
+    h2_schedule_flush(hs->c);
+}
+
+static ssize_t h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
+                            uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    struct h2_stream *hs = src->ptr;
+    (void)ng;
+    (void)id;
+    (void)buf;
+    (void)ud;
+    size_t avail = evbuffer_get_length(hs->resp);
+    size_t n = avail < length ? avail : length;
+    if (n > 0)
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (n == avail && hs->resp_eos) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        hs->resp_done = true;
+        if (hs->resp_trailers) {
+            struct stream *s = hs->s;
+            nghttp2_nv stackv[32];
+            size_t cap = s->resp_trailers.n;
+            nghttp2_nv *nva = cap <= 32 ? stackv : malloc(cap * sizeof(*nva));
+            ssize_t k = nva ? h2_fill_nva(s, nva, cap, &s->resp_trailers, 0) : -1;
+            if (k > 0 && nghttp2_submit_trailer(hs->c->ng, hs->id, nva, (size_t)k) == 0)
+                *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            if (nva != stackv)
+                free(nva);
+        }
+    } else if (n == 0) {
+        hs->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    return (ssize_t)n;
+}
+
+/* NO_COPY DATA: the frame header, then the body straight from the stream's buffer. */
+static int h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
+                        size_t length, nghttp2_data_source *src, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct h2_stream *hs = src->ptr;
+    (void)ng;
+    if (evbuffer_get_length(c->out) >= H2_OUT_HIGH)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    evbuffer_add(c->out, framehd, 9);
+    size_t pad = frame->data.padlen;
+    if (pad > 0) {
+        uint8_t p = (uint8_t)(pad - 1);
+        evbuffer_add(c->out, &p, 1);
+    }
+    evbuffer_remove_buffer(hs->resp, c->out, length);
+    if (pad > 1) {
+        static const uint8_t zeros[256];
+        evbuffer_add(c->out, zeros, pad - 1);
+    }
+    hs->s->bytes_sent += length;
+    if (hs->blocked && evbuffer_get_length(hs->resp) <= H2_RESP_LOW)
+        h2_mark_drained(hs);
+    return 0;
+}
+
+static void h2_response_headers(struct stream *s, bool eos)
+{
+    struct h2_stream *hs = hs_of(s);
+    struct h2_conn *c = hs->c;
+    if (hs->resp_done || hs->resp_submitted)
+        return;
+    int st = s->status;
+    if (st < 200 || st > 999) {
+        h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    snprintf(hs->status, sizeof(hs->status), "%03d", st);
+    size_t cap = s->resp_headers.n + 2;
+    nghttp2_nv stackv[64];
+    nghttp2_nv *nva = cap <= 64 ? stackv : malloc(cap * sizeof(*nva));
+    if (nva == NULL) {
+        h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    nva[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)hs->status, 7, 3,
+                          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    ssize_t k = h2_fill_nva(s, nva, cap, &s->resp_headers, 1);
+    bool bodyless = st == 204 || st == 304;
+    char clbuf[24];
+    if (k >= 0 && s->resp_content_length >= 0 && st != 204 && (size_t)k < cap) {
+        int l = snprintf(clbuf, sizeof(clbuf), "%lld", (long long)s->resp_content_length);
+        nva[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)clbuf, 14, (size_t)l,
+                                NGHTTP2_NV_FLAG_NO_COPY_NAME};
+    }
+    int rv = -1;
+    if (k >= 0) {
+        hs->resp_submitted = true;
+        if (eos || s->resp_no_body || bodyless) {
+            hs->resp_done = true;
+            rv = nghttp2_submit_response(c->ng, hs->id, nva, (size_t)k, NULL);
+        } else {
+            nghttp2_data_provider prd = {.source.ptr = hs, .read_callback = h2_data_read};
+            rv = nghttp2_submit_response(c->ng, hs->id, nva, (size_t)k, &prd);
+        }
+    }
+    if (nva != stackv)
+        free(nva);
+    if (rv != 0) {
+        log_error("%s: h2: cannot submit the response head", c->client);
+        h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    h2_schedule_flush(c);
+}
+
+static void h2_response_body(struct stream *s, struct evbuffer *body, bool eos)
+{
+    struct h2_stream *hs = hs_of(s);
+    if (hs->resp_done || hs->resp_eos) {
+        evbuffer_drain(body, evbuffer_get_length(body));
+        return;
+    }
+    evbuffer_add_buffer(hs->resp, body);
+    if (eos)
+        hs->resp_eos = true;
+    if (evbuffer_get_length(hs->resp) > H2_RESP_HIGH)
+        hs->blocked = true;
+    if (hs->deferred) {
+        hs->deferred = false;
+        nghttp2_session_resume_data(hs->c->ng, hs->id);
+    }
+    h2_schedule_flush(hs->c);
+}
+
+static void h2_response_trailers(struct stream *s)
+{
+    struct h2_stream *hs = hs_of(s);
+    if (hs->resp_done || hs->resp_eos)
+        return;
+    hs->resp_eos = true;
+    hs->resp_trailers = s->resp_trailers.n > 0;
+    if (hs->deferred) {
+        hs->deferred = false;
+        nghttp2_session_resume_data(hs->c->ng, hs->id);
+    }
+    h2_schedule_flush(hs->c);
+}
+
+static void h2_resume_request(struct stream *s)
+{
+    struct h2_stream *hs = hs_of(s);
+    if (hs->unconsumed == 0 || !stream_request_writable(s))
+        return;
+    nghttp2_session_consume_stream(hs->c->ng, hs->id, hs->unconsumed);
+    hs->unconsumed = 0;
+    h2_schedule_flush(hs->c);
+}
+
+static void h2_reset(struct stream *s)
+{
+    struct h2_stream *hs = hs_of(s);
+    s->reset = true;
+    h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
+}
+
+static size_t h2_backlog(struct stream *s)
+{
+    return evbuffer_get_length(hs_of(s)->resp);
+}
+
+static const struct stream_downstream_ops h2_down_ops = {
+    .response_headers = h2_response_headers,
+    .response_body = h2_response_body,
+    .response_trailers = h2_response_trailers,
+    .resume_request = h2_resume_request,
+    .reset = h2_reset,
+    .backlog = h2_backlog,
+};
+
+/* ---- nghttp2 callbacks ---- */
+
+static ssize_t h2_send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
+                          void *ud)
+{
+    struct h2_conn *c = ud;
+    (void)ng;
+    (void)flags;
+    if (evbuffer_get_length(c->out) >= H2_OUT_HIGH)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    evbuffer_add(c->out, data, len);
+    return (ssize_t)len;
+}
+
+static int h2_begin_frame_cb(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
+{
+    struct h2_conn *c = ud;
+    (void)ng;
+    uint64_t now = stream_loop_usec(c->w->base) / 1000;
+    int k = h2_guard_frame(&c->guard, &c->limits, now, hd->type, hd->flags, hd->length);
+    if (k >= 0) {
+        static const char *const names[H2G_N] = {"RST_STREAM", "SETTINGS", "PING",
+                                                 "empty DATA", "PRIORITY", "WINDOW_UPDATE",
+                                                 "CONTINUATION"};
+        log_warn("%s: h2: %s flood, closing the connection", c->client, names[k]);
+        nghttp2_session_terminate_session(c->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+        c->goaway = true;
+        c->closing = true;
+        c->fatal = true;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+/* True if the worker's current generation still has this connection's listener. */
+static bool h2_listener_alive(struct h2_conn *c)
+{
+    struct daemon_gen *g = c->w->gen;
+    if (g == c->gen)
+        return true;
+    const struct cfg_listener *me = c->lc->cfg;
+    for (size_t i = 0; i < g->n_listeners; i++) {
+        const struct cfg_listener *l = g->listeners[i].cfg;
+        if (strcmp(l->name, me->name) == 0 && l->address.sa_len == me->address.sa_len &&
+            memcmp(&l->address.sa, &me->address.sa, l->address.sa_len) == 0) {
+            /* New streams use the new generation's listener. */
+            daemon_gen_unref(c->gen);
+            c->gen = daemon_gen_ref(g);
+            c->lc = &g->listeners[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static int h2_begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+    struct h2_conn *c = ud;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    if (c->closing)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (!h2_listener_alive(c)) {
+        /* Reload removed the listener: finish what runs, take nothing new. */
+        h2_goaway(c, NGHTTP2_NO_ERROR);
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
+    struct h2_stream *hs = calloc(1, sizeof(*hs));
+    if (hs == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    hs->resp = evbuffer_new();
+    struct stream *s = stream_create(c->w->base, c->lc->chain, &c->lc->stream);
+    if (s == NULL || hs->resp == NULL) {
+        if (hs->resp)
+            evbuffer_free(hs->resp);
+        free(hs);
+        if (s != NULL)
+            stream_destroy(s);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    hs->c = c;
+    hs->id = frame->hd.stream_id;
+    hs->s = s;
+    s->down = &h2_down_ops;
+    s->down_ctx = hs;
+    s->up = &up_router_ops;
+    s->route_ctx = c->lc;
+    s->worker = c->w;
+    s->alog = &c->w->alog;
+    s->start_usec = stream_loop_usec(c->w->base);
+    s->http_minor = 1; /* as far as HTTP/1.1 framing decisions go */
+    if (c->io != NULL)
+        s->scheme = c->io->scheme;
+    memcpy(s->client, c->client, sizeof(s->client));
+    nghttp2_session_set_stream_user_data(ng, hs->id, hs);
+    hs->next = c->streams;
+    if (c->streams)
+        c->streams->prev = hs;
+    c->streams = hs;
+    c->n_streams++;
+    h2_update_timer(c);
+    return 0;
+}
+
+static int h2_header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+                        size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                        void *ud)
+{
+    struct h2_conn *c = ud;
+    (void)flags;
+    struct h2_stream *hs = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    if (hs == NULL || hs->bad)
+        return 0;
+    struct stream *s = hs->s;
+    hs->hdr_bytes += namelen + valuelen + 32;
+    hs->nfields++;
+    if (hs->hdr_bytes > c->lc->cfg->max_header_size || hs->nfields > c->lc->cfg->max_headers) {
+        hs->bad = true;
+        log_info("%s: h2: header list too large", c->client);
+        h2_rst(hs, NGHTTP2_ENHANCE_YOUR_CALM);
+        return 0;
+    }
+    const char *n = (const char *)name, *v = (const char *)value;
+    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        const char *vc = stream_strdup(s, v, valuelen);
+        if (vc == NULL)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (h2_req_field(&hs->chk, n, namelen, vc, valuelen) < 0) {
+            hs->bad = true;
+            h2_rst(hs, NGHTTP2_PROTOCOL_ERROR);
+            return 0;
+        }
+        if (namelen > 0 && n[0] != ':' && !(namelen == 4 && memcmp(n, "host", 4) == 0))
+            if (stream_headers_add(s, &s->req_headers, n, namelen, vc, valuelen) < 0)
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return 0;
+    }
+    /* Trailers. */
+    if (namelen > 0 && n[0] == ':') {
+        hs->bad = true;
+        h2_rst(hs, NGHTTP2_PROTOCOL_ERROR);
+        return 0;
+    }
+    if (stream_headers_add(s, &s->req_trailers, n, namelen, v, valuelen) < 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return 0;
+}
+
+/* Joins split cookie fields for the HTTP/1.1 upstream (RFC 9113 §8.2.3). */
+static void h2_join_cookies(struct stream *s)
+{
+    uint32_t count = 0;
+    size_t total = 0;
+    for (uint32_t i = 0; i < s->req_headers.n; i++) {
+        const struct stream_header *h = &s->req_headers.v[i];
+        if (h->name_len == 6 && memcmp(h->name, "cookie", 6) == 0) {
+            count++;
+            total += h->value_len + 2;
+        }
+    }
+    if (count < 2)
+        return;
+    char *buf = stream_alloc(s, total + 1);
+    if (buf == NULL)
+        return;
+    size_t len = 0;
+    for (uint32_t i = 0; i < s->req_headers.n; i++) {
+        const struct stream_header *h = &s->req_headers.v[i];
+        if (h->name_len == 6 && memcmp(h->name, "cookie", 6) == 0) {
+            if (len > 0) {
+                memcpy(buf + len, "; ", 2);
+                len += 2;
+            }
+            memcpy(buf + len, h->value, h->value_len);
+            len += h->value_len;
+        }
+    }
+    buf[len] = '\0';
+    stream_headers_remove(&s->req_headers, "cookie", 6);
+    stream_headers_add_ref(s, &s->req_headers, "cookie", 6, buf, len);
+}
+
+static int method_id_of(const char *m, size_t len)
+{
+    for (int i = H1_METHOD_GET; i <= H1_METHOD_PATCH; i++) {
+        const char *n = h1_method_name((enum h1_method)i);
+        if (n != NULL && strlen(n) == len && memcmp(n, m, len) == 0)
+            return i;
+    }
+    return H1_METHOD_OTHER;
+}
+
+/* A refusal before the stream ran (e.g. CONNECT): a bare status, no body. */
+static void h2_plain_reply(struct h2_stream *hs, int status)
+{
+    hs->bad = true;
+    hs->s->status = status;
+    snprintf(hs->status, sizeof(hs->status), "%03d", status);
+    nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)hs->status, 7, 3,
+                     NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    hs->resp_submitted = hs->resp_done = true;
+    nghttp2_submit_response(hs->c->ng, hs->id, &nv, 1, NULL);
+    h2_schedule_flush(hs->c);
+}
+
+static void h2_request_head_done(struct h2_stream *hs, bool eos)
+{
+    struct stream *s = hs->s;
+    struct h2_req_check *r = &hs->chk;
+    int status;
+    int v = h2_req_validate(r, &status);
+    if (v < 0) {
+        hs->bad = true;
+        h2_rst(hs, NGHTTP2_PROTOCOL_ERROR);
+        return;
+    }
+    s->method = r->method;
+    s->method_len = (uint32_t)r->method_len;
+    s->method_id = method_id_of(r->method, r->method_len);
+    if (v > 0) {
+        h2_plain_reply(hs, status);
+        return;
+    }
+    s->path = r->path;
+    s->path_len = (uint32_t)r->path_len;
+    if (r->authority != NULL) {
+        s->authority = r->authority;
+        s->authority_len = (uint32_t)r->authority_len;
+    } else {
+        s->authority = r->host;
+        s->authority_len = (uint32_t)r->host_len;
+    }
+    h2_join_cookies(s);
+    if (eos) {
+        s->req_content_length = 0;
+    } else {
+        uint32_t cl_len;
+        const char *cl = stream_headers_get(&s->req_headers, "content-length", 14, &cl_len);
+        s->req_content_length = -1;
+        if (cl != NULL) {
+            /* nghttp2 checked it is a number and will check the DATA adds up. */
+            s->req_content_length = strtoll(cl, NULL, 10);
+        }
+    }
+    hs->started = true;
+    hs->req_eos = eos;
+    stream_request_headers(s, eos);
+}
+
+static int h2_frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+    (void)ud;
+    struct h2_stream *hs;
+    switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+        hs = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+        if (hs == NULL || hs->bad)
+            return 0;
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            h2_request_head_done(hs, (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0);
+        } else if (hs->started && !hs->req_eos) {
+            hs->req_eos = true;
+            stream_request_trailers(hs->s);
+        }
+        break;
+    case NGHTTP2_DATA:
+        hs = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+        if (hs == NULL || hs->bad || !hs->started)
+            return 0;
+        if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !hs->req_eos) {
+            hs->req_eos = true;
+            struct evbuffer *b = hs->c->scratch;
+            stream_request_body(hs->s, b, true);
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int h2_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+                            size_t len, void *ud)
+{
+    struct h2_conn *c = ud;
+    (void)flags;
+    nghttp2_session_consume_connection(ng, len);
+    struct h2_stream *hs = nghttp2_session_get_stream_user_data(ng, id);
+    if (hs == NULL || hs->bad || !hs->started) {
+        nghttp2_session_consume_stream(ng, id, len);
+        return 0;
+    }
+    struct stream *s = hs->s;
+    evbuffer_add(c->scratch, data, len);
+    stream_request_body(s, c->scratch, false);
+    evbuffer_drain(c->scratch, evbuffer_get_length(c->scratch));
+    if (stream_request_writable(s)) {
+        nghttp2_session_consume_stream(ng, id, len + hs->unconsumed);
+        hs->unconsumed = 0;
+    } else {
+        hs->unconsumed += len;
+    }
+    return 0;
+}
+
+static int h2_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+    (void)ud;
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        struct h2_stream *hs = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+        /* The answer is complete while the client still sends: stop it (RFC 9113 §8.1). */
+        if (hs != NULL && !hs->req_eos)
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, hs->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+}
+
+static int h2_stream_close_cb(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct h2_stream *hs = nghttp2_session_get_stream_user_data(ng, id);
+    if (hs == NULL)
+        return 0;
+    nghttp2_session_set_stream_user_data(ng, id, NULL);
+    struct stream *s = hs->s;
+    if (code != NGHTTP2_NO_ERROR || !hs->resp_done) {
+        s->reset = true;
+        if (s->status == 0)
+            s->status = 499;
+    }
+    if (hs->on_drained) {
+        struct h2_stream **pp = &c->drained;
+        while (*pp != hs)
+            pp = &(*pp)->drained_next;
+        *pp = hs->drained_next;
+    }
+    if (hs->prev)
+        hs->prev->next = hs->next;
+    else
+        c->streams = hs->next;
+    if (hs->next)
+        hs->next->prev = hs->prev;
+    stream_destroy(s);
+    evbuffer_free(hs->resp);
+    free(hs);
+    c->n_streams--;
+    if (c->n_streams == 0) {
+        if (c->closing)
+            h2_schedule_flush(c);
+        else
+            h2_update_timer(c);
+    }
+    return 0;
+}
+
+static nghttp2_session_callbacks *h2_callbacks(void)
+{
+    static __thread nghttp2_session_callbacks *cbs;
+    if (cbs != NULL)
+        return cbs;
+    if (nghttp2_session_callbacks_new(&cbs) != 0)
+        return NULL;
+    nghttp2_session_callbacks_set_send_callback(cbs, h2_send_cb);
+    nghttp2_session_callbacks_set_send_data_callback(cbs, h2_send_data);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, h2_begin_frame_cb);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, h2_begin_headers_cb);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, h2_header_cb);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, h2_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, h2_data_chunk_cb);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, h2_frame_send_cb);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, h2_stream_close_cb);
+    return cbs;
+}
+
+static nghttp2_option *h2_options(void)
+{
+    static __thread nghttp2_option *opt;
+    if (opt != NULL)
+        return opt;
+    if (nghttp2_option_new(&opt) != 0)
+        return NULL;
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    /* Rapid reset (CVE-2023-44487): a token bucket on incoming RST_STREAM. */
+    nghttp2_option_set_stream_reset_rate_limit(opt, 400, 100);
+    nghttp2_option_set_max_continuations(opt, 16);
+    return opt;
+}
+
+void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
+                 size_t listener_index, const struct srv_io_ops *io, void *io_ctx,
+                 struct evbuffer *pre)
+{
+    struct h2_conn *c = calloc(1, sizeof(*c));
+    nghttp2_session_callbacks *cbs = h2_callbacks();
+    nghttp2_option *opt = h2_options();
+    if (c == NULL || cbs == NULL || opt == NULL)
+        goto fail;
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->scratch = evbuffer_new();
+    if (c->in == NULL || c->out == NULL || c->scratch == NULL)
+        goto fail;
+    if (nghttp2_session_server_new2(&c->ng, cbs, c, opt) != 0)
+        goto fail;
+    c->w = w;
+    c->fd = fd;
+    c->io = io;
+    c->io_ctx = io_ctx;
+    c->gen = daemon_gen_ref(gen);
+    c->lc = &gen->listeners[listener_index];
+    snprintf(c->client, sizeof(c->client), "%s", client);
+    h2_guard_limits_default(&c->limits);
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)c->lc->cfg->max_header_size},
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+    };
+    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+    nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
+    event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, h2_read_cb, c);
+    event_assign(&c->wev, w->base, fd, EV_WRITE, h2_write_cb, c);
+    evtimer_assign(&c->timer, w->base, h2_timer_cb, c);
+    event_assign(&c->post_ev, w->base, -1, 0, h2_post_cb, c);
+    c->next = h2_conns;
+    if (h2_conns)
+        h2_conns->prev = c;
+    h2_conns = c;
+    w->n_conns++;
+    if (pre != NULL)
+        evbuffer_add_buffer(c->in, pre);
+    if (w->draining)
+        h2_goaway(c, NGHTTP2_NO_ERROR);
+    if (!h2_recv(c)) {
+        h2_kill(c);
+        return;
+    }
+    h2_update_timer(c);
+    h2_schedule_flush(c);
+    return;
+fail:
+    log_error("%s: h2: out of memory", client);
+    if (c != NULL) {
+        if (c->ng)
+            nghttp2_session_del(c->ng);
+        if (c->in)
+            evbuffer_free(c->in);
+        if (c->out)
+            evbuffer_free(c->out);
+        if (c->scratch)
+            evbuffer_free(c->scratch);
+        free(c);
+    }
+    if (io != NULL)
+        io->free(io_ctx);
+    close(fd);
+}
+
+void h2_drain_all(struct worker *w)
+{
+    for (struct h2_conn *c = h2_conns; c != NULL; c = c->next)
+        if (c->w == w && !c->dead)
+            h2_goaway(c, NGHTTP2_NO_ERROR);
+}
+
+void h2_close_all(struct worker *w)
+{
+    struct h2_conn *c = h2_conns;
+    while (c != NULL) {
+        struct h2_conn *next = c->next;
+        if (c->w == w)
+            h2_free(c);
+        c = next;
+    }
+}

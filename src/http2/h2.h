@@ -1,0 +1,112 @@
+/*
+ * h2.h - the HTTP/2 server connection (nghttp2): frames from the transport -> nghttp2
+ * session -> one stream (stream/) per HTTP/2 stream, through the same filter chain and
+ * upstream side as HTTP/1.1; responses go back as HEADERS/DATA/trailers.
+ *
+ * Flow control follows back-pressure: request DATA is acknowledged (WINDOW_UPDATE) only
+ * as the upstream side takes it, response DATA is produced by a deferred data provider
+ * fed from the upstream and the upstream is told to stop reading while a stream's
+ * unsent response exceeds a bound. Floods (rapid reset, SETTINGS, PING, empty DATA,
+ * PRIORITY, CONTINUATION) end the connection with GOAWAY ENHANCE_YOUR_CALM.
+ *
+ * Connections live on one worker thread; the list of a worker's HTTP/2 connections is
+ * thread-local.
+ */
+#ifndef WASP_HTTP2_H2_H
+#define WASP_HTTP2_H2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+struct worker;
+struct daemon_gen;
+struct srv_io_ops;
+
+/* The client connection preface of RFC 9113 §3.4 (24 bytes). */
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+
+/*
+ * Compares the start of buf with the client preface.
+ * @return 1 the preface is there, 0 buf is a strict prefix of it (wait for more),
+ *         -1 it is not HTTP/2 (or buf is empty: -1 too only if not a prefix).
+ */
+int h2_preface_match(struct evbuffer *buf);
+
+/*
+ * Takes over fd (with transport io/io_ctx, NULL for the plain socket) serving listener
+ * listener_index of gen (a reference is taken) with bytes already read in pre (moved,
+ * may be NULL). Closes fd and frees io_ctx on failure.
+ */
+void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
+                 size_t listener_index, const struct srv_io_ops *io, void *io_ctx,
+                 struct evbuffer *pre);
+
+/* Graceful drain: GOAWAY, in-flight streams finish, then the connections close. */
+void h2_drain_all(struct worker *w);
+/* Closes every HTTP/2 connection of this worker now. */
+void h2_close_all(struct worker *w);
+
+/* ---- separable checks (h2_check.c), unit tested ---- */
+
+/* Per-connection flood accounting over a sliding one-second window. */
+enum h2_guard_kind {
+    H2G_RST_STREAM,
+    H2G_SETTINGS,
+    H2G_PING,
+    H2G_EMPTY_DATA,
+    H2G_PRIORITY,
+    H2G_WINDOW_UPDATE,
+    H2G_CONTINUATION, /* per header block, not per window */
+    H2G_N
+};
+
+struct h2_guard_limits {
+    uint32_t per_sec[H2G_N]; /* 0 = unlimited */
+};
+
+struct h2_guard {
+    uint64_t window_start_ms;
+    uint32_t count[H2G_N];
+    uint32_t continuations; /* CONTINUATION frames in the current header block */
+};
+
+/* The defaults (generous for real clients, tight for floods). */
+void h2_guard_limits_default(struct h2_guard_limits *l);
+
+/*
+ * Accounts one received frame (the 9-byte frame header: type, flags, payload length)
+ * at time now_ms. @return the kind whose limit was passed, or -1 if within limits.
+ */
+int h2_guard_frame(struct h2_guard *g, const struct h2_guard_limits *l, uint64_t now_ms,
+                   uint8_t type, uint8_t flags, size_t length);
+
+/* Request pseudo-headers and fields as they arrive, checked once the block ended. */
+struct h2_req_check {
+    const char *method, *scheme, *path, *authority, *host;
+    size_t method_len, scheme_len, path_len, authority_len, host_len;
+    bool dup;          /* a pseudo-header came twice */
+    bool unknown;      /* an unknown pseudo-header, or a response one */
+    bool late_pseudo;  /* a pseudo-header after a regular field */
+    bool seen_regular;
+    bool bad_field;    /* connection-specific field or TE other than trailers */
+};
+
+/*
+ * Accounts one field of a request header block. @return 0, or -1 when the block is
+ * malformed for sure (the stream is reset with PROTOCOL_ERROR).
+ */
+int h2_req_field(struct h2_req_check *r, const char *name, size_t name_len, const char *value,
+                 size_t value_len);
+
+/*
+ * Checks the complete request head (RFC 9113 §8.3.1): :method, :scheme and :path
+ * present (except CONNECT, refused: 1 with *status 405), :path origin-form or "*" for
+ * OPTIONS, :authority or Host present and consistent.
+ * @return 0 ok, -1 malformed (PROTOCOL_ERROR), 1 well-formed but refused with *status.
+ */
+int h2_req_validate(const struct h2_req_check *r, int *status);
+
+#endif

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# HTTP/2 and TLS termination against a real nginx upstream: h2c with prior knowledge,
+# h2 over TLS (ALPN), ALPN fallback to HTTP/1.1, HTTP/1.1 still served on the cleartext
+# listener, 10 MB up and down over h2 and h2c (checksums), split cookies joined, many
+# concurrent streams (nghttp), a bad preface closes the connection, h2load with 0 failures.
+source "$(dirname "$0")/lib.sh"
+
+ng=$(free_port)
+wp=$(free_port)
+tp=$(free_port)
+start_nginx "$ng"
+head -c 10485760 /dev/urandom >"$T/ng/www/big.bin"
+want=$(sha256sum <"$T/ng/www/big.bin" | cut -d' ' -f1)
+echo small >"$T/ng/www/small.txt"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+    -days 1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+cat >"$T/w.ini" <<INI
+[daemon]
+workers = 2
+access_log = $T/access.log
+[listener:web]
+address = 127.0.0.1:$wp
+cluster = ng
+[listener:tls]
+address = 127.0.0.1:$tp
+protocol = https
+tls_certificate = $T/cert.pem
+tls_key = $T/key.pem
+cluster = ng
+[cluster:ng]
+endpoints = 127.0.0.1:$ng
+INI
+"$WASPD" -t -c "$T/w.ini" >/dev/null 2>&1 || fail "waspd -t rejects a good TLS configuration"
+start_waspd "$T/w.ini" "$wp"
+wait_port "$tp"
+h2c="http://127.0.0.1:$wp"
+h2s="https://127.0.0.1:$tp"
+
+# h2c with prior knowledge; the request reaches the upstream with Host from :authority.
+out=$(http --http2-prior-knowledge -w ' %{http_version}' -H 'cookie: a=1' -H 'cookie: b=2' \
+      "$h2c/hdr")
+case "$out" in
+"host=127.0.0.1 xff=127.0.0.1 via=1.1 wasp xfp=http conn= te="*" 2") ;;
+*) fail "h2c prior knowledge: $out" ;;
+esac
+pass "h2c with prior knowledge"
+
+# HTTP/1.1 still works on the same cleartext listener.
+[ "$(http -w '%{http_version}' -o /dev/null "$h2c/small.txt")" = "1.1" ] ||
+    fail "HTTP/1.1 on the h2c listener"
+pass "HTTP/1.1 next to h2c"
+
+# h2 over TLS via ALPN, scheme https forwarded.
+out=$(http -k --http2 -w ' %{http_version}' "$h2s/hdr")
+case "$out" in
+*"xfp=https"*" 2") ;;
+*) fail "h2 over TLS: $out" ;;
+esac
+pass "h2 over TLS (ALPN h2)"
+
+# ALPN fallback: a client offering only http/1.1 gets HTTP/1.1 over TLS.
+out=$(http -k --http1.1 -w ' %{http_version}' "$h2s/hdr")
+case "$out" in
+*"xfp=https"*" 1.1") ;;
+*) fail "ALPN http/1.1 fallback: $out" ;;
+esac
+pass "ALPN fallback to http/1.1"
+
+# 10 MB down and up, over h2c and h2+TLS.
+for base in "$h2c --http2-prior-knowledge" "$h2s -k --http2"; do
+    set -- $base
+    url=$1
+    shift
+    got=$(http "$@" "$url/big.bin" | sha256sum | cut -d' ' -f1)
+    [ "$got" = "$want" ] || fail "10 MB download over $url differs"
+    rm -f "$T/ng/www/up/put.bin"
+    code=$(http "$@" -T "$T/ng/www/big.bin" -o /dev/null -w '%{http_code}' "$url/up/put.bin")
+    [ "$code" = 201 ] || fail "10 MB upload over $url: status $code"
+    got=$(sha256sum <"$T/ng/www/up/put.bin" | cut -d' ' -f1)
+    [ "$got" = "$want" ] || fail "10 MB upload over $url differs"
+done
+pass "10 MB up and down over h2c and h2 (checksums match)"
+
+# Many concurrent streams on one connection (nghttp -m: the same URI N times).
+nghttp -n -s -m 200 "$h2c/small.txt" >"$T/nghttp.out" 2>&1 || fail "nghttp: $(tail -3 "$T/nghttp.out")"
+n=$(grep -cE '^ *[0-9]+ .* 200 ' "$T/nghttp.out" || true)
+[ "$n" -ge 200 ] || { cat "$T/nghttp.out" | tail -5; fail "nghttp: $n of 200 streams answered 200"; }
+pass "200 concurrent streams on one connection (nghttp)"
+
+# A bad preface (not HTTP/2, not HTTP/1.1) gets the connection closed.
+exec 3<>"/dev/tcp/127.0.0.1/$wp"
+printf 'PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n' >&3
+timeout 5 cat <&3 >"$T/bad.out" || fail "bad preface: the connection stayed open"
+exec 3<&-
+pass "bad preface closes the connection"
+
+# Preface then garbage frames: GOAWAY and close.
+exec 3<>"/dev/tcp/127.0.0.1/$wp"
+printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x04\x09\x00\x00\x00\x00\x01junk' >&3
+timeout 5 cat <&3 >"$T/bad2.out" || fail "bad first frame: the connection stayed open"
+exec 3<&-
+pass "a bad first frame closes the connection"
+
+# h2load: many requests over many streams and connections, none may fail.
+for url in "$h2c" "$h2s"; do
+    h2load -n 20000 -c 8 -m 64 "$url/small.txt" >"$T/h2load.out" 2>&1 ||
+        fail "h2load $url: $(tail -5 "$T/h2load.out")"
+    grep -q "20000 succeeded, 0 failed, 0 errored, 0 timeout" "$T/h2load.out" ||
+        fail "h2load $url: $(grep requests: "$T/h2load.out")"
+    grep -q "status codes: 20000 2xx" "$T/h2load.out" || fail "h2load $url: non-2xx"
+done
+pass "h2load 20000 requests x 64 streams x 8 connections, h2c and TLS: 0 failed"
+
+# waspd -t checks the key matches the certificate.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=other \
+    -days 1 -keyout "$T/key2.pem" -out "$T/cert2.pem" 2>/dev/null
+sed "s#$T/key.pem#$T/key2.pem#" "$T/w.ini" >"$T/bad.ini"
+if "$WASPD" -t -c "$T/bad.ini" >"$T/t.out" 2>&1; then
+    fail "waspd -t accepts a key that does not match the certificate"
+fi
+grep -q "does not match" "$T/t.out" || fail "waspd -t message: $(cat "$T/t.out")"
+pass "waspd -t rejects a mismatched certificate/key"
