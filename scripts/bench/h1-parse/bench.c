@@ -2,7 +2,7 @@
  * bench.c - micro-benchmark of wasp's HTTP/1 request head parser (src/http1/).
  * Parses a typical browser request (about 500 bytes, 10 fields) N times and prints
  * ns/request and MB/s. Not a test. Build and run:
- *   cmake --build build --target h1_parse_bench && build/src/http1/h1_parse_bench [N]
+ *   scripts/bench/h1-parse/run.sh [N]
  */
 #include <stdio.h>
 #include <stdlib.h>
