@@ -528,8 +528,12 @@ static enum result cmd_register(struct script *s, json_t *cmd, struct cmd_ctx *c
     return RES_PASS;
 }
 
-/* assert_invalid / assert_malformed: a binary module must be rejected by load. */
-static enum result cmd_rejected(struct script *s, json_t *cmd, struct cmd_ctx *cx)
+/*
+ * assert_invalid / assert_malformed: load must reject the binary module, and say which:
+ * WASM_ERR_INVALID for assert_invalid, WASM_ERR_MALFORMED for assert_malformed.
+ */
+static enum result cmd_rejected(struct script *s, json_t *cmd, bool want_invalid,
+                                struct cmd_ctx *cx)
 {
     const char *text = json_string_value(json_object_get(cmd, "text"));
     enum wasm_status status;
@@ -545,6 +549,10 @@ static enum result cmd_rejected(struct script *s, json_t *cmd, struct cmd_ctx *c
     }
     if (status == WASM_ERR_ARG)
         return failf(cx, "%s", err);
+    if ((status == WASM_ERR_INVALID) != want_invalid)
+        return failf(cx, "rejected as %s (%s), expected %s \"%s\"",
+                     status == WASM_ERR_INVALID ? "invalid" : "malformed", err,
+                     want_invalid ? "invalid" : "malformed", text ? text : "");
     return RES_PASS;
 }
 
@@ -597,8 +605,10 @@ static enum result run_command(struct script *s, json_t *cmd, struct cmd_ctx *cx
         return cmd_module(s, cmd, cx);
     if (strcmp(type, "register") == 0)
         return cmd_register(s, cmd, cx);
-    if (strcmp(type, "assert_invalid") == 0 || strcmp(type, "assert_malformed") == 0)
-        return cmd_rejected(s, cmd, cx);
+    if (strcmp(type, "assert_invalid") == 0)
+        return cmd_rejected(s, cmd, true, cx);
+    if (strcmp(type, "assert_malformed") == 0)
+        return cmd_rejected(s, cmd, false, cx);
     if (strcmp(type, "assert_unlinkable") == 0)
         return cmd_instantiate_fails(s, cmd, WASM_ERR_LINK, cx);
     if (strcmp(type, "assert_uninstantiable") == 0)
