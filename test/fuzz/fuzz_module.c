@@ -32,12 +32,28 @@ static void decode_one(const uint8_t *data, size_t size)
     wasm_module_release(&m);
 }
 
+/* The decoder and validator on their own, then the whole pipeline when it exists. */
+static void check_module(const uint8_t *data, size_t size)
+{
+    decode_one(data, size);
+#ifdef WASP_FUZZ_LOAD
+    enum wasm_status st;
+    char err[256] = "";
+    wasm_module_t *mod = wasm_module_load(data, size, &st, err, sizeof(err));
+
+    if (mod)
+        wasm_module_free(mod);
+    else if (err[0] == '\0')
+        abort();
+#endif
+}
+
 /*
  * Wraps the input as the only function body (locals, then code) of a module that has a
  * table, a memory, a global and data, so the mutations reach the instruction decoder
  * instead of dying in the section headers.
  */
-static void decode_as_body(const uint8_t *data, size_t size)
+static void check_as_body(const uint8_t *data, size_t size)
 {
     static const uint8_t head[] = {
         0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,                   /* header */
@@ -79,25 +95,13 @@ static void decode_as_body(const uint8_t *data, size_t size)
     n += size;
     memcpy(b + n, tail, sizeof(tail));
     n += sizeof(tail);
-    decode_one(b, n);
+    check_module(b, n);
     free(b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    decode_one(data, size);
-    decode_as_body(data, size);
-#ifdef WASP_FUZZ_LOAD
-    {
-        enum wasm_status st;
-        char err[256] = "";
-        wasm_module_t *mod = wasm_module_load(data, size, &st, err, sizeof(err));
-
-        if (mod)
-            wasm_module_free(mod);
-        else if (err[0] == '\0')
-            abort();
-    }
-#endif
+    check_module(data, size);
+    check_as_body(data, size);
     return 0;
 }
