@@ -113,8 +113,9 @@ struct rp {
     struct rp_stream *current;  /* whose callbacks are running (log attribution) */
     struct rp_plugin *starting; /* whose root context is being created */
     int nrequests;
-    size_t body_chunk; /* deliver bodies in chunks of this size (0: whole) */
-    bool trace;        /* log every hostcall */
+    size_t body_chunk;           /* deliver bodies in chunks of this size (0: whole) */
+    bool trace;                  /* log every hostcall */
+    enum pw_log_level log_level; /* plugin log lines below it are dropped */
     json_t *canned;
     bool json;
     json_t *out_requests;
@@ -499,7 +500,7 @@ static void rp_failed(void *host, struct pw_vm *vm, const char *plugin, const ch
 
 static enum pw_log_level rp_log_level(void *host)
 {
-    return PW_LOG_TRACE;
+    return ((struct rp *)host)->log_level;
 }
 
 static const struct pw_host_ops rp_ops = {
@@ -1229,6 +1230,7 @@ static void rp_usage(FILE *out)
                  "                   [--max-memory PAGES]\n"
                  "                   [--plugin ...] --traffic FILE.json\n"
                  "                   [--callouts FILE.json] [--body-chunk N] [--json] [--trace]\n"
+                 "                   [--log-level trace|debug|info|warn|error|critical]\n"
                  "Runs proxy-wasm plugins (a chain, in order) on recorded traffic and prints what\n"
                  "they did. Options after a --plugin apply to it. Plugins with the same file and\n"
                  "--vm-id share one VM (one root context each) unless --new-vm (as on another\n"
@@ -1297,6 +1299,17 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
             *traffic = v;
         } else if (strcmp(a, "--callouts") == 0) {
             *callouts = v;
+        } else if (strcmp(a, "--log-level") == 0) {
+            static const char *levels[] = {"trace", "debug", "info", "warn", "error", "critical"};
+            int l = 0;
+            while (l < 6 && strcmp(v, levels[l]) != 0)
+                l++;
+            if (l == 6) {
+                fprintf(stderr, "wasp replay: --log-level is one of trace, debug, info, warn, "
+                                "error, critical\n");
+                return 2;
+            }
+            rp->log_level = (enum pw_log_level)l;
         } else if (strcmp(a, "--body-chunk") == 0) {
             char *end;
             rp->body_chunk = strtoull(v, &end, 10);
