@@ -1246,12 +1246,14 @@ int wasm_decode(struct wasm_module *m, const uint8_t *bytes, size_t len, char *e
     if (err && errlen)
         err[0] = '\0';
     if (len > UINT32_MAX) {
-        snprintf(err, errlen, "module too large (%zu bytes)", len);
+        if (err && errlen)
+            snprintf(err, errlen, "module too large (%zu bytes)", len);
         return WASM_ERR_MALFORMED;
     }
     m->bytes = malloc(len ? len : 1);
     if (!m->bytes) {
-        snprintf(err, errlen, "out of memory");
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
         return WASM_ERR_NOMEM;
     }
     if (len)

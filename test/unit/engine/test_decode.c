@@ -232,6 +232,10 @@ static void bad_header_is_rejected(void **state)
     expect_malformed(short_version, "unexpected end");
     expect_malformed(bad_version, "unknown binary version");
     expect_ok(ok);
+    /* No message buffer: still a clean rejection. */
+    struct wasm_module m;
+    assert_int_equal(wasm_decode(&m, bad_magic, sizeof(bad_magic), NULL, 0), WASM_ERR_MALFORMED);
+    assert_int_equal(wasm_decode(&m, valid_module, 30, NULL, 0), WASM_ERR_MALFORMED);
 }
 
 static void section_ids_and_order_are_checked(void **state)
