@@ -517,6 +517,20 @@ L_br_nz64:
     goto **(const ptru *)pc;
     }
     NEXT(4);
+#define BR_AND(name, rb, cond)                                                             \
+    L_##name : {                                                                           \
+        uint32_t v_ = R32(0) & (rb);                                                       \
+        if (cond) {                                                                        \
+            FUEL_TICK;                                                                     \
+            pc += (int32_t)A(2);                                                           \
+            OPSTAT(); goto **(const ptru *)pc;                                             \
+        }                                                                                  \
+        NEXT(5);                                                                           \
+    }
+    BR_AND(br_and_z_ss, R32(1), v_ == 0)
+    BR_AND(br_and_z_si, A(1), v_ == 0)
+    BR_AND(br_and_nz_ss, R32(1), v_ != 0)
+    BR_AND(br_and_nz_si, A(1), v_ != 0)
 L_br_table: {
     uint32_t i = R32(0), n = A(1);
     if (i > n)
@@ -533,6 +547,17 @@ L_copy2:
     W64(0, R64(1));
     W64(2, R64(3));
     NEXT(6);
+L_copy3:
+    W64(0, R64(1));
+    W64(2, R64(3));
+    W64(4, R64(5));
+    NEXT(8);
+L_copy4:
+    W64(0, R64(1));
+    W64(2, R64(3));
+    W64(4, R64(5));
+    W64(6, R64(7));
+    NEXT(10);
 L_const32:
     W64(0, (uint64_t)A(1));
     NEXT(4);

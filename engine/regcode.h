@@ -48,9 +48,10 @@ typedef uint32_t wasm_code_word;
     X(br)            /* o */                                                                \
     X(br_back)       /* o : a loop back-edge, charges fuel */                               \
     X(br_z32) X(br_nz32) X(br_z64) X(br_nz64) /* a o */                                     \
+    X(br_and_z_ss) X(br_and_z_si) X(br_and_nz_ss) X(br_and_nz_si) /* a b|i o: on a & b */   \
     X(br_table)      /* a n o0..o(n-1) odefault */                                          \
     X(copy)          /* d a */                                                              \
-    X(copy2)         /* d a d2 a2 */                                                        \
+    X(copy2) X(copy3) X(copy4) /* (d a) x 2..4, in order */                                 \
     X(const32)       /* d i */                                                              \
     X(const64)       /* d I */                                                              \
     X(ret0)          /* - */                                                                \

@@ -112,7 +112,7 @@ struct fixup {
 
 #define NOFIX UINT32_MAX
 
-enum { L_NONE, L_OTHER, L_ADD32, L_CMP32, L_CMP64, L_EQZ32, L_EQZ64 };
+enum { L_NONE, L_OTHER, L_ADD32, L_CMP32, L_CMP64, L_EQZ32, L_EQZ64, L_AND32 };
 
 struct last_op {
     int kind;
@@ -143,8 +143,9 @@ struct tr {
     uint8_t *ltypes;
     uint32_t ltypes_cap;
     bool unreach;
-    struct last_op last;
-    uint32_t copy_end; /* end of the last `copy` emitted (merged into copy2 when adjacent) */
+    struct last_op last, prev; /* the last two result-producing instructions */
+    uint32_t copy_end; /* end of the last copy/copy2/copy3 (adjacent copies merge) */
+    uint32_t copy_pos, copy_n;
     struct call_patch *patches;
     uint32_t npatches, patch_cap;
     uint32_t func_index;
@@ -286,19 +287,20 @@ static void move_to(struct tr *t, const struct opnd *e, uint32_t dst)
         }
     } else if (e->slot != dst) {
         if (t->copy_end == t->len && t->status == WASM_OK) {
-            /* Two copies in a row become one copy2 (same order, one dispatch). */
-            uint32_t pos = t->len - 4;
-            const void *h = wasm_op_handlers[WASM_OP_copy2];
-            memcpy(&t->code[pos], &h, sizeof(h));
+            /* Adjacent copies merge: copy -> copy2 -> copy3 -> copy4 (same order). */
+            const void *h = wasm_op_handlers[WASM_OP_copy + t->copy_n];
+            memcpy(&t->code[t->copy_pos], &h, sizeof(h));
             emit_w(t, soff(dst));
             emit_w(t, soff(e->slot));
-            t->copy_end = UINT32_MAX;
+            t->copy_n++;
+            t->copy_end = t->copy_n < 4 ? t->len : UINT32_MAX;
             return;
         }
-        emit_op(t, WASM_OP_copy);
+        t->copy_pos = emit_op(t, WASM_OP_copy);
         emit_w(t, soff(dst));
         emit_w(t, soff(e->slot));
         t->copy_end = t->len;
+        t->copy_n = 1;
     }
 }
 
@@ -337,6 +339,7 @@ static void preserve_local(struct tr *t, uint32_t x)
 /* Starts an instruction that writes a result to a fresh temp (the new top). */
 static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
 {
+    t->prev = t->last;
     uint32_t pos = emit_op(t, op);
     t->last.kind = kind;
     t->last.pos = pos;
@@ -495,10 +498,21 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool 
     bool fuse = cond.kind == K_TEMP && t->last.end == t->len &&
                 cond.slot == t->last.dst_slot && t->last.kind >= L_CMP32;
     if (fuse) {
-        struct last_op l = t->last;
+        struct last_op l = t->last, p = t->prev;
         t->len = l.pos;
         label(t);
-        if (l.kind == L_EQZ32 || l.kind == L_EQZ64) {
+        bool eqz_and = l.kind == L_EQZ32 && p.kind == L_AND32 && p.end == l.pos &&
+                       p.dst_slot == l.a && l.a >= t->T;
+        if (l.kind == L_AND32 || eqz_and) {
+            /* (a & b) != 0, or its eqz: one test-and-branch. */
+            struct last_op x = eqz_and ? p : l;
+            bool nz = eqz_and ? !when_true : when_true;
+            t->len = x.pos;
+            *ipos = emit_op(t, (enum wasm_op)((nz ? WASM_OP_br_and_nz_ss : WASM_OP_br_and_z_ss) +
+                                              (x.b_imm ? 1 : 0)));
+            emit_w(t, soff(x.a));
+            emit_w(t, x.b_imm ? (uint32_t)x.b : soff((uint32_t)x.b));
+        } else if (l.kind == L_EQZ32 || l.kind == L_EQZ64) {
             bool is64 = l.kind == L_EQZ64;
             enum wasm_op op = when_true ? (is64 ? WASM_OP_br_z64 : WASM_OP_br_z32)
                                         : (is64 ? WASM_OP_br_nz64 : WASM_OP_br_nz32);
@@ -679,7 +693,8 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
         base = is64 ? WASM_OP_i64_add_ss : WASM_OP_i32_add_ss;
     bool imm = b.kind == K_CONST;
     uint32_t bs = imm ? 0 : src_slot(t, &b, ib);
-    int kind = is_cmp ? (is64 ? L_CMP64 : L_CMP32) : (!is64 && k == 0 ? L_ADD32 : L_OTHER);
+    int kind = is_cmp ? (is64 ? L_CMP64 : L_CMP32)
+                      : is64 ? L_OTHER : k == 0 ? L_ADD32 : k == 7 ? L_AND32 : L_OTHER;
     begin_result(t, (enum wasm_op)(base + 2 * k + (imm ? 1 : 0)), kind);
     emit_w(t, soff(as));
     if (imm && is64)
@@ -735,7 +750,7 @@ static void local_write(struct tr *t, uint32_t x, bool tee)
     } else {
         move_to(t, &v, x);
     }
-    label(t);
+    t->last.end = UINT32_MAX; /* the value now lives in a local */
     if (tee)
         push(t, K_LOCAL, t->ltypes[x], x, 0);
 }

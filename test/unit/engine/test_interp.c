@@ -105,6 +105,23 @@ static void test_translation_is_compact(void **state)
     const struct wasm_code *st = m->funcs[5].code;
     assert_int_equal(st->len, 7 + 2);
     assert_ptr_equal(handler_at(st, 0), wasm_op_handlers[WASM_OP_store32_ss_i]);
+
+    /* i32.and + i32.eqz + br_if is one test-and-branch. */
+    const struct wasm_code *flag = wasm_instance_export_func(inst, "flag")->code;
+    assert_ptr_equal(handler_at(flag, 0), wasm_op_handlers[WASM_OP_br_and_z_si]);
+    assert_int_equal(flag->ins[3], 4);
+    /* Three local-to-local copies in a row are one copy3. */
+    const struct wasm_code *rot = wasm_instance_export_func(inst, "rotate3")->code;
+    assert_ptr_equal(handler_at(rot, 0), wasm_op_handlers[WASM_OP_copy3]);
+    uint64_t s[3] = {4, 0, 0};
+    assert_int_equal(call_export(inst, "flag", s), WASM_OK);
+    assert_int_equal(s[0], 1);
+    s[0] = 3;
+    assert_int_equal(call_export(inst, "flag", s), WASM_OK);
+    assert_int_equal(s[0], 0);
+    s[0] = 1, s[1] = 20, s[2] = 300;
+    assert_int_equal(call_export(inst, "rotate3", s), WASM_OK);
+    assert_int_equal(s[0], 321);
 }
 
 /* The folded address wraps at 32 bits exactly like the i32.add it replaces. */
