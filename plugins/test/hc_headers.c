@@ -2,7 +2,8 @@
  * hc_headers: test plugin for `wasp replay` tests of the proxy-wasm layer. Request
  * headers: logs :path, adds x-replayed, removes h2; response headers: adds x-resp with the
  * plugin configuration; counts requests in a counter; ticks every 4 ms (virtual clock)
- * and logs each tick; logs on_log with the request path (maps readable in on_log).
+ * and logs each tick; logs on_log with the request path (maps readable in on_log);
+ * prints $HC_GREETING (WASI environment) to stdout in proxy_on_configure.
  */
 #include "proxy_wasm.h"
 
@@ -22,6 +23,9 @@ int32_t WASP_EXPORT(proxy_on_configure)(uint32_t root_id, uint32_t size)
     wasp_define_metric(WASP_METRIC_COUNTER, "hc_requests", &requests_metric);
     proxy_set_tick_period_milliseconds(4);
     wasp_log(WASP_LOG_INFO, "configured: %s", resp_value);
+    const char *greeting = getenv("HC_GREETING");
+    if (greeting != NULL)
+        printf("greeting from the environment: %s\n", greeting); /* WASI fd_write, stdout */
     return 1;
 }
 

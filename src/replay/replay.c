@@ -46,7 +46,9 @@ struct rp_plugin {
     const char *vm_id;
     uint64_t fuel;
     uint32_t max_pages;
-    bool new_vm; /* never share a VM (as if on another worker) */
+    bool new_vm;         /* never share a VM (as if on another worker) */
+    const char *env[16]; /* WASI environment, KEY=VALUE */
+    size_t nenv;
     uint8_t *config;
     size_t config_len;
     struct pw_module *module; /* NULL when the VM is another plugin's */
@@ -1175,6 +1177,8 @@ static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
         .fuel_per_callback = p->fuel,
         .max_memory_pages = p->max_pages,
         .trace = rp->trace,
+        .env = p->env,
+        .nenv = p->nenv,
     };
     p->vm = pw_vm_new(p->module, &vc, &rp_ops, rp, err, sizeof(err));
     if (p->vm == NULL) {
@@ -1226,7 +1230,8 @@ static void rp_metric(void *arg, const struct pw_metric_view *m)
 static void rp_usage(FILE *out)
 {
     fprintf(out, "usage: wasp replay --plugin FILE.wasm [--config STR|@FILE] [--root-id ID]\n"
-                 "                   [--vm-id ID] [--name NAME] [--new-vm] [--fuel N]\n"
+                 "                   [--vm-id ID] [--name NAME] [--new-vm] [--env KEY=VALUE]...\n"
+                 "                   [--fuel N]\n"
                  "                   [--max-memory PAGES]\n"
                  "                   [--plugin ...] --traffic FILE.json\n"
                  "                   [--callouts FILE.json] [--body-chunk N] [--json] [--trace]\n"
@@ -1334,6 +1339,12 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
             }
         } else if (strcmp(a, "--root-id") == 0) {
             p->root_id = v;
+        } else if (strcmp(a, "--env") == 0) {
+            if (strchr(v, '=') == NULL || p->nenv == 16) {
+                fprintf(stderr, "wasp replay: --env needs KEY=VALUE (at most 16 per plugin)\n");
+                return 2;
+            }
+            p->env[p->nenv++] = v;
         } else if (strcmp(a, "--name") == 0) {
             snprintf(p->name, sizeof(p->name), "%s", v);
         } else if (strcmp(a, "--vm-id") == 0) {
