@@ -18,9 +18,9 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
-#include <nghttp2/nghttp2.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,15 +72,15 @@ struct h2_stream {
     size_t hdr_bytes;
     uint32_t nfields;
     char status[4];
-    bool bad;              /* the head was rejected: ignore the rest */
-    bool started;          /* the request head went into the stream */
-    bool req_eos;          /* the client finished its side */
-    bool resp_submitted;   /* response HEADERS submitted */
-    bool resp_eos;         /* the response body is complete in resp */
-    bool resp_trailers;    /* trailers follow the body */
-    bool resp_done;        /* END_STREAM of the response queued */
-    bool deferred;         /* the data provider is deferred */
-    bool blocked;          /* the upstream was told to stop reading */
+    bool bad;            /* the head was rejected: ignore the rest */
+    bool started;        /* the request head went into the stream */
+    bool req_eos;        /* the client finished its side */
+    bool resp_submitted; /* response HEADERS submitted */
+    bool resp_eos;       /* the response body is complete in resp */
+    bool resp_trailers;  /* trailers follow the body */
+    bool resp_done;      /* END_STREAM of the response queued */
+    bool deferred;       /* the data provider is deferred */
+    bool blocked;        /* the upstream was told to stop reading */
     bool on_drained;
     struct h2_stream *drained_next;
     struct h2_stream *prev, *next; /* the connection's streams */
@@ -333,7 +333,7 @@ static bool h2_recv(struct h2_conn *c)
             /* Flooding or a callback failure: say why if we still can, then close. */
             if (!c->goaway)
                 h2_goaway(c, rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
-                                                        : NGHTTP2_PROTOCOL_ERROR);
+                                                       : NGHTTP2_PROTOCOL_ERROR);
             return true;
         }
         evbuffer_drain(c->in, (size_t)rv);
@@ -384,9 +384,9 @@ static void h2_mark_drained(struct h2_stream *hs)
 
 static bool field_skipped(const char *n, size_t len)
 {
-    static const char *const drop[] = {"connection", "keep-alive", "proxy-connection",
-                                       "transfer-encoding", "upgrade", "content-length",
-                                       "te", "http2-settings"};
+    static const char *const drop[] = {
+        "connection",     "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+        "content-length", "te",         "http2-settings"};
     for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
         if (strlen(drop[i]) == len && strncasecmp(drop[i], n, len) == 0)
             return true;
@@ -611,8 +611,7 @@ static const struct stream_downstream_ops h2_down_ops = {
 
 /* ---- nghttp2 callbacks ---- */
 
-static ssize_t h2_send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
-                          void *ud)
+static ssize_t h2_send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int flags, void *ud)
 {
     struct h2_conn *c = ud;
     (void)ng;
@@ -630,8 +629,8 @@ static int h2_begin_frame_cb(nghttp2_session *ng, const nghttp2_frame_hd *hd, vo
     uint64_t now = stream_loop_usec(c->w->base) / 1000;
     int k = h2_guard_frame(&c->guard, &c->limits, now, hd->type, hd->flags, hd->length);
     if (k >= 0) {
-        static const char *const names[H2G_N] = {"RST_STREAM", "SETTINGS", "PING",
-                                                 "empty DATA", "PRIORITY", "WINDOW_UPDATE",
+        static const char *const names[H2G_N] = {"RST_STREAM",  "SETTINGS", "PING",
+                                                 "empty DATA",  "PRIORITY", "WINDOW_UPDATE",
                                                  "CONTINUATION"};
         log_warn("%s: h2: %s flood, closing the connection", c->client, names[k]);
         nghttp2_session_terminate_session(c->ng, NGHTTP2_ENHANCE_YOUR_CALM);

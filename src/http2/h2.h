@@ -87,11 +87,11 @@ int h2_guard_frame(struct h2_guard *g, const struct h2_guard_limits *l, uint64_t
 struct h2_req_check {
     const char *method, *scheme, *path, *authority, *host;
     size_t method_len, scheme_len, path_len, authority_len, host_len;
-    bool dup;          /* a pseudo-header came twice */
-    bool unknown;      /* an unknown pseudo-header, or a response one */
-    bool late_pseudo;  /* a pseudo-header after a regular field */
+    bool dup;         /* a pseudo-header came twice */
+    bool unknown;     /* an unknown pseudo-header, or a response one */
+    bool late_pseudo; /* a pseudo-header after a regular field */
     bool seen_regular;
-    bool bad_field;    /* connection-specific field or TE other than trailers */
+    bool bad_field; /* connection-specific field or TE other than trailers */
 };
 
 /*

@@ -109,8 +109,8 @@ static bool name_is(const char *n, size_t len, const char *lit)
 }
 
 /* Sets *slot unless it is set already (a duplicate). */
-static int set_pseudo(struct h2_req_check *r, const char **slot, size_t *slot_len,
-                      const char *v, size_t vlen)
+static int set_pseudo(struct h2_req_check *r, const char **slot, size_t *slot_len, const char *v,
+                      size_t vlen)
 {
     if (*slot != NULL) {
         r->dup = true;
@@ -216,8 +216,7 @@ int h2_req_validate(const struct h2_req_check *r, int *status)
     if (r->authority == NULL && r->host == NULL)
         return -1;
     if (r->authority != NULL && r->host != NULL &&
-        (r->authority_len != r->host_len ||
-         strncasecmp(r->authority, r->host, r->host_len) != 0))
+        (r->authority_len != r->host_len || strncasecmp(r->authority, r->host, r->host_len) != 0))
         return -1;
     return 0;
 }

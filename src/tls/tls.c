@@ -32,10 +32,9 @@
 #define TLS_RECORD 16384
 
 /* Mozilla "intermediate" TLS 1.2 suites (forward secret AEAD only); 1.3 uses defaults. */
-static const char tls_ciphers12[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char tls_ciphers12[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 static const unsigned char tls_alpn[] = "\x02h2\x08http/1.1";
 
@@ -342,11 +341,10 @@ static void tls_hs_step(struct tls_hs *h)
         tls_hs_unlink(h);
         /* The codec counts itself as a connection before we stop counting. */
         if (plen == 2 && memcmp(proto, "h2", 2) == 0)
-            h2_conn_new(w, h->fd, h->client, h->gen, h->listener_index, &tls_io_ops, h->ssl,
-                        NULL);
+            h2_conn_new(w, h->fd, h->client, h->gen, h->listener_index, &tls_io_ops, h->ssl, NULL);
         else
-            srv_conn_new_io(w, h->fd, h->client, h->gen, h->listener_index, &tls_io_ops,
-                            h->ssl, NULL);
+            srv_conn_new_io(w, h->fd, h->client, h->gen, h->listener_index, &tls_io_ops, h->ssl,
+                            NULL);
         daemon_gen_unref(h->gen);
         free(h);
         worker_conn_closed(w);

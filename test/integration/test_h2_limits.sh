@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# HTTP/2 protection and trailers: rapid reset (CVE-2023-44487) and PING / SETTINGS /
+# empty DATA / PRIORITY floods end the connection with GOAWAY ENHANCE_YOUR_CALM (11)
+# while the worker keeps serving other clients; trailers go through both ways
+# (h2 request trailers -> chunked HTTP/1.1 upstream -> response trailers -> h2).
+source "$(dirname "$0")/lib.sh"
+: "${H2_CLIENT:?H2_CLIENT must point to the h2_client test tool}"
+
+ng=$(free_port)
+up=$(free_port)
+wp=$(free_port)
+start_nginx "$ng"
+echo small >"$T/ng/www/small.txt"
+"$H2_CLIENT" echo-upstream "$up" </dev/null >/dev/null 2>"$T/echo.err" &
+PIDS+=($!)
+wait_port "$up"
+cat >"$T/w.ini" <<INI
+[daemon]
+workers = 1
+[listener:web]
+address = 127.0.0.1:$wp
+cluster = ng
+idle_timeout = 2s
+[route:echo]
+listener = web
+path_prefix = /echo
+cluster = echo
+[cluster:ng]
+endpoints = 127.0.0.1:$ng
+[cluster:echo]
+endpoints = 127.0.0.1:$up
+INI
+start_waspd "$T/w.ini" "$wp"
+h2c="http://127.0.0.1:$wp"
+
+# A healthy client on its own connection during and after the floods.
+h2load -n 200000 -c 1 -m 8 -D 6 "$h2c/small.txt" >"$T/bg.out" 2>&1 &
+bg=$!
+for kind in rapid-reset ping settings empty-data priority; do
+    timeout 30 "$H2_CLIENT" flood "$wp" "$kind" 20000 >"$T/flood.out" 2>&1 ||
+        fail "$kind flood: client failed: $(cat "$T/flood.out")"
+    grep -q "^goaway 11$" "$T/flood.out" ||
+        fail "$kind flood: no GOAWAY ENHANCE_YOUR_CALM: $(tr '\n' ' ' <"$T/flood.out")"
+    grep -q "^closed$" "$T/flood.out" || fail "$kind flood: connection not closed"
+    pass "$kind flood: GOAWAY ENHANCE_YOUR_CALM and closed"
+done
+wait "$bg" || fail "background h2load failed: $(tail -5 "$T/bg.out")"
+grep -qE "[1-9][0-9]* succeeded, 0 failed, 0 errored, 0 timeout" "$T/bg.out" ||
+    fail "background client: $(grep requests: "$T/bg.out")"
+grep -q "flood, closing" "$T/waspd.err" || fail "floods not logged"
+[ "$(http --http2-prior-knowledge "$h2c/small.txt")" = small ] || fail "served after floods"
+pass "other clients served during and after the floods"
+
+# Normal use stays below the limits: a few hundred cancelled streams are fine.
+# (The client reads until the server closes: the idle timeout is shortened for that.)
+timeout 30 "$H2_CLIENT" flood "$wp" rapid-reset 50 >"$T/few.out" 2>&1 || true
+grep -q "^goaway 11$" "$T/few.out" && fail "50 resets must not count as a flood"
+pass "50 resets are not a flood"
+
+# Trailers both ways.
+out=$(timeout 20 "$H2_CLIENT" trailers "$wp" /echo)
+echo "$out" | grep -q "^status 200$" || fail "trailers: $out"
+echo "$out" | grep -q "^got x-req-trailer: yes$" || fail "request trailer not forwarded: $out"
+echo "$out" | grep -q "^trailer x-resp-trailer: done$" || fail "response trailer lost: $out"
+pass "trailers: h2 request trailers reach the upstream, upstream trailers reach the h2 client"
+
+# Response trailers also to curl (HTTP/2), and no trailers means none.
+out=$(http --http2-prior-knowledge -D - -o /dev/null "$h2c/echo")
+echo "$out" | grep -qi "^x-resp-trailer: done" || fail "curl did not see the trailer: $out"
+pass "response trailers seen by curl"

@@ -1,0 +1,208 @@
+/*
+ * test_h2_check.c - the HTTP/2 preface match, the per-connection flood guard and the
+ * request pseudo-header rules (src/http2/h2_check.c).
+ */
+#include "http2/h2.h"
+
+#include <event2/buffer.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static int preface(const char *bytes, size_t len)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, bytes, len);
+    int r = h2_preface_match(b);
+    evbuffer_free(b);
+    return r;
+}
+
+static void test_preface(void **state)
+{
+    (void)state;
+    assert_int_equal(preface(H2_PREFACE, H2_PREFACE_LEN), 1);
+    assert_int_equal(preface(H2_PREFACE "\0\0\0\4", H2_PREFACE_LEN + 4), 1);
+    /* every strict prefix waits */
+    for (size_t i = 1; i < H2_PREFACE_LEN; i++)
+        assert_int_equal(preface(H2_PREFACE, i), 0);
+    assert_int_equal(preface("GET / HTTP/1.1\r\n", 16), -1);
+    assert_int_equal(preface("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", 24), -1);
+    assert_int_equal(preface("P", 1), 0);
+    assert_int_equal(preface("X", 1), -1);
+}
+
+/* frame types and flags as on the wire */
+enum { DATA = 0, HEADERS = 1, PRIORITY = 2, RST = 3, SETTINGS = 4, PING = 6, WU = 8, CONT = 9 };
+
+static void test_guard_rst_flood(void **state)
+{
+    (void)state;
+    struct h2_guard g = {0};
+    struct h2_guard_limits l;
+    h2_guard_limits_default(&l);
+    uint32_t lim = l.per_sec[H2G_RST_STREAM];
+    for (uint32_t i = 0; i < lim; i++)
+        assert_int_equal(h2_guard_frame(&g, &l, 1000, RST, 0, 4), -1);
+    assert_int_equal(h2_guard_frame(&g, &l, 1500, RST, 0, 4), H2G_RST_STREAM);
+    /* a new window starts over */
+    struct h2_guard g2 = {0};
+    for (uint32_t i = 0; i < lim; i++)
+        assert_int_equal(h2_guard_frame(&g2, &l, 1000, RST, 0, 4), -1);
+    assert_int_equal(h2_guard_frame(&g2, &l, 2000, RST, 0, 4), -1);
+}
+
+static void test_guard_kinds(void **state)
+{
+    (void)state;
+    struct h2_guard_limits l;
+    h2_guard_limits_default(&l);
+    struct {
+        uint8_t type, flags;
+        size_t len;
+        int kind;
+    } cases[] = {
+        {SETTINGS, 0, 6, H2G_SETTINGS}, {PING, 0, 8, H2G_PING},        {DATA, 0, 0, H2G_EMPTY_DATA},
+        {PRIORITY, 0, 5, H2G_PRIORITY}, {WU, 0, 4, H2G_WINDOW_UPDATE},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct h2_guard g = {0};
+        uint32_t lim = l.per_sec[cases[c].kind];
+        int r = -1;
+        uint32_t i;
+        for (i = 0; i <= lim && r < 0; i++)
+            r = h2_guard_frame(&g, &l, 5000, cases[c].type, cases[c].flags, cases[c].len);
+        assert_int_equal(r, cases[c].kind);
+        assert_int_equal(i, lim + 1);
+    }
+    /* not counted: ACKs, non-empty DATA, empty DATA ending the stream, HEADERS */
+    struct h2_guard g = {0};
+    for (int i = 0; i < 100000; i++) {
+        assert_int_equal(h2_guard_frame(&g, &l, 5000, SETTINGS, 1, 0), -1);
+        assert_int_equal(h2_guard_frame(&g, &l, 5000, PING, 1, 8), -1);
+        assert_int_equal(h2_guard_frame(&g, &l, 5000, DATA, 0, 10), -1);
+        assert_int_equal(h2_guard_frame(&g, &l, 5000, DATA, 1, 0), -1);
+        assert_int_equal(h2_guard_frame(&g, &l, 5000, HEADERS, 5, 10), -1);
+    }
+}
+
+static void test_guard_continuation(void **state)
+{
+    (void)state;
+    struct h2_guard g = {0};
+    struct h2_guard_limits l;
+    h2_guard_limits_default(&l);
+    uint32_t lim = l.per_sec[H2G_CONTINUATION];
+    for (int block = 0; block < 100; block++) {
+        assert_int_equal(h2_guard_frame(&g, &l, 1, HEADERS, 0, 100), -1);
+        for (uint32_t i = 0; i < lim; i++)
+            assert_int_equal(h2_guard_frame(&g, &l, 1, CONT, 0, 100), -1);
+    }
+    assert_int_equal(h2_guard_frame(&g, &l, 1, CONT, 0, 100), H2G_CONTINUATION);
+}
+
+/* Builds a check from "name", "value" pairs ending in NULL; @return h2_req_field's
+ * first failure or the validation result. */
+static int req(int *status, ...)
+{
+    struct h2_req_check r;
+    memset(&r, 0, sizeof(r));
+    va_list ap;
+    va_start(ap, status);
+    const char *n;
+    int rc = 0;
+    while ((n = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        if (h2_req_field(&r, n, strlen(n), v, strlen(v)) < 0)
+            rc = -1;
+    }
+    va_end(ap);
+    *status = 0;
+    int v = h2_req_validate(&r, status);
+    return rc < 0 ? -1 : v;
+}
+
+static void test_request_pseudo_headers(void **state)
+{
+    (void)state;
+    int st;
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "https", ":path", "/a?b", ":authority",
+                         "example.com", "accept", "*/*", NULL),
+                     0);
+    /* Host instead of :authority, or both equal */
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":path", "/", "host", "h", NULL),
+                     0);
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":path", "/", ":authority",
+                         "H:1", "host", "h:1", NULL),
+                     0);
+    /* missing pieces */
+    assert_int_equal(req(&st, ":scheme", "http", ":path", "/", ":authority", "h", NULL), -1);
+    assert_int_equal(req(&st, ":method", "GET", ":path", "/", ":authority", "h", NULL), -1);
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":authority", "h", NULL), -1);
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":path", "/", NULL), -1);
+    assert_int_equal(
+        req(&st, ":method", "GET", ":scheme", "http", ":path", "", ":authority", "h", NULL), -1);
+    /* duplicates, unknown or response pseudo-headers, order */
+    assert_int_equal(req(&st, ":method", "GET", ":method", "GET", ":scheme", "http", ":path", "/",
+                         ":authority", "h", NULL),
+                     -1);
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "h",
+                         ":status", "200", NULL),
+                     -1);
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", "accept", "x", ":path", "/",
+                         ":authority", "h", NULL),
+                     -1);
+    /* connection-specific fields; TE only "trailers" */
+    const char *bad[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                         "upgrade"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":path", "/", ":authority",
+                             "h", bad[i], "x", NULL),
+                         -1);
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "h",
+                         "te", "trailers", NULL),
+                     0);
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "h",
+                         "te", "gzip", NULL),
+                     -1);
+    /* bad values */
+    assert_int_equal(
+        req(&st, ":method", "G T", ":scheme", "http", ":path", "/", ":authority", "h", NULL), -1);
+    assert_int_equal(
+        req(&st, ":method", "GET", ":scheme", "ftp", ":path", "/", ":authority", "h", NULL), -1);
+    assert_int_equal(
+        req(&st, ":method", "GET", ":scheme", "http", ":path", "a", ":authority", "h", NULL), -1);
+    assert_int_equal(
+        req(&st, ":method", "GET", ":scheme", "http", ":path", "/a b", ":authority", "h", NULL),
+        -1);
+    assert_int_equal(
+        req(&st, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "u@h", NULL), -1);
+    assert_int_equal(req(&st, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "a",
+                         "host", "b", NULL),
+                     -1);
+    /* "*" only for OPTIONS */
+    assert_int_equal(
+        req(&st, ":method", "OPTIONS", ":scheme", "http", ":path", "*", ":authority", "h", NULL),
+        0);
+    assert_int_equal(
+        req(&st, ":method", "GET", ":scheme", "http", ":path", "*", ":authority", "h", NULL), -1);
+    /* CONNECT: well-formed but refused */
+    assert_int_equal(req(&st, ":method", "CONNECT", ":authority", "h:443", NULL), 1);
+    assert_int_equal(st, 405);
+    assert_int_equal(req(&st, ":method", "CONNECT", ":authority", "h:443", ":path", "/", NULL), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_preface),
+        cmocka_unit_test(test_guard_rst_flood),
+        cmocka_unit_test(test_guard_kinds),
+        cmocka_unit_test(test_guard_continuation),
+        cmocka_unit_test(test_request_pseudo_headers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
