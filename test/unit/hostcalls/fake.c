@@ -21,7 +21,7 @@ wasm_func_t *fake_func(fake_guest_fn fn, uint32_t nparams, uint32_t nresults)
     /* From a static pool, reused round-robin: no test holds more than a few at once. */
     static struct wasm_func pool[64];
     static unsigned next;
-    struct wasm_func *f = &pool[next++ % 64];
+    struct wasm_func *f = &pool[__atomic_fetch_add(&next, 1, __ATOMIC_SEQ_CST) % 64];
 
     f->fn = fn;
     f->type.nparams = nparams;
@@ -320,10 +320,11 @@ static void fh_post(void *host, struct pw_vm *vm, uint32_t ctx, uint32_t queue)
 {
     struct fake_host *h = host;
 
-    h->posts++;
-    h->post_vm = vm;
-    h->post_ctx = ctx;
-    h->post_queue = queue;
+    /* May be called from several producer threads at once. */
+    __atomic_fetch_add(&h->posts, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->post_vm, vm, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->post_ctx, ctx, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->post_queue, queue, __ATOMIC_SEQ_CST);
 }
 
 static enum pw_status fh_get_property(void *host, void *stream, const char *path, size_t len,
@@ -426,7 +427,7 @@ struct pw_vm *fake_vm_new(struct fake_host *h, const char *vm_id, enum pw_abi_ve
     /* Modules from a static pool (a test may change its VM's ABI). */
     static struct pw_module modules[64];
     static unsigned next;
-    struct pw_module *m = &modules[next++ % 64];
+    struct pw_module *m = &modules[__atomic_fetch_add(&next, 1, __ATOMIC_SEQ_CST) % 64];
     struct pw_vm *vm = calloc(1, sizeof(*vm));
 
     m->abi = abi;

@@ -3,9 +3,11 @@
  * status codes, FIFO order, and the wake-up going to the registering VM's host (not the
  * enqueuer's), the latest registrant winning, and a freed VM being forgotten.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +134,71 @@ static void an_item_that_cannot_be_delivered_stays_queued(void **state)
     assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_EMPTY);
 }
 
+#define PRODUCERS 4
+#define ITEMS 2000
+
+struct producer_arg {
+    uint32_t id;
+    int n;
+};
+
+/* Each producer thread has its own VM (its own "worker") and enqueues ITEMS items. */
+static void *producer(void *arg)
+{
+    struct producer_arg *a = arg;
+    struct fake_host h;
+
+    fake_host_init(&h);
+    struct pw_vm *vm = fake_vm_new(&h, "qvm", PW_ABI_0_2_1);
+    for (int i = 0; i < ITEMS; i++) {
+        char item[32];
+        int len = snprintf(item, sizeof(item), "%d:%d", a->n, i);
+        fake_put(vm, V, item, (size_t)len);
+        if (HC(enqueue_shared_queue, vm, a->id, V, len) != PW_OK)
+            abort();
+    }
+    pw_vm_free(vm);
+    fake_host_free(&h);
+    return NULL;
+}
+
+static void concurrent_producers_lose_no_item_and_keep_each_ones_order(void **state)
+{
+    struct two *t = *state;
+    struct producer_arg args[PRODUCERS];
+    pthread_t th[PRODUCERS];
+    int next[PRODUCERS] = {0}, got = 0;
+    uint32_t nl = fake_put_str(t->consumer, N, "busy"), len;
+
+    assert_int_equal(HC(register_shared_queue, t->consumer, N, nl, ID), PW_OK);
+    uint32_t id = fake_u32(t->consumer, ID);
+    for (int i = 0; i < PRODUCERS; i++) {
+        args[i].id = id;
+        args[i].n = i;
+        pthread_create(&th[i], NULL, producer, &args[i]);
+    }
+    /* Dequeue while they produce, until every item arrived. */
+    while (got < PRODUCERS * ITEMS) {
+        t->consumer->inst->heap = FAKE_HEAP_BASE;
+        uint32_t st = HC(dequeue_shared_queue, t->consumer, id, P, S);
+        if (st == PW_EMPTY)
+            continue;
+        assert_int_equal(st, PW_OK);
+        char item[32];
+        const uint8_t *p = fake_out(t->consumer, P, S, &len);
+        snprintf(item, sizeof(item), "%.*s", (int)len, (const char *)p);
+        int who, seq;
+        assert_int_equal(sscanf(item, "%d:%d", &who, &seq), 2);
+        assert_int_equal(seq, next[who]); /* FIFO per producer */
+        next[who]++;
+        got++;
+    }
+    for (int i = 0; i < PRODUCERS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_EMPTY);
+    assert_int_equal(t->hc.posts, PRODUCERS * ITEMS); /* one wake-up per item, all to us */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +208,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(an_item_that_cannot_be_delivered_stays_queued, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(concurrent_producers_lose_no_item_and_keep_each_ones_order,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
