@@ -1145,7 +1145,8 @@ static int rp_read_file(const char *path, uint8_t **buf, size_t *len)
 
 /*
  * Starts plugin p: its own VM, or, like Envoy, the VM of an earlier plugin with the same
- * file and the same non-empty vm_id (then p is one more root context in it).
+ * file and the same non-empty vm_id (then p is one more root context in it). Returns 0,
+ * -1 when the plugin failed (load, start, configure), -2 when its file is unreadable.
  */
 static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
 {
@@ -1163,7 +1164,7 @@ static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
     }
     if (rp_read_file(p->file, &bytes, &len) != 0) {
         fprintf(stderr, "wasp replay: %s: %s\n", p->file, strerror(errno));
-        return -1;
+        return -2;
     }
     p->module = pw_module_load(bytes, len, err, sizeof(err));
     free(bytes);
@@ -1229,21 +1230,31 @@ static void rp_metric(void *arg, const struct pw_metric_view *m)
 
 static void rp_usage(FILE *out)
 {
-    fprintf(out, "usage: wasp replay --plugin FILE.wasm [--config STR|@FILE] [--root-id ID]\n"
-                 "                   [--vm-id ID] [--name NAME] [--new-vm] [--env KEY=VALUE]...\n"
-                 "                   [--fuel N]\n"
-                 "                   [--max-memory PAGES]\n"
-                 "                   [--plugin ...] --traffic FILE.json\n"
-                 "                   [--callouts FILE.json] [--body-chunk N] [--json] [--trace]\n"
-                 "                   [--log-level trace|debug|info|warn|error|critical]\n"
-                 "Runs proxy-wasm plugins (a chain, in order) on recorded traffic and prints what\n"
-                 "they did. Options after a --plugin apply to it. Plugins with the same file and\n"
-                 "--vm-id share one VM (one root context each) unless --new-vm (as on another\n"
-                 "worker). --fuel is the instruction budget\n"
-                 "of each callback, --max-memory the most 64 KiB pages its memory may have.\n"
-                 "--body-chunk N delivers bodies in N-byte chunks (default: whole); --trace logs\n"
-                 "every hostcall with its arguments and status.\n"
-                 "Exit status: 0 ok, 1 a plugin failed, 2 bad usage or input.\n");
+    fprintf(out,
+            "usage: wasp replay --plugin FILE.wasm [PLUGIN OPTIONS] [--plugin ...]\n"
+            "                   --traffic FILE.json [--callouts FILE.json] [--body-chunk N]\n"
+            "                   [--log-level LEVEL] [--json] [--trace]\n"
+            "\n"
+            "Runs proxy-wasm plugins (a filter chain, in order) on recorded traffic and prints\n"
+            "what they did.\n"
+            "\n"
+            "plugin options (after its --plugin):\n"
+            "  --config STR|@FILE   plugin configuration (buffer 7)\n"
+            "  --root-id ID         root id (plugin_root_id)\n"
+            "  --vm-id ID           plugins with the same file and vm_id share one VM\n"
+            "  --new-vm             do not share a VM (as if on another worker)\n"
+            "  --name NAME          name in logs (default: the file name)\n"
+            "  --env KEY=VALUE      its WASI environment (repeatable)\n"
+            "  --fuel N             instruction budget of each callback\n"
+            "  --max-memory PAGES   most 64 KiB pages its memory may have\n"
+            "options:\n"
+            "  --callouts FILE      canned callout answers (JSON array)\n"
+            "  --body-chunk N       deliver bodies in N-byte chunks (default: whole)\n"
+            "  --log-level LEVEL    trace, debug, info, warn, error or critical\n"
+            "  --json               one JSON document instead of text lines\n"
+            "  --trace              log every hostcall with its arguments and status\n"
+            "\n"
+            "exit status: 0 ok, 1 a plugin failed, 2 bad usage or input\n");
 }
 
 static void rp_basename(const char *path, char *out, size_t len)
@@ -1378,7 +1389,9 @@ static json_t *rp_load_json(const char *what, const char *path)
     json_error_t e;
     json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
 
-    if (j == NULL)
+    if (j == NULL && e.line < 0)
+        fprintf(stderr, "wasp replay: %s %s: %s\n", what, path, e.text);
+    else if (j == NULL)
         fprintf(stderr, "wasp replay: %s %s:%d:%d: %s\n", what, path, e.line, e.column, e.text);
     return j;
 }
@@ -1441,8 +1454,9 @@ int wasp_cmd_replay(int argc, char **argv)
 
     status = 0;
     for (int i = 0; i < rp.nplugins; i++) {
-        if (rp_start_plugin(&rp, &rp.plugins[i]) != 0) {
-            status = 1;
+        int rc = rp_start_plugin(&rp, &rp.plugins[i]);
+        if (rc != 0) {
+            status = rc == -2 ? 2 : 1;
             break;
         }
     }
@@ -1487,7 +1501,7 @@ int wasp_cmd_replay(int argc, char **argv)
         json_dumpf(doc, stdout, JSON_INDENT(1));
         putchar('\n');
         json_decref(doc);
-    } else if (status != 0) {
+    } else if (status == 1) {
         printf("-- FAILED: a plugin failed\n");
     }
 out:
