@@ -18,25 +18,96 @@
 
 /* ---- Contexts ---------------------------------------------------------------------- */
 
-static void pw_ctx_link(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_ctx_kind kind)
+/* The slot of id in the table (its context or the empty slot where it would go). */
+static uint32_t pw_ctx_slot(const struct pw_vm *vm, uint32_t id)
 {
+    uint32_t mask = vm->ctx_cap - 1, i = (id * 2654435761u) & mask;
+
+    while (vm->ctx_table[i] != NULL && vm->ctx_table[i]->id != id)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Makes room for one more context. Returns 0 or -1 (out of memory). */
+static int pw_ctx_table_grow(struct pw_vm *vm)
+{
+    if ((vm->ctx_count + 1) * 2 <= vm->ctx_cap)
+        return 0;
+    uint32_t cap = vm->ctx_cap ? vm->ctx_cap * 2 : 64;
+    struct pw_ctx **old = vm->ctx_table, **table = calloc(cap, sizeof(*table));
+    uint32_t old_cap = vm->ctx_cap;
+
+    if (table == NULL)
+        return -1;
+    vm->ctx_table = table;
+    vm->ctx_cap = cap;
+    for (uint32_t i = 0; i < old_cap; i++)
+        if (old[i] != NULL)
+            table[pw_ctx_slot(vm, old[i]->id)] = old[i];
+    free(old);
+    return 0;
+}
+
+struct pw_ctx *pw_vm_context(struct pw_vm *vm, uint32_t id)
+{
+    if (vm->ctx_cap == 0)
+        return NULL;
+    return vm->ctx_table[pw_ctx_slot(vm, id)];
+}
+
+/* Adds ctx to vm with the next id. Returns 0 or -1 (out of memory). */
+static int pw_ctx_link(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_ctx_kind kind)
+{
+    if (pw_ctx_table_grow(vm) != 0)
+        return -1;
     ctx->vm = vm;
     ctx->kind = kind;
     ctx->id = vm->next_context_id++;
+    ctx->prev = NULL;
     ctx->next = vm->contexts;
+    if (vm->contexts != NULL)
+        vm->contexts->prev = ctx;
     vm->contexts = ctx;
+    vm->ctx_table[pw_ctx_slot(vm, ctx->id)] = ctx;
+    vm->ctx_count++;
+    return 0;
+}
+
+/* Removes id from the table, shifting back the entries of its probe run. */
+static void pw_ctx_table_remove(struct pw_vm *vm, uint32_t id)
+{
+    uint32_t mask = vm->ctx_cap - 1, i = pw_ctx_slot(vm, id), j = i;
+
+    if (vm->ctx_table[i] == NULL)
+        return;
+    vm->ctx_table[i] = NULL;
+    vm->ctx_count--;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (vm->ctx_table[j] == NULL)
+            return;
+        uint32_t home = (vm->ctx_table[j]->id * 2654435761u) & mask;
+        /* Move j back to i unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            vm->ctx_table[i] = vm->ctx_table[j];
+            vm->ctx_table[j] = NULL;
+            i = j;
+        }
+    }
 }
 
 void pw_ctx_destroy(struct pw_ctx *ctx)
 {
     struct pw_vm *vm = ctx->vm;
 
-    for (struct pw_ctx **pp = &vm->contexts; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == ctx) {
-            *pp = ctx->next;
-            break;
-        }
-    }
+    if (ctx->prev != NULL)
+        ctx->prev->next = ctx->next;
+    else
+        vm->contexts = ctx->next;
+    if (ctx->next != NULL)
+        ctx->next->prev = ctx->prev;
+    pw_ctx_table_remove(vm, ctx->id);
     if (vm->effective == ctx)
         vm->effective = vm->current;
     while (ctx->props != NULL) {
@@ -76,7 +147,13 @@ struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg
         free(root);
         goto nomem;
     }
-    pw_ctx_link(vm, &root->ctx, PW_CTX_ROOT);
+    if (pw_ctx_link(vm, &root->ctx, PW_CTX_ROOT) != 0) {
+        free(root->name);
+        free(root->root_id);
+        pw_buf_free(&root->configuration);
+        free(root);
+        goto nomem;
+    }
 
     uint64_t id = root->ctx.id;
     if (pw_vm_call(vm, &root->ctx, PW_CB_CONTEXT_CREATE, (uint64_t[]){id, 0}, 2, &r, NULL) < 0)
@@ -184,7 +261,10 @@ struct pw_stream *pw_stream_new(struct pw_root *root, void *host_stream)
         return NULL;
     s->ctx.root = root;
     s->ctx.host_stream = host_stream;
-    pw_ctx_link(vm, &s->ctx, PW_CTX_STREAM);
+    if (pw_ctx_link(vm, &s->ctx, PW_CTX_STREAM) != 0) {
+        free(s);
+        return NULL;
+    }
     if (pw_vm_call(vm, &s->ctx, PW_CB_CONTEXT_CREATE, (uint64_t[]){s->ctx.id, root->ctx.id}, 2, &r,
                    NULL) < 0) {
         pw_ctx_destroy(&s->ctx);

@@ -68,6 +68,7 @@ enum pw_ctx_kind { PW_CTX_ROOT, PW_CTX_STREAM };
 /* The common head of root and stream contexts. */
 struct pw_ctx {
     struct pw_ctx *next; /* in vm->contexts */
+    struct pw_ctx *prev;
     struct pw_vm *vm;
     struct pw_root *root; /* itself for a root context */
     uint32_t id;
@@ -127,6 +128,9 @@ struct pw_vm {
     uint32_t next_context_id;
     uint32_t next_token;
     struct pw_ctx *contexts;
+    struct pw_ctx **ctx_table; /* by id: open addressing, linear probing */
+    uint32_t ctx_cap;          /* a power of two, or 0 */
+    uint32_t ctx_count;
 
     /* The callback running (depth > 0) and the context hostcalls act on. */
     int depth;
@@ -183,7 +187,7 @@ int pw_vm_call(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_cb cb, const uint64
                uint32_t n, uint64_t *result, bool *stopped);
 /* Records a failure: formats the report, logs it, calls ops->vm_failed, marks failed. */
 void pw_vm_fail(struct pw_vm *vm, const char *callback, const char *reason, const char *backtrace);
-/* The context with that id, or NULL. */
+/* The context with that id, or NULL (context.c; O(1)). */
 struct pw_ctx *pw_vm_context(struct pw_vm *vm, uint32_t id);
 /* Logs a line through the host in Envoy's format for ctx (NULL: the VM). */
 void pw_vm_log(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_log_level level, const char *msg,

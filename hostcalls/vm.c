@@ -786,6 +786,7 @@ void pw_vm_free(struct pw_vm *vm)
     if (vm->wasi != NULL)
         wasi_ctx_free(vm->wasi);
     pw_buf_free(&vm->configuration);
+    free(vm->ctx_table);
     free(vm->vm_id);
     free(vm->name);
     free(vm);
@@ -809,12 +810,4 @@ const char *pw_vm_id(const struct pw_vm *vm)
 enum pw_abi_version pw_vm_abi(const struct pw_vm *vm)
 {
     return vm->module->abi;
-}
-
-struct pw_ctx *pw_vm_context(struct pw_vm *vm, uint32_t id)
-{
-    for (struct pw_ctx *c = vm->contexts; c != NULL; c = c->next)
-        if (c->id == id)
-            return c;
-    return NULL;
 }

@@ -238,6 +238,39 @@ static void a_root_refusing_its_configuration_is_not_created(void **state)
     assert_int_equal(pw_root_context_id(r), 4);
 }
 
+static void thousands_of_streams_are_found_by_id_as_they_come_and_go(void **state)
+{
+    struct fake_env *e = *state;
+    enum { N = 5000 };
+    static struct pw_stream *streams[N];
+    uint32_t base = pw_stream_context_id(e->stream) + 1;
+
+    for (int i = 0; i < N; i++) {
+        streams[i] = pw_stream_new(e->root, &e->fs);
+        assert_non_null(streams[i]);
+        assert_int_equal(pw_stream_context_id(streams[i]), base + (uint32_t)i);
+    }
+    /* End two thirds of them, in a scattered order. */
+    for (int k = 0; k < N; k++) {
+        int i = (int)(((uint64_t)k * 7919) % N);
+        if (i % 3 != 0) {
+            pw_stream_end(streams[i]);
+            streams[i] = NULL;
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        struct pw_ctx *c = pw_vm_context(e->vm, base + (uint32_t)i);
+        if (i % 3 == 0)
+            assert_ptr_equal(c, &streams[i]->ctx);
+        else
+            assert_null(c);
+    }
+    /* set_effective_context sees exactly the live ones. */
+    assert_int_equal(HC(set_effective_context, e->vm, base + 3), PW_OK);
+    assert_int_equal(HC(set_effective_context, e->vm, base + 4), PW_BAD_ARGUMENT);
+    assert_int_equal(HC(set_effective_context, e->vm, base + N), PW_BAD_ARGUMENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +290,8 @@ int main(void)
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(a_root_refusing_its_configuration_is_not_created, setup,
                                         fake_env_teardown),
+        cmocka_unit_test_setup_teardown(thousands_of_streams_are_found_by_id_as_they_come_and_go,
+                                        setup, fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
