@@ -740,8 +740,11 @@ int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots)
     wasm_guard = saved;
     inst->csp = entry;
     inst->stack_top = fp;
-    if (rc == WASM_OK)
+    if (rc == WASM_OK) {
         memcpy(slots, fp, (size_t)code->nresults * sizeof(uint64_t));
+        /* A host function may have swallowed a trap of a nested call: the call succeeded. */
+        inst->trap = WASM_TRAP_NONE;
+    }
     return rc;
 }
 

@@ -30,6 +30,17 @@ static int host_exit(wasm_instance_t *in, uint64_t *s, void *env)
     return wasm_exit_raise(in, (int32_t)s[0]);
 }
 
+/* Calls a trapping export of the same instance and ignores the trap. */
+static int host_swallow(wasm_instance_t *in, uint64_t *s, void *env)
+{
+    (void)env;
+    uint64_t t[1] = {0};
+    if (wasm_call(in, wasm_instance_export_func(in, "unreachable"), t) != WASM_ERR_TRAP)
+        return wasm_trap_raise(in, "nested call did not trap");
+    (void)s;
+    return WASM_OK;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -41,6 +52,7 @@ static int setup(void **state)
     lnk = wasm_linker_new();
     wasm_linker_define_func(lnk, "env", "trap", "()", host_trap, NULL);
     wasm_linker_define_func(lnk, "env", "exit", "(i)", host_exit, NULL);
+    wasm_linker_define_func(lnk, "env", "swallow", "()", host_swallow, NULL);
     if (wasm_instance_new(mod, lnk, NULL, &inst, err, sizeof(err)) != WASM_OK)
         return -1;
     return 0;
@@ -128,6 +140,11 @@ static void test_host_trap_and_exit(void **state)
     assert_int_equal(call_export(inst, "host_exit", s), WASM_ERR_TRAP);
     assert_int_equal(wasm_instance_trap(inst), WASM_TRAP_EXIT);
     assert_int_equal(wasm_instance_exit_code(inst), 3);
+    /* A nested trap the host swallowed leaves a successful call without a trap. */
+    s[0] = 0;
+    assert_int_equal(call_export(inst, "swallowed", s), WASM_OK);
+    assert_int_equal(s[0], 7);
+    assert_int_equal(wasm_instance_trap(inst), WASM_TRAP_NONE);
 }
 
 static void test_backtrace(void **state)

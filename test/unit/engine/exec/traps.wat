@@ -2,6 +2,7 @@
 (module
   (import "env" "trap" (func $htrap))
   (import "env" "exit" (func $hexit (param i32)))
+  (import "env" "swallow" (func $swallow))
   (type $t0 (func (result i32)))
   (type $t1 (func (param i32) (result i32)))
   (memory 1)
@@ -29,4 +30,5 @@
   (func (export "host_trap") (call $htrap))
   (func (export "host_exit") (call $hexit (i32.const 3)))
   (func (export "ok") (result i32) (i32.const 42))
+  (func (export "swallowed") (result i32) (call $swallow) (i32.const 7))
 )
