@@ -14,16 +14,16 @@
 
 #include "internal.h"
 
-static void pw_callout_remove(struct pw_root *root, uint32_t token)
+/* Unlinks and frees *pp, keeping its origin's count of pending callouts. */
+static void pw_callout_unlink(struct pw_vm *vm, struct pw_callout **pp)
 {
-    for (struct pw_callout **pp = &root->callouts; *pp != NULL; pp = &(*pp)->next) {
-        if ((*pp)->token == token) {
-            struct pw_callout *c = *pp;
-            *pp = c->next;
-            free(c);
-            return;
-        }
-    }
+    struct pw_callout *c = *pp;
+    struct pw_ctx *origin = pw_vm_context(vm, c->origin_id);
+
+    if (origin != NULL && origin->callouts > 0)
+        origin->callouts--;
+    *pp = c->next;
+    free(c);
 }
 
 void pw_callouts_cancel(struct pw_root *root, uint32_t origin_id)
@@ -31,16 +31,20 @@ void pw_callouts_cancel(struct pw_root *root, uint32_t origin_id)
     struct pw_vm *vm = root->ctx.vm;
     struct pw_callout **pp = &root->callouts;
 
+    if (origin_id != 0) {
+        struct pw_ctx *origin = pw_vm_context(vm, origin_id);
+        if (origin != NULL && origin->callouts == 0)
+            return; /* the usual case: nothing pending, nothing to scan */
+    }
     while (*pp != NULL) {
         struct pw_callout *c = *pp;
         if (origin_id != 0 && c->origin_id != origin_id) {
             pp = &c->next;
             continue;
         }
-        *pp = c->next;
         if (vm->ops != NULL && vm->ops->cancel_http_call != NULL)
             vm->ops->cancel_http_call(vm->host, root, c->token);
-        free(c);
+        pw_callout_unlink(vm, pp);
     }
 }
 
@@ -110,6 +114,7 @@ PW_HOSTCALL(http_call)
     }
     c->next = root->callouts;
     root->callouts = c;
+    vm->effective->callouts++;
     pw_guest_put_u32(vm, token_out, c->token);
 out:
     free(name);
@@ -125,11 +130,15 @@ void pw_root_http_call_response(struct pw_root *root, uint32_t token,
     bool pending = false;
     uint64_t r;
 
-    for (struct pw_callout *c = root->callouts; c != NULL; c = c->next)
-        pending |= c->token == token;
+    for (struct pw_callout **pp = &root->callouts; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->token == token) {
+            pw_callout_unlink(vm, pp);
+            pending = true;
+            break;
+        }
+    }
     if (!pending)
         return;
-    pw_callout_remove(root, token);
     if (vm->failed)
         return;
 

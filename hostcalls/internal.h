@@ -73,7 +73,8 @@ struct pw_ctx {
     struct pw_root *root; /* itself for a root context */
     uint32_t id;
     enum pw_ctx_kind kind;
-    bool ending; /* in on_done/on_log/on_delete: maps read-only */
+    bool ending;       /* in on_done/on_log/on_delete: maps read-only */
+    uint32_t callouts; /* callouts it issued that are still pending */
     struct pw_prop *props;
     void *host_stream; /* streams only */
 };
