@@ -14,6 +14,23 @@
  * one thread at a time. Shared data, shared queues and metrics are process-wide and
  * locked.
  *
+ * How a host drives a stream through a chain of plugins (what src/replay/replay.c does,
+ * and what a proxy's filter chain does):
+ *   1. pw_stream_new(root, stream) lazily, before the plugin's first callback; make the
+ *      stream's maps/buffers reachable through pw_host_ops.stream_map/stream_buffer.
+ *   2. Request: pw_stream_request_headers, _body (per chunk, or the bytes held so far
+ *      after a PAUSE), _trailers, through plugins 1..k; response the same through k..1.
+ *      PAUSE from headers: hold the stream (bodies too) at that plugin until
+ *      pw_host_ops.continue_stream for that direction, then go on with the next plugin.
+ *      PAUSE from a body before its end: keep buffering and call again with everything
+ *      held; at the end: hold until continue_stream.
+ *   3. pw_host_ops.send_local_response: stop the request path, answer with the reply,
+ *      and run the response callbacks on it; close_stream: reset the stream.
+ *   4. pw_stream_end when the stream is over (completed, reset or failed).
+ * Root contexts: pw_root_tick every set_tick_period period; pw_root_http_call_response
+ * for each http_call; pw_vm_queue_ready when post_queue_ready asked for it (on the VM's
+ * thread). None of these may be called from inside a hostcall (see host.h).
+ *
  * Failures: when a callback traps (or exhausts its fuel, or calls proc_exit), the layer
  * reports the plugin name, the callback, the reason and the guest backtrace (through
  * pw_host_ops.vm_failed and .log), marks the VM failed, and every later call on that VM
