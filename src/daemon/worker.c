@@ -5,6 +5,7 @@
 #include "daemon/worker.h"
 
 #include "config/config.h"
+#include "http2/h2.h"
 #include "log/log.h"
 #include "server/server.h"
 #include "tls/tls.h"
@@ -296,6 +297,7 @@ static void worker_msg_cb(evutil_socket_t fd, short what, void *arg)
             worker_reconcile(w, m.gen);
             daemon_gen_unref(w->gen);
             w->gen = m.gen;
+            h2_gen_changed(w);
             break;
         case WORKER_MSG_DRAIN:
             w->draining = true;

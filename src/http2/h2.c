@@ -64,6 +64,7 @@ struct h2_conn {
 
 struct h2_stream {
     struct h2_conn *c;
+    struct daemon_gen *gen; /* what the stream runs with (the connection may move on) */
     int32_t id;
     struct stream *s;
     struct h2_req_check chk;
@@ -126,6 +127,7 @@ static void h2_free(struct h2_conn *c)
                 hs->s->status = 499;
             hs->s->reset = true;
             stream_destroy(hs->s);
+            daemon_gen_unref(hs->gen);
             evbuffer_free(hs->resp);
             free(hs);
         }
@@ -691,6 +693,7 @@ static int h2_begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, 
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     hs->c = c;
+    hs->gen = daemon_gen_ref(c->gen);
     hs->id = frame->hd.stream_id;
     hs->s = s;
     s->down = &h2_down_ops;
@@ -954,6 +957,7 @@ static int h2_stream_close_cb(nghttp2_session *ng, int32_t id, uint32_t code, vo
     if (hs->next)
         hs->next->prev = hs->prev;
     stream_destroy(s);
+    daemon_gen_unref(hs->gen);
     evbuffer_free(hs->resp);
     free(hs);
     c->n_streams--;
@@ -1075,6 +1079,13 @@ void h2_drain_all(struct worker *w)
 {
     for (struct h2_conn *c = h2_conns; c != NULL; c = c->next)
         if (c->w == w && !c->dead)
+            h2_goaway(c, NGHTTP2_NO_ERROR);
+}
+
+void h2_gen_changed(struct worker *w)
+{
+    for (struct h2_conn *c = h2_conns; c != NULL; c = c->next)
+        if (c->w == w && !c->dead && !c->closing && !h2_listener_alive(c))
             h2_goaway(c, NGHTTP2_NO_ERROR);
 }
 

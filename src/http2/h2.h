@@ -46,6 +46,10 @@ void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen
 
 /* Graceful drain: GOAWAY, in-flight streams finish, then the connections close. */
 void h2_drain_all(struct worker *w);
+/* The worker switched generations: connections whose listener is gone get GOAWAY
+ * (their streams finish, then they close); the others serve new streams with the new
+ * generation. */
+void h2_gen_changed(struct worker *w);
 /* Closes every HTTP/2 connection of this worker now. */
 void h2_close_all(struct worker *w);
 

@@ -9,6 +9,10 @@
  * ERROR_CODE" when a GOAWAY came and "closed" when the connection ended. h2_client trailers PORT
  * PATH     POSTs "hello" with request trailer x-req-trailer: yes; prints the status, the body and
  *                                    every response trailer as "trailer NAME: VALUE".
+ *   h2_client get PORT PATH          GETs PATH and reads until the server closes the
+ *                                    connection: prints the status, the body, "goaway
+ *                                    CODE" for a GOAWAY and "closed" (or "timeout" after
+ *                                    10 s of silence).
  *   h2_client echo-upstream PORT     an HTTP/1.1 upstream on 127.0.0.1:PORT that answers
  *                                    each request with a chunked body listing the request
  *                                    trailers it got ("got NAME: VALUE") and a response
@@ -180,6 +184,7 @@ static int do_flood(int port, const char *kind, long n)
 struct tctx {
     int fd;
     bool done;
+    bool until_close;
     int status;
     bool in_trailers;
     const char *body;
@@ -256,9 +261,21 @@ static int t_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
     return 0;
 }
 
-static int do_trailers(int port, const char *path)
+static int t_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
-    struct tctx t = {.fd = connect_port(port), .body = "hello"};
+    (void)s;
+    (void)ud;
+    if (f->hd.type == NGHTTP2_GOAWAY) {
+        printf("goaway %u\n", f->goaway.error_code);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+/* POST with body and trailers (get: GET, no body, read until the server closes). */
+static int do_request(int port, const char *path, bool get)
+{
+    struct tctx t = {.fd = connect_port(port), .body = "hello", .until_close = get};
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_send_callback(cb, t_send);
@@ -266,22 +283,23 @@ static int do_trailers(int port, const char *path)
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, t_begin_headers);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, t_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, t_close);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, t_frame_recv);
     nghttp2_session *s;
     nghttp2_session_client_new(&s, cb, &t);
     nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0);
     char auth[32];
     snprintf(auth, sizeof(auth), "127.0.0.1:%d", port);
     nghttp2_nv nv[] = {
-        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":method", (uint8_t *)(get ? "GET" : "POST"), 7, get ? 3 : 4, 0},
         {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
         {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0},
         {(uint8_t *)":authority", (uint8_t *)auth, 10, strlen(auth), 0},
         {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, 0},
     };
     nghttp2_data_provider prd = {.read_callback = t_read};
-    nghttp2_submit_request(s, NULL, nv, 5, &prd, NULL);
+    nghttp2_submit_request(s, NULL, nv, 5, get ? NULL : &prd, NULL);
     uint8_t buf[16384];
-    while (!t.done) {
+    while (!t.done || t.until_close) {
         if (nghttp2_session_send(s) != 0)
             break;
         struct pollfd p = {t.fd, POLLIN, 0};
@@ -297,6 +315,7 @@ static int do_trailers(int port, const char *path)
         if (nghttp2_session_mem_recv(s, buf, (size_t)r) < 0)
             break;
     }
+    fflush(stdout);
     nghttp2_session_del(s);
     nghttp2_session_callbacks_del(cb);
     close(t.fd);
@@ -435,10 +454,12 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "flood") == 0)
         return do_flood(atoi(argv[2]), argv[3], atol(argv[4]));
     if (argc >= 4 && strcmp(argv[1], "trailers") == 0)
-        return do_trailers(atoi(argv[2]), argv[3]);
+        return do_request(atoi(argv[2]), argv[3], false);
+    if (argc >= 4 && strcmp(argv[1], "get") == 0)
+        return do_request(atoi(argv[2]), argv[3], true);
     if (argc >= 3 && strcmp(argv[1], "echo-upstream") == 0)
         return do_echo_upstream(atoi(argv[2]));
-    fprintf(stderr, "usage: h2_client flood PORT KIND N | trailers PORT PATH | "
+    fprintf(stderr, "usage: h2_client flood PORT KIND N | trailers PORT PATH | get PORT PATH | "
                     "echo-upstream PORT\n");
     return 2;
 }
