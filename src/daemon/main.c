@@ -141,9 +141,8 @@ static int probe_listeners(const struct daemon_gen *g, const struct daemon_gen *
         }
         if (gen_has_address(running, &l->address))
             continue;
-        int fd = worker_listen_socket((const struct sockaddr *)&l->address.sa,
-                                      l->address.sa_len);
-        if (fd < 0) {
+        if (worker_probe_address((const struct sockaddr *)&l->address.sa,
+                                 l->address.sa_len) < 0) {
             if (to_log)
                 log_error("[listener:%s]: cannot listen on %s: %s", l->name, l->address.text,
                           strerror(errno));
@@ -151,9 +150,7 @@ static int probe_listeners(const struct daemon_gen *g, const struct daemon_gen *
                 fprintf(stderr, "[listener:%s]: cannot listen on %s: %s\n", l->name,
                         l->address.text, strerror(errno));
             rc = -1;
-            continue;
         }
-        close(fd);
     }
     return rc;
 }

@@ -165,6 +165,22 @@ fail:;
     return -1;
 }
 
+int worker_probe_address(const struct sockaddr *sa, socklen_t len)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    int rc = bind(fd, sa, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
 static void worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker_socket *ws = arg;

@@ -96,6 +96,12 @@ enum worker_msg_kind { WORKER_MSG_GEN = 1, WORKER_MSG_DRAIN, WORKER_MSG_STOP };
 int worker_listen_socket(const struct sockaddr *sa, socklen_t len);
 
 /*
+ * Checks that nobody else holds address sa: binds it WITHOUT SO_REUSEPORT (which would
+ * let a second daemon silently share the port) and closes it. @return 0 or -1 + errno.
+ */
+int worker_probe_address(const struct sockaddr *sa, socklen_t len);
+
+/*
  * Starts worker `id` serving gen (the worker takes its own reference). Returns once the
  * worker opened its sockets. @return 0, or -1 with a message in err.
  */
