@@ -3,7 +3,8 @@
  * headers: logs :path, adds x-replayed, removes h2; response headers: adds x-resp with the
  * plugin configuration; counts requests in a counter; ticks every 4 ms (virtual clock)
  * and logs each tick; logs on_log with the request path (maps readable in on_log);
- * prints $HC_GREETING (WASI environment) to stdout in proxy_on_configure.
+ * prints $HC_GREETING (WASI environment) to stdout in proxy_on_configure; adds the
+ * trailer x-seen to request trailers and rewrites the response trailer checksum.
  */
 #include "proxy_wasm.h"
 
@@ -63,4 +64,17 @@ void WASP_EXPORT(proxy_on_log)(uint32_t ctx)
     wasp_log(WASP_LOG_INFO, "on_log %u: x-replayed status %d value %.*s", ctx, rc, (int)v.len,
              v.data ? v.data : "");
     wasp_bytes_free(&v);
+}
+
+int32_t WASP_EXPORT(proxy_on_request_trailers)(uint32_t ctx, uint32_t n)
+{
+    wasp_log(WASP_LOG_INFO, "request trailers: %u", n);
+    wasp_add_header(WASP_MAP_REQUEST_TRAILERS, "x-seen", "req");
+    return WASP_CONTINUE;
+}
+
+int32_t WASP_EXPORT(proxy_on_response_trailers)(uint32_t ctx, uint32_t n)
+{
+    wasp_replace_header(WASP_MAP_RESPONSE_TRAILERS, "checksum", "rewritten");
+    return WASP_CONTINUE;
 }

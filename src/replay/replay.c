@@ -3,7 +3,7 @@
  *
  * This is a host of the proxy-wasm layer (hostcalls/host.h) for recorded traffic. The
  * traffic file is a JSON array of packets (sip, sp, dip, dp, scheme, uri_path, method,
- * query_params, headers, body, forward_direction, delta_ms): a forward packet is a
+ * query_params, headers, body, trailers, forward_direction, delta_ms): a forward packet is a
  * request; the next reverse packet on the same address/port pair is its response (an
  * optional "status" gives its :status, default 200). delta_ms is the time since the
  * previous packet on a virtual clock, which drives proxy_on_tick, callout delays and
@@ -60,7 +60,16 @@ struct rp_plugin {
 };
 
 /* A request/response exchange going through the chain. */
-enum rp_phase { RP_REQ_HEADERS, RP_REQ_BODY, RP_UPSTREAM, RP_RESP_HEADERS, RP_RESP_BODY, RP_DONE };
+enum rp_phase {
+    RP_REQ_HEADERS,
+    RP_REQ_BODY,
+    RP_REQ_TRAILERS,
+    RP_UPSTREAM,
+    RP_RESP_HEADERS,
+    RP_RESP_BODY,
+    RP_RESP_TRAILERS,
+    RP_DONE
+};
 
 struct rp_stream {
     struct rp_stream *next;
@@ -176,32 +185,37 @@ static void rp_print_quoted(const char *s)
     putchar('"');
 }
 
-static void rp_print_pairs(const char *prefix, json_t *pairs)
+static void rp_print_pairs(const char *prefix, const char *label, json_t *pairs)
 {
     size_t i;
     json_t *kv;
 
     json_array_foreach(pairs, i, kv)
     {
-        printf("%s    %s: %s\n", prefix, json_string_value(json_array_get(kv, 0)),
+        printf("%s    %s%s: %s\n", prefix, label, json_string_value(json_array_get(kv, 0)),
                json_string_value(json_array_get(kv, 1)));
     }
 }
 
-/* Prints one event as a text line (plus indented detail lines). */
+/* Prints one event as a text line (plus indented detail lines: headers, trailers marked
+ * "(trailer)", backtrace). */
 static void rp_print_event(const char *prefix, json_t *ev)
 {
     const char *type = json_string_value(json_object_get(ev, "event"));
     const char *key;
-    json_t *v, *pairs = NULL, *bt = NULL;
+    json_t *v, *headers = NULL, *trailers = NULL, *bt = NULL;
 
     printf("%s %s", prefix, type);
     json_object_foreach(ev, key, v)
     {
         if (strcmp(key, "event") == 0)
             continue;
-        if (strcmp(key, "headers") == 0 || strcmp(key, "trailers") == 0) {
-            pairs = v;
+        if (strcmp(key, "headers") == 0) {
+            headers = v;
+            continue;
+        }
+        if (strcmp(key, "trailers") == 0) {
+            trailers = v;
             continue;
         }
         if (strcmp(key, "backtrace") == 0) {
@@ -219,8 +233,10 @@ static void rp_print_event(const char *prefix, json_t *ev)
             printf("?");
     }
     putchar('\n');
-    if (pairs != NULL)
-        rp_print_pairs(prefix, pairs);
+    if (headers != NULL)
+        rp_print_pairs(prefix, "", headers);
+    if (trailers != NULL)
+        rp_print_pairs(prefix, "(trailer) ", trailers);
     if (bt != NULL) {
         size_t i;
         json_array_foreach(bt, i, v)
@@ -320,7 +336,7 @@ static void rp_continue(void *host, void *stream, enum pw_stream_type type)
     struct rp_stream *s = stream;
 
     rp_emit(s->rp, s, json_pack("{ss ss}", "event", "continue", "direction", rp_dir_name(type)));
-    bool req = s->phase <= RP_REQ_BODY, resp = s->phase >= RP_RESP_HEADERS;
+    bool req = s->phase<RP_UPSTREAM, resp = s->phase> RP_UPSTREAM;
     if ((type == PW_STREAM_REQUEST && req) || (type == PW_STREAM_RESPONSE && resp))
         s->resume = true;
 }
@@ -536,8 +552,12 @@ static const char *rp_phase_callback(enum rp_phase p)
         return "proxy_on_request_headers";
     case RP_REQ_BODY:
         return "proxy_on_request_body";
+    case RP_REQ_TRAILERS:
+        return "proxy_on_request_trailers";
     case RP_RESP_HEADERS:
         return "proxy_on_response_headers";
+    case RP_RESP_TRAILERS:
+        return "proxy_on_response_trailers";
     default:
         return "proxy_on_response_body";
     }
@@ -560,18 +580,28 @@ static enum pw_action rp_run_callback(struct rp_stream *s, int i)
             return PW_ACTION_FAILED;
     }
     rp->current = s;
+    /* end_of_stream: nothing follows in that direction (no body, no trailers). */
+    bool eos = s->chunk_eos && !s->has_map[s->phase == RP_REQ_BODY ? 1 : 3];
     switch (s->phase) {
     case RP_REQ_HEADERS:
-        a = pw_stream_request_headers(s->ctx[i], s->maps[0].count, !s->has_body[0]);
+        a = pw_stream_request_headers(s->ctx[i], s->maps[0].count,
+                                      !s->has_body[0] && !s->has_map[1]);
         break;
     case RP_REQ_BODY:
-        a = pw_stream_request_body(s->ctx[i], s->body[0].len, s->chunk_eos);
+        a = pw_stream_request_body(s->ctx[i], s->body[0].len, eos);
+        break;
+    case RP_REQ_TRAILERS:
+        a = pw_stream_request_trailers(s->ctx[i], s->maps[1].count);
         break;
     case RP_RESP_HEADERS:
-        a = pw_stream_response_headers(s->ctx[i], s->maps[2].count, !s->has_body[1]);
+        a = pw_stream_response_headers(s->ctx[i], s->maps[2].count,
+                                       !s->has_body[1] && !s->has_map[3]);
+        break;
+    case RP_RESP_TRAILERS:
+        a = pw_stream_response_trailers(s->ctx[i], s->maps[3].count);
         break;
     default:
-        a = pw_stream_response_body(s->ctx[i], s->body[1].len, s->chunk_eos);
+        a = pw_stream_response_body(s->ctx[i], s->body[1].len, eos);
         break;
     }
     rp->current = NULL;
@@ -580,10 +610,13 @@ static enum pw_action rp_run_callback(struct rp_stream *s, int i)
     if (s->phase == RP_REQ_HEADERS || s->phase == RP_RESP_HEADERS)
         json_object_set_new(ev, "headers",
                             rp_map_json(&s->maps[s->phase == RP_REQ_HEADERS ? 0 : 2]));
+    else if (s->phase == RP_REQ_TRAILERS || s->phase == RP_RESP_TRAILERS)
+        json_object_set_new(ev, "trailers",
+                            rp_map_json(&s->maps[s->phase == RP_REQ_TRAILERS ? 1 : 3]));
     else {
         struct pw_buf *b = &s->body[s->phase == RP_REQ_BODY ? 0 : 1];
         json_object_set_new(ev, "body", rp_bytes_json(b->data, b->len));
-        json_object_set_new(ev, "end_of_stream", json_boolean(s->chunk_eos));
+        json_object_set_new(ev, "end_of_stream", json_boolean(eos));
     }
     rp_emit(rp, s, ev);
     return a;
@@ -608,6 +641,8 @@ static void rp_apply_local_reply(struct rp_stream *s)
         pw_map_add(&s->maps[2], s->lr_headers.items[i].key, s->lr_headers.items[i].key_len,
                    s->lr_headers.items[i].value, s->lr_headers.items[i].value_len);
     s->has_map[2] = true;
+    pw_map_clear(&s->maps[3]);
+    s->has_map[3] = false;
     pw_buf_set(&s->body[1], s->lr_body.data, s->lr_body.len);
     s->has_body[1] = s->lr_body.len > 0;
     s->local_pending = false;
@@ -644,6 +679,8 @@ static void rp_stream_finish(struct rp_stream *s)
                                s->local_reply ? "local" : "upstream");
         json_object_set_new(ev, "headers", rp_map_json(&s->maps[2]));
         json_object_set_new(ev, "body", rp_bytes_json(s->body[1].data, s->body[1].len));
+        if (s->has_map[3])
+            json_object_set_new(ev, "trailers", rp_map_json(&s->maps[3]));
         rp_emit(rp, s, ev);
     } else {
         rp_emit(rp, s,
@@ -699,6 +736,25 @@ static bool rp_body_release(struct rp_stream *s, int d)
     return true;
 }
 
+/* The phase after the current one: body and trailers only when the message has them. */
+static enum rp_phase rp_next_phase(const struct rp_stream *s)
+{
+    switch (s->phase) {
+    case RP_REQ_HEADERS:
+        return s->has_body[0] ? RP_REQ_BODY : s->has_map[1] ? RP_REQ_TRAILERS : RP_UPSTREAM;
+    case RP_REQ_BODY:
+        return s->has_map[1] ? RP_REQ_TRAILERS : RP_UPSTREAM;
+    case RP_RESP_HEADERS:
+        return s->has_body[1] ? RP_RESP_BODY : s->has_map[3] ? RP_RESP_TRAILERS : RP_DONE;
+    case RP_RESP_BODY:
+        return s->has_map[3] ? RP_RESP_TRAILERS : RP_DONE;
+    case RP_REQ_TRAILERS:
+        return RP_UPSTREAM;
+    default:
+        return RP_DONE;
+    }
+}
+
 /* Moves the stream as far as it can go. Returns true when it finished. */
 static bool rp_advance(struct rp_stream *s)
 {
@@ -719,14 +775,15 @@ static bool rp_advance(struct rp_stream *s)
             s->resume = false;
             if (s->phase == RP_REQ_BODY || s->phase == RP_RESP_BODY)
                 rp_body_release(s, s->phase == RP_REQ_BODY ? 0 : 1);
-            s->at += s->phase <= RP_REQ_BODY ? 1 : -1;
+            s->at += s->phase < RP_UPSTREAM ? 1 : -1;
             continue;
         }
         switch (s->phase) {
         case RP_REQ_HEADERS:
         case RP_REQ_BODY:
+        case RP_REQ_TRAILERS:
             if (s->at >= n) {
-                s->phase = s->phase == RP_REQ_HEADERS && s->has_body[0] ? RP_REQ_BODY : RP_UPSTREAM;
+                s->phase = rp_next_phase(s);
                 s->at = 0;
                 if (s->phase == RP_UPSTREAM) {
                     json_t *ev = json_pack("{ss}", "event", "forward");
@@ -734,6 +791,8 @@ static bool rp_advance(struct rp_stream *s)
                     if (s->has_body[0])
                         json_object_set_new(ev, "body",
                                             rp_bytes_json(s->body[0].data, s->body[0].len));
+                    if (s->has_map[1])
+                        json_object_set_new(ev, "trailers", rp_map_json(&s->maps[1]));
                     rp_emit(rp, s, ev);
                 }
                 continue;
@@ -747,13 +806,10 @@ static bool rp_advance(struct rp_stream *s)
             continue;
         case RP_RESP_HEADERS:
         case RP_RESP_BODY:
+        case RP_RESP_TRAILERS:
             if (s->at < 0) {
-                if (s->phase == RP_RESP_HEADERS && s->has_body[1]) {
-                    s->phase = RP_RESP_BODY;
-                    s->at = n - 1;
-                } else {
-                    s->phase = RP_DONE;
-                }
+                s->phase = rp_next_phase(s);
+                s->at = n - 1;
                 continue;
             }
             break;
@@ -768,7 +824,7 @@ static bool rp_advance(struct rp_stream *s)
         enum pw_action a = rp_run_callback(s, s->at);
         if (a == PW_ACTION_FAILED) {
             s->in_stage = false;
-            if (s->phase <= RP_REQ_BODY || !s->local_reply)
+            if (s->phase < RP_UPSTREAM || !s->local_reply)
                 rp_fail_closed(s);
             else
                 s->at--; /* already failing closed: go on with the others */
@@ -782,7 +838,7 @@ static bool rp_advance(struct rp_stream *s)
         }
         if (body && !rp_body_release(s, d))
             continue; /* more chunks for this plugin */
-        s->at += s->phase <= RP_REQ_BODY ? 1 : -1;
+        s->at += s->phase < RP_UPSTREAM ? 1 : -1;
     }
 }
 
@@ -959,8 +1015,8 @@ static int rp_check_traffic(json_t *root, char *err, size_t errlen)
             snprintf(err, errlen, "packet %zu: field \"delta_ms\" must be a number >= 0", i);
             return -1;
         }
-        static const char *maps[] = {"headers", "query_params"};
-        for (size_t k = 0; k < 2; k++) {
+        static const char *maps[] = {"headers", "query_params", "trailers"};
+        for (size_t k = 0; k < 3; k++) {
             json_t *m = json_object_get(pkt, maps[k]), *v;
             const char *key;
             if (m == NULL)
@@ -1048,6 +1104,10 @@ static void rp_request(struct rp *rp, json_t *pkt)
     pw_map_add(h, ":scheme", 7, scheme != NULL ? scheme : "http", strlen(scheme ? scheme : "http"));
     rp_add_json_headers(h, json_object_get(pkt, "headers"));
     s->has_map[0] = true;
+    if (json_is_object(json_object_get(pkt, "trailers"))) {
+        rp_add_json_headers(&s->maps[1], json_object_get(pkt, "trailers"));
+        s->has_map[1] = true;
+    }
     json_t *body = json_object_get(pkt, "body");
     if (json_is_string(body)) {
         pw_buf_set(&s->body[0], json_string_value(body), json_string_length(body));
@@ -1098,6 +1158,10 @@ static void rp_response(struct rp *rp, json_t *pkt, size_t index)
         pw_map_add(&s->maps[2], ":status", 7, status, strlen(status));
         rp_add_json_headers(&s->maps[2], json_object_get(pkt, "headers"));
         s->has_map[2] = true;
+        if (json_is_object(json_object_get(pkt, "trailers"))) {
+            rp_add_json_headers(&s->maps[3], json_object_get(pkt, "trailers"));
+            s->has_map[3] = true;
+        }
         json_t *body = json_object_get(pkt, "body");
         if (json_is_string(body)) {
             pw_buf_set(&s->body[1], json_string_value(body), json_string_length(body));
