@@ -9,14 +9,15 @@
  * previous packet on a virtual clock, which drives proxy_on_tick, callout delays and
  * every clock the plugins read, so a replay is deterministic.
  *
- * The plugins (one or more --plugin, in chain order) each get their own VM and root
- * context. Per request, the chain runs as a proxy runs it: request headers, request body
- * through plugins 1..k, then the response back through k..1. A Pause from headers stops
- * the stream until the plugin calls proxy_continue_stream (e.g. after a callout); the
- * body arrives in one piece (eos), so a Pause from a body callback also waits for a
- * continue; a local reply skips the upstream and runs the response callbacks on the
- * reply; proxy_close_stream resets the stream. A trap fails the plugin closed: the stream
- * gets 503 and the exit status is 1.
+ * The plugins (one or more --plugin, in chain order) each get a root context, in their
+ * own VM or, like Envoy, in the VM of an earlier plugin with the same file and vm_id. Per
+ * request, the chain runs as a proxy runs it: request headers, body, trailers through
+ * plugins 1..k, then the response back through k..1. A Pause from headers stops the
+ * stream until the plugin calls proxy_continue_stream (e.g. after a callout); bodies come
+ * whole or in --body-chunk pieces: a Pause before the end buffers (the next call gets the
+ * cumulative body), a Pause at the end waits for a continue; a local reply skips the
+ * upstream and runs the response callbacks on the reply; proxy_close_stream resets the
+ * stream. A trap fails the plugin closed: the stream gets 503 and the exit status is 1.
  *
  * Everything a plugin does is an event (a JSON object). Text output prints one line per
  * event prefixed by the request number; --json prints one JSON document at the end.
