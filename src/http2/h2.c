@@ -74,6 +74,7 @@ struct h2_stream {
     uint32_t nfields;
     char status[4];
     bool bad;            /* the head was rejected: ignore the rest */
+    bool too_large;      /* the request head passed the listener's limits: 431 */
     bool started;        /* the request head went into the stream */
     bool req_eos;        /* the client finished its side */
     bool resp_submitted; /* response HEADERS submitted */
@@ -732,7 +733,10 @@ static int h2_header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const u
     if (hs->hdr_bytes > c->lc->cfg->max_header_size || hs->nfields > c->lc->cfg->max_headers) {
         hs->bad = true;
         log_info("%s: h2: header list too large", c->client);
-        h2_rst(hs, NGHTTP2_ENHANCE_YOUR_CALM);
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+            hs->too_large = true; /* answered 431 once the block ended */
+        else
+            h2_rst(hs, NGHTTP2_ENHANCE_YOUR_CALM);
         return 0;
     }
     const char *n = (const char *)name, *v = (const char *)value;
@@ -869,6 +873,10 @@ static int h2_frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
         hs = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+        if (hs != NULL && hs->too_large && !hs->resp_submitted) {
+            h2_plain_reply(hs, 431);
+            return 0;
+        }
         if (hs == NULL || hs->bad)
             return 0;
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {

@@ -2,7 +2,9 @@
 # HTTP/2 and TLS termination against a real nginx upstream: h2c with prior knowledge,
 # h2 over TLS (ALPN), ALPN fallback to HTTP/1.1, HTTP/1.1 still served on the cleartext
 # listener, 10 MB up and down over h2 and h2c (checksums), split cookies joined, many
-# concurrent streams (nghttp), a bad preface closes the connection, h2load with 0 failures.
+# concurrent streams (nghttp), a bad preface closes the connection, h2load with 0 failures,
+# 431 for a too large header list, handshake and idle timeouts, a slow h2 reader does not
+# make waspd buffer the response (back-pressure to the upstream).
 source "$(dirname "$0")/lib.sh"
 
 ng=$(free_port)
@@ -21,7 +23,9 @@ access_log = $T/access.log
 [listener:web]
 address = 127.0.0.1:$wp
 cluster = ng
+idle_timeout = 2s
 [listener:tls]
+header_timeout = 1s
 address = 127.0.0.1:$tp
 protocol = https
 tls_certificate = $T/cert.pem
@@ -110,6 +114,47 @@ for url in "$h2c" "$h2s"; do
     grep -q "status codes: 20000 2xx" "$T/h2load.out" || fail "h2load $url: non-2xx"
 done
 pass "h2load 20000 requests x 64 streams x 8 connections, h2c and TLS: 0 failed"
+
+# A header list over max_header_size (32k): 431, the connection goes on.
+big=$(head -c 40000 /dev/zero | tr '\0' 'x')
+code=$(http --http2-prior-knowledge -o /dev/null -w '%{http_code}' -H "x-big: $big" "$h2c/small.txt")
+[ "$code" = 431 ] || fail "too large header list: $code"
+pass "too large header list: 431"
+
+# TLS handshake timeout (header_timeout = 1s): a silent client is closed.
+start=$(date +%s%N)
+exec 3<>"/dev/tcp/127.0.0.1/$tp"
+timeout 10 cat <&3 >/dev/null || fail "silent TLS client not closed"
+exec 3<&-
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -lt 5000 ] || fail "handshake timeout took $ms ms"
+pass "TLS handshake timeout ($ms ms)"
+
+# HTTP/2 idle timeout (2s): GOAWAY then close after the last stream.
+start=$(date +%s%N)
+out=$(timeout 20 "$H2_CLIENT" get "$wp" /small.txt)
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "$out" | grep -q "^goaway 0$" && echo "$out" | grep -q "^closed$" ||
+    fail "idle h2 connection: $(echo "$out" | tr '\n' ' ')"
+[ "$ms" -ge 1500 ] && [ "$ms" -lt 8000 ] || fail "idle timeout after $ms ms"
+pass "HTTP/2 idle timeout: GOAWAY and close ($ms ms)"
+
+# Back-pressure: a client reading 10 MB at 2 MB/s; waspd must not buffer the file.
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$WASPD_PID/status"; }
+rss0=$(rss)
+http --http2-prior-knowledge --limit-rate 2M -o "$T/slow.bin" "$h2c/big.bin" &
+slow=$!
+peak=0
+for _ in $(seq 1 30); do
+    sleep 0.1
+    r=$(rss)
+    [ "$r" -gt "$peak" ] && peak=$r
+done
+wait "$slow" || fail "slow download failed"
+[ "$(sha256sum <"$T/slow.bin" | cut -d' ' -f1)" = "$want" ] || fail "slow download differs"
+grow=$((peak - rss0))
+[ "$grow" -lt 5000 ] || fail "waspd grew by $grow kB for a slow 10 MB reader"
+pass "slow h2 reader: waspd grew by $grow kB (bounded), body intact"
 
 # waspd -t checks the key matches the certificate.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=other \
