@@ -35,19 +35,18 @@ struct daemon {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: waspd [-c FILE] [-t] [-h]\n"
-            "\n"
-            "  -c FILE  configuration file (default " WASP_DEFAULT_CONFIG ")\n"
-            "  -t       check the configuration file, print every error, and exit:\n"
-            "           0 when it is valid, 1 otherwise\n"
-            "  -h       print this help and exit\n"
-            "\n"
-            "signals:\n"
-            "  SIGHUP   reload the configuration (a bad file keeps the running one)\n"
-            "  SIGTERM  stop accepting, drain in-flight requests up to drain_timeout, exit\n"
-            "  SIGINT   same as SIGTERM\n"
-            "  SIGUSR1  reopen the log files\n");
+    fprintf(out, "usage: waspd [-c FILE] [-t] [-h]\n"
+                 "\n"
+                 "  -c FILE  configuration file (default " WASP_DEFAULT_CONFIG ")\n"
+                 "  -t       check the configuration file, print every error, and exit:\n"
+                 "           0 when it is valid, 1 otherwise\n"
+                 "  -h       print this help and exit\n"
+                 "\n"
+                 "signals:\n"
+                 "  SIGHUP   reload the configuration (a bad file keeps the running one)\n"
+                 "  SIGTERM  stop accepting, drain in-flight requests up to drain_timeout, exit\n"
+                 "  SIGINT   same as SIGTERM\n"
+                 "  SIGUSR1  reopen the log files\n");
 }
 
 static enum log_level map_level(enum cfg_log_level l)
@@ -141,8 +140,7 @@ static int probe_listeners(const struct daemon_gen *g, const struct daemon_gen *
         }
         if (gen_has_address(running, &l->address))
             continue;
-        if (worker_probe_address((const struct sockaddr *)&l->address.sa,
-                                 l->address.sa_len) < 0) {
+        if (worker_probe_address((const struct sockaddr *)&l->address.sa, l->address.sa_len) < 0) {
             if (to_log)
                 log_error("[listener:%s]: cannot listen on %s: %s", l->name, l->address.text,
                           strerror(errno));

@@ -31,8 +31,7 @@ struct worker_msg {
 /* ---- runtime generation ---- */
 
 static int gen_add_header_filters(struct stream_chain *c, const char *filter,
-                                  const struct cfg_header *h, size_t n, char *err,
-                                  size_t errlen)
+                                  const struct cfg_header *h, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         char arg[1024];
@@ -47,8 +46,7 @@ static int gen_add_header_filters(struct stream_chain *c, const char *filter,
 }
 
 /* The listener's chain: header edits now; plugins attach here later. */
-static struct stream_chain *gen_build_chain(const struct cfg_listener *l, char *err,
-                                            size_t errlen)
+static struct stream_chain *gen_build_chain(const struct cfg_listener *l, char *err, size_t errlen)
 {
     struct stream_chain *c = stream_chain_new();
     if (c == NULL) {
@@ -249,11 +247,10 @@ static int worker_reconcile(struct worker *w, struct daemon_gen *g)
             *ns = *old;
         } else {
             memset(ns, 0, sizeof(*ns));
-            ns->fd = worker_listen_socket((const struct sockaddr *)&l->address.sa,
-                                          l->address.sa_len);
+            ns->fd =
+                worker_listen_socket((const struct sockaddr *)&l->address.sa, l->address.sa_len);
             if (ns->fd < 0) {
-                log_error("worker %u: listen on %s: %s", w->id, l->address.text,
-                          strerror(errno));
+                log_error("worker %u: listen on %s: %s", w->id, l->address.text, strerror(errno));
                 rc = -1;
                 continue;
             }

@@ -61,9 +61,9 @@ struct worker_socket {
     struct event ev;
     struct sockaddr_storage sa;
     socklen_t sa_len;
-    const char *name; /* listener name in the current generation */
+    const char *name;  /* listener name in the current generation */
     size_t conf_index; /* index into the current generation's listeners */
-    bool seen;        /* reconcile mark */
+    bool seen;         /* reconcile mark */
 };
 
 struct worker {

@@ -55,8 +55,8 @@ struct log_access_entry {
     size_t target_len;
     int http_minor;
     int status;
-    uint64_t bytes_sent;   /* response bytes written to the client, head included */
-    uint64_t start_usec;   /* wall clock at the first byte of the request */
+    uint64_t bytes_sent; /* response bytes written to the client, head included */
+    uint64_t start_usec; /* wall clock at the first byte of the request */
     uint64_t duration_usec;
     const char *upstream;  /* "ip:port" or NULL when answered locally */
     int64_t upstream_usec; /* -1 when no upstream was used */

@@ -56,19 +56,19 @@ struct srv_conn {
     struct h1_header *hdrs;
     struct h1_header trailers[SRV_MAX_TRAILERS];
 
-    bool eof;           /* the client closed its side */
-    bool reading;       /* rev is added */
-    bool writing;       /* wev is added */
-    bool head_timer;    /* the header timeout is running */
-    bool keep_alive;    /* the connection may serve another request */
-    bool resp_chunked;  /* the response body is chunk-encoded */
-    bool resp_eos;      /* the whole response is in `out` */
-    bool out_blocked;   /* the upstream was told we are over the high mark */
-    bool closing;       /* close once `out` is flushed */
-    bool dead;          /* close now (from post_ev) */
-    bool post_flush;    /* post_ev should flush */
-    bool served;        /* a request was parsed (no h2c preface check after it) */
-    bool handed_off;    /* fd and transport went to another codec (HTTP/2) */
+    bool eof;                    /* the client closed its side */
+    bool reading;                /* rev is added */
+    bool writing;                /* wev is added */
+    bool head_timer;             /* the header timeout is running */
+    bool keep_alive;             /* the connection may serve another request */
+    bool resp_chunked;           /* the response body is chunk-encoded */
+    bool resp_eos;               /* the whole response is in `out` */
+    bool out_blocked;            /* the upstream was told we are over the high mark */
+    bool closing;                /* close once `out` is flushed */
+    bool dead;                   /* close now (from post_ev) */
+    bool post_flush;             /* post_ev should flush */
+    bool served;                 /* a request was parsed (no h2c preface check after it) */
+    bool handed_off;             /* fd and transport went to another codec (HTTP/2) */
     const struct srv_io_ops *io; /* transport (TLS) or NULL: the plain socket */
     void *io_ctx;
     char client[64];
@@ -698,8 +698,8 @@ static void srv_process(struct srv_conn *c)
                     break; /* a prefix of the preface: wait for more */
                 }
                 if (p > 0) {
-                    h2_conn_new(c->w, c->fd, c->client, c->gen,
-                                (size_t)(c->lc - c->gen->listeners), NULL, NULL, c->in);
+                    h2_conn_new(c->w, c->fd, c->client, c->gen, (size_t)(c->lc - c->gen->listeners),
+                                NULL, NULL, c->in);
                     c->handed_off = true;
                     srv_kill(c);
                     return;
@@ -743,8 +743,7 @@ static void srv_process(struct srv_conn *c)
         }
         if (c->state == SRV_BODY) {
             if (!srv_read_body(c)) {
-                if (c->state == SRV_BODY && c->eof && evbuffer_get_length(c->in) == 0 &&
-                    !c->dead) {
+                if (c->state == SRV_BODY && c->eof && evbuffer_get_length(c->in) == 0 && !c->dead) {
                     /* Truncated body: nothing sensible can follow. */
                     if (c->s != NULL)
                         c->s->reset = true;

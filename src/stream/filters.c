@@ -98,8 +98,9 @@ static void *header_conf_create(const char *arg, bool with_value, char *err, siz
     while (is_tchar((unsigned char)arg[n]))
         n++;
     if (n == 0 || (with_value ? arg[n] != ':' : arg[n] != '\0')) {
-        snprintf(err, errlen, with_value ? "expected \"Name: value\", got \"%s\""
-                                         : "expected a header name, got \"%s\"",
+        snprintf(err, errlen,
+                 with_value ? "expected \"Name: value\", got \"%s\""
+                            : "expected a header name, got \"%s\"",
                  arg);
         return NULL;
     }
@@ -149,16 +150,14 @@ static enum stream_action add_request_header(struct stream *s, struct stream_fil
     return STREAM_CONTINUE;
 }
 
-static enum stream_action remove_request_header(struct stream *s, struct stream_filter *f,
-                                                bool eos)
+static enum stream_action remove_request_header(struct stream *s, struct stream_filter *f, bool eos)
 {
     const struct header_conf *c = f->conf;
     stream_headers_remove(&s->req_headers, c->name, c->name_len);
     return STREAM_CONTINUE;
 }
 
-static enum stream_action add_response_header(struct stream *s, struct stream_filter *f,
-                                              bool eos)
+static enum stream_action add_response_header(struct stream *s, struct stream_filter *f, bool eos)
 {
     const struct header_conf *c = f->conf;
     stream_headers_add_ref(s, &s->resp_headers, c->name, c->name_len, c->value, c->value_len);
@@ -269,8 +268,12 @@ static const struct stream_filter_ops pause_ops = {
 /* ---- registry and chains ---- */
 
 static const struct stream_filter_ops *const builtin_filters[] = {
-    &respond_ops,         &add_request_header_ops,    &remove_request_header_ops,
-    &add_response_header_ops, &remove_response_header_ops, &pause_ops,
+    &respond_ops,
+    &add_request_header_ops,
+    &remove_request_header_ops,
+    &add_response_header_ops,
+    &remove_response_header_ops,
+    &pause_ops,
 };
 
 const struct stream_filter_ops *stream_filter_find(const char *name)

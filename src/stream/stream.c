@@ -643,8 +643,8 @@ static void stream_deferred_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-void stream_local_reply(struct stream *s, int status, const char *content_type,
-                        const char *body, size_t body_len)
+void stream_local_reply(struct stream *s, int status, const char *content_type, const char *body,
+                        size_t body_len)
 {
     if (s->reset)
         return;

@@ -118,14 +118,14 @@ struct stream_limits {
 
 /* Per direction runner state (internal to stream.c, public for the struct's size). */
 struct stream_dir {
-    int paused;           /* STREAM_DIR_* phase a filter paused in, or 0 */
-    int pause_idx;        /* the paused filter's position in this direction */
-    int hold_idx;         /* the position holding body (-1 none) */
-    bool no_body;         /* the headers ended the message */
-    bool headers_done;    /* headers went past every filter */
-    bool eos_in;          /* the source delivered the end of the body */
-    bool eos_out;         /* the sink got the end of the body */
-    bool trailers_in;     /* trailers arrived (and end the body) */
+    int paused;        /* STREAM_DIR_* phase a filter paused in, or 0 */
+    int pause_idx;     /* the paused filter's position in this direction */
+    int hold_idx;      /* the position holding body (-1 none) */
+    bool no_body;      /* the headers ended the message */
+    bool headers_done; /* headers went past every filter */
+    bool eos_in;       /* the source delivered the end of the body */
+    bool eos_out;      /* the sink got the end of the body */
+    bool trailers_in;  /* trailers arrived (and end the body) */
     bool trailers_out;
     struct evbuffer *hold; /* body held for a pause */
 };
@@ -147,7 +147,7 @@ struct stream {
     /* request (what the codec parsed; filters may change headers) */
     const char *method;
     uint32_t method_len;
-    int method_id; /* enum h1_method */
+    int method_id;    /* enum h1_method */
     const char *path; /* target (origin-form) as forwarded */
     uint32_t path_len;
     const char *authority; /* Host */
@@ -177,9 +177,9 @@ struct stream {
     struct stream_dir dir[2]; /* [0] request, [1] response */
     int in_filter;            /* nesting depth of filter calls */
     bool resume_pending[2];
-    bool local_reply;         /* a local reply was queued or sent */
+    bool local_reply; /* a local reply was queued or sent */
     bool local_reply_pending;
-    bool resp_started;        /* response headers went to the codec */
+    bool resp_started; /* response headers went to the codec */
     bool reset;
     struct evbuffer *local_body;
     struct event deferred; /* resume / local reply, run from the event loop */
@@ -268,8 +268,8 @@ void stream_resume(struct stream *s);
  * upstream exchange. From a hook: return STREAM_STOP after calling it. Deferred to the
  * event loop. If the response already started, the stream is reset instead.
  */
-void stream_local_reply(struct stream *s, int status, const char *content_type,
-                        const char *body, size_t body_len);
+void stream_local_reply(struct stream *s, int status, const char *content_type, const char *body,
+                        size_t body_len);
 
 /* True if the request-direction sink may take more body now (back-pressure). */
 bool stream_request_writable(struct stream *s);

@@ -76,10 +76,10 @@ struct up_conn {
     struct h1_header trailers[UP_MAX_TRAILERS];
 
     bool connecting;
-    bool reused;     /* came from the pool */
-    bool got_bytes;  /* a response byte arrived for the current request */
+    bool reused;    /* came from the pool */
+    bool got_bytes; /* a response byte arrived for the current request */
     bool req_chunked;
-    bool req_done;   /* the whole request is in `out` */
+    bool req_done; /* the whole request is in `out` */
     bool head_done;
     bool keep_alive;
     bool eof;
@@ -399,8 +399,8 @@ static int up_write_head(struct up_conn *c, struct stream *s)
     if (len > (ssize_t)sizeof(stackbuf)) {
         struct evbuffer_iovec v;
         if (evbuffer_reserve_space(c->out, len, &v, 1) == 1) {
-            len = h1_write_request_head(v.iov_base, (size_t)len, s->method, s->method_len,
-                                        s->path, s->path_len, 1, f, k);
+            len = h1_write_request_head(v.iov_base, (size_t)len, s->method, s->method_len, s->path,
+                                        s->path_len, 1, f, k);
             v.iov_len = len > 0 ? (size_t)len : 0;
             evbuffer_commit_space(c->out, &v, 1);
         } else {
@@ -532,8 +532,8 @@ static void up_response_head(struct up_conn *c, const char *buf, size_t len)
     }
     bool head = s->method_id == H1_METHOD_HEAD;
     s->resp_no_body = head || r->status == 204 || r->status == 304;
-    if (r->body_kind == H1_BODY_LENGTH || (head && h1_header_find(buf, r->headers, r->nheaders,
-                                                                   "content-length", 14, 0) >= 0))
+    if (r->body_kind == H1_BODY_LENGTH ||
+        (head && h1_header_find(buf, r->headers, r->nheaders, "content-length", 14, 0) >= 0))
         s->resp_content_length = (int64_t)r->content_length;
     else if (r->body_kind == H1_BODY_NONE && !s->resp_no_body)
         s->resp_content_length = 0;
@@ -573,13 +573,12 @@ static void up_process(struct up_conn *c)
         if (!c->head_done) {
             if (avail == 0) {
                 if (c->eof)
-                    up_fail(c, 502, "connection closed before the response",
-                            !c->got_bytes);
+                    up_fail(c, 502, "connection closed before the response", !c->got_bytes);
                 return;
             }
             const char *buf = (const char *)evbuffer_pullup(c->in, -1);
-            ssize_t n = h1_parse_response(&c->parser, buf, avail,
-                                          (enum h1_method)s->method_id, &c->resp);
+            ssize_t n =
+                h1_parse_response(&c->parser, buf, avail, (enum h1_method)s->method_id, &c->resp);
             if (n == H1_AGAIN) {
                 if (c->eof)
                     up_fail(c, 502, "truncated response head", false);
@@ -627,8 +626,7 @@ static void up_process(struct up_conn *c)
                     if (c->s == s)
                         up_done(c);
                 } else {
-                    log_warn("%s: upstream %s closed mid-response", s->client,
-                             s->upstream_addr);
+                    log_warn("%s: upstream %s closed mid-response", s->client, s->upstream_addr);
                     s->reset = true;
                     up_kill(c);
                     s->down->reset(s);
@@ -711,8 +709,7 @@ static void up_read_cb(evutil_socket_t fd, short what, void *arg)
             up_fail(c, 504, "read timeout", false);
         else if (c->s != NULL) {
             struct stream *s = c->s;
-            log_warn("%s: upstream %s: read timeout mid-response", s->client,
-                     s->upstream_addr);
+            log_warn("%s: upstream %s: read timeout mid-response", s->client, s->upstream_addr);
             s->reset = true;
             up_kill(c);
             s->down->reset(s);

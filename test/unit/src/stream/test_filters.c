@@ -122,10 +122,8 @@ static void test_request_header_filters_edit_before_upstream(void **state)
 {
     struct stream_chain *c = stream_chain_new();
     char err[160];
-    assert_int_equal(stream_chain_add(c, "remove_request_header", "X-Secret", err, sizeof(err)),
-                     0);
-    assert_int_equal(stream_chain_add(c, "add_request_header", "X-Added:  yes ", err,
-                                      sizeof(err)),
+    assert_int_equal(stream_chain_add(c, "remove_request_header", "X-Secret", err, sizeof(err)), 0);
+    assert_int_equal(stream_chain_add(c, "add_request_header", "X-Added:  yes ", err, sizeof(err)),
                      0);
     struct stream *s = start(c);
     stream_headers_add(s, &s->req_headers, "x-secret", 8, "1", 1);
@@ -148,8 +146,7 @@ static void test_response_header_filters_edit_before_client(void **state)
     char err[160];
     assert_int_equal(stream_chain_add(c, "add_response_header", "X-Via: wasp", err, sizeof(err)),
                      0);
-    assert_int_equal(stream_chain_add(c, "remove_response_header", "Server", err, sizeof(err)),
-                     0);
+    assert_int_equal(stream_chain_add(c, "remove_response_header", "Server", err, sizeof(err)), 0);
     struct stream *s = start(c);
     stream_request_headers(s, true);
     s->status = 200;

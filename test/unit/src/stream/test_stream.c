@@ -20,7 +20,7 @@
 /* ---- a recording fake of both sides ---- */
 
 struct rec {
-    char log[2048];       /* events in order, space separated */
+    char log[2048]; /* events in order, space separated */
     struct evbuffer *up_body;
     struct evbuffer *down_body;
     int up_eos, down_eos;
@@ -123,8 +123,8 @@ static enum stream_action t_req_headers(struct stream *s, struct stream_filter *
     return c->req_headers;
 }
 
-static enum stream_action t_req_body(struct stream *s, struct stream_filter *f,
-                                     struct evbuffer *b, bool eos)
+static enum stream_action t_req_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                     bool eos)
 {
     const struct tconf *c = f->conf;
     note("%s-b%zu%s", c->name, evbuffer_get_length(b), eos ? "!" : "");
@@ -138,8 +138,8 @@ static enum stream_action t_resp_headers(struct stream *s, struct stream_filter 
     return STREAM_CONTINUE;
 }
 
-static enum stream_action t_resp_body(struct stream *s, struct stream_filter *f,
-                                      struct evbuffer *b, bool eos)
+static enum stream_action t_resp_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                      bool eos)
 {
     const struct tconf *c = f->conf;
     note("%s-rb%zu%s", c->name, evbuffer_get_length(b), eos ? "!" : "");
@@ -416,20 +416,18 @@ static void test_headers_add_get_remove(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_request_in_order_response_in_reverse, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_request_in_order_response_in_reverse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_in_headers_holds_body_until_resume, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_pause_in_body_buffers_and_recalls_cumulatively,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_in_body_buffers_and_recalls_cumulatively, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_local_reply_skips_upstream_and_runs_response_chain,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_reply_after_response_started_resets, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hold_over_limit_answers_413, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_filter_resumes_from_timer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_destroy_while_paused_cancels_timer, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_while_paused_cancels_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailers_follow_held_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headers_add_get_remove, setup, teardown),
     };
