@@ -139,13 +139,17 @@ struct tr {
     uint32_t nctl, ctl_cap;
     struct fixup *fix;
     uint32_t nfix, fix_cap;
-    uint32_t T, nlocals_total;
+    uint32_t T, nlocals_total, nparams;
     uint8_t *ltypes;
     uint32_t ltypes_cap;
     bool unreach;
     struct last_op last, prev; /* the last two result-producing instructions */
     uint32_t copy_end; /* end of the last copy/copy2/copy3 (adjacent copies merge) */
     uint32_t copy_pos, copy_n;
+    /* Until the first control-flow join, declared locals not yet written are still 0. */
+    bool joined;
+    uint8_t *written;
+    uint32_t written_cap;
     struct call_patch *patches;
     uint32_t npatches, patch_cap;
     uint32_t func_index;
@@ -742,6 +746,13 @@ static void local_write(struct tr *t, uint32_t x, bool tee)
     }
     bool retarget = top_is_last(t) && t->last.kind != L_NONE;
     struct opnd v = pop(t);
+    if (!t->joined && x >= t->nparams && !t->written[x] && v.kind == K_CONST && v.imm == 0) {
+        /* `local.set x (const 0)` on a local that is still zero from function entry. */
+        if (tee)
+            push(t, K_LOCAL, t->ltypes[x], x, 0);
+        return;
+    }
+    t->written[x] = 1;
     uint32_t len0 = t->len;
     preserve_local(t, x);
     if (retarget && t->len == len0 && t->status == WASM_OK) {
@@ -791,6 +802,7 @@ static void do_end(struct tr *t)
         return;
     }
     patch_list(t, c->fixes, t->len);
+    t->joined = true;
     if (c->else_fix != NOFIX)
         patch_list(t, c->else_fix, t->len);
     label(t);
@@ -805,6 +817,7 @@ static void do_end(struct tr *t)
 
 static void do_else(struct tr *t)
 {
+    t->joined = true;
     struct ctrl *c = &t->ctl[t->nctl - 1];
     if (c->dead || c->kind != C_IF) {
         if (!c->dead && t->status == WASM_OK) {
@@ -1261,6 +1274,7 @@ static void step(struct tr *t)
             if (opc == 0x03) {
                 label(t);
                 c->loop_pos = t->len;
+                t->joined = true;
             }
             if (opc == 0x04)
                 add_fix(t, &t->ctl[t->nctl - 1].else_fix, ipos, opos);
@@ -1306,6 +1320,7 @@ static void step(struct tr *t)
             emit_br(t, x);
             if (t->status == WASM_OK)
                 t->code[opos] = t->len - ipos;
+            t->joined = true;
             label(t);
         }
         return;
@@ -1641,6 +1656,13 @@ static int translate_func(struct tr *t, uint32_t fi)
     }
     t->nlocals_total = (uint32_t)total;
     t->T = t->nlocals_total;
+    t->nparams = ft->nparams;
+    t->joined = false;
+    if (!grow((void **)&t->written, &t->written_cap, t->nlocals_total + 1, 1)) {
+        snprintf(t->err, t->errlen, "out of memory");
+        return WASM_ERR_NOMEM;
+    }
+    memset(t->written, 0, t->nlocals_total + 1);
     if (!grow((void **)&t->ltypes, &t->ltypes_cap, t->nlocals_total + 1, 1)) {
         snprintf(t->err, t->errlen, "out of memory");
         return WASM_ERR_NOMEM;
@@ -1722,6 +1744,7 @@ out:
     free(t.ctl);
     free(t.fix);
     free(t.ltypes);
+    free(t.written);
     free(t.patches);
     if (rc != WASM_OK)
         wasm_translate_release(m);

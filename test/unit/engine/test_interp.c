@@ -113,7 +113,15 @@ static void test_translation_is_compact(void **state)
     /* Three local-to-local copies in a row are one copy3. */
     const struct wasm_code *rot = wasm_instance_export_func(inst, "rotate3")->code;
     assert_ptr_equal(handler_at(rot, 0), wasm_op_handlers[WASM_OP_copy3]);
+    /* Zeroing a local that is still zero from entry emits nothing, also inside the
+     * block before any join; after the block's end (a join) the write is kept. */
+    const struct wasm_code *zi = wasm_instance_export_func(inst, "zero_init")->code;
+    assert_ptr_equal(handler_at(zi, 0), wasm_op_handlers[WASM_OP_br_nz32]);
+    assert_ptr_equal(handler_at(zi, 4), wasm_op_handlers[WASM_OP_const32]);
     uint64_t s[3] = {4, 0, 0};
+    assert_int_equal(call_export(inst, "zero_init", s), WASM_OK);
+    assert_int_equal(s[0], 4);
+    s[0] = 4;
     assert_int_equal(call_export(inst, "flag", s), WASM_OK);
     assert_int_equal(s[0], 1);
     s[0] = 3;
