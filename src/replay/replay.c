@@ -47,7 +47,10 @@ struct rp_plugin {
     const char *vm_id;
     uint64_t fuel;
     uint32_t max_pages;
-    bool new_vm;         /* never share a VM (as if on another worker) */
+    bool new_vm; /* never share a VM (as if on another worker) */
+    enum { RP_FAIL_CLOSED, RP_FAIL_OPEN, RP_FAIL_RELOAD } policy;
+    struct pw_vm *retired[8]; /* VMs replaced after a failure (freed at the end) */
+    int nretired;
     const char *env[16]; /* WASI environment, KEY=VALUE */
     size_t nenv;
     uint8_t *config;
@@ -571,8 +574,8 @@ static enum pw_action rp_run_callback(struct rp_stream *s, int i)
     struct rp_plugin *p = &rp->plugins[i];
     enum pw_action a;
 
-    if (pw_vm_failed(p->vm))
-        return PW_ACTION_FAILED;
+    if (p->vm == NULL || pw_vm_failed(p->vm))
+        return p->policy == RP_FAIL_OPEN ? PW_ACTION_CONTINUE : PW_ACTION_FAILED;
     if (s->ctx[i] == NULL) {
         rp->current = s;
         s->ctx[i] = pw_stream_new(p->root, s);
@@ -823,7 +826,14 @@ static bool rp_advance(struct rp_stream *s)
         if (body)
             rp_body_next_chunk(s, d);
         enum pw_action a = rp_run_callback(s, s->at);
-        if (a == PW_ACTION_FAILED) {
+        if (a == PW_ACTION_FAILED && rp->plugins[s->at].policy == RP_FAIL_OPEN) {
+            /* Fail open: the stream goes on without the plugin. */
+            rp_emit(rp, s,
+                    json_pack("{ss ss}", "event", "fail_open", "plugin", rp->plugins[s->at].name));
+            a = PW_ACTION_CONTINUE;
+            if (body)
+                s->chunk_eos = true, rp_body_release(s, d);
+        } else if (a == PW_ACTION_FAILED) {
             s->in_stage = false;
             if (s->phase < RP_UPSTREAM || !s->local_reply)
                 rp_fail_closed(s);
@@ -1056,8 +1066,11 @@ static void rp_add_json_headers(struct pw_map *m, json_t *obj)
     }
 }
 
+static void rp_reload_failed(struct rp *rp);
+
 static void rp_request(struct rp *rp, json_t *pkt)
 {
+    rp_reload_failed(rp);
     struct rp_stream *s = calloc(1, sizeof(*s));
     char sip[64], sp[16], dip[64], dp[16], buf[256];
 
@@ -1209,50 +1222,31 @@ static int rp_read_file(const char *path, uint8_t **buf, size_t *len)
 }
 
 /*
- * Starts plugin p: its own VM, or, like Envoy, the VM of an earlier plugin with the same
- * file and the same non-empty vm_id (then p is one more root context in it). Returns 0,
- * -1 when the plugin failed (load, start, configure), -2 when its file is unreadable.
+ * Starts p's VM from its module (unless it shares another plugin's) and its root context.
+ * Returns 0, or -1 when the start or the configuration failed.
  */
-static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
+static int rp_start_instance(struct rp *rp, struct rp_plugin *p)
 {
     char err[2048];
-    uint8_t *bytes;
-    size_t len;
 
-    p->vm_owner = p;
-    for (struct rp_plugin *q = rp->plugins; q < p && *p->vm_id && !p->new_vm; q++) {
-        if (q->vm_owner == q && strcmp(q->file, p->file) == 0 && strcmp(q->vm_id, p->vm_id) == 0) {
-            p->vm_owner = q;
-            p->vm = q->vm;
-            goto root;
+    if (p->vm_owner == p) {
+        struct pw_vm_config vc = {
+            .vm_id = p->vm_id,
+            .name = p->name,
+            .fuel_per_callback = p->fuel,
+            .max_memory_pages = p->max_pages,
+            .trace = rp->trace,
+            .env = p->env,
+            .nenv = p->nenv,
+        };
+        p->vm = pw_vm_new(p->module, &vc, &rp_ops, rp, err, sizeof(err));
+        if (p->vm == NULL) {
+            rp_emit(
+                rp, NULL,
+                json_pack("{ss ss ss}", "event", "start_failed", "plugin", p->name, "reason", err));
+            return -1;
         }
     }
-    if (rp_read_file(p->file, &bytes, &len) != 0) {
-        fprintf(stderr, "wasp replay: %s: %s\n", p->file, strerror(errno));
-        return -2;
-    }
-    p->module = pw_module_load(bytes, len, err, sizeof(err));
-    free(bytes);
-    if (p->module == NULL) {
-        fprintf(stderr, "wasp replay: %s: %s\n", p->file, err);
-        return -1;
-    }
-    struct pw_vm_config vc = {
-        .vm_id = p->vm_id,
-        .name = p->name,
-        .fuel_per_callback = p->fuel,
-        .max_memory_pages = p->max_pages,
-        .trace = rp->trace,
-        .env = p->env,
-        .nenv = p->nenv,
-    };
-    p->vm = pw_vm_new(p->module, &vc, &rp_ops, rp, err, sizeof(err));
-    if (p->vm == NULL) {
-        rp_emit(rp, NULL,
-                json_pack("{ss ss ss}", "event", "start_failed", "plugin", p->name, "reason", err));
-        return -1;
-    }
-root:;
     struct pw_plugin_config pc = {
         .name = p->name,
         .root_id = p->root_id,
@@ -1274,6 +1268,62 @@ root:;
         json_object_set_new(ev, "shares_vm_of", json_string(p->vm_owner->name));
     rp_emit(rp, NULL, ev);
     return 0;
+}
+
+/*
+ * --failure-policy reload: before a new request, a plugin whose VM failed gets a fresh VM
+ * from its module (streams already on the old VM keep failing closed; the old VM is
+ * freed at the end). Only for a plugin with a VM of its own, at most 8 times.
+ */
+static void rp_reload_failed(struct rp *rp)
+{
+    for (int i = 0; i < rp->nplugins; i++) {
+        struct rp_plugin *p = &rp->plugins[i];
+        bool shared = false;
+        for (int k = 0; k < rp->nplugins; k++)
+            shared |= k != i && rp->plugins[k].vm_owner == p;
+        if (p->policy != RP_FAIL_RELOAD || p->vm == NULL || !pw_vm_failed(p->vm) ||
+            p->vm_owner != p || shared || p->nretired == 8)
+            continue;
+        p->retired[p->nretired++] = p->vm;
+        p->vm = NULL;
+        p->root = NULL;
+        p->tick_ms = 0;
+        rp_emit(rp, NULL, json_pack("{ss ss}", "event", "plugin_reload", "plugin", p->name));
+        rp_start_instance(rp, p);
+    }
+}
+
+/*
+ * Starts plugin p: its own VM, or, like Envoy, the VM of an earlier plugin with the same
+ * file and the same non-empty vm_id (then p is one more root context in it). Returns 0,
+ * -1 when the plugin failed (load, start, configure), -2 when its file is unreadable.
+ */
+static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
+{
+    char err[2048];
+    uint8_t *bytes;
+    size_t len;
+
+    p->vm_owner = p;
+    for (struct rp_plugin *q = rp->plugins; q < p && *p->vm_id && !p->new_vm; q++) {
+        if (q->vm_owner == q && strcmp(q->file, p->file) == 0 && strcmp(q->vm_id, p->vm_id) == 0) {
+            p->vm_owner = q;
+            p->vm = q->vm;
+            return rp_start_instance(rp, p);
+        }
+    }
+    if (rp_read_file(p->file, &bytes, &len) != 0) {
+        fprintf(stderr, "wasp replay: %s: %s\n", p->file, strerror(errno));
+        return -2;
+    }
+    p->module = pw_module_load(bytes, len, err, sizeof(err));
+    free(bytes);
+    if (p->module == NULL) {
+        fprintf(stderr, "wasp replay: %s: %s\n", p->file, err);
+        return -1;
+    }
+    return rp_start_instance(rp, p);
 }
 
 static void rp_metric(void *arg, const struct pw_metric_view *m)
@@ -1312,6 +1362,8 @@ static void rp_usage(FILE *out)
             "  --env KEY=VALUE      its WASI environment (repeatable)\n"
             "  --fuel N             instruction budget of each callback\n"
             "  --max-memory PAGES   most 64 KiB pages its memory may have\n"
+            "  --failure-policy P   after a trap: closed (503, default), open (go on\n"
+            "                       without it) or reload (fresh VM for new requests)\n"
             "options:\n"
             "  --callouts FILE      canned callout answers (JSON array)\n"
             "  --body-chunk N       deliver bodies in N-byte chunks (default: whole)\n"
@@ -1421,6 +1473,17 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
                 return 2;
             }
             p->env[p->nenv++] = v;
+        } else if (strcmp(a, "--failure-policy") == 0) {
+            if (strcmp(v, "closed") == 0)
+                p->policy = RP_FAIL_CLOSED;
+            else if (strcmp(v, "open") == 0)
+                p->policy = RP_FAIL_OPEN;
+            else if (strcmp(v, "reload") == 0)
+                p->policy = RP_FAIL_RELOAD;
+            else {
+                fprintf(stderr, "wasp replay: --failure-policy is closed, open or reload\n");
+                return 2;
+            }
         } else if (strcmp(a, "--name") == 0) {
             snprintf(p->name, sizeof(p->name), "%s", v);
         } else if (strcmp(a, "--vm-id") == 0) {
@@ -1477,6 +1540,8 @@ static void rp_cleanup(struct rp *rp)
         struct rp_plugin *p = &rp->plugins[i];
         if (p->vm_owner == p || p->vm_owner == NULL)
             pw_vm_free(p->vm);
+        for (int k = 0; k < p->nretired; k++)
+            pw_vm_free(p->retired[k]);
         pw_module_free(p->module);
         free(p->config);
     }
