@@ -643,6 +643,16 @@ static void stream_deferred_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+void stream_reset(struct stream *s)
+{
+    if (s->reset)
+        return;
+    s->reset = true;
+    if (s->up != NULL && s->up->abort)
+        s->up->abort(s);
+    s->down->reset(s);
+}
+
 void stream_local_reply(struct stream *s, int status, const char *content_type, const char *body,
                         size_t body_len)
 {
@@ -650,10 +660,7 @@ void stream_local_reply(struct stream *s, int status, const char *content_type, 
         return;
     if (s->resp_started || s->local_reply_pending) {
         /* Too late for a clean answer: the client sees the connection close. */
-        s->reset = true;
-        if (s->up != NULL && s->up->abort)
-            s->up->abort(s);
-        s->down->reset(s);
+        stream_reset(s);
         return;
     }
     s->local_reply = true;

@@ -271,6 +271,13 @@ void stream_resume(struct stream *s);
 void stream_local_reply(struct stream *s, int status, const char *content_type, const char *body,
                         size_t body_len);
 
+/*
+ * Ends the stream abruptly (proxy_close_stream): the upstream exchange is dropped and the
+ * codec closes the client connection (HTTP/1) or resets the stream (HTTP/2). From a hook,
+ * return STREAM_STOP after calling it. Idempotent.
+ */
+void stream_reset(struct stream *s);
+
 /* True if the request-direction sink may take more body now (back-pressure). */
 bool stream_request_writable(struct stream *s);
 

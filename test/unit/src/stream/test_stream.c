@@ -310,6 +310,44 @@ static void test_local_reply_after_response_started_resets(void **state)
     stream_destroy(s);
 }
 
+static enum stream_action reset_headers(struct stream *s, struct stream_filter *f, bool eos)
+{
+    note("R-h");
+    stream_reset(s);
+    return STREAM_STOP;
+}
+
+static const struct stream_filter_ops reset_ops = {.name = "reset",
+                                                   .request_headers = reset_headers};
+
+static void test_reset_stops_everything(void **state)
+{
+    struct tconf c[2] = {{.name = "A"}, {.name = "C"}};
+    chain.n = 3;
+    chain_ops[0] = &tops;
+    chain_conf[0] = &c[0];
+    chain_ops[1] = &reset_ops;
+    chain_conf[1] = NULL;
+    chain_ops[2] = &tops;
+    chain_conf[2] = &c[1];
+    struct stream *s = stream_create(base, &chain, &limits);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    stream_request_headers(s, false);
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "late");
+    stream_request_body(s, b, true);
+    run_loop();
+    /* C and the upstream never see anything; the codec was told to close. */
+    assert_string_equal(rec.log, "A-h R-h ");
+    assert_int_equal(rec.resets, 1);
+    assert_true(s->reset);
+    stream_reset(s); /* idempotent */
+    assert_int_equal(rec.resets, 1);
+    stream_destroy(s);
+    evbuffer_free(b);
+}
+
 static void test_hold_over_limit_answers_413(void **state)
 {
     struct tconf c[1] = {{.name = "A", .req_body = STREAM_PAUSE}};
@@ -426,6 +464,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_local_reply_after_response_started_resets, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hold_over_limit_answers_413, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_stops_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_filter_resumes_from_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_while_paused_cancels_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailers_follow_held_body, setup, teardown),
