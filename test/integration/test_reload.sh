@@ -52,6 +52,10 @@ for gen in 1 2 3 4 5; do
     kill -HUP "$WASPD_PID"
     sleep 0.8
     if [ "$gen" = 2 ]; then
+        for i in $(seq 1 50); do
+            [ "$(curl -s --max-time 2 "http://127.0.0.1:$extra/")" = "extra 2" ] && break
+            sleep 0.1
+        done
         [ "$(http "http://127.0.0.1:$extra/")" = "extra 2" ] || fail "added listener not live"
     fi
 done
