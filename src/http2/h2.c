@@ -37,6 +37,8 @@
 #define H2_CONN_WINDOW (16 * 1024 * 1024)
 #define H2_FLUSH_ROUNDS 16
 #define H2_CLOSE_LINGER_MS 1000
+/* Request body still read (and dropped) after a complete answer before RST_STREAM. */
+#define H2_DISCARD_MAX (1024 * 1024)
 
 struct h2_stream;
 
@@ -70,6 +72,8 @@ struct h2_stream {
     struct h2_req_check chk;
     struct evbuffer *resp; /* response body not framed yet */
     size_t unconsumed;     /* request DATA bytes not acknowledged yet */
+    uint64_t body_total;   /* request DATA bytes received */
+    uint64_t discarded;    /* request DATA bytes dropped after the answer */
     size_t hdr_bytes;
     uint32_t nfields;
     char status[4];
@@ -861,6 +865,11 @@ static void h2_request_head_done(struct h2_stream *hs, bool eos)
             s->req_content_length = strtoll(cl, NULL, 10);
         }
     }
+    uint64_t max = hs->c->lc->cfg->max_body_size;
+    if (max && s->req_content_length > 0 && (uint64_t)s->req_content_length > max) {
+        h2_plain_reply(hs, 413);
+        return;
+    }
     hs->started = true;
     hs->req_eos = eos;
     stream_request_headers(s, eos);
@@ -911,9 +920,27 @@ static int h2_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t id, cons
     struct h2_stream *hs = nghttp2_session_get_stream_user_data(ng, id);
     if (hs == NULL || hs->bad || !hs->started) {
         nghttp2_session_consume_stream(ng, id, len);
+        if (hs != NULL) {
+            nghttp2_session_consume_stream(ng, id, hs->unconsumed);
+            hs->unconsumed = 0;
+            hs->discarded += len;
+            if (hs->discarded > H2_DISCARD_MAX && hs->discarded - len <= H2_DISCARD_MAX)
+                nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+        }
         return 0;
     }
     struct stream *s = hs->s;
+    hs->body_total += len;
+    uint64_t max = c->lc->cfg->max_body_size;
+    if (max && hs->body_total > max) {
+        /* Over max_body_size: 413 (or a reset once the response started). */
+        hs->bad = true;
+        nghttp2_session_consume_stream(ng, id, len + hs->unconsumed);
+        hs->unconsumed = 0;
+        static const char msg[] = "request body too large\n";
+        stream_local_reply(s, 413, "text/plain", msg, sizeof(msg) - 1);
+        return 0;
+    }
     evbuffer_add(c->scratch, data, len);
     stream_request_body(s, c->scratch, false);
     evbuffer_drain(c->scratch, evbuffer_get_length(c->scratch));
@@ -932,9 +959,11 @@ static int h2_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
     if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         struct h2_stream *hs = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-        /* The answer is complete while the client still sends: stop it (RFC 9113 §8.1). */
+        /* The answer is complete while the client still sends: the rest of the body is
+         * read and dropped (a RST_STREAM right away races with clients reading the
+         * answer), up to H2_DISCARD_MAX, then RST_STREAM NO_ERROR (RFC 9113 §8.1). */
         if (hs != NULL && !hs->req_eos)
-            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, hs->id, NGHTTP2_NO_ERROR);
+            hs->bad = true;
     }
     return 0;
 }

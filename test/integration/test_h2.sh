@@ -10,6 +10,7 @@ source "$(dirname "$0")/lib.sh"
 ng=$(free_port)
 wp=$(free_port)
 tp=$(free_port)
+sp=$(free_port)
 start_nginx "$ng"
 head -c 10485760 /dev/urandom >"$T/ng/www/big.bin"
 want=$(sha256sum <"$T/ng/www/big.bin" | cut -d' ' -f1)
@@ -31,12 +32,18 @@ protocol = https
 tls_certificate = $T/cert.pem
 tls_key = $T/key.pem
 cluster = ng
+[listener:small]
+address = 127.0.0.1:$sp
+cluster = ng
+max_body_size = 1k
 [cluster:ng]
 endpoints = 127.0.0.1:$ng
+max_idle = 600
 INI
 "$WASPD" -t -c "$T/w.ini" >/dev/null 2>&1 || fail "waspd -t rejects a good TLS configuration"
 start_waspd "$T/w.ini" "$wp"
 wait_port "$tp"
+wait_port "$sp"
 h2c="http://127.0.0.1:$wp"
 h2s="https://127.0.0.1:$tp"
 
@@ -107,13 +114,29 @@ pass "a bad first frame closes the connection"
 
 # h2load: many requests over many streams and connections, none may fail.
 for url in "$h2c" "$h2s"; do
-    h2load -n 20000 -c 8 -m 64 "$url/small.txt" >"$T/h2load.out" 2>&1 ||
+    h2load -n 100000 -c 8 -m 64 "$url/small.txt" >"$T/h2load.out" 2>&1 ||
         fail "h2load $url: $(tail -5 "$T/h2load.out")"
-    grep -q "20000 succeeded, 0 failed, 0 errored, 0 timeout" "$T/h2load.out" ||
+    grep -q "100000 succeeded, 0 failed, 0 errored, 0 timeout" "$T/h2load.out" ||
         fail "h2load $url: $(grep requests: "$T/h2load.out")"
-    grep -q "status codes: 20000 2xx" "$T/h2load.out" || fail "h2load $url: non-2xx"
+    grep -q "status codes: 100000 2xx" "$T/h2load.out" || fail "h2load $url: non-2xx"
+    pass "h2load $url: $(grep -E '^finished in' "$T/h2load.out")"
 done
-pass "h2load 20000 requests x 64 streams x 8 connections, h2c and TLS: 0 failed"
+pass "h2load 100000 requests x 64 streams x 8 connections, h2c and TLS: 0 failed"
+
+# HEAD: the length of the body, no body.
+out=$(http --http2-prior-knowledge -I "$h2c/big.bin" | tr -d '\r')
+echo "$out" | grep -q "^content-length: 10485760$" || fail "HEAD over h2: $out"
+pass "HEAD over h2"
+
+# max_body_size (1k here): 413 from the declared length, or from the DATA that arrives.
+head -c 2000 /dev/zero >"$T/2k"
+code=$(http --http2-prior-knowledge -o /dev/null -w '%{http_code}' --data-binary @"$T/2k" \
+       "http://127.0.0.1:$sp/up/x")
+[ "$code" = 413 ] || fail "h2 body over max_body_size (content-length): $code"
+code=$(http --http2-prior-knowledge -o /dev/null -w '%{http_code}' -T - \
+       "http://127.0.0.1:$sp/up/x" <"$T/2k")
+[ "$code" = 413 ] || fail "h2 body over max_body_size (no content-length): $code"
+pass "max_body_size over h2: 413"
 
 # A header list over max_header_size (32k): 431, the connection goes on.
 big=$(head -c 40000 /dev/zero | tr '\0' 'x')
