@@ -72,6 +72,7 @@ struct pw_module;
  * @return the module (free with pw_module_free), or NULL.
  */
 struct pw_module *pw_module_load(const uint8_t *bytes, size_t len, char *err, size_t errlen);
+/* Frees m; every VM made from it must have been freed first. */
 void pw_module_free(struct pw_module *m);
 enum pw_abi_version pw_module_abi(const struct pw_module *m);
 /* "0.1.0", "0.2.0", "0.2.1" or "unknown". */
