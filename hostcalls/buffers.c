@@ -87,8 +87,8 @@ static enum pw_status pw_find_buffer(struct pw_vm *vm, uint32_t type, struct pw_
     case PW_BUFFER_RESPONSE_BODY:
     case PW_BUFFER_DOWNSTREAM_DATA:
     case PW_BUFFER_UPSTREAM_DATA:
-        if (ctx == NULL || ctx->kind != PW_CTX_STREAM || vm->ops == NULL ||
-            vm->ops->stream_buffer == NULL)
+        if (ctx == NULL || ctx->kind != PW_CTX_STREAM || ctx->host_stream == NULL ||
+            vm->ops == NULL || vm->ops->stream_buffer == NULL)
             return PW_OK;
         *writable = true;
         *b = vm->ops->stream_buffer(vm->host, ctx->host_stream, type, eos, writable);

@@ -6,7 +6,10 @@
  * End of a stream (documented choice): proxy_on_done, then proxy_on_log, then
  * proxy_on_delete, as the spec says and Envoy's TCP filter does (Envoy's HTTP filter runs
  * on_log first, from its access-log hook). During those three callbacks the stream's maps
- * are read-only. A false from on_done is not waited for.
+ * are read-only. When a stream's on_done returns false, on_log and on_delete wait until
+ * the plugin calls proxy_done for it (they run after that callback returns); the host's
+ * stream is gone by then, so its maps and buffers read as absent. A root context's false
+ * from on_done is not waited for (it ends with its VM or at shutdown).
  *
  * Context ids are per VM, from 1, never reused while the VM lives (cpp-host's scheme).
  */
@@ -357,22 +360,47 @@ void pw_stream_upstream_close(struct pw_stream *s, int peer)
                &r, NULL);
 }
 
-void pw_stream_end(struct pw_stream *s)
+/* The end of a stream after on_done: on_log, on_delete, and the context is gone. */
+static void pw_stream_finish(struct pw_stream *s)
 {
-    struct pw_vm *vm;
-    uint64_t r, id;
+    struct pw_vm *vm = s->ctx.vm;
+    uint64_t r, id = s->ctx.id;
 
-    if (s == NULL)
-        return;
-    vm = s->ctx.vm;
-    id = s->ctx.id;
-    s->ctx.ending = true;
-    pw_vm_call(vm, &s->ctx, PW_CB_DONE, &id, 1, &r, NULL);
+    s->ctx.done_pending = false;
     pw_vm_call(vm, &s->ctx, PW_CB_LOG, &id, 1, &r, NULL);
     pw_vm_call(vm, &s->ctx, PW_CB_DELETE, &id, 1, &r, NULL);
     /* Callouts this stream started are abandoned with it. */
     pw_callouts_cancel(s->ctx.root, s->ctx.id);
     pw_ctx_destroy(&s->ctx);
+}
+
+void pw_stream_end(struct pw_stream *s)
+{
+    struct pw_vm *vm;
+    uint64_t r = 1, id;
+
+    if (s == NULL)
+        return;
+    vm = s->ctx.vm;
+    id = s->ctx.id;
+    if (s->ctx.done_pending) {
+        /* Still waiting for proxy_done (pw_vm_free ending everything): finish now. */
+        pw_stream_finish(s);
+        return;
+    }
+    s->ctx.ending = true;
+    int rc = pw_vm_call(vm, &s->ctx, PW_CB_DONE, &id, 1, &r, NULL);
+    if (rc == 0 && (uint32_t)r == 0) {
+        /*
+         * on_done returned false: the plugin will call proxy_done. The host's stream is
+         * gone when this returns, so the context no longer reaches it (its maps read as
+         * absent); on_log and on_delete run after the callback that calls proxy_done.
+         */
+        s->ctx.host_stream = NULL;
+        s->ctx.done_pending = true;
+        return;
+    }
+    pw_stream_finish(s);
 }
 
 /* ---- Deferred stream actions ----------------------------------------------------------- */
@@ -399,6 +427,13 @@ void pw_deferred_run(struct pw_vm *vm, struct pw_deferred *list)
         if (ctx == NULL || ctx->kind != PW_CTX_STREAM || vm->failed)
             continue;
         void *hs = ctx->host_stream;
+        if (d->kind == PW_DEFER_DONE) {
+            if (ctx->done_pending)
+                pw_stream_finish((struct pw_stream *)ctx);
+            continue;
+        }
+        if (hs == NULL)
+            continue; /* the host's stream has ended (waiting for proxy_done) */
         switch (d->kind) {
         case PW_DEFER_CONTINUE:
             if (ops->continue_stream != NULL)
@@ -407,6 +442,8 @@ void pw_deferred_run(struct pw_vm *vm, struct pw_deferred *list)
         case PW_DEFER_CLOSE:
             if (ops->close_stream != NULL)
                 ops->close_stream(vm->host, hs, d->stream_type);
+            break;
+        case PW_DEFER_DONE:
             break;
         case PW_DEFER_LOCAL_REPLY: {
             struct pw_local_response lr = {
@@ -447,7 +484,8 @@ static struct pw_ctx *pw_effective_stream(struct pw_vm *vm)
 {
     struct pw_ctx *c = vm->effective;
 
-    return c != NULL && c->kind == PW_CTX_STREAM ? c : NULL;
+    /* A stream whose host side has ended (waiting for proxy_done) takes no actions. */
+    return c != NULL && c->kind == PW_CTX_STREAM && c->host_stream != NULL ? c : NULL;
 }
 
 static int pw_stream_op(wasm_instance_t *inst, uint64_t *slots, enum pw_deferred_kind kind,
@@ -544,8 +582,13 @@ PW_HOSTCALL(set_effective_context)
 PW_HOSTCALL(done)
 {
     struct pw_vm *vm = pw_vm_of(inst);
+    struct pw_ctx *ctx = vm->effective;
 
-    /* We never wait after a false on_done, so there is nothing left to complete; the
-     * call is acknowledged for the context that is still known. */
-    return pw_ret(slots, vm->effective != NULL ? PW_OK : PW_NOT_FOUND);
+    if (ctx == NULL)
+        return pw_ret(slots, PW_NOT_FOUND);
+    /* A stream waiting after a false on_done finishes once this callback returns. A call
+     * for any other context is acknowledged (OK): SDKs treat every other status as fatal. */
+    if (ctx->done_pending && pw_defer(vm, PW_DEFER_DONE) == NULL)
+        return pw_ret(slots, PW_INTERNAL_FAILURE);
+    return pw_ret(slots, PW_OK);
 }

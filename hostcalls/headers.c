@@ -249,7 +249,7 @@ static enum pw_status pw_find_map(struct pw_vm *vm, uint32_t type, struct pw_map
         return PW_OK;
     }
     if (type > PW_MAP_RESPONSE_TRAILERS || ctx == NULL || ctx->kind != PW_CTX_STREAM ||
-        vm->ops == NULL || vm->ops->stream_map == NULL)
+        ctx->host_stream == NULL || vm->ops == NULL || vm->ops->stream_map == NULL)
         return PW_OK;
     *writable = true;
     *m = vm->ops->stream_map(vm->host, ctx->host_stream, type, writable);

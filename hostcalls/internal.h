@@ -75,6 +75,7 @@ struct pw_ctx {
     enum pw_ctx_kind kind;
     bool ending;       /* in on_done/on_log/on_delete: maps read-only */
     uint32_t callouts; /* callouts it issued that are still pending */
+    bool done_pending; /* on_done returned false: on_log/on_delete wait for proxy_done */
     struct pw_prop *props;
     void *host_stream; /* streams only */
 };
@@ -93,7 +94,7 @@ struct pw_stream {
 };
 
 /* An action a hostcall asked for, applied after the callback returns. */
-enum pw_deferred_kind { PW_DEFER_CONTINUE, PW_DEFER_CLOSE, PW_DEFER_LOCAL_REPLY };
+enum pw_deferred_kind { PW_DEFER_CONTINUE, PW_DEFER_CLOSE, PW_DEFER_LOCAL_REPLY, PW_DEFER_DONE };
 
 struct pw_deferred {
     struct pw_deferred *next;

@@ -77,7 +77,8 @@ static struct pw_map *pw_stream_map_of(struct pw_vm *vm, struct pw_ctx *ctx, enu
 {
     bool w = false;
 
-    if (ctx->kind != PW_CTX_STREAM || vm->ops == NULL || vm->ops->stream_map == NULL)
+    if (ctx->kind != PW_CTX_STREAM || ctx->host_stream == NULL || vm->ops == NULL ||
+        vm->ops->stream_map == NULL)
         return NULL;
     return vm->ops->stream_map(vm->host, ctx->host_stream, t, &w);
 }
@@ -224,7 +225,8 @@ static enum pw_status pw_prop_lookup(struct pw_vm *vm, struct pw_ctx *ctx, const
         return pw_prop_str(out, root->root_id);
     if (n == 1 && pw_seg_is(seg[0], sl[0], "plugin_vm_id"))
         return pw_prop_str(out, vm->vm_id);
-    if (ctx->kind == PW_CTX_STREAM && vm->ops != NULL && vm->ops->stream_info != NULL)
+    bool gone = ctx->kind == PW_CTX_STREAM && ctx->host_stream == NULL; /* after on_done */
+    if (ctx->kind == PW_CTX_STREAM && !gone && vm->ops != NULL && vm->ops->stream_info != NULL)
         info = vm->ops->stream_info(vm->host, ctx->host_stream);
     if (n >= 2 && ctx->kind == PW_CTX_STREAM) {
         enum pw_status st = PW_NOT_FOUND;
@@ -244,7 +246,7 @@ static enum pw_status pw_prop_lookup(struct pw_vm *vm, struct pw_ctx *ctx, const
                 return pw_buf_set(out, p->value.data, p->value.len) == 0 ? PW_OK
                                                                          : PW_INTERNAL_FAILURE;
     }
-    if (vm->ops != NULL && vm->ops->get_property != NULL)
+    if (!gone && vm->ops != NULL && vm->ops->get_property != NULL)
         return vm->ops->get_property(vm->host, ctx->kind == PW_CTX_STREAM ? ctx->host_stream : NULL,
                                      path, plen, out);
     return PW_NOT_FOUND;

@@ -193,10 +193,12 @@ void pw_stream_downstream_close(struct pw_stream *s, int peer);
 void pw_stream_upstream_close(struct pw_stream *s, int peer);
 
 /*
- * Ends the stream and frees it. The order is the spec's: proxy_on_done, then
- * proxy_on_log, then proxy_on_delete (Envoy's HTTP filter runs on_log first; we follow
- * the spec and Envoy's TCP filter). Maps stay readable (read-only) during on_log. A
- * false from on_done is not waited for. Safe on a failed VM (then no callback runs).
+ * Ends the stream: the host may free its stream when this returns. The order is the
+ * spec's: proxy_on_done, then proxy_on_log, then proxy_on_delete (Envoy's HTTP filter runs
+ * on_log first; we follow the spec and Envoy's TCP filter). Maps stay readable
+ * (read-only) during on_log. When on_done returns false, the context lives on in the VM
+ * until the plugin calls proxy_done (then on_log, on_delete), without access to the
+ * host's stream. Safe on a failed VM (then no callback runs).
  */
 void pw_stream_end(struct pw_stream *s);
 

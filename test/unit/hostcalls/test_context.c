@@ -271,6 +271,75 @@ static void thousands_of_streams_are_found_by_id_as_they_come_and_go(void **stat
     assert_int_equal(HC(set_effective_context, e->vm, base + N), PW_BAD_ARGUMENT);
 }
 
+static int g_done_false(wasm_instance_t *inst, uint64_t *slots)
+{
+    strcat(order, "done,");
+    slots[0] = 0; /* not yet: the plugin will call proxy_done */
+    return WASM_OK;
+}
+
+static uint32_t waiting_stream, done_status;
+
+/* A root callback (tick) that completes the waiting stream. */
+static int g_tick_calls_done(wasm_instance_t *inst, uint64_t *slots)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    strcat(order, "tick,");
+    done_status = HC(set_effective_context, vm, waiting_stream);
+    if (done_status == PW_OK)
+        done_status = HC0(done, vm);
+    if (pw_vm_context(vm, waiting_stream) != NULL)
+        strcat(order, "still-there,"); /* on_log/on_delete wait for the callback's end */
+    return WASM_OK;
+}
+
+static void a_false_on_done_waits_for_proxy_done(void **state)
+{
+    struct fake_env *e = *state;
+
+    e->vm->funcs[PW_CB_DONE] = fake_func(g_done_false, 1, 1);
+    e->vm->funcs[PW_CB_LOG] = fake_func(g_log, 1, 0);
+    e->vm->funcs[PW_CB_DELETE] = fake_func(g_delete, 1, 0);
+    e->vm->funcs[PW_CB_TICK] = fake_func(g_tick_calls_done, 1, 0);
+    waiting_stream = e->stream->ctx.id;
+    fake_enter(e->vm, NULL, PW_CB_NONE);
+    pw_stream_end(e->stream);
+    e->stream = NULL;
+    assert_string_equal(order, "done,");
+    assert_non_null(pw_vm_context(e->vm, waiting_stream));
+    /* The host's stream is gone: nothing reaches it any more. */
+    e->fs.has_map[0] = true;
+    fake_enter(e->vm, pw_vm_context(e->vm, waiting_stream), PW_CB_TICK);
+    uint32_t kl = fake_put_str(e->vm, 0x100, ":path");
+    assert_int_equal(HC(get_header_map_value, e->vm, 0, 0x100, kl, 0x300, 0x304), PW_NOT_FOUND);
+    assert_int_equal(HC(continue_stream, e->vm, 0), PW_NOT_FOUND);
+    fake_enter(e->vm, NULL, PW_CB_NONE);
+    pw_root_tick(e->root);
+    assert_int_equal(done_status, PW_OK);
+    assert_string_equal(order, "done,tick,still-there,log,delete");
+    assert_null(pw_vm_context(e->vm, waiting_stream));
+    /* proxy_done on a context that waits for nothing is acknowledged, harmlessly. */
+    fake_enter(e->vm, &e->root->ctx, PW_CB_TICK);
+    assert_int_equal(HC0(done, e->vm), PW_OK);
+    assert_null(e->vm->deferred);
+}
+
+static void a_vm_freed_while_a_stream_waits_for_proxy_done_finishes_it(void **state)
+{
+    struct fake_env *e = *state;
+
+    e->vm->funcs[PW_CB_DONE] = fake_func(g_done_false, 1, 1);
+    e->vm->funcs[PW_CB_LOG] = fake_func(g_log, 1, 0);
+    e->vm->funcs[PW_CB_DELETE] = fake_func(g_delete, 1, 0);
+    pw_stream_end(e->stream);
+    e->stream = NULL;
+    pw_vm_free(e->vm);
+    e->vm = fake_vm_new(&e->host, "vm1", PW_ABI_0_2_1); /* for the teardown */
+    /* The stream finishes (log, delete), then the root ends (done, delete). */
+    assert_string_equal(order, "done,log,deletedone,delete");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +360,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_root_refusing_its_configuration_is_not_created, setup,
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(thousands_of_streams_are_found_by_id_as_they_come_and_go,
+                                        setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_false_on_done_waits_for_proxy_done, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_vm_freed_while_a_stream_waits_for_proxy_done_finishes_it,
                                         setup, fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
