@@ -332,6 +332,8 @@ static inline void opstat(const void *h)
 #define EA_PLAIN(ka, ko) ((uint64_t)R32(ka) + A(ko))
 #define EA_SS(ka, kb, ko) ((uint64_t)(uint32_t)(R32(ka) + R32(kb)) + A(ko))
 #define EA_SI(ka, kb, ko) ((uint64_t)(uint32_t)(R32(ka) + A(kb)) + A(ko))
+#define EA_SX(ka, kb, kk, ko) ((uint64_t)(uint32_t)(R32(ka) + (R32(kb) << A(kk))) + A(ko))
+#define EA_XI(ka, kk, ki, ko) ((uint64_t)(uint32_t)((R32(ka) << A(kk)) + A(ki)) + A(ko))
 #define SIZE_load32 4
 #define SIZE_load64 8
 #define SIZE_load8_s32 1
@@ -373,6 +375,16 @@ static inline void opstat(const void *h)
         uint8_t *p_ = MEMAT(EA_SI(1, 2, 3), SIZE_##n);                                     \
         RD_##n(p_);                                                                        \
         NEXT(6);                                                                           \
+    }                                                                                      \
+    L_##n##_sx : {                                                                         \
+        uint8_t *p_ = MEMAT(EA_SX(1, 2, 3, 4), SIZE_##n);                                  \
+        RD_##n(p_);                                                                        \
+        NEXT(7);                                                                           \
+    }                                                                                      \
+    L_##n##_xi : {                                                                         \
+        uint8_t *p_ = MEMAT(EA_XI(1, 2, 3, 4), SIZE_##n);                                  \
+        RD_##n(p_);                                                                        \
+        NEXT(7);                                                                           \
     }
 #define STOREX(n)                                                                          \
     L_##n : {                                                                              \
@@ -404,6 +416,26 @@ static inline void opstat(const void *h)
         uint8_t *p_ = MEMAT(EA_SI(0, 1, 2), SIZE_##n);                                     \
         ST_##n(p_, IMM64(3));                                                              \
         NEXT(7);                                                                           \
+    }                                                                                      \
+    L_##n##_sx : {                                                                         \
+        uint8_t *p_ = MEMAT(EA_SX(0, 1, 2, 4), SIZE_##n);                                  \
+        ST_##n(p_, R64(3));                                                                \
+        NEXT(7);                                                                           \
+    }                                                                                      \
+    L_##n##_sx_i : {                                                                       \
+        uint8_t *p_ = MEMAT(EA_SX(0, 1, 2, 3), SIZE_##n);                                  \
+        ST_##n(p_, IMM64(4));                                                              \
+        NEXT(8);                                                                           \
+    }                                                                                      \
+    L_##n##_xi : {                                                                         \
+        uint8_t *p_ = MEMAT(EA_XI(0, 1, 2, 4), SIZE_##n);                                  \
+        ST_##n(p_, R64(3));                                                                \
+        NEXT(7);                                                                           \
+    }                                                                                      \
+    L_##n##_xi_i : {                                                                       \
+        uint8_t *p_ = MEMAT(EA_XI(0, 1, 2, 3), SIZE_##n);                                  \
+        ST_##n(p_, IMM64(4));                                                              \
+        NEXT(8);                                                                           \
     }
 
 #define LABEL_ADDR(n) [WASM_OP_##n] = &&L_##n,
@@ -414,11 +446,15 @@ static inline void opstat(const void *h)
 #define LABEL_SEL32(n) [WASM_OP_sel_i32_##n##_ss] = &&L_sel_i32_##n##_ss, [WASM_OP_sel_i32_##n##_si] = &&L_sel_i32_##n##_si,
 #define LABEL_F32(n) [WASM_OP_f32_##n] = &&L_f32_##n,
 #define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
-#define LABEL_LOAD(n) [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_ss] = &&L_##n##_ss, [WASM_OP_##n##_si] = &&L_##n##_si,
+#define LABEL_LOAD(n)                                                                      \
+    [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_ss] = &&L_##n##_ss, [WASM_OP_##n##_si] = &&L_##n##_si, \
+    [WASM_OP_##n##_sx] = &&L_##n##_sx, [WASM_OP_##n##_xi] = &&L_##n##_xi,
 #define LABEL_STORE(n)                                                                     \
     [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_i] = &&L_##n##_i, [WASM_OP_##n##_ss] = &&L_##n##_ss, \
     [WASM_OP_##n##_ss_i] = &&L_##n##_ss_i, [WASM_OP_##n##_si] = &&L_##n##_si,             \
-    [WASM_OP_##n##_si_i] = &&L_##n##_si_i,
+    [WASM_OP_##n##_si_i] = &&L_##n##_si_i, [WASM_OP_##n##_sx] = &&L_##n##_sx,              \
+    [WASM_OP_##n##_sx_i] = &&L_##n##_sx_i, [WASM_OP_##n##_xi] = &&L_##n##_xi,              \
+    [WASM_OP_##n##_xi_i] = &&L_##n##_xi_i,
 
 static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_t *entry_fp)
 {

@@ -93,19 +93,23 @@ typedef uint32_t wasm_code_word;
     X(f64_convert_i64_u) X(f64_promote_f32)
 
 /*
- * Loads: n (d a off), n_ss (d a b off: address a+b), n_si (d a i off: address a+i); the
- * address sum wraps at 32 bits like the i32.add it replaces, then the offset is added.
+ * Loads: n (d a off), n_ss (d a b off: address a+b), n_si (d a i off: address a+i),
+ * n_sx (d a b k off: address a+(b<<k)), n_xi (d a k i off: address (a<<k)+i); the
+ * address wraps at 32 bits like the i32.add/shl it replaces, then the offset is added.
  * Stores: n (a v off), n_i (a off I), n_ss (a b v off), n_ss_i (a b off I),
- * n_si (a i v off), n_si_i (a i off I).
+ * n_si (a i v off), n_si_i (a i off I), n_sx (a b k v off), n_sx_i (a b k off I),
+ * n_xi (a k i v off), n_xi_i (a k i off I).
  */
 #define WASM_LOADS(X)                                                                      \
     X(load32) X(load64) X(load8_s32) X(load8_u) X(load16_s32) X(load16_u) X(load8_s64)    \
     X(load16_s64) X(load32_s64)
 #define WASM_STORES(X) X(store8) X(store16) X(store32) X(store64)
-#define WASM_OP_ENUM_LOAD(n) WASM_OP_##n, WASM_OP_##n##_ss, WASM_OP_##n##_si,
+#define WASM_OP_ENUM_LOAD(n)                                                               \
+    WASM_OP_##n, WASM_OP_##n##_ss, WASM_OP_##n##_si, WASM_OP_##n##_sx, WASM_OP_##n##_xi,
 #define WASM_OP_ENUM_STORE(n)                                                              \
     WASM_OP_##n, WASM_OP_##n##_i, WASM_OP_##n##_ss, WASM_OP_##n##_ss_i, WASM_OP_##n##_si,  \
-        WASM_OP_##n##_si_i,
+        WASM_OP_##n##_si_i, WASM_OP_##n##_sx, WASM_OP_##n##_sx_i, WASM_OP_##n##_xi,         \
+        WASM_OP_##n##_xi_i,
 
 #define WASM_OP_ENUM_IBIN32(n) WASM_OP_i32_##n##_ss, WASM_OP_i32_##n##_si,
 #define WASM_OP_ENUM_IBIN64(n) WASM_OP_i64_##n##_ss, WASM_OP_i64_##n##_si,

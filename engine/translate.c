@@ -112,7 +112,7 @@ struct fixup {
 
 #define NOFIX UINT32_MAX
 
-enum { L_NONE, L_OTHER, L_ADD32, L_CMP32, L_CMP64, L_EQZ32, L_EQZ64, L_AND32 };
+enum { L_NONE, L_OTHER, L_ADD32, L_CMP32, L_CMP64, L_EQZ32, L_EQZ64, L_AND32, L_SHL32 };
 
 struct last_op {
     int kind;
@@ -500,7 +500,8 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool 
                              uint32_t *ipos, uint32_t *opos)
 {
     bool fuse = cond.kind == K_TEMP && t->last.end == t->len &&
-                cond.slot == t->last.dst_slot && t->last.kind >= L_CMP32;
+                cond.slot == t->last.dst_slot && t->last.kind >= L_CMP32 &&
+                t->last.kind <= L_AND32;
     if (fuse) {
         struct last_op l = t->last, p = t->prev;
         t->len = l.pos;
@@ -698,7 +699,11 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
     bool imm = b.kind == K_CONST;
     uint32_t bs = imm ? 0 : src_slot(t, &b, ib);
     int kind = is_cmp ? (is64 ? L_CMP64 : L_CMP32)
-                      : is64 ? L_OTHER : k == 0 ? L_ADD32 : k == 7 ? L_AND32 : L_OTHER;
+                      : is64                   ? L_OTHER
+                      : k == 0                 ? L_ADD32
+                      : k == 7                 ? L_AND32
+                      : k == 10 && b.kind == K_CONST ? L_SHL32
+                                               : L_OTHER;
     begin_result(t, (enum wasm_op)(base + 2 * k + (imm ? 1 : 0)), kind);
     emit_w(t, soff(as));
     if (imm && is64)
@@ -868,53 +873,75 @@ static bool addr_is_last_add(struct tr *t, const struct opnd *e)
            t->last.kind == L_ADD32;
 }
 
-/* Emits the address operands of a load/store: a, a b, or a imm (op variant 0, 1, 2). */
-static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w)
+/*
+ * Emits nothing but works out the address operands of a load/store into w, folding the
+ * i32.add (and an i32.shl by a constant feeding it) emitted just before. Returns the
+ * variant: 0 plain (a), 1 a+b, 2 a+imm, 3 a+(b<<k), 4 (a<<k)+imm; *nw gets the word count.
+ */
+static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w, int *nw)
 {
     if (addr_is_last_add(t, a)) {
-        struct last_op l = t->last;
+        struct last_op l = t->last, p = t->prev;
+        bool shl = p.kind == L_SHL32 && p.end == l.pos && p.dst_slot >= t->T;
+        if (shl && l.b_imm && l.a == p.dst_slot) {
+            t->len = p.pos;
+            label(t);
+            w[0] = soff(p.a), w[1] = (uint32_t)p.b & 31, w[2] = (uint32_t)l.b;
+            *nw = 3;
+            return 4;
+        }
+        if (shl && !l.b_imm && ((uint32_t)l.b == p.dst_slot) != (l.a == p.dst_slot)) {
+            uint32_t other = l.a == p.dst_slot ? (uint32_t)l.b : l.a;
+            t->len = p.pos;
+            label(t);
+            w[0] = soff(other), w[1] = soff(p.a), w[2] = (uint32_t)p.b & 31;
+            *nw = 3;
+            return 3;
+        }
         t->len = l.pos;
         label(t);
         w[0] = soff(l.a);
         w[1] = l.b_imm ? (uint32_t)l.b : soff((uint32_t)l.b);
+        *nw = 2;
         return l.b_imm ? 2 : 1;
     }
     w[0] = soff(src_slot(t, a, idx));
+    *nw = 1;
     return 0;
 }
 
 static void load_op(struct tr *t, enum wasm_op op, uint8_t rtype)
 {
-    uint32_t off, w[2];
+    uint32_t off, w[3];
+    int nw;
     memarg(t, &off);
     if (t->unreach)
         return;
     struct opnd a = pop(t);
-    int v = emit_addr(t, &a, t->h, w);
+    int v = emit_addr(t, &a, t->h, w, &nw);
     begin_result(t, (enum wasm_op)(op + v), L_OTHER);
-    emit_w(t, w[0]);
-    if (v)
-        emit_w(t, w[1]);
+    for (int i = 0; i < nw; i++)
+        emit_w(t, w[i]);
     emit_w(t, off);
     end_result(t, rtype);
 }
 
 static void store_op(struct tr *t, enum wasm_op op)
 {
-    uint32_t off, w[2];
+    uint32_t off, w[3];
+    int nw;
     memarg(t, &off);
     if (t->unreach)
         return;
     struct opnd val = pop(t), a = pop(t);
-    /* The value must not need code of its own between the address add and the store. */
-    int v = emit_addr(t, &a, t->h, w);
+    /* A value with code of its own comes after the address add, which then is not last. */
+    int v = emit_addr(t, &a, t->h, w, &nw);
     uint32_t vs = val.kind == K_CONST ? 0 : soff(val.slot);
     bool imm = val.kind == K_CONST;
-    /* Variant index: plain 0/1(i), ss 2/3, si 4/5. */
+    /* Variants: 2 * address form + (immediate value). */
     emit_op(t, (enum wasm_op)(op + 2 * v + (imm ? 1 : 0)));
-    emit_w(t, w[0]);
-    if (v)
-        emit_w(t, w[1]);
+    for (int i = 0; i < nw; i++)
+        emit_w(t, w[i]);
     if (imm) {
         emit_w(t, off);
         emit_w64(t, val.imm);

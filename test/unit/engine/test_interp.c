@@ -142,6 +142,24 @@ static void test_address_folding(void **state)
     s[0] = 0x10 - 4;
     assert_int_equal(call_export(inst, "load_at", s), WASM_OK);
     assert_int_equal(s[0], 0x01020304);
+    /* base + (i << 2) and (i << 2) + imm fold too, with the same wrapping. */
+    assert_ptr_equal(handler_at(wasm_instance_export_func(inst, "load_idx")->code, 0),
+                     wasm_op_handlers[WASM_OP_load32_sx]);
+    assert_ptr_equal(handler_at(wasm_instance_export_func(inst, "load_tab")->code, 0),
+                     wasm_op_handlers[WASM_OP_load32_xi]);
+    s[0] = 8, s[1] = 2;
+    assert_int_equal(call_export(inst, "load_idx", s), WASM_OK);
+    assert_int_equal(s[0], 0x01020304);
+    s[0] = 0x20, s[1] = 0x3ffffffcu; /* 0x20 + 0xfffffff0 wraps to 0x10 */
+    assert_int_equal(call_export(inst, "load_idx", s), WASM_OK);
+    assert_int_equal(s[0], 0x01020304);
+    s[0] = 0x40000000u; /* (i << 2) wraps to 0, + 16 */
+    assert_int_equal(call_export(inst, "load_tab", s), WASM_OK);
+    assert_int_equal(s[0], 0x01020304);
+    s[0] = 0x3fffffffu; /* 0xfffffffc + 16 wraps to 12: reads 12..15 */
+    assert_int_equal(call_export(inst, "load_tab", s), WASM_OK);
+    s[0] = 16384; /* 65536 + 16: out of bounds */
+    assert_int_equal(call_export(inst, "load_tab", s), WASM_ERR_TRAP);
     s[0] = 0xfffffffcu; /* p + 4 wraps to 0: in bounds */
     assert_int_equal(call_export(inst, "load_at", s), WASM_OK);
     s[0] = 65536 - 4; /* 65536: out of bounds */

@@ -90,4 +90,8 @@
     (block (br_if 0 (local.get 0)) (local.set 2 (i32.const 0)))
     (local.set 2 (i32.const 0))
     (i32.add (local.get 0) (i32.add (local.get 1) (local.get 2))))
+  (func (export "load_idx") (param i32 i32) (result i32)
+    (i32.load (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 2)))))
+  (func (export "load_tab") (param i32) (result i32)
+    (i32.load (i32.add (i32.shl (local.get 0) (i32.const 2)) (i32.const 16))))
 )
