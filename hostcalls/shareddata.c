@@ -4,7 +4,9 @@
  * shares it. Semantics of ABI.md §7.5: each value carries a CAS number; the CAS counter is
  * process-global, increments on every set and skips 0; set with cas 0 is unconditional,
  * set with a cas that is not the current one is CAS_MISMATCH (also for a key that does
- * not exist yet); get of a missing key is NOT_FOUND.
+ * not exist yet); get of a missing key is NOT_FOUND. Entries live as long as the process
+ * (ABI 0.2.1 has no delete): unlike cpp-host, which drops a vm_id's data with its last
+ * VM, data here survives a configuration reload that replaces every VM.
  */
 #include <pthread.h>
 #include <stdlib.h>
