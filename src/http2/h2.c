@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,7 @@ static void h2_run_drained(struct h2_conn *c)
 /* Produces frames and writes them; arms the write event when the socket is full. */
 static void h2_flush(struct h2_conn *c)
 {
+    h2_update_timer(c); /* activity: a read, a write or upstream data */
     for (int round = 0; round < H2_FLUSH_ROUNDS && !c->dead; round++) {
         if (evbuffer_get_length(c->out) < H2_OUT_HIGH && nghttp2_session_want_write(c->ng)) {
             c->in_send = true;
@@ -270,16 +272,16 @@ static void h2_update_read(struct h2_conn *c)
     }
 }
 
-/* Idle connections (no stream) time out; busy ones rely on the upstream's timeouts. */
+/* Re-armed on every read and flush: without streams the idle timeout (then GOAWAY), with
+ * streams the body timeout (no byte either way for that long: GOAWAY, then close), and a
+ * short linger once closing. */
 static void h2_update_timer(struct h2_conn *c)
 {
-    if (c->n_streams > 0) {
-        evtimer_del(&c->timer);
-        return;
-    }
-    uint64_t ms = c->lc->cfg->idle_timeout_ms;
-    if (c->closing)
-        ms = H2_CLOSE_LINGER_MS;
+    uint64_t ms;
+    if (c->n_streams > 0)
+        ms = c->lc->cfg->body_timeout_ms;
+    else
+        ms = c->closing ? H2_CLOSE_LINGER_MS : c->lc->cfg->idle_timeout_ms;
     if (ms == 0) {
         evtimer_del(&c->timer);
         return;
@@ -316,6 +318,9 @@ static void h2_timer_cb(evutil_socket_t fd, short what, void *arg)
         h2_free(c);
         return;
     }
+    if (c->n_streams > 0)
+        log_info("%s: h2: %u stream(s) made no progress for %llu ms, closing", c->client,
+                 c->n_streams, (unsigned long long)c->lc->cfg->body_timeout_ms);
     h2_goaway(c, NGHTTP2_NO_ERROR);
 }
 
@@ -1007,13 +1012,16 @@ static int h2_stream_close_cb(nghttp2_session *ng, int32_t id, uint32_t code, vo
     return 0;
 }
 
-static nghttp2_session_callbacks *h2_callbacks(void)
+/* Callbacks and options: built once for the process (sessions copy what they need). */
+static nghttp2_session_callbacks *h2_cbs;
+static nghttp2_option *h2_opt;
+static pthread_once_t h2_once = PTHREAD_ONCE_INIT;
+
+static void h2_callbacks_init(void)
 {
-    static __thread nghttp2_session_callbacks *cbs;
-    if (cbs != NULL)
-        return cbs;
+    nghttp2_session_callbacks *cbs;
     if (nghttp2_session_callbacks_new(&cbs) != 0)
-        return NULL;
+        return;
     nghttp2_session_callbacks_set_send_callback(cbs, h2_send_cb);
     nghttp2_session_callbacks_set_send_data_callback(cbs, h2_send_data);
     nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, h2_begin_frame_cb);
@@ -1023,23 +1031,27 @@ static nghttp2_session_callbacks *h2_callbacks(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, h2_data_chunk_cb);
     nghttp2_session_callbacks_set_on_frame_send_callback(cbs, h2_frame_send_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, h2_stream_close_cb);
-    return cbs;
+    h2_cbs = cbs;
 }
 
-static nghttp2_option *h2_options(void)
+static void h2_options_init(void)
 {
-    static __thread nghttp2_option *opt;
-    if (opt != NULL)
-        return opt;
+    nghttp2_option *opt;
     if (nghttp2_option_new(&opt) != 0)
-        return NULL;
+        return;
     nghttp2_option_set_no_auto_window_update(opt, 1);
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     /* Rapid reset (CVE-2023-44487): a token bucket on incoming RST_STREAM. */
     nghttp2_option_set_stream_reset_rate_limit(opt, 400, 100);
     nghttp2_option_set_max_continuations(opt, 16);
-    return opt;
+    h2_opt = opt;
+}
+
+static void h2_init(void)
+{
+    h2_callbacks_init();
+    h2_options_init();
 }
 
 void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
@@ -1047,8 +1059,9 @@ void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen
                  struct evbuffer *pre)
 {
     struct h2_conn *c = calloc(1, sizeof(*c));
-    nghttp2_session_callbacks *cbs = h2_callbacks();
-    nghttp2_option *opt = h2_options();
+    pthread_once(&h2_once, h2_init);
+    nghttp2_session_callbacks *cbs = h2_cbs;
+    nghttp2_option *opt = h2_opt;
     if (c == NULL || cbs == NULL || opt == NULL)
         goto fail;
     c->in = evbuffer_new();

@@ -176,8 +176,13 @@ done
 wait "$slow" || fail "slow download failed"
 [ "$(sha256sum <"$T/slow.bin" | cut -d' ' -f1)" = "$want" ] || fail "slow download differs"
 grow=$((peak - rss0))
-[ "$grow" -lt 5000 ] || fail "waspd grew by $grow kB for a slow 10 MB reader"
-pass "slow h2 reader: waspd grew by $grow kB (bounded), body intact"
+if ldd "$WASPD" | grep -q libasan; then
+    # ASan's quarantine keeps freed buffers: RSS follows the bytes moved, not the backlog.
+    pass "slow h2 reader: body intact (RSS not checked under ASan: grew by $grow kB)"
+else
+    [ "$grow" -lt 5000 ] || fail "waspd grew by $grow kB for a slow 10 MB reader"
+    pass "slow h2 reader: waspd grew by $grow kB (bounded), body intact"
+fi
 
 # waspd -t checks the key matches the certificate.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=other \
