@@ -627,7 +627,8 @@ int wasm_instance_export_global(wasm_instance_t *inst, const char *name, uint8_t
 
 static __thread char *native_stack_limit;
 
-/* True when the native stack has less than 128 KiB left (host re-entry, cross calls). */
+/* True when the native stack is nearly used up (host re-entry, cross-instance calls):
+ * less than 128 KiB (or a quarter of a small stack) left. */
 static bool native_stack_low(void)
 {
     char here;
@@ -639,10 +640,8 @@ static bool native_stack_low(void)
             pthread_attr_getstack(&a, &addr, &size);
             pthread_attr_destroy(&a);
         }
-        if (addr && size > (256u << 10))
-            native_stack_limit = (char *)addr + (128u << 10);
-        else
-            native_stack_limit = (char *)1;
+        size_t margin = size / 4 < (128u << 10) ? size / 4 : (128u << 10);
+        native_stack_limit = addr ? (char *)addr + margin : (char *)1;
     }
     return &here < native_stack_limit;
 }

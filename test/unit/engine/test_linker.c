@@ -102,6 +102,31 @@ static void test_shared_imports(void **state)
     wasm_module_free(cm);
 }
 
+static void test_cross_instance_recursion(void **state)
+{
+    (void)state;
+    char err[256];
+    wasm_module_t *a = load_wasm("ping"), *b = load_wasm("pong");
+    assert_non_null(a);
+    assert_non_null(b);
+    wasm_instance_t *ia, *ib;
+    assert_int_equal(wasm_instance_new(a, NULL, NULL, &ia, err, sizeof(err)), WASM_OK);
+    wasm_linker_t *l = wasm_linker_new();
+    assert_int_equal(wasm_linker_define_instance(l, "ping", ia), WASM_OK);
+    assert_int_equal(wasm_instance_new(b, l, NULL, &ib, err, sizeof(err)), WASM_OK);
+    uint64_t s[1] = {0};
+    assert_int_equal(call_export(ia, "f", s), WASM_ERR_TRAP);
+    assert_int_equal(wasm_instance_trap(ia), WASM_TRAP_STACK_EXHAUSTED);
+    /* Both instances are still usable afterwards. */
+    assert_int_equal(call_export(ia, "f", s), WASM_ERR_TRAP);
+    assert_int_equal(wasm_instance_trap(ia), WASM_TRAP_STACK_EXHAUSTED);
+    wasm_instance_free(ib);
+    wasm_instance_free(ia);
+    wasm_linker_free(l);
+    wasm_module_free(a);
+    wasm_module_free(b);
+}
+
 static void test_memory_limit(void **state)
 {
     (void)state;
@@ -257,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_link_errors),
         cmocka_unit_test(test_shared_imports),
+        cmocka_unit_test(test_cross_instance_recursion),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_segment_trap),
         cmocka_unit_test(test_instantiate_cost),
