@@ -155,7 +155,7 @@ static inline void opstat(const void *h)
     } while (0)
 #define FUEL_TICK                                                                          \
     do {                                                                                   \
-        if (UNLIKELY(fuel-- == 0))                                                         \
+        if (UNLIKELY(__builtin_sub_overflow(fuel, 1, &fuel)))                              \
             TRAP(WASM_TRAP_FUEL_EXHAUSTED);                                                \
     } while (0)
 
