@@ -721,7 +721,11 @@ int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots)
         wasm_record_trap(inst, WASM_TRAP_STACK_EXHAUSTED, NULL, entry);
         return WASM_ERR_TRAP;
     }
-    memcpy(fp, slots, (size_t)code->nparams * sizeof(uint64_t));
+    /* i32/f32 live zero-extended in their slots, whatever the caller left above them. */
+    const struct wasm_functype *ft = f->type;
+    for (uint32_t i = 0; i < code->nparams; i++)
+        fp[i] = ft->params[i] == WASM_I32 || ft->params[i] == WASM_F32 ? (uint32_t)slots[i]
+                                                                        : slots[i];
 
     struct wasm_guard_ctx saved = wasm_guard;
     sigjmp_buf jb;

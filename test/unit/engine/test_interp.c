@@ -210,6 +210,10 @@ static void test_multi_value_and_blocks(void **state)
     uint64_t sel[4] = {11, 22, 1, 2};
     assert_int_equal(call_export(inst, "select", sel), WASM_OK);
     assert_int_equal(sel[0], 11);
+    /* An i32 argument's upper slot bits are ignored (results are zero-extended). */
+    uint64_t sel3[4] = {0xdeadbeef00000011ull, 22, 1, 2};
+    assert_int_equal(call_export(inst, "select", sel3), WASM_OK);
+    assert_int_equal(sel3[0], 0x11);
     uint64_t sel2[4] = {11, 22, 3, 2};
     assert_int_equal(call_export(inst, "select", sel2), WASM_OK);
     assert_int_equal(sel2[0], 22);
