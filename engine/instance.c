@@ -684,8 +684,14 @@ static int call_host(struct wasm_instance *inst, struct wasm_func *f, uint64_t *
     inst->trap = WASM_TRAP_NONE;
     int rc = f->host(inst, slots, f->env);
     wasm_guard = saved;
-    if (rc == WASM_OK)
+    if (rc == WASM_OK) {
+        /* Keep i32/f32 results zero-extended whatever the host wrote above them. */
+        const struct wasm_functype *ft = f->type;
+        for (uint32_t i = 0; i < ft->nresults; i++)
+            if (ft->results[i] == WASM_I32 || ft->results[i] == WASM_F32)
+                slots[i] = (uint32_t)slots[i];
         return WASM_OK;
+    }
     if (inst->trap == WASM_TRAP_NONE) {
         inst->trap = WASM_TRAP_HOST;
         snprintf(inst->trap_msg, sizeof(inst->trap_msg), "host function failed (%d)", rc);

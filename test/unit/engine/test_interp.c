@@ -23,7 +23,8 @@ static int host_add(wasm_instance_t *in, uint64_t *s, void *env)
 {
     (void)in;
     (void)env;
-    s[0] = (uint32_t)((uint32_t)s[0] + (uint32_t)s[1]);
+    /* Sign-extended on purpose: the engine must zero-extend i32 results. */
+    s[0] = (uint64_t)(int64_t)(int32_t)((uint32_t)s[0] + (uint32_t)s[1]);
     return WASM_OK;
 }
 
@@ -282,6 +283,10 @@ static void test_host_calls(void **state)
     uint64_t s[2] = {5, 6};
     assert_int_equal(call_export(inst, "call_host", s), WASM_OK);
     assert_int_equal(s[0], 11);
+    s[0] = 0xfffffff0u;
+    s[1] = 1;
+    assert_int_equal(call_export(inst, "call_host", s), WASM_OK);
+    assert_int_equal(s[0], 0xfffffff1u);
     s[0] = 4;
     assert_int_equal(call_export(inst, "reenter", s), WASM_OK);
     assert_int_equal(s[0], (4 + 10) * 2 + 1);
