@@ -1,7 +1,7 @@
 /*
  * authz: an external authorizer. For every request it calls the cluster named in the
- * configuration (default "authz") with GET /check, forwarding the Authorization header,
- * and pauses the request. A 2xx answer resumes it; anything else (or a failed call)
+ * configuration (default "authz") with GET /check<request path>, forwarding the
+ * Authorization header, and pauses the request. A 2xx answer resumes it; anything else (or a failed call)
  * answers 403 locally. The callout belongs to the root context, so the plugin maps the
  * call id back to its stream and switches to it with proxy_set_effective_context.
  */
@@ -48,7 +48,14 @@ int32_t WASP_EXPORT(proxy_on_request_headers)(uint32_t ctx, uint32_t n, uint32_t
         memcpy(auth_value, auth.data, auth.len);
     wasp_bytes_free(&auth);
 
-    const char *const hdrs[] = {":method", "GET", ":path", "/check", ":authority", cluster,
+    struct wasp_bytes path = {0};
+    wasp_get_header(WASP_MAP_REQUEST_HEADERS, ":path", &path);
+    char check_path[1024];
+    snprintf(check_path, sizeof(check_path), "/check%.*s", (int)path.len,
+             path.data ? path.data : "");
+    wasp_bytes_free(&path);
+
+    const char *const hdrs[] = {":method", "GET", ":path", check_path, ":authority", cluster,
                                 "authorization", auth_value};
     uint32_t call_id = 0;
     int32_t rc = wasp_http_call(cluster, hdrs, auth_value[0] ? 4 : 3, NULL, 0, 1000, &call_id);

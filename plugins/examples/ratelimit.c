@@ -1,7 +1,7 @@
 /*
  * ratelimit: a fixed-window rate limiter shared by every worker through shared data.
  * Configuration: requests per second per client (default 10). The client is the
- * x-client-id header, else the source address property. Counters live in shared data as
+ * x-client-id header, else the source address (without its port). Counters live in shared data as
  * "<window>:<count>" and are updated with compare-and-swap, retrying on CAS_MISMATCH,
  * so concurrent workers never lose an increment. Over the limit: 429.
  */
@@ -32,14 +32,31 @@ int32_t WASP_EXPORT(proxy_on_configure)(uint32_t root_id, uint32_t size)
     return 1;
 }
 
+/* The address part of "ip:port" or "[ipv6]:port" (source.address carries the port). */
+static size_t address_without_port(const char *a, size_t len)
+{
+    if (len > 0 && a[0] == '[') {
+        const char *close = memchr(a, ']', len);
+        return close ? (size_t)(close - a) + 1 : len;
+    }
+    const char *colon = memchr(a, ':', len);
+    if (colon != NULL && memchr(colon + 1, ':', len - (size_t)(colon - a) - 1) == NULL)
+        return (size_t)(colon - a); /* exactly one colon: IPv4 with a port */
+    return len;
+}
+
 static void client_key(char *key, size_t size)
 {
     struct wasp_bytes v = {0};
-    if (wasp_get_header(WASP_MAP_REQUEST_HEADERS, "x-client-id", &v) != WASP_OK || v.len == 0) {
+    size_t len;
+    if (wasp_get_header(WASP_MAP_REQUEST_HEADERS, "x-client-id", &v) == WASP_OK && v.len > 0) {
+        len = v.len;
+    } else {
         wasp_bytes_free(&v);
         wasp_get_property(&v, "source", "address", NULL);
+        len = address_without_port(v.data, v.len);
     }
-    snprintf(key, size, "rl:%.*s", (int)(v.len < 200 ? v.len : 200), v.data ? v.data : "");
+    snprintf(key, size, "rl:%.*s", (int)(len < 200 ? len : 200), v.data ? v.data : "");
     wasp_bytes_free(&v);
 }
 

@@ -24,8 +24,12 @@ class AddHeader extends Context {
   }
 
   onResponseHeaders(a: u32, end_of_stream: bool): FilterHeadersStatusValues {
-    const config = this.root_context.getConfiguration();
-    stream_context.headers.response.add("hello", config == "" ? "world!" : config);
+    const root_context = this.root_context;
+    if (root_context.getConfiguration() == "") {
+      stream_context.headers.response.add("hello", "world!");
+    } else {
+      stream_context.headers.response.add("hello", root_context.getConfiguration());
+    }
     return FilterHeadersStatusValues.Continue;
   }
 }
