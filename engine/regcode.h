@@ -142,6 +142,8 @@ struct wasm_code {
     uint32_t nresults;
     uint32_t frame_slots; /* params + locals + operand stack */
     uint32_t len;         /* words in ins */
+    uint32_t nmap;        /* after ins: nmap pairs (code position, offset in the body) */
+    uint32_t body_offset; /* of the body in the module */
     wasm_code_word ins[];
 };
 

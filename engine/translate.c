@@ -150,6 +150,10 @@ struct tr {
     bool joined;
     uint8_t *written;
     uint32_t written_cap;
+    /* (code position, body offset) of each instruction that emitted code, for traps. */
+    uint32_t *map;
+    uint32_t nmap, map_cap;
+    uint32_t low; /* lowest code position the current instruction wrote (rewinds) */
     struct call_patch *patches;
     uint32_t npatches, patch_cap;
     uint32_t func_index;
@@ -232,6 +236,14 @@ static void emit_w64(struct tr *t, uint64_t v)
 static inline uint32_t soff(uint32_t slot)
 {
     return slot * 8u;
+}
+
+/* Takes back code from pos on (a fusion replaces the instruction emitted there). */
+static void rewind_to(struct tr *t, uint32_t pos)
+{
+    t->len = pos;
+    if (pos < t->low)
+        t->low = pos;
 }
 
 /* A position that branches can reach: peephole state no longer describes it. */
@@ -504,7 +516,7 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool 
                 t->last.kind <= L_AND32;
     if (fuse) {
         struct last_op l = t->last, p = t->prev;
-        t->len = l.pos;
+        rewind_to(t, l.pos);
         label(t);
         bool eqz_and = l.kind == L_EQZ32 && p.kind == L_AND32 && p.end == l.pos &&
                        p.dst_slot == l.a && l.a >= t->T;
@@ -512,7 +524,7 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool 
             /* (a & b) != 0, or its eqz: one test-and-branch. */
             struct last_op x = eqz_and ? p : l;
             bool nz = eqz_and ? !when_true : when_true;
-            t->len = x.pos;
+            rewind_to(t, x.pos);
             *ipos = emit_op(t, (enum wasm_op)((nz ? WASM_OP_br_and_nz_ss : WASM_OP_br_and_z_ss) +
                                               (x.b_imm ? 1 : 0)));
             emit_w(t, soff(x.a));
@@ -884,7 +896,7 @@ static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w, in
         struct last_op l = t->last, p = t->prev;
         bool shl = p.kind == L_SHL32 && p.end == l.pos && p.dst_slot >= t->T;
         if (shl && l.b_imm && l.a == p.dst_slot) {
-            t->len = p.pos;
+            rewind_to(t, p.pos);
             label(t);
             w[0] = soff(p.a), w[1] = (uint32_t)p.b & 31, w[2] = (uint32_t)l.b;
             *nw = 3;
@@ -892,13 +904,13 @@ static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w, in
         }
         if (shl && !l.b_imm && ((uint32_t)l.b == p.dst_slot) != (l.a == p.dst_slot)) {
             uint32_t other = l.a == p.dst_slot ? (uint32_t)l.b : l.a;
-            t->len = p.pos;
+            rewind_to(t, p.pos);
             label(t);
             w[0] = soff(other), w[1] = soff(p.a), w[2] = (uint32_t)p.b & 31;
             *nw = 3;
             return 3;
         }
-        t->len = l.pos;
+        rewind_to(t, l.pos);
         label(t);
         w[0] = soff(l.a);
         w[1] = l.b_imm ? (uint32_t)l.b : soff((uint32_t)l.b);
@@ -1399,7 +1411,7 @@ static void step(struct tr *t)
                     t->last.kind == L_CMP32;
         struct last_op l = t->last;
         if (fuse) {
-            t->len = l.pos;
+            rewind_to(t, l.pos);
             label(t);
         }
         uint32_t as = src_slot(t, &a, ia), bs = src_slot(t, &b, ia + 1);
@@ -1671,6 +1683,7 @@ static int translate_func(struct tr *t, uint32_t fi)
     t->h = t->max_h = 0;
     t->nctl = 0;
     t->nfix = 0;
+    t->nmap = 0;
     t->unreach = false;
     t->status = WASM_OK;
     memset(&t->last, 0, sizeof(t->last));
@@ -1707,7 +1720,18 @@ static int translate_func(struct tr *t, uint32_t fi)
             snprintf(t->err, t->errlen, "function %u: body ends without end", fi);
             return WASM_ERR_MALFORMED;
         }
+        uint32_t len0 = t->len, off = (uint32_t)(t->p - d->body);
+        t->low = len0;
         step(t);
+        if (t->len > t->low && t->status == WASM_OK) {
+            if (!grow((void **)&t->map, &t->map_cap, 2 * t->nmap + 2, sizeof(uint32_t))) {
+                snprintf(t->err, t->errlen, "out of memory");
+                return WASM_ERR_NOMEM;
+            }
+            t->map[2 * t->nmap] = t->low;
+            t->map[2 * t->nmap + 1] = off;
+            t->nmap++;
+        }
         if (t->len > (1u << 28) && t->status == WASM_OK) {
             snprintf(t->err, t->errlen, "function %u too large", fi);
             return WASM_ERR_NOMEM;
@@ -1724,7 +1748,19 @@ static int translate_func(struct tr *t, uint32_t fi)
         snprintf(t->err, t->errlen, "function %u: frame too large", fi);
         return WASM_ERR_INVALID;
     }
-    struct wasm_code *c = malloc(sizeof(*c) + (size_t)t->len * sizeof(wasm_code_word));
+    /* Drop map entries that fusions rewound past, keep the rest sorted by position. */
+    uint32_t nmap = 0;
+    for (uint32_t i = 0; i < t->nmap; i++) {
+        if (t->map[2 * i] >= t->len)
+            continue;
+        while (nmap > 0 && t->map[2 * (nmap - 1)] >= t->map[2 * i])
+            nmap--;
+        t->map[2 * nmap] = t->map[2 * i];
+        t->map[2 * nmap + 1] = t->map[2 * i + 1];
+        nmap++;
+    }
+    struct wasm_code *c = malloc(sizeof(*c) + ((size_t)t->len + 2 * (size_t)nmap) *
+                                                  sizeof(wasm_code_word));
     if (!c) {
         snprintf(t->err, t->errlen, "out of memory");
         return WASM_ERR_NOMEM;
@@ -1736,6 +1772,9 @@ static int translate_func(struct tr *t, uint32_t fi)
     c->frame_slots = (uint32_t)frame;
     c->len = t->len;
     memcpy(c->ins, t->code, (size_t)t->len * sizeof(wasm_code_word));
+    c->nmap = nmap;
+    c->body_offset = d->body_offset;
+    memcpy(c->ins + t->len, t->map, (size_t)nmap * 2 * sizeof(uint32_t));
     d->code = c;
     d->frame_slots = c->frame_slots;
     return WASM_OK;
@@ -1772,6 +1811,7 @@ out:
     free(t.fix);
     free(t.ltypes);
     free(t.written);
+    free(t.map);
     free(t.patches);
     if (rc != WASM_OK)
         wasm_translate_release(m);

@@ -35,9 +35,27 @@ static size_t frame_line(char *buf, size_t len, unsigned n, const struct wasm_mo
                          const struct wasm_code *code, const wasm_code_word *pc)
 {
     const char *name = code->func_index < m->nfuncs ? m->funcs[code->func_index].name : NULL;
+    /* Without a `name` section entry, an export name still says which function it is. */
+    for (uint32_t i = 0; !name && i < m->nexports; i++)
+        if (m->exports[i].kind == WASM_EXTERN_FUNC && m->exports[i].index == code->func_index)
+            name = m->exports[i].name;
+    /* The wasm instruction that produced the code at pc (the last one starting at or
+     * before it), as an offset from the start of the function body. */
     long off = -1;
-    if (pc && pc >= code->ins && pc < code->ins + code->len)
-        off = (long)((pc - code->ins) * sizeof(wasm_code_word));
+    if (pc && pc >= code->ins && pc <= code->ins + code->len) {
+        uint32_t pos = (uint32_t)(pc - code->ins);
+        const uint32_t *map = code->ins + code->len;
+        uint32_t lo = 0, hi = code->nmap;
+        while (lo < hi) {
+            uint32_t mid = (lo + hi) / 2;
+            if (map[2 * mid] <= pos)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo > 0)
+            off = (long)map[2 * (lo - 1) + 1];
+    }
     int w;
     if (off >= 0)
         w = snprintf(buf, len, "#%u func[%u] %s+0x%lx\n", n, code->func_index,
@@ -64,6 +82,9 @@ void wasm_record_trap(struct wasm_instance *inst, enum wasm_trap t, const wasm_c
     unsigned n = 0;
     const wasm_code_word *cur = pc;
     for (const struct wasm_frame *f = inst->csp; f > entry && left > 1; n++) {
+        /* Callers are shown at their call instruction, just before the return address. */
+        if (n > 0 && cur)
+            cur--;
         f--;
         if (n >= 32) {
             snprintf(b, left, "...\n");

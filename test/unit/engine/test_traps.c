@@ -163,6 +163,12 @@ static void test_backtrace(void **state)
     assert_non_null(c);
     assert_non_null(d);
     assert_true(b < c && c < d);
+    /* Offsets name the wasm instruction, from the start of the function body. */
+    assert_int_equal(call_export(inst, "calls_deep", s), WASM_ERR_TRAP);
+    assert_int_equal(wasm_instance_trap(inst), WASM_TRAP_DIV_ZERO);
+    wasm_instance_backtrace(inst, bt, sizeof(bt));
+    assert_non_null(strstr(bt, " deep+0xa\n#1 func["));
+    assert_non_null(strstr(bt, " calls_deep+0x2\n")); /* no name entry: the export name */
     /* Faults through guard pages also get a backtrace. */
     s[0] = 0xfffffff0u;
     assert_int_equal(call_export(inst, "load", s), WASM_ERR_TRAP);

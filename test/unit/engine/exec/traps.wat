@@ -30,5 +30,11 @@
   (func (export "host_trap") (call $htrap))
   (func (export "host_exit") (call $hexit (i32.const 3)))
   (func (export "ok") (result i32) (i32.const 42))
+  ;; The division is at byte 10 of the body: 20 00 41 01 6a 1a | 41 01 20 00 [6e].
+  (func $deep (export "deep") (param i32) (result i32)
+    (drop (i32.add (local.get 0) (i32.const 1)))
+    (i32.div_u (i32.const 1) (local.get 0)))
+  ;; The call is at byte 2: 41 00 [10 ..].
+  (func (export "calls_deep") (result i32) (call $deep (i32.const 0)))
   (func (export "swallowed") (result i32) (call $swallow) (i32.const 7))
 )
