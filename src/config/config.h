@@ -177,6 +177,7 @@ struct cfg_listener {
     uint64_t max_request_line; /* default 8k */
     uint64_t max_header_size;  /* whole header block, default 32k */
     uint64_t max_headers;      /* default 100 */
+    uint64_t http2_max_streams; /* concurrent HTTP/2 streams per connection, default 128 */
     uint64_t max_body_size;    /* default 0: no limit */
 
     uint64_t header_timeout_ms; /* default 10s: whole request head */

@@ -925,6 +925,7 @@ static const struct key listener_keys[] = {
     {"max_request_line", parse_size, L(pub.max_request_line), 0, "8k", 0, 64, 1 << 20},
     {"max_header_size", parse_size, L(pub.max_header_size), 0, "32k", 0, 256, 16 << 20},
     {"max_headers", parse_u64, L(pub.max_headers), 0, "100", 0, 1, 10000},
+    {"http2_max_streams", parse_u64, L(pub.http2_max_streams), 0, "128", 0, 1, 10000},
     {"max_body_size", parse_size, L(pub.max_body_size), 0, "0", 0, 0, 0},
     {"header_timeout", parse_duration, L(pub.header_timeout_ms), 0, "10s", 0, 1, DAY},
     {"idle_timeout", parse_duration, L(pub.idle_timeout_ms), 0, "60s", 0, 1, DAY},

@@ -33,7 +33,6 @@
 /* Per stream: response body held before the upstream stops reading, and resumes. */
 #define H2_RESP_HIGH (256 * 1024)
 #define H2_RESP_LOW (64 * 1024)
-#define H2_MAX_STREAMS 128
 #define H2_STREAM_WINDOW (256 * 1024)
 #define H2_CONN_WINDOW (16 * 1024 * 1024)
 #define H2_FLUSH_ROUNDS 16
@@ -1080,7 +1079,7 @@ void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen
     snprintf(c->client, sizeof(c->client), "%s", client);
     h2_guard_limits_default(&c->limits);
     nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)c->lc->cfg->http2_max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)c->lc->cfg->max_header_size},
         {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},

@@ -36,6 +36,7 @@ cluster = ng
 address = 127.0.0.1:$sp
 cluster = ng
 max_body_size = 1k
+http2_max_streams = 7
 [cluster:ng]
 endpoints = 127.0.0.1:$ng
 max_idle = 600
@@ -122,6 +123,19 @@ for url in "$h2c" "$h2s"; do
     pass "h2load $url: $(grep -E '^finished in' "$T/h2load.out")"
 done
 pass "h2load 100000 requests x 64 streams x 8 connections, h2c and TLS: 0 failed"
+
+# The concurrent-stream limit is announced and enforced: nghttp opens 30 streams at once
+# (before it saw the SETTINGS): 7 are answered, the others refused (REFUSED_STREAM).
+nghttp -v -n -m 30 "http://127.0.0.1:$sp/small.txt" >"$T/lim.out" 2>&1 || true
+grep -q "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7\]" "$T/lim.out" ||
+    fail "http2_max_streams = 7 not announced"
+n=$(grep -c 'recv HEADERS frame' "$T/lim.out" || true)
+[ "$n" = 7 ] || fail "http2_max_streams = 7: $n streams answered"
+n=$(grep -c 'error_code=REFUSED_STREAM' "$T/lim.out" || true)
+[ "$n" = 23 ] || fail "http2_max_streams = 7: $n streams refused"
+grep -q "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):128\]" < <(nghttp -v -n "$h2c/small.txt" 2>&1) ||
+    fail "default 128 streams not announced"
+pass "SETTINGS_MAX_CONCURRENT_STREAMS: 128 by default, http2_max_streams = 7 enforced"
 
 # HEAD: the length of the body, no body.
 out=$(http --http2-prior-knowledge -I "$h2c/big.bin" | tr -d '\r')

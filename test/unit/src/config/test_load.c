@@ -265,6 +265,7 @@ static void test_listener_defaults(void **state)
     assert_int_equal(l->max_request_line, 8192);
     assert_int_equal(l->max_header_size, 32768);
     assert_int_equal(l->max_headers, 100);
+    assert_int_equal(l->http2_max_streams, 128);
     assert_int_equal(l->max_body_size, 0);
     assert_int_equal(l->header_timeout_ms, 10000);
     assert_int_equal(l->idle_timeout_ms, 60000);
@@ -289,6 +290,7 @@ static void test_listener_values(void **state)
                     "[listener:l]\naddress = [::1]:8443\nprotocol = https\n"
                     "tls_certificate = %s\ntls_key = %s\nmax_request_line = 4k\n"
                     "max_header_size = 1m\nmax_headers = 50\nmax_body_size = 10m\n"
+                    "http2_max_streams = 7\n"
                     "header_timeout = 250ms\nidle_timeout = 2m\nbody_timeout = 1h\n"
                     "plugins = b, a\ncluster = c\n"
                     "add_request_header = X-One: 1\nadd_request_header = X-Two:   two words\n"
@@ -310,6 +312,7 @@ static void test_listener_values(void **state)
     assert_int_equal(l->max_request_line, 4096);
     assert_int_equal(l->max_header_size, 1 << 20);
     assert_int_equal(l->max_headers, 50);
+    assert_int_equal(l->http2_max_streams, 7);
     assert_int_equal(l->max_body_size, 10 << 20);
     assert_int_equal(l->header_timeout_ms, 250);
     assert_int_equal(l->idle_timeout_ms, 120000);
@@ -414,6 +417,8 @@ static void test_listener_bad_limits(void **state)
                "t.ini:8: [listener:l] body_timeout: '0' is out of range (1ms..86400000ms)", NULL);
     load_fails(LISTENER "max_headers = 10001\n",
                "t.ini:4: [listener:l] max_headers: 10001 is out of range (1..10000)", NULL);
+    load_fails(LISTENER "http2_max_streams = 0\n",
+               "t.ini:4: [listener:l] http2_max_streams: 0 is out of range (1..10000)", NULL);
 }
 
 static void test_listener_bad_protocol(void **state)
