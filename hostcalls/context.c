@@ -8,8 +8,11 @@
  * on_log first, from its access-log hook). During those three callbacks the stream's maps
  * are read-only. When a stream's on_done returns false, on_log and on_delete wait until
  * the plugin calls proxy_done for it (they run after that callback returns); the host's
- * stream is gone by then, so its maps and buffers read as absent. A root context's false
- * from on_done is not waited for (it ends with its VM or at shutdown).
+ * stream is gone by then, so its maps and buffers read as absent. Root contexts end the
+ * same way when the host shuts them down with pw_root_shutdown: proxy_on_done, and on a
+ * false, the root lives on (its ticks, callouts and queue wake-ups still delivered) until
+ * it calls proxy_done; then proxy_on_delete and pw_host_ops.root_deleted. pw_root_free
+ * and pw_vm_free do not wait.
  *
  * Context ids are per VM, from 1, never reused while the VM lives (cpp-host's scheme).
  */
@@ -189,27 +192,78 @@ nomem:
     return NULL;
 }
 
-void pw_root_free(struct pw_root *root)
+/* Stops what keeps a root context busy: its callouts and its tick. */
+static void pw_root_quiesce(struct pw_root *root)
 {
-    struct pw_vm *vm;
-    uint64_t r;
+    struct pw_vm *vm = root->ctx.vm;
 
-    if (root == NULL)
-        return;
-    vm = root->ctx.vm;
     pw_callouts_cancel(root, 0);
     if (root->tick_period_ms != 0 && vm->ops != NULL && vm->ops->set_tick_period != NULL)
         vm->ops->set_tick_period(vm->host, root, 0);
-    root->ctx.ending = true;
-    uint64_t id = root->ctx.id;
-    pw_vm_call(vm, &root->ctx, PW_CB_DONE, &id, 1, &r, NULL);
+    root->tick_period_ms = 0;
+}
+
+/* The end of a root context after on_done: its streams still waiting for proxy_done end,
+ * then on_delete, and the context is gone (the host is told). */
+static void pw_root_finish(struct pw_root *root)
+{
+    struct pw_vm *vm = root->ctx.vm;
+    uint64_t r, id = root->ctx.id;
+
+    root->ctx.done_pending = false;
+    for (struct pw_ctx *c = vm->contexts; c != NULL;) {
+        if (c->kind == PW_CTX_STREAM && c->root == root) {
+            pw_stream_end((struct pw_stream *)c);
+            c = vm->contexts; /* the list changed */
+        } else {
+            c = c->next;
+        }
+    }
     pw_vm_call(vm, &root->ctx, PW_CB_DELETE, &id, 1, &r, NULL);
-    /* Callouts the last callbacks may have started die with the context. */
-    pw_callouts_cancel(root, 0);
+    /* Callouts and ticks the last callbacks may have started die with the context. */
+    pw_root_quiesce(root);
+    if (vm->ops != NULL && vm->ops->root_deleted != NULL)
+        vm->ops->root_deleted(vm->host, root);
     free(root->name);
     free(root->root_id);
     pw_buf_free(&root->configuration);
     pw_ctx_destroy(&root->ctx);
+}
+
+bool pw_root_shutdown(struct pw_root *root)
+{
+    struct pw_vm *vm = root->ctx.vm;
+    uint64_t r = 1, id = root->ctx.id;
+
+    if (root->ctx.done_pending)
+        return false;
+    root->ctx.ending = true;
+    root->ctx.done_called = false;
+    int rc = pw_vm_call(vm, &root->ctx, PW_CB_DONE, &id, 1, &r, NULL);
+    if (rc == 0 && (uint32_t)r == 0 && !root->ctx.done_called) {
+        /* The plugin finishes later (a tick, a callout answer) with proxy_done. */
+        root->ctx.done_pending = true;
+        return false;
+    }
+    pw_root_quiesce(root);
+    pw_root_finish(root);
+    return true;
+}
+
+void pw_root_free(struct pw_root *root)
+{
+    uint64_t r, id;
+
+    if (root == NULL)
+        return;
+    if (!root->ctx.done_pending) {
+        pw_root_quiesce(root);
+        root->ctx.ending = true;
+        id = root->ctx.id;
+        pw_vm_call(root->ctx.vm, &root->ctx, PW_CB_DONE, &id, 1, &r, NULL);
+    }
+    pw_root_quiesce(root);
+    pw_root_finish(root);
 }
 
 uint32_t pw_root_context_id(const struct pw_root *root)
@@ -244,7 +298,7 @@ void pw_vm_queue_ready(struct pw_vm *vm, uint32_t root_context_id, uint32_t queu
     struct pw_ctx *ctx = pw_vm_context(vm, root_context_id);
     uint64_t r;
 
-    if (ctx == NULL || ctx->kind != PW_CTX_ROOT || ctx->ending)
+    if (ctx == NULL || ctx->kind != PW_CTX_ROOT || (ctx->ending && !ctx->done_pending))
         return;
     pw_vm_call(vm, ctx, PW_CB_QUEUE_READY, (uint64_t[]){root_context_id, queue_id}, 2, &r, NULL);
 }
@@ -389,8 +443,9 @@ void pw_stream_end(struct pw_stream *s)
         return;
     }
     s->ctx.ending = true;
+    s->ctx.done_called = false;
     int rc = pw_vm_call(vm, &s->ctx, PW_CB_DONE, &id, 1, &r, NULL);
-    if (rc == 0 && (uint32_t)r == 0) {
+    if (rc == 0 && (uint32_t)r == 0 && !s->ctx.done_called) {
         /*
          * on_done returned false: the plugin will call proxy_done. The host's stream is
          * gone when this returns, so the context no longer reaches it (its maps read as
@@ -424,14 +479,18 @@ void pw_deferred_run(struct pw_vm *vm, struct pw_deferred *list)
     for (struct pw_deferred *d = list; d != NULL; d = d->next) {
         /* The stream may have ended through an earlier action of the list. */
         struct pw_ctx *ctx = pw_vm_context(vm, d->ctx_id);
-        if (ctx == NULL || ctx->kind != PW_CTX_STREAM || vm->failed)
+        if (ctx == NULL || vm->failed)
             continue;
-        void *hs = ctx->host_stream;
         if (d->kind == PW_DEFER_DONE) {
-            if (ctx->done_pending)
+            if (ctx->done_pending && ctx->kind == PW_CTX_STREAM)
                 pw_stream_finish((struct pw_stream *)ctx);
+            else if (ctx->done_pending)
+                pw_root_finish((struct pw_root *)ctx);
             continue;
         }
+        if (ctx->kind != PW_CTX_STREAM)
+            continue;
+        void *hs = ctx->host_stream;
         if (hs == NULL)
             continue; /* the host's stream has ended (waiting for proxy_done) */
         switch (d->kind) {
@@ -586,8 +645,11 @@ PW_HOSTCALL(done)
 
     if (ctx == NULL)
         return pw_ret(slots, PW_NOT_FOUND);
-    /* A stream waiting after a false on_done finishes once this callback returns. A call
-     * for any other context is acknowledged (OK): SDKs treat every other status as fatal. */
+    /* A context waiting after a false on_done finishes once this callback returns; one
+     * still in its on_done finishes as if on_done had returned true. A call for any other
+     * context is acknowledged (OK): SDKs treat every other status as fatal. */
+    if (ctx->ending && !ctx->done_pending)
+        ctx->done_called = true;
     if (ctx->done_pending && pw_defer(vm, PW_DEFER_DONE) == NULL)
         return pw_ret(slots, PW_INTERNAL_FAILURE);
     return pw_ret(slots, PW_OK);

@@ -290,6 +290,14 @@ struct pw_host_ops {
     uint64_t (*clock_ns)(void *host, bool monotonic);
 
     /*
+     * [after callback, or in pw_root_free/pw_vm_free] Root context root has ended (after
+     * its proxy_on_delete) and is freed when this returns: forget it (no more
+     * pw_root_tick or pw_root_http_call_response on it). Called for every root, whether
+     * it ended through pw_root_shutdown, proxy_done, pw_root_free or pw_vm_free.
+     */
+    void (*root_deleted)(void *host, struct pw_root *root);
+
+    /*
      * [after callback] A callback trapped: the VM is marked failed (pw_vm_failed()) and
      * the caller applies the plugin's failure policy. The same report also goes to log.
      * callback is the export name ("proxy_on_request_headers"), reason the trap text,

@@ -76,6 +76,7 @@ struct pw_ctx {
     bool ending;       /* in on_done/on_log/on_delete: maps read-only */
     uint32_t callouts; /* callouts it issued that are still pending */
     bool done_pending; /* on_done returned false: on_log/on_delete wait for proxy_done */
+    bool done_called;  /* proxy_done was called during on_done */
     struct pw_prop *props;
     void *host_stream; /* streams only */
 };

@@ -136,8 +136,20 @@ struct pw_root;
  */
 struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg, char *err,
                             size_t errlen);
-/* Ends the root context: proxy_on_done then proxy_on_delete (a false from on_done is not
- * waited for), cancels its callouts and its tick, frees it. Its streams must have ended. */
+/*
+ * Shuts the root context down as a proxy does at plugin shutdown: proxy_on_done, and when
+ * it returns true, proxy_on_delete, its callouts and tick cancelled, freed (the host's
+ * root_deleted is called first). When on_done returns false the root lives on: its
+ * ticks, callout answers and queue wake-ups are still delivered, until the plugin calls
+ * proxy_done; then on_delete runs after that callback and root_deleted tells the host.
+ * Its streams must have ended.
+ * @return true when the root is gone, false when it waits for proxy_done (a second call
+ *         then returns false again without running anything).
+ */
+bool pw_root_shutdown(struct pw_root *root);
+/* Ends the root context now, without waiting: proxy_on_done (unless already run by
+ * pw_root_shutdown), proxy_on_delete, cancels its callouts and its tick, frees it
+ * (root_deleted is called). Its streams must have ended. */
 void pw_root_free(struct pw_root *root);
 uint32_t pw_root_context_id(const struct pw_root *root);
 struct pw_vm *pw_root_vm(const struct pw_root *root);

@@ -136,6 +136,7 @@ struct rp {
     json_t *out_requests;
     json_t *out_events;
     bool failed;
+    bool shutting_down; /* the traffic is over: root contexts are ending */
 };
 
 /* ---- Output ------------------------------------------------------------------------ */
@@ -520,6 +521,21 @@ static void rp_failed(void *host, struct pw_vm *vm, const char *plugin, const ch
                       "reason", reason, "backtrace", bt));
 }
 
+static void rp_root_deleted(void *host, struct pw_root *root)
+{
+    struct rp *rp = host;
+
+    for (int i = 0; i < rp->nplugins; i++) {
+        struct rp_plugin *p = &rp->plugins[i];
+        if (p->root == root) {
+            if (rp->shutting_down)
+                rp_emit(rp, NULL, json_pack("{ss ss}", "event", "root_deleted", "plugin", p->name));
+            p->root = NULL;
+            p->tick_ms = 0;
+        }
+    }
+}
+
 static enum pw_log_level rp_log_level(void *host)
 {
     return ((struct rp *)host)->log_level;
@@ -540,6 +556,7 @@ static const struct pw_host_ops rp_ops = {
     .log_level = rp_log_level,
     .clock_ns = rp_clock,
     .vm_failed = rp_failed,
+    .root_deleted = rp_root_deleted,
 };
 
 /* ---- The chain ------------------------------------------------------------------------ */
@@ -1524,6 +1541,55 @@ static json_t *rp_load_json(const char *what, const char *path)
     return j;
 }
 
+/*
+ * The end of the replay, as a proxy's plugin shutdown: every root context gets
+ * proxy_on_done; one that returns false keeps getting its ticks and callout answers on the
+ * virtual clock until it calls proxy_done (then on_delete), for at most
+ * RP_SHUTDOWN_GRACE_MS; what is left after that is ended without waiting.
+ */
+#define RP_SHUTDOWN_GRACE_MS 60000u
+
+static void rp_shutdown_roots(struct rp *rp)
+{
+    bool waiting = false;
+
+    rp->shutting_down = true;
+    for (int i = 0; i < rp->nplugins; i++) {
+        struct rp_plugin *p = &rp->plugins[i];
+        if (p->root != NULL && !pw_root_shutdown(p->root)) {
+            rp_emit(rp, NULL, json_pack("{ss ss}", "event", "root_done_pending", "plugin", p->name));
+            waiting = true;
+        }
+    }
+    uint64_t limit = rp->now_ms + RP_SHUTDOWN_GRACE_MS;
+    while (waiting) {
+        uint64_t next = rp->events != NULL ? rp->events->at_ms : UINT64_MAX;
+        waiting = false;
+        for (int i = 0; i < rp->nplugins; i++) {
+            struct rp_plugin *p = &rp->plugins[i];
+            if (p->root == NULL)
+                continue;
+            waiting = true;
+            if (p->tick_ms != 0 && p->next_tick_ms < next)
+                next = p->next_tick_ms;
+        }
+        if (!waiting)
+            break;
+        if (next > limit) {
+            for (int i = 0; i < rp->nplugins; i++) {
+                struct rp_plugin *p = &rp->plugins[i];
+                if (p->root != NULL) {
+                    rp_emit(rp, NULL,
+                            json_pack("{ss ss}", "event", "root_done_timeout", "plugin", p->name));
+                    pw_root_free(p->root);
+                }
+            }
+            break;
+        }
+        rp_advance_time(rp, next);
+    }
+}
+
 static void rp_cleanup(struct rp *rp)
 {
     while (rp->events != NULL) {
@@ -1621,6 +1687,7 @@ int wasp_cmd_replay(int argc, char **argv)
             pw_buf_free(&s->lr_details);
             free(s);
         }
+        rp_shutdown_roots(&rp);
         pw_metrics_foreach(rp_metric, &rp);
     }
     if (rp.failed)

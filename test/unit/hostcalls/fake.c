@@ -365,6 +365,14 @@ static void fh_failed(void *host, struct pw_vm *vm, const char *plugin, const ch
     snprintf(h->failed_reason, sizeof(h->failed_reason), "%s", reason);
 }
 
+static void fh_root_deleted(void *host, struct pw_root *root)
+{
+    struct fake_host *h = host;
+
+    h->roots_deleted++;
+    h->last_deleted_root = root;
+}
+
 const struct pw_host_ops fake_ops = {
     .stream_map = fh_stream_map,
     .stream_buffer = fh_stream_buffer,
@@ -381,6 +389,7 @@ const struct pw_host_ops fake_ops = {
     .log_level = fh_log_level,
     .clock_ns = fh_clock,
     .vm_failed = fh_failed,
+    .root_deleted = fh_root_deleted,
 };
 
 void fake_host_init(struct fake_host *h)

@@ -104,6 +104,8 @@ struct fake_host {
     int failures;
     char failed_callback[64];
     char failed_reason[256];
+    int roots_deleted;
+    struct pw_root *last_deleted_root;
 };
 
 extern const struct pw_host_ops fake_ops;

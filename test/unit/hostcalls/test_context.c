@@ -340,6 +340,116 @@ static void a_vm_freed_while_a_stream_waits_for_proxy_done_finishes_it(void **st
     assert_string_equal(order, "done,log,deletedone,delete");
 }
 
+/* A root tick that completes the root itself (effective context: the root). */
+static int g_root_tick_calls_done(wasm_instance_t *inst, uint64_t *slots)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    strcat(order, "tick,");
+    done_status = HC0(done, vm);
+    return WASM_OK;
+}
+
+static void a_root_returning_false_from_on_done_lives_until_proxy_done(void **state)
+{
+    struct fake_env *e = *state;
+    struct pw_root *root = e->root;
+    uint32_t id = root->ctx.id;
+
+    pw_stream_end(e->stream);
+    e->stream = NULL;
+    e->vm->funcs[PW_CB_DONE] = fake_func(g_done_false, 1, 1);
+    e->vm->funcs[PW_CB_DELETE] = fake_func(g_delete, 1, 0);
+    e->vm->funcs[PW_CB_TICK] = fake_func(g_root_tick_calls_done, 1, 0);
+    fake_enter(e->vm, &root->ctx, PW_CB_CONFIGURE);
+    assert_int_equal(HC(set_tick_period_milliseconds, e->vm, 5), PW_OK);
+    fake_enter(e->vm, NULL, PW_CB_NONE);
+    order[0] = '\0';
+
+    assert_false(pw_root_shutdown(root));
+    assert_string_equal(order, "done,");
+    /* Still alive: its tick is still armed, the host still holds it. */
+    assert_ptr_equal(pw_vm_context(e->vm, id), &root->ctx);
+    assert_int_equal(e->host.tick_period, 5);
+    assert_int_equal(e->host.roots_deleted, 0);
+    /* Asking again runs nothing. */
+    assert_false(pw_root_shutdown(root));
+    assert_string_equal(order, "done,");
+
+    pw_root_tick(root);
+    assert_int_equal(done_status, PW_OK);
+    assert_string_equal(order, "done,tick,delete");
+    assert_null(pw_vm_context(e->vm, id));
+    assert_int_equal(e->host.roots_deleted, 1);
+    assert_ptr_equal(e->host.last_deleted_root, root);
+    assert_int_equal(e->host.tick_period, 0);
+    e->root = NULL;
+}
+
+static void a_root_returning_true_from_on_done_is_deleted_at_once(void **state)
+{
+    struct fake_env *e = *state;
+    uint32_t id = e->root->ctx.id;
+
+    pw_stream_end(e->stream);
+    e->stream = NULL;
+    e->vm->funcs[PW_CB_DONE] = fake_func(g_done, 1, 1);
+    e->vm->funcs[PW_CB_DELETE] = fake_func(g_delete, 1, 0);
+    order[0] = '\0';
+    assert_true(pw_root_shutdown(e->root));
+    assert_string_equal(order, "done,delete");
+    assert_null(pw_vm_context(e->vm, id));
+    assert_int_equal(e->host.roots_deleted, 1);
+    e->root = NULL;
+}
+
+/* on_done returns false but already called proxy_done: nothing left to wait for. */
+static int g_done_false_after_proxy_done(wasm_instance_t *inst, uint64_t *slots)
+{
+    strcat(order, "done,");
+    done_status = HC0(done, pw_vm_of(inst));
+    slots[0] = 0;
+    return WASM_OK;
+}
+
+static void proxy_done_inside_on_done_completes_the_context(void **state)
+{
+    struct fake_env *e = *state;
+    uint32_t sid = e->stream->ctx.id, rid = e->root->ctx.id;
+
+    e->vm->funcs[PW_CB_DONE] = fake_func(g_done_false_after_proxy_done, 1, 1);
+    e->vm->funcs[PW_CB_DELETE] = fake_func(g_delete, 1, 0);
+    e->vm->funcs[PW_CB_LOG] = fake_func(g_log, 1, 0);
+    order[0] = '\0';
+    pw_stream_end(e->stream);
+    e->stream = NULL;
+    assert_string_equal(order, "done,log,delete");
+    assert_null(pw_vm_context(e->vm, sid));
+    order[0] = '\0';
+    assert_true(pw_root_shutdown(e->root));
+    assert_string_equal(order, "done,delete");
+    assert_null(pw_vm_context(e->vm, rid));
+    e->root = NULL;
+}
+
+/* A VM freed while its root waits for proxy_done ends it without waiting. */
+static void a_vm_freed_while_its_root_waits_for_proxy_done_deletes_it(void **state)
+{
+    struct fake_env *e = *state;
+
+    pw_stream_end(e->stream);
+    e->stream = NULL;
+    e->vm->funcs[PW_CB_DONE] = fake_func(g_done_false, 1, 1);
+    e->vm->funcs[PW_CB_DELETE] = fake_func(g_delete, 1, 0);
+    order[0] = '\0';
+    assert_false(pw_root_shutdown(e->root));
+    pw_vm_free(e->vm);
+    e->vm = fake_vm_new(&e->host, "vm1", PW_ABI_0_2_1); /* for the teardown */
+    e->root = NULL;
+    assert_string_equal(order, "done,delete");
+    assert_int_equal(e->host.roots_deleted, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +475,14 @@ int main(void)
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(a_vm_freed_while_a_stream_waits_for_proxy_done_finishes_it,
                                         setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_root_returning_false_from_on_done_lives_until_proxy_done,
+                                        setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_root_returning_true_from_on_done_is_deleted_at_once,
+                                        setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(proxy_done_inside_on_done_completes_the_context, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_vm_freed_while_its_root_waits_for_proxy_done_deletes_it, setup, fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
