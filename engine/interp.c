@@ -601,25 +601,33 @@ L_const64:
     W64(0, IMM64(1));
     NEXT(5);
 
-L_ret0:
-    --csp;
-    pc = csp->ret_pc;
-    fp = (char *)csp->ret_fp;
-    inst->csp = csp;
+    /* Each return has its own dispatch site. */
 #ifdef WASP_BOUNDS_CHECKS
-    RELOAD_MEM;
+#define RET_RELOAD RELOAD_MEM
+#else
+#define RET_RELOAD ((void)0)
 #endif
-    OPSTAT();
-    goto **(const ptru *)pc;
+#define RETURN_TO_CALLER                                                                   \
+    do {                                                                                   \
+        --csp;                                                                             \
+        pc = csp->ret_pc;                                                                  \
+        fp = (char *)csp->ret_fp;                                                          \
+        inst->csp = csp;                                                                   \
+        RET_RELOAD;                                                                        \
+        OPSTAT();                                                                          \
+        goto **(const ptru *)pc;                                                           \
+    } while (0)
+L_ret0:
+    RETURN_TO_CALLER;
 L_ret1:
     *(u64a *)fp = R64(0);
-    goto L_ret0;
+    RETURN_TO_CALLER;
 L_ret1_i64:
     *(u64a *)fp = IMM64(0);
-    goto L_ret0;
+    RETURN_TO_CALLER;
 L_retn:
     copy_results((uint64_t *)fp, &A(1), A(0));
-    goto L_ret0;
+    RETURN_TO_CALLER;
 
 L_call: {
     const struct wasm_code *c;

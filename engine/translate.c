@@ -994,9 +994,8 @@ static void do_call(struct tr *t, uint32_t fi, const struct wasm_functype *ft, b
     for (uint32_t i = t->h - n; i < t->h; i++)
         materialize(t, i);
     uint32_t base = t->T + t->h - n;
-    if (indirect && idx.kind == K_TEMP && idx_slot < base) {
-        /* cannot happen: the index was above the arguments */
-    }
+    /* A temp index sits just above the arguments, inside the callee's frame: the
+     * call_indirect handler reads it before it sets the frame up. */
     t->h -= n;
     uint32_t need = t->h + (ft->nparams > ft->nresults ? ft->nparams : ft->nresults);
     if (need > t->max_h)
