@@ -175,9 +175,13 @@ struct pw_stream_info {
     const char *requested_server_name;
     const char *protocol;         /* "HTTP/1.1", "HTTP/2" */
     uint64_t request_time_ns;     /* wall clock at the first request byte, ns since epoch */
-    uint64_t request_duration_ns; /* 0 while unknown */
-    uint64_t request_size;        /* body bytes so far */
-    uint64_t response_size;
+    uint64_t request_duration_ns; /* request.duration, when has_request_duration */
+    bool has_request_duration;    /* the request is complete (its duration is known) */
+    uint64_t request_size;        /* body bytes so far (request.size); request.total_size
+                                     adds the header and trailer bytes */
+    uint64_t response_size;       /* likewise for the response */
+    const char *response_code_details; /* response.code_details ("via_upstream", a local
+                                          reply's details), or NULL */
     const char *upstream_address; /* "ip:port" of the upstream host, if connected */
     uint32_t upstream_port;
     const char *request_id; /* x-request-id, or NULL to read the header */

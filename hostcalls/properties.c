@@ -83,6 +83,16 @@ static struct pw_map *pw_stream_map_of(struct pw_vm *vm, struct pw_ctx *ctx, enu
     return vm->ops->stream_map(vm->host, ctx->host_stream, t, &w);
 }
 
+/* The bytes of a header map's keys and values (Envoy's HeaderMap::byteSize()). */
+static uint64_t pw_map_bytes(const struct pw_map *m)
+{
+    uint64_t n = 0;
+
+    for (uint32_t i = 0; m != NULL && i < m->count; i++)
+        n += (uint64_t)m->items[i].key_len + m->items[i].value_len;
+    return n;
+}
+
 static const char *pw_header_of(struct pw_map *m, const char *key)
 {
     return m != NULL ? pw_map_value(m, key) : NULL;
@@ -140,10 +150,13 @@ static enum pw_status pw_prop_request(struct pw_vm *vm, struct pw_ctx *ctx,
     if (pw_seg_is(name, len, "time"))
         return pw_prop_int(out, info->request_time_ns);
     if (pw_seg_is(name, len, "duration"))
-        return info->request_duration_ns ? pw_prop_int(out, info->request_duration_ns)
-                                         : PW_NOT_FOUND;
-    if (pw_seg_is(name, len, "size") || pw_seg_is(name, len, "total_size"))
+        return info->has_request_duration ? pw_prop_int(out, info->request_duration_ns)
+                                          : PW_NOT_FOUND;
+    if (pw_seg_is(name, len, "size"))
         return pw_prop_int(out, info->request_size);
+    if (pw_seg_is(name, len, "total_size"))
+        return pw_prop_int(out, info->request_size + pw_map_bytes(h) +
+                                    pw_map_bytes(pw_stream_map_of(vm, ctx, PW_MAP_REQUEST_TRAILERS)));
     return PW_NOT_FOUND;
 }
 
@@ -170,8 +183,15 @@ static enum pw_status pw_prop_response(struct pw_vm *vm, struct pw_ctx *ctx,
         const char *s = pw_header_of(h, ":status");
         return s != NULL ? pw_prop_int(out, strtoull(s, NULL, 10)) : PW_NOT_FOUND;
     }
-    if (info != NULL && (pw_seg_is(name, len, "size") || pw_seg_is(name, len, "total_size")))
+    if (info == NULL)
+        return PW_NOT_FOUND;
+    if (pw_seg_is(name, len, "code_details"))
+        return pw_prop_str(out, info->response_code_details);
+    if (pw_seg_is(name, len, "size"))
         return pw_prop_int(out, info->response_size);
+    if (pw_seg_is(name, len, "total_size"))
+        return pw_prop_int(out, info->response_size + pw_map_bytes(h) +
+                                    pw_map_bytes(pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_TRAILERS)));
     return PW_NOT_FOUND;
 }
 

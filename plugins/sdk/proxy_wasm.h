@@ -155,6 +155,29 @@ int32_t WASP_IMPORT(proxy_call_foreign_function)(const char *name, size_t name_l
                                                  const char *args, size_t args_len,
                                                  char **results, size_t *results_len);
 
+/* gRPC (wasp answers UNIMPLEMENTED for now; declared so plugins link as on Envoy). */
+int32_t WASP_IMPORT(proxy_grpc_call)(const char *upstream, size_t upstream_len,
+                                     const char *service, size_t service_len, const char *method,
+                                     size_t method_len, const char *metadata, size_t metadata_len,
+                                     const char *message, size_t message_len,
+                                     uint32_t timeout_ms, uint32_t *call_id);
+int32_t WASP_IMPORT(proxy_grpc_stream)(const char *upstream, size_t upstream_len,
+                                       const char *service, size_t service_len,
+                                       const char *method, size_t method_len,
+                                       const char *metadata, size_t metadata_len,
+                                       uint32_t *stream_id);
+int32_t WASP_IMPORT(proxy_grpc_send)(uint32_t stream_id, const char *message, size_t message_len,
+                                     uint32_t end_stream);
+int32_t WASP_IMPORT(proxy_grpc_cancel)(uint32_t call_or_stream_id);
+int32_t WASP_IMPORT(proxy_grpc_close)(uint32_t call_or_stream_id);
+
+/* ABI 0.1.0 only (wasp links them for any module; new plugins use buffers 6/7 and
+ * proxy_continue_stream instead). */
+int32_t WASP_IMPORT(proxy_get_configuration)(char **data, size_t *size);
+int32_t WASP_IMPORT(proxy_continue_request)(void);
+int32_t WASP_IMPORT(proxy_continue_response)(void);
+int32_t WASP_IMPORT(proxy_clear_route_cache)(void);
+
 /* ---- ABI marker and allocator ----------------------------------------------------- */
 
 void WASP_EXPORT(proxy_abi_version_0_2_1)(void)

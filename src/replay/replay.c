@@ -22,7 +22,7 @@
  * Everything a plugin does is an event (a JSON object). Text output prints one line per
  * event prefixed by the request number; --json prints one JSON document at the end.
  * Callouts are answered from --callouts FILE.json: an array of {"upstream", "path"
- * (optional, prefix), "status", "headers", "body", "delay_ms", "fail"}; the first entry
+ * (optional, prefix), "status", "headers", "body", "trailers", "delay_ms", "fail"}; the first entry
  * that matches answers after delay_ms; no match means the callout fails; a delay longer
  * than the call's timeout gives a 504 at the timeout (as Envoy's async client).
  */
@@ -55,6 +55,8 @@ struct rp_plugin {
     size_t nenv;
     uint8_t *config;
     size_t config_len;
+    uint8_t *vm_config;
+    size_t vm_config_len;
     struct pw_module *module; /* NULL when the VM is another plugin's */
     struct pw_vm *vm;
     struct rp_plugin *vm_owner; /* the plugin whose VM this one shares, or itself */
@@ -315,6 +317,7 @@ static struct pw_buf *rp_stream_buffer(void *host, void *stream, enum pw_buffer_
 static const struct pw_stream_info *rp_stream_info(void *host, void *stream)
 {
     static _Thread_local struct pw_stream_info info;
+    static _Thread_local char details[256];
     struct rp_stream *s = stream;
 
     memset(&info, 0, sizeof(info));
@@ -327,6 +330,23 @@ static const struct pw_stream_info *rp_stream_info(void *host, void *stream)
     info.request_time_ns = RP_EPOCH_NS + s->start_ms * 1000000u;
     info.request_size = s->has_body[0] ? s->body[0].len : 0;
     info.response_size = s->has_body[1] ? s->body[1].len : 0;
+    if (s->phase >= RP_UPSTREAM) {
+        /* The request is complete; it went to the recorded destination (unless a local
+         * reply answered it). */
+        info.has_request_duration = true;
+        info.request_duration_ns = (s->rp->now_ms - s->start_ms) * 1000000u;
+        if (!s->local_reply && !s->local_pending) {
+            info.upstream_address = s->dst;
+            info.upstream_port = s->dport;
+        }
+    }
+    if (s->response_ready && s->local_reply) {
+        snprintf(details, sizeof(details), "%.*s", (int)s->lr_details.len,
+                 s->lr_details.data != NULL ? (const char *)s->lr_details.data : "");
+        info.response_code_details = details;
+    } else if (s->response_ready) {
+        info.response_code_details = "via_upstream";
+    }
     return &info;
 }
 
@@ -933,6 +953,12 @@ static void rp_run_event(struct rp *rp, struct rp_event *e)
                 pw_map_add(&resp.headers, key, strlen(key), json_string_value(v),
                            json_string_length(v));
         }
+        json_object_foreach(json_object_get(e->canned, "trailers"), key, v)
+        {
+            if (json_is_string(v))
+                pw_map_add(&resp.trailers, key, strlen(key), json_string_value(v),
+                           json_string_length(v));
+        }
         json_t *body = json_object_get(e->canned, "body");
         if (json_is_string(body))
             pw_buf_set(&resp.body, json_string_value(body), json_string_length(body));
@@ -943,6 +969,7 @@ static void rp_run_event(struct rp *rp, struct rp_event *e)
     rp_emit(rp, NULL, ev);
     pw_root_http_call_response(p->root, e->token, e->canned != NULL ? &resp : NULL);
     pw_map_free(&resp.headers);
+    pw_map_free(&resp.trailers);
     pw_buf_free(&resp.body);
 }
 
@@ -1255,6 +1282,8 @@ static int rp_start_instance(struct rp *rp, struct rp_plugin *p)
             .trace = rp->trace,
             .env = p->env,
             .nenv = p->nenv,
+            .configuration = p->vm_config,
+            .configuration_len = p->vm_config_len,
         };
         p->vm = pw_vm_new(p->module, &vc, &rp_ops, rp, err, sizeof(err));
         if (p->vm == NULL) {
@@ -1372,6 +1401,7 @@ static void rp_usage(FILE *out)
             "\n"
             "plugin options (after its --plugin):\n"
             "  --config STR|@FILE   plugin configuration (buffer 7)\n"
+            "  --vm-config STR|@FILE  VM configuration (buffer 6; of the VM's first plugin)\n"
             "  --root-id ID         root id (plugin_root_id)\n"
             "  --vm-id ID           plugins with the same file and vm_id share one VM\n"
             "  --new-vm             do not share a VM (as if on another worker)\n"
@@ -1470,17 +1500,20 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
         } else if (p == NULL) {
             fprintf(stderr, "wasp replay: %s must follow a --plugin\n", a);
             return 2;
-        } else if (strcmp(a, "--config") == 0) {
-            free(p->config);
-            p->config = NULL;
+        } else if (strcmp(a, "--config") == 0 || strcmp(a, "--vm-config") == 0) {
+            bool vmc = a[2] == 'v';
+            uint8_t **conf = vmc ? &p->vm_config : &p->config;
+            size_t *conf_len = vmc ? &p->vm_config_len : &p->config_len;
+            free(*conf);
+            *conf = NULL;
             if (v[0] == '@') {
-                if (rp_read_file(v + 1, &p->config, &p->config_len) != 0) {
+                if (rp_read_file(v + 1, conf, conf_len) != 0) {
                     fprintf(stderr, "wasp replay: %s: %s\n", v + 1, strerror(errno));
                     return 2;
                 }
             } else {
-                p->config_len = strlen(v);
-                p->config = (uint8_t *)strdup(v);
+                *conf_len = strlen(v);
+                *conf = (uint8_t *)strdup(v);
             }
         } else if (strcmp(a, "--root-id") == 0) {
             p->root_id = v;
@@ -1610,6 +1643,7 @@ static void rp_cleanup(struct rp *rp)
             pw_vm_free(p->retired[k]);
         pw_module_free(p->module);
         free(p->config);
+        free(p->vm_config);
     }
     json_decref(rp->canned);
     json_decref(rp->out_requests);

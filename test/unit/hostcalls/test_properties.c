@@ -153,6 +153,66 @@ static void set_property_is_read_back_and_unknown_is_not_found(void **state)
     assert_int_equal(HC(set_property, e->vm, PATH, 4, 0xfff0, 0x100), PW_INVALID_MEMORY_ACCESS);
 }
 
+static void sizes_durations_details_and_upstream(void **state)
+{
+    struct fake_env *e = *state;
+    struct pw_stream_info *i = &e->fs.info;
+    const uint8_t *v;
+    uint32_t len;
+
+    /* Request headers {:path /a?b=1, x-foo one, x-foo two, :method GET, :authority
+     * example.com}: 5+6 + 5+3 + 5+3 + 7+3 + 10+11 = 58 bytes. */
+    i->request_size = 10;
+    expect_int(e->vm, "request.size", 10);
+    expect_int(e->vm, "request.total_size", 68);
+    e->fs.has_map[PW_MAP_REQUEST_TRAILERS] = true;
+    pw_map_add(&e->fs.maps[1], "t", 1, "12", 2);
+    expect_int(e->vm, "request.total_size", 71);
+    assert_int_equal(prop(e->vm, "request.duration", &v, &len), PW_NOT_FOUND);
+    i->has_request_duration = true;
+    i->request_duration_ns = 0; /* a complete request may take 0 ns on a virtual clock */
+    expect_int(e->vm, "request.duration", 0);
+    i->request_duration_ns = 5000000;
+    expect_int(e->vm, "request.duration", 5000000);
+
+    assert_int_equal(prop(e->vm, "response.code_details", &v, &len), PW_NOT_FOUND);
+    e->fs.has_map[PW_MAP_RESPONSE_HEADERS] = true;
+    pw_map_add(&e->fs.maps[2], ":status", 7, "200", 3);
+    i->response_size = 4;
+    i->response_code_details = "via_upstream";
+    expect_str(e->vm, "response.code_details", "via_upstream");
+    expect_int(e->vm, "response.size", 4);
+    expect_int(e->vm, "response.total_size", 4 + 10);
+    assert_int_equal(prop(e->vm, "response.trailers", &v, &len), PW_NOT_FOUND);
+    e->fs.has_map[PW_MAP_RESPONSE_TRAILERS] = true;
+    pw_map_add(&e->fs.maps[3], "grpc-status", 11, "0", 1);
+    expect_str(e->vm, "response.trailers.grpc-status", "0");
+    expect_int(e->vm, "response.total_size", 4 + 10 + 12);
+
+    i->upstream_address = "10.0.0.9:8080";
+    i->upstream_port = 8080;
+    expect_str(e->vm, "upstream.address", "10.0.0.9:8080");
+    expect_int(e->vm, "upstream.port", 8080);
+    i->tls = true;
+    i->mtls = true;
+    i->tls_version = "TLSv1.3";
+    expect_str(e->vm, "connection.tls_version", "TLSv1.3");
+    assert_int_equal(prop(e->vm, "connection.mtls", &v, &len), PW_OK);
+    assert_int_equal(len, 1);
+    assert_int_equal(v[0], 1);
+    /* x-request-id when the host has no id of its own */
+    assert_int_equal(prop(e->vm, "request.id", &v, &len), PW_NOT_FOUND);
+    pw_map_add(&e->fs.maps[0], "x-request-id", 12, "abc", 3);
+    expect_str(e->vm, "request.id", "abc");
+    i->request_id = "host-id";
+    expect_str(e->vm, "request.id", "host-id");
+    /* Stream properties do not exist on a root context. */
+    fake_enter(e->vm, &e->root->ctx, PW_CB_TICK);
+    assert_int_equal(prop(e->vm, "request.path", &v, &len), PW_NOT_FOUND);
+    assert_int_equal(prop(e->vm, "source.port", &v, &len), PW_NOT_FOUND);
+    expect_str(e->vm, "plugin_name", "plug");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +220,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(connection_properties_use_envoys_encodings, setup,
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(set_property_is_read_back_and_unknown_is_not_found, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(sizes_durations_details_and_upstream, setup,
                                         fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
