@@ -5,7 +5,8 @@
  *   h2_client flood PORT KIND N      sends N frames of KIND as fast as it can, then reads
  *                                    until the server closes. KIND: rapid-reset (HEADERS
  *                                    + RST_STREAM pairs), ping, settings, empty-data
- *                                    (on a POST /echo kept open), priority. Prints "goaway
+ *                                    (on a POST /echo kept open), priority,
+ *                                    continuation (one header block never ended). Prints "goaway
  * ERROR_CODE" when a GOAWAY came and "closed" when the connection ended. h2_client trailers PORT
  * PATH     POSTs "hello" with request trailer x-req-trailer: yes; prints the status, the body and
  *                                    every response trailer as "trailer NAME: VALUE".
@@ -162,6 +163,18 @@ static int do_flood(int port, const char *kind, long n)
                 k += sizeof(post);
             }
             k += frame(out + k, 0, 0, 0, 1);
+        } else if (strcmp(kind, "continuation") == 0) {
+            /* One header block that never ends: HEADERS then CONTINUATIONs, each with
+             * one more literal field (x-a: a), none with END_HEADERS. */
+            static const uint8_t field[] = {0x00, 3, 'x', '-', 'a', 1, 'a'};
+            if (i == 0) {
+                k += frame(out + k, sizeof(block), 1, 0x1, 1);
+                memcpy(out + k, block, sizeof(block));
+                k += sizeof(block);
+            }
+            k += frame(out + k, sizeof(field), 9, 0, 1);
+            memcpy(out + k, field, sizeof(field));
+            k += sizeof(field);
         } else if (strcmp(kind, "priority") == 0) {
             k += frame(out + k, 5, 2, 0, 1 + 2 * (uint32_t)(i % 1000));
             memset(out + k, 0, 5);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP/2 protection and trailers: rapid reset (CVE-2023-44487) and PING / SETTINGS /
-# empty DATA / PRIORITY floods end the connection with GOAWAY ENHANCE_YOUR_CALM (11)
-# while the worker keeps serving other clients; trailers go through both ways
+# empty DATA / PRIORITY / CONTINUATION floods end the connection with GOAWAY
+# ENHANCE_YOUR_CALM (11) while the worker keeps serving other clients; trailers go both ways
 # (h2 request trailers -> chunked HTTP/1.1 upstream -> response trailers -> h2).
 source "$(dirname "$0")/lib.sh"
 : "${H2_CLIENT:?H2_CLIENT must point to the h2_client test tool}"
@@ -36,7 +36,7 @@ h2c="http://127.0.0.1:$wp"
 # A healthy client on its own connection during and after the floods.
 h2load -n 200000 -c 1 -m 8 -D 6 "$h2c/small.txt" >"$T/bg.out" 2>&1 &
 bg=$!
-for kind in rapid-reset ping settings empty-data priority; do
+for kind in rapid-reset ping settings empty-data priority continuation; do
     timeout 30 "$H2_CLIENT" flood "$wp" "$kind" 20000 >"$T/flood.out" 2>&1 ||
         fail "$kind flood: client failed: $(cat "$T/flood.out")"
     grep -q "^goaway 11$" "$T/flood.out" ||
