@@ -9,7 +9,7 @@
 # Usage: scripts/bench/proxy-h1.sh [-c CONNS] [-d SECONDS] [-s BODY_BYTES] [-r ROUNDS]
 #   env WASPD=path/to/waspd (default: build/release/src/waspd, built if missing)
 # On a machine with >= 2 cores the proxies run on CPU 1, upstream and load generator
-# on CPU 0 (taskset), so each proxy gets one core.
+# on CPU 0 (taskset), so each proxy gets one core. With perf, also CPU cycles per request.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -139,6 +139,12 @@ ngp_worker=$(pgrep -P "$ngp_master" | head -1)
 # cpu_ticks PID: user+system clock ticks the process used so far (all threads).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
+# CPU cycles per request (user + kernel) when perf may count the proxies: the figure
+# that moves least on a shared machine.
+use_perf=""
+if command -v perf >/dev/null && perf stat -e cycles -p "$waspd_pid" -- sleep 0.1 >/dev/null 2>&1; then
+    use_perf=1
+fi
 
 # run NAME PORT PID: one h2load run; prints "rps p50_ms p99_ms failed cpu_us_per_req"
 # (proxy CPU over the whole run, warm-up included, per request: an approximation).
@@ -146,8 +152,14 @@ run() {
     local log="$T/$1.log" c0 c1
     rm -f "$log"
     c0=$(cpu_ticks "$3")
+    local perf_pid=""
+    if [ -n "$use_perf" ]; then
+        perf stat -x, -e cycles -p "$3" -o "$T/$1.perf" -- sleep $((secs + 1)) 2>/dev/null &
+        perf_pid=$!
+    fi
     $cpu_other h2load --h1 -c "$conns" -t 1 -D "$secs" --warm-up-time=1 --log-file="$log" \
         "http://127.0.0.1:$2/index.html" >"$T/$1.out" 2>&1
+    [ -n "$perf_pid" ] && wait "$perf_pid"
     c1=$(cpu_ticks "$3")
     local rps failed
     rps=$(awk '/^finished in/ {gsub(",", ""); print $4}' "$T/$1.out")
@@ -156,15 +168,21 @@ run() {
         { v[NR] = $3 }
         END { i50 = int(n * 0.50); i99 = int(n * 0.99); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1;
               printf "%.3f %.3f", v[i50] / 1000, v[i99] / 1000 }' >"$T/$1.lat"
-    local cpu
+    local cpu cyc="-"
     cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v r="$rps" -v s="$secs" \
           'BEGIN { printf "%.1f", t / hz * 1e6 / (r * (s + 1)) }')
-    echo "$rps $(cat "$T/$1.lat") $failed $cpu"
+    if [ -n "$use_perf" ] && [ -s "$T/$1.perf" ]; then
+        cyc=$(awk -F, -v r="$rps" -v s="$secs" '$3 ~ /cycles/ && $1 ~ /^[0-9]+$/ {
+                  printf "%.0f", $1 / (r * (s + 1)) }' "$T/$1.perf")
+        [ -n "$cyc" ] || cyc="-"
+    fi
+    echo "$rps $(cat "$T/$1.lat") $failed $cpu $cyc"
 }
 
 printf "proxy-h1: h2load --h1 -c %s -D %ss, %s-byte body, 1 proxy worker%s\n" "$conns" "$secs" \
     "$size" "${cpu_proxy:+ (proxies on CPU 1)}"
-printf "%-8s %12s %10s %10s %8s %12s\n" proxy "req/s" "p50 ms" "p99 ms" failed "cpu us/req"
+printf "%-8s %12s %10s %10s %8s %12s %12s\n" proxy "req/s" "p50 ms" "p99 ms" failed "cpu us/req" \
+    "cycles/req"
 : >"$T/w.all"
 : >"$T/n.all"
 for r in $(seq 1 "$rounds"); do
@@ -176,8 +194,8 @@ for r in $(seq 1 "$rounds"); do
         nres=$(run nginx "$ngp" "$ngp_worker")
         wres=$(run waspd "$wp" "$waspd_pid")
     fi
-    printf "%-8s %12s %10s %10s %8s %12s\n" waspd $wres
-    printf "%-8s %12s %10s %10s %8s %12s\n" nginx $nres
+    printf "%-8s %12s %10s %10s %8s %12s %12s\n" waspd $wres
+    printf "%-8s %12s %10s %10s %8s %12s %12s\n" nginx $nres
     echo "$wres" >>"$T/w.all"
     echo "$nres" >>"$T/n.all"
 done
@@ -190,3 +208,10 @@ printf "median   waspd %s req/s (p50 %s ms, p99 %s ms), nginx %s req/s (p50 %s m
 awk -v w="$w" -v n="$n" 'BEGIN { printf "ratio waspd/nginx (median req/s): %.2f\n", w / n }'
 printf "median proxy CPU per request: waspd %s us, nginx %s us\n" "$(median "$T/w.all" 5)" \
     "$(median "$T/n.all" 5)"
+if [ -n "$use_perf" ]; then
+    wc=$(median "$T/w.all" 6)
+    nc=$(median "$T/n.all" 6)
+    printf "median proxy cycles per request: waspd %s, nginx %s" "$wc" "$nc"
+    awk -v w="$wc" -v n="$nc" 'BEGIN { if (w > 0) printf " (nginx/waspd: %.2f)", n / w }'
+    echo
+fi
