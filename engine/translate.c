@@ -31,6 +31,10 @@ struct canon_type {
 static pthread_mutex_t canon_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct canon_type *canon;
 static uint32_t ncanon, canon_cap;
+/* Hash chains: bucket heads and a next link per entry (ids are index + 1; 0 ends). */
+#define CANON_BUCKETS 1024u
+static uint32_t canon_head[CANON_BUCKETS];
+static uint32_t *canon_next;
 
 static uint32_t type_hash(const struct wasm_functype *t)
 {
@@ -44,18 +48,19 @@ static uint32_t type_hash(const struct wasm_functype *t)
 }
 
 /*
- * Returns the canonical id of t (ids start at 1; 0 means out of memory). Thread-safe.
+ * Returns the canonical id of t (ids start at 1; 0 means out of memory). Thread-safe;
+ * called once per type at translation and instantiation, so a hash lookup.
  */
 uint32_t wasm_type_canon(const struct wasm_functype *t)
 {
     uint32_t h = type_hash(t), id = 0;
     pthread_mutex_lock(&canon_lock);
-    for (uint32_t i = 0; i < ncanon; i++) {
-        struct canon_type *c = &canon[i];
+    for (uint32_t e = canon_head[h % CANON_BUCKETS]; e; e = canon_next[e - 1]) {
+        struct canon_type *c = &canon[e - 1];
         if (c->hash == h && c->nparams == t->nparams && c->nresults == t->nresults &&
             (t->nparams == 0 || memcmp(c->types, t->params, t->nparams) == 0) &&
             (t->nresults == 0 || memcmp(c->types + t->nparams, t->results, t->nresults) == 0)) {
-            id = i + 1;
+            id = e;
             goto out;
         }
     }
@@ -65,6 +70,10 @@ uint32_t wasm_type_canon(const struct wasm_functype *t)
         if (!n)
             goto out;
         canon = n;
+        uint32_t *nx = realloc(canon_next, nc * sizeof(*nx));
+        if (!nx)
+            goto out;
+        canon_next = nx;
         canon_cap = nc;
     }
     uint8_t *types = malloc(t->nparams + t->nresults + 1);
@@ -75,7 +84,9 @@ uint32_t wasm_type_canon(const struct wasm_functype *t)
     if (t->nresults)
         memcpy(types + t->nparams, t->results, t->nresults);
     canon[ncanon] = (struct canon_type){t->nparams, t->nresults, types, h};
+    canon_next[ncanon] = canon_head[h % CANON_BUCKETS];
     id = ++ncanon;
+    canon_head[h % CANON_BUCKETS] = id;
 out:
     pthread_mutex_unlock(&canon_lock);
     return id;
