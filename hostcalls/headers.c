@@ -222,7 +222,7 @@ enum pw_status pw_map_parse(const uint8_t *data, size_t size, struct pw_map *out
         goto bad;
     return PW_OK;
 bad:
-    pw_map_clear(out);
+    pw_map_free(out); /* its storage too: callers drop a map that failed to parse */
     return PW_BAD_ARGUMENT;
 }
 
