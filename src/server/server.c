@@ -493,6 +493,15 @@ static void srv_maybe_new_gen(struct srv_conn *c)
         const struct cfg_listener *l = g->listeners[i].cfg;
         if (strcmp(l->name, name) == 0 && l->address.sa_len == c->lc->cfg->address.sa_len &&
             memcmp(&l->address.sa, &c->lc->cfg->address.sa, l->address.sa_len) == 0) {
+            uint32_t want = g->listeners[i].h1.max_headers ? g->listeners[i].h1.max_headers : 1;
+            if (want > c->req.headers_cap) {
+                /* The new generation allows more header fields than this array holds. */
+                struct h1_header *h = realloc(c->hdrs, want * sizeof(*h));
+                if (h == NULL)
+                    break;
+                c->hdrs = c->req.headers = h;
+                c->req.headers_cap = want;
+            }
             daemon_gen_unref(c->gen);
             c->gen = daemon_gen_ref(g);
             c->lc = &g->listeners[i];
