@@ -311,8 +311,8 @@ struct pw_stream *pw_stream_new(struct pw_root *root, void *host_stream)
     struct pw_stream *s;
     uint64_t r;
 
-    if (vm->failed)
-        return NULL;
+    if (vm->failed || root->ctx.ending)
+        return NULL; /* no new streams once the root is shutting down */
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;

@@ -142,7 +142,7 @@ struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg
  * root_deleted is called first). When on_done returns false the root lives on: its
  * ticks, callout answers and queue wake-ups are still delivered, until the plugin calls
  * proxy_done; then on_delete runs after that callback and root_deleted tells the host.
- * Its streams must have ended.
+ * Its streams must have ended; pw_stream_new refuses new ones from now on.
  * @return true when the root is gone, false when it waits for proxy_done (a second call
  *         then returns false again without running anything).
  */
@@ -175,7 +175,8 @@ struct pw_stream;
 /*
  * Creates a stream context under root for the host's stream handle host_stream (given
  * back in pw_host_ops calls): proxy_on_context_create(id, root id).
- * @return the stream, or NULL when the VM failed (trap here or earlier) or no memory.
+ * @return the stream, or NULL when the VM failed (trap here or earlier), the root is
+ *         shutting down (pw_root_shutdown) or no memory.
  */
 struct pw_stream *pw_stream_new(struct pw_root *root, void *host_stream);
 uint32_t pw_stream_context_id(const struct pw_stream *s);

@@ -375,6 +375,8 @@ static void a_root_returning_false_from_on_done_lives_until_proxy_done(void **st
     /* Asking again runs nothing. */
     assert_false(pw_root_shutdown(root));
     assert_string_equal(order, "done,");
+    /* No new streams on a root that is shutting down. */
+    assert_null(pw_stream_new(root, &e->fs));
 
     pw_root_tick(root);
     assert_int_equal(done_status, PW_OK);
