@@ -113,7 +113,12 @@ typedef struct wasm_func wasm_func_t; /* a function of an instance (export handl
  */
 typedef int (*wasm_host_func_t)(wasm_instance_t *inst, uint64_t *slots, void *env);
 
-/* Process-wide setup (signal handlers for guard-page traps). Idempotent, thread-safe. */
+/*
+ * Process-wide setup (signal handlers for guard-page traps). Idempotent, thread-safe.
+ * A program that installs its own SIGSEGV/SIGBUS handler afterwards should call it again:
+ * the engine's handler goes back in front and passes faults outside guest memory on to
+ * that handler (instantiation does the same check).
+ */
 int wasm_engine_init(void);
 
 /* ---- Modules ---------------------------------------------------------------------- */
