@@ -183,6 +183,10 @@ printf "proxy-h1: h2load --h1 -c %s -D %ss, %s-byte body, 1 proxy worker%s\n" "$
     "$size" "${cpu_proxy:+ (proxies on CPU 1)}"
 printf "%-8s %12s %10s %10s %8s %12s %12s\n" proxy "req/s" "p50 ms" "p99 ms" failed "cpu us/req" \
     "cycles/req"
+# An unmeasured warm-up of each proxy (pools, heap, page faults) before the rounds.
+for p in "$wp" "$ngp"; do
+    $cpu_other h2load --h1 -c "$conns" -t 1 -D 2 "http://127.0.0.1:$p/index.html" >/dev/null 2>&1
+done
 : >"$T/w.all"
 : >"$T/n.all"
 for r in $(seq 1 "$rounds"); do
