@@ -198,6 +198,10 @@ int32_t WASP_EXPORT(proxy_on_vm_start)(uint32_t root, uint32_t size)
     uint32_t flags;
 
     root_ctx = root;
+    /* WASI output: stdout becomes an info log line, stderr an error line. */
+    printf("to stdout\n");
+    fflush(stdout);
+    fprintf(stderr, "to stderr\n");
     st("vm config size", (int32_t)size, (int32_t)strlen("vm-config"));
     st("buffer 6 in on_vm_start", wasp_get_buffer(WASP_BUFFER_VM_CONFIGURATION, 0, size, &b),
        WASP_OK);
