@@ -526,7 +526,7 @@ L_br_z32:
         FUEL_TICK;
         pc += (int32_t)A(1);
         OPSTAT();
-    goto **(const ptru *)pc;
+        goto **(const ptru *)pc;
     }
     NEXT(4);
 L_br_nz32:
@@ -534,7 +534,7 @@ L_br_nz32:
         FUEL_TICK;
         pc += (int32_t)A(1);
         OPSTAT();
-    goto **(const ptru *)pc;
+        goto **(const ptru *)pc;
     }
     NEXT(4);
 L_br_z64:
@@ -542,7 +542,7 @@ L_br_z64:
         FUEL_TICK;
         pc += (int32_t)A(1);
         OPSTAT();
-    goto **(const ptru *)pc;
+        goto **(const ptru *)pc;
     }
     NEXT(4);
 L_br_nz64:
@@ -550,7 +550,7 @@ L_br_nz64:
         FUEL_TICK;
         pc += (int32_t)A(1);
         OPSTAT();
-    goto **(const ptru *)pc;
+        goto **(const ptru *)pc;
     }
     NEXT(4);
 #define BR_AND(name, rb, cond)                                                             \
@@ -686,7 +686,7 @@ L_call_indirect: {
         fp = (char *)nfp;
         pc = c->ins;
         OPSTAT();
-    goto **(const ptru *)pc;
+        goto **(const ptru *)pc;
     }
     if (inst->fuel_on)
         inst->fuel = fuel;
