@@ -3,7 +3,13 @@
  *
  * Header-only. Include it in exactly one translation unit of a plugin and build with
  *   clang --target=wasm32-wasi -mexec-model=reactor -O2 -o plugin.wasm plugin.c
- * (Debian: clang, lld, wasi-libc). The header declares every hostcall of the ABI with its
+ * (Debian: clang, lld, wasi-libc), or without any libc:
+ *   clang --target=wasm32 -nostdlib -Wl,--no-entry -O2 -o plugin.wasm plugin.c
+ * in which case (no __wasi__) the header itself provides the little libc it needs: malloc,
+ * free, calloc, realloc (a first-fit free list over memory.grow), memcpy, memmove,
+ * memset, memcmp, strlen, and snprintf/vsnprintf for %d %i %u %x %c %s %% with the l, ll,
+ * z and .* modifiers. The module then imports nothing but the hostcalls it uses.
+ * The header declares every hostcall of the ABI with its
  * exact Wasm signature, the enums, the ABI marker and the guest allocator export, plus
  * small helpers (prefix wasp_) that hide the pointer/size plumbing: data the host returns
  * lands in memory from malloc() and is owned by the plugin (free it with wasp_bytes_free).
@@ -19,9 +25,252 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __wasi__
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#else
+/* ---- Freestanding build (no libc): the few libc functions the SDK needs ----------- */
+
+#define WASP_SDK_FREESTANDING 1
+/* Keeps clang from turning these loops into calls to themselves. */
+#define WASP_NO_BUILTIN __attribute__((no_builtin))
+
+WASP_NO_BUILTIN void *memcpy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    while (n--)
+        *d++ = *s++;
+    return dst;
+}
+
+WASP_NO_BUILTIN void *memmove(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (d < s) {
+        while (n--)
+            *d++ = *s++;
+    } else {
+        while (n--)
+            d[n] = s[n];
+    }
+    return dst;
+}
+
+WASP_NO_BUILTIN void *memset(void *dst, int c, size_t n)
+{
+    unsigned char *d = dst;
+    while (n--)
+        *d++ = (unsigned char)c;
+    return dst;
+}
+
+WASP_NO_BUILTIN int memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] - y[i];
+    return 0;
+}
+
+WASP_NO_BUILTIN size_t strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+/*
+ * The allocator: blocks of 8-byte granules with an 8-byte header (the block size);
+ * freed blocks go to a first-fit list (split when much larger); new memory comes from
+ * memory.grow after __heap_base. Not thread-safe (a plugin instance is single-threaded).
+ */
+extern unsigned char __heap_base;
+struct wasp_block {
+    size_t size; /* bytes after the header */
+    struct wasp_block *next; /* in the free list (free blocks only) */
+};
+static struct wasp_block *wasp_free_list;
+static uintptr_t wasp_heap_top;
+
+void *malloc(size_t n)
+{
+    if (n > 0x7fff0000u)
+        return NULL;
+    n = (n + 7) & ~(size_t)7;
+    if (n < sizeof(void *))
+        n = 8;
+    for (struct wasp_block **pp = &wasp_free_list; *pp != NULL; pp = &(*pp)->next) {
+        struct wasp_block *b = *pp;
+        if (b->size < n)
+            continue;
+        if (b->size >= n + 64) { /* split: the tail stays free */
+            struct wasp_block *rest = (struct wasp_block *)((unsigned char *)b + 8 + n);
+            rest->size = b->size - n - 8;
+            rest->next = b->next;
+            b->size = n;
+            *pp = rest;
+        } else {
+            *pp = b->next;
+        }
+        return (unsigned char *)b + 8;
+    }
+    if (wasp_heap_top == 0)
+        wasp_heap_top = ((uintptr_t)&__heap_base + 7) & ~(uintptr_t)7;
+    uintptr_t end = wasp_heap_top + 8 + n;
+    uintptr_t have = __builtin_wasm_memory_size(0) * 65536u;
+    if (end > have) {
+        size_t pages = (end - have + 65535) / 65536;
+        if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1)
+            return NULL;
+    }
+    struct wasp_block *b = (struct wasp_block *)wasp_heap_top;
+    b->size = n;
+    wasp_heap_top = end;
+    return (unsigned char *)b + 8;
+}
+
+void free(void *p)
+{
+    if (p == NULL)
+        return;
+    struct wasp_block *b = (struct wasp_block *)((unsigned char *)p - 8);
+    b->next = wasp_free_list;
+    wasp_free_list = b;
+}
+
+void *calloc(size_t n, size_t size)
+{
+    if (size != 0 && n > (size_t)-1 / size)
+        return NULL;
+    void *p = malloc(n * size);
+    if (p != NULL)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void *realloc(void *p, size_t n)
+{
+    if (p == NULL)
+        return malloc(n);
+    size_t old = ((struct wasp_block *)((unsigned char *)p - 8))->size;
+    if (n <= old)
+        return p;
+    void *q = malloc(n);
+    if (q != NULL) {
+        memcpy(q, p, old);
+        free(p);
+    }
+    return q;
+}
+
+/* Appends one character to out (size cap) and counts it. */
+static inline void wasp_fmt_put(char *out, size_t cap, size_t *n, char c)
+{
+    if (*n + 1 < cap)
+        out[*n] = c;
+    (*n)++;
+}
+
+static inline void wasp_fmt_uint(char *out, size_t cap, size_t *n, unsigned long long v,
+                                 unsigned base, bool negative)
+{
+    char digits[24];
+    int k = 0;
+    do {
+        digits[k++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v != 0);
+    if (negative)
+        wasp_fmt_put(out, cap, n, '-');
+    while (k > 0)
+        wasp_fmt_put(out, cap, n, digits[--k]);
+}
+
+int vsnprintf(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    size_t n = 0;
+    for (const char *f = fmt; *f; f++) {
+        if (*f != '%') {
+            wasp_fmt_put(out, cap, &n, *f);
+            continue;
+        }
+        f++;
+        int prec = -1, longs = 0;
+        bool size_t_arg = false;
+        if (f[0] == '.' && f[1] == '*') {
+            prec = va_arg(ap, int);
+            f += 2;
+        }
+        while (*f == 'l') {
+            longs++;
+            f++;
+        }
+        if (*f == 'z') {
+            size_t_arg = true;
+            f++;
+        }
+        switch (*f) {
+        case 'd':
+        case 'i': {
+            long long v = longs >= 2 ? va_arg(ap, long long)
+                          : longs == 1 ? va_arg(ap, long)
+                          : size_t_arg ? (long long)va_arg(ap, size_t)
+                                       : va_arg(ap, int);
+            wasp_fmt_uint(out, cap, &n, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v,
+                          10, v < 0);
+            break;
+        }
+        case 'u':
+        case 'x': {
+            unsigned long long v = longs >= 2 ? va_arg(ap, unsigned long long)
+                                   : longs == 1 ? va_arg(ap, unsigned long)
+                                   : size_t_arg ? va_arg(ap, size_t)
+                                                : va_arg(ap, unsigned);
+            wasp_fmt_uint(out, cap, &n, v, *f == 'x' ? 16 : 10, false);
+            break;
+        }
+        case 'c':
+            wasp_fmt_put(out, cap, &n, (char)va_arg(ap, int));
+            break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (s == NULL)
+                s = "(null)";
+            for (int i = 0; (prec < 0 || i < prec) && s[i]; i++)
+                wasp_fmt_put(out, cap, &n, s[i]);
+            break;
+        }
+        case '%':
+            wasp_fmt_put(out, cap, &n, '%');
+            break;
+        default: /* unsupported: print it as it is */
+            wasp_fmt_put(out, cap, &n, '%');
+            if (*f == '\0')
+                f--;
+            else
+                wasp_fmt_put(out, cap, &n, *f);
+            break;
+        }
+    }
+    if (cap > 0)
+        out[n < cap ? n : cap - 1] = '\0';
+    return (int)n;
+}
+
+int snprintf(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+#endif /* __wasi__ */
 
 #define WASP_EXPORT(name) __attribute__((export_name(#name), used)) name
 #define WASP_IMPORT(name) __attribute__((import_module("env"), import_name(#name))) name
