@@ -113,8 +113,7 @@ static int64_t table_grow(struct wasm_table *t, uint32_t delta, uint64_t init)
     return (int64_t)old;
 }
 
-static uint64_t eval_expr(const struct wasm_instance *inst, const uint8_t *p,
-                          const uint8_t *end);
+static uint64_t eval_expr(const struct wasm_instance *inst, const uint8_t *p, const uint8_t *end);
 
 static uint64_t eval_const(const struct wasm_instance *inst, const struct wasm_constexpr *c)
 {
@@ -163,8 +162,7 @@ static uint64_t rd_leb(const uint8_t **pp, const uint8_t *end, bool sgn)
  * Evaluates a validated constant expression of several instructions (extended-const:
  * i32/i64 add, sub, mul over constants and global.get).
  */
-static uint64_t eval_expr(const struct wasm_instance *inst, const uint8_t *p,
-                          const uint8_t *end)
+static uint64_t eval_expr(const struct wasm_instance *inst, const uint8_t *p, const uint8_t *end)
 {
     uint64_t st[64];
     unsigned n = 0;
@@ -174,8 +172,12 @@ static uint64_t eval_expr(const struct wasm_instance *inst, const uint8_t *p,
         switch (op) {
         case 0x0b:
             return n ? st[n - 1] : 0;
-        case 0x41: v = (uint32_t)rd_leb(&p, end, true); break;
-        case 0x42: v = rd_leb(&p, end, true); break;
+        case 0x41:
+            v = (uint32_t)rd_leb(&p, end, true);
+            break;
+        case 0x42:
+            v = rd_leb(&p, end, true);
+            break;
         case 0x43:
             if (end - p < 4)
                 return 0;
@@ -193,24 +195,44 @@ static uint64_t eval_expr(const struct wasm_instance *inst, const uint8_t *p,
             v = g < inst->module->nglobals && inst->globals[g] ? inst->globals[g]->value : 0;
             break;
         }
-        case 0xd0: p++; v = 0; break;
+        case 0xd0:
+            p++;
+            v = 0;
+            break;
         case 0xd2: {
             uint32_t f = (uint32_t)rd_leb(&p, end, false);
             v = f < inst->module->nfuncs ? (uintptr_t)inst->funcs[f] : 0;
             break;
         }
-        case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e:
+        case 0x6a:
+        case 0x6b:
+        case 0x6c:
+        case 0x7c:
+        case 0x7d:
+        case 0x7e:
             if (n < 2)
                 return 0;
             b = st[--n];
             a = st[--n];
             switch (op) {
-            case 0x6a: v = (uint32_t)(a + b); break;
-            case 0x6b: v = (uint32_t)(a - b); break;
-            case 0x6c: v = (uint32_t)((uint32_t)a * (uint32_t)b); break;
-            case 0x7c: v = a + b; break;
-            case 0x7d: v = a - b; break;
-            default: v = a * b; break;
+            case 0x6a:
+                v = (uint32_t)(a + b);
+                break;
+            case 0x6b:
+                v = (uint32_t)(a - b);
+                break;
+            case 0x6c:
+                v = (uint32_t)((uint32_t)a * (uint32_t)b);
+                break;
+            case 0x7c:
+                v = a + b;
+                break;
+            case 0x7d:
+                v = a - b;
+                break;
+            default:
+                v = a * b;
+                break;
             }
             break;
         default:
@@ -235,10 +257,14 @@ static bool functype_eq(const struct wasm_functype *a, const struct wasm_functyp
 static const char *kind_name(enum wasm_extern_kind k)
 {
     switch (k) {
-    case WASM_EXTERN_FUNC: return "function";
-    case WASM_EXTERN_TABLE: return "table";
-    case WASM_EXTERN_MEMORY: return "memory";
-    case WASM_EXTERN_GLOBAL: return "global";
+    case WASM_EXTERN_FUNC:
+        return "function";
+    case WASM_EXTERN_TABLE:
+        return "table";
+    case WASM_EXTERN_MEMORY:
+        return "memory";
+    case WASM_EXTERN_GLOBAL:
+        return "global";
     }
     return "?";
 }
@@ -253,8 +279,8 @@ static bool limits_ok(uint64_t size, bool has_max, uint64_t max, const struct wa
     return true;
 }
 
-static int link_import(struct wasm_instance *inst, const wasm_linker_t *l, uint32_t i,
-                       char *err, size_t errlen)
+static int link_import(struct wasm_instance *inst, const wasm_linker_t *l, uint32_t i, char *err,
+                       size_t errlen)
 {
     const struct wasm_module *m = inst->module;
     const struct wasm_import *im = &m->imports[i];
@@ -275,8 +301,8 @@ static int link_import(struct wasm_instance *inst, const wasm_linker_t *l, uint3
             char a[128], b[128];
             wasm_functype_str(want, a, sizeof(a));
             wasm_functype_str(e->func->type, b, sizeof(b));
-            ERR("incompatible import type for %s.%s: expected %s, got %s", im->module,
-                im->name, a, b);
+            ERR("incompatible import type for %s.%s: expected %s, got %s", im->module, im->name, a,
+                b);
             return WASM_ERR_LINK;
         }
         inst->funcs[im->index] = e->func;
@@ -299,8 +325,7 @@ static int link_import(struct wasm_instance *inst, const wasm_linker_t *l, uint3
         const struct wasm_memory_decl *want = &m->memories[im->index];
         struct wasm_memory *mem = e->memory;
         if (!limits_ok(mem->size / WASM_PAGE_SIZE, mem->has_max, mem->decl_max, &want->limits)) {
-            ERR("incompatible import type for %s.%s: memory limits differ", im->module,
-                im->name);
+            ERR("incompatible import type for %s.%s: memory limits differ", im->module, im->name);
             return WASM_ERR_LINK;
         }
         atomic_fetch_add(&mem->refs, 1);
@@ -311,8 +336,7 @@ static int link_import(struct wasm_instance *inst, const wasm_linker_t *l, uint3
         const struct wasm_global_decl *want = &m->globals[im->index];
         struct wasm_global *g = e->global;
         if (g->valtype != want->valtype || g->mutable_ != want->mutable_) {
-            ERR("incompatible import type for %s.%s: global type differs", im->module,
-                im->name);
+            ERR("incompatible import type for %s.%s: global type differs", im->module, im->name);
             return WASM_ERR_LINK;
         }
         atomic_fetch_add(&g->refs, 1);
@@ -325,8 +349,8 @@ static int link_import(struct wasm_instance *inst, const wasm_linker_t *l, uint3
 
 /* ---- Segments ---------------------------------------------------------------------- */
 
-static enum wasm_trap table_init(struct wasm_instance *inst, uint32_t ti, uint32_t seg,
-                                 uint32_t d, uint32_t s, uint32_t n)
+static enum wasm_trap table_init(struct wasm_instance *inst, uint32_t ti, uint32_t seg, uint32_t d,
+                                 uint32_t s, uint32_t n)
 {
     struct wasm_table *t = inst->tables[ti];
     uint64_t seglen = inst->elem_len[seg];
@@ -337,8 +361,8 @@ static enum wasm_trap table_init(struct wasm_instance *inst, uint32_t ti, uint32
     return WASM_TRAP_NONE;
 }
 
-static enum wasm_trap memory_init(struct wasm_instance *inst, uint32_t seg, uint32_t d,
-                                  uint32_t s, uint32_t n)
+static enum wasm_trap memory_init(struct wasm_instance *inst, uint32_t seg, uint32_t d, uint32_t s,
+                                  uint32_t n)
 {
     const struct wasm_data_segment *ds = &inst->module->datas[seg];
     uint64_t seglen = inst->data_dropped[seg] ? 0 : ds->len;
@@ -397,8 +421,8 @@ static int init_segments(struct wasm_instance *inst, char *err, size_t errlen)
 /* ---- Instances --------------------------------------------------------------------- */
 
 int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
-                      const struct wasm_instance_config *cfg, wasm_instance_t **out,
-                      char *err, size_t errlen)
+                      const struct wasm_instance_config *cfg, wasm_instance_t **out, char *err,
+                      size_t errlen)
 {
     static char dummy[1];
     if (!err || !errlen) {
@@ -497,8 +521,8 @@ int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
     }
     for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
         const struct wasm_table_decl *td = &m->tables[i];
-        inst->tables[i] = table_new(td->elemtype, td->limits.min, td->limits.max,
-                                    td->limits.has_max);
+        inst->tables[i] =
+            table_new(td->elemtype, td->limits.min, td->limits.max, td->limits.has_max);
         if (!inst->tables[i]) {
             ERR("cannot allocate table %u (%u elements)", i, td->limits.min);
             rc = WASM_ERR_NOMEM;
@@ -517,8 +541,8 @@ int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
             rc = WASM_ERR_NOMEM;
             goto fail;
         }
-        inst->memories[i] = wasm_memory_new(md->limits.min, max, md->limits.has_max,
-                                            md->limits.max);
+        inst->memories[i] =
+            wasm_memory_new(md->limits.min, max, md->limits.has_max, md->limits.max);
         if (!inst->memories[i]) {
             ERR("cannot allocate memory %u (%u pages)", i, md->limits.min);
             rc = WASM_ERR_NOMEM;
@@ -730,8 +754,8 @@ int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots)
     /* i32/f32 live zero-extended in their slots, whatever the caller left above them. */
     const struct wasm_functype *ft = f->type;
     for (uint32_t i = 0; i < code->nparams; i++)
-        fp[i] = ft->params[i] == WASM_I32 || ft->params[i] == WASM_F32 ? (uint32_t)slots[i]
-                                                                        : slots[i];
+        fp[i] =
+            ft->params[i] == WASM_I32 || ft->params[i] == WASM_F32 ? (uint32_t)slots[i] : slots[i];
 
     struct wasm_guard_ctx saved = wasm_guard;
     sigjmp_buf jb;
@@ -757,8 +781,8 @@ int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots)
     return rc;
 }
 
-enum wasm_trap wasm_do_call_ext(struct wasm_instance *inst, struct wasm_func *f,
-                                uint64_t *args, uint64_t *stack_top)
+enum wasm_trap wasm_do_call_ext(struct wasm_instance *inst, struct wasm_func *f, uint64_t *args,
+                                uint64_t *stack_top)
 {
     int rc;
     uint64_t *saved_top = inst->stack_top;
@@ -814,8 +838,8 @@ uint64_t wasm_instance_fuel(const wasm_instance_t *inst)
 
 /* ---- Bulk memory and table ops ------------------------------------------------------ */
 
-enum wasm_trap wasm_bulk_op(struct wasm_instance *inst, enum wasm_op op,
-                            const wasm_code_word *a, uint64_t *fp)
+enum wasm_trap wasm_bulk_op(struct wasm_instance *inst, enum wasm_op op, const wasm_code_word *a,
+                            uint64_t *fp)
 {
     struct wasm_memory *mem = inst->mem0;
     switch (op) {
@@ -881,8 +905,7 @@ enum wasm_trap wasm_bulk_op(struct wasm_instance *inst, enum wasm_op op,
         return WASM_TRAP_NONE;
     }
     case WASM_OP_table_init:
-        return table_init(inst, a[3], a[4], slot32(fp, a[0]), slot32(fp, a[1]),
-                          slot32(fp, a[2]));
+        return table_init(inst, a[3], a[4], slot32(fp, a[0]), slot32(fp, a[1]), slot32(fp, a[2]));
     case WASM_OP_elem_drop:
         inst->elem_len[a[0]] = 0;
         return WASM_TRAP_NONE;

@@ -142,191 +142,216 @@ static inline void opstat(const void *h)
 #define OPSTAT() ((void)0)
 #endif
 
-#define NEXT(n)                                                                            \
-    do {                                                                                   \
-        pc += (n);                                                                         \
-        OPSTAT();                                                                          \
-        goto **(const ptru *)pc;                                                           \
+#define NEXT(n)                                                                                    \
+    do {                                                                                           \
+        pc += (n);                                                                                 \
+        OPSTAT();                                                                                  \
+        goto **(const ptru *)pc;                                                                   \
     } while (0)
-#define TRAP(t)                                                                            \
-    do {                                                                                   \
-        trap = (t);                                                                        \
-        goto trap_out;                                                                     \
+#define TRAP(t)                                                                                    \
+    do {                                                                                           \
+        trap = (t);                                                                                \
+        goto trap_out;                                                                             \
     } while (0)
-#define FUEL_TICK                                                                          \
-    do {                                                                                   \
-        if (UNLIKELY(__builtin_sub_overflow(fuel, 1, &fuel)))                              \
-            TRAP(WASM_TRAP_FUEL_EXHAUSTED);                                                \
+#define FUEL_TICK                                                                                  \
+    do {                                                                                           \
+        if (UNLIKELY(__builtin_sub_overflow(fuel, 1, &fuel)))                                      \
+            TRAP(WASM_TRAP_FUEL_EXHAUSTED);                                                        \
     } while (0)
 
 #ifdef WASP_BOUNDS_CHECKS
-#define RELOAD_MEM                                                                         \
-    do {                                                                                   \
-        mem = inst->mem0 ? inst->mem0->base : NULL;                                        \
-        memlen = inst->mem0 ? inst->mem0->size : 0;                                        \
+#define RELOAD_MEM                                                                                 \
+    do {                                                                                           \
+        mem = inst->mem0 ? inst->mem0->base : NULL;                                                \
+        memlen = inst->mem0 ? inst->mem0->size : 0;                                                \
     } while (0)
-#define MEMAT(ea, n)                                                                       \
-    ({                                                                                     \
-        uint64_t ea_ = (ea);                                                               \
-        if (UNLIKELY(ea_ + (n) > memlen))                                                  \
-            TRAP(WASM_TRAP_MEMORY_OOB);                                                    \
-        mem + ea_;                                                                         \
+#define MEMAT(ea, n)                                                                               \
+    ({                                                                                             \
+        uint64_t ea_ = (ea);                                                                       \
+        if (UNLIKELY(ea_ + (n) > memlen))                                                          \
+            TRAP(WASM_TRAP_MEMORY_OOB);                                                            \
+        mem + ea_;                                                                                 \
     })
 #else
-#define RELOAD_MEM                                                                         \
-    do {                                                                                   \
-        mem = inst->mem0 ? inst->mem0->base : NULL;                                        \
+#define RELOAD_MEM                                                                                 \
+    do {                                                                                           \
+        mem = inst->mem0 ? inst->mem0->base : NULL;                                                \
     } while (0)
 #define MEMAT(ea, n) (mem + (ea))
 #endif
 
 /* Handler generators. */
-#define BIN32(name, expr)                                                                  \
-    L_i32_##name##_ss : {                                                                  \
-        uint32_t a = R32(1), b = R32(2);                                                   \
-        W32(0, expr);                                                                      \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_i32_##name##_si : {                                                                  \
-        uint32_t a = R32(1), b = A(2);                                                     \
-        W32(0, expr);                                                                      \
-        NEXT(5);                                                                           \
+#define BIN32(name, expr)                                                                          \
+    L_i32_##name##_ss:                                                                             \
+    {                                                                                              \
+        uint32_t a = R32(1), b = R32(2);                                                           \
+        W32(0, expr);                                                                              \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_i32_##name##_si:                                                                             \
+    {                                                                                              \
+        uint32_t a = R32(1), b = A(2);                                                             \
+        W32(0, expr);                                                                              \
+        NEXT(5);                                                                                   \
     }
-#define BIN64(name, expr)                                                                  \
-    L_i64_##name##_ss : {                                                                  \
-        uint64_t a = R64(1), b = R64(2);                                                   \
-        W64(0, expr);                                                                      \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_i64_##name##_si : {                                                                  \
-        uint64_t a = R64(1), b = IMM64(2);                                                 \
-        W64(0, expr);                                                                      \
-        NEXT(6);                                                                           \
+#define BIN64(name, expr)                                                                          \
+    L_i64_##name##_ss:                                                                             \
+    {                                                                                              \
+        uint64_t a = R64(1), b = R64(2);                                                           \
+        W64(0, expr);                                                                              \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_i64_##name##_si:                                                                             \
+    {                                                                                              \
+        uint64_t a = R64(1), b = IMM64(2);                                                         \
+        W64(0, expr);                                                                              \
+        NEXT(6);                                                                                   \
     }
 /* Compares: value form, fused branch form, fused select form (i32 only). */
-#define CMP32(name, cond)                                                                  \
-    L_i32_##name##_ss : {                                                                  \
-        uint32_t a = R32(1), b = R32(2);                                                   \
-        W32(0, cond);                                                                      \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_i32_##name##_si : {                                                                  \
-        uint32_t a = R32(1), b = A(2);                                                     \
-        W32(0, cond);                                                                      \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_br_i32_##name##_ss : {                                                               \
-        uint32_t a = R32(0), b = R32(1);                                                   \
-        if (cond) {                                                                        \
-            FUEL_TICK;                                                                     \
-            pc += (int32_t)A(2);                                                           \
-            OPSTAT(); goto **(const ptru *)pc;                                                       \
-        }                                                                                  \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_br_i32_##name##_si : {                                                               \
-        uint32_t a = R32(0), b = A(1);                                                     \
-        if (cond) {                                                                        \
-            FUEL_TICK;                                                                     \
-            pc += (int32_t)A(2);                                                           \
-            OPSTAT(); goto **(const ptru *)pc;                                                       \
-        }                                                                                  \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_sel_i32_##name##_ss : {                                                              \
-        uint32_t a = R32(3), b = R32(4);                                                   \
-        W64(0, (cond) ? R64(1) : R64(2));                                                  \
-        NEXT(7);                                                                           \
-    }                                                                                      \
-    L_sel_i32_##name##_si : {                                                              \
-        uint32_t a = R32(3), b = A(4);                                                     \
-        W64(0, (cond) ? R64(1) : R64(2));                                                  \
-        NEXT(7);                                                                           \
+#define CMP32(name, cond)                                                                          \
+    L_i32_##name##_ss:                                                                             \
+    {                                                                                              \
+        uint32_t a = R32(1), b = R32(2);                                                           \
+        W32(0, cond);                                                                              \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_i32_##name##_si:                                                                             \
+    {                                                                                              \
+        uint32_t a = R32(1), b = A(2);                                                             \
+        W32(0, cond);                                                                              \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_br_i32_##name##_ss:                                                                          \
+    {                                                                                              \
+        uint32_t a = R32(0), b = R32(1);                                                           \
+        if (cond) {                                                                                \
+            FUEL_TICK;                                                                             \
+            pc += (int32_t)A(2);                                                                   \
+            OPSTAT();                                                                              \
+            goto **(const ptru *)pc;                                                               \
+        }                                                                                          \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_br_i32_##name##_si:                                                                          \
+    {                                                                                              \
+        uint32_t a = R32(0), b = A(1);                                                             \
+        if (cond) {                                                                                \
+            FUEL_TICK;                                                                             \
+            pc += (int32_t)A(2);                                                                   \
+            OPSTAT();                                                                              \
+            goto **(const ptru *)pc;                                                               \
+        }                                                                                          \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_sel_i32_##name##_ss:                                                                         \
+    {                                                                                              \
+        uint32_t a = R32(3), b = R32(4);                                                           \
+        W64(0, (cond) ? R64(1) : R64(2));                                                          \
+        NEXT(7);                                                                                   \
+    }                                                                                              \
+    L_sel_i32_##name##_si:                                                                         \
+    {                                                                                              \
+        uint32_t a = R32(3), b = A(4);                                                             \
+        W64(0, (cond) ? R64(1) : R64(2));                                                          \
+        NEXT(7);                                                                                   \
     }
-#define CMP64(name, cond)                                                                  \
-    L_i64_##name##_ss : {                                                                  \
-        uint64_t a = R64(1), b = R64(2);                                                   \
-        W32(0, cond);                                                                      \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_i64_##name##_si : {                                                                  \
-        uint64_t a = R64(1), b = IMM64(2);                                                 \
-        W32(0, cond);                                                                      \
-        NEXT(6);                                                                           \
-    }                                                                                      \
-    L_br_i64_##name##_ss : {                                                               \
-        uint64_t a = R64(0), b = R64(1);                                                   \
-        if (cond) {                                                                        \
-            FUEL_TICK;                                                                     \
-            pc += (int32_t)A(2);                                                           \
-            OPSTAT(); goto **(const ptru *)pc;                                                       \
-        }                                                                                  \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_br_i64_##name##_si : {                                                               \
-        uint64_t a = R64(0), b = IMM64(1);                                                 \
-        if (cond) {                                                                        \
-            FUEL_TICK;                                                                     \
-            pc += (int32_t)A(3);                                                           \
-            OPSTAT(); goto **(const ptru *)pc;                                                       \
-        }                                                                                  \
-        NEXT(6);                                                                           \
+#define CMP64(name, cond)                                                                          \
+    L_i64_##name##_ss:                                                                             \
+    {                                                                                              \
+        uint64_t a = R64(1), b = R64(2);                                                           \
+        W32(0, cond);                                                                              \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_i64_##name##_si:                                                                             \
+    {                                                                                              \
+        uint64_t a = R64(1), b = IMM64(2);                                                         \
+        W32(0, cond);                                                                              \
+        NEXT(6);                                                                                   \
+    }                                                                                              \
+    L_br_i64_##name##_ss:                                                                          \
+    {                                                                                              \
+        uint64_t a = R64(0), b = R64(1);                                                           \
+        if (cond) {                                                                                \
+            FUEL_TICK;                                                                             \
+            pc += (int32_t)A(2);                                                                   \
+            OPSTAT();                                                                              \
+            goto **(const ptru *)pc;                                                               \
+        }                                                                                          \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_br_i64_##name##_si:                                                                          \
+    {                                                                                              \
+        uint64_t a = R64(0), b = IMM64(1);                                                         \
+        if (cond) {                                                                                \
+            FUEL_TICK;                                                                             \
+            pc += (int32_t)A(3);                                                                   \
+            OPSTAT();                                                                              \
+            goto **(const ptru *)pc;                                                               \
+        }                                                                                          \
+        NEXT(6);                                                                                   \
     }
-#define FBIN32(name, expr)                                                                 \
-    L_f32_##name : {                                                                       \
-        float a = RF32(1), b = RF32(2);                                                    \
-        WF32(0, expr);                                                                     \
-        NEXT(5);                                                                           \
+#define FBIN32(name, expr)                                                                         \
+    L_f32_##name:                                                                                  \
+    {                                                                                              \
+        float a = RF32(1), b = RF32(2);                                                            \
+        WF32(0, expr);                                                                             \
+        NEXT(5);                                                                                   \
     }
-#define FBIN64(name, expr)                                                                 \
-    L_f64_##name : {                                                                       \
-        double a = RF64(1), b = RF64(2);                                                   \
-        WF64(0, expr);                                                                     \
-        NEXT(5);                                                                           \
+#define FBIN64(name, expr)                                                                         \
+    L_f64_##name:                                                                                  \
+    {                                                                                              \
+        double a = RF64(1), b = RF64(2);                                                           \
+        WF64(0, expr);                                                                             \
+        NEXT(5);                                                                                   \
     }
-#define FCMP32(name, expr)                                                                 \
-    L_f32_##name : {                                                                       \
-        float a = RF32(1), b = RF32(2);                                                    \
-        W32(0, expr);                                                                      \
-        NEXT(5);                                                                           \
+#define FCMP32(name, expr)                                                                         \
+    L_f32_##name:                                                                                  \
+    {                                                                                              \
+        float a = RF32(1), b = RF32(2);                                                            \
+        W32(0, expr);                                                                              \
+        NEXT(5);                                                                                   \
     }
-#define FCMP64(name, expr)                                                                 \
-    L_f64_##name : {                                                                       \
-        double a = RF64(1), b = RF64(2);                                                   \
-        W32(0, expr);                                                                      \
-        NEXT(5);                                                                           \
+#define FCMP64(name, expr)                                                                         \
+    L_f64_##name:                                                                                  \
+    {                                                                                              \
+        double a = RF64(1), b = RF64(2);                                                           \
+        W32(0, expr);                                                                              \
+        NEXT(5);                                                                                   \
     }
-#define UN(name, T, rd, wr, expr)                                                          \
-    L_##name : {                                                                           \
-        T a = rd(1);                                                                       \
-        wr(0, expr);                                                                       \
-        NEXT(4);                                                                           \
+#define UN(name, T, rd, wr, expr)                                                                  \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        T a = rd(1);                                                                               \
+        wr(0, expr);                                                                               \
+        NEXT(4);                                                                                   \
     }
 /* Trapping float -> int truncation: NaN -> invalid conversion; out of (lo, hi) -> overflow. */
-#define TRUNC(name, FT, rd, IT, wr, lo_ok, hi_ok)                                          \
-    L_##name : {                                                                           \
-        FT a = rd(1);                                                                      \
-        if (UNLIKELY(isnan(a)))                                                            \
-            TRAP(WASM_TRAP_INVALID_CONVERSION);                                            \
-        if (UNLIKELY(!((lo_ok) && (hi_ok))))                                               \
-            TRAP(WASM_TRAP_INT_OVERFLOW);                                                  \
-        wr(0, (IT)a);                                                                      \
-        NEXT(4);                                                                           \
+#define TRUNC(name, FT, rd, IT, wr, lo_ok, hi_ok)                                                  \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        FT a = rd(1);                                                                              \
+        if (UNLIKELY(isnan(a)))                                                                    \
+            TRAP(WASM_TRAP_INVALID_CONVERSION);                                                    \
+        if (UNLIKELY(!((lo_ok) && (hi_ok))))                                                       \
+            TRAP(WASM_TRAP_INT_OVERFLOW);                                                          \
+        wr(0, (IT)a);                                                                              \
+        NEXT(4);                                                                                   \
     }
-#define TRUNC_SAT(name, FT, rd, IT, wr, lo_ok, hi_ok, minv, maxv)                         \
-    L_##name : {                                                                           \
-        FT a = rd(1);                                                                      \
-        IT r;                                                                              \
-        if (isnan(a))                                                                      \
-            r = 0;                                                                         \
-        else if (!(lo_ok))                                                                 \
-            r = (minv);                                                                    \
-        else if (!(hi_ok))                                                                 \
-            r = (maxv);                                                                    \
-        else                                                                               \
-            r = (IT)a;                                                                     \
-        wr(0, r);                                                                          \
-        NEXT(4);                                                                           \
+#define TRUNC_SAT(name, FT, rd, IT, wr, lo_ok, hi_ok, minv, maxv)                                  \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        FT a = rd(1);                                                                              \
+        IT r;                                                                                      \
+        if (isnan(a))                                                                              \
+            r = 0;                                                                                 \
+        else if (!(lo_ok))                                                                         \
+            r = (minv);                                                                            \
+        else if (!(hi_ok))                                                                         \
+            r = (maxv);                                                                            \
+        else                                                                                       \
+            r = (IT)a;                                                                             \
+        wr(0, r);                                                                                  \
+        NEXT(4);                                                                                   \
     }
 /* Effective addresses: plain, a+b and a+imm (both sums wrap at 32 bits), plus offset. */
 #define EA_PLAIN(ka, ko) ((uint64_t)R32(ka) + A(ko))
@@ -349,113 +374,138 @@ static inline void opstat(const void *h)
 #define SIZE_store64 8
 #define RD_load32(p) W32(0, *(const u32u *)(p))
 #define RD_load64(p) W64(0, *(const u64u *)(p))
-#define RD_load8_s32(p) W32(0, (uint32_t)(int32_t)(int8_t)*(p))
+#define RD_load8_s32(p) W32(0, (uint32_t)(int32_t)(int8_t) * (p))
 #define RD_load8_u(p) W64(0, *(p))
 #define RD_load16_s32(p) W32(0, (uint32_t)(int32_t)(int16_t) * (const u16u *)(p))
 #define RD_load16_u(p) W64(0, *(const u16u *)(p))
-#define RD_load8_s64(p) W64(0, (uint64_t)(int64_t)(int8_t)*(p))
+#define RD_load8_s64(p) W64(0, (uint64_t)(int64_t)(int8_t) * (p))
 #define RD_load16_s64(p) W64(0, (uint64_t)(int64_t)(int16_t) * (const u16u *)(p))
 #define RD_load32_s64(p) W64(0, (uint64_t)(int64_t)(int32_t) * (const u32u *)(p))
 #define ST_store8(p, v) (*(p) = (uint8_t)(v))
 #define ST_store16(p, v) (*(u16u *)(p) = (uint16_t)(v))
 #define ST_store32(p, v) (*(u32u *)(p) = (uint32_t)(v))
 #define ST_store64(p, v) (*(u64u *)(p) = (uint64_t)(v))
-#define LOADX(n)                                                                           \
-    L_##n : {                                                                              \
-        uint8_t *p_ = MEMAT(EA_PLAIN(1, 2), SIZE_##n);                                     \
-        RD_##n(p_);                                                                        \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_##n##_ss : {                                                                         \
-        uint8_t *p_ = MEMAT(EA_SS(1, 2, 3), SIZE_##n);                                     \
-        RD_##n(p_);                                                                        \
-        NEXT(6);                                                                           \
-    }                                                                                      \
-    L_##n##_si : {                                                                         \
-        uint8_t *p_ = MEMAT(EA_SI(1, 2, 3), SIZE_##n);                                     \
-        RD_##n(p_);                                                                        \
-        NEXT(6);                                                                           \
-    }                                                                                      \
-    L_##n##_sx : {                                                                         \
-        uint8_t *p_ = MEMAT(EA_SX(1, 2, 3, 4), SIZE_##n);                                  \
-        RD_##n(p_);                                                                        \
-        NEXT(7);                                                                           \
-    }                                                                                      \
-    L_##n##_xi : {                                                                         \
-        uint8_t *p_ = MEMAT(EA_XI(1, 2, 3, 4), SIZE_##n);                                  \
-        RD_##n(p_);                                                                        \
-        NEXT(7);                                                                           \
+#define LOADX(n)                                                                                   \
+    L_##n:                                                                                         \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_PLAIN(1, 2), SIZE_##n);                                             \
+        RD_##n(p_);                                                                                \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_##n##_ss:                                                                                    \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SS(1, 2, 3), SIZE_##n);                                             \
+        RD_##n(p_);                                                                                \
+        NEXT(6);                                                                                   \
+    }                                                                                              \
+    L_##n##_si:                                                                                    \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SI(1, 2, 3), SIZE_##n);                                             \
+        RD_##n(p_);                                                                                \
+        NEXT(6);                                                                                   \
+    }                                                                                              \
+    L_##n##_sx:                                                                                    \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SX(1, 2, 3, 4), SIZE_##n);                                          \
+        RD_##n(p_);                                                                                \
+        NEXT(7);                                                                                   \
+    }                                                                                              \
+    L_##n##_xi:                                                                                    \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_XI(1, 2, 3, 4), SIZE_##n);                                          \
+        RD_##n(p_);                                                                                \
+        NEXT(7);                                                                                   \
     }
-#define STOREX(n)                                                                          \
-    L_##n : {                                                                              \
-        uint8_t *p_ = MEMAT(EA_PLAIN(0, 2), SIZE_##n);                                     \
-        ST_##n(p_, R64(1));                                                                \
-        NEXT(5);                                                                           \
-    }                                                                                      \
-    L_##n##_i : {                                                                          \
-        uint8_t *p_ = MEMAT(EA_PLAIN(0, 1), SIZE_##n);                                     \
-        ST_##n(p_, IMM64(2));                                                              \
-        NEXT(6);                                                                           \
-    }                                                                                      \
-    L_##n##_ss : {                                                                         \
-        uint8_t *p_ = MEMAT(EA_SS(0, 1, 3), SIZE_##n);                                     \
-        ST_##n(p_, R64(2));                                                                \
-        NEXT(6);                                                                           \
-    }                                                                                      \
-    L_##n##_ss_i : {                                                                       \
-        uint8_t *p_ = MEMAT(EA_SS(0, 1, 2), SIZE_##n);                                     \
-        ST_##n(p_, IMM64(3));                                                              \
-        NEXT(7);                                                                           \
-    }                                                                                      \
-    L_##n##_si : {                                                                         \
-        uint8_t *p_ = MEMAT(EA_SI(0, 1, 3), SIZE_##n);                                     \
-        ST_##n(p_, R64(2));                                                                \
-        NEXT(6);                                                                           \
-    }                                                                                      \
-    L_##n##_si_i : {                                                                       \
-        uint8_t *p_ = MEMAT(EA_SI(0, 1, 2), SIZE_##n);                                     \
-        ST_##n(p_, IMM64(3));                                                              \
-        NEXT(7);                                                                           \
-    }                                                                                      \
-    L_##n##_sx : {                                                                         \
-        uint8_t *p_ = MEMAT(EA_SX(0, 1, 2, 4), SIZE_##n);                                  \
-        ST_##n(p_, R64(3));                                                                \
-        NEXT(7);                                                                           \
-    }                                                                                      \
-    L_##n##_sx_i : {                                                                       \
-        uint8_t *p_ = MEMAT(EA_SX(0, 1, 2, 3), SIZE_##n);                                  \
-        ST_##n(p_, IMM64(4));                                                              \
-        NEXT(8);                                                                           \
-    }                                                                                      \
-    L_##n##_xi : {                                                                         \
-        uint8_t *p_ = MEMAT(EA_XI(0, 1, 2, 4), SIZE_##n);                                  \
-        ST_##n(p_, R64(3));                                                                \
-        NEXT(7);                                                                           \
-    }                                                                                      \
-    L_##n##_xi_i : {                                                                       \
-        uint8_t *p_ = MEMAT(EA_XI(0, 1, 2, 3), SIZE_##n);                                  \
-        ST_##n(p_, IMM64(4));                                                              \
-        NEXT(8);                                                                           \
+#define STOREX(n)                                                                                  \
+    L_##n:                                                                                         \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_PLAIN(0, 2), SIZE_##n);                                             \
+        ST_##n(p_, R64(1));                                                                        \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_##n##_i:                                                                                     \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_PLAIN(0, 1), SIZE_##n);                                             \
+        ST_##n(p_, IMM64(2));                                                                      \
+        NEXT(6);                                                                                   \
+    }                                                                                              \
+    L_##n##_ss:                                                                                    \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SS(0, 1, 3), SIZE_##n);                                             \
+        ST_##n(p_, R64(2));                                                                        \
+        NEXT(6);                                                                                   \
+    }                                                                                              \
+    L_##n##_ss_i:                                                                                  \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SS(0, 1, 2), SIZE_##n);                                             \
+        ST_##n(p_, IMM64(3));                                                                      \
+        NEXT(7);                                                                                   \
+    }                                                                                              \
+    L_##n##_si:                                                                                    \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SI(0, 1, 3), SIZE_##n);                                             \
+        ST_##n(p_, R64(2));                                                                        \
+        NEXT(6);                                                                                   \
+    }                                                                                              \
+    L_##n##_si_i:                                                                                  \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SI(0, 1, 2), SIZE_##n);                                             \
+        ST_##n(p_, IMM64(3));                                                                      \
+        NEXT(7);                                                                                   \
+    }                                                                                              \
+    L_##n##_sx:                                                                                    \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SX(0, 1, 2, 4), SIZE_##n);                                          \
+        ST_##n(p_, R64(3));                                                                        \
+        NEXT(7);                                                                                   \
+    }                                                                                              \
+    L_##n##_sx_i:                                                                                  \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SX(0, 1, 2, 3), SIZE_##n);                                          \
+        ST_##n(p_, IMM64(4));                                                                      \
+        NEXT(8);                                                                                   \
+    }                                                                                              \
+    L_##n##_xi:                                                                                    \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_XI(0, 1, 2, 4), SIZE_##n);                                          \
+        ST_##n(p_, R64(3));                                                                        \
+        NEXT(7);                                                                                   \
+    }                                                                                              \
+    L_##n##_xi_i:                                                                                  \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_XI(0, 1, 2, 3), SIZE_##n);                                          \
+        ST_##n(p_, IMM64(4));                                                                      \
+        NEXT(8);                                                                                   \
     }
 
 #define LABEL_ADDR(n) [WASM_OP_##n] = &&L_##n,
-#define LABEL_IBIN32(n) [WASM_OP_i32_##n##_ss] = &&L_i32_##n##_ss, [WASM_OP_i32_##n##_si] = &&L_i32_##n##_si,
-#define LABEL_IBIN64(n) [WASM_OP_i64_##n##_ss] = &&L_i64_##n##_ss, [WASM_OP_i64_##n##_si] = &&L_i64_##n##_si,
-#define LABEL_BR32(n) [WASM_OP_br_i32_##n##_ss] = &&L_br_i32_##n##_ss, [WASM_OP_br_i32_##n##_si] = &&L_br_i32_##n##_si,
-#define LABEL_BR64(n) [WASM_OP_br_i64_##n##_ss] = &&L_br_i64_##n##_ss, [WASM_OP_br_i64_##n##_si] = &&L_br_i64_##n##_si,
-#define LABEL_SEL32(n) [WASM_OP_sel_i32_##n##_ss] = &&L_sel_i32_##n##_ss, [WASM_OP_sel_i32_##n##_si] = &&L_sel_i32_##n##_si,
+#define LABEL_IBIN32(n)                                                                            \
+    [WASM_OP_i32_##n##_ss] = &&L_i32_##n##_ss, [WASM_OP_i32_##n##_si] = &&L_i32_##n##_si,
+#define LABEL_IBIN64(n)                                                                            \
+    [WASM_OP_i64_##n##_ss] = &&L_i64_##n##_ss, [WASM_OP_i64_##n##_si] = &&L_i64_##n##_si,
+#define LABEL_BR32(n)                                                                              \
+    [WASM_OP_br_i32_##n##_ss] = &&L_br_i32_##n##_ss,                                               \
+    [WASM_OP_br_i32_##n##_si] = &&L_br_i32_##n##_si,
+#define LABEL_BR64(n)                                                                              \
+    [WASM_OP_br_i64_##n##_ss] = &&L_br_i64_##n##_ss,                                               \
+    [WASM_OP_br_i64_##n##_si] = &&L_br_i64_##n##_si,
+#define LABEL_SEL32(n)                                                                             \
+    [WASM_OP_sel_i32_##n##_ss] = &&L_sel_i32_##n##_ss,                                             \
+    [WASM_OP_sel_i32_##n##_si] = &&L_sel_i32_##n##_si,
 #define LABEL_F32(n) [WASM_OP_f32_##n] = &&L_f32_##n,
 #define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
-#define LABEL_LOAD(n)                                                                      \
+#define LABEL_LOAD(n)                                                                              \
     [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_ss] = &&L_##n##_ss, [WASM_OP_##n##_si] = &&L_##n##_si, \
     [WASM_OP_##n##_sx] = &&L_##n##_sx, [WASM_OP_##n##_xi] = &&L_##n##_xi,
-#define LABEL_STORE(n)                                                                     \
-    [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_i] = &&L_##n##_i, [WASM_OP_##n##_ss] = &&L_##n##_ss, \
-    [WASM_OP_##n##_ss_i] = &&L_##n##_ss_i, [WASM_OP_##n##_si] = &&L_##n##_si,             \
-    [WASM_OP_##n##_si_i] = &&L_##n##_si_i, [WASM_OP_##n##_sx] = &&L_##n##_sx,              \
-    [WASM_OP_##n##_sx_i] = &&L_##n##_sx_i, [WASM_OP_##n##_xi] = &&L_##n##_xi,              \
+#define LABEL_STORE(n)                                                                             \
+    [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_i] = &&L_##n##_i, [WASM_OP_##n##_ss] = &&L_##n##_ss,   \
+    [WASM_OP_##n##_ss_i] = &&L_##n##_ss_i, [WASM_OP_##n##_si] = &&L_##n##_si,                      \
+    [WASM_OP_##n##_si_i] = &&L_##n##_si_i, [WASM_OP_##n##_sx] = &&L_##n##_sx,                      \
+    [WASM_OP_##n##_sx_i] = &&L_##n##_sx_i, [WASM_OP_##n##_xi] = &&L_##n##_xi,                      \
     [WASM_OP_##n##_xi_i] = &&L_##n##_xi_i,
 
+/* The handler lists below are laid out by hand. */
+/* clang-format off */
 static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_t *entry_fp)
 {
     static const void *const labels[WASM_OP_COUNT] = {
@@ -902,6 +952,8 @@ trap_out:
     inst->csp = entry;
     return WASM_ERR_TRAP;
 }
+
+/* clang-format on */
 
 void wasm_interp_init(void)
 {

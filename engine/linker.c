@@ -91,17 +91,23 @@ static struct wasm_link_entry *slot_for(wasm_linker_t *l, const char *module, co
 static int sig_type(char c)
 {
     switch (c) {
-    case 'i': return WASM_I32;
-    case 'I': return WASM_I64;
-    case 'f': return WASM_F32;
-    case 'F': return WASM_F64;
-    case 'r': return WASM_EXTERNREF;
-    default: return -1;
+    case 'i':
+        return WASM_I32;
+    case 'I':
+        return WASM_I64;
+    case 'f':
+        return WASM_F32;
+    case 'F':
+        return WASM_F64;
+    case 'r':
+        return WASM_EXTERNREF;
+    default:
+        return -1;
     }
 }
 
-int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name,
-                            const char *sig, wasm_host_func_t fn, void *env)
+int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name, const char *sig,
+                            wasm_host_func_t fn, void *env)
 {
     if (!l || !module || !name || !sig || !fn || sig[0] != '(')
         return WASM_ERR_ARG;
@@ -156,8 +162,7 @@ int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *na
     return f->type_id ? WASM_OK : WASM_ERR_NOMEM;
 }
 
-int wasm_linker_define_instance(wasm_linker_t *l, const char *module_name,
-                                wasm_instance_t *inst)
+int wasm_linker_define_instance(wasm_linker_t *l, const char *module_name, wasm_instance_t *inst)
 {
     if (!l || !module_name || !inst)
         return WASM_ERR_ARG;
@@ -169,10 +174,18 @@ int wasm_linker_define_instance(wasm_linker_t *l, const char *module_name,
             return WASM_ERR_NOMEM;
         e->kind = x->kind;
         switch (x->kind) {
-        case WASM_EXTERN_FUNC: e->func = inst->funcs[x->index]; break;
-        case WASM_EXTERN_TABLE: e->table = inst->tables[x->index]; break;
-        case WASM_EXTERN_MEMORY: e->memory = inst->memories[x->index]; break;
-        case WASM_EXTERN_GLOBAL: e->global = inst->globals[x->index]; break;
+        case WASM_EXTERN_FUNC:
+            e->func = inst->funcs[x->index];
+            break;
+        case WASM_EXTERN_TABLE:
+            e->table = inst->tables[x->index];
+            break;
+        case WASM_EXTERN_MEMORY:
+            e->memory = inst->memories[x->index];
+            break;
+        case WASM_EXTERN_GLOBAL:
+            e->global = inst->globals[x->index];
+            break;
         }
     }
     return WASM_OK;
@@ -181,25 +194,33 @@ int wasm_linker_define_instance(wasm_linker_t *l, const char *module_name,
 static const char *valtype_name(uint8_t t)
 {
     switch (t) {
-    case WASM_I32: return "i32";
-    case WASM_I64: return "i64";
-    case WASM_F32: return "f32";
-    case WASM_F64: return "f64";
-    case WASM_V128: return "v128";
-    case WASM_FUNCREF: return "funcref";
-    case WASM_EXTERNREF: return "externref";
-    default: return "?";
+    case WASM_I32:
+        return "i32";
+    case WASM_I64:
+        return "i64";
+    case WASM_F32:
+        return "f32";
+    case WASM_F64:
+        return "f64";
+    case WASM_V128:
+        return "v128";
+    case WASM_FUNCREF:
+        return "funcref";
+    case WASM_EXTERNREF:
+        return "externref";
+    default:
+        return "?";
     }
 }
 
 void wasm_functype_str(const struct wasm_functype *t, char *buf, size_t len)
 {
     size_t o = 0;
-#define PUT(...)                                                                           \
-    do {                                                                                   \
-        int w_ = snprintf(buf + o, o < len ? len - o : 0, __VA_ARGS__);                    \
-        if (w_ > 0)                                                                        \
-            o += (size_t)w_;                                                               \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(buf + o, o < len ? len - o : 0, __VA_ARGS__);                            \
+        if (w_ > 0)                                                                                \
+            o += (size_t)w_;                                                                       \
     } while (0)
     if (!len)
         return;

@@ -49,8 +49,8 @@ struct wasm_memory *wasm_memory_new(uint32_t min_pages, uint32_t max_pages, bool
         return NULL;
     }
 #else
-    void *p = mmap(NULL, RESERVE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p =
+        mmap(NULL, RESERVE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         free(m);
         return NULL;
@@ -162,9 +162,11 @@ static void install(void)
     /* NODEFER: we leave the handler by siglongjmp without restoring the mask. */
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     struct sigaction o;
-    if (sigaction(SIGSEGV, &sa, &o) == 0 && !((o.sa_flags & SA_SIGINFO) && o.sa_sigaction == on_fault))
+    if (sigaction(SIGSEGV, &sa, &o) == 0 &&
+        !((o.sa_flags & SA_SIGINFO) && o.sa_sigaction == on_fault))
         old_segv = o;
-    if (sigaction(SIGBUS, &sa, &o) == 0 && !((o.sa_flags & SA_SIGINFO) && o.sa_sigaction == on_fault))
+    if (sigaction(SIGBUS, &sa, &o) == 0 &&
+        !((o.sa_flags & SA_SIGINFO) && o.sa_sigaction == on_fault))
         old_bus = o;
     pthread_mutex_unlock(&install_lock);
 }

@@ -23,6 +23,7 @@
 
 typedef uint32_t wasm_code_word;
 
+/* clang-format off */
 /* Compares (10 each for i32 and i64) in wasm opcode order, with a fused-branch form. */
 #define WASM_ICMPS(X)                                                                      \
     X(eq) X(ne) X(lt_s) X(lt_u) X(gt_s) X(gt_u) X(le_s) X(le_u) X(ge_s) X(ge_u)
@@ -134,11 +135,13 @@ enum wasm_op {
     WASM_OP_COUNT
 };
 
+/* clang-format on */
+
 /* Translated code of one defined function: a header, then the instructions. */
 struct wasm_code {
     uint32_t func_index;
-    uint32_t nparams;     /* parameter slots */
-    uint32_t nlocals;     /* declared locals: zeroed on entry */
+    uint32_t nparams; /* parameter slots */
+    uint32_t nlocals; /* declared locals: zeroed on entry */
     uint32_t nresults;
     uint32_t frame_slots; /* params + locals + operand stack */
     uint32_t len;         /* words in ins */
@@ -153,10 +156,10 @@ struct wasm_code {
 struct wasm_memory {
     atomic_uint refs;
     uint8_t *base;
-    uint64_t size;       /* bytes accessible */
-    uint64_t reserved;   /* bytes of address space (guard-page mode) */
-    uint32_t max_pages;  /* grow limit (declared max capped by the config) */
-    uint32_t decl_max;   /* declared max for import type checks */
+    uint64_t size;      /* bytes accessible */
+    uint64_t reserved;  /* bytes of address space (guard-page mode) */
+    uint32_t max_pages; /* grow limit (declared max capped by the config) */
+    uint32_t decl_max;  /* declared max for import type checks */
     bool has_max;
 };
 
@@ -164,9 +167,9 @@ struct wasm_table {
     atomic_uint refs;
     uint8_t elemtype;
     uint32_t size;
-    uint32_t max;     /* UINT32_MAX when none */
+    uint32_t max; /* UINT32_MAX when none */
     bool has_max;
-    uint64_t *elems;  /* references: struct wasm_func * or host externref bits */
+    uint64_t *elems; /* references: struct wasm_func * or host externref bits */
 };
 
 struct wasm_global {
@@ -178,11 +181,11 @@ struct wasm_global {
 
 /* A function value: defined in an instance, or a host function of a linker. */
 struct wasm_func {
-    struct wasm_instance *inst;       /* owning instance (NULL for host functions) */
-    const struct wasm_code *code;     /* defined functions */
+    struct wasm_instance *inst;   /* owning instance (NULL for host functions) */
+    const struct wasm_code *code; /* defined functions */
     const struct wasm_functype *type;
-    uint32_t type_id;                 /* canonical: equal types have equal ids */
-    uint32_t index;                   /* in the owning module's function space */
+    uint32_t type_id; /* canonical: equal types have equal ids */
+    uint32_t index;   /* in the owning module's function space */
     wasm_host_func_t host;
     void *env;
 };
@@ -196,15 +199,15 @@ struct wasm_frame {
 
 struct wasm_instance {
     const struct wasm_module *module;
-    struct wasm_func **funcs;       /* function index space */
+    struct wasm_func **funcs; /* function index space */
     struct wasm_global **globals;
     struct wasm_table **tables;
     struct wasm_memory **memories;
-    struct wasm_memory *mem0;       /* memories[0] or NULL */
-    struct wasm_func *own_funcs;    /* defined functions */
-    uint32_t *type_ids;             /* canonical id of each module type */
-    uint64_t **elem_refs;           /* evaluated element segments (per instance) */
-    uint32_t *elem_len;             /* 0 once dropped */
+    struct wasm_memory *mem0;    /* memories[0] or NULL */
+    struct wasm_func *own_funcs; /* defined functions */
+    uint32_t *type_ids;          /* canonical id of each module type */
+    uint64_t **elem_refs;        /* evaluated element segments (per instance) */
+    uint32_t *elem_len;          /* 0 once dropped */
     uint8_t *data_dropped;
 
     /* Execution state: one thread at a time. */
@@ -234,11 +237,11 @@ void wasm_interp_init(void);
 int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, uint64_t *fp);
 
 /* instance.c: helpers for the interpreter's slow ops; return a trap or WASM_TRAP_NONE. */
-enum wasm_trap wasm_do_call_ext(struct wasm_instance *inst, struct wasm_func *f,
-                                uint64_t *args, uint64_t *stack_top);
+enum wasm_trap wasm_do_call_ext(struct wasm_instance *inst, struct wasm_func *f, uint64_t *args,
+                                uint64_t *stack_top);
 uint32_t wasm_memory_grow_inst(struct wasm_instance *inst, uint32_t delta);
-enum wasm_trap wasm_bulk_op(struct wasm_instance *inst, enum wasm_op op,
-                            const wasm_code_word *args, uint64_t *fp);
+enum wasm_trap wasm_bulk_op(struct wasm_instance *inst, enum wasm_op op, const wasm_code_word *args,
+                            uint64_t *fp);
 /* Records trap t at pc (NULL: unknown) with a backtrace of frames above entry. */
 void wasm_record_trap(struct wasm_instance *inst, enum wasm_trap t, const wasm_code_word *pc,
                       const struct wasm_frame *entry);
@@ -251,9 +254,9 @@ void wasm_translate_release(struct wasm_module *m);
 struct wasm_link_entry {
     char *module, *name;
     enum wasm_extern_kind kind;
-    struct wasm_func *func;     /* host functions: owned by the linker */
+    struct wasm_func *func; /* host functions: owned by the linker */
     bool owned;
-    struct wasm_functype type;  /* host functions */
+    struct wasm_functype type; /* host functions */
     struct wasm_memory *memory;
     struct wasm_table *table;
     struct wasm_global *global;

@@ -130,9 +130,9 @@ struct last_op {
     uint32_t pos, end; /* instruction span; valid only while code len == end */
     uint32_t dst_pos;  /* word of the destination operand */
     uint32_t dst_slot;
-    uint32_t cmp;      /* compare index (WASM_ICMPS order) */
-    uint32_t a;        /* slot */
-    uint64_t b;        /* slot or immediate */
+    uint32_t cmp; /* compare index (WASM_ICMPS order) */
+    uint32_t a;   /* slot */
+    uint64_t b;   /* slot or immediate */
     bool b_imm;
 };
 
@@ -155,7 +155,7 @@ struct tr {
     uint32_t ltypes_cap;
     bool unreach;
     struct last_op last, prev; /* the last two result-producing instructions */
-    uint32_t copy_end; /* end of the last copy/copy2/copy3 (adjacent copies merge) */
+    uint32_t copy_end;         /* end of the last copy/copy2/copy3 (adjacent copies merge) */
     uint32_t copy_pos, copy_n;
     /* Until the first control-flow join, declared locals not yet written are still 0. */
     bool joined;
@@ -179,13 +179,13 @@ static const uint8_t valtype_tab[256] = {
     [0x7b] = 0x7b, [0x70] = 0x70, [0x6f] = 0x6f,
 };
 
-#define FAIL(t, st, ...)                                                                   \
-    do {                                                                                   \
-        if ((t)->status == WASM_OK) {                                                      \
-            (t)->status = (st);                                                            \
-            snprintf((t)->err, (t)->errlen, __VA_ARGS__);                                  \
-        }                                                                                  \
-        return;                                                                            \
+#define FAIL(t, st, ...)                                                                           \
+    do {                                                                                           \
+        if ((t)->status == WASM_OK) {                                                              \
+            (t)->status = (st);                                                                    \
+            snprintf((t)->err, (t)->errlen, __VA_ARGS__);                                          \
+        }                                                                                          \
+        return;                                                                                    \
     } while (0)
 
 static bool grow(void **buf, uint32_t *cap, uint32_t need, size_t elem)
@@ -216,8 +216,7 @@ static wasm_code_word *reserve(struct tr *t, uint32_t n)
         !grow((void **)&t->code, &t->cap, t->len + n, sizeof(wasm_code_word))) {
         if (t->status == WASM_OK) {
             t->status = WASM_ERR_NOMEM;
-            snprintf(t->err, t->errlen, "out of memory translating function %u",
-                     t->func_index);
+            snprintf(t->err, t->errlen, "out of memory translating function %u", t->func_index);
         }
         return scratch;
     }
@@ -522,9 +521,8 @@ static const uint8_t cmp_mirror[10] = {0, 1, 4, 5, 2, 3, 8, 9, 6, 7};
 static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool when_true,
                              uint32_t *ipos, uint32_t *opos)
 {
-    bool fuse = cond.kind == K_TEMP && t->last.end == t->len &&
-                cond.slot == t->last.dst_slot && t->last.kind >= L_CMP32 &&
-                t->last.kind <= L_AND32;
+    bool fuse = cond.kind == K_TEMP && t->last.end == t->len && cond.slot == t->last.dst_slot &&
+                t->last.kind >= L_CMP32 && t->last.kind <= L_AND32;
     if (fuse) {
         struct last_op l = t->last, p = t->prev;
         rewind_to(t, l.pos);
@@ -569,8 +567,8 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool 
     emit_w(t, 0);
 }
 
-static void push_ctrl(struct tr *t, uint8_t kind, uint32_t np, const uint8_t *params,
-                      uint32_t nr, const uint8_t *results)
+static void push_ctrl(struct tr *t, uint8_t kind, uint32_t np, const uint8_t *params, uint32_t nr,
+                      const uint8_t *results)
 {
     if (!grow((void **)&t->ctl, &t->ctl_cap, t->nctl + 1, sizeof(struct ctrl))) {
         if (t->status == WASM_OK) {
@@ -721,12 +719,12 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
         base = is64 ? WASM_OP_i64_add_ss : WASM_OP_i32_add_ss;
     bool imm = b.kind == K_CONST;
     uint32_t bs = imm ? 0 : src_slot(t, &b, ib);
-    int kind = is_cmp ? (is64 ? L_CMP64 : L_CMP32)
-                      : is64                   ? L_OTHER
-                      : k == 0                 ? L_ADD32
-                      : k == 7                 ? L_AND32
-                      : k == 10 && b.kind == K_CONST ? L_SHL32
-                                               : L_OTHER;
+    int kind = is_cmp                         ? (is64 ? L_CMP64 : L_CMP32)
+               : is64                         ? L_OTHER
+               : k == 0                       ? L_ADD32
+               : k == 7                       ? L_AND32
+               : k == 10 && b.kind == K_CONST ? L_SHL32
+                                              : L_OTHER;
     begin_result(t, (enum wasm_op)(base + 2 * k + (imm ? 1 : 0)), kind);
     emit_w(t, soff(as));
     if (imm && is64)
@@ -1029,8 +1027,7 @@ static void do_call(struct tr *t, uint32_t fi, const struct wasm_functype *ft, b
     } else {
         emit_op(t, WASM_OP_call);
         emit_w(t, soff(base));
-        if (grow((void **)&t->patches, &t->patch_cap, t->npatches + 1,
-                 sizeof(struct call_patch)))
+        if (grow((void **)&t->patches, &t->patch_cap, t->npatches + 1, sizeof(struct call_patch)))
             t->patches[t->npatches++] = (struct call_patch){t->func_index, t->len, fi};
         else if (t->status == WASM_OK) {
             t->status = WASM_ERR_NOMEM;
@@ -1047,13 +1044,33 @@ static void do_call(struct tr *t, uint32_t fi, const struct wasm_functype *ft, b
 static void skip_0xfc(struct tr *t, uint32_t sub)
 {
     switch (sub) {
-    case 8: rd_uleb(t); rd_byte(t); break;
-    case 9: rd_uleb(t); break;
-    case 10: rd_byte(t); rd_byte(t); break;
-    case 11: rd_byte(t); break;
-    case 12: case 14: rd_uleb(t); rd_uleb(t); break;
-    case 13: case 15: case 16: case 17: rd_uleb(t); break;
-    default: break;
+    case 8:
+        rd_uleb(t);
+        rd_byte(t);
+        break;
+    case 9:
+        rd_uleb(t);
+        break;
+    case 10:
+        rd_byte(t);
+        rd_byte(t);
+        break;
+    case 11:
+        rd_byte(t);
+        break;
+    case 12:
+    case 14:
+        rd_uleb(t);
+        rd_uleb(t);
+        break;
+    case 13:
+    case 15:
+    case 16:
+    case 17:
+        rd_uleb(t);
+        break;
+    default:
+        break;
     }
 }
 
@@ -1171,8 +1188,7 @@ static void do_br_table(struct tr *t)
     if (n > (uint32_t)(t->end - t->p)) {
         if (t->status == WASM_OK) {
             t->status = WASM_ERR_MALFORMED;
-            snprintf(t->err, t->errlen, "unexpected end in br_table, function %u",
-                     t->func_index);
+            snprintf(t->err, t->errlen, "unexpected end in br_table, function %u", t->func_index);
         }
         return;
     }
@@ -1188,8 +1204,7 @@ static void do_br_table(struct tr *t)
         depths[i] = (uint32_t)rd_uleb(t);
         if (depths[i] >= t->nctl && t->status == WASM_OK) {
             t->status = WASM_ERR_INVALID;
-            snprintf(t->err, t->errlen, "unknown label in br_table, function %u",
-                     t->func_index);
+            snprintf(t->err, t->errlen, "unknown label in br_table, function %u", t->func_index);
         }
     }
     if (t->unreach || t->status != WASM_OK) {
@@ -1204,8 +1219,7 @@ static void do_br_table(struct tr *t)
         free(depths);
         if (t->status == WASM_OK) {
             t->status = WASM_ERR_INVALID;
-            snprintf(t->err, t->errlen, "type mismatch in br_table, function %u",
-                     t->func_index);
+            snprintf(t->err, t->errlen, "type mismatch in br_table, function %u", t->func_index);
         }
         return;
     }
@@ -1286,14 +1300,16 @@ static void step(struct tr *t)
         if (!rd_blocktype(t, &np, &params, &nr, &results)) {
             if (t->status == WASM_OK) {
                 t->status = WASM_ERR_INVALID;
-                snprintf(t->err, t->errlen, "unknown block type in function %u",
-                         t->func_index);
+                snprintf(t->err, t->errlen, "unknown block type in function %u", t->func_index);
             }
             return;
         }
         if (t->unreach) {
-            push_ctrl(t, opc == 0x03 ? C_LOOP : opc == 0x04 ? C_IF : C_BLOCK, np, params, nr,
-                      results);
+            push_ctrl(t,
+                      opc == 0x03   ? C_LOOP
+                      : opc == 0x04 ? C_IF
+                                    : C_BLOCK,
+                      np, params, nr, results);
             return;
         }
         {
@@ -1315,8 +1331,11 @@ static void step(struct tr *t)
             uint32_t ipos = 0, opos = 0;
             if (opc == 0x04)
                 emit_cond_branch(t, cond, cidx, false, &ipos, &opos);
-            push_ctrl(t, opc == 0x03 ? C_LOOP : opc == 0x04 ? C_IF : C_BLOCK, np, params, nr,
-                      results);
+            push_ctrl(t,
+                      opc == 0x03   ? C_LOOP
+                      : opc == 0x04 ? C_IF
+                                    : C_BLOCK,
+                      np, params, nr, results);
             if (t->status != WASM_OK)
                 return;
             struct ctrl *c = &t->ctl[t->nctl - 1];
@@ -1516,29 +1535,75 @@ static void step(struct tr *t)
         emit_w(t, x);
         return;
     }
-    case 0x28: load_op(t, WASM_OP_load32, WASM_I32); return;
-    case 0x29: load_op(t, WASM_OP_load64, WASM_I64); return;
-    case 0x2a: load_op(t, WASM_OP_load32, WASM_F32); return;
-    case 0x2b: load_op(t, WASM_OP_load64, WASM_F64); return;
-    case 0x2c: load_op(t, WASM_OP_load8_s32, WASM_I32); return;
-    case 0x2d: load_op(t, WASM_OP_load8_u, WASM_I32); return;
-    case 0x2e: load_op(t, WASM_OP_load16_s32, WASM_I32); return;
-    case 0x2f: load_op(t, WASM_OP_load16_u, WASM_I32); return;
-    case 0x30: load_op(t, WASM_OP_load8_s64, WASM_I64); return;
-    case 0x31: load_op(t, WASM_OP_load8_u, WASM_I64); return;
-    case 0x32: load_op(t, WASM_OP_load16_s64, WASM_I64); return;
-    case 0x33: load_op(t, WASM_OP_load16_u, WASM_I64); return;
-    case 0x34: load_op(t, WASM_OP_load32_s64, WASM_I64); return;
-    case 0x35: load_op(t, WASM_OP_load32, WASM_I64); return;
-    case 0x36: store_op(t, WASM_OP_store32); return;
-    case 0x37: store_op(t, WASM_OP_store64); return;
-    case 0x38: store_op(t, WASM_OP_store32); return;
-    case 0x39: store_op(t, WASM_OP_store64); return;
-    case 0x3a: store_op(t, WASM_OP_store8); return;
-    case 0x3b: store_op(t, WASM_OP_store16); return;
-    case 0x3c: store_op(t, WASM_OP_store8); return;
-    case 0x3d: store_op(t, WASM_OP_store16); return;
-    case 0x3e: store_op(t, WASM_OP_store32); return;
+    case 0x28:
+        load_op(t, WASM_OP_load32, WASM_I32);
+        return;
+    case 0x29:
+        load_op(t, WASM_OP_load64, WASM_I64);
+        return;
+    case 0x2a:
+        load_op(t, WASM_OP_load32, WASM_F32);
+        return;
+    case 0x2b:
+        load_op(t, WASM_OP_load64, WASM_F64);
+        return;
+    case 0x2c:
+        load_op(t, WASM_OP_load8_s32, WASM_I32);
+        return;
+    case 0x2d:
+        load_op(t, WASM_OP_load8_u, WASM_I32);
+        return;
+    case 0x2e:
+        load_op(t, WASM_OP_load16_s32, WASM_I32);
+        return;
+    case 0x2f:
+        load_op(t, WASM_OP_load16_u, WASM_I32);
+        return;
+    case 0x30:
+        load_op(t, WASM_OP_load8_s64, WASM_I64);
+        return;
+    case 0x31:
+        load_op(t, WASM_OP_load8_u, WASM_I64);
+        return;
+    case 0x32:
+        load_op(t, WASM_OP_load16_s64, WASM_I64);
+        return;
+    case 0x33:
+        load_op(t, WASM_OP_load16_u, WASM_I64);
+        return;
+    case 0x34:
+        load_op(t, WASM_OP_load32_s64, WASM_I64);
+        return;
+    case 0x35:
+        load_op(t, WASM_OP_load32, WASM_I64);
+        return;
+    case 0x36:
+        store_op(t, WASM_OP_store32);
+        return;
+    case 0x37:
+        store_op(t, WASM_OP_store64);
+        return;
+    case 0x38:
+        store_op(t, WASM_OP_store32);
+        return;
+    case 0x39:
+        store_op(t, WASM_OP_store64);
+        return;
+    case 0x3a:
+        store_op(t, WASM_OP_store8);
+        return;
+    case 0x3b:
+        store_op(t, WASM_OP_store16);
+        return;
+    case 0x3c:
+        store_op(t, WASM_OP_store8);
+        return;
+    case 0x3d:
+        store_op(t, WASM_OP_store16);
+        return;
+    case 0x3e:
+        store_op(t, WASM_OP_store32);
+        return;
     case 0x3f: /* memory.size */
         rd_byte(t);
         if (t->unreach)
@@ -1769,8 +1834,8 @@ static int translate_func(struct tr *t, uint32_t fi)
         t->map[2 * nmap + 1] = t->map[2 * i + 1];
         nmap++;
     }
-    struct wasm_code *c = malloc(sizeof(*c) + ((size_t)t->len + 2 * (size_t)nmap) *
-                                                  sizeof(wasm_code_word));
+    struct wasm_code *c =
+        malloc(sizeof(*c) + ((size_t)t->len + 2 * (size_t)nmap) * sizeof(wasm_code_word));
     if (!c) {
         snprintf(t->err, t->errlen, "out of memory");
         return WASM_ERR_NOMEM;

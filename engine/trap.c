@@ -13,20 +13,34 @@
 const char *wasm_trap_message(enum wasm_trap trap)
 {
     switch (trap) {
-    case WASM_TRAP_NONE: return "";
-    case WASM_TRAP_UNREACHABLE: return "unreachable";
-    case WASM_TRAP_MEMORY_OOB: return "out of bounds memory access";
-    case WASM_TRAP_TABLE_OOB: return "out of bounds table access";
-    case WASM_TRAP_UNDEFINED_ELEMENT: return "undefined element";
-    case WASM_TRAP_UNINITIALIZED_ELEMENT: return "uninitialized element";
-    case WASM_TRAP_INDIRECT_TYPE: return "indirect call type mismatch";
-    case WASM_TRAP_DIV_ZERO: return "integer divide by zero";
-    case WASM_TRAP_INT_OVERFLOW: return "integer overflow";
-    case WASM_TRAP_INVALID_CONVERSION: return "invalid conversion to integer";
-    case WASM_TRAP_STACK_EXHAUSTED: return "call stack exhausted";
-    case WASM_TRAP_FUEL_EXHAUSTED: return "fuel exhausted";
-    case WASM_TRAP_HOST: return "host trap";
-    case WASM_TRAP_EXIT: return "exit";
+    case WASM_TRAP_NONE:
+        return "";
+    case WASM_TRAP_UNREACHABLE:
+        return "unreachable";
+    case WASM_TRAP_MEMORY_OOB:
+        return "out of bounds memory access";
+    case WASM_TRAP_TABLE_OOB:
+        return "out of bounds table access";
+    case WASM_TRAP_UNDEFINED_ELEMENT:
+        return "undefined element";
+    case WASM_TRAP_UNINITIALIZED_ELEMENT:
+        return "uninitialized element";
+    case WASM_TRAP_INDIRECT_TYPE:
+        return "indirect call type mismatch";
+    case WASM_TRAP_DIV_ZERO:
+        return "integer divide by zero";
+    case WASM_TRAP_INT_OVERFLOW:
+        return "integer overflow";
+    case WASM_TRAP_INVALID_CONVERSION:
+        return "invalid conversion to integer";
+    case WASM_TRAP_STACK_EXHAUSTED:
+        return "call stack exhausted";
+    case WASM_TRAP_FUEL_EXHAUSTED:
+        return "fuel exhausted";
+    case WASM_TRAP_HOST:
+        return "host trap";
+    case WASM_TRAP_EXIT:
+        return "exit";
     }
     return "unknown trap";
 }
@@ -61,8 +75,7 @@ static size_t frame_line(char *buf, size_t len, unsigned n, const struct wasm_mo
         w = snprintf(buf, len, "#%u func[%u] %s+0x%lx\n", n, code->func_index,
                      name ? name : "<unnamed>", off);
     else
-        w = snprintf(buf, len, "#%u func[%u] %s\n", n, code->func_index,
-                     name ? name : "<unnamed>");
+        w = snprintf(buf, len, "#%u func[%u] %s\n", n, code->func_index, name ? name : "<unnamed>");
     if (w < 0)
         return 0;
     return (size_t)w < len ? (size_t)w : (len ? len - 1 : 0);

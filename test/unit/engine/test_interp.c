@@ -137,7 +137,7 @@ static void test_translation_is_compact(void **state)
 static void test_address_folding(void **state)
 {
     (void)state;
-    wasm_engine_init(); /* take SIGSEGV back from cmocka */
+    wasm_engine_init();                  /* take SIGSEGV back from cmocka */
     uint64_t s[2] = {0xfffffff0u, 0x20}; /* stores at 0x10 */
     assert_int_equal(call_export(inst, "store_at", s), WASM_OK);
     s[0] = 0x10 - 4;

@@ -205,7 +205,11 @@ static void test_instantiate_cost(void **state)
     /* memory 2 pages, export "f0" */
     memcpy(p, "\x05\x03\x01\x00\x02", 5);
     p += 5;
-    memcpy(p, "\x07\x06\x01\x02" "f0" "\x00\x00", 8);
+    memcpy(p,
+           "\x07\x06\x01\x02"
+           "f0"
+           "\x00\x00",
+           8);
     p += 8;
     /* code: each body computes a chain of adds on its parameter (~60 bytes). */
     uint8_t body[128];
@@ -214,7 +218,7 @@ static void test_instantiate_cost(void **state)
     body[bl++] = 1;
     body[bl++] = 0x7f;
     for (int k = 0; k < 12; k++) {
-        body[bl++] = 0x20, body[bl++] = 0; /* local.get 0 */
+        body[bl++] = 0x20, body[bl++] = 0;                /* local.get 0 */
         body[bl++] = 0x41, body[bl++] = (uint8_t)(k + 1); /* i32.const */
         body[bl++] = 0x6a;                                /* i32.add */
         body[bl++] = 0x21, body[bl++] = 0;                /* local.set 0 */
@@ -270,8 +274,8 @@ static void test_instantiate_cost(void **state)
         }
         wasm_instance_free(inst);
     }
-    printf("instantiate a %zu-byte module (%d functions, 64 KiB data): best %.1f us\n", len,
-           NF, best);
+    printf("instantiate a %zu-byte module (%d functions, 64 KiB data): best %.1f us\n", len, NF,
+           best);
     /* Generous bound for loaded CI machines; the target is < 1 ms. */
     assert_true(best < 5000);
     wasm_module_free(m);
