@@ -7,9 +7,25 @@
  * well-known names below (plugin_*, request.*, response.*, source.*, destination.*,
  * connection.*, upstream.*), then values the plugin stored with proxy_set_property on
  * the effective stream or its root, then the host's get_property. Unknown: NOT_FOUND.
+ *
+ * The well-known names (stream contexts only, except plugin_*):
+ *   plugin_name, plugin_root_id, plugin_vm_id                          string
+ *   request.path, .url_path (no query), .query, .host, .scheme, .method, .id,
+ *     .referer, .useragent, .protocol                                   string
+ *   request.time (ns since the epoch), .duration (ns, once complete), .size (body),
+ *     .total_size (body + header and trailer bytes), .headers_bytes     int64 LE
+ *   request.headers / response.headers / response.trailers             pairs map
+ *   request.headers.<name> (also response.*): the values joined by ","  string
+ *   response.code, .size, .total_size, .headers_bytes                   int64 LE
+ *   response.code_details                                              string
+ *   source.address, destination.address, upstream.address ("ip:port")  string
+ *   source.port, destination.port, upstream.port, connection.id         int64 LE
+ *   connection.mtls                                                    bool (1 byte)
+ *   connection.tls_version (only with TLS), .requested_server_name      string
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -93,6 +109,28 @@ static uint64_t pw_map_bytes(const struct pw_map *m)
     return n;
 }
 
+/* One header as a property: its values joined with "," when it occurs several times
+ * (Envoy's CEL header lookup); NOT_FOUND when absent. */
+static enum pw_status pw_prop_header(struct pw_buf *out, const struct pw_map *m, const char *key,
+                                     size_t key_len)
+{
+    bool found = false;
+
+    out->len = 0;
+    for (uint32_t i = 0; m != NULL && i < m->count; i++) {
+        const struct pw_header *f = &m->items[i];
+        if (f->key_len != key_len || strncasecmp(f->key, key, key_len) != 0)
+            continue;
+        if ((found && pw_buf_append(out, ",", 1) != 0) ||
+            pw_buf_append(out, f->value, f->value_len) != 0)
+            return PW_INTERNAL_FAILURE;
+        found = true;
+    }
+    if (found && out->data == NULL && pw_buf_set(out, "", 0) != 0)
+        return PW_INTERNAL_FAILURE;
+    return found ? PW_OK : PW_NOT_FOUND;
+}
+
 static const char *pw_header_of(struct pw_map *m, const char *key)
 {
     return m != NULL ? pw_map_value(m, key) : NULL;
@@ -108,16 +146,14 @@ static enum pw_status pw_prop_request(struct pw_vm *vm, struct pw_ctx *ctx,
     const char *path = pw_header_of(h, ":path");
 
     if (pw_seg_is(name, len, "headers")) {
-        if (nseg == 3) {
-            const struct pw_header *f = h != NULL ? pw_map_get(h, sub, sublen) : NULL;
-            return f != NULL
-                       ? pw_buf_set(out, f->value, f->value_len) == 0 ? PW_OK : PW_INTERNAL_FAILURE
-                       : PW_NOT_FOUND;
-        }
+        if (nseg == 3)
+            return pw_prop_header(out, h, sub, sublen);
         return pw_prop_map(out, h);
     }
     if (pw_seg_is(name, len, "path"))
         return pw_prop_str(out, path);
+    if (pw_seg_is(name, len, "headers_bytes"))
+        return h != NULL ? pw_prop_int(out, pw_map_bytes(h)) : PW_NOT_FOUND;
     if (pw_seg_is(name, len, "url_path") || pw_seg_is(name, len, "query")) {
         if (path == NULL)
             return PW_NOT_FOUND;
@@ -171,14 +207,12 @@ static enum pw_status pw_prop_response(struct pw_vm *vm, struct pw_ctx *ctx,
     if (pw_seg_is(name, len, "headers") || pw_seg_is(name, len, "trailers")) {
         if (pw_seg_is(name, len, "trailers"))
             h = pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_TRAILERS);
-        if (nseg == 3) {
-            const struct pw_header *f = h != NULL ? pw_map_get(h, sub, sublen) : NULL;
-            return f != NULL
-                       ? pw_buf_set(out, f->value, f->value_len) == 0 ? PW_OK : PW_INTERNAL_FAILURE
-                       : PW_NOT_FOUND;
-        }
+        if (nseg == 3)
+            return pw_prop_header(out, h, sub, sublen);
         return pw_prop_map(out, h);
     }
+    if (pw_seg_is(name, len, "headers_bytes"))
+        return h != NULL ? pw_prop_int(out, pw_map_bytes(h)) : PW_NOT_FOUND;
     if (pw_seg_is(name, len, "code")) {
         const char *s = pw_header_of(h, ":status");
         return s != NULL ? pw_prop_int(out, strtoull(s, NULL, 10)) : PW_NOT_FOUND;

@@ -92,7 +92,9 @@ static void plugin_and_request_properties(void **state)
     expect_str(e->vm, "request.host", "example.com");
     expect_str(e->vm, "request.protocol", "HTTP/1.1");
     expect_int(e->vm, "request.time", 1234567890123ull);
-    expect_str(e->vm, "request.headers.x-foo", "one");
+    /* x-foo occurs twice: the values joined with "," (Envoy's CEL lookup) */
+    expect_str(e->vm, "request.headers.x-foo", "one,two");
+    expect_str(e->vm, "request.headers.X-Foo", "one,two");
     const uint8_t *v;
     uint32_t len;
     assert_int_equal(prop(e->vm, "request.headers", &v, &len), PW_OK);
@@ -165,6 +167,7 @@ static void sizes_durations_details_and_upstream(void **state)
     i->request_size = 10;
     expect_int(e->vm, "request.size", 10);
     expect_int(e->vm, "request.total_size", 68);
+    expect_int(e->vm, "request.headers_bytes", 58);
     e->fs.has_map[PW_MAP_REQUEST_TRAILERS] = true;
     pw_map_add(&e->fs.maps[1], "t", 1, "12", 2);
     expect_int(e->vm, "request.total_size", 71);
@@ -183,6 +186,7 @@ static void sizes_durations_details_and_upstream(void **state)
     expect_str(e->vm, "response.code_details", "via_upstream");
     expect_int(e->vm, "response.size", 4);
     expect_int(e->vm, "response.total_size", 4 + 10);
+    expect_int(e->vm, "response.headers_bytes", 10);
     assert_int_equal(prop(e->vm, "response.trailers", &v, &len), PW_NOT_FOUND);
     e->fs.has_map[PW_MAP_RESPONSE_TRAILERS] = true;
     pw_map_add(&e->fs.maps[3], "grpc-status", 11, "0", 1);
