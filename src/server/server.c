@@ -225,8 +225,13 @@ static void srv_flush(struct srv_conn *c)
             event_add(&c->wev, stream_timeout(c->w->base, c->lc->cfg->body_timeout_ms));
             c->writing = true;
         }
-        if (left > SRV_OUT_HIGH)
+        if (left > SRV_OUT_HIGH) {
             c->out_blocked = true;
+        } else if (c->out_blocked && left < SRV_OUT_LOW && c->s != NULL) {
+            /* Below the low mark: let the upstream read again while the rest goes out. */
+            c->out_blocked = false;
+            stream_response_drained(c->s);
+        }
         return;
     }
     if (c->writing) {

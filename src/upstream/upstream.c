@@ -436,8 +436,13 @@ static void up_flush(struct up_conn *c)
             event_add(&c->wev, stream_timeout(c->u->base, c->cl ? c->cl->read_timeout_ms : 30000));
             c->writing = true;
         }
-        if (left >= UP_HIGH)
+        if (left >= UP_HIGH) {
             c->out_blocked = true;
+        } else if (c->out_blocked && left < UP_LOW && c->s != NULL) {
+            /* Below the low mark: let the client send more while the rest goes out. */
+            c->out_blocked = false;
+            stream_request_drained(c->s);
+        }
         return;
     }
     if (c->writing) {
