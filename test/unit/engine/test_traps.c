@@ -5,6 +5,7 @@
  * and the instance stays usable after each trap.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -181,6 +182,49 @@ static void test_backtrace(void **state)
     assert_int_equal(small[7], 0);
 }
 
+static sigjmp_buf chain_jb;
+static volatile sig_atomic_t chained;
+
+static void my_segv(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    chained = 1;
+    siglongjmp(chain_jb, 1);
+}
+
+/* A fault outside guest memory goes to the handler that was there before the engine's
+ * (here a test handler; normally the default action and its core dump). */
+static void test_foreign_fault_is_chained(void **state)
+{
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = my_segv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old);
+    wasm_engine_init(); /* the engine's handler goes in front of my_segv */
+#ifndef WASP_BOUNDS_CHECKS
+    struct sigaction cur;
+    sigaction(SIGSEGV, NULL, &cur);
+    assert_true(cur.sa_sigaction != my_segv);
+#endif
+    chained = 0;
+    if (!sigsetjmp(chain_jb, 1)) {
+        volatile uintptr_t addr = 16; /* unmapped, outside any guest memory */
+        *(volatile int *)addr = 1;
+    }
+    assert_int_equal(chained, 1);
+    /* Guest faults are still traps. */
+    uint64_t s[1] = {65536};
+    assert_int_equal(call_export(inst, "load", s), WASM_ERR_TRAP);
+    assert_int_equal(wasm_instance_trap(inst), WASM_TRAP_MEMORY_OOB);
+    assert_int_equal(chained, 1);
+    sigaction(SIGSEGV, &old, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_table_and_call_traps),
         cmocka_unit_test(test_host_trap_and_exit),
         cmocka_unit_test(test_backtrace),
+        cmocka_unit_test(test_foreign_fault_is_chained),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
