@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "daemon/worker.h"
+#include "http1/h1.h"
 #include "log/log.h"
 #include "server/server.h"
 #include "stream/stream.h"
@@ -674,6 +675,8 @@ static bool h2_listener_alive(struct h2_conn *c)
     return false;
 }
 
+static struct h2_stream *h2_stream_open(struct h2_conn *c, int32_t id);
+
 static int h2_begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
     struct h2_conn *c = ud;
@@ -688,9 +691,18 @@ static int h2_begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, 
                                   NGHTTP2_REFUSED_STREAM);
         return 0;
     }
+    return h2_stream_open(c, frame->hd.stream_id) != NULL ? 0
+                                                          : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
+/* A new stream (HTTP/2 stream id) on the connection's current listener configuration.
+ * @return it, or NULL (out of memory). */
+static struct h2_stream *h2_stream_open(struct h2_conn *c, int32_t id)
+{
+    nghttp2_session *ng = c->ng;
     struct h2_stream *hs = calloc(1, sizeof(*hs));
     if (hs == NULL)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return NULL;
     hs->resp = evbuffer_new();
     struct stream *s = stream_create(c->w->base, c->lc->chain, &c->lc->stream);
     if (s == NULL || hs->resp == NULL) {
@@ -699,11 +711,11 @@ static int h2_begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, 
         free(hs);
         if (s != NULL)
             stream_destroy(s);
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return NULL;
     }
     hs->c = c;
     hs->gen = daemon_gen_ref(c->gen);
-    hs->id = frame->hd.stream_id;
+    hs->id = id;
     hs->s = s;
     s->down = &h2_down_ops;
     s->down_ctx = hs;
@@ -723,7 +735,7 @@ static int h2_begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, 
     c->streams = hs;
     c->n_streams++;
     h2_update_timer(c);
-    return 0;
+    return hs;
 }
 
 static int h2_header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
@@ -1053,9 +1065,11 @@ static void h2_init(void)
     h2_options_init();
 }
 
-void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
-                 size_t listener_index, const struct srv_io_ops *io, void *io_ctx,
-                 struct evbuffer *pre)
+/* Sets a connection up (session, our SETTINGS, events, accounting); closes fd and frees
+ * io_ctx on failure. @return it or NULL. */
+static struct h2_conn *h2_conn_make(struct worker *w, int fd, const char *client,
+                                    struct daemon_gen *gen, size_t listener_index,
+                                    const struct srv_io_ops *io, void *io_ctx)
 {
     struct h2_conn *c = calloc(1, sizeof(*c));
     pthread_once(&h2_once, h2_init);
@@ -1095,17 +1109,7 @@ void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen
         h2_conns->prev = c;
     h2_conns = c;
     w->n_conns++;
-    if (pre != NULL)
-        evbuffer_add_buffer(c->in, pre);
-    if (w->draining)
-        h2_goaway(c, NGHTTP2_NO_ERROR);
-    if (!h2_recv(c)) {
-        h2_kill(c);
-        return;
-    }
-    h2_update_timer(c);
-    h2_schedule_flush(c);
-    return;
+    return c;
 fail:
     log_error("%s: h2: out of memory", client);
     if (c != NULL) {
@@ -1122,6 +1126,151 @@ fail:
     if (io != NULL)
         io->free(io_ctx);
     close(fd);
+    return NULL;
+}
+
+/* Feeds the bytes read so far and starts the connection's turn. */
+static void h2_conn_start(struct h2_conn *c, struct evbuffer *pre)
+{
+    if (pre != NULL)
+        evbuffer_add_buffer(c->in, pre);
+    if (c->w->draining)
+        h2_goaway(c, NGHTTP2_NO_ERROR);
+    if (!h2_recv(c)) {
+        h2_kill(c);
+        return;
+    }
+    h2_update_timer(c);
+    h2_schedule_flush(c);
+}
+
+void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
+                 size_t listener_index, const struct srv_io_ops *io, void *io_ctx,
+                 struct evbuffer *pre)
+{
+    struct h2_conn *c = h2_conn_make(w, fd, client, gen, listener_index, io, io_ctx);
+    if (c != NULL)
+        h2_conn_start(c, pre);
+}
+
+/* ---- Upgrade: h2c (RFC 7540 §3.2) ---- */
+
+/* Decodes base64url (no padding needed) into out. @return length or -1. */
+static ssize_t b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = in[i];
+        int v;
+        if (ch >= 'A' && ch <= 'Z')
+            v = ch - 'A';
+        else if (ch >= 'a' && ch <= 'z')
+            v = ch - 'a' + 26;
+        else if (ch >= '0' && ch <= '9')
+            v = ch - '0' + 52;
+        else if (ch == '-' || ch == '+')
+            v = 62;
+        else if (ch == '_' || ch == '/')
+            v = 63;
+        else if (ch == '=')
+            break;
+        else
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == cap)
+                return -1;
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (ssize_t)n;
+}
+
+/* The decoded HTTP2-Settings of r (in settings, cap bytes). @return length or -1. */
+static ssize_t upgrade_settings(const char *buf, const struct h1_request *r, uint8_t *settings,
+                                size_t cap)
+{
+    int i = h1_header_find(buf, r->headers, r->nheaders, "http2-settings", 14, 0);
+    if (i < 0 ||
+        h1_header_find(buf, r->headers, r->nheaders, "http2-settings", 14, (uint32_t)i + 1) >= 0)
+        return -1;
+    const struct h1_header *h = &r->headers[i];
+    ssize_t n = b64url_decode(buf + h->value.off, h->value.len, settings, cap);
+    return n >= 0 && n % 6 == 0 ? n : -1;
+}
+
+bool h2_upgrade_wanted(const char *buf, const struct h1_request *r)
+{
+    if (r->version_minor != 1 || r->body_kind != H1_BODY_NONE || r->method_id == H1_METHOD_CONNECT)
+        return false;
+    int i = h1_header_find(buf, r->headers, r->nheaders, "upgrade", 7, 0);
+    if (i < 0 ||
+        !h1_list_has_token(buf + r->headers[i].value.off, r->headers[i].value.len, "h2c", 3))
+        return false;
+    uint8_t settings[256];
+    return upgrade_settings(buf, r, settings, sizeof(settings)) >= 0;
+}
+
+void h2_conn_upgrade(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
+                     size_t listener_index, const char *buf, const struct h1_request *r,
+                     struct evbuffer *in)
+{
+    uint8_t settings[256];
+    ssize_t slen = upgrade_settings(buf, r, settings, sizeof(settings));
+    struct h2_conn *c = h2_conn_make(w, fd, client, gen, listener_index, NULL, NULL);
+    if (c == NULL) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    static const char sw[] =
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    evbuffer_add(c->out, sw, sizeof(sw) - 1);
+    struct h2_stream *hs = NULL;
+    if (slen >= 0 && nghttp2_session_upgrade2(c->ng, settings, (size_t)slen,
+                                              r->method_id == H1_METHOD_HEAD, NULL) == 0)
+        hs = h2_stream_open(c, 1);
+    char *copy = hs != NULL ? stream_alloc(hs->s, r->head_len) : NULL;
+    if (copy == NULL) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        h2_kill(c);
+        return;
+    }
+    /* The HTTP/1.1 request becomes stream 1, which the client already half-closed. */
+    memcpy(copy, buf, r->head_len);
+    struct stream *s = hs->s;
+    s->method = copy + r->method.off;
+    s->method_len = r->method.len;
+    s->method_id = r->method_id;
+    if (r->target_form == H1_TARGET_ABSOLUTE) {
+        s->path = r->path.len ? copy + r->path.off : "/";
+        s->path_len = r->path.len ? r->path.len : 1;
+        s->authority = copy + r->authority.off;
+        s->authority_len = r->authority.len;
+    } else {
+        s->path = copy + r->target.off;
+        s->path_len = r->target.len;
+        s->authority = copy + r->host.off;
+        s->authority_len = r->host.len;
+    }
+    for (uint32_t i = 0; i < r->nheaders; i++) {
+        const struct h1_header *h = &r->headers[i];
+        if ((h->flags & H1_HF_HOP_BY_HOP) || h->id == H1_HDR_EXPECT ||
+            h->id == H1_HDR_CONTENT_LENGTH ||
+            (h->name.len == 14 && h1_name_eq(copy + h->name.off, "http2-settings", 14)))
+            continue;
+        stream_headers_add_ref(s, &s->req_headers, copy + h->name.off, h->name.len,
+                               copy + h->value.off, h->value.len);
+    }
+    s->req_content_length = 0;
+    hs->started = true;
+    hs->req_eos = true;
+    evbuffer_drain(in, r->head_len);
+    stream_request_headers(s, true);
+    h2_conn_start(c, in);
 }
 
 void h2_drain_all(struct worker *w)

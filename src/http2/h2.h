@@ -44,6 +44,23 @@ void h2_conn_new(struct worker *w, int fd, const char *client, struct daemon_gen
                  size_t listener_index, const struct srv_io_ops *io, void *io_ctx,
                  struct evbuffer *pre);
 
+struct h1_request;
+
+/*
+ * Upgrade: h2c (RFC 7540 §3.2): true if the parsed HTTP/1.1 request r (fields in buf)
+ * may switch: HTTP/1.1, no body, "h2c" in Upgrade, one valid HTTP2-Settings.
+ */
+bool h2_upgrade_wanted(const char *buf, const struct h1_request *r);
+
+/*
+ * Takes over cleartext fd: answers 101, and the request (buf, r; r->head_len bytes at
+ * the start of `in`) becomes stream 1; the bytes after it in `in` (moved) are the
+ * client's HTTP/2 preface and frames. Closes fd on failure.
+ */
+void h2_conn_upgrade(struct worker *w, int fd, const char *client, struct daemon_gen *gen,
+                     size_t listener_index, const char *buf, const struct h1_request *r,
+                     struct evbuffer *in);
+
 /* Graceful drain: GOAWAY, in-flight streams finish, then the connections close. */
 void h2_drain_all(struct worker *w);
 /* The worker switched generations: connections whose listener is gone get GOAWAY

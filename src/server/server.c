@@ -743,6 +743,14 @@ static void srv_process(struct srv_conn *c)
                 srv_error_reply(c, c->parser.status, c->parser.reason);
                 break;
             }
+            if (!c->served && c->io == NULL && h2_upgrade_wanted(buf, &c->req)) {
+                /* Upgrade: h2c on the first request: HTTP/2 from here on. */
+                h2_conn_upgrade(c->w, c->fd, c->client, c->gen,
+                                (size_t)(c->lc - c->gen->listeners), buf, &c->req, c->in);
+                c->handed_off = true;
+                srv_kill(c);
+                return;
+            }
             c->served = true;
             if (c->req.method_id == H1_METHOD_CONNECT) {
                 evbuffer_drain(c->in, (size_t)n);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# HTTP/2 and TLS termination against a real nginx upstream: h2c with prior knowledge,
-# h2 over TLS (ALPN), ALPN fallback to HTTP/1.1, HTTP/1.1 still served on the cleartext
+# HTTP/2 and TLS termination against a real nginx upstream: h2c with prior knowledge and
+# by Upgrade: h2c, h2 over TLS (ALPN), ALPN fallback to HTTP/1.1, HTTP/1.1 still served on the cleartext
 # listener, 10 MB up and down over h2 and h2c (checksums), split cookies joined, many
 # concurrent streams (nghttp), a bad preface closes the connection, h2load with 0 failures,
 # 431 for a too large header list, handshake and idle timeouts, a slow h2 reader does not
@@ -61,6 +61,19 @@ pass "h2c with prior knowledge"
 [ "$(http -w '%{http_version}' -o /dev/null "$h2c/small.txt")" = "1.1" ] ||
     fail "HTTP/1.1 on the h2c listener"
 pass "HTTP/1.1 next to h2c"
+
+# Upgrade: h2c (curl --http2 on http://): 101, then the request answered over HTTP/2;
+# a request with a body is not upgraded (HTTP/1.1 goes on).
+out=$(http --http2 -w ' %{http_version}' "$h2c/hdr")
+case "$out" in
+"host=127.0.0.1 xff=127.0.0.1 via=1.1 wasp xfp=http conn= te="*" 2") ;;
+*) fail "Upgrade: h2c: $out" ;;
+esac
+[ "$(http --http2 "$h2c/big.bin" | sha256sum | cut -d' ' -f1)" = "$want" ] ||
+    fail "10 MB over an upgraded connection differs"
+[ "$(http --http2 -d x -o /dev/null -w '%{http_version}' "$h2c/small.txt")" = 1.1 ] ||
+    fail "a request with a body must not be upgraded"
+pass "Upgrade: h2c (and not with a request body)"
 
 # h2 over TLS via ALPN, scheme https forwarded.
 out=$(http -k --http2 -w ' %{http_version}' "$h2s/hdr")
