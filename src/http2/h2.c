@@ -62,6 +62,9 @@ struct h2_conn {
     /* closing: no new streams, close when the last ends; fatal: GOAWAY with an error,
      * read nothing more */
     bool reading, writing, dead, post_flush, closing, fatal, goaway, in_send;
+    /* Upgrade: h2c: only the 101 goes out until the client's preface came (some
+     * clients cannot buffer much HTTP/2 data behind the 101) */
+    bool upgrade_wait;
     char client[64];
 };
 
@@ -188,7 +191,8 @@ static void h2_flush(struct h2_conn *c)
 {
     h2_update_timer(c); /* activity: a read, a write or upstream data */
     for (int round = 0; round < H2_FLUSH_ROUNDS && !c->dead; round++) {
-        if (evbuffer_get_length(c->out) < H2_OUT_HIGH && nghttp2_session_want_write(c->ng)) {
+        if (evbuffer_get_length(c->out) < H2_OUT_HIGH && !c->upgrade_wait &&
+            nghttp2_session_want_write(c->ng)) {
             c->in_send = true;
             int rv = nghttp2_session_send(c->ng);
             c->in_send = false;
@@ -218,7 +222,7 @@ static void h2_flush(struct h2_conn *c)
         event_del(&c->wev);
         c->writing = false;
     }
-    if (nghttp2_session_want_write(c->ng) && evbuffer_get_length(c->out) == 0) {
+    if (nghttp2_session_want_write(c->ng) && evbuffer_get_length(c->out) == 0 && !c->upgrade_wait) {
         h2_schedule_flush(c); /* more to do: next loop turn */
         return;
     }
@@ -371,6 +375,7 @@ static void h2_read_cb(evutil_socket_t fd, short what, void *arg)
         h2_free(c);
         return;
     }
+    c->upgrade_wait = false;
     if (!h2_recv(c)) {
         h2_free(c);
         return;
@@ -1269,6 +1274,7 @@ void h2_conn_upgrade(struct worker *w, int fd, const char *client, struct daemon
     hs->started = true;
     hs->req_eos = true;
     evbuffer_drain(in, r->head_len);
+    c->upgrade_wait = evbuffer_get_length(in) == 0;
     stream_request_headers(s, true);
     h2_conn_start(c, in);
 }
