@@ -39,6 +39,7 @@
 
 #define RP_MAX_PLUGINS 16
 #define RP_EPOCH_NS 1700000000000000000ull /* virtual wall clock at time 0 */
+#define RP_MAX_DELTA_MS 86400000u             /* largest delta_ms of a packet: one day */
 
 struct rp_plugin {
     const char *file;
@@ -1066,8 +1067,11 @@ static int rp_check_traffic(json_t *root, char *err, size_t errlen)
             return -1;
         }
         json_t *d = json_object_get(pkt, "delta_ms");
-        if (d != NULL && (!json_is_number(d) || json_number_value(d) < 0)) {
-            snprintf(err, errlen, "packet %zu: field \"delta_ms\" must be a number >= 0", i);
+        if (d != NULL && (!json_is_number(d) || !(json_number_value(d) >= 0) ||
+                          json_number_value(d) > RP_MAX_DELTA_MS)) {
+            snprintf(err, errlen,
+                     "packet %zu: field \"delta_ms\" must be a number from 0 to %u (one day)", i,
+                     RP_MAX_DELTA_MS);
             return -1;
         }
         static const char *maps[] = {"headers", "query_params", "trailers"};
@@ -1562,6 +1566,67 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
     return 0;
 }
 
+/* Checks the canned callout answers before anything runs. */
+static int rp_check_callouts(json_t *canned, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *c;
+
+    if (!json_is_array(canned)) {
+        snprintf(err, errlen, "the top level must be an array");
+        return -1;
+    }
+    json_array_foreach(canned, i, c)
+    {
+        const char *bad = NULL;
+        if (!json_is_object(c)) {
+            snprintf(err, errlen, "entry %zu: must be an object", i);
+            return -1;
+        }
+        json_t *v;
+        if ((v = json_object_get(c, "upstream")) != NULL && !json_is_string(v))
+            bad = "\"upstream\" must be a string";
+        else if ((v = json_object_get(c, "path")) != NULL && !json_is_string(v))
+            bad = "\"path\" must be a string";
+        else if ((v = json_object_get(c, "body")) != NULL && !json_is_string(v))
+            bad = "\"body\" must be a string";
+        else if ((v = json_object_get(c, "fail")) != NULL && !json_is_boolean(v))
+            bad = "\"fail\" must be true or false";
+        else if ((v = json_object_get(c, "status")) != NULL &&
+                 (!json_is_integer(v) || json_integer_value(v) < 100 ||
+                  json_integer_value(v) > 999))
+            bad = "\"status\" must be an integer from 100 to 999";
+        else if ((v = json_object_get(c, "delay_ms")) != NULL &&
+                 (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                  json_integer_value(v) > RP_MAX_DELTA_MS))
+            bad = "\"delay_ms\" must be an integer from 0 to 86400000 (one day)";
+        for (int k = 0; bad == NULL && k < 2; k++) {
+            const char *name = k == 0 ? "headers" : "trailers";
+            const char *key;
+            json_t *hv;
+            v = json_object_get(c, name);
+            if (v == NULL)
+                continue;
+            if (!json_is_object(v)) {
+                bad = k == 0 ? "\"headers\" must be an object of strings"
+                             : "\"trailers\" must be an object of strings";
+                break;
+            }
+            json_object_foreach(v, key, hv)
+            {
+                if (!json_is_string(hv))
+                    bad = k == 0 ? "\"headers\" must be an object of strings"
+                                 : "\"trailers\" must be an object of strings";
+            }
+        }
+        if (bad != NULL) {
+            snprintf(err, errlen, "entry %zu: field %s", i, bad);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static json_t *rp_load_json(const char *what, const char *path)
 {
     json_error_t e;
@@ -1671,9 +1736,8 @@ int wasp_cmd_replay(int argc, char **argv)
         rp.canned = rp_load_json("callouts", callouts_path);
         if (rp.canned == NULL)
             goto out;
-        if (!json_is_array(rp.canned)) {
-            fprintf(stderr, "wasp replay: callouts %s: the top level must be an array\n",
-                    callouts_path);
+        if (rp_check_callouts(rp.canned, err, sizeof(err)) != 0) {
+            fprintf(stderr, "wasp replay: callouts %s: %s\n", callouts_path, err);
             goto out;
         }
     } else {
