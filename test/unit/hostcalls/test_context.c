@@ -452,6 +452,86 @@ static void a_vm_freed_while_its_root_waits_for_proxy_done_deletes_it(void **sta
     assert_int_equal(e->host.roots_deleted, 1);
 }
 
+/* TCP callbacks: record their arguments; downstream data reads buffer 2 and pauses. */
+static uint64_t tcp_args[3];
+static uint32_t tcp_read_status;
+
+static int g_new_connection(wasm_instance_t *inst, uint64_t *slots)
+{
+    strcat(order, "new,");
+    tcp_args[0] = slots[0];
+    slots[0] = 0;
+    return WASM_OK;
+}
+
+static int g_downstream_data(wasm_instance_t *inst, uint64_t *slots)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    strcat(order, "down,");
+    memcpy(tcp_args, slots, sizeof(tcp_args));
+    tcp_read_status = HC(get_buffer_bytes, vm, PW_BUFFER_DOWNSTREAM_DATA, 0, 100, 0x300, 0x304);
+    /* The upstream direction's buffer does not exist now. */
+    if (HC(get_buffer_bytes, vm, PW_BUFFER_UPSTREAM_DATA, 0, 100, 0x300, 0x308) != PW_NOT_FOUND)
+        tcp_read_status = 0xbad;
+    slots[0] = 1;
+    return WASM_OK;
+}
+
+static int g_upstream_data(wasm_instance_t *inst, uint64_t *slots)
+{
+    strcat(order, "up,");
+    memcpy(tcp_args, slots, sizeof(tcp_args));
+    slots[0] = 0;
+    return WASM_OK;
+}
+
+static int g_close(wasm_instance_t *inst, uint64_t *slots)
+{
+    strcat(order, "close,");
+    tcp_args[0] = slots[0];
+    tcp_args[1] = slots[1];
+    return WASM_OK;
+}
+
+static void tcp_callbacks_get_their_arguments_and_buffers(void **state)
+{
+    struct fake_env *e = *state;
+    uint32_t id = e->stream->ctx.id;
+
+    fake_enter(e->vm, NULL, PW_CB_NONE);
+    /* Missing callbacks continue. */
+    assert_int_equal(pw_stream_new_connection(e->stream), PW_ACTION_CONTINUE);
+    e->vm->funcs[PW_CB_NEW_CONNECTION] = fake_func(g_new_connection, 1, 1);
+    e->vm->funcs[PW_CB_DOWNSTREAM_DATA] = fake_func(g_downstream_data, 3, 1);
+    e->vm->funcs[PW_CB_UPSTREAM_DATA] = fake_func(g_upstream_data, 3, 1);
+    e->vm->funcs[PW_CB_DOWNSTREAM_CLOSE] = fake_func(g_close, 2, 0);
+    e->vm->funcs[PW_CB_UPSTREAM_CLOSE] = fake_func(g_close, 2, 0);
+
+    assert_int_equal(pw_stream_new_connection(e->stream), PW_ACTION_CONTINUE);
+    assert_int_equal(tcp_args[0], id);
+    e->fs.has_buf[PW_BUFFER_DOWNSTREAM_DATA] = true;
+    pw_buf_set(&e->fs.bufs[PW_BUFFER_DOWNSTREAM_DATA], "ping", 4);
+    assert_int_equal(pw_stream_downstream_data(e->stream, 4, true), PW_ACTION_PAUSE);
+    assert_int_equal(tcp_args[0], id);
+    assert_int_equal(tcp_args[1], 4);
+    assert_int_equal(tcp_args[2], 1);
+    assert_int_equal(tcp_read_status, PW_OK);
+    uint32_t len;
+    const uint8_t *got = fake_out(e->vm, 0x300, 0x304, &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(got, "ping", 4);
+    assert_int_equal(pw_stream_upstream_data(e->stream, 7, false), PW_ACTION_CONTINUE);
+    assert_int_equal(tcp_args[1], 7);
+    assert_int_equal(tcp_args[2], 0);
+    pw_stream_downstream_close(e->stream, 2);
+    assert_int_equal(tcp_args[0], id);
+    assert_int_equal(tcp_args[1], 2);
+    pw_stream_upstream_close(e->stream, 1);
+    assert_int_equal(tcp_args[1], 1);
+    assert_string_equal(order, "new,down,up,close,close,");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +565,8 @@ int main(void)
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(
             a_vm_freed_while_its_root_waits_for_proxy_done_deletes_it, setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(tcp_callbacks_get_their_arguments_and_buffers, setup,
+                                        fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
