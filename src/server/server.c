@@ -67,6 +67,8 @@ struct srv_conn {
     bool closing;                /* close once `out` is flushed */
     bool dead;                   /* close now (from post_ev) */
     bool post_flush;             /* post_ev should flush */
+    uint64_t deadline;           /* loop usec of the current timeout, 0: none */
+    uint64_t timer_at;           /* when the pending timer event fires, 0: not pending */
     bool served;                 /* a request was parsed (no h2c preface check after it) */
     bool handed_off;             /* fd and transport went to another codec (HTTP/2) */
     const struct srv_io_ops *io; /* transport (TLS) or NULL: the plain socket */
@@ -132,13 +134,40 @@ ssize_t srv_read_fd(struct evbuffer *in, int fd, size_t max)
     return r;
 }
 
+/*
+ * Sets the connection's one deadline (0: none). Lazy, as nginx does: the timer event is
+ * re-armed only when the new deadline is earlier than the pending one; when it fires
+ * early (the deadline moved later, or went away) srv_timer_cb re-arms or ignores it.
+ * This keeps timer-queue work off the per-request path.
+ */
 static void srv_timer_set(struct srv_conn *c, uint64_t ms)
 {
     if (ms == 0) {
-        evtimer_del(&c->timer);
+        c->deadline = 0;
         return;
     }
+    uint64_t now = stream_loop_usec(c->w->base);
+    c->deadline = now + ms * 1000;
+    if (c->timer_at != 0 && c->timer_at <= c->deadline)
+        return; /* fires first, then re-arms for the rest */
     evtimer_add(&c->timer, stream_timeout(c->w->base, ms));
+    c->timer_at = c->deadline;
+}
+
+/* @return true if the timer fired before the connection's deadline (re-armed if any). */
+static bool srv_timer_early(struct srv_conn *c)
+{
+    c->timer_at = 0;
+    if (c->deadline == 0)
+        return true;
+    uint64_t now = stream_loop_usec(c->w->base);
+    if (now + 1000 >= c->deadline)
+        return false;
+    uint64_t left = c->deadline - now;
+    struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+    evtimer_add(&c->timer, &tv);
+    c->timer_at = c->deadline;
+    return true;
 }
 
 static void srv_post(struct srv_conn *c)
@@ -833,6 +862,9 @@ static void srv_read_cb(evutil_socket_t fd, short what, void *arg)
 static void srv_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct srv_conn *c = arg;
+    if (srv_timer_early(c))
+        return;
+    c->deadline = 0;
     switch (c->state) {
     case SRV_HEAD:
         if (c->head_timer && evbuffer_get_length(c->in) > 0) {
