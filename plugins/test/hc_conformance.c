@@ -760,6 +760,17 @@ int32_t WASP_EXPORT(proxy_on_response_headers)(uint32_t ctx, uint32_t n, uint32_
     bytes_eq("request header kept", &v, "checked");
     wasp_bytes_free(&v);
     st("request body during the response (none)", wasp_get_buffer(0, 0, 10, &v), WASP_NOT_FOUND);
+    if (requests == 1) {
+        /* A callout nobody waits for: its answer is slow, the stream ends first, and the
+         * callout dies with it (proxy_on_http_call_response must never see this token). */
+        uint32_t token = 0;
+        const char *kv[] = {":method", "GET", ":path", "/slow", ":authority", "conf.local"};
+        struct wasp_bytes h = {0};
+        wasp_pairs_encode(kv, 3, &h);
+        st("http_call (abandoned)",
+           proxy_http_call("conf", 4, h.data, h.len, NULL, 0, NULL, 0, 0, &token), WASP_OK);
+        wasp_bytes_free(&h);
+    }
     return WASP_CONTINUE;
 }
 
