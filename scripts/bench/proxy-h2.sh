@@ -225,5 +225,11 @@ bench() {
         "$(median "$T/w.all" 5)" "$(median "$T/n.all" 5)"
 }
 
+# An unmeasured warm-up of each proxy and mode (pools, heap, page faults) before the rounds.
+for u in "https://127.0.0.1:$wp" "https://127.0.0.1:$ngp" "http://127.0.0.1:$wc" \
+    "http://127.0.0.1:$ngc"; do
+    $cpu_other h2load -c "$conns" -m "$streams" -t 1 -D 2 "$u/index.html" >/dev/null 2>&1
+done
+
 bench "TLS h2" "https://127.0.0.1:$wp" "https://127.0.0.1:$ngp"
 bench "h2c" "http://127.0.0.1:$wc" "http://127.0.0.1:$ngc"
