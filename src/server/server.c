@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #define SRV_READ_CHUNK 16384
+#define SRV_WRITE_IOV 64
 /* Unparsed input we accept while a response is in progress (pipelining bound). */
 #define SRV_PIPELINE_MAX (64 * 1024)
 /* Response bytes held before the upstream is told to stop reading. */
@@ -108,16 +109,16 @@ ssize_t srv_read_fd(struct evbuffer *in, int fd, size_t max)
         errno = ENOMEM;
         return -1;
     }
-    struct iovec iov[2];
-    size_t want = 0;
-    for (int i = 0; i < n; i++) {
-        iov[i].iov_base = v[i].iov_base;
-        iov[i].iov_len = v[i].iov_len;
-        want += v[i].iov_len;
-    }
+    /* recv/recvmsg, not read/readv: the socket calls skip the VFS layer. */
     ssize_t r;
     do {
-        r = readv(fd, iov, n);
+        if (n == 1) {
+            r = recv(fd, v[0].iov_base, v[0].iov_len, 0);
+        } else {
+            struct iovec iov[2] = {{v[0].iov_base, v[0].iov_len}, {v[1].iov_base, v[1].iov_len}};
+            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+            r = recvmsg(fd, &mh, 0);
+        }
     } while (r < 0 && errno == EINTR);
     if (r <= 0) {
         evbuffer_commit_space(in, v, 0);
@@ -130,7 +131,29 @@ ssize_t srv_read_fd(struct evbuffer *in, int fd, size_t max)
         left -= take;
     }
     evbuffer_commit_space(in, v, n);
-    (void)want;
+    return r;
+}
+
+ssize_t srv_write_fd(struct evbuffer *out, int fd)
+{
+    struct evbuffer_iovec v[SRV_WRITE_IOV];
+    int n = evbuffer_peek(out, -1, NULL, v, SRV_WRITE_IOV);
+    if (n > SRV_WRITE_IOV)
+        n = SRV_WRITE_IOV;
+    if (n <= 0)
+        return 0;
+    struct iovec iov[SRV_WRITE_IOV];
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = v[i].iov_base;
+        iov[i].iov_len = v[i].iov_len;
+    }
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t r;
+    do {
+        r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    if (r > 0)
+        evbuffer_drain(out, (size_t)r);
     return r;
 }
 
@@ -242,7 +265,7 @@ static void srv_linger(struct srv_conn *c)
 static void srv_flush(struct srv_conn *c)
 {
     if (evbuffer_get_length(c->out) > 0) {
-        int n = c->io != NULL ? c->io->write(c->io_ctx, c->out) : evbuffer_write(c->out, c->fd);
+        ssize_t n = c->io != NULL ? c->io->write(c->io_ctx, c->out) : srv_write_fd(c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             srv_kill(c);
             return;
@@ -774,8 +797,8 @@ static void srv_process(struct srv_conn *c)
             }
             if (!c->served && c->io == NULL && h2_upgrade_wanted(buf, &c->req)) {
                 /* Upgrade: h2c on the first request: HTTP/2 from here on. */
-                h2_conn_upgrade(c->w, c->fd, c->client, c->gen,
-                                (size_t)(c->lc - c->gen->listeners), buf, &c->req, c->in);
+                h2_conn_upgrade(c->w, c->fd, c->client, c->gen, (size_t)(c->lc - c->gen->listeners),
+                                buf, &c->req, c->in);
                 c->handed_off = true;
                 srv_kill(c);
                 return;

@@ -59,6 +59,12 @@ void srv_close_all(struct worker *w);
  */
 ssize_t srv_read_fd(struct evbuffer *in, int fd, size_t max);
 
+/*
+ * Writes as much of `out` as the socket takes (one sendmsg of up to 64 pieces, no copy)
+ * and drains what went out. @return bytes written, 0 if out is empty, -1 with errno.
+ */
+ssize_t srv_write_fd(struct evbuffer *out, int fd);
+
 /* Formats a socket address as "ip:port" into buf. */
 void srv_format_addr(const struct sockaddr *sa, char *buf, size_t cap);
 

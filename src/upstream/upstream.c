@@ -421,7 +421,7 @@ static void up_flush(struct up_conn *c)
     if (c->connecting || c->dead)
         return;
     if (evbuffer_get_length(c->out) > 0) {
-        int n = evbuffer_write(c->out, c->fd);
+        ssize_t n = srv_write_fd(c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             if (c->s != NULL && !c->head_done)
                 up_fail(c, 502, strerror(errno), errno == EPIPE || errno == ECONNRESET);
