@@ -9,6 +9,10 @@
  * unsent response exceeds a bound. Floods (rapid reset, SETTINGS, PING, empty DATA,
  * PRIORITY, CONTINUATION) end the connection with GOAWAY ENHANCE_YOUR_CALM.
  *
+ * Cleartext connections come from the HTTP/1.1 server: with prior knowledge (the
+ * preface where a request line was expected) or by "Upgrade: h2c"; TLS ones from the
+ * handshake when ALPN picked h2.
+ *
  * Connections live on one worker thread; the list of a worker's HTTP/2 connections is
  * thread-local.
  */

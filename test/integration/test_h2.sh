@@ -57,6 +57,14 @@ case "$out" in
 esac
 pass "h2c with prior knowledge"
 
+# :authority becomes the upstream's Host (curl turns -H Host into :authority).
+out=$(http --http2-prior-knowledge -H 'Host: example.test' "$h2c/hdr")
+case "$out" in
+"host=example.test "*) ;;
+*) fail ":authority -> Host: $out" ;;
+esac
+pass ":authority forwarded as Host"
+
 # HTTP/1.1 still works on the same cleartext listener.
 [ "$(http -w '%{http_version}' -o /dev/null "$h2c/small.txt")" = "1.1" ] ||
     fail "HTTP/1.1 on the h2c listener"
