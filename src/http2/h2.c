@@ -730,6 +730,7 @@ static struct h2_stream *h2_stream_open(struct h2_conn *c, int32_t id)
     s->alog = &c->w->alog;
     s->start_usec = stream_loop_usec(c->w->base);
     s->http_minor = 1; /* as far as HTTP/1.1 framing decisions go */
+    s->http_major = 2; /* the access log */
     if (c->io != NULL)
         s->scheme = c->io->scheme;
     memcpy(s->client, c->client, sizeof(s->client));

@@ -213,7 +213,8 @@ void log_access_append(struct log_access_buf *b, const struct log_access_entry *
     p += log_copy_token(p, e->method_len < 32 ? e->method_len : 32, e->method, e->method_len);
     *p++ = ' ';
     p += log_copy_token(p, 1024, e->target, e->target_len);
-    p += snprintf(p, (size_t)(end - p), " HTTP/1.%d\" %d %llu %.3f ", e->http_minor, e->status,
+    p += snprintf(p, (size_t)(end - p), " HTTP/%d.%d\" %d %llu %.3f ", e->http_major == 2 ? 2 : 1,
+                  e->http_major == 2 ? 0 : e->http_minor, e->status,
                   (unsigned long long)e->bytes_sent, (double)e->duration_usec / 1e6);
     if (e->upstream != NULL && e->upstream_usec >= 0)
         p += snprintf(p, (size_t)(end - p), "%s %.3f\n", e->upstream,

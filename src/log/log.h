@@ -54,6 +54,7 @@ struct log_access_entry {
     const char *target;
     size_t target_len;
     int http_minor;
+    int http_major; /* 2: logged as HTTP/2.0 (else HTTP/1.minor) */
     int status;
     uint64_t bytes_sent; /* response bytes written to the client, head included */
     uint64_t start_usec; /* wall clock at the first byte of the request */

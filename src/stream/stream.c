@@ -281,6 +281,7 @@ static void stream_write_log(struct stream *s)
         .target = s->path ? s->path : "-",
         .target_len = s->path ? s->path_len : 1,
         .http_minor = s->http_minor,
+        .http_major = s->http_major,
         .status = s->status,
         .bytes_sent = s->bytes_sent,
         .start_usec = s->start_usec,

@@ -154,6 +154,7 @@ struct stream {
     uint32_t authority_len;
     const char *scheme; /* "http" / "https" */
     int http_minor;
+    int http_major; /* 2 for HTTP/2 streams (the access log); 0 or 1: HTTP/1.x */
     struct stream_headers req_headers;
     struct stream_headers req_trailers;
     int64_t req_content_length; /* -1: unknown (chunked), 0: no body */

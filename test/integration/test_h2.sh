@@ -64,6 +64,9 @@ case "$out" in
 *) fail ":authority -> Host: $out" ;;
 esac
 pass ":authority forwarded as Host"
+sleep 1.2 # the access log is flushed every second
+grep -q '"GET /hdr HTTP/2.0" 200 ' "$T/access.log" || fail "access log: $(tail -2 "$T/access.log")"
+pass "access log says HTTP/2.0"
 
 # HTTP/1.1 still works on the same cleartext listener.
 [ "$(http -w '%{http_version}' -o /dev/null "$h2c/small.txt")" = "1.1" ] ||
