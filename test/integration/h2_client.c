@@ -18,6 +18,9 @@
  *                                    each request with a chunked body listing the request
  *                                    trailers it got ("got NAME: VALUE") and a response
  *                                    trailer x-resp-trailer: done.
+ *   h2_client slow-upstream PORT     an upstream reading requests at about 2 MB/s; it
+ *                                    answers "read N" (N: bytes of the request it read)
+ *                                    once the client went quiet for 1 s.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -438,7 +441,35 @@ out:
     return NULL;
 }
 
-static int do_echo_upstream(int port)
+/* Slow upstream: reads the whole request at about 2 MB/s (16 KiB every 8 ms) until the
+ * client side goes quiet for 1 s after a blank line was seen, then answers "read N". */
+static void *slow_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[16384];
+    size_t total = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) <= 0)
+            break;
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r <= 0)
+            break;
+        total += (size_t)r;
+        usleep(8000);
+    }
+    char resp[256];
+    char body[64];
+    int bl = snprintf(body, sizeof(body), "read %zu\n", total);
+    int n =
+        snprintf(resp, sizeof(resp),
+                 "HTTP/1.1 200 OK\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s", bl, body);
+    write_all(fd, resp, (size_t)n);
+    close(fd);
+    return NULL;
+}
+
+static int do_echo_upstream(int port, bool slow)
 {
     signal(SIGPIPE, SIG_IGN);
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -455,7 +486,7 @@ static int do_echo_upstream(int port)
         if (fd < 0)
             continue;
         pthread_t t;
-        if (pthread_create(&t, NULL, echo_conn, (void *)(intptr_t)fd) == 0)
+        if (pthread_create(&t, NULL, slow ? slow_conn : echo_conn, (void *)(intptr_t)fd) == 0)
             pthread_detach(t);
         else
             close(fd);
@@ -471,8 +502,11 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "get") == 0)
         return do_request(atoi(argv[2]), argv[3], true);
     if (argc >= 3 && strcmp(argv[1], "echo-upstream") == 0)
-        return do_echo_upstream(atoi(argv[2]));
+        return do_echo_upstream(atoi(argv[2]), false);
+    if (argc >= 3 && strcmp(argv[1], "slow-upstream") == 0)
+        return do_echo_upstream(atoi(argv[2]), true);
     fprintf(stderr, "usage: h2_client flood PORT KIND N | trailers PORT PATH | get PORT PATH | "
+                    "slow-upstream PORT | "
                     "echo-upstream PORT\n");
     return 2;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP/2 protection and trailers: rapid reset (CVE-2023-44487) and PING / SETTINGS /
 # empty DATA / PRIORITY / CONTINUATION floods end the connection with GOAWAY
-# ENHANCE_YOUR_CALM (11) while the worker keeps serving other clients; trailers go both ways
+# ENHANCE_YOUR_CALM (11) while the worker keeps serving other clients; an upload to a slow
+# upstream is flow-controlled (waspd does not hold the body); trailers go both ways
 # (h2 request trailers -> chunked HTTP/1.1 upstream -> response trailers -> h2).
 source "$(dirname "$0")/lib.sh"
 : "${H2_CLIENT:?H2_CLIENT must point to the h2_client test tool}"
@@ -14,6 +15,10 @@ echo small >"$T/ng/www/small.txt"
 "$H2_CLIENT" echo-upstream "$up" </dev/null >/dev/null 2>"$T/echo.err" &
 PIDS+=($!)
 wait_port "$up"
+slow=$(free_port)
+"$H2_CLIENT" slow-upstream "$slow" </dev/null >/dev/null 2>"$T/slow.err" &
+PIDS+=($!)
+wait_port "$slow"
 cat >"$T/w.ini" <<INI
 [daemon]
 workers = 1
@@ -25,6 +30,12 @@ idle_timeout = 2s
 listener = web
 path_prefix = /echo
 cluster = echo
+[route:slow]
+listener = web
+path_prefix = /slowup
+cluster = slow
+[cluster:slow]
+endpoints = 127.0.0.1:$slow
 [cluster:ng]
 endpoints = 127.0.0.1:$ng
 [cluster:echo]
@@ -56,6 +67,31 @@ pass "other clients served during and after the floods"
 timeout 30 "$H2_CLIENT" flood "$wp" rapid-reset 50 >"$T/few.out" 2>&1 || true
 grep -q "^goaway 11$" "$T/few.out" && fail "50 resets must not count as a flood"
 pass "50 resets are not a flood"
+
+# Request back-pressure: 10 MB uploaded fast over h2c to an upstream reading ~2 MB/s;
+# waspd acknowledges DATA (WINDOW_UPDATE) only as the upstream takes it, so it never
+# holds the body.
+head -c 10485760 /dev/urandom >"$T/up.bin"
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$WASPD_PID/status"; }
+rss0=$(rss)
+http --http2-prior-knowledge -T "$T/up.bin" "$h2c/slowup/x" >"$T/slowup.out" &
+cl=$!
+peak=0
+while kill -0 "$cl" 2>/dev/null; do
+    r=$(rss)
+    [ "$r" -gt "$peak" ] && peak=$r
+    sleep 0.1
+done
+wait "$cl" || fail "upload to the slow upstream failed"
+n=$(sed -n 's/^read \([0-9]*\)$/\1/p' "$T/slowup.out")
+[ -n "$n" ] && [ "$n" -gt 10485760 ] || fail "slow upstream got: $(cat "$T/slowup.out")"
+grow=$((peak - rss0))
+if ldd "$WASPD" | grep -q libasan; then
+    pass "upload to a slow upstream complete (RSS not checked under ASan)"
+else
+    [ "$grow" -lt 5000 ] || fail "waspd grew by $grow kB for a 10 MB upload to a slow upstream"
+    pass "upload to a slow upstream: waspd grew by $grow kB (flow control follows the upstream)"
+fi
 
 # Trailers both ways.
 out=$(timeout 20 "$H2_CLIENT" trailers "$wp" /echo)
