@@ -46,7 +46,7 @@ void h2_guard_limits_default(struct h2_guard_limits *l)
     l->per_sec[H2G_EMPTY_DATA] = 200;
     l->per_sec[H2G_PRIORITY] = 1000;
     l->per_sec[H2G_WINDOW_UPDATE] = 100000; /* fast downloads with small windows */
-    l->per_sec[H2G_CONTINUATION] = 8; /* below nghttp2's own max_continuations */
+    l->per_sec[H2G_CONTINUATION] = 8;       /* below nghttp2's own max_continuations */
 }
 
 int h2_guard_frame(struct h2_guard *g, const struct h2_guard_limits *l, uint64_t now_ms,
