@@ -63,10 +63,34 @@ free_port() {
     done
 }
 
-# wait_port PORT: waits up to 5 s until something accepts on 127.0.0.1:PORT.
+# wait_until SECONDS CMD...: runs CMD every 50 ms until it succeeds (returns 0) or
+# SECONDS have passed (returns 1). Tests wait for conditions with this, never for a fixed
+# time: ctest -j2 on a loaded 2-core machine can delay any process by seconds.
+wait_until() {
+    local deadline=$(($(date +%s%N) + $1 * 1000000000))
+    shift
+    while :; do
+        "$@" && return 0
+        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+}
+
+# established PORT: true while some TCP connection to 127.0.0.1:PORT is established
+# (the server side has accepted it, or the kernel has, for the listener's backlog).
+established() {
+    [ -n "$(ss -Htn state established "( sport = :$1 )" 2>/dev/null)" ]
+}
+
+# now_ms: milliseconds since the epoch.
+now_ms() {
+    echo $(($(date +%s%N) / 1000000))
+}
+
+# wait_port PORT: waits up to 20 s until something accepts on 127.0.0.1:PORT.
 wait_port() {
     local i
-    for i in $(seq 1 100); do
+    for i in $(seq 1 400); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
             return 0
         fi

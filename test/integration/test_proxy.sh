@@ -29,8 +29,15 @@ rss0=$(awk '/VmRSS/ {print $2}' "/proc/$WASPD_PID/status")
 http --limit-rate 4M "$base/big.bin" | sha256sum | grep -q "$want" ||
     fail "rate-limited download differs"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$WASPD_PID/status")
-[ $((rss - rss0)) -lt 2048 ] || fail "waspd RSS grew by $((rss - rss0)) kB during a slow 10 MB download"
-pass "slow client: complete, waspd RSS grew by $((rss - rss0)) kB"
+# Under ASan/UBSan (WASP_SANITIZED=1, set by CMake) the allocator's quarantine makes RSS
+# meaningless: the download is still checked, the RSS bound is not.
+if [ "${WASP_SANITIZED:-0}" = 1 ]; then
+    pass "slow client: complete (RSS bound not checked in a sanitizer build)"
+else
+    [ $((rss - rss0)) -lt 2048 ] ||
+        fail "waspd RSS grew by $((rss - rss0)) kB during a slow 10 MB download"
+    pass "slow client: complete, waspd RSS grew by $((rss - rss0)) kB"
+fi
 
 
 # Forwarding headers; Host preserved; hop-by-hop not forwarded.
@@ -97,7 +104,8 @@ grep -qi "^connection: close" "$T/bad.out" || fail "400 without connection: clos
 pass "malformed request -> 400 and close"
 
 # Access log: one line per request with status, bytes, upstream address and time.
-sleep 1.5 # workers flush their access-log buffers every second
+# Workers flush their access-log buffers every second: wait for the line.
+wait_until 15 grep -qE "\"GET /hdr HTTP/1.1\" 200 " "$T/access.log" 2>/dev/null || true
 grep -qE "\"GET /hdr HTTP/1.1\" 200 [0-9]+ [0-9.]+ 127.0.0.1:$ng [0-9.]+$" "$T/access.log" ||
     fail "no access-log line for GET /hdr: $(tail -n 2 "$T/access.log")"
 pass "access log"

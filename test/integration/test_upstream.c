@@ -61,6 +61,8 @@ static void *serve(void *arg)
             break;
         char path[256] = "";
         sscanf(buf, "%*s %255s", path);
+        /* One line per request on stderr: tests wait for it instead of sleeping. */
+        fprintf(stderr, "request %s\n", path);
         memmove(buf, buf + len, have - (size_t)len);
         have -= (size_t)len;
         if (drop_next)
