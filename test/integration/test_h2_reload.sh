@@ -66,7 +66,7 @@ for f in h2c tls; do
 done
 pass "no failed HTTP/2 request across 5 reloads under load (h2c and TLS)"
 
-grep -q "generation 5 is live" "$T/waspd.err" || fail "generation 5 not live"
+wait_until 15 grep -q "generation 5 is live" "$T/waspd.err" || fail "generation 5 not live"
 subj=$(openssl s_client -connect "127.0.0.1:$tp" </dev/null 2>/dev/null |
        sed -n 's/^subject=.*CN *= *\([^,/]*\).*/\1/p')
 [ "$subj" = gen5 ] || fail "new connections get certificate '$subj', not gen5"
@@ -80,7 +80,8 @@ write_conf 6
 http -k --http2 --rate 1/s -D "$T/both.h" -o /dev/null -o /dev/null -w '%{num_connects}\n' \
     "https://127.0.0.1:$tp/index.html" "https://127.0.0.1:$tp/index.html" >"$T/conns.out" &
 cl=$!
-sleep 0.4
+# HUP once the first answer is in (the second request follows it 1 s later).
+wait_until 10 grep -qi "^x-gen: 5" "$T/both.h" 2>/dev/null || true
 kill -HUP "$WASPD_PID"
 wait "$cl" || fail "curl across the reload failed"
 [ "$(awk '{s += $1} END {print s}' "$T/conns.out")" = 1 ] ||
