@@ -183,6 +183,8 @@ struct cfg_listener {
     uint64_t header_timeout_ms; /* default 10s: whole request head */
     uint64_t idle_timeout_ms;   /* default 60s: keep-alive between requests */
     uint64_t body_timeout_ms;   /* default 30s: between request body reads */
+    uint64_t test_pause_ms;     /* default 0 (off): testing, the built-in pause filter
+                                 * holds request and response headers this long */
 
     const struct cfg_plugin *const *plugins; /* the filter chain, in order */
     size_t n_plugins;

@@ -930,6 +930,7 @@ static const struct key listener_keys[] = {
     {"header_timeout", parse_duration, L(pub.header_timeout_ms), 0, "10s", 0, 1, DAY},
     {"idle_timeout", parse_duration, L(pub.idle_timeout_ms), 0, "60s", 0, 1, DAY},
     {"body_timeout", parse_duration, L(pub.body_timeout_ms), 0, "30s", 0, 1, DAY},
+    {"test_pause", parse_duration, L(pub.test_pause_ms), 0, "0", 0, 0, 60000},
     {"plugins", parse_names, L(plugin_names), L(n_plugin_names), NULL, 0, 0, 0},
     {"cluster", parse_name, L(cluster), 0, NULL, 0, 0, 0},
     {"respond", parse_respond, L(respond), 0, NULL, 0, 0, 0},
@@ -1375,7 +1376,8 @@ static void link_listener(struct loader *ld, struct section *sec)
         if (!has_key(sec, "cluster"))
             ld_error(ld, sec->line, sec, "cluster", "missing (required for protocol = tcp)");
         static const char *const http_only[] = {"add_request_header", "remove_request_header",
-                                                "add_response_header", "remove_response_header"};
+                                                "add_response_header", "remove_response_header",
+                                                "test_pause"};
         for (size_t i = 0; i < sizeof(http_only) / sizeof(http_only[0]); i++)
             if (has_key(sec, http_only[i]))
                 ld_key_error(ld, sec, key_of(sec, http_only[i]),

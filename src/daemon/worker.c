@@ -53,6 +53,16 @@ static struct stream_chain *gen_build_chain(const struct cfg_listener *l, char *
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* test_pause (testing): the pause filter first, so that everything behind it waits
+     * for its timer to resume the stream from the event loop. */
+    if (l->test_pause_ms > 0) {
+        char ms[32];
+        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)l->test_pause_ms);
+        if (stream_chain_add(c, "pause", ms, err, errlen) < 0) {
+            stream_chain_free(c);
+            return NULL;
+        }
+    }
     /* Responses run the chain backwards: adds are listed before removes so that
      * removes run first on the way out, as they do on the way in. */
     if (gen_add_header_filters(c, "remove_request_header", l->request_headers_remove,

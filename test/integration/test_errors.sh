@@ -104,8 +104,11 @@ out=$("$WASPD" -t -c "$T/bad.ini" 2>&1)
 rc=$?
 set -e
 [ $rc = 1 ] || fail "waspd -t on a bad file exited $rc, want 1"
-grep -q "bad.ini:2" <<<"$out" || fail "no file:line for the bad workers value: $out"
-grep -q "bad.ini:4" <<<"$out" || fail "no file:line for the bad address: $out"
+# Every error, each as file:line: [section] key: what is wrong.
+grep -qF "bad.ini:2: [daemon] workers: " <<<"$out" || fail "bad workers value: $out"
+grep -qF "bad.ini:4: [listener:web] address: " <<<"$out" || fail "bad address: $out"
+grep -qF "bad.ini:5: [listener:web] cluster: unknown cluster 'nowhere'" <<<"$out" ||
+    fail "unknown cluster: $out"
 pass "waspd -t: exit 1 with file:line errors"
 set +e
 "$WASPD" -t -c "$T/does-not-exist.ini" >/dev/null 2>&1

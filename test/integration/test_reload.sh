@@ -66,7 +66,11 @@ grep -qE "^requests: .* ([1-9][0-9]*) succeeded, 0 failed, 0 errored, 0 timeout"
 pass "no failed request across 5 reloads under load"
 
 wait_until 15 grep -q "reload failed" "$T/waspd.err" || true
-grep -q "w.ini:[0-9]*" "$T/waspd.err" || fail "the broken file's errors lack file:line"
+# Every error of the broken file, each as file:line: [section] key: what is wrong.
+grep -qF "w.ini:3: [listener:web] cluster: unknown cluster 'missing'" "$T/waspd.err" ||
+    fail "the broken file's cluster error is not logged as file:line: [section] key: ..."
+grep -qF "w.ini:4: [listener:web] bogus: unknown key" "$T/waspd.err" ||
+    fail "the broken file's second error is not logged"
 grep -q "reload failed" "$T/waspd.err" || fail "no 'reload failed' for the broken file"
 pass "broken file reported and rejected"
 

@@ -3,13 +3,17 @@
  * (what nginx cannot easily do). One thread per connection, blocking I/O.
  *
  *   GET /slow/MS     answers "slow MS" after MS milliseconds
+ *   GET /head        answers with the request head it received (forwarded headers)
  *   GET /hang        never answers (until the peer closes)
  *   GET /close       closes the connection without an answer
  *   GET /drop-next   answers 200 with keep-alive, then drops the NEXT request on this
  *                    connection without a byte (a pooled connection that died)
  *   anything else    answers "ok"
  *
- * Usage: test_upstream PORT   (listens on 127.0.0.1:PORT until killed)
+ * Every request is logged as "request PATH" on stderr (tests wait for that line).
+ *
+ * Usage: test_upstream PORT [backlog0]  (listens on 127.0.0.1:PORT until killed; with
+ *        backlog0 it never accepts, so that connecting times out once the queue is full)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -63,6 +67,8 @@ static void *serve(void *arg)
         sscanf(buf, "%*s %255s", path);
         /* One line per request on stderr: tests wait for it instead of sleeping. */
         fprintf(stderr, "request %s\n", path);
+        char head[sizeof(buf)];
+        memcpy(head, buf, (size_t)len);
         memmove(buf, buf + len, have - (size_t)len);
         have -= (size_t)len;
         if (drop_next)
@@ -73,6 +79,14 @@ static void *serve(void *arg)
             char body[64];
             snprintf(body, sizeof(body), "slow %d\n", ms);
             reply(fd, body);
+        } else if (strcmp(path, "/head") == 0) {
+            /* The request head as waspd forwarded it (up to the blank line). */
+            static const char hdr[] = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n";
+            char cl[64];
+            int cn = snprintf(cl, sizeof(cl), "content-length: %d\r\n\r\n", len);
+            if (write(fd, hdr, sizeof(hdr) - 1) < 0 || write(fd, cl, (size_t)cn) < 0 ||
+                write(fd, head, (size_t)len) < 0)
+                break;
         } else if (strcmp(path, "/hang") == 0) {
             char c;
             while (read(fd, &c, 1) > 0)
@@ -93,20 +107,25 @@ static void *serve(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: test_upstream PORT\n");
+    if (argc != 2 && !(argc == 3 && strcmp(argv[2], "backlog0") == 0)) {
+        fprintf(stderr, "usage: test_upstream PORT [backlog0]\n");
         return 2;
     }
+    /* backlog0: listen with a backlog of 0 and never accept. Once one connection sits in
+     * the accept queue, the kernel drops further SYNs: connecting hangs (connect timeout). */
+    bool never_accept = argc == 3;
     signal(SIGPIPE, SIG_IGN);
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1]))};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 128) < 0) {
+    if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, never_accept ? 0 : 128) < 0) {
         perror("test_upstream: bind");
         return 1;
     }
+    while (never_accept)
+        pause();
     for (;;) {
         int fd = accept(ls, NULL, NULL);
         if (fd < 0)

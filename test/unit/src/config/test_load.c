@@ -270,6 +270,7 @@ static void test_listener_defaults(void **state)
     assert_int_equal(l->header_timeout_ms, 10000);
     assert_int_equal(l->idle_timeout_ms, 60000);
     assert_int_equal(l->body_timeout_ms, 30000);
+    assert_int_equal(l->test_pause_ms, 0);
     assert_int_equal(l->n_plugins, 0);
     assert_int_equal(l->n_routes, 0);
     assert_null(l->tls_certificate);
@@ -292,6 +293,7 @@ static void test_listener_values(void **state)
                     "max_header_size = 1m\nmax_headers = 50\nmax_body_size = 10m\n"
                     "http2_max_streams = 7\n"
                     "header_timeout = 250ms\nidle_timeout = 2m\nbody_timeout = 1h\n"
+                    "test_pause = 150ms\n"
                     "plugins = b, a\ncluster = c\n"
                     "add_request_header = X-One: 1\nadd_request_header = X-Two:   two words\n"
                     "remove_request_header = Cookie\nadd_response_header = Server: wasp\n"
@@ -317,6 +319,7 @@ static void test_listener_values(void **state)
     assert_int_equal(l->header_timeout_ms, 250);
     assert_int_equal(l->idle_timeout_ms, 120000);
     assert_int_equal(l->body_timeout_ms, 3600000);
+    assert_int_equal(l->test_pause_ms, 150);
     assert_int_equal(l->n_plugins, 2);
     assert_ptr_equal(l->plugins[0], cfg_find_plugin(g, "b"));
     assert_ptr_equal(l->plugins[1], cfg_find_plugin(g, "a"));
@@ -415,6 +418,8 @@ static void test_listener_bad_limits(void **state)
                "t.ini:7: [listener:l] max_body_size: '99999999999999999999g' is not a size "
                "(e.g. 8192, 64k, 10m, 1g)",
                "t.ini:8: [listener:l] body_timeout: '0' is out of range (1ms..86400000ms)", NULL);
+    load_fails(LISTENER "test_pause = 61s\n",
+               "t.ini:4: [listener:l] test_pause: '61s' is out of range (0ms..60000ms)", NULL);
     load_fails(LISTENER "max_headers = 10001\n",
                "t.ini:4: [listener:l] max_headers: 10001 is out of range (1..10000)", NULL);
     load_fails(LISTENER "http2_max_streams = 0\n",

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# HTTP/1.1 edges end to end: trailers both ways (chunked request trailers reach the
+# upstream, upstream response trailers reach the client), hop-by-hop removal including
+# the names listed in Connection, Expect: 100-continue refused with 413 before the body,
+# the upstream connect timeout (an endpoint whose accept queue is full drops SYNs), and
+# the filter chain's pause/resume on a real request (test_pause: the built-in pause filter).
+source "$(dirname "$0")/lib.sh"
+
+: "${H2_CLIENT:?H2_CLIENT must point to h2_client (its echo-upstream mode)}"
+echo_up=$(free_port)
+up=$(free_port)
+full=$(free_port)
+wp=$(free_port)
+pp=$(free_port)
+"$H2_CLIENT" echo-upstream "$echo_up" </dev/null >/dev/null 2>"$T/echo.err" &
+PIDS+=($!)
+wait_port "$echo_up"
+start_test_upstream "$up"
+"$TEST_UPSTREAM" "$full" backlog0 </dev/null >/dev/null 2>"$T/full.err" &
+PIDS+=($!)
+listening() { [ -n "$(ss -Hltn "( sport = :$full )" 2>/dev/null)" ]; }
+wait_until 20 listening || fail "backlog0 upstream not listening"
+# One connection fills the accept queue of a backlog-0 listener (nobody accepts it).
+exec 4<>"/dev/tcp/127.0.0.1/$full"
+
+cat >"$T/w.ini" <<INI
+[daemon]
+workers = 1
+[listener:web]
+address = 127.0.0.1:$wp
+cluster = up
+max_body_size = 1k
+[route:echo]
+path_prefix = /echo
+cluster = echo
+[route:full]
+path_prefix = /full
+cluster = full
+[listener:paused]
+address = 127.0.0.1:$pp
+cluster = echo
+test_pause = 400ms
+[cluster:up]
+endpoints = 127.0.0.1:$up
+[cluster:echo]
+endpoints = 127.0.0.1:$echo_up
+[cluster:full]
+endpoints = 127.0.0.1:$full
+connect_timeout = 1s
+INI
+start_waspd "$T/w.ini" "$wp"
+
+# raw REQUEST_PRINTF_FORMAT: sends bytes on a new connection, prints the raw answer.
+raw() {
+    exec 3<>"/dev/tcp/127.0.0.1/$wp"
+    printf "$1" >&3
+    timeout 15 cat <&3 || true
+    exec 3<&-
+}
+
+# Trailers, HTTP/1.1 both ways.
+out=$(raw 'POST /echo HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Req-Trailer: abc\r\n\r\n' | tr -d '\r')
+grep -q "^HTTP/1.1 200" <<<"$out" || fail "trailers: $(head -1 <<<"$out")"
+grep -qi "^got x-req-trailer: abc$" <<<"$out" || fail "request trailer did not reach the upstream: $out"
+pass "chunked request trailers reach the upstream"
+grep -qi "^transfer-encoding: chunked" <<<"$out" || fail "response with trailers not chunked: $out"
+# The trailer comes after the last chunk (0), before the final blank line.
+awk '/^0$/ {z = 1; next} z && tolower($0) ~ /^x-resp-trailer: done$/ {f = 1} END {exit !f}' \
+    <<<"$out" || fail "response trailer not after the last chunk: $out"
+pass "upstream response trailers reach the client after the last chunk"
+
+# Hop-by-hop: Connection, Keep-Alive, TE, Transfer-Encoding and every name listed in
+# Connection are not forwarded; end-to-end headers are; Host is kept.
+out=$(http -H "Host: kept.test" -H "Connection: keep-alive, X-Hop, x-other" -H "X-Hop: 1" \
+      -H "X-Other: 2" -H "Keep-Alive: timeout=5" -H "TE: trailers" -H "X-End: 3" \
+      "http://127.0.0.1:$wp/head" | tr -d '\r')
+grep -qi "^x-end: 3$" <<<"$out" || fail "end-to-end header lost: $out"
+grep -qi "^host: kept.test$" <<<"$out" || fail "Host not preserved: $out"
+for h in x-hop x-other keep-alive te; do
+    grep -qi "^$h:" <<<"$out" && fail "hop-by-hop $h forwarded: $out"
+done
+grep -qi "^connection: *keep-alive, X-Hop" <<<"$out" && fail "client Connection forwarded: $out"
+pass "hop-by-hop headers (incl. those named in Connection) removed, Host kept"
+
+# Expect: 100-continue with a too large Content-Length: 413 at once, no 100, no body read.
+out=$(raw 'PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n' | tr -d '\r')
+grep -q "^HTTP/1.1 100" <<<"$out" && fail "100 Continue for a body over max_body_size: $out"
+grep -q "^HTTP/1.1 413" <<<"$out" || fail "Expect with a too large body: $(head -1 <<<"$out"), want 413"
+pass "Expect: 100-continue over max_body_size -> 413 without 100"
+# Within the limit: 100 Continue, then the answer.
+out=$(raw 'PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nhello' | tr -d '\r')
+grep -q "^HTTP/1.1 100 Continue" <<<"$out" || fail "no 100 Continue: $out"
+grep -q "^HTTP/1.1 200" <<<"$out" || fail "Expect: no final answer: $out"
+pass "Expect: 100-continue -> 100 then the upstream's answer"
+
+# Connect timeout: SYNs to the full endpoint are dropped; 504 after ~connect_timeout,
+# long before the kernel gives up on its own (about 2 minutes).
+start=$(now_ms)
+code=$(http -o "$T/b" -w '%{http_code}' "http://127.0.0.1:$wp/full")
+ms=$(($(now_ms) - start))
+[ "$code" = 504 ] || fail "connect timeout: $code, want 504 (gateway timeout)"
+[ "$ms" -ge 900 ] && [ "$ms" -lt 12000 ] || fail "connect timeout 1s, 504 after $ms ms"
+[ -s "$T/b" ] || fail "504 without a body"
+pass "connect timeout -> 504 after ${ms} ms"
+exec 4<&-
+
+# Pause and resume in the filter chain: request headers wait 400 ms, the body and its
+# trailers queue behind them and are not lost, the response headers wait 400 ms more.
+start=$(now_ms)
+exec 3<>"/dev/tcp/127.0.0.1/$pp"
+printf 'POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Req-Trailer: held\r\n\r\n' >&3
+out=$(timeout 15 cat <&3 | tr -d '\r' || true)
+exec 3<&-
+ms=$(($(now_ms) - start))
+grep -q "^HTTP/1.1 200" <<<"$out" || fail "paused request: $(head -1 <<<"$out")"
+grep -qi "^got x-req-trailer: held$" <<<"$out" || fail "body/trailers behind the pause lost: $out"
+[ "$ms" -ge 780 ] || fail "test_pause = 400ms twice, but the answer came after $ms ms"
+pass "pause/resume: request and response held 2 x 400 ms ($ms ms), nothing lost"
