@@ -12,6 +12,9 @@
  *
  * Every request is logged as "request PATH" on stderr (tests wait for that line).
  *
+ *        test_upstream notify PATH  (a systemd notify socket: binds a datagram socket at
+ *        PATH and prints each message on stdout as one line, newlines shown as '|')
+ *
  * Usage: test_upstream PORT [backlog0]  (listens on 127.0.0.1:PORT until killed; with
  *        backlog0 it never accepts, so that connecting times out once the queue is full)
  */
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void reply(int fd, const char *body)
@@ -105,8 +109,38 @@ static void *serve(void *arg)
     return NULL;
 }
 
+/* The notify mode: receive sd_notify datagrams until killed. */
+static int notify_listen(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "test_upstream: notify path too long\n");
+        return 1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        perror("test_upstream: notify bind");
+        return 1;
+    }
+    char msg[4096];
+    for (;;) {
+        ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+        if (n < 0)
+            continue;
+        for (ssize_t i = 0; i < n; i++)
+            if (msg[i] == '\n')
+                msg[i] = '|';
+        msg[n] = '\0';
+        printf("%s\n", msg);
+        fflush(stdout);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "notify") == 0)
+        return notify_listen(argv[2]);
     if (argc != 2 && !(argc == 3 && strcmp(argv[2], "backlog0") == 0)) {
         fprintf(stderr, "usage: test_upstream PORT [backlog0]\n");
         return 2;
