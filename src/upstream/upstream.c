@@ -56,12 +56,14 @@ struct up_worker {
     struct up_pool *pools;
     struct up_rr *rr;
     struct h1_limits limits;
+    struct up_conn *all; /* every open connection (idle, busy or dying), for the exit */
 };
 
 struct up_conn {
     struct up_worker *u;
     struct up_pool *pool;
     struct up_conn *idle_prev, *idle_next;
+    struct up_conn *all_prev, *all_next; /* up_worker.all */
     int fd;
     struct event rev, wev, post_ev;
     struct evbuffer *in, *out, *body;
@@ -115,10 +117,12 @@ void up_worker_free(struct up_worker *u)
 {
     if (u == NULL)
         return;
+    /* Idle, busy and killed ones alike: after the loop has stopped, a killed
+     * connection's post event never runs to free it. */
+    while (u->all != NULL)
+        up_conn_free(u->all);
     struct up_pool *p = u->pools;
     while (p != NULL) {
-        while (p->idle != NULL)
-            up_conn_free(p->idle);
         struct up_pool *next = p->next;
         free(p);
         p = next;
@@ -188,6 +192,12 @@ static void idle_unlink(struct up_conn *c)
 static void up_conn_free(struct up_conn *c)
 {
     idle_unlink(c);
+    if (c->all_prev != NULL)
+        c->all_prev->all_next = c->all_next;
+    else
+        c->u->all = c->all_next;
+    if (c->all_next != NULL)
+        c->all_next->all_prev = c->all_prev;
     if (c->s != NULL) {
         c->s->up_ctx = NULL;
         c->s = NULL;
@@ -781,6 +791,10 @@ static struct up_conn *up_conn_open(struct up_worker *u, struct up_pool *pool)
             goto fail;
         c->connecting = true;
     }
+    c->all_next = u->all;
+    if (u->all != NULL)
+        u->all->all_prev = c;
+    u->all = c;
     return c;
 fail:;
     int e = errno;

@@ -28,6 +28,13 @@ cleanup() {
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
+    # Sanitizer builds: a report from any of our processes (waspd, test_upstream,
+    # h2_client; leaks are reported at exit) fails the test.
+    if [ "${WASP_SANITIZED:-0}" = 1 ] && [ $rc -eq 0 ] &&
+        grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.err 2>/dev/null; then
+        echo "FAIL: sanitizer report (above: the files holding it)" >&2
+        rc=1
+    fi
     if [ $rc -ne 0 ]; then
         for f in "$T"/*.err "$T"/ng/error.log; do
             [ -s "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }
