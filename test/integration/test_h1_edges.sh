@@ -3,7 +3,8 @@
 # upstream, upstream response trailers reach the client), hop-by-hop removal including
 # the names listed in Connection, Expect: 100-continue refused with 413 before the body,
 # the upstream connect timeout (an endpoint whose accept queue is full drops SYNs), and
-# the filter chain's pause/resume on a real request (test_pause: the built-in pause filter).
+# the filter chain's pause/resume on a real request (test_pause: the built-in pause filter),
+# and the upstream keep-alive pool: a connection is reused, then closed after idle_timeout.
 source "$(dirname "$0")/lib.sh"
 
 : "${H2_CLIENT:?H2_CLIENT must point to h2_client (its echo-upstream mode)}"
@@ -42,6 +43,7 @@ cluster = echo
 test_pause = 400ms
 [cluster:up]
 endpoints = 127.0.0.1:$up
+idle_timeout = 1s
 [cluster:echo]
 endpoints = 127.0.0.1:$echo_up
 [cluster:full]
@@ -116,3 +118,18 @@ grep -q "^HTTP/1.1 200" <<<"$out" || fail "paused request: $(head -1 <<<"$out")"
 grep -qi "^got x-req-trailer: held$" <<<"$out" || fail "body/trailers behind the pause lost: $out"
 [ "$ms" -ge 780 ] || fail "test_pause = 400ms twice, but the answer came after $ms ms"
 pass "pause/resume: request and response held 2 x 400 ms ($ms ms), nothing lost"
+
+# Upstream pool: two requests in a row use one pooled connection to the upstream; with
+# nothing to do it is closed after the cluster's idle_timeout (1s).
+upconns() { ss -Htn state established "( dport = :$up )" 2>/dev/null | wc -l; }
+gone_up() { [ "$(upconns)" = 0 ]; }
+wait_until 15 gone_up || fail "upstream connections left from earlier requests"
+n0=$(grep -c "^request " "$T/test_upstream.err")
+[ "$(http "http://127.0.0.1:$wp/a")" = ok ] || fail "pooled request a"
+[ "$(http "http://127.0.0.1:$wp/b")" = ok ] || fail "pooled request b"
+[ "$(grep -c "^request " "$T/test_upstream.err")" = $((n0 + 2)) ] || fail "upstream missed a request"
+[ "$(upconns)" = 1 ] || fail "two requests in a row: $(upconns) upstream connections, want 1 (pooled)"
+start=$(now_ms)
+wait_until 15 gone_up || fail "pooled upstream connection not closed after idle_timeout"
+ms=$(($(now_ms) - start))
+pass "upstream keep-alive pool: one connection reused, closed when idle (${ms} ms)"
