@@ -174,10 +174,15 @@ compare() {
     fi
 }
 
-# The nginx proxy's location block: keep-alive to the upstream, XFF like waspd.
+# The nginx proxy's location block: keep-alive to the upstream, and the same forwarding
+# headers waspd adds (X-Forwarded-For, X-Forwarded-Proto, Via both ways), so both
+# proxies do the same work and the upstream parses the same requests.
 NGINX_PROXY_LOCATION='location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header Via "1.1 nginx";
+            add_header Via "1.1 nginx";
         }'
