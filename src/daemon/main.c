@@ -135,7 +135,10 @@ static int probe_listeners(const struct daemon_gen *g, const struct daemon_gen *
         const struct cfg_listener *l = g->listeners[i].cfg;
         if (l->protocol == CFG_LISTENER_TCP) {
             if (to_log)
-                log_warn("[listener:%s]: protocol not served yet, skipped", l->name);
+                log_warn("[listener:%s]: protocol = tcp is not served yet, skipped", l->name);
+            else
+                fprintf(stderr, "waspd: [listener:%s]: protocol = tcp is not served yet, skipped\n",
+                        l->name);
             continue;
         }
         if (gen_has_address(running, &l->address))
