@@ -7,7 +7,7 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
 libinih-dev libjansson-dev"
 TEST_PKGS="libcmocka-dev wabt nginx-light curl nghttp2-client clang lld
-wasi-libc libclang-rt-14-dev-wasm32 procps openssl"
+wasi-libc libclang-rt-14-dev-wasm32 procps openssl iproute2"
 
 pkgs="$BUILD_PKGS"
 if [ "${1:-}" != "--build-only" ]; then
