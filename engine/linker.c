@@ -191,28 +191,6 @@ int wasm_linker_define_instance(wasm_linker_t *l, const char *module_name, wasm_
     return WASM_OK;
 }
 
-static const char *valtype_name(uint8_t t)
-{
-    switch (t) {
-    case WASM_I32:
-        return "i32";
-    case WASM_I64:
-        return "i64";
-    case WASM_F32:
-        return "f32";
-    case WASM_F64:
-        return "f64";
-    case WASM_V128:
-        return "v128";
-    case WASM_FUNCREF:
-        return "funcref";
-    case WASM_EXTERNREF:
-        return "externref";
-    default:
-        return "?";
-    }
-}
-
 void wasm_functype_str(const struct wasm_functype *t, char *buf, size_t len)
 {
     size_t o = 0;
@@ -227,10 +205,10 @@ void wasm_functype_str(const struct wasm_functype *t, char *buf, size_t len)
     buf[0] = 0;
     PUT("(");
     for (uint32_t i = 0; i < t->nparams; i++)
-        PUT("%s%s", i ? " " : "", valtype_name(t->params[i]));
+        PUT("%s%s", i ? " " : "", wasm_valtype_name(t->params[i]));
     PUT(")->(");
     for (uint32_t i = 0; i < t->nresults; i++)
-        PUT("%s%s", i ? " " : "", valtype_name(t->results[i]));
+        PUT("%s%s", i ? " " : "", wasm_valtype_name(t->results[i]));
     PUT(")");
 #undef PUT
 }

@@ -45,6 +45,28 @@ const char *wasm_trap_message(enum wasm_trap trap)
     return "unknown trap";
 }
 
+const char *wasm_valtype_name(uint8_t valtype)
+{
+    switch (valtype) {
+    case WASM_I32:
+        return "i32";
+    case WASM_I64:
+        return "i64";
+    case WASM_F32:
+        return "f32";
+    case WASM_F64:
+        return "f64";
+    case WASM_V128:
+        return "v128";
+    case WASM_FUNCREF:
+        return "funcref";
+    case WASM_EXTERNREF:
+        return "externref";
+    default:
+        return "invalid type";
+    }
+}
+
 static size_t frame_line(char *buf, size_t len, unsigned n, const struct wasm_module *m,
                          const struct wasm_code *code, const wasm_code_word *pc)
 {

@@ -71,26 +71,7 @@ static const uint8_t i32x3[] = {WASM_I32, WASM_I32, WASM_I32};
 
 static const char *type_name(uint8_t t)
 {
-    switch (t) {
-    case WASM_I32:
-        return "i32";
-    case WASM_I64:
-        return "i64";
-    case WASM_F32:
-        return "f32";
-    case WASM_F64:
-        return "f64";
-    case WASM_V128:
-        return "v128";
-    case WASM_FUNCREF:
-        return "funcref";
-    case WASM_EXTERNREF:
-        return "externref";
-    case TYPE_UNKNOWN:
-        return "unknown";
-    default:
-        return "invalid type";
-    }
+    return t == TYPE_UNKNOWN ? "unknown" : wasm_valtype_name(t);
 }
 
 static bool is_valtype(uint8_t t)

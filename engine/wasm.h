@@ -228,6 +228,9 @@ int wasm_exit_raise(wasm_instance_t *inst, int32_t code);
 /* The spec wording of a trap kind ("integer divide by zero", ...). */
 const char *wasm_trap_message(enum wasm_trap trap);
 
+/* The text-format name of a value type ("i32", "funcref", ...), or "invalid type". */
+const char *wasm_valtype_name(uint8_t valtype);
+
 /*
  * Fuel: an instruction budget for the next calls, charged at loop back-edges and calls.
  * 0 turns metering off (the default). When it runs out the guest traps with
