@@ -468,49 +468,43 @@ static int read_local(struct validator *v, uint8_t *type)
     return WASM_OK;
 }
 
+/* Reads an index immediate into an index space of count entries ("unknown <what> N"). */
+static int read_index(struct validator *v, uint32_t count, const char *what, uint32_t *idx)
+{
+    int rc = read_u32(v, idx);
+
+    if (rc != WASM_OK)
+        return rc;
+    if (*idx >= count)
+        return body_error(v, WASM_ERR_INVALID, "unknown %s %u", what, *idx);
+    return WASM_OK;
+}
+
 static int read_global(struct validator *v, const struct wasm_global_decl **g)
 {
     uint32_t idx;
-    int rc;
+    int rc = read_index(v, v->m->nglobals, "global", &idx);
 
-    *g = NULL;
-    rc = read_u32(v, &idx);
-    if (rc != WASM_OK)
-        return rc;
-    if (idx >= v->m->nglobals)
-        return body_error(v, WASM_ERR_INVALID, "unknown global %u", idx);
-    *g = &v->m->globals[idx];
-    return WASM_OK;
+    *g = rc == WASM_OK ? &v->m->globals[idx] : NULL;
+    return rc;
 }
 
 static int read_table(struct validator *v, const struct wasm_table_decl **t)
 {
     uint32_t idx;
-    int rc;
+    int rc = read_index(v, v->m->ntables, "table", &idx);
 
-    *t = NULL;
-    rc = read_u32(v, &idx);
-    if (rc != WASM_OK)
-        return rc;
-    if (idx >= v->m->ntables)
-        return body_error(v, WASM_ERR_INVALID, "unknown table %u", idx);
-    *t = &v->m->tables[idx];
-    return WASM_OK;
+    *t = rc == WASM_OK ? &v->m->tables[idx] : NULL;
+    return rc;
 }
 
 static int read_elem(struct validator *v, const struct wasm_elem_segment **e)
 {
     uint32_t idx;
-    int rc;
+    int rc = read_index(v, v->m->nelems, "elem segment", &idx);
 
-    *e = NULL;
-    rc = read_u32(v, &idx);
-    if (rc != WASM_OK)
-        return rc;
-    if (idx >= v->m->nelems)
-        return body_error(v, WASM_ERR_INVALID, "unknown elem segment %u", idx);
-    *e = &v->m->elems[idx];
-    return WASM_OK;
+    *e = rc == WASM_OK ? &v->m->elems[idx] : NULL;
+    return rc;
 }
 
 /* memory.init / data.drop: needs the data count section (a binary-format rule). */
@@ -813,12 +807,10 @@ static int check_select_typed(struct validator *v)
 static int check_ref_func(struct validator *v)
 {
     uint32_t idx;
-    int rc = read_u32(v, &idx);
+    int rc = read_index(v, v->m->nfuncs, "function", &idx);
 
     if (rc != WASM_OK)
         return rc;
-    if (idx >= v->m->nfuncs)
-        return body_error(v, WASM_ERR_INVALID, "unknown function %u", idx);
     if (!v->declared[idx])
         return body_error(v, WASM_ERR_INVALID, "undeclared function reference %u", idx);
     return push(v, WASM_FUNCREF);
@@ -960,10 +952,8 @@ static int check_instr(struct validator *v, uint8_t op)
         set_unreachable(v);
         return WASM_OK;
     case 0x10: /* call */
-        if ((rc = read_u32(v, &idx)) != WASM_OK)
+        if ((rc = read_index(v, v->m->nfuncs, "function", &idx)) != WASM_OK)
             return rc;
-        if (idx >= v->m->nfuncs)
-            return body_error(v, WASM_ERR_INVALID, "unknown function %u", idx);
         if (v->m->funcs[idx].type_index >= v->m->ntypes)
             return body_error(v, WASM_ERR_INVALID, "unknown type %u", v->m->funcs[idx].type_index);
         return check_call(v, &v->m->types[v->m->funcs[idx].type_index]);
