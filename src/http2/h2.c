@@ -168,7 +168,7 @@ static int h2_write_out(struct h2_conn *c)
 {
     if (evbuffer_get_length(c->out) == 0)
         return 0;
-    int n = c->io != NULL ? c->io->write(c->io_ctx, c->out) : evbuffer_write(c->out, c->fd);
+    ssize_t n = c->io != NULL ? c->io->write(c->io_ctx, c->out) : srv_write_fd(c->out, c->fd);
     if (n < 0 && errno != EAGAIN && errno != EINTR)
         return -1;
     return 0;
