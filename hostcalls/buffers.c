@@ -68,18 +68,55 @@ int pw_buf_set(struct pw_buf *b, const void *data, size_t len)
     return pw_buf_splice(b, 0, b->len, data, len);
 }
 
+/* ---- Buffers behind struct pw_buffer_ops ---------------------------------------------- */
+
+static size_t plain_length(void *buf)
+{
+    return ((struct pw_buf *)buf)->len;
+}
+
+static size_t plain_copy(void *buf, size_t start, size_t len, void *dst)
+{
+    const struct pw_buf *b = buf;
+
+    if (start >= b->len)
+        return 0;
+    if (len > b->len - start)
+        len = b->len - start;
+    memcpy(dst, b->data + start, len);
+    return len;
+}
+
+static int plain_splice(void *buf, size_t start, size_t size, const void *data, size_t len)
+{
+    return pw_buf_splice(buf, start, size, data, len);
+}
+
+const struct pw_buffer_ops pw_buf_plain_ops = {
+    .length = plain_length,
+    .copy = plain_copy,
+    .splice = plain_splice,
+};
+
 /* ---- The buffer a hostcall addresses ------------------------------------------------- */
 
+static bool pw_plain(struct pw_buffer_ref *b, const struct pw_buf *buf)
+{
+    b->ops = &pw_buf_plain_ops;
+    b->buf = (void *)buf;
+    return true;
+}
+
 /*
- * Finds buffer `type` for the effective context. Returns PW_OK with *b (NULL: does not
- * exist now), *eos and *writable; PW_BAD_ARGUMENT for an unknown type.
+ * Finds buffer `type` for the effective context. Returns PW_OK with *exists (false: does
+ * not exist now), *b, *eos and *writable; PW_BAD_ARGUMENT for an unknown type.
  */
-static enum pw_status pw_find_buffer(struct pw_vm *vm, uint32_t type, struct pw_buf **b, bool *eos,
-                                     bool *writable)
+static enum pw_status pw_find_buffer(struct pw_vm *vm, uint32_t type, struct pw_buffer_ref *b,
+                                     bool *exists, bool *eos, bool *writable)
 {
     struct pw_ctx *ctx = vm->effective;
 
-    *b = NULL;
+    *exists = false;
     *eos = false;
     *writable = false;
     switch (type) {
@@ -91,25 +128,25 @@ static enum pw_status pw_find_buffer(struct pw_vm *vm, uint32_t type, struct pw_
             vm->ops == NULL || vm->ops->stream_buffer == NULL)
             return PW_OK;
         *writable = true;
-        *b = vm->ops->stream_buffer(vm->host, ctx->host_stream, type, eos, writable);
-        if (ctx->ending)
+        *exists = vm->ops->stream_buffer(vm->host, ctx->host_stream, type, b, eos, writable);
+        if (ctx->ending || !*exists)
             *writable = false;
         return PW_OK;
     case PW_BUFFER_HTTP_CALL_RESPONSE_BODY:
         if (vm->in_call_response && vm->call_response != NULL) {
-            *b = (struct pw_buf *)&vm->call_response->body;
+            *exists = pw_plain(b, &vm->call_response->body);
             *eos = true;
         }
         return PW_OK;
     case PW_BUFFER_VM_CONFIGURATION:
         if (vm->cb == PW_CB_VM_START) {
-            *b = &vm->configuration;
+            *exists = pw_plain(b, &vm->configuration);
             *eos = true;
         }
         return PW_OK;
     case PW_BUFFER_PLUGIN_CONFIGURATION:
         if (vm->cb == PW_CB_CONFIGURE && vm->current != NULL) {
-            *b = &vm->current->root->configuration;
+            *exists = pw_plain(b, &vm->current->root->configuration);
             *eos = true;
         }
         return PW_OK;
@@ -121,26 +158,39 @@ static enum pw_status pw_find_buffer(struct pw_vm *vm, uint32_t type, struct pw_
     }
 }
 
-/* proxy_get_buffer_bytes(type, start, max_size, return_data**, return_size*) */
+struct pw_buffer_slice {
+    const struct pw_buffer_ref *b;
+    size_t start;
+};
+
+static void pw_fill_slice(void *arg, void *dst, size_t len)
+{
+    struct pw_buffer_slice *sl = arg;
+
+    sl->b->ops->copy(sl->b->buf, sl->start, len, dst);
+}
+
+/* proxy_get_buffer_bytes(type, start, max_size, return_data**, return_size*): copied
+ * straight from the host's buffer into the guest's block. */
 PW_HOSTCALL(get_buffer_bytes)
 {
     struct pw_vm *vm = pw_vm_of(inst);
     uint32_t start = pw_arg(slots, 1), max = pw_arg(slots, 2);
-    struct pw_buf *b;
-    bool eos, w, trapped;
-    enum pw_status st = pw_find_buffer(vm, pw_arg(slots, 0), &b, &eos, &w);
+    struct pw_buffer_ref b;
+    bool exists, eos, w, trapped;
+    enum pw_status st = pw_find_buffer(vm, pw_arg(slots, 0), &b, &exists, &eos, &w);
 
     if (st != PW_OK)
         return pw_ret(slots, st);
-    if (b == NULL)
+    if (!exists)
         return pw_ret(slots, PW_NOT_FOUND);
     if ((uint64_t)start + max > UINT32_MAX)
         return pw_ret(slots, PW_BAD_ARGUMENT);
-    size_t n = 0;
-    if (start < b->len)
-        n = b->len - start < max ? b->len - start : max;
-    st = pw_guest_copy_out(vm, n ? b->data + start : NULL, n, pw_arg(slots, 3), pw_arg(slots, 4),
-                           &trapped);
+    size_t len = b.ops->length(b.buf), n = 0;
+    if (start < len)
+        n = len - start < max ? len - start : max;
+    struct pw_buffer_slice sl = {&b, start};
+    st = pw_guest_out(vm, n, pw_arg(slots, 3), pw_arg(slots, 4), pw_fill_slice, &sl, &trapped);
     if (trapped)
         return pw_trap_from_alloc(vm);
     return pw_ret(slots, st);
@@ -152,20 +202,20 @@ PW_HOSTCALL(set_buffer_bytes)
     struct pw_vm *vm = pw_vm_of(inst);
     uint32_t type = pw_arg(slots, 0), len = pw_arg(slots, 4);
     const uint8_t *data = pw_guest_ptr(vm, pw_arg(slots, 3), len);
-    struct pw_buf *b;
-    bool eos, w;
+    struct pw_buffer_ref b;
+    bool exists, eos, w;
     enum pw_status st;
 
     if (data == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
-    st = pw_find_buffer(vm, type, &b, &eos, &w);
+    st = pw_find_buffer(vm, type, &b, &exists, &eos, &w);
     if (st != PW_OK)
         return pw_ret(slots, st);
     if (type > PW_BUFFER_UPSTREAM_DATA)
         return pw_ret(slots, PW_BAD_ARGUMENT); /* callout body, configuration: read-only */
-    if (b == NULL || !w)
+    if (!exists || !w)
         return pw_ret(slots, PW_NOT_FOUND);
-    if (pw_buf_splice(b, pw_arg(slots, 1), pw_arg(slots, 2), data, len) != 0)
+    if (b.ops->splice(b.buf, pw_arg(slots, 1), pw_arg(slots, 2), data, len) != 0)
         return pw_ret(slots, PW_INTERNAL_FAILURE);
     return pw_ret(slots, PW_OK);
 }
@@ -174,18 +224,18 @@ PW_HOSTCALL(set_buffer_bytes)
 PW_HOSTCALL(get_buffer_status)
 {
     struct pw_vm *vm = pw_vm_of(inst);
-    struct pw_buf *b;
-    bool eos, w;
-    enum pw_status st = pw_find_buffer(vm, pw_arg(slots, 0), &b, &eos, &w);
+    struct pw_buffer_ref b;
+    bool exists, eos, w;
+    enum pw_status st = pw_find_buffer(vm, pw_arg(slots, 0), &b, &exists, &eos, &w);
 
     if (st != PW_OK)
         return pw_ret(slots, st);
     if (pw_guest_ptr(vm, pw_arg(slots, 1), 4) == NULL ||
         pw_guest_ptr(vm, pw_arg(slots, 2), 4) == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
-    if (b == NULL)
+    if (!exists)
         return pw_ret(slots, PW_NOT_FOUND);
-    pw_guest_put_u32(vm, pw_arg(slots, 1), (uint32_t)b->len);
+    pw_guest_put_u32(vm, pw_arg(slots, 1), (uint32_t)b.ops->length(b.buf));
     pw_guest_put_u32(vm, pw_arg(slots, 2), eos ? 1u : 0u);
     return pw_ret(slots, PW_OK);
 }

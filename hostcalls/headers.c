@@ -156,11 +156,8 @@ int pw_map_copy(struct pw_map *dst, const struct pw_map *src)
 
 size_t pw_map_serialized_size(const struct pw_map *m)
 {
-    size_t n = 4;
-
-    for (uint32_t i = 0; i < m->count; i++)
-        n += 8 + m->items[i].key_len + 1 + m->items[i].value_len + 1;
-    return n;
+    struct pw_map_ref r = {&pw_map_plain_ops, (void *)m};
+    return pw_mapref_serialized_size(&r);
 }
 
 static void pw_put_le32(uint8_t *p, uint32_t v)
@@ -178,20 +175,98 @@ static uint32_t pw_get_le32(const uint8_t *p)
 
 void pw_map_serialize(const struct pw_map *m, uint8_t *out)
 {
-    uint8_t *sizes = out + 4, *data = out + 4 + 8 * (size_t)m->count;
+    struct pw_map_ref r = {&pw_map_plain_ops, (void *)m};
+    pw_mapref_serialize(&r, out);
+}
 
-    pw_put_le32(out, m->count);
-    for (uint32_t i = 0; i < m->count; i++) {
-        const struct pw_header *h = &m->items[i];
-        pw_put_le32(sizes + 8 * (size_t)i, h->key_len);
-        pw_put_le32(sizes + 8 * (size_t)i + 4, h->value_len);
-        memcpy(data, h->key, h->key_len);
-        data += h->key_len;
+/* ---- Maps behind struct pw_map_ops ----------------------------------------------------- */
+
+static uint32_t plain_count(void *map)
+{
+    return ((struct pw_map *)map)->count;
+}
+
+static void plain_field(void *map, uint32_t i, struct pw_field *f)
+{
+    const struct pw_header *h = &((struct pw_map *)map)->items[i];
+
+    *f = (struct pw_field){h->key, h->value, h->key_len, h->value_len};
+}
+
+static const char *plain_get(void *map, const char *key, size_t key_len, size_t *value_len)
+{
+    const struct pw_header *h = pw_map_get(map, key, key_len);
+
+    if (h == NULL)
+        return NULL;
+    *value_len = h->value_len;
+    return h->value;
+}
+
+static void plain_remove(void *map, const char *key, size_t key_len)
+{
+    pw_map_remove(map, key, key_len);
+}
+
+static void plain_clear(void *map)
+{
+    pw_map_clear(map);
+}
+
+const struct pw_map_ops pw_map_plain_ops = {
+    .count = plain_count,
+    .field = plain_field,
+    .get = plain_get,
+    .add = (int (*)(void *, const char *, size_t, const char *, size_t))pw_map_add,
+    .replace = (int (*)(void *, const char *, size_t, const char *, size_t))pw_map_replace,
+    .remove = plain_remove,
+    .clear = plain_clear,
+};
+
+size_t pw_mapref_serialized_size(const struct pw_map_ref *r)
+{
+    uint32_t n = r->ops->count(r->map);
+    size_t size = 4;
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct pw_field f;
+        r->ops->field(r->map, i, &f);
+        size += 8 + f.key_len + 1 + f.value_len + 1;
+    }
+    return size;
+}
+
+void pw_mapref_serialize(const struct pw_map_ref *r, uint8_t *out)
+{
+    uint32_t n = r->ops->count(r->map);
+    uint8_t *sizes = out + 4, *data = out + 4 + 8 * (size_t)n;
+
+    pw_put_le32(out, n);
+    for (uint32_t i = 0; i < n; i++) {
+        struct pw_field f;
+        r->ops->field(r->map, i, &f);
+        pw_put_le32(sizes + 8 * (size_t)i, (uint32_t)f.key_len);
+        pw_put_le32(sizes + 8 * (size_t)i + 4, (uint32_t)f.value_len);
+        memcpy(data, f.key, f.key_len);
+        data += f.key_len;
         *data++ = 0;
-        memcpy(data, h->value, h->value_len);
-        data += h->value_len;
+        memcpy(data, f.value, f.value_len);
+        data += f.value_len;
         *data++ = 0;
     }
+}
+
+uint64_t pw_mapref_bytes(const struct pw_map_ref *r)
+{
+    uint64_t total = 0;
+    uint32_t n = r->ops->count(r->map);
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct pw_field f;
+        r->ops->field(r->map, i, &f);
+        total += f.key_len + f.value_len;
+    }
+    return total;
 }
 
 enum pw_status pw_map_parse(const uint8_t *data, size_t size, struct pw_map *out)
@@ -228,34 +303,30 @@ bad:
 
 /* ---- The map a hostcall addresses ----------------------------------------------------- */
 
-/*
- * Finds map `type` for the effective context. Returns PW_OK with *m (NULL when the map
- * does not exist in this phase) and *writable, or PW_BAD_ARGUMENT for an unknown type.
- */
-static enum pw_status pw_find_map(struct pw_vm *vm, uint32_t type, struct pw_map **m,
-                                  bool *writable)
+bool pw_find_map(struct pw_vm *vm, struct pw_ctx *ctx, uint32_t type, struct pw_map_ref *out,
+                 bool *writable)
 {
-    struct pw_ctx *ctx = vm->effective;
-
-    *m = NULL;
     *writable = false;
-    if (type > PW_MAP_HTTP_CALL_RESPONSE_TRAILERS)
-        return PW_BAD_ARGUMENT;
     if (type == PW_MAP_HTTP_CALL_RESPONSE_HEADERS || type == PW_MAP_HTTP_CALL_RESPONSE_TRAILERS) {
-        if (vm->in_call_response && vm->call_response != NULL)
-            *m = (struct pw_map *)(type == PW_MAP_HTTP_CALL_RESPONSE_HEADERS
-                                       ? &vm->call_response->headers
-                                       : &vm->call_response->trailers);
-        return PW_OK;
+        if (!vm->in_call_response || vm->call_response == NULL)
+            return false;
+        out->ops = &pw_map_plain_ops;
+        out->map =
+            (void *)(type == PW_MAP_HTTP_CALL_RESPONSE_HEADERS ? &vm->call_response->headers
+                                                               : &vm->call_response->trailers);
+        return true;
     }
     if (type > PW_MAP_RESPONSE_TRAILERS || ctx == NULL || ctx->kind != PW_CTX_STREAM ||
         ctx->host_stream == NULL || vm->ops == NULL || vm->ops->stream_map == NULL)
-        return PW_OK;
+        return false;
     *writable = true;
-    *m = vm->ops->stream_map(vm->host, ctx->host_stream, type, writable);
+    if (!vm->ops->stream_map(vm->host, ctx->host_stream, type, out, writable)) {
+        *writable = false;
+        return false;
+    }
     if (ctx->ending)
         *writable = false;
-    return PW_OK;
+    return true;
 }
 
 /* Fetches a key argument; NULL when out of range. */
@@ -264,44 +335,60 @@ static const char *pw_key_arg(struct pw_vm *vm, const uint64_t *slots, int i)
     return pw_guest_ptr(vm, pw_arg(slots, i), pw_arg(slots, i + 1));
 }
 
+/* The map argument of a header-map hostcall: false with *st set when the type is not a
+ * header map type (BAD_ARGUMENT). */
+static bool pw_map_arg(struct pw_vm *vm, uint32_t type, struct pw_map_ref *r, bool *exists,
+                       bool *writable, enum pw_status *st)
+{
+    if (type > PW_MAP_HTTP_CALL_RESPONSE_TRAILERS) {
+        *st = PW_BAD_ARGUMENT;
+        return false;
+    }
+    *exists = pw_find_map(vm, vm->effective, type, r, writable);
+    return true;
+}
+
 /* proxy_get_header_map_size(map, return_size*) */
 PW_HOSTCALL(get_header_map_size)
 {
     struct pw_vm *vm = pw_vm_of(inst);
-    struct pw_map *m;
-    bool w;
-    enum pw_status st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
+    struct pw_map_ref r;
+    bool exists, w;
+    enum pw_status st;
 
-    if (st != PW_OK)
+    if (!pw_map_arg(vm, pw_arg(slots, 0), &r, &exists, &w, &st))
         return pw_ret(slots, st);
-    size_t size = m != NULL && m->count > 0 ? pw_map_serialized_size(m) : 0;
+    size_t size = exists && r.ops->count(r.map) > 0 ? pw_mapref_serialized_size(&r) : 0;
     return pw_ret(slots, pw_guest_put_u32(vm, pw_arg(slots, 1), (uint32_t)size));
 }
 
-/* proxy_get_header_map_pairs(map, return_data**, return_size*) */
+static void pw_fill_map(void *arg, void *dst, size_t len)
+{
+    pw_mapref_serialize(arg, dst);
+}
+
+/* proxy_get_header_map_pairs(map, return_data**, return_size*): serialized straight into
+ * the guest's block. */
 PW_HOSTCALL(get_header_map_pairs)
 {
     struct pw_vm *vm = pw_vm_of(inst);
-    struct pw_map *m;
-    bool w, trapped;
-    enum pw_status st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
+    struct pw_map_ref r;
+    bool exists, w, trapped;
+    enum pw_status st;
 
-    if (st != PW_OK)
+    if (!pw_map_arg(vm, pw_arg(slots, 0), &r, &exists, &w, &st))
         return pw_ret(slots, st);
-    if (m == NULL || m->count == 0) {
-        st = pw_guest_copy_out(vm, NULL, 0, pw_arg(slots, 1), pw_arg(slots, 2), &trapped);
-        return pw_ret(slots, st);
-    }
-    size_t size = pw_map_serialized_size(m);
-    uint8_t *tmp = malloc(size);
-    if (tmp == NULL)
-        return pw_ret(slots, PW_INTERNAL_FAILURE);
-    pw_map_serialize(m, tmp);
-    st = pw_guest_copy_out(vm, tmp, size, pw_arg(slots, 1), pw_arg(slots, 2), &trapped);
-    free(tmp);
+    size_t size = exists && r.ops->count(r.map) > 0 ? pw_mapref_serialized_size(&r) : 0;
+    st = pw_guest_out(vm, size, pw_arg(slots, 1), pw_arg(slots, 2), pw_fill_map, &r, &trapped);
     if (trapped)
         return pw_trap_from_alloc(vm);
     return pw_ret(slots, st);
+}
+
+/* The status of a host map edit: 0 OK, -2 refused value, else out of memory. */
+static enum pw_status pw_edit_status(int rc)
+{
+    return rc == 0 ? PW_OK : rc == -2 ? PW_BAD_ARGUMENT : PW_INTERNAL_FAILURE;
 }
 
 /* proxy_set_header_map_pairs(map, data, size) */
@@ -309,23 +396,28 @@ PW_HOSTCALL(set_header_map_pairs)
 {
     struct pw_vm *vm = pw_vm_of(inst);
     const uint8_t *data = pw_guest_ptr(vm, pw_arg(slots, 1), pw_arg(slots, 2));
-    struct pw_map *m, parsed = {0};
-    bool w;
+    struct pw_map parsed = {0};
+    struct pw_map_ref r;
+    bool exists, w;
     enum pw_status st;
 
     if (data == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
-    st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
-    if (st != PW_OK)
+    if (!pw_map_arg(vm, pw_arg(slots, 0), &r, &exists, &w, &st))
         return pw_ret(slots, st);
-    if (m == NULL || !w)
+    if (!exists || !w)
         return pw_ret(slots, PW_NOT_FOUND);
     st = pw_map_parse(data, pw_arg(slots, 2), &parsed);
     if (st != PW_OK)
         return pw_ret(slots, st); /* malformed: the map is left as it was */
-    pw_map_free(m);
-    *m = parsed;
-    return pw_ret(slots, PW_OK);
+    r.ops->clear(r.map);
+    st = PW_OK;
+    for (uint32_t i = 0; i < parsed.count && st == PW_OK; i++) {
+        const struct pw_header *h = &parsed.items[i];
+        st = pw_edit_status(r.ops->add(r.map, h->key, h->key_len, h->value, h->value_len));
+    }
+    pw_map_free(&parsed);
+    return pw_ret(slots, st);
 }
 
 /* proxy_get_header_map_value(map, key, key_len, return_value**, return_len*) */
@@ -333,26 +425,25 @@ PW_HOSTCALL(get_header_map_value)
 {
     struct pw_vm *vm = pw_vm_of(inst);
     const char *key = pw_key_arg(vm, slots, 1);
-    struct pw_map *m;
-    bool w, trapped;
+    struct pw_map_ref r;
+    bool exists, w, trapped;
     enum pw_status st;
 
     if (key == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
-    st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
-    if (st != PW_OK)
+    if (!pw_map_arg(vm, pw_arg(slots, 0), &r, &exists, &w, &st))
         return pw_ret(slots, st);
-    const struct pw_header *h = m != NULL ? pw_map_get(m, key, pw_arg(slots, 2)) : NULL;
-    if (h == NULL) {
+    size_t vlen = 0;
+    const char *v = exists ? r.ops->get(r.map, key, pw_arg(slots, 2), &vlen) : NULL;
+    if (v == NULL) {
         if (vm->module->abi != PW_ABI_0_1_0)
             return pw_ret(slots, PW_NOT_FOUND);
         /* 0.1.0: a missing key is OK with an empty value. */
         st = pw_guest_copy_out(vm, NULL, 0, pw_arg(slots, 3), pw_arg(slots, 4), &trapped);
         return pw_ret(slots, st);
     }
-    /* h stays valid across the allocator call: the guest cannot reach host maps. */
-    st =
-        pw_guest_copy_out(vm, h->value, h->value_len, pw_arg(slots, 3), pw_arg(slots, 4), &trapped);
+    /* v stays valid across the allocator call: the guest cannot reach host maps. */
+    st = pw_guest_copy_out(vm, v, vlen, pw_arg(slots, 3), pw_arg(slots, 4), &trapped);
     if (trapped)
         return pw_trap_from_alloc(vm);
     return pw_ret(slots, st);
@@ -360,33 +451,43 @@ PW_HOSTCALL(get_header_map_value)
 
 enum pw_map_edit { PW_MAP_ADD, PW_MAP_REPLACE, PW_MAP_REMOVE };
 
+/* Keys reach the host lower case, as Envoy's header maps hold them. */
+#define PW_KEY_MAX 8192
+
 static int pw_map_edit(wasm_instance_t *inst, uint64_t *slots, enum pw_map_edit op)
 {
     struct pw_vm *vm = pw_vm_of(inst);
     const char *key = pw_key_arg(vm, slots, 1);
     const char *value = op == PW_MAP_REMOVE ? "" : pw_key_arg(vm, slots, 3);
     uint32_t klen = pw_arg(slots, 2), vlen = op == PW_MAP_REMOVE ? 0 : pw_arg(slots, 4);
-    struct pw_map *m;
-    bool w;
+    struct pw_map_ref r;
+    bool exists, w;
     enum pw_status st;
+    char lower[256], *k = lower;
     int rc = 0;
 
     if (key == NULL || value == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
-    st = pw_find_map(vm, pw_arg(slots, 0), &m, &w);
-    if (st != PW_OK)
+    if (!pw_map_arg(vm, pw_arg(slots, 0), &r, &exists, &w, &st))
         return pw_ret(slots, st);
-    if (m == NULL || !w)
+    if (!exists || !w)
         return pw_ret(slots, PW_NOT_FOUND);
-    if (klen == 0 || memchr(key, 0, klen) != NULL || memchr(value, 0, vlen) != NULL)
+    if (klen == 0 || klen > PW_KEY_MAX || memchr(key, 0, klen) != NULL ||
+        memchr(value, 0, vlen) != NULL)
         return pw_ret(slots, PW_BAD_ARGUMENT);
+    if (klen > sizeof(lower) && (k = malloc(klen)) == NULL)
+        return pw_ret(slots, PW_INTERNAL_FAILURE);
+    for (uint32_t i = 0; i < klen; i++)
+        k[i] = key[i] >= 'A' && key[i] <= 'Z' ? (char)(key[i] + 32) : key[i];
     if (op == PW_MAP_ADD)
-        rc = pw_map_add(m, key, klen, value, vlen);
+        rc = r.ops->add(r.map, k, klen, value, vlen);
     else if (op == PW_MAP_REPLACE)
-        rc = pw_map_replace(m, key, klen, value, vlen);
+        rc = r.ops->replace(r.map, k, klen, value, vlen);
     else
-        pw_map_remove(m, key, klen);
-    return pw_ret(slots, rc == 0 ? PW_OK : PW_INTERNAL_FAILURE);
+        r.ops->remove(r.map, k, klen);
+    if (k != lower)
+        free(k);
+    return pw_ret(slots, pw_edit_status(rc));
 }
 
 PW_HOSTCALL(add_header_map_value)

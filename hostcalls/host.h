@@ -159,6 +159,68 @@ int pw_buf_set(struct pw_buf *b, const void *data, size_t len);
  */
 int pw_buf_splice(struct pw_buf *b, size_t start, size_t size, const void *data, size_t len);
 
+/* ---- Maps and buffers the host owns --------------------------------------------- */
+
+/* One field of a map as the layer reads it. Not NUL-terminated; valid until the map
+ * changes. */
+struct pw_field {
+    const char *key;
+    const char *value;
+    size_t key_len;
+    size_t value_len;
+};
+
+/*
+ * Operations on a header map the host owns (a stream's headers or trailers). The layer
+ * reads and edits the host's own representation through them, so a plugin callback costs
+ * no copy of the map. Keys given to add/replace are lower case (the layer lowers them);
+ * lookups compare ASCII case-insensitively. add/replace return 0, -1 when out of memory
+ * (the plugin gets INTERNAL_FAILURE) or -2 when the host refuses the value (e.g. a
+ * :status that is not a number; BAD_ARGUMENT).
+ */
+struct pw_map_ops {
+    uint32_t (*count)(void *map);
+    /* Field i, 0 <= i < count. */
+    void (*field)(void *map, uint32_t i, struct pw_field *f);
+    /* The first value of key, or NULL; *value_len gets its length. */
+    const char *(*get)(void *map, const char *key, size_t key_len, size_t *value_len);
+    int (*add)(void *map, const char *key, size_t key_len, const char *value, size_t value_len);
+    /* Sets key to value: replaces the first field with that key and removes the others,
+     * or appends. */
+    int (*replace)(void *map, const char *key, size_t key_len, const char *value, size_t value_len);
+    /* Removes every field with that key. */
+    void (*remove)(void *map, const char *key, size_t key_len);
+    /* Removes every field the plugin may remove (a host may keep fields it cannot do
+     * without, e.g. pseudo-headers, which a following add/replace then overwrites). */
+    void (*clear)(void *map);
+};
+
+/* A host map: its operations and the map itself. */
+struct pw_map_ref {
+    const struct pw_map_ops *ops;
+    void *map;
+};
+
+/* struct pw_map behind struct pw_map_ops (map: the struct pw_map *). */
+extern const struct pw_map_ops pw_map_plain_ops;
+
+/* Operations on a byte buffer the host owns (a stream's body or data). */
+struct pw_buffer_ops {
+    size_t (*length)(void *buf);
+    /* Copies min(len, length - start) bytes from offset start into dst; returns them. */
+    size_t (*copy)(void *buf, size_t start, size_t len, void *dst);
+    /* As pw_buf_splice(). Returns 0 or -1 (out of memory). */
+    int (*splice)(void *buf, size_t start, size_t size, const void *data, size_t len);
+};
+
+struct pw_buffer_ref {
+    const struct pw_buffer_ops *ops;
+    void *buf;
+};
+
+/* struct pw_buf behind struct pw_buffer_ops (buf: the struct pw_buf *). */
+extern const struct pw_buffer_ops pw_buf_plain_ops;
+
 /* ---- What the host provides ----------------------------------------------------- */
 
 /* Facts about a stream's connection, for properties (source.*, destination.*, ...).
@@ -173,16 +235,16 @@ struct pw_stream_info {
     bool mtls;
     const char *tls_version; /* "TLSv1.3" */
     const char *requested_server_name;
-    const char *protocol;         /* "HTTP/1.1", "HTTP/2" */
-    uint64_t request_time_ns;     /* wall clock at the first request byte, ns since epoch */
-    uint64_t request_duration_ns; /* request.duration, when has_request_duration */
-    bool has_request_duration;    /* the request is complete (its duration is known) */
-    uint64_t request_size;        /* body bytes so far (request.size); request.total_size
-                                     adds the header and trailer bytes */
-    uint64_t response_size;       /* likewise for the response */
+    const char *protocol;              /* "HTTP/1.1", "HTTP/2" */
+    uint64_t request_time_ns;          /* wall clock at the first request byte, ns since epoch */
+    uint64_t request_duration_ns;      /* request.duration, when has_request_duration */
+    bool has_request_duration;         /* the request is complete (its duration is known) */
+    uint64_t request_size;             /* body bytes so far (request.size); request.total_size
+                                          adds the header and trailer bytes */
+    uint64_t response_size;            /* likewise for the response */
     const char *response_code_details; /* response.code_details ("via_upstream", a local
                                           reply's details), or NULL */
-    const char *upstream_address; /* "ip:port" of the upstream host, if connected */
+    const char *upstream_address;      /* "ip:port" of the upstream host, if connected */
     uint32_t upstream_port;
     const char *request_id; /* x-request-id, or NULL to read the header */
 };
@@ -230,19 +292,22 @@ struct pw_http_response {
  */
 struct pw_host_ops {
     /*
-     * [in hostcall] The stream's header/trailer map of that type, or NULL when it does
-     * not exist in this phase (e.g. response headers during the request). *writable is
-     * preset to true; set it to false when the map may no longer change (already sent).
-     * The map stays owned by the host; the layer edits it in place.
+     * [in hostcall] The stream's header/trailer map of that type (maps 0-3): fills *out
+     * and returns true, or returns false when it does not exist in this phase (e.g.
+     * response headers during the request). *writable is preset to true; set it to false
+     * when the map may no longer change (already sent). The map stays owned by the host;
+     * the layer reads and edits it in place through out->ops.
      */
-    struct pw_map *(*stream_map)(void *host, void *stream, enum pw_map_type type, bool *writable);
+    bool (*stream_map)(void *host, void *stream, enum pw_map_type type, struct pw_map_ref *out,
+                       bool *writable);
     /*
      * [in hostcall] The stream's body buffer (request/response body, downstream/upstream
-     * data) as currently buffered for the callback, or NULL. *end_of_stream tells
-     * whether it holds the last byte; *writable as for stream_map.
+     * data) as currently buffered for the callback: fills *out and returns true, or
+     * false when there is none. *end_of_stream tells whether it holds the last byte;
+     * *writable as for stream_map.
      */
-    struct pw_buf *(*stream_buffer)(void *host, void *stream, enum pw_buffer_type type,
-                                    bool *end_of_stream, bool *writable);
+    bool (*stream_buffer)(void *host, void *stream, enum pw_buffer_type type,
+                          struct pw_buffer_ref *out, bool *end_of_stream, bool *writable);
     /* [in hostcall] Connection facts for properties, or NULL. */
     const struct pw_stream_info *(*stream_info)(void *host, void *stream);
 

@@ -176,6 +176,13 @@ enum pw_status pw_guest_put_u64(struct pw_vm *vm, uint32_t ptr, uint64_t v);
  */
 enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len, uint32_t ptr_out,
                                  uint32_t size_out, bool *trapped);
+/*
+ * As pw_guest_copy_out(), but the bytes are written by fill(arg, dst, len) straight into
+ * the guest's block (no intermediate copy); fill is not called when len is 0.
+ */
+enum pw_status pw_guest_out(struct pw_vm *vm, size_t len, uint32_t ptr_out, uint32_t size_out,
+                            void (*fill)(void *arg, void *dst, size_t len), void *arg,
+                            bool *trapped);
 /* For a hostcall after pw_guest_copy_out() set *trapped: stop the guest. */
 int pw_trap_from_alloc(struct pw_vm *vm);
 
@@ -196,6 +203,21 @@ struct pw_ctx *pw_vm_context(struct pw_vm *vm, uint32_t id);
 void pw_vm_log(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_log_level level, const char *msg,
                size_t len);
 uint64_t pw_vm_clock(struct pw_vm *vm, bool monotonic);
+
+/* ---- headers.c / buffers.c -------------------------------------------------------- */
+
+/*
+ * Map `type` (0-3, 6, 7) as seen by ctx (stream maps through the host, callout maps during
+ * proxy_on_http_call_response). Returns false when it does not exist now; else fills *out
+ * and *writable.
+ */
+bool pw_find_map(struct pw_vm *vm, struct pw_ctx *ctx, uint32_t type, struct pw_map_ref *out,
+                 bool *writable);
+/* Size of the pairs encoding of r, and the encoding itself (into that many bytes). */
+size_t pw_mapref_serialized_size(const struct pw_map_ref *r);
+void pw_mapref_serialize(const struct pw_map_ref *r, uint8_t *out);
+/* The bytes of r's keys and values (Envoy's HeaderMap::byteSize()). */
+uint64_t pw_mapref_bytes(const struct pw_map_ref *r);
 
 /* ---- context.c ------------------------------------------------------------------ */
 

@@ -75,54 +75,63 @@ static enum pw_status pw_prop_bool(struct pw_buf *out, bool v)
     return pw_buf_set(out, &b, 1) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
 }
 
-static enum pw_status pw_prop_map(struct pw_buf *out, const struct pw_map *m)
+static enum pw_status pw_prop_bytes(struct pw_buf *out, const char *s, size_t len)
 {
-    if (m == NULL)
+    if (s == NULL)
         return PW_NOT_FOUND;
-    size_t n = pw_map_serialized_size(m);
+    return pw_buf_set(out, s, len) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
+}
+
+/* A stream map for a property (maps 0-3), or NULL when it does not exist now. */
+struct pw_prop_map {
+    struct pw_map_ref ref;
+    bool exists;
+};
+
+static void pw_stream_map_of(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_map_type t,
+                             struct pw_prop_map *m)
+{
+    bool w;
+
+    m->exists = ctx->kind == PW_CTX_STREAM && pw_find_map(vm, ctx, t, &m->ref, &w);
+}
+
+static enum pw_status pw_prop_map(struct pw_buf *out, const struct pw_prop_map *m)
+{
+    if (!m->exists)
+        return PW_NOT_FOUND;
+    size_t n = pw_mapref_serialized_size(&m->ref);
     uint8_t *tmp = malloc(n);
     if (tmp == NULL)
         return PW_INTERNAL_FAILURE;
-    pw_map_serialize(m, tmp);
+    pw_mapref_serialize(&m->ref, tmp);
     int rc = pw_buf_set(out, tmp, n);
     free(tmp);
     return rc == 0 ? PW_OK : PW_INTERNAL_FAILURE;
 }
 
-static struct pw_map *pw_stream_map_of(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_map_type t)
+/* The bytes of a header map's keys and values (0 when it does not exist). */
+static uint64_t pw_map_bytes(const struct pw_prop_map *m)
 {
-    bool w = false;
-
-    if (ctx->kind != PW_CTX_STREAM || ctx->host_stream == NULL || vm->ops == NULL ||
-        vm->ops->stream_map == NULL)
-        return NULL;
-    return vm->ops->stream_map(vm->host, ctx->host_stream, t, &w);
-}
-
-/* The bytes of a header map's keys and values (Envoy's HeaderMap::byteSize()). */
-static uint64_t pw_map_bytes(const struct pw_map *m)
-{
-    uint64_t n = 0;
-
-    for (uint32_t i = 0; m != NULL && i < m->count; i++)
-        n += (uint64_t)m->items[i].key_len + m->items[i].value_len;
-    return n;
+    return m->exists ? pw_mapref_bytes(&m->ref) : 0;
 }
 
 /* One header as a property: its values joined with "," when it occurs several times
  * (Envoy's CEL header lookup); NOT_FOUND when absent. */
-static enum pw_status pw_prop_header(struct pw_buf *out, const struct pw_map *m, const char *key,
-                                     size_t key_len)
+static enum pw_status pw_prop_header(struct pw_buf *out, const struct pw_prop_map *m,
+                                     const char *key, size_t key_len)
 {
     bool found = false;
+    uint32_t n = m->exists ? m->ref.ops->count(m->ref.map) : 0;
 
     out->len = 0;
-    for (uint32_t i = 0; m != NULL && i < m->count; i++) {
-        const struct pw_header *f = &m->items[i];
-        if (f->key_len != key_len || strncasecmp(f->key, key, key_len) != 0)
+    for (uint32_t i = 0; i < n; i++) {
+        struct pw_field f;
+        m->ref.ops->field(m->ref.map, i, &f);
+        if (f.key_len != key_len || strncasecmp(f.key, key, key_len) != 0)
             continue;
         if ((found && pw_buf_append(out, ",", 1) != 0) ||
-            pw_buf_append(out, f->value, f->value_len) != 0)
+            pw_buf_append(out, f.value, f.value_len) != 0)
             return PW_INTERNAL_FAILURE;
         found = true;
     }
@@ -131,9 +140,20 @@ static enum pw_status pw_prop_header(struct pw_buf *out, const struct pw_map *m,
     return found ? PW_OK : PW_NOT_FOUND;
 }
 
-static const char *pw_header_of(struct pw_map *m, const char *key)
+/* The first value of key in m, or NULL; *len gets its length. */
+static const char *pw_header_of(const struct pw_prop_map *m, const char *key, size_t *len)
 {
-    return m != NULL ? pw_map_value(m, key) : NULL;
+    *len = 0;
+    return m->exists ? m->ref.ops->get(m->ref.map, key, strlen(key), len) : NULL;
+}
+
+static enum pw_status pw_prop_header_value(struct pw_buf *out, const struct pw_prop_map *m,
+                                           const char *key)
+{
+    size_t len;
+    const char *v = pw_header_of(m, key, &len);
+
+    return pw_prop_bytes(out, v, len);
 }
 
 /* request.* */
@@ -142,43 +162,48 @@ static enum pw_status pw_prop_request(struct pw_vm *vm, struct pw_ctx *ctx,
                                       size_t len, const char *sub, size_t sublen, int nseg,
                                       struct pw_buf *out)
 {
-    struct pw_map *h = pw_stream_map_of(vm, ctx, PW_MAP_REQUEST_HEADERS);
-    const char *path = pw_header_of(h, ":path");
+    struct pw_prop_map h, t;
+    size_t plen;
 
+    pw_stream_map_of(vm, ctx, PW_MAP_REQUEST_HEADERS, &h);
+    const char *path = pw_header_of(&h, ":path", &plen);
     if (pw_seg_is(name, len, "headers")) {
         if (nseg == 3)
-            return pw_prop_header(out, h, sub, sublen);
-        return pw_prop_map(out, h);
+            return pw_prop_header(out, &h, sub, sublen);
+        return pw_prop_map(out, &h);
     }
     if (pw_seg_is(name, len, "path"))
-        return pw_prop_str(out, path);
+        return pw_prop_bytes(out, path, plen);
     if (pw_seg_is(name, len, "headers_bytes"))
-        return h != NULL ? pw_prop_int(out, pw_map_bytes(h)) : PW_NOT_FOUND;
+        return h.exists ? pw_prop_int(out, pw_map_bytes(&h)) : PW_NOT_FOUND;
     if (pw_seg_is(name, len, "url_path") || pw_seg_is(name, len, "query")) {
         if (path == NULL)
             return PW_NOT_FOUND;
-        const char *q = strchr(path, '?');
+        const char *q = memchr(path, '?', plen);
         if (pw_seg_is(name, len, "query"))
-            return pw_prop_str(out, q != NULL ? q + 1 : "");
-        size_t n = q != NULL ? (size_t)(q - path) : strlen(path);
-        return pw_buf_set(out, path, n) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
+            return q != NULL ? pw_prop_bytes(out, q + 1, plen - (size_t)(q + 1 - path))
+                             : pw_prop_bytes(out, "", 0);
+        return pw_prop_bytes(out, path, q != NULL ? (size_t)(q - path) : plen);
     }
-    if (pw_seg_is(name, len, "host"))
-        return pw_prop_str(out, pw_header_of(h, ":authority") != NULL
-                                    ? pw_header_of(h, ":authority")
-                                    : pw_header_of(h, "host"));
+    if (pw_seg_is(name, len, "host")) {
+        size_t alen;
+        if (pw_header_of(&h, ":authority", &alen) != NULL)
+            return pw_prop_header_value(out, &h, ":authority");
+        return pw_prop_header_value(out, &h, "host");
+    }
     if (pw_seg_is(name, len, "scheme"))
-        return pw_prop_str(out, pw_header_of(h, ":scheme"));
+        return pw_prop_header_value(out, &h, ":scheme");
     if (pw_seg_is(name, len, "method"))
-        return pw_prop_str(out, pw_header_of(h, ":method"));
+        return pw_prop_header_value(out, &h, ":method");
     if (pw_seg_is(name, len, "referer"))
-        return pw_prop_str(out, pw_header_of(h, "referer"));
+        return pw_prop_header_value(out, &h, "referer");
     if (pw_seg_is(name, len, "useragent"))
-        return pw_prop_str(out, pw_header_of(h, "user-agent"));
-    if (pw_seg_is(name, len, "id"))
-        return pw_prop_str(out, info != NULL && info->request_id != NULL
-                                    ? info->request_id
-                                    : pw_header_of(h, "x-request-id"));
+        return pw_prop_header_value(out, &h, "user-agent");
+    if (pw_seg_is(name, len, "id")) {
+        if (info != NULL && info->request_id != NULL)
+            return pw_prop_str(out, info->request_id);
+        return pw_prop_header_value(out, &h, "x-request-id");
+    }
     if (info == NULL)
         return PW_NOT_FOUND;
     if (pw_seg_is(name, len, "protocol"))
@@ -190,9 +215,10 @@ static enum pw_status pw_prop_request(struct pw_vm *vm, struct pw_ctx *ctx,
                                           : PW_NOT_FOUND;
     if (pw_seg_is(name, len, "size"))
         return pw_prop_int(out, info->request_size);
-    if (pw_seg_is(name, len, "total_size"))
-        return pw_prop_int(out, info->request_size + pw_map_bytes(h) +
-                                    pw_map_bytes(pw_stream_map_of(vm, ctx, PW_MAP_REQUEST_TRAILERS)));
+    if (pw_seg_is(name, len, "total_size")) {
+        pw_stream_map_of(vm, ctx, PW_MAP_REQUEST_TRAILERS, &t);
+        return pw_prop_int(out, info->request_size + pw_map_bytes(&h) + pw_map_bytes(&t));
+    }
     return PW_NOT_FOUND;
 }
 
@@ -202,20 +228,27 @@ static enum pw_status pw_prop_response(struct pw_vm *vm, struct pw_ctx *ctx,
                                        size_t len, const char *sub, size_t sublen, int nseg,
                                        struct pw_buf *out)
 {
-    struct pw_map *h = pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_HEADERS);
+    struct pw_prop_map h, t;
 
+    pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_HEADERS, &h);
     if (pw_seg_is(name, len, "headers") || pw_seg_is(name, len, "trailers")) {
         if (pw_seg_is(name, len, "trailers"))
-            h = pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_TRAILERS);
+            pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_TRAILERS, &h);
         if (nseg == 3)
-            return pw_prop_header(out, h, sub, sublen);
-        return pw_prop_map(out, h);
+            return pw_prop_header(out, &h, sub, sublen);
+        return pw_prop_map(out, &h);
     }
     if (pw_seg_is(name, len, "headers_bytes"))
-        return h != NULL ? pw_prop_int(out, pw_map_bytes(h)) : PW_NOT_FOUND;
+        return h.exists ? pw_prop_int(out, pw_map_bytes(&h)) : PW_NOT_FOUND;
     if (pw_seg_is(name, len, "code")) {
-        const char *s = pw_header_of(h, ":status");
-        return s != NULL ? pw_prop_int(out, strtoull(s, NULL, 10)) : PW_NOT_FOUND;
+        size_t slen;
+        const char *s = pw_header_of(&h, ":status", &slen);
+        uint64_t code = 0;
+        if (s == NULL)
+            return PW_NOT_FOUND;
+        for (size_t i = 0; i < slen && s[i] >= '0' && s[i] <= '9'; i++)
+            code = code * 10 + (uint64_t)(s[i] - '0');
+        return pw_prop_int(out, code);
     }
     if (info == NULL)
         return PW_NOT_FOUND;
@@ -223,9 +256,10 @@ static enum pw_status pw_prop_response(struct pw_vm *vm, struct pw_ctx *ctx,
         return pw_prop_str(out, info->response_code_details);
     if (pw_seg_is(name, len, "size"))
         return pw_prop_int(out, info->response_size);
-    if (pw_seg_is(name, len, "total_size"))
-        return pw_prop_int(out, info->response_size + pw_map_bytes(h) +
-                                    pw_map_bytes(pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_TRAILERS)));
+    if (pw_seg_is(name, len, "total_size")) {
+        pw_stream_map_of(vm, ctx, PW_MAP_RESPONSE_TRAILERS, &t);
+        return pw_prop_int(out, info->response_size + pw_map_bytes(&h) + pw_map_bytes(&t));
+    }
     return PW_NOT_FOUND;
 }
 

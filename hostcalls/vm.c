@@ -370,8 +370,9 @@ static uint32_t pw_guest_alloc(struct pw_vm *vm, uint32_t len, bool *trapped)
     return (uint32_t)slots[0];
 }
 
-enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len, uint32_t ptr_out,
-                                 uint32_t size_out, bool *trapped)
+enum pw_status pw_guest_out(struct pw_vm *vm, size_t len, uint32_t ptr_out, uint32_t size_out,
+                            void (*fill)(void *arg, void *dst, size_t len), void *arg,
+                            bool *trapped)
 {
     uint32_t addr = 0;
     void *dst;
@@ -398,12 +399,23 @@ enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len,
         dst = pw_guest_ptr(vm, addr, (uint32_t)len);
         if (dst == NULL)
             return PW_INVALID_MEMORY_ACCESS;
-        memcpy(dst, data, len);
+        fill(arg, dst, len);
     }
     if (pw_guest_put_u32(vm, ptr_out, addr) != PW_OK ||
         pw_guest_put_u32(vm, size_out, (uint32_t)len) != PW_OK)
         return PW_INVALID_MEMORY_ACCESS;
     return PW_OK;
+}
+
+static void pw_fill_bytes(void *arg, void *dst, size_t len)
+{
+    memcpy(dst, arg, len);
+}
+
+enum pw_status pw_guest_copy_out(struct pw_vm *vm, const void *data, size_t len, uint32_t ptr_out,
+                                 uint32_t size_out, bool *trapped)
+{
+    return pw_guest_out(vm, len, ptr_out, size_out, pw_fill_bytes, (void *)data, trapped);
 }
 
 int pw_trap_from_alloc(struct pw_vm *vm)

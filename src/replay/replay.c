@@ -39,7 +39,7 @@
 
 #define RP_MAX_PLUGINS 16
 #define RP_EPOCH_NS 1700000000000000000ull /* virtual wall clock at time 0 */
-#define RP_MAX_DELTA_MS 86400000u             /* largest delta_ms of a packet: one day */
+#define RP_MAX_DELTA_MS 86400000u          /* largest delta_ms of a packet: one day */
 
 struct rp_plugin {
     const char *file;
@@ -287,32 +287,35 @@ static struct rp_plugin *rp_plugin_of_root(struct rp *rp, struct pw_root *root)
     return rp->starting;
 }
 
-static struct pw_map *rp_stream_map(void *host, void *stream, enum pw_map_type type, bool *writable)
+static bool rp_stream_map(void *host, void *stream, enum pw_map_type type, struct pw_map_ref *out,
+                          bool *writable)
 {
     struct rp_stream *s = stream;
 
     if (type > PW_MAP_RESPONSE_TRAILERS || !s->has_map[type])
-        return NULL;
+        return false;
     /* Request maps are sent once the request went upstream. */
     if (type <= PW_MAP_REQUEST_TRAILERS && s->phase >= RP_UPSTREAM)
         *writable = false;
     if (s->phase == RP_DONE)
         *writable = false;
-    return &s->maps[type];
+    *out = (struct pw_map_ref){&pw_map_plain_ops, &s->maps[type]};
+    return true;
 }
 
-static struct pw_buf *rp_stream_buffer(void *host, void *stream, enum pw_buffer_type type,
-                                       bool *eos, bool *writable)
+static bool rp_stream_buffer(void *host, void *stream, enum pw_buffer_type type,
+                             struct pw_buffer_ref *out, bool *eos, bool *writable)
 {
     struct rp_stream *s = stream;
 
     if (type > PW_BUFFER_RESPONSE_BODY || !s->has_body[type])
-        return NULL;
+        return false;
     if ((type == PW_BUFFER_REQUEST_BODY && s->phase != RP_REQ_BODY) ||
         (type == PW_BUFFER_RESPONSE_BODY && s->phase != RP_RESP_BODY))
         *writable = false;
     *eos = true;
-    return &s->body[type];
+    *out = (struct pw_buffer_ref){&pw_buf_plain_ops, &s->body[type]};
+    return true;
 }
 
 static const struct pw_stream_info *rp_stream_info(void *host, void *stream)
@@ -1655,7 +1658,8 @@ static void rp_shutdown_roots(struct rp *rp)
     for (int i = 0; i < rp->nplugins; i++) {
         struct rp_plugin *p = &rp->plugins[i];
         if (p->root != NULL && !pw_root_shutdown(p->root)) {
-            rp_emit(rp, NULL, json_pack("{ss ss}", "event", "root_done_pending", "plugin", p->name));
+            rp_emit(rp, NULL,
+                    json_pack("{ss ss}", "event", "root_done_pending", "plugin", p->name));
             waiting = true;
         }
     }

@@ -236,25 +236,28 @@ uint32_t fake_hc(wasm_host_func_t fn, struct pw_vm *vm, int n, const uint64_t *a
 
 /* ---- Fake host ------------------------------------------------------------------------ */
 
-static struct pw_map *fh_stream_map(void *host, void *stream, enum pw_map_type type, bool *writable)
+static bool fh_stream_map(void *host, void *stream, enum pw_map_type type, struct pw_map_ref *out,
+                          bool *writable)
 {
     struct fake_stream *s = stream;
 
     if (type > PW_MAP_RESPONSE_TRAILERS || !s->has_map[type])
-        return NULL;
+        return false;
     *writable = !s->read_only[type];
-    return &s->maps[type];
+    *out = (struct pw_map_ref){&pw_map_plain_ops, &s->maps[type]};
+    return true;
 }
 
-static struct pw_buf *fh_stream_buffer(void *host, void *stream, enum pw_buffer_type type,
-                                       bool *eos, bool *writable)
+static bool fh_stream_buffer(void *host, void *stream, enum pw_buffer_type type,
+                             struct pw_buffer_ref *out, bool *eos, bool *writable)
 {
     struct fake_stream *s = stream;
 
     if (type > PW_BUFFER_UPSTREAM_DATA || !s->has_buf[type])
-        return NULL;
+        return false;
     *eos = s->eos;
-    return &s->bufs[type];
+    *out = (struct pw_buffer_ref){&pw_buf_plain_ops, &s->bufs[type]};
+    return true;
 }
 
 static const struct pw_stream_info *fh_stream_info(void *host, void *stream)
