@@ -48,44 +48,84 @@ void pw_callouts_cancel(struct pw_root *root, uint32_t origin_id)
     }
 }
 
-/* Parses a serialized map argument (size 0: empty). */
+/* Parses a serialized map argument (size 0: empty); the memory was checked by the caller. */
 static enum pw_status pw_map_arg(struct pw_vm *vm, uint32_t ptr, uint32_t len, struct pw_map *out)
 {
-    const uint8_t *p = pw_guest_ptr(vm, ptr, len);
-
-    if (p == NULL)
-        return PW_INVALID_MEMORY_ACCESS;
-    return pw_map_parse(p, len, out);
+    return pw_map_parse(pw_guest_ptr(vm, ptr, len), len, out);
 }
 
-/* proxy_http_call(upstream, upstream_len, headers, headers_len, body, body_len,
- *                 trailers, trailers_len, timeout_ms, return_token*) */
+/*
+ * Whether the host has an upstream (cluster) called name[0..len): a name with a NUL in it,
+ * or empty, never does. Without ops->upstream_exists the answer is `unknown_default`.
+ */
+static bool pw_upstream_known(struct pw_vm *vm, const char *name, uint32_t len,
+                              bool unknown_default)
+{
+    char buf[256];
+
+    if (len == 0 || memchr(name, 0, len) != NULL)
+        return false;
+    if (vm->ops == NULL || vm->ops->upstream_exists == NULL)
+        return unknown_default;
+    if (len < sizeof(buf)) {
+        memcpy(buf, name, len);
+        buf[len] = '\0';
+        return vm->ops->upstream_exists(vm->host, buf);
+    }
+    char *copy = strndup(name, len);
+    bool known = copy != NULL && vm->ops->upstream_exists(vm->host, copy);
+    free(copy);
+    return known;
+}
+
+/*
+ * proxy_http_call(upstream, upstream_len, headers, headers_len, body, body_len,
+ *                 trailers, trailers_len, timeout_ms, return_token*)
+ *
+ * The checks come in the order of cpp-host's export and Envoy's Context::httpCall, so a
+ * plugin sees the status Envoy would give it: every guest range (the four inputs, then
+ * the token out-pointer) -> INVALID_MEMORY_ACCESS; then BAD_ARGUMENT for a timeout that
+ * is negative as an i32 (the Rust SDK sends 0xffffffff for an unbounded Duration; Envoy
+ * takes the argument as an int), an upstream the host does not have (empty, with a NUL,
+ * or refused by ops->upstream_exists), malformed headers or trailers (Envoy would drop
+ * malformed pairs silently and then fail on the missing pseudo-headers, or send no
+ * trailers: we refuse rather than lose them), a missing :method, :path or :authority.
+ * Last the host's http_call, which may still answer BAD_ARGUMENT (unknown upstream) or
+ * INTERNAL_FAILURE; then no token is written and none is used up.
+ */
 PW_HOSTCALL(http_call)
 {
     struct pw_vm *vm = pw_vm_of(inst);
     uint32_t ulen = pw_arg(slots, 1), blen = pw_arg(slots, 5);
     const char *upstream = pw_guest_ptr(vm, pw_arg(slots, 0), ulen);
     const uint8_t *body = pw_guest_ptr(vm, pw_arg(slots, 4), blen);
+    int32_t timeout_ms = (int32_t)pw_arg(slots, 8);
     uint32_t token_out = pw_arg(slots, 9);
     struct pw_map headers = {0}, trailers = {0};
     enum pw_status st;
     char *name = NULL;
 
-    if (upstream == NULL || body == NULL || pw_guest_ptr(vm, token_out, 4) == NULL)
+    if (upstream == NULL || body == NULL ||
+        pw_guest_ptr(vm, pw_arg(slots, 2), pw_arg(slots, 3)) == NULL ||
+        pw_guest_ptr(vm, pw_arg(slots, 6), pw_arg(slots, 7)) == NULL ||
+        pw_guest_ptr(vm, token_out, 4) == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    if (vm->effective == NULL || timeout_ms < 0 || !pw_upstream_known(vm, upstream, ulen, true))
+        return pw_ret(slots, PW_BAD_ARGUMENT);
     st = pw_map_arg(vm, pw_arg(slots, 2), pw_arg(slots, 3), &headers);
     if (st == PW_OK)
         st = pw_map_arg(vm, pw_arg(slots, 6), pw_arg(slots, 7), &trailers);
     if (st != PW_OK)
         goto out;
-    if (vm->effective == NULL || ulen == 0 || memchr(upstream, 0, ulen) != NULL ||
-        pw_map_get(&headers, ":method", 7) == NULL || pw_map_get(&headers, ":path", 5) == NULL ||
+    if (pw_map_get(&headers, ":method", 7) == NULL || pw_map_get(&headers, ":path", 5) == NULL ||
         pw_map_get(&headers, ":authority", 10) == NULL) {
         st = PW_BAD_ARGUMENT;
         goto out;
     }
+    /* A host without callouts has no upstream to call: Envoy's answer for a cluster it
+     * does not have, which SDKs handle (the Rust SDK panics on UNIMPLEMENTED here). */
     if (vm->ops == NULL || vm->ops->http_call == NULL) {
-        st = PW_UNIMPLEMENTED;
+        st = PW_BAD_ARGUMENT;
         goto out;
     }
     name = strndup(upstream, ulen);
@@ -98,20 +138,20 @@ PW_HOSTCALL(http_call)
     struct pw_root *root = vm->effective->root;
     c->token = vm->next_token;
     c->origin_id = vm->effective->id;
-    vm->next_token += 4;
     const struct pw_http_call call = {
         .upstream = name,
         .headers = &headers,
         .body = body,
         .body_len = blen,
         .trailers = &trailers,
-        .timeout_ms = pw_arg(slots, 8),
+        .timeout_ms = (uint32_t)timeout_ms,
     };
     st = vm->ops->http_call(vm->host, root, c->token, &call);
     if (st != PW_OK) {
         free(c);
         goto out;
     }
+    vm->next_token += 4;
     c->next = root->callouts;
     root->callouts = c;
     vm->effective->callouts++;

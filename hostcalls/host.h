@@ -268,7 +268,7 @@ struct pw_http_call {
     const uint8_t *body;
     size_t body_len;
     const struct pw_map *trailers;
-    uint32_t timeout_ms; /* 0: no timeout */
+    uint32_t timeout_ms; /* 0: no timeout; never above INT32_MAX (refused by the layer) */
 };
 
 /* The answer to a callout, handed to pw_root_http_call_response(). */
@@ -374,6 +374,14 @@ struct pw_host_ops {
      */
     void (*vm_failed)(void *host, struct pw_vm *vm, const char *plugin, const char *callback,
                       const char *reason, const char *backtrace);
+
+    /*
+     * [in hostcall] Whether the host has an upstream (cluster) of that name, for
+     * proxy_http_call and proxy_grpc_call/_stream (name is NUL-terminated, never empty).
+     * NULL: the layer cannot tell; http_call then leaves it to the host's http_call, and
+     * gRPC (no host offers it yet) answers as for an unknown cluster.
+     */
+    bool (*upstream_exists)(void *host, const char *name);
 };
 
 #endif /* WASP_HOSTCALLS_HOST_H */

@@ -425,6 +425,15 @@ static void root_misuse(void)
     st("http_call bad token out",
        proxy_http_call("conf", 4, h.data, h.len, NULL, 0, NULL, 0, 1000, BADU),
        WASP_INVALID_MEMORY_ACCESS);
+    st("http_call timeout negative as an i32",
+       proxy_http_call("conf", 4, h.data, h.len, NULL, 0, NULL, 0, 0xffffffffu, &token),
+       WASP_BAD_ARGUMENT);
+    st("http_call bad trailers before a bad timeout",
+       proxy_http_call("conf", 4, h.data, h.len, NULL, 0, BAD, 64, 0xffffffffu, &token),
+       WASP_INVALID_MEMORY_ACCESS);
+    st("http_call malformed trailers",
+       proxy_http_call("conf", 4, h.data, h.len, NULL, 0, h.data, h.len - 1, 1000, &token),
+       WASP_BAD_ARGUMENT);
     bad_h.data = h.data;
     bad_h.len = h.len - 1; /* truncated: the last NUL is missing */
     st("http_call malformed headers",

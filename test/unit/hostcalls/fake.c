@@ -303,6 +303,19 @@ static enum pw_status fh_http_call(void *host, struct pw_root *root, uint32_t to
     return PW_OK;
 }
 
+static bool fh_upstream_exists(void *host, const char *name)
+{
+    struct fake_host *h = host;
+
+    h->exists_calls++;
+    if (h->upstreams == NULL)
+        return true;
+    for (const char *const *u = h->upstreams; *u != NULL; u++)
+        if (strcmp(*u, name) == 0)
+            return true;
+    return false;
+}
+
 static void fh_cancel(void *host, struct pw_root *root, uint32_t token)
 {
     struct fake_host *h = host;
@@ -393,6 +406,7 @@ const struct pw_host_ops fake_ops = {
     .clock_ns = fh_clock,
     .vm_failed = fh_failed,
     .root_deleted = fh_root_deleted,
+    .upstream_exists = fh_upstream_exists,
 };
 
 void fake_host_init(struct fake_host *h)

@@ -96,6 +96,8 @@ struct fake_host {
     struct pw_buf last_call_body;
     uint32_t last_timeout;
     enum pw_status call_result;
+    const char *const *upstreams; /* upstream_exists: these names (NULL-ended); NULL: all */
+    int exists_calls;
     int cancels;
     uint32_t last_cancelled;
     int posts;

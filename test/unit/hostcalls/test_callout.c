@@ -81,6 +81,129 @@ static void a_callout_needs_method_path_and_authority(void **state)
                      PW_INVALID_MEMORY_ACCESS);
 }
 
+#define T 0x2000u /* trailers */
+
+/* A well-formed call with that timeout and upstream (trailers at T, tlen bytes). */
+static uint32_t call_with(struct pw_vm *vm, const char *upstream, uint32_t timeout, uint32_t tlen)
+{
+    uint32_t ul = fake_put_str(vm, U, upstream);
+    uint32_t hl = put_headers(vm, true);
+    return HC(http_call, vm, U, ul, H, hl, B, 0, T, tlen, timeout, TOK);
+}
+
+static void a_timeout_negative_as_an_i32_is_a_bad_argument(void **state)
+{
+    struct fake_env *e = *state;
+
+    fake_put(e->vm, TOK, "\xaa\xaa\xaa\xaa", 4);
+    /* The Rust SDK's unbounded Duration, and the smallest negative i32. */
+    assert_int_equal(call_with(e->vm, "authz", 0xffffffffu, 0), PW_BAD_ARGUMENT);
+    assert_int_equal(call_with(e->vm, "authz", 0x80000000u, 0), PW_BAD_ARGUMENT);
+    assert_int_equal(e->host.calls, 0);
+    assert_int_equal(fake_u32(e->vm, TOK), 0xaaaaaaaau); /* no token written */
+    /* The largest positive one is an ordinary timeout; 0 is none. */
+    assert_int_equal(call_with(e->vm, "authz", 0x7fffffffu, 0), PW_OK);
+    assert_int_equal(e->host.last_timeout, 0x7fffffffu);
+    assert_int_equal(call_with(e->vm, "authz", 0, 0), PW_OK);
+    assert_int_equal(e->host.last_timeout, 0);
+}
+
+static void bad_guest_memory_is_reported_before_any_bad_argument(void **state)
+{
+    struct fake_env *e = *state;
+    uint32_t hl = put_headers(e->vm, true);
+
+    /* cpp-host reads every range, then checks the token out-pointer, before Envoy's
+     * argument checks: a bad range wins over a bad timeout, upstream or map. */
+    assert_int_equal(HC(http_call, e->vm, U, 5, H, hl, B, 0, 0xfff0, 0x100, 0xffffffffu, TOK),
+                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(http_call, e->vm, U, 0, H, hl, B, 0, 0, 0, 1000, 0xfffe),
+                     PW_INVALID_MEMORY_ACCESS);
+    assert_int_equal(HC(http_call, e->vm, U, 5, H, hl - 1, B, 0xfff0, 0, 0, 1000, TOK),
+                     PW_INVALID_MEMORY_ACCESS); /* malformed headers, bad body range */
+    assert_int_equal(HC(http_call, e->vm, U, 5, H, hl - 1, B, 0, 0xfff0, 0x100, 1000, TOK),
+                     PW_INVALID_MEMORY_ACCESS); /* malformed headers, bad trailers range */
+    assert_int_equal(e->host.calls, 0);
+}
+
+static void an_unknown_upstream_is_refused_without_a_token(void **state)
+{
+    struct fake_env *e = *state;
+    const char *const known[] = {"authz", NULL};
+
+    e->host.upstreams = known;
+    fake_put(e->vm, TOK, "\xaa\xaa\xaa\xaa", 4);
+    assert_int_equal(call_with(e->vm, "nowhere", 1000, 0), PW_BAD_ARGUMENT);
+    assert_int_equal(e->host.exists_calls, 1);
+    assert_int_equal(e->host.calls, 0); /* the host never saw it */
+    assert_int_equal(fake_u32(e->vm, TOK), 0xaaaaaaaau);
+    /* Names that cannot be a cluster are refused without asking the host. */
+    assert_int_equal(call_with(e->vm, "", 1000, 0), PW_BAD_ARGUMENT);
+    fake_put(e->vm, U, "au\0hz", 5);
+    assert_int_equal(HC(http_call, e->vm, U, 5, H, put_headers(e->vm, true), B, 0, 0, 0, 1000, TOK),
+                     PW_BAD_ARGUMENT);
+    assert_int_equal(e->host.exists_calls, 1);
+    /* The host itself may still refuse; the token is not used up either way. */
+    e->host.call_result = PW_BAD_ARGUMENT;
+    assert_int_equal(call_with(e->vm, "authz", 1000, 0), PW_BAD_ARGUMENT);
+    assert_int_equal(fake_u32(e->vm, TOK), 0xaaaaaaaau);
+    e->host.call_result = PW_INTERNAL_FAILURE;
+    assert_int_equal(call_with(e->vm, "authz", 1000, 0), PW_INTERNAL_FAILURE);
+    e->host.call_result = PW_OK;
+    assert_int_equal(call_with(e->vm, "authz", 1000, 0), PW_OK);
+    assert_int_equal(fake_u32(e->vm, TOK), 4); /* the first token of the VM */
+    assert_string_equal(e->host.last_upstream, "authz");
+}
+
+static void malformed_maps_and_missing_pseudo_headers_are_bad_arguments(void **state)
+{
+    struct fake_env *e = *state;
+    struct pw_map m = {0};
+    uint8_t buf[128];
+    static const char *const pseudo[] = {":method", ":path", ":authority"};
+
+    /* Malformed trailers are refused, not dropped. */
+    pw_map_add(&m, "x-t", 3, "1", 1);
+    pw_map_serialize(&m, buf);
+    fake_put(e->vm, T, buf, pw_map_serialized_size(&m));
+    assert_int_equal(call_with(e->vm, "authz", 1000, (uint32_t)pw_map_serialized_size(&m)), PW_OK);
+    assert_int_equal(call_with(e->vm, "authz", 1000, (uint32_t)pw_map_serialized_size(&m) - 1),
+                     PW_BAD_ARGUMENT);
+    pw_map_free(&m);
+    /* Each pseudo-header is required. */
+    for (int miss = 0; miss < 3; miss++) {
+        for (int i = 0; i < 3; i++)
+            if (i != miss)
+                pw_map_add(&m, pseudo[i], strlen(pseudo[i]), "v", 1);
+        pw_map_serialize(&m, buf);
+        fake_put(e->vm, H, buf, pw_map_serialized_size(&m));
+        uint32_t ul = fake_put_str(e->vm, U, "authz");
+        assert_int_equal(
+            HC(http_call, e->vm, U, ul, H, pw_map_serialized_size(&m), B, 0, 0, 0, 1000, TOK),
+            PW_BAD_ARGUMENT);
+        pw_map_free(&m);
+    }
+    assert_int_equal(e->host.calls, 1);
+}
+
+static void a_host_without_callouts_answers_bad_argument(void **state)
+{
+    struct fake_env *e = *state;
+    struct pw_host_ops ops = fake_ops;
+
+    ops.http_call = NULL;
+    ops.upstream_exists = NULL;
+    e->vm->ops = &ops;
+    /* Not UNIMPLEMENTED: the Rust SDK panics on anything but BAD_ARGUMENT and
+     * INTERNAL_FAILURE here; a host with no upstreams is Envoy with no such cluster. */
+    assert_int_equal(call_with(e->vm, "authz", 1000, 0), PW_BAD_ARGUMENT);
+    /* Outside any context (the start sequence) there is no root to own a callout. */
+    e->vm->ops = &fake_ops;
+    fake_enter(e->vm, NULL, PW_CB_INITIALIZE);
+    assert_int_equal(call_with(e->vm, "authz", 1000, 0), PW_BAD_ARGUMENT);
+    assert_int_equal(e->host.calls, 0);
+}
+
 static int g_response(wasm_instance_t *inst, uint64_t *slots)
 {
     struct pw_vm *vm = pw_vm_of(inst);
@@ -184,6 +307,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_callout_needs_method_path_and_authority, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_timeout_negative_as_an_i32_is_a_bad_argument, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(bad_guest_memory_is_reported_before_any_bad_argument, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(an_unknown_upstream_is_refused_without_a_token, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(malformed_maps_and_missing_pseudo_headers_are_bad_arguments,
+                                        setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_host_without_callouts_answers_bad_argument, setup,
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(the_response_is_readable_from_the_root_during_the_callback,
                                         setup, fake_env_teardown),
