@@ -14,6 +14,7 @@
 
 #include "leb128.h"
 #include "module.h"
+#include "simd.h"
 
 /* Implementation limits (the spec allows 2^32-1 locals; nobody needs that many). */
 #define DECODE_MAX_FUNC_LOCALS 50000u
@@ -416,6 +417,42 @@ static bool read_prefixed_fc(struct decoder *d, const uint8_t *at)
     }
 }
 
+/* Reads the 0xfd-prefixed (SIMD) instruction whose prefix byte was at `at`. */
+static bool read_prefixed_fd(struct decoder *d, const uint8_t *at)
+{
+    uint32_t sub;
+
+    if (!read_u32(d, &sub))
+        return false;
+    if (sub >= WASM_SIMD_OPCODES || wasm_simd_info[sub].layout == WASM_SIMD_NONE)
+        return fail_at(d, at, "illegal opcode");
+    switch (wasm_simd_info[sub].layout) {
+    case WASM_SIMD_LOAD:
+    case WASM_SIMD_STORE:
+        return read_memarg(d);
+    case WASM_SIMD_LOADLANE:
+    case WASM_SIMD_STORELANE:
+        if (!read_memarg(d) || !need(d, 1))
+            return false;
+        d->p++;
+        return true;
+    case WASM_SIMD_EXTRACT:
+    case WASM_SIMD_REPLACE:
+        if (!need(d, 1))
+            return false;
+        d->p++;
+        return true;
+    case WASM_SIMD_CONST:
+    case WASM_SIMD_SHUFFLE:
+        if (!need(d, 16))
+            return false;
+        d->p += 16;
+        return true;
+    default:
+        return true;
+    }
+}
+
 /*
  * Reads one instruction and its immediates at d->p, updating the block nesting *depth
  * (block/loop/if open one, end closes one). *op gets the opcode byte.
@@ -502,6 +539,8 @@ static bool read_instr(struct decoder *d, uint32_t *depth, uint8_t *op)
     }
     case 0xfc:
         return read_prefixed_fc(d, at);
+    case 0xfd:
+        return read_prefixed_fd(d, at);
     default:
         if (b >= 0x28 && b <= 0x3e) /* loads and stores */
             return read_memarg(d);
@@ -569,6 +608,15 @@ static bool read_constexpr(struct decoder *d, struct wasm_constexpr *ce)
         case 0xd2:
             simple = read_uleb(d, 32, &uv);
             ce->op = WASM_CONST_REF_FUNC, ce->index = (uint32_t)uv;
+            break;
+        case 0xfd: /* v128.const: the only SIMD instruction that is constant */
+            simple = read_uleb(d, 32, &uv) && uv == 12 && need(d, 16);
+            if (simple) {
+                memcpy(&ce->bits, d->p, 8);
+                memcpy(&ce->bits_hi, d->p + 8, 8);
+                ce->op = WASM_CONST_V128;
+                d->p += 16;
+            }
             break;
         default:
             simple = false;

@@ -134,7 +134,19 @@ static uint64_t eval_const(const struct wasm_instance *inst, const struct wasm_c
         return 0;
     case WASM_CONST_REF_FUNC:
         return c->index < inst->module->nfuncs ? (uintptr_t)inst->funcs[c->index] : 0;
+    case WASM_CONST_V128:
+        return c->bits;
     }
+    return 0;
+}
+
+/* The high 64 bits of a v128 constant expression (v128.const or global.get). */
+static uint64_t eval_const_hi(const struct wasm_instance *inst, const struct wasm_constexpr *c)
+{
+    if (c->op == WASM_CONST_V128)
+        return c->bits_hi;
+    if (c->op == WASM_CONST_GLOBAL && c->index < inst->module->nglobals && inst->globals[c->index])
+        return inst->globals[c->index]->hi;
     return 0;
 }
 
@@ -517,6 +529,8 @@ int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
         g->valtype = m->globals[i].valtype;
         g->mutable_ = m->globals[i].mutable_;
         g->value = eval_const(inst, &m->globals[i].init);
+        if (g->valtype == WASM_V128)
+            g->hi = eval_const_hi(inst, &m->globals[i].init);
         inst->globals[i] = g;
     }
     for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {

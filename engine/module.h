@@ -21,6 +21,7 @@ enum wasm_constexpr_op {
     WASM_CONST_GLOBAL,   /* global.get index */
     WASM_CONST_REF_NULL, /* index holds the reftype */
     WASM_CONST_REF_FUNC, /* ref.func index */
+    WASM_CONST_V128,     /* v128.const: bits holds the low 64 bits, bits_hi the high ones */
     /*
      * Anything else that is well-formed: no instruction, several, or a non-constant one.
      * Only expr..expr_end say what it is; the validator rejects it ("constant expression
@@ -32,6 +33,7 @@ enum wasm_constexpr_op {
 struct wasm_constexpr {
     enum wasm_constexpr_op op;
     uint64_t bits;  /* for the *.const ops */
+    uint64_t bits_hi; /* v128.const only */
     uint32_t index; /* global index, function index or reftype */
     /* The raw expression inside module bytes, from its first instruction to one past
      * its final `end`. Every instruction in it is well-formed (see wasm_func_decl).
@@ -59,7 +61,7 @@ struct wasm_export {
 /*
  * What the decoder guarantees about a body (and a constant expression): it is a sequence
  * of instructions with known opcodes (MVP, sign-ext, sat-trunc, bulk memory, reference
- * types; prefix 0xfc sub-opcodes as u32 LEB), every immediate well-formed (LEBs within
+ * types, fixed-width SIMD; prefix 0xfc and 0xfd sub-opcodes as u32 LEB), every immediate well-formed (LEBs within
  * their width, reserved bytes zero, reftype bytes valid, block types 0x40 / a value type /
  * a non-negative s33 type index), block/loop/if balanced by `end`, and the final `end` is
  * the last byte. So later passes can read it without bounds checks. memory.init and

@@ -174,6 +174,7 @@ struct wasm_table {
 
 struct wasm_global {
     uint64_t value; /* first: global.get reads *(uint64_t *)obj */
+    uint64_t hi;    /* v128: the high 64 bits (value holds the low ones) */
     atomic_uint refs;
     uint8_t valtype;
     bool mutable_;

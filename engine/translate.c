@@ -1665,6 +1665,8 @@ static void step(struct tr *t)
     case 0xfc:
         do_0xfc(t);
         return;
+    case 0xfd:
+        FAIL(t, WASM_ERR_INVALID, "function %u: SIMD (v128) is not supported yet", t->func_index);
     default:
         break;
     }
@@ -1866,6 +1868,25 @@ int wasm_translate(struct wasm_module *m, char *err, size_t errlen)
     t.err = err;
     t.errlen = errlen;
     int rc = WASM_OK;
+    for (uint32_t i = 0; i < m->ntypes; i++)
+        for (uint32_t k = 0; k < m->types[i].nparams + m->types[i].nresults; k++)
+            if ((k < m->types[i].nparams
+                     ? m->types[i].params[k]
+                     : m->types[i].results[k - m->types[i].nparams]) == WASM_V128) {
+                snprintf(err, errlen, "type %u: SIMD (v128) is not supported yet", i);
+                return WASM_ERR_INVALID;
+            }
+    for (uint32_t i = 0; i < m->nglobals; i++)
+        if (m->globals[i].valtype == WASM_V128) {
+            snprintf(err, errlen, "global %u: SIMD (v128) is not supported yet", i);
+            return WASM_ERR_INVALID;
+        }
+    for (uint32_t i = 0; i < m->nfuncs; i++)
+        for (uint32_t k = 0; !m->funcs[i].imported && k < m->funcs[i].nlocals; k++)
+            if (m->funcs[i].local_types[k] == WASM_V128) {
+                snprintf(err, errlen, "function %u: SIMD (v128) is not supported yet", i);
+                return WASM_ERR_INVALID;
+            }
     for (uint32_t i = 0; i < m->nfuncs; i++) {
         if (m->funcs[i].imported || m->funcs[i].code)
             continue;

@@ -5,10 +5,10 @@
  * are checked first, then every function body is walked once with the operand/control
  * stack algorithm of the spec's appendix ("Validation Algorithm"). Features: MVP,
  * sign-extension, non-trapping float-to-int, bulk memory, multi-value, reference types,
- * mutable globals. The walk also rejects encoding errors inside bodies (unknown opcodes,
- * bad LEB128 immediates, non-zero reserved bytes): the decoder rejects them first, but the
- * validator does not rely on it and is safe on any decoded module. Linear in the size of
- * the module; the stacks are growable arrays reused across bodies, no allocation per
+ * mutable globals, fixed-width SIMD (simd.h). The walk also rejects encoding errors inside bodies
+ * (unknown opcodes, bad LEB128 immediates, non-zero reserved bytes): the decoder rejects them
+ * first, but the validator does not rely on it and is safe on any decoded module. Linear in the
+ * size of the module; the stacks are growable arrays reused across bodies, no allocation per
  * instruction.
  */
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 
 #include "leb128.h"
 #include "module.h"
+#include "simd.h"
 
 /* The spec's "Unknown" operand type: produced by popping an unreachable stack. */
 #define TYPE_UNKNOWN 0
@@ -64,8 +65,8 @@ struct validator {
 };
 
 /* One-element result types for block types written as a single value type. */
-static const uint8_t single_types[] = {WASM_I32, WASM_I64,     WASM_F32,
-                                       WASM_F64, WASM_FUNCREF, WASM_EXTERNREF};
+static const uint8_t single_types[] = {WASM_I32,  WASM_I64,     WASM_F32,      WASM_F64,
+                                       WASM_V128, WASM_FUNCREF, WASM_EXTERNREF};
 
 static const uint8_t i32x3[] = {WASM_I32, WASM_I32, WASM_I32};
 
@@ -76,8 +77,8 @@ static const char *type_name(uint8_t t)
 
 static bool is_valtype(uint8_t t)
 {
-    return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_FUNCREF ||
-           t == WASM_EXTERNREF;
+    return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_V128 ||
+           t == WASM_FUNCREF || t == WASM_EXTERNREF;
 }
 
 static bool is_reftype(uint8_t t)
@@ -85,23 +86,10 @@ static bool is_reftype(uint8_t t)
     return t == WASM_FUNCREF || t == WASM_EXTERNREF;
 }
 
-static bool is_numtype(uint8_t t)
+/* The operand types of an untyped `select`: numbers and vectors (not references). */
+static bool is_numtype_or_vector(uint8_t t)
 {
-    return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64;
-}
-
-/*
- * Why t is not a value type here: v128 is well-formed (the decoder reads it so SIMD can
- * come later) but this engine has no SIMD yet, so such modules are refused as invalid.
- */
-static int bad_valtype_status(uint8_t t)
-{
-    return t == WASM_V128 ? WASM_ERR_INVALID : WASM_ERR_MALFORMED;
-}
-
-static const char *bad_valtype_reason(uint8_t t)
-{
-    return t == WASM_V128 ? "v128 (SIMD) is not supported" : "malformed value type";
+    return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_V128;
 }
 
 static const uint8_t *single_type(uint8_t t)
@@ -438,7 +426,7 @@ static int read_blocktype(struct validator *v, const uint8_t **params, uint32_t 
         return leb_error(v, s);
     if (idx < 0) {
         v->p = start;
-        return body_error(v, bad_valtype_status(*start), "%s", bad_valtype_reason(*start));
+        return malformed(v, "malformed value type");
     }
     if ((uint64_t)idx >= v->m->ntypes)
         return body_error(v, WASM_ERR_INVALID, "unknown type %lld", (long long)idx);
@@ -768,8 +756,9 @@ static int check_select(struct validator *v)
     if ((rc = pop(v, WASM_I32)) != WASM_OK || (rc = pop_actual(v, TYPE_UNKNOWN, &t1)) != WASM_OK ||
         (rc = pop_actual(v, TYPE_UNKNOWN, &t2)) != WASM_OK)
         return rc;
-    if ((t1 != TYPE_UNKNOWN && !is_numtype(t1)) || (t2 != TYPE_UNKNOWN && !is_numtype(t2)))
-        return invalid(v, "type mismatch: select without a type needs numeric operands");
+    if ((t1 != TYPE_UNKNOWN && !is_numtype_or_vector(t1)) ||
+        (t2 != TYPE_UNKNOWN && !is_numtype_or_vector(t2)))
+        return invalid(v, "type mismatch: select without a type needs numeric or vector operands");
     if (t1 != t2 && t1 != TYPE_UNKNOWN && t2 != TYPE_UNKNOWN)
         return body_error(v, WASM_ERR_INVALID, "type mismatch: select of %s and %s", type_name(t2),
                           type_name(t1));
@@ -790,14 +779,14 @@ static int check_select_typed(struct validator *v)
             if ((rc = read_byte(v, &t)) != WASM_OK)
                 return rc;
             if (!is_valtype(t))
-                return body_error(v, bad_valtype_status(t), "%s", bad_valtype_reason(t));
+                return malformed(v, "malformed value type");
         }
         return invalid(v, "invalid result arity");
     }
     if ((rc = read_byte(v, &t)) != WASM_OK)
         return rc;
     if (!is_valtype(t))
-        return body_error(v, bad_valtype_status(t), "%s", bad_valtype_reason(t));
+        return malformed(v, "malformed value type");
     if ((rc = pop(v, WASM_I32)) != WASM_OK || (rc = pop(v, t)) != WASM_OK ||
         (rc = pop(v, t)) != WASM_OK)
         return rc;
@@ -891,6 +880,64 @@ static int check_prefixed(struct validator *v)
     default:
         return body_error(v, WASM_ERR_MALFORMED, "illegal opcode 0xfc %u", sub);
     }
+}
+
+/* A lane index immediate: one byte below lanes ("invalid lane index" otherwise). */
+static int read_lane(struct validator *v, uint32_t lanes)
+{
+    uint8_t lane;
+    int rc = read_byte(v, &lane);
+
+    if (rc != WASM_OK)
+        return rc;
+    if (lane >= lanes)
+        return body_error(v, WASM_ERR_INVALID, "invalid lane index %u (at most %u)", lane,
+                          lanes - 1);
+    return WASM_OK;
+}
+
+/* The 0xfd prefix: fixed-width SIMD; immediates and types come from simd.h. */
+static int check_simd(struct validator *v)
+{
+    const struct wasm_simd_info *si;
+    uint32_t sub;
+    int rc;
+
+    if ((rc = read_u32(v, &sub)) != WASM_OK)
+        return rc;
+    if (sub >= WASM_SIMD_OPCODES || wasm_simd_info[sub].layout == WASM_SIMD_NONE)
+        return body_error(v, WASM_ERR_MALFORMED, "illegal opcode 0xfd %u", sub);
+    si = &wasm_simd_info[sub];
+    switch (si->layout) {
+    case WASM_SIMD_LOAD:
+    case WASM_SIMD_STORE:
+        rc = check_memarg(v, si->arg);
+        break;
+    case WASM_SIMD_LOADLANE:
+    case WASM_SIMD_STORELANE:
+        if ((rc = check_memarg(v, si->arg)) == WASM_OK)
+            rc = read_lane(v, 16u >> si->arg);
+        break;
+    case WASM_SIMD_EXTRACT:
+    case WASM_SIMD_REPLACE:
+        rc = read_lane(v, si->arg);
+        break;
+    case WASM_SIMD_SHUFFLE:
+        for (int i = 0; i < 16 && rc == WASM_OK; i++)
+            rc = read_lane(v, si->arg);
+        break;
+    case WASM_SIMD_CONST:
+        rc = skip_bytes(v, 16);
+        break;
+    default:
+        break;
+    }
+    for (int i = 2; i >= 0 && rc == WASM_OK; i--)
+        if (si->in[i])
+            rc = pop(v, si->in[i]);
+    if (rc == WASM_OK && si->out)
+        rc = push(v, si->out);
+    return rc;
 }
 
 /* Checks one instruction whose opcode byte has been read (v->insn points at it). */
@@ -1044,6 +1091,8 @@ static int check_instr(struct validator *v, uint8_t op)
         return check_ref_func(v);
     case 0xfc:
         return check_prefixed(v);
+    case 0xfd:
+        return check_simd(v);
     default:
         return body_error(v, WASM_ERR_MALFORMED, "illegal opcode 0x%02x", op);
     }
@@ -1067,8 +1116,8 @@ static int check_body(struct validator *v, uint32_t func_index)
     for (uint32_t i = 0; i < fn->nlocals; i++) {
         uint8_t t = fn->local_types[i];
         if (!is_valtype(t))
-            return body_error(v, bad_valtype_status(t), "local %u: %s", v->type->nparams + i,
-                              bad_valtype_reason(t));
+            return body_error(v, WASM_ERR_MALFORMED, "local %u: malformed value type",
+                              v->type->nparams + i);
     }
     rc = push_ctrl(v, FRAME_FUNC, NULL, 0, v->type->results, v->type->nresults);
     while (rc == WASM_OK && v->nctrls > 0) {
@@ -1169,6 +1218,16 @@ static int check_constexpr_seq(struct validator *v, const struct wasm_constexpr 
                 return expr_error(v, e, what, index, WASM_ERR_INVALID, "unknown function %u", idx);
             t = WASM_FUNCREF;
             break;
+        case 0xfd: /* only v128.const is constant */
+            s = wasm_leb_u32(&p, end, &idx);
+            if (s != WASM_LEB_OK)
+                break;
+            if (idx != 12)
+                return expr_error(v, e, what, index, WASM_ERR_INVALID,
+                                  "constant expression required (opcode 0xfd %u)", idx);
+            p = (size_t)(end - p) >= 16 ? p + 16 : end;
+            t = WASM_V128;
+            break;
         default:
             return expr_error(v, e, what, index, WASM_ERR_INVALID,
                               "constant expression required (opcode 0x%02x)", op);
@@ -1231,6 +1290,9 @@ static int check_constexpr(struct validator *v, const struct wasm_constexpr *e, 
             return expr_error(v, e, what, index, WASM_ERR_INVALID, "unknown function %u", e->index);
         t = WASM_FUNCREF;
         break;
+    case WASM_CONST_V128:
+        t = WASM_V128;
+        break;
     case WASM_CONST_EXPR:
         return check_constexpr_seq(v, e, expect, what, index);
     default:
@@ -1251,8 +1313,7 @@ static int check_types(struct validator *v)
         for (uint32_t j = 0; j < ft->nparams + ft->nresults; j++) {
             uint8_t t = j < ft->nparams ? ft->params[j] : ft->results[j - ft->nparams];
             if (!is_valtype(t))
-                return module_error(v, bad_valtype_status(t), "type %u: %s", i,
-                                    bad_valtype_reason(t));
+                return module_error(v, WASM_ERR_MALFORMED, "type %u: malformed value type", i);
         }
     }
     for (uint32_t i = 0; i < m->nfuncs; i++)
@@ -1296,8 +1357,7 @@ static int check_globals(struct validator *v)
         const struct wasm_global_decl *g = &m->globals[i];
         int rc;
         if (!is_valtype(g->valtype))
-            return module_error(v, bad_valtype_status(g->valtype), "global %u: %s", i,
-                                bad_valtype_reason(g->valtype));
+            return module_error(v, WASM_ERR_MALFORMED, "global %u: malformed value type", i);
         if (g->imported)
             continue;
         if ((rc = check_constexpr(v, &g->init, g->valtype, "global", i)) != WASM_OK)

@@ -379,6 +379,37 @@ static void bodies_are_checked(void **state)
     expect_ok(sat_and_signext);
 }
 
+static void simd_instructions_decode(void **state)
+{
+    /* v128.const twice, i8x16.shuffle, v128.load32_lane, i8x16.extract_lane_u, drop (the
+       decoder checks encodings only, not types). */
+    const uint8_t ok[] = {ONE_FUNC(0x00, 0xfd, 0x0c, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                   14, 15, 16, 0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                   0, 0, 0, 0xfd, 0x0d, 0, 17, 2, 19, 4, 21, 6, 23, 8, 25, 10, 27,
+                                   12, 29, 14, 31, 0x41, 0x00, 0xfd, 0x56, 0x02, 0x08, 0x03,
+                                   0xfd, 0x16, 0x0f, 0x1a, 0x0b)};
+    const uint8_t gap[] = {ONE_FUNC(0x00, 0xfd, 0x9a, 0x01, 0x0b)};        /* 0x9a: none */
+    const uint8_t relaxed[] = {ONE_FUNC(0x00, 0xfd, 0x80, 0x02, 0x0b)};    /* 0x100 */
+    const uint8_t short_const[] = {ONE_FUNC(0x00, 0xfd, 0x0c, 1, 2, 3, 0x0b)};
+    const uint8_t no_lane[] = {ONE_FUNC(0x00, 0xfd, 0x15)};
+    /* (global v128 (v128.const ...)) is one simple constant expression. */
+    const uint8_t global[] = {HEADER, 0x06, 0x16, 0x01, 0x7b, 0x00, 0xfd, 0x0c, 1, 0, 0, 0, 0,
+                              0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0x80, 0x0b};
+    struct wasm_module m;
+
+    expect_ok(ok);
+    expect_malformed(gap, "illegal opcode");
+    expect_malformed(relaxed, "illegal opcode");
+    expect_malformed(short_const, "unexpected end");
+    expect_malformed(no_lane, "unexpected end");
+    assert_int_equal(decode(&m, global, sizeof(global)), WASM_OK);
+    assert_int_equal(m.globals[0].valtype, WASM_V128);
+    assert_int_equal(m.globals[0].init.op, WASM_CONST_V128);
+    assert_true(m.globals[0].init.bits == 1);
+    assert_true(m.globals[0].init.bits_hi == 0x8000000000000002ull);
+    wasm_module_release(&m);
+}
+
 static void data_count_section_required_with_data(void **state)
 {
     /* memory.init 0 without a data count, with a data section: malformed. */
@@ -517,6 +548,7 @@ int main(void)
         cmocka_unit_test(names_must_be_utf8),
         cmocka_unit_test(section_counts_must_agree),
         cmocka_unit_test(bodies_are_checked),
+        cmocka_unit_test(simd_instructions_decode),
         cmocka_unit_test(data_count_section_required_with_data),
         cmocka_unit_test(segments_and_const_exprs_decode),
         cmocka_unit_test(malformed_name_section_is_ignored),

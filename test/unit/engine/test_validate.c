@@ -36,6 +36,7 @@ static const struct validate_case cases[] = {
     {"valid_bulk", WASM_OK, NULL},
     {"valid_unreachable", WASM_OK, NULL},
     {"valid_globals", WASM_OK, NULL},
+    {"valid_simd", WASM_OK, NULL},
 
     {"invalid_operand_type", WASM_ERR_INVALID, "type mismatch: expected i32, found f64"},
     {"invalid_empty_stack", WASM_ERR_INVALID, "type mismatch: expected i32, found nothing"},
@@ -94,7 +95,13 @@ static const struct validate_case cases[] = {
     {"invalid_loop_label_type", WASM_ERR_INVALID, "type mismatch: expected i32, found f32"},
     {"invalid_sat_trunc_type", WASM_ERR_INVALID, "type mismatch: expected f64, found f32"},
     {"invalid_memory_fill_type", WASM_ERR_INVALID, "type mismatch: expected i32, found i64"},
-    {"invalid_simd_v128", WASM_ERR_INVALID, "v128 (SIMD) is not supported"},
+    {"invalid_simd_lane", WASM_ERR_INVALID, "invalid lane index 4 (at most 3)"},
+    {"invalid_simd_shuffle_lane", WASM_ERR_INVALID, "invalid lane index 32 (at most 31)"},
+    {"invalid_simd_store_lane", WASM_ERR_INVALID, "invalid lane index 8 (at most 7)"},
+    {"invalid_simd_alignment", WASM_ERR_INVALID, "alignment must not be larger than natural"},
+    {"invalid_simd_operand", WASM_ERR_INVALID, "type mismatch: expected i32, found i64"},
+    {"invalid_simd_global_init", WASM_ERR_INVALID, "type mismatch: expected v128, found i32"},
+    {"invalid_simd_no_memory", WASM_ERR_INVALID, "unknown memory 0"},
     {"invalid_table_grow_type", WASM_ERR_INVALID,
      "type mismatch: expected funcref, found externref"},
 };

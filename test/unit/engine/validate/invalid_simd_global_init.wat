@@ -1,0 +1,1 @@
+(module (global v128 (i32.const 0)))
