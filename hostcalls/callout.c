@@ -1,7 +1,7 @@
 /*
  * callout.c - HTTP callouts (proxy_http_call, proxy_on_http_call_response,
- * proxy_get_status), and the hostcalls this host does not offer (gRPC: UNIMPLEMENTED;
- * foreign functions: none registered, NOT_FOUND).
+ * proxy_get_status), gRPC (no client yet: every call fails the way Envoy fails one it
+ * cannot start), and foreign functions (none registered: NOT_FOUND).
  *
  * A callout belongs to the root context of the context that issued it (as in cpp-host),
  * and its answer is delivered to that root with the token; SDKs then switch to the
@@ -9,6 +9,8 @@
  * and also when the stream that issued it ends (its answer would be dropped anyway).
  * Tokens are per VM, step 4 (low bits 0 = HTTP call, cpp-host's scheme).
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,7 +227,97 @@ PW_HOSTCALL(get_status)
     return pw_ret(slots, st);
 }
 
-/* gRPC calls and streams: not offered by this host yet. */
+/*
+ * gRPC. This host has no gRPC client yet, so no call or stream is ever started; the
+ * hostcalls answer as Envoy does when it cannot start one, with statuses the SDKs treat
+ * as errors (the Rust SDK panics on any other, UNIMPLEMENTED included):
+ *   proxy_grpc_call/_stream: INVALID_MEMORY_ACCESS for a bad guest range; PARSE_FAILURE
+ *     for an upstream the host does not have (Envoy's answer when the bytes are neither a
+ *     GrpcService proto nor a cluster name; we take them as a cluster name only), and
+ *     INTERNAL_FAILURE for one it has (Envoy's answer when the call cannot be started).
+ *   proxy_grpc_send/_cancel/_close: there is no such call or stream, so NOT_FOUND for a
+ *     token of the right kind, BAD_ARGUMENT for any other (Envoy tells the kinds by the
+ *     token's low two bits: 1 gRPC call, 2 gRPC stream; HTTP callouts use 0).
+ */
+#define PW_GRPC_CALL_TOKEN 1u
+#define PW_GRPC_STREAM_TOKEN 2u
+
+/* The answer to a gRPC call or stream that passed the memory checks. */
+static int pw_grpc_start(struct pw_vm *vm, uint64_t *slots, const char *hostcall)
+{
+    const char *upstream = pw_guest_ptr(vm, pw_arg(slots, 0), pw_arg(slots, 1));
+
+    if (!pw_upstream_known(vm, upstream, pw_arg(slots, 1), false))
+        return pw_ret(slots, PW_PARSE_FAILURE);
+    if (!vm->grpc_warned) {
+        char msg[256];
+        vm->grpc_warned = true;
+        snprintf(msg, sizeof(msg),
+                 "%s: gRPC callouts are not supported by this host yet; the call fails "
+                 "with INTERNAL_FAILURE",
+                 hostcall);
+        pw_vm_log(vm, vm->effective, PW_LOG_WARN, msg, SIZE_MAX);
+    }
+    return pw_ret(slots, PW_INTERNAL_FAILURE);
+}
+
+/* proxy_grpc_call(upstream, upstream_len, service, service_len, method, method_len,
+ *                 metadata, metadata_len, message, message_len, timeout_ms, return_token*) */
+PW_HOSTCALL(grpc_call)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    for (int i = 0; i < 10; i += 2)
+        if (pw_guest_ptr(vm, pw_arg(slots, i), pw_arg(slots, i + 1)) == NULL)
+            return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    return pw_grpc_start(vm, slots, "proxy_grpc_call");
+}
+
+/* proxy_grpc_stream(upstream, upstream_len, service, service_len, method, method_len,
+ *                   metadata, metadata_len, return_token*) */
+PW_HOSTCALL(grpc_stream)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    for (int i = 0; i < 8; i += 2)
+        if (pw_guest_ptr(vm, pw_arg(slots, i), pw_arg(slots, i + 1)) == NULL)
+            return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    return pw_grpc_start(vm, slots, "proxy_grpc_stream");
+}
+
+/* proxy_grpc_send(token, message, message_len, end_stream): only streams take messages. */
+PW_HOSTCALL(grpc_send)
+{
+    struct pw_vm *vm = pw_vm_of(inst);
+
+    if (pw_guest_ptr(vm, pw_arg(slots, 1), pw_arg(slots, 2)) == NULL)
+        return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
+    if ((pw_arg(slots, 0) & 3u) != PW_GRPC_STREAM_TOKEN)
+        return pw_ret(slots, PW_BAD_ARGUMENT);
+    return pw_ret(slots, PW_NOT_FOUND);
+}
+
+/* proxy_grpc_cancel(token) and proxy_grpc_close(token): calls and streams. */
+static int pw_grpc_end(uint64_t *slots)
+{
+    uint32_t kind = pw_arg(slots, 0) & 3u;
+
+    if (kind != PW_GRPC_CALL_TOKEN && kind != PW_GRPC_STREAM_TOKEN)
+        return pw_ret(slots, PW_BAD_ARGUMENT);
+    return pw_ret(slots, PW_NOT_FOUND);
+}
+
+PW_HOSTCALL(grpc_cancel)
+{
+    return pw_grpc_end(slots);
+}
+
+PW_HOSTCALL(grpc_close)
+{
+    return pw_grpc_end(slots);
+}
+
+/* Hostcalls this host does not offer (envoy_resolve_dns). */
 PW_HOSTCALL(unimplemented)
 {
     return pw_ret(slots, PW_UNIMPLEMENTED);

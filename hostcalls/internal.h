@@ -149,7 +149,8 @@ struct pw_vm {
     uint32_t status_code;
     const char *status_message;
 
-    bool starting; /* proc_exit(0) is success */
+    bool grpc_warned; /* the "no gRPC client" warning was logged */
+    bool starting;    /* proc_exit(0) is success */
     bool failed;
     char failure[2048];
 };
@@ -271,6 +272,11 @@ PW_HOSTCALL(clear_route_cache);
 /* callout.c */
 PW_HOSTCALL(http_call);
 PW_HOSTCALL(get_status);
+PW_HOSTCALL(grpc_call);
+PW_HOSTCALL(grpc_stream);
+PW_HOSTCALL(grpc_send);
+PW_HOSTCALL(grpc_cancel);
+PW_HOSTCALL(grpc_close);
 PW_HOSTCALL(unimplemented);
 PW_HOSTCALL(call_foreign_function);
 /* shareddata.c */

@@ -404,7 +404,9 @@ int32_t WASP_IMPORT(proxy_call_foreign_function)(const char *name, size_t name_l
                                                  const char *args, size_t args_len,
                                                  char **results, size_t *results_len);
 
-/* gRPC (wasp answers UNIMPLEMENTED for now; declared so plugins link as on Envoy). */
+/* gRPC. wasp has no gRPC client yet: calls and streams fail as on an Envoy that cannot
+ * reach the service (PARSE_FAILURE for an unknown upstream, INTERNAL_FAILURE for a known
+ * one), and send/cancel/close answer NOT_FOUND. */
 int32_t WASP_IMPORT(proxy_grpc_call)(const char *upstream, size_t upstream_len,
                                      const char *service, size_t service_len, const char *method,
                                      size_t method_len, const char *metadata, size_t metadata_len,

@@ -440,13 +440,21 @@ static void root_misuse(void)
        proxy_http_call("conf", 4, bad_h.data, bad_h.len, NULL, 0, NULL, 0, 1000, &token),
        WASP_BAD_ARGUMENT);
     wasp_bytes_free(&h);
-    st("grpc_call", proxy_grpc_call("g", 1, "s", 1, "m", 1, NULL, 0, NULL, 0, 1000, &id),
-       WASP_UNIMPLEMENTED);
-    st("grpc_stream", proxy_grpc_stream("g", 1, "s", 1, "m", 1, NULL, 0, &id),
-       WASP_UNIMPLEMENTED);
-    st("grpc_send", proxy_grpc_send(4, "x", 1, 0), WASP_UNIMPLEMENTED);
-    st("grpc_cancel", proxy_grpc_cancel(4), WASP_UNIMPLEMENTED);
-    st("grpc_close", proxy_grpc_close(4), WASP_UNIMPLEMENTED);
+    /* No gRPC upstream: Envoy's answers for a cluster it does not have and for tokens
+     * that name no call (low bits 1) or stream (2), or are not gRPC tokens at all. */
+    st("grpc_call unknown cluster",
+       proxy_grpc_call("g", 1, "s", 1, "m", 1, NULL, 0, NULL, 0, 1000, &id), WASP_PARSE_FAILURE);
+    st("grpc_call bad service name",
+       proxy_grpc_call("g", 1, BAD, 64, "m", 1, NULL, 0, NULL, 0, 1000, &id),
+       WASP_INVALID_MEMORY_ACCESS);
+    st("grpc_stream unknown cluster", proxy_grpc_stream("g", 1, "s", 1, "m", 1, NULL, 0, &id),
+       WASP_PARSE_FAILURE);
+    st("grpc_send no such stream", proxy_grpc_send(6, "x", 1, 0), WASP_NOT_FOUND);
+    st("grpc_send HTTP token", proxy_grpc_send(4, "x", 1, 0), WASP_BAD_ARGUMENT);
+    st("grpc_send bad message", proxy_grpc_send(6, BAD, 64, 0), WASP_INVALID_MEMORY_ACCESS);
+    st("grpc_cancel no such call", proxy_grpc_cancel(5), WASP_NOT_FOUND);
+    st("grpc_cancel HTTP token", proxy_grpc_cancel(4), WASP_BAD_ARGUMENT);
+    st("grpc_close no such stream", proxy_grpc_close(6), WASP_NOT_FOUND);
     st("foreign function unknown", proxy_call_foreign_function("nope", 4, "", 0, &data, &len),
        WASP_NOT_FOUND);
     st("foreign function bad name",

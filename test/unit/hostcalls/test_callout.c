@@ -1,7 +1,8 @@
 /*
  * test_callout.c - unit tests of hostcalls/callout.c: proxy_http_call argument checks,
  * delivery of the response to the root context (maps 6/7, buffer 4, proxy_get_status),
- * failed callouts, cancellation with the context, and the unimplemented hostcalls.
+ * failed callouts, cancellation with the context, gRPC on a host without a gRPC client,
+ * foreign functions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -295,7 +296,102 @@ static void callouts_are_cancelled_with_the_stream_or_root_that_made_them(void *
     assert_int_equal(e->host.last_cancelled, from_root);
 }
 
-static void grpc_is_unimplemented_and_foreign_functions_not_found(void **state)
+#define SVC 0x500u /* gRPC service and method names */
+
+static uint32_t grpc_call(struct pw_vm *vm, const char *upstream)
+{
+    uint32_t ul = fake_put_str(vm, U, upstream);
+    uint32_t sl = fake_put_str(vm, SVC, "svc.Greeter");
+    return HC(grpc_call, vm, U, ul, SVC, sl, SVC, 3, H, 0, B, 4, 1000, TOK);
+}
+
+static uint32_t grpc_stream(struct pw_vm *vm, const char *upstream)
+{
+    uint32_t ul = fake_put_str(vm, U, upstream);
+    uint32_t sl = fake_put_str(vm, SVC, "svc.Greeter");
+    return HC(grpc_stream, vm, U, ul, SVC, sl, SVC, 3, H, 0, TOK);
+}
+
+static void grpc_to_an_unknown_upstream_is_a_parse_failure(void **state)
+{
+    struct fake_env *e = *state;
+    const char *const known[] = {"grpc-backend", NULL};
+
+    e->host.upstreams = known;
+    /* Envoy's answer when the bytes name no cluster (the Rust SDK expects it). */
+    assert_int_equal(grpc_call(e->vm, "nowhere"), PW_PARSE_FAILURE);
+    assert_int_equal(grpc_stream(e->vm, "nowhere"), PW_PARSE_FAILURE);
+    assert_int_equal(grpc_call(e->vm, ""), PW_PARSE_FAILURE);
+    /* A host that cannot tell which upstreams it has knows no gRPC upstream. */
+    struct pw_host_ops ops = fake_ops;
+    ops.upstream_exists = NULL;
+    e->vm->ops = &ops;
+    assert_int_equal(grpc_call(e->vm, "grpc-backend"), PW_PARSE_FAILURE);
+    assert_int_equal(grpc_stream(e->vm, "grpc-backend"), PW_PARSE_FAILURE);
+    assert_false(fake_logged(&e->host, "gRPC"));
+    e->vm->ops = &fake_ops; /* ops dies with this frame */
+}
+
+static void grpc_to_a_known_upstream_cannot_start_and_says_why_once(void **state)
+{
+    struct fake_env *e = *state;
+
+    fake_put(e->vm, TOK, "\xaa\xaa\xaa\xaa", 4);
+    assert_int_equal(grpc_call(e->vm, "grpc-backend"), PW_INTERNAL_FAILURE);
+    assert_int_equal(grpc_stream(e->vm, "grpc-backend"), PW_INTERNAL_FAILURE);
+    assert_int_equal(fake_u32(e->vm, TOK), 0xaaaaaaaau); /* no token */
+    assert_true(fake_logged(&e->host, "gRPC callouts are not supported by this host yet"));
+    int n = 0;
+    for (int i = 0; i < e->host.nlog; i++)
+        n += strstr(e->host.log[i], "gRPC") != NULL;
+    assert_int_equal(n, 1);
+    assert_int_equal(e->host.calls, 0);
+}
+
+static void grpc_guest_ranges_are_checked_first(void **state)
+{
+    struct fake_env *e = *state;
+    const char *const known[] = {NULL};
+
+    e->host.upstreams = known;
+    /* Every range of the call, in cpp-host's order, before the cluster lookup. */
+    for (int bad = 0; bad < 5; bad++) {
+        uint64_t a[12] = {U, 1, SVC, 1, SVC, 1, H, 0, B, 0, 1000, TOK};
+        a[2 * bad] = 0xfff0;
+        a[2 * bad + 1] = 0x100;
+        assert_int_equal(fake_hc(pw_hc_grpc_call, e->vm, 12, a), PW_INVALID_MEMORY_ACCESS);
+        if (bad < 4) {
+            uint64_t b[9] = {U, 1, SVC, 1, SVC, 1, H, 0, TOK};
+            b[2 * bad] = 0xfff0;
+            b[2 * bad + 1] = 0x100;
+            assert_int_equal(fake_hc(pw_hc_grpc_stream, e->vm, 9, b), PW_INVALID_MEMORY_ACCESS);
+        }
+    }
+    assert_int_equal(HC(grpc_send, e->vm, 6, 0xfff0, 0x100, 0), PW_INVALID_MEMORY_ACCESS);
+}
+
+static void grpc_tokens_that_name_nothing_are_not_found(void **state)
+{
+    struct fake_env *e = *state;
+
+    /* Envoy: low bits 1 = call, 2 = stream; send takes streams only. */
+    assert_int_equal(HC(grpc_send, e->vm, 6, B, 1, 0), PW_NOT_FOUND);
+    assert_int_equal(HC(grpc_send, e->vm, 5, B, 1, 1), PW_BAD_ARGUMENT);
+    assert_int_equal(HC(grpc_send, e->vm, 4, B, 1, 0), PW_BAD_ARGUMENT);
+    assert_int_equal(HC(grpc_cancel, e->vm, 5), PW_NOT_FOUND);
+    assert_int_equal(HC(grpc_cancel, e->vm, 6), PW_NOT_FOUND);
+    assert_int_equal(HC(grpc_cancel, e->vm, 4), PW_BAD_ARGUMENT);
+    assert_int_equal(HC(grpc_cancel, e->vm, 7), PW_BAD_ARGUMENT);
+    assert_int_equal(HC(grpc_close, e->vm, 9), PW_NOT_FOUND);
+    assert_int_equal(HC(grpc_close, e->vm, 10), PW_NOT_FOUND);
+    assert_int_equal(HC(grpc_close, e->vm, 0), PW_BAD_ARGUMENT);
+    /* Even the token of a live HTTP callout is no gRPC call. */
+    assert_int_equal(call(e->vm, put_headers(e->vm, true)), PW_OK);
+    assert_int_equal(HC(grpc_cancel, e->vm, e->host.last_token), PW_BAD_ARGUMENT);
+    assert_int_equal(e->host.cancels, 0);
+}
+
+static void foreign_functions_are_not_found_and_dns_unimplemented(void **state)
 {
     struct fake_env *e = *state;
 
@@ -325,7 +421,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             callouts_are_cancelled_with_the_stream_or_root_that_made_them, setup,
             fake_env_teardown),
-        cmocka_unit_test_setup_teardown(grpc_is_unimplemented_and_foreign_functions_not_found,
+        cmocka_unit_test_setup_teardown(grpc_to_an_unknown_upstream_is_a_parse_failure, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(grpc_to_a_known_upstream_cannot_start_and_says_why_once,
+                                        setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(grpc_guest_ranges_are_checked_first, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(grpc_tokens_that_name_nothing_are_not_found, setup,
+                                        fake_env_teardown),
+        cmocka_unit_test_setup_teardown(foreign_functions_are_not_found_and_dns_unimplemented,
                                         setup, fake_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
