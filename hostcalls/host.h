@@ -38,6 +38,9 @@ enum pw_status {
     PW_UNIMPLEMENTED = 12,
 };
 
+/* The spec's name of a status ("OK", "BAD_ARGUMENT", ...), or "UNKNOWN". */
+const char *pw_status_name(enum pw_status st);
+
 enum pw_log_level {
     PW_LOG_TRACE = 0,
     PW_LOG_DEBUG = 1,
@@ -279,6 +282,25 @@ struct pw_http_response {
 };
 
 /*
+ * One proxy_* hostcall, as reported to pw_host_ops.trace when pw_vm_config.trace is set:
+ * once per call, after it returns. Strings from guest memory are shown escaped (quotes,
+ * backslashes, \n, \xNN) and cut after a bounded length, with the full size; pairs as
+ * {"key": "value", ...}; map, buffer, stream and metric types and log levels by name
+ * (request_headers, http_call_response_body, ...); a bad guest range as
+ * <invalid PTR+LEN>. Everything is valid during the call only.
+ */
+struct pw_trace {
+    const char *plugin;    /* the effective context's plugin (the VM's name before any) */
+    uint32_t context_id;   /* the effective context at the call; 0 in the start sequence */
+    void *stream;          /* its host stream (pw_stream_new), or NULL for a root context */
+    const char *hostcall;  /* the import name, "proxy_http_call" */
+    const char *args;      /* `upstream="authz", headers={":method": "GET"}, timeout_ms=-1` */
+    const char *results;   /* out-values when the status is OK (`token=4`), else "" */
+    enum pw_status status; /* what the guest got */
+    bool trapped;          /* the hostcall stopped the guest instead (status meaningless) */
+};
+
+/*
  * The host interface. `host` is the pointer given to pw_vm_new(); `stream` is the one
  * given to pw_stream_new(). Every member may be NULL, meaning "not available": the layer
  * then answers the guest as a host without that feature would (NOT_FOUND, UNIMPLEMENTED).
@@ -382,6 +404,14 @@ struct pw_host_ops {
      * gRPC (no host offers it yet) answers as for an unknown cluster.
      */
     bool (*upstream_exists)(void *host, const char *name);
+
+    /*
+     * [in hostcall] With pw_vm_config.trace: one hostcall made by a plugin (see struct
+     * pw_trace). NULL: the same report goes to log as a TRACE line of the plugin,
+     * "hostcall NAME(ARGS) -> STATUS RESULTS". Without pw_vm_config.trace nothing is
+     * traced and the hostcalls run with no tracing cost.
+     */
+    void (*trace)(void *host, const struct pw_trace *t);
 };
 
 #endif /* WASP_HOSTCALLS_HOST_H */

@@ -157,6 +157,25 @@ struct pw_vm {
 
 /* ---- vm.c ---------------------------------------------------------------------- */
 
+/*
+ * One `env` import: name, Wasm signature, function, and for the proxy_* hostcalls how
+ * --trace decodes its parameters (trace.c; NULL: not traced). The decoding is a list of
+ * "kind:name" words, one per parameter (two slots for s, p, O, Q):
+ *   u i U I   u32, i32, u64, i64          o w   u32 / u64 written through a pointer
+ *   s         bytes (ptr, len)            O     bytes returned (ptr**, size*)
+ *   p         serialized pairs (ptr, len) Q     serialized pairs returned (ptr**, size*)
+ *   M B S T L map, buffer, stream, metric type, log level (by name)
+ */
+struct pw_import {
+    const char *name;
+    const char *sig;
+    wasm_host_func_t fn;
+    const char *trace;
+};
+
+/* The import of that name, or NULL. */
+const struct pw_import *pw_import_find(const char *name);
+
 /* The VM of the calling instance (in a hostcall). */
 static inline struct pw_vm *pw_vm_of(wasm_instance_t *inst)
 {
@@ -227,6 +246,16 @@ void pw_ctx_destroy(struct pw_ctx *ctx);
 /* Runs the deferred actions list (detached by the caller). */
 void pw_deferred_run(struct pw_vm *vm, struct pw_deferred *list);
 void pw_deferred_free(struct pw_deferred *d);
+
+/* ---- trace.c -------------------------------------------------------------------- */
+
+/*
+ * The engine host function linked for every traced import when pw_vm_config.trace is
+ * set (env: its struct pw_import). Runs the hostcall and reports it once, with its
+ * arguments and out-values decoded from guest memory, through ops->trace (or, without
+ * one, a TRACE log line).
+ */
+int pw_hc_trace(wasm_instance_t *inst, uint64_t *slots, void *env);
 
 /* ---- callout.c ------------------------------------------------------------------ */
 

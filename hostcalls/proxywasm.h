@@ -89,7 +89,7 @@ struct pw_vm_config {
     uint32_t max_memory_pages;  /* 0: the module's own maximum */
     uint64_t fuel_per_callback; /* instruction budget of each callback; 0: unlimited */
     const char *name;           /* name in messages before any plugin (default vm_id) */
-    bool trace;                 /* log every proxy_* hostcall at TRACE level */
+    bool trace;                 /* report every proxy_* hostcall (pw_host_ops.trace) */
 };
 
 struct pw_vm;

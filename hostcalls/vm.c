@@ -8,7 +8,6 @@
  * under both wasi_snapshot_preview1 and wasi_unstable. An `env` import not in the table
  * is rejected at load with its name, so a plugin never fails later on a missing symbol.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +17,6 @@
 #include "wasi.h"
 
 /* ---- The import table ------------------------------------------------------------ */
-
-struct pw_import {
-    const char *name;
-    const char *sig;
-    wasm_host_func_t fn;
-};
 
 static int pw_hc_notify_memory_growth(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
@@ -73,55 +66,65 @@ static int pw_hc_as_abort(wasm_instance_t *inst, uint64_t *slots, void *env)
 }
 
 static const struct pw_import pw_imports[] = {
-    {"proxy_log", "(iii)i", pw_hc_log},
-    {"proxy_get_log_level", "(i)i", pw_hc_get_log_level},
-    {"proxy_get_current_time_nanoseconds", "(i)i", pw_hc_get_current_time_nanoseconds},
-    {"proxy_set_tick_period_milliseconds", "(i)i", pw_hc_set_tick_period_milliseconds},
-    {"proxy_get_buffer_bytes", "(iiiii)i", pw_hc_get_buffer_bytes},
-    {"proxy_set_buffer_bytes", "(iiiii)i", pw_hc_set_buffer_bytes},
-    {"proxy_get_buffer_status", "(iii)i", pw_hc_get_buffer_status},
-    {"proxy_get_header_map_size", "(ii)i", pw_hc_get_header_map_size},
-    {"proxy_get_header_map_pairs", "(iii)i", pw_hc_get_header_map_pairs},
-    {"proxy_set_header_map_pairs", "(iii)i", pw_hc_set_header_map_pairs},
-    {"proxy_get_header_map_value", "(iiiii)i", pw_hc_get_header_map_value},
-    {"proxy_add_header_map_value", "(iiiii)i", pw_hc_add_header_map_value},
-    {"proxy_replace_header_map_value", "(iiiii)i", pw_hc_replace_header_map_value},
-    {"proxy_remove_header_map_value", "(iii)i", pw_hc_remove_header_map_value},
-    {"proxy_continue_stream", "(i)i", pw_hc_continue_stream},
-    {"proxy_close_stream", "(i)i", pw_hc_close_stream},
-    {"proxy_get_status", "(iii)i", pw_hc_get_status},
-    {"proxy_send_local_response", "(iiiiiiii)i", pw_hc_send_local_response},
-    {"proxy_http_call", "(iiiiiiiiii)i", pw_hc_http_call},
-    {"proxy_grpc_call", "(iiiiiiiiiiii)i", pw_hc_grpc_call},
-    {"proxy_grpc_stream", "(iiiiiiiii)i", pw_hc_grpc_stream},
-    {"proxy_grpc_send", "(iiii)i", pw_hc_grpc_send},
-    {"proxy_grpc_cancel", "(i)i", pw_hc_grpc_cancel},
-    {"proxy_grpc_close", "(i)i", pw_hc_grpc_close},
-    {"proxy_set_shared_data", "(iiiii)i", pw_hc_set_shared_data},
-    {"proxy_get_shared_data", "(iiiii)i", pw_hc_get_shared_data},
-    {"proxy_register_shared_queue", "(iii)i", pw_hc_register_shared_queue},
-    {"proxy_resolve_shared_queue", "(iiiii)i", pw_hc_resolve_shared_queue},
-    {"proxy_enqueue_shared_queue", "(iii)i", pw_hc_enqueue_shared_queue},
-    {"proxy_dequeue_shared_queue", "(iii)i", pw_hc_dequeue_shared_queue},
-    {"proxy_define_metric", "(iiii)i", pw_hc_define_metric},
-    {"proxy_record_metric", "(iI)i", pw_hc_record_metric},
-    {"proxy_increment_metric", "(iI)i", pw_hc_increment_metric},
-    {"proxy_get_metric", "(ii)i", pw_hc_get_metric},
-    {"proxy_get_property", "(iiii)i", pw_hc_get_property},
-    {"proxy_set_property", "(iiii)i", pw_hc_set_property},
-    {"proxy_set_effective_context", "(i)i", pw_hc_set_effective_context},
-    {"proxy_done", "()i", pw_hc_done},
-    {"proxy_call_foreign_function", "(iiiiii)i", pw_hc_call_foreign_function},
+    {"proxy_log", "(iii)i", pw_hc_log, "L:level s:message"},
+    {"proxy_get_log_level", "(i)i", pw_hc_get_log_level, "o:level"},
+    {"proxy_get_current_time_nanoseconds", "(i)i", pw_hc_get_current_time_nanoseconds, "w:time_ns"},
+    {"proxy_set_tick_period_milliseconds", "(i)i", pw_hc_set_tick_period_milliseconds,
+     "u:period_ms"},
+    {"proxy_get_buffer_bytes", "(iiiii)i", pw_hc_get_buffer_bytes,
+     "B:buffer u:start u:max_size O:data"},
+    {"proxy_set_buffer_bytes", "(iiiii)i", pw_hc_set_buffer_bytes,
+     "B:buffer u:start u:size s:data"},
+    {"proxy_get_buffer_status", "(iii)i", pw_hc_get_buffer_status, "B:buffer o:size o:flags"},
+    {"proxy_get_header_map_size", "(ii)i", pw_hc_get_header_map_size, "M:map o:size"},
+    {"proxy_get_header_map_pairs", "(iii)i", pw_hc_get_header_map_pairs, "M:map Q:pairs"},
+    {"proxy_set_header_map_pairs", "(iii)i", pw_hc_set_header_map_pairs, "M:map p:pairs"},
+    {"proxy_get_header_map_value", "(iiiii)i", pw_hc_get_header_map_value, "M:map s:key O:value"},
+    {"proxy_add_header_map_value", "(iiiii)i", pw_hc_add_header_map_value, "M:map s:key s:value"},
+    {"proxy_replace_header_map_value", "(iiiii)i", pw_hc_replace_header_map_value,
+     "M:map s:key s:value"},
+    {"proxy_remove_header_map_value", "(iii)i", pw_hc_remove_header_map_value, "M:map s:key"},
+    {"proxy_continue_stream", "(i)i", pw_hc_continue_stream, "S:stream"},
+    {"proxy_close_stream", "(i)i", pw_hc_close_stream, "S:stream"},
+    {"proxy_get_status", "(iii)i", pw_hc_get_status, "o:code O:message"},
+    {"proxy_send_local_response", "(iiiiiiii)i", pw_hc_send_local_response,
+     "u:status s:details s:body p:headers i:grpc_status"},
+    {"proxy_http_call", "(iiiiiiiiii)i", pw_hc_http_call,
+     "s:upstream p:headers s:body p:trailers i:timeout_ms o:token"},
+    {"proxy_grpc_call", "(iiiiiiiiiiii)i", pw_hc_grpc_call,
+     "s:upstream s:service s:method p:metadata s:message u:timeout_ms o:token"},
+    {"proxy_grpc_stream", "(iiiiiiiii)i", pw_hc_grpc_stream,
+     "s:upstream s:service s:method p:metadata o:token"},
+    {"proxy_grpc_send", "(iiii)i", pw_hc_grpc_send, "u:token s:message u:end_stream"},
+    {"proxy_grpc_cancel", "(i)i", pw_hc_grpc_cancel, "u:token"},
+    {"proxy_grpc_close", "(i)i", pw_hc_grpc_close, "u:token"},
+    {"proxy_set_shared_data", "(iiiii)i", pw_hc_set_shared_data, "s:key s:value u:cas"},
+    {"proxy_get_shared_data", "(iiiii)i", pw_hc_get_shared_data, "s:key O:value o:cas"},
+    {"proxy_register_shared_queue", "(iii)i", pw_hc_register_shared_queue, "s:name o:queue_id"},
+    {"proxy_resolve_shared_queue", "(iiiii)i", pw_hc_resolve_shared_queue,
+     "s:vm_id s:name o:queue_id"},
+    {"proxy_enqueue_shared_queue", "(iii)i", pw_hc_enqueue_shared_queue, "u:queue_id s:value"},
+    {"proxy_dequeue_shared_queue", "(iii)i", pw_hc_dequeue_shared_queue, "u:queue_id O:value"},
+    {"proxy_define_metric", "(iiii)i", pw_hc_define_metric, "T:type s:name o:metric_id"},
+    {"proxy_record_metric", "(iI)i", pw_hc_record_metric, "u:metric_id U:value"},
+    {"proxy_increment_metric", "(iI)i", pw_hc_increment_metric, "u:metric_id I:delta"},
+    {"proxy_get_metric", "(ii)i", pw_hc_get_metric, "u:metric_id w:value"},
+    {"proxy_get_property", "(iiii)i", pw_hc_get_property, "s:path O:value"},
+    {"proxy_set_property", "(iiii)i", pw_hc_set_property, "s:path s:value"},
+    {"proxy_set_effective_context", "(i)i", pw_hc_set_effective_context, "u:context_id"},
+    {"proxy_done", "()i", pw_hc_done, ""},
+    {"proxy_call_foreign_function", "(iiiiii)i", pw_hc_call_foreign_function,
+     "s:name s:arguments O:results"},
     /* ABI 0.1.0 only */
-    {"proxy_get_configuration", "(ii)i", pw_hc_get_configuration},
-    {"proxy_continue_request", "()i", pw_hc_continue_request},
-    {"proxy_continue_response", "()i", pw_hc_continue_response},
-    {"proxy_clear_route_cache", "()i", pw_hc_clear_route_cache},
+    {"proxy_get_configuration", "(ii)i", pw_hc_get_configuration, "O:configuration"},
+    {"proxy_continue_request", "()i", pw_hc_continue_request, ""},
+    {"proxy_continue_response", "()i", pw_hc_continue_response, ""},
+    {"proxy_clear_route_cache", "()i", pw_hc_clear_route_cache, ""},
     /* Not proxy-wasm, but imported by real SDK outputs (ABI.md §2, §6). */
-    {"envoy_resolve_dns", "(iii)i", pw_hc_unimplemented},
-    {"emscripten_notify_memory_growth", "(i)", pw_hc_notify_memory_growth},
-    {"pthread_equal", "(ii)i", pw_hc_pthread_equal},
-    {"abort", "(iiii)", pw_hc_as_abort},
+    {"envoy_resolve_dns", "(iii)i", pw_hc_unimplemented, NULL},
+    {"emscripten_notify_memory_growth", "(i)", pw_hc_notify_memory_growth, NULL},
+    {"pthread_equal", "(ii)i", pw_hc_pthread_equal, NULL},
+    {"abort", "(iiii)", pw_hc_as_abort, NULL},
 };
 
 #define PW_NIMPORTS (sizeof(pw_imports) / sizeof(pw_imports[0]))
@@ -183,7 +186,7 @@ const char *pw_abi_name(enum pw_abi_version v)
 
 /* ---- Modules ----------------------------------------------------------------------- */
 
-static const struct pw_import *pw_import_find(const char *name)
+const struct pw_import *pw_import_find(const char *name)
 {
     for (size_t i = 0; i < PW_NIMPORTS; i++)
         if (strcmp(pw_imports[i].name, name) == 0)
@@ -628,36 +631,6 @@ static int pw_vm_bind_exports(struct pw_vm *vm, char *err, size_t errlen)
     return 0;
 }
 
-/*
- * With pw_vm_config.trace, every proxy-wasm hostcall goes through this shim (env is its
- * table row), which logs the call, its arguments and its status at TRACE level.
- */
-static int pw_hc_trace(wasm_instance_t *inst, uint64_t *slots, void *env)
-{
-    const struct pw_import *imp = env;
-    struct pw_vm *vm = pw_vm_of(inst);
-    uint64_t args[16];
-    char line[512];
-    size_t nargs = 0, n;
-
-    for (const char *c = imp->sig + 1; *c != ')' && nargs < 16; c++, nargs++)
-        args[nargs] = slots[nargs];
-    int rc = imp->fn(inst, slots, NULL);
-    n = (size_t)snprintf(line, sizeof(line), "hostcall %s(", imp->name);
-    for (size_t i = 0; i < nargs && n < sizeof(line); i++)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%" PRIu64, i ? ", " : "", args[i]);
-    if (n < sizeof(line)) {
-        if (rc != WASM_OK)
-            snprintf(line + n, sizeof(line) - n, ") -> trap");
-        else if (strchr(imp->sig, ')')[1] != '\0')
-            snprintf(line + n, sizeof(line) - n, ") -> %u", (uint32_t)slots[0]);
-        else
-            snprintf(line + n, sizeof(line) - n, ")");
-    }
-    pw_vm_log(vm, vm->effective, PW_LOG_TRACE, line, SIZE_MAX);
-    return rc;
-}
-
 static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *err, size_t errlen)
 {
     struct wasi_config wc = {
@@ -676,7 +649,7 @@ static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *er
     }
     for (size_t i = 0; i < PW_NIMPORTS; i++) {
         const struct pw_import *imp = &pw_imports[i];
-        bool trace = cfg->trace && strncmp(imp->name, "proxy_", 6) == 0;
+        bool trace = cfg->trace && imp->trace != NULL;
         if (wasm_linker_define_func(vm->linker, "env", imp->name, imp->sig,
                                     trace ? pw_hc_trace : imp->fn,
                                     trace ? (void *)imp : NULL) != WASM_OK) {

@@ -316,6 +316,22 @@ static bool fh_upstream_exists(void *host, const char *name)
     return false;
 }
 
+static void fh_trace(void *host, const struct pw_trace *t)
+{
+    struct fake_host *h = host;
+
+    h->traces++;
+    h->trace = *t;
+    snprintf(h->trace_plugin, sizeof(h->trace_plugin), "%s", t->plugin);
+    snprintf(h->trace_hostcall, sizeof(h->trace_hostcall), "%s", t->hostcall);
+    snprintf(h->trace_args, sizeof(h->trace_args), "%s", t->args);
+    snprintf(h->trace_results, sizeof(h->trace_results), "%s", t->results);
+    h->trace.plugin = h->trace_plugin;
+    h->trace.hostcall = h->trace_hostcall;
+    h->trace.args = h->trace_args;
+    h->trace.results = h->trace_results;
+}
+
 static void fh_cancel(void *host, struct pw_root *root, uint32_t token)
 {
     struct fake_host *h = host;
@@ -407,6 +423,7 @@ const struct pw_host_ops fake_ops = {
     .vm_failed = fh_failed,
     .root_deleted = fh_root_deleted,
     .upstream_exists = fh_upstream_exists,
+    .trace = fh_trace,
 };
 
 void fake_host_init(struct fake_host *h)

@@ -98,6 +98,10 @@ struct fake_host {
     enum pw_status call_result;
     const char *const *upstreams; /* upstream_exists: these names (NULL-ended); NULL: all */
     int exists_calls;
+    /* The last pw_host_ops.trace report (strings copied), and how many there were. */
+    int traces;
+    struct pw_trace trace;
+    char trace_plugin[64], trace_hostcall[64], trace_args[4096], trace_results[2048];
     int cancels;
     uint32_t last_cancelled;
     int posts;
