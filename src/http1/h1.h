@@ -32,7 +32,8 @@
  *  - request-target: origin-form ("/..."), absolute-form ("scheme://..."), authority-form
  *    (only and always with CONNECT), asterisk-form ("*", only with OPTIONS); characters
  *    allowed are visible ASCII 0x21-0x7E (no obs-text, no controls) → else 400; a
- *    fragment ('#') or userinfo ('@' in the authority) → 400. Host values are limited to
+ *    fragment ('#') or userinfo ('@' in the authority) → 400; an absolute-form scheme
+ *    other than http or https (any case) → 400. Host values are limited to
  *    reg-name/IP-literal characters and ':' → else 400.
  *  - Expect: "100-continue" sets H1_F_EXPECT_CONTINUE (HTTP/1.1 only; ignored in 1.0);
  *    any other expectation → 417.

@@ -333,10 +333,15 @@ static ssize_t parse_target(struct h1_parser *p, const unsigned char *b, struct 
         i++;
     if (len - i < 3 || memcmp(b + s + i, "://", 3) != 0)
         return fail(p, 400, "invalid request-target");
+    /* A proxy for http and https only (RFC 9112 §3.2.2). */
+    if (!EQ((const char *)b + s, i, "http") && !EQ((const char *)b + s, i, "https"))
+        return fail(p, 400, "request-target scheme is not http or https");
     i += 3;
     uint32_t a = i;
     while (i < len && b[s + i] != '/' && b[s + i] != '?')
         i++;
+    if (memchr(b + s + a, '@', i - a))
+        return fail(p, 400, "userinfo in request-target");
     for (uint32_t k = a; k < i; k++) {
         if (!host_char[b[s + k]])
             return fail(p, 400, "invalid authority in request-target");

@@ -1248,28 +1248,10 @@ void h2_conn_upgrade(struct worker *w, int fd, const char *client, struct daemon
     /* The HTTP/1.1 request becomes stream 1, which the client already half-closed. */
     memcpy(copy, buf, r->head_len);
     struct stream *s = hs->s;
-    s->method = copy + r->method.off;
-    s->method_len = r->method.len;
-    s->method_id = r->method_id;
-    if (r->target_form == H1_TARGET_ABSOLUTE) {
-        s->path = r->path.len ? copy + r->path.off : "/";
-        s->path_len = r->path.len ? r->path.len : 1;
-        s->authority = copy + r->authority.off;
-        s->authority_len = r->authority.len;
-    } else {
-        s->path = copy + r->target.off;
-        s->path_len = r->target.len;
-        s->authority = copy + r->host.off;
-        s->authority_len = r->host.len;
-    }
-    for (uint32_t i = 0; i < r->nheaders; i++) {
-        const struct h1_header *h = &r->headers[i];
-        if ((h->flags & H1_HF_HOP_BY_HOP) || h->id == H1_HDR_EXPECT ||
-            h->id == H1_HDR_CONTENT_LENGTH ||
-            (h->name.len == 14 && h1_name_eq(copy + h->name.off, "http2-settings", 14)))
-            continue;
-        stream_headers_add_ref(s, &s->req_headers, copy + h->name.off, h->name.len,
-                               copy + h->value.off, h->value.len);
+    if (srv_stream_request(s, copy, r) < 0) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        h2_kill(c);
+        return;
     }
     s->req_content_length = 0;
     hs->started = true;

@@ -570,6 +570,41 @@ static void srv_maybe_new_gen(struct srv_conn *c)
     c->closing = true;
 }
 
+int srv_stream_request(struct stream *s, const char *copy, const struct h1_request *r)
+{
+    s->method = copy + r->method.off;
+    s->method_len = r->method.len;
+    s->method_id = r->method_id;
+    s->http_minor = r->version_minor;
+    bool absolute = r->target_form == H1_TARGET_ABSOLUTE;
+    if (absolute) {
+        s->path = r->path.len ? copy + r->path.off : "/";
+        s->path_len = r->path.len ? r->path.len : 1;
+        s->authority = copy + r->authority.off;
+        s->authority_len = r->authority.len;
+    } else {
+        s->path = copy + r->target.off;
+        s->path_len = r->target.len;
+        s->authority = copy + r->host.off;
+        s->authority_len = r->host.len;
+    }
+    for (uint32_t i = 0; i < r->nheaders; i++) {
+        const struct h1_header *h = &r->headers[i];
+        if ((h->flags & H1_HF_HOP_BY_HOP) || h->id == H1_HDR_EXPECT ||
+            h->id == H1_HDR_CONTENT_LENGTH || (absolute && h->id == H1_HDR_HOST) ||
+            (h->name.len == 14 && h1_name_eq(copy + h->name.off, "http2-settings", 14)))
+            continue;
+        if (stream_headers_add_ref(s, &s->req_headers, copy + h->name.off, h->name.len,
+                                   copy + h->value.off, h->value.len) < 0)
+            return -1;
+    }
+    /* RFC 9112 §3.2.2: the target's authority replaces Host, for routing and upstream. */
+    if (absolute &&
+        stream_headers_add_ref(s, &s->req_headers, "host", 4, s->authority, s->authority_len) < 0)
+        return -1;
+    return 0;
+}
+
 /* Creates the stream for a parsed head at buf[0..len). @return false when answered. */
 static bool srv_start_stream(struct srv_conn *c, const char *buf, size_t len)
 {
@@ -597,28 +632,11 @@ static bool srv_start_stream(struct srv_conn *c, const char *buf, size_t len)
     if (c->io != NULL)
         s->scheme = c->io->scheme;
     memcpy(s->client, c->client, sizeof(s->client));
-    s->method = copy + r->method.off;
-    s->method_len = r->method.len;
-    s->method_id = r->method_id;
-    s->http_minor = r->version_minor;
-    if (r->target_form == H1_TARGET_ABSOLUTE) {
-        s->path = r->path.len ? copy + r->path.off : "/";
-        s->path_len = r->path.len ? r->path.len : 1;
-        s->authority = copy + r->authority.off;
-        s->authority_len = r->authority.len;
-    } else {
-        s->path = copy + r->target.off;
-        s->path_len = r->target.len;
-        s->authority = copy + r->host.off;
-        s->authority_len = r->host.len;
-    }
-    for (uint32_t i = 0; i < r->nheaders; i++) {
-        const struct h1_header *h = &r->headers[i];
-        if ((h->flags & H1_HF_HOP_BY_HOP) || h->id == H1_HDR_EXPECT ||
-            h->id == H1_HDR_CONTENT_LENGTH)
-            continue;
-        stream_headers_add_ref(s, &s->req_headers, copy + h->name.off, h->name.len,
-                               copy + h->value.off, h->value.len);
+    if (srv_stream_request(s, copy, r) < 0) {
+        c->s = NULL;
+        stream_destroy(s);
+        srv_error_reply(c, 500, "out of memory");
+        return false;
     }
     s->req_content_length = r->body_kind == H1_BODY_LENGTH    ? (int64_t)r->content_length
                             : r->body_kind == H1_BODY_CHUNKED ? -1

@@ -65,6 +65,19 @@ ssize_t srv_read_fd(struct evbuffer *in, int fd, size_t max);
  */
 ssize_t srv_write_fd(struct evbuffer *out, int fd);
 
+struct stream;
+struct h1_request;
+
+/*
+ * Fills s's request line, authority and end-to-end header fields from the parsed
+ * HTTP/1.1 head r, whose bytes the stream's arena holds at copy (slices of r are offsets
+ * into it). An absolute-form target's authority replaces Host (RFC 9112 §3.2.2).
+ * Hop-by-hop fields, Expect, Content-Length and HTTP2-Settings are left out. Used for
+ * HTTP/1.1 requests and for the request an h2c upgrade turns into stream 1.
+ * @return 0, or -1 when out of memory.
+ */
+int srv_stream_request(struct stream *s, const char *copy, const struct h1_request *r);
+
 /* Formats a socket address as "ip:port" into buf. */
 void srv_format_addr(const struct sockaddr *sa, char *buf, size_t cap);
 

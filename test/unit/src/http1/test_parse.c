@@ -300,6 +300,18 @@ static void target_forms(void **state)
     REJECT("CONNECT example.com HTTP/1.1\r\nHost: a\r\n\r\n", 400);
     REJECT("GET example.com/x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
     REJECT("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    /* absolute-form: http and https only (any case), never userinfo */
+    s = "GET HTTPS://a.test HTTP/1.1\r\nHost: b\r\n\r\n";
+    assert_int_equal(parse(s), strlen(s));
+    assert_true(slice_is(s, req.authority, "a.test"));
+    assert_int_equal(req.path.len, 0);
+    REJECT("GET ftp://a.test/x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_string_equal(parser.reason, "request-target scheme is not http or https");
+    REJECT("GET httpx://a.test/x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    REJECT("GET ws://a.test/x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    REJECT("GET http://user@a.test/x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_string_equal(parser.reason, "userinfo in request-target");
+    REJECT("GET http://u:p@a.test/x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
     REJECT("GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400);
     REJECT("GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n", 400);
     REJECT("GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", 400);
