@@ -179,6 +179,9 @@ struct cfg_listener {
     uint64_t max_headers;      /* default 100 */
     uint64_t http2_max_streams; /* concurrent HTTP/2 streams per connection, default 128 */
     uint64_t max_body_size;    /* default 0: no limit */
+    /* Request body bytes read whole before the upstream sees the head; 0: off,
+     * UINT64_MAX: on (every body, bounded by max_body_size). Default 64k. */
+    uint64_t request_buffering;
 
     uint64_t header_timeout_ms; /* default 10s: whole request head */
     uint64_t idle_timeout_ms;   /* default 60s: keep-alive between requests */

@@ -436,6 +436,29 @@ static int parse_choice(struct loader *ld, struct section *sec, const struct key
     return -1;
 }
 
+/* "off", "on" or a size: how much request body is read before forwarding. */
+static int parse_request_buffering(struct loader *ld, struct section *sec, const struct key *k,
+                                   const char *value)
+{
+    uint64_t *out = FIELD(sec, k, uint64_t);
+    if (strcmp(value, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (strcmp(value, "on") == 0) {
+        *out = UINT64_MAX;
+        return 0;
+    }
+    uint64_t bytes;
+    if (cfg_parse_size(value, &bytes) < 0 || bytes < k->min || bytes > k->max) {
+        ld_key_error(ld, sec, k, "'%s' is not off, on or a size %llu..%llu (e.g. 64k)", value,
+                     (unsigned long long)k->min, (unsigned long long)k->max);
+        return -1;
+    }
+    *out = bytes;
+    return 0;
+}
+
 static int parse_log_level(struct loader *ld, struct section *sec, const struct key *k,
                            const char *value)
 {
@@ -927,6 +950,8 @@ static const struct key listener_keys[] = {
     {"max_headers", parse_u64, L(pub.max_headers), 0, "100", 0, 1, 10000},
     {"http2_max_streams", parse_u64, L(pub.http2_max_streams), 0, "128", 0, 1, 10000},
     {"max_body_size", parse_size, L(pub.max_body_size), 0, "0", 0, 0, 0},
+    {"request_buffering", parse_request_buffering, L(pub.request_buffering), 0, "64k", 0, 1,
+     64 << 20},
     {"header_timeout", parse_duration, L(pub.header_timeout_ms), 0, "10s", 0, 1, DAY},
     {"idle_timeout", parse_duration, L(pub.idle_timeout_ms), 0, "60s", 0, 1, DAY},
     {"body_timeout", parse_duration, L(pub.body_timeout_ms), 0, "30s", 0, 1, DAY},
@@ -1370,14 +1395,17 @@ static void link_listener(struct loader *ld, struct section *sec)
         if (has_key(sec, "tls_key"))
             ld_key_error(ld, sec, key_of(sec, "tls_key"), "only for protocol = https");
     }
+    if (l->pub.request_buffering == UINT64_MAX && l->pub.max_body_size == 0)
+        ld_key_error(ld, sec, key_of(sec, "request_buffering"),
+                     "'on' holds whole bodies in memory: it needs a max_body_size");
     if (l->pub.protocol == CFG_LISTENER_TCP) {
         if (has_key(sec, "respond"))
             ld_key_error(ld, sec, key_of(sec, "respond"), "not possible with protocol = tcp");
         if (!has_key(sec, "cluster"))
             ld_error(ld, sec->line, sec, "cluster", "missing (required for protocol = tcp)");
-        static const char *const http_only[] = {"add_request_header", "remove_request_header",
+        static const char *const http_only[] = {"add_request_header",  "remove_request_header",
                                                 "add_response_header", "remove_response_header",
-                                                "test_pause"};
+                                                "test_pause",          "request_buffering"};
         for (size_t i = 0; i < sizeof(http_only) / sizeof(http_only[0]); i++)
             if (has_key(sec, http_only[i]))
                 ld_key_error(ld, sec, key_of(sec, http_only[i]),

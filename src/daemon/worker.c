@@ -124,6 +124,7 @@ struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, char *err, s
         lc->h1.max_headers = (uint32_t)l->max_headers;
         lc->h1.max_body = l->max_body_size;
         lc->stream.hold_max = STREAM_HOLD_MAX;
+        lc->stream.request_buffer = l->request_buffering;
         if (l->protocol == CFG_LISTENER_HTTPS) {
             lc->tls = tls_ctx_new(l, e, sizeof(e));
             if (lc->tls == NULL) {

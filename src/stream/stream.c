@@ -7,6 +7,7 @@
 #include "stream/stream.h"
 
 #include "log/log.h"
+#include "stream/stream_int.h"
 
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -150,13 +151,16 @@ static struct stream *stream_new_object(void)
             goto fail;
     }
     s->local_body = evbuffer_new();
-    if (s->local_body == NULL)
+    s->req_buffer = evbuffer_new();
+    if (s->local_body == NULL || s->req_buffer == NULL)
         goto fail;
     return s;
 fail:
     for (int d = 0; d < 2; d++)
         if (s->dir[d].hold)
             evbuffer_free(s->dir[d].hold);
+    if (s->local_body)
+        evbuffer_free(s->local_body);
     free(s);
     return NULL;
 }
@@ -166,6 +170,7 @@ static void stream_free_object(struct stream *s)
     for (int d = 0; d < 2; d++)
         evbuffer_free(s->dir[d].hold);
     evbuffer_free(s->local_body);
+    evbuffer_free(s->req_buffer);
     free(s);
 }
 
@@ -306,6 +311,7 @@ void stream_destroy(struct stream *s)
     for (int d = 0; d < 2; d++)
         evbuffer_drain(s->dir[d].hold, evbuffer_get_length(s->dir[d].hold));
     evbuffer_drain(s->local_body, evbuffer_get_length(s->local_body));
+    evbuffer_drain(s->req_buffer, evbuffer_get_length(s->req_buffer));
     stream_arena_reset(s);
     if (stream_free_count >= STREAM_FREE_MAX) {
         stream_free_object(s);
@@ -413,7 +419,7 @@ static void run_headers(struct stream *s, int d, int from)
     }
     sd->headers_done = true;
     if (d == 0) {
-        s->up->request_headers(s, eos);
+        stream_gate_headers(s, eos);
     } else {
         s->resp_started = true;
         s->down->response_headers(s, eos);
@@ -470,7 +476,7 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
     }
     if (evbuffer_get_length(chunk) > 0 || eos) {
         if (d == 0)
-            s->up->request_body(s, chunk, eos);
+            stream_gate_body(s, chunk, eos);
         else
             s->down->response_body(s, chunk, eos);
         if (eos)
@@ -496,7 +502,7 @@ static void run_trailers(struct stream *s, int d, int from)
     sd->trailers_out = true;
     sd->eos_out = true;
     if (d == 0)
-        s->up->request_trailers(s);
+        stream_gate_trailers(s);
     else
         s->down->response_trailers(s);
 }

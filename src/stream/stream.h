@@ -12,6 +12,17 @@
  * (bounded by stream_limits.hold_max: beyond it 413 for requests, 500 for responses) and
  * the filter is called again with everything held so far.
  *
+ * Between the chain and the upstream side sits the request gate (gate.c): request
+ * buffering and the framing rule. The request head waits there until the body is
+ * complete, so that the upstream sees the request only once its length is known to be
+ * right; bodies longer than stream_limits.request_buffer stream through after the head.
+ * Bytes that leave the chain must add up to the length the head declared upstream: a
+ * body still held is re-framed with its real length (a filter may have changed it), a
+ * mismatch after the head went out resets the stream on both sides (the upstream
+ * connection is closed, never pooled). Codecs reject a client's own framing errors
+ * before the chain; the gate is where any body change by a filter (a plugin) meets the
+ * same rule without the filter doing anything.
+ *
  * Memory: a stream has an arena for header strings, freed in one go when the stream
  * ends; stream objects are recycled through a per-thread free list. One thread only.
  */
@@ -114,6 +125,10 @@ struct stream_upstream_ops {
 
 struct stream_limits {
     size_t hold_max; /* body bytes held for a pausing filter */
+    /* Request body bytes read whole before the head goes upstream (the gate): 0 = off
+     * (the head goes at once, the body streams), UINT64_MAX = every body (the codec
+     * bounds it: max_body_size). A body longer than this streams after the head. */
+    uint64_t request_buffer;
 };
 
 /* Per direction runner state (internal to stream.c, public for the struct's size). */
@@ -176,6 +191,8 @@ struct stream {
 
     /* runner */
     struct stream_dir dir[2]; /* [0] request, [1] response */
+    uint64_t req_passed;      /* request body bytes that left the chain (gate.c) */
+    bool req_head_held;       /* the gate holds the request head (and req_buffer) */
     int in_filter;            /* nesting depth of filter calls */
     bool resume_pending[2];
     bool local_reply; /* a local reply was queued or sent */
@@ -194,9 +211,10 @@ struct stream {
     int64_t upstream_usec;
     uint64_t bytes_sent;
 
-    /* arena */
+    /* arena; from here on fields live as long as the object (kept when recycled) */
     struct stream_arena_chunk *arena;
     struct stream *free_next;
+    struct evbuffer *req_buffer; /* request body held by the gate */
     union {
         struct stream_arena_chunk first;
         char first_bytes[sizeof(struct stream_arena_chunk) + STREAM_ARENA_INLINE];

@@ -271,6 +271,7 @@ static void test_listener_defaults(void **state)
     assert_int_equal(l->idle_timeout_ms, 60000);
     assert_int_equal(l->body_timeout_ms, 30000);
     assert_int_equal(l->test_pause_ms, 0);
+    assert_int_equal(l->request_buffering, 64 << 10);
     assert_int_equal(l->n_plugins, 0);
     assert_int_equal(l->n_routes, 0);
     assert_null(l->tls_certificate);
@@ -424,6 +425,30 @@ static void test_listener_bad_limits(void **state)
                "t.ini:4: [listener:l] max_headers: 10001 is out of range (1..10000)", NULL);
     load_fails(LISTENER "http2_max_streams = 0\n",
                "t.ini:4: [listener:l] http2_max_streams: 0 is out of range (1..10000)", NULL);
+}
+
+static void test_listener_request_buffering(void **state)
+{
+    const char *values[] = {"off", "1", "1m", "on"};
+    const uint64_t want[] = {0, 1, 1 << 20, UINT64_MAX};
+    for (size_t i = 0; i < 4; i++) {
+        const struct cfg_generation *g =
+            load_ok(fmt(LISTENER "max_body_size = 1m\nrequest_buffering = %s\n", values[i]));
+        assert_true(cfg_find_listener(g, "l")->request_buffering == want[i]);
+        cfg_unref(g);
+    }
+    load_fails(LISTENER "request_buffering = 0\n",
+               "t.ini:4: [listener:l] request_buffering: '0' is not off, on or a size "
+               "1..67108864 (e.g. 64k)",
+               NULL);
+    load_fails(LISTENER "request_buffering = 65m\n",
+               "t.ini:4: [listener:l] request_buffering: '65m' is not off, on or a size "
+               "1..67108864 (e.g. 64k)",
+               NULL);
+    load_fails(LISTENER "request_buffering = on\n",
+               "t.ini:4: [listener:l] request_buffering: 'on' holds whole bodies in memory: it "
+               "needs a max_body_size",
+               NULL);
 }
 
 static void test_listener_bad_protocol(void **state)
@@ -1017,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_listener_bad_addresses),
         cmocka_unit_test(test_listener_address_used_twice_is_an_error),
         cmocka_unit_test(test_listener_bad_limits),
+        cmocka_unit_test(test_listener_request_buffering),
         cmocka_unit_test(test_listener_bad_protocol),
         cmocka_unit_test(test_listener_needs_somewhere_to_send_requests),
         cmocka_unit_test(test_listener_cluster_and_respond_together_is_an_error),

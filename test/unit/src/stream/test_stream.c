@@ -178,6 +178,7 @@ static struct stream *make_stream(unsigned n, struct tconf *confs)
     assert_non_null(s);
     s->up = &fake_up;
     s->down = &fake_down;
+    s->req_content_length = -1; /* the bodies sent have no declared length (chunked) */
     return s;
 }
 
