@@ -10,6 +10,11 @@
  * ERROR_CODE" when a GOAWAY came and "closed" when the connection ended. h2_client trailers PORT
  * PATH     POSTs "hello" with request trailer x-req-trailer: yes; prints the status, the body and
  *                                    every response trailer as "trailer NAME: VALUE".
+ *   h2_client body PORT PATH CL SIZE...  POSTs PATH declaring content-length CL (none if
+ *                                    CL < 0) with one DATA frame per SIZE (the last ends the
+ *                                    stream; wMS: a pause of MS ms between frames); prints
+ *                                    "status N", "rst CODE", "goaway CODE", "closed" or
+ *                                    "timeout".
  *   h2_client get PORT PATH          GETs PATH and reads until the server closes the
  *                                    connection: prints the status, the body, "goaway
  *                                    CODE" for a GOAWAY and "closed" (or "timeout" after
@@ -69,6 +74,8 @@ static bool write_all(int fd, const void *p, size_t n)
 }
 
 /* ---- flood: raw frames ---- */
+
+#define H2_PREFACE_BYTES "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 static size_t frame(uint8_t *b, size_t len, uint8_t type, uint8_t flags, uint32_t id)
 {
@@ -130,7 +137,7 @@ static int do_flood(int port, const char *kind, long n)
     signal(SIGPIPE, SIG_IGN);
     uint8_t out[1 << 16];
     size_t k = 0;
-    memcpy(out, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+    memcpy(out, H2_PREFACE_BYTES, 24);
     k = 24;
     k += frame(out + k, 0, 4, 0, 0); /* empty SETTINGS */
     write_all(fd, out, k);
@@ -191,6 +198,141 @@ static int do_flood(int port, const char *kind, long n)
         ok = write_all(fd, out, k);
     }
     read_until_close(fd);
+    close(fd);
+    return 0;
+}
+
+/* ---- body: a request whose DATA may contradict its content-length ---- */
+
+/* Appends an HPACK literal field without indexing (new name, no Huffman). */
+static size_t hpack_literal(uint8_t *b, const char *name, const char *value)
+{
+    size_t k = 0, nl = strlen(name), vl = strlen(value);
+    b[k++] = 0x00;
+    b[k++] = (uint8_t)nl;
+    memcpy(b + k, name, nl);
+    k += nl;
+    b[k++] = (uint8_t)vl;
+    memcpy(b + k, value, vl);
+    return k + vl;
+}
+
+/*
+ * POST PATH with "content-length: CL" (none if CL < 0), then one DATA frame per size in
+ * sizes (the last with END_STREAM, each at most 16384 bytes); "wMS" instead of a size
+ * waits MS milliseconds. Reads until the stream
+ * ends; prints "status N" for the response head, "rst CODE" for a RST_STREAM, "goaway
+ * CODE", "closed" or "timeout".
+ */
+static int do_body(int port, const char *path, long cl, char **sizes, int nsizes)
+{
+    int fd = connect_port(port);
+    signal(SIGPIPE, SIG_IGN);
+    static uint8_t out[1 << 15];
+    size_t k = 24;
+    memcpy(out, H2_PREFACE_BYTES, 24);
+    k += frame(out + k, 0, 4, 0, 0);
+    uint8_t block[512];
+    size_t bl = 0;
+    block[bl++] = 0x83; /* :method POST */
+    block[bl++] = 0x86; /* :scheme http */
+    bl += hpack_literal(block + bl, ":path", path);
+    bl += hpack_literal(block + bl, ":authority", "localhost");
+    if (cl >= 0) {
+        char v[32];
+        snprintf(v, sizeof(v), "%ld", cl);
+        bl += hpack_literal(block + bl, "content-length", v);
+    }
+    k += frame(out + k, bl, 1, 0x4, 1);
+    memcpy(out + k, block, bl);
+    k += bl;
+    write_all(fd, out, k);
+    int last = nsizes - 1;
+    while (last >= 0 && sizes[last][0] == 'w')
+        last--;
+    for (int i = 0; i < nsizes; i++) {
+        if (sizes[i][0] == 'w') {
+            usleep((useconds_t)atoi(sizes[i] + 1) * 1000);
+            continue;
+        }
+        size_t n = (size_t)atol(sizes[i]);
+        if (n > sizeof(out) - 9)
+            n = sizeof(out) - 9;
+        k = frame(out, n, 0, i == last ? 0x1 : 0, 1);
+        memset(out + k, 'd', n);
+        if (!write_all(fd, out, k + n))
+            break;
+    }
+    nghttp2_hd_inflater *inf;
+    nghttp2_hd_inflate_new(&inf);
+    uint8_t buf[65536];
+    size_t have = 0;
+    bool done = false;
+    while (!done) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 10000) <= 0) {
+            printf("timeout\n");
+            break;
+        }
+        ssize_t r = read(fd, buf + have, sizeof(buf) - have);
+        if (r <= 0) {
+            printf("closed\n");
+            break;
+        }
+        have += (size_t)r;
+        size_t off = 0;
+        while (!done && have - off >= 9) {
+            uint8_t *f = buf + off;
+            size_t len = ((size_t)f[0] << 16) | ((size_t)f[1] << 8) | f[2];
+            uint32_t id = ((uint32_t)(f[5] & 0x7f) << 24) | ((uint32_t)f[6] << 16) |
+                          ((uint32_t)f[7] << 8) | f[8];
+            if (have - off < 9 + len)
+                break;
+            uint8_t *pl = f + 9;
+            if (f[3] == 1 && id == 1) {
+                /* HEADERS: decode for :status (no padding or priority from waspd) */
+                uint8_t *in = pl;
+                size_t left = len;
+                for (;;) {
+                    nghttp2_nv nv;
+                    int fl = 0;
+                    ssize_t rv = nghttp2_hd_inflate_hd2(inf, &nv, &fl, in, left, 1);
+                    if (rv < 0)
+                        break;
+                    in += rv;
+                    left -= (size_t)rv;
+                    if (fl & NGHTTP2_HD_INFLATE_EMIT)
+                        if (nv.namelen == 7 && memcmp(nv.name, ":status", 7) == 0)
+                            printf("status %.*s\n", (int)nv.valuelen, nv.value);
+                    if (fl & NGHTTP2_HD_INFLATE_FINAL) {
+                        nghttp2_hd_inflate_end_headers(inf);
+                        break;
+                    }
+                    if (rv == 0 && left == 0)
+                        break;
+                }
+                done = (f[4] & 0x1) != 0;
+            } else if (f[3] == 0 && id == 1) {
+                done = (f[4] & 0x1) != 0;
+            } else if (f[3] == 3 && id == 1 && len == 4) {
+                printf("rst %u\n", ((uint32_t)pl[0] << 24) | ((uint32_t)pl[1] << 16) |
+                                       ((uint32_t)pl[2] << 8) | pl[3]);
+                done = true;
+            } else if (f[3] == 7 && len >= 8) {
+                printf("goaway %u\n", ((uint32_t)pl[4] << 24) | ((uint32_t)pl[5] << 16) |
+                                          ((uint32_t)pl[6] << 8) | pl[7]);
+            } else if (f[3] == 4 && !(f[4] & 0x1)) {
+                uint8_t ack[9];
+                frame(ack, 0, 4, 0x1, 0);
+                write_all(fd, ack, 9);
+            }
+            off += 9 + len;
+        }
+        memmove(buf, buf + off, have - off);
+        have -= off;
+    }
+    fflush(stdout);
+    nghttp2_hd_inflate_del(inf);
     close(fd);
     return 0;
 }
@@ -497,6 +639,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "flood") == 0)
         return do_flood(atoi(argv[2]), argv[3], atol(argv[4]));
+    if (argc >= 5 && strcmp(argv[1], "body") == 0)
+        return do_body(atoi(argv[2]), argv[3], atol(argv[4]), argv + 5, argc - 5);
     if (argc >= 4 && strcmp(argv[1], "trailers") == 0)
         return do_request(atoi(argv[2]), argv[3], false);
     if (argc >= 4 && strcmp(argv[1], "get") == 0)
@@ -505,7 +649,8 @@ int main(int argc, char **argv)
         return do_echo_upstream(atoi(argv[2]), false);
     if (argc >= 3 && strcmp(argv[1], "slow-upstream") == 0)
         return do_echo_upstream(atoi(argv[2]), true);
-    fprintf(stderr, "usage: h2_client flood PORT KIND N | trailers PORT PATH | get PORT PATH | "
+    fprintf(stderr, "usage: h2_client flood PORT KIND N | body PORT PATH CL [SIZE...] | "
+                    "trailers PORT PATH | get PORT PATH | "
                     "slow-upstream PORT | "
                     "echo-upstream PORT\n");
     return 2;

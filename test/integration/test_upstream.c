@@ -10,7 +10,8 @@
  *                    connection without a byte (a pooled connection that died)
  *   anything else    answers "ok"
  *
- * Every request is logged as "request PATH" on stderr (tests wait for that line).
+ * A Content-Length request body is read and dropped. Every request is logged as
+ * "request PATH" on stderr once its head arrived (tests wait for that line).
  *
  *        test_upstream notify PATH  (a systemd notify socket: binds a datagram socket at
  *        PATH and prints each message on stdout as one line, newlines shown as '|')
@@ -57,6 +58,26 @@ static int read_head(int fd, char *buf, size_t cap, size_t *have)
     }
 }
 
+/* Reads and drops a Content-Length body (part of it may be in buf already).
+ * @return 0, or -1 when the peer went away first. */
+static int skip_body(int fd, const char *head, char *buf, size_t *have)
+{
+    const char *cl = strcasestr(head, "\r\ncontent-length:");
+    size_t left = cl != NULL ? strtoul(cl + 17, NULL, 10) : 0;
+    size_t take = left < *have ? left : *have;
+    memmove(buf, buf + take, *have - take);
+    *have -= take;
+    left -= take;
+    while (left > 0) {
+        char junk[4096];
+        ssize_t r = read(fd, junk, left < sizeof(junk) ? left : sizeof(junk));
+        if (r <= 0)
+            return -1;
+        left -= (size_t)r;
+    }
+    return 0;
+}
+
 static void *serve(void *arg)
 {
     int fd = (int)(long)arg;
@@ -73,8 +94,11 @@ static void *serve(void *arg)
         fprintf(stderr, "request %s\n", path);
         char head[sizeof(buf)];
         memcpy(head, buf, (size_t)len);
+        head[len] = '\0';
         memmove(buf, buf + len, have - (size_t)len);
         have -= (size_t)len;
+        if (skip_body(fd, head, buf, &have) < 0)
+            break;
         if (drop_next)
             break;
         if (strncmp(path, "/slow/", 6) == 0) {
