@@ -126,16 +126,38 @@ static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code
 #define IMM64(k) (*(const u64u *)&pc[2 + (k)])
 
 #ifdef WASP_OPSTATS
-/* Profiling aid (never in a normal build): counts dispatches per handler address. */
-uint64_t wasm_opstats[4096];
-const void *wasm_opstats_key[4096];
+/*
+ * Profiling aid (never in a normal build): counts dispatches per handler and per pair of
+ * consecutive handlers (fusion candidates); printed to stderr at exit when the
+ * environment has WASP_OPSTATS set (see wasm_opstats_dump below).
+ */
+#define OPSTATS_N 65536u
+static const void *opstats_key[OPSTATS_N][2];
+static uint64_t opstats_cnt[OPSTATS_N];
+static __thread const void *opstats_prev;
+static void opstats_add(const void *a, const void *b)
+{
+    unsigned i =
+        (unsigned)((((uintptr_t)a >> 2) * 2654435761u) ^ ((uintptr_t)b >> 2) * 40503u) % OPSTATS_N;
+    for (unsigned n = 0; n < OPSTATS_N; n++, i = (i + 1) % OPSTATS_N) {
+        if (opstats_key[i][0] == a && opstats_key[i][1] == b) {
+            opstats_cnt[i]++;
+            return;
+        }
+        if (!opstats_key[i][0]) {
+            opstats_key[i][0] = a;
+            opstats_key[i][1] = b;
+            opstats_cnt[i] = 1;
+            return;
+        }
+    }
+}
 static inline void opstat(const void *h)
 {
-    unsigned i = (unsigned)(((uintptr_t)h >> 2) * 2654435761u) % 4096u;
-    while (wasm_opstats_key[i] && wasm_opstats_key[i] != h)
-        i = (i + 1) % 4096u;
-    wasm_opstats_key[i] = h;
-    wasm_opstats[i]++;
+    opstats_add(h, NULL);
+    if (opstats_prev)
+        opstats_add(opstats_prev, h);
+    opstats_prev = h;
 }
 #define OPSTAT() opstat(*(const ptru *)pc)
 #else
@@ -290,6 +312,26 @@ static inline void opstat(const void *h)
         }                                                                                          \
         NEXT(6);                                                                                   \
     }
+/* i32.add + compare-and-branch on the sum (regcode.h: abr_*). */
+#define ABR1(name, cond, suffix, rb, rc)                                                           \
+    L_abr_##name##_##suffix:                                                                       \
+    {                                                                                              \
+        uint32_t a = R32(1) + (rb), b;                                                             \
+        W32(0, a);                                                                                 \
+        b = (rc);                                                                                  \
+        if (cond) {                                                                                \
+            FUEL_TICK;                                                                             \
+            pc += (int32_t)A(4);                                                                   \
+            OPSTAT();                                                                              \
+            goto **(const ptru *)pc;                                                               \
+        }                                                                                          \
+        NEXT(7);                                                                                   \
+    }
+#define ABR(name, cond)                                                                            \
+    ABR1(name, cond, ss, R32(2), R32(3))                                                           \
+    ABR1(name, cond, si, R32(2), A(3))                                                             \
+    ABR1(name, cond, is, A(2), R32(3))                                                             \
+    ABR1(name, cond, ii, A(2), A(3))
 #define FBIN32(name, expr)                                                                         \
     L_f32_##name:                                                                                  \
     {                                                                                              \
@@ -492,6 +534,9 @@ static inline void opstat(const void *h)
 #define LABEL_SEL32(n)                                                                             \
     [WASM_OP_sel_i32_##n##_ss] = &&L_sel_i32_##n##_ss,                                             \
     [WASM_OP_sel_i32_##n##_si] = &&L_sel_i32_##n##_si,
+#define LABEL_ABR(n)                                                                               \
+    [WASM_OP_abr_##n##_ss] = &&L_abr_##n##_ss, [WASM_OP_abr_##n##_si] = &&L_abr_##n##_si,          \
+    [WASM_OP_abr_##n##_is] = &&L_abr_##n##_is, [WASM_OP_abr_##n##_ii] = &&L_abr_##n##_ii,
 #define LABEL_F32(n) [WASM_OP_f32_##n] = &&L_f32_##n,
 #define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
 #define LABEL_LOAD(n)                                                                              \
@@ -516,6 +561,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
         WASM_FCMPS(LABEL_F32) WASM_FBINS(LABEL_F32) WASM_FUNS(LABEL_F32)
         WASM_FCMPS(LABEL_F64) WASM_FBINS(LABEL_F64) WASM_FUNS(LABEL_F64)
         WASM_LOADS(LABEL_LOAD) WASM_STORES(LABEL_STORE)
+        WASM_ICMPS(LABEL_ABR)
     };
     if (!inst) {
         memcpy(wasm_op_handlers, labels, sizeof(labels));
@@ -894,6 +940,12 @@ slow: {
     CMP64(le_s, (int64_t)a <= (int64_t)b) CMP64(le_u, a <= b)
     CMP64(ge_s, (int64_t)a >= (int64_t)b) CMP64(ge_u, a >= b)
 
+    ABR(eq, a == b) ABR(ne, a != b)
+    ABR(lt_s, (int32_t)a < (int32_t)b) ABR(lt_u, a < b)
+    ABR(gt_s, (int32_t)a > (int32_t)b) ABR(gt_u, a > b)
+    ABR(le_s, (int32_t)a <= (int32_t)b) ABR(le_u, a <= b)
+    ABR(ge_s, (int32_t)a >= (int32_t)b) ABR(ge_u, a >= b)
+
     BIN32(add, a + b) BIN32(sub, a - b) BIN32(mul, a * b)
     BIN32(and, a & b) BIN32(or, a | b) BIN32(xor, a ^ b)
     BIN32(shl, a << (b & 31)) BIN32(shr_s, (uint32_t)((int32_t)a >> (b & 31)))
@@ -964,3 +1016,70 @@ int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, ui
 {
     return run(inst, code, fp);
 }
+
+#ifdef WASP_OPSTATS
+#include <stdio.h>
+/* Names of the ops, in enum wasm_op order (profiling output only). */
+/* clang-format off */
+#define NAME_MISC(n) #n,
+#define NAME_IBIN32(n) "i32_" #n "_ss", "i32_" #n "_si",
+#define NAME_IBIN64(n) "i64_" #n "_ss", "i64_" #n "_si",
+#define NAME_BR32(n) "br_i32_" #n "_ss", "br_i32_" #n "_si",
+#define NAME_BR64(n) "br_i64_" #n "_ss", "br_i64_" #n "_si",
+#define NAME_SEL32(n) "sel_i32_" #n "_ss", "sel_i32_" #n "_si",
+#define NAME_ABR(n) "abr_" #n "_ss", "abr_" #n "_si", "abr_" #n "_is", "abr_" #n "_ii",
+#define NAME_F32(n) "f32_" #n,
+#define NAME_F64(n) "f64_" #n,
+#define NAME_LOAD(n) #n, #n "_ss", #n "_si", #n "_sx", #n "_xi",
+#define NAME_STORE(n)                                                                              \
+    #n, #n "_i", #n "_ss", #n "_ss_i", #n "_si", #n "_si_i", #n "_sx", #n "_sx_i", #n "_xi",     \
+        #n "_xi_i",
+static const char *const op_names[WASM_OP_COUNT] = {
+    WASM_OPS_MISC(NAME_MISC) WASM_ICMPS(NAME_IBIN32) WASM_IBINS(NAME_IBIN32)
+    WASM_ICMPS(NAME_IBIN64) WASM_IBINS(NAME_IBIN64) WASM_ICMPS(NAME_BR32) WASM_ICMPS(NAME_BR64)
+    WASM_ICMPS(NAME_SEL32) WASM_FCMPS(NAME_F32) WASM_FBINS(NAME_F32) WASM_FUNS(NAME_F32)
+    WASM_FCMPS(NAME_F64) WASM_FBINS(NAME_F64) WASM_FUNS(NAME_F64) WASM_LOADS(NAME_LOAD)
+    WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR)};
+/* clang-format on */
+
+static const char *op_name(const void *h)
+{
+    for (int i = 0; i < WASM_OP_COUNT; i++)
+        if (wasm_op_handlers[i] == h)
+            return op_names[i];
+    return "?";
+}
+
+static int cmp_cnt(const void *a, const void *b)
+{
+    uint64_t x = opstats_cnt[*(const unsigned *)a], y = opstats_cnt[*(const unsigned *)b];
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Prints the 60 most frequent ops and op pairs with their share of all dispatches. */
+__attribute__((destructor)) static void wasm_opstats_dump(void)
+{
+    if (!getenv("WASP_OPSTATS"))
+        return;
+    static unsigned idx[OPSTATS_N];
+    unsigned n1 = 0, n2 = 0;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < OPSTATS_N; i++)
+        if (opstats_key[i][0] && !opstats_key[i][1])
+            idx[n1++] = i, total += opstats_cnt[i];
+    qsort(idx, n1, sizeof(unsigned), cmp_cnt);
+    fprintf(stderr, "opstats: %llu dispatches\n", (unsigned long long)total);
+    for (unsigned i = 0; i < n1 && i < 60; i++)
+        fprintf(stderr, "  %6.2f%% %14llu %s\n", 100.0 * opstats_cnt[idx[i]] / total,
+                (unsigned long long)opstats_cnt[idx[i]], op_name(opstats_key[idx[i]][0]));
+    for (unsigned i = 0; i < OPSTATS_N; i++)
+        if (opstats_key[i][0] && opstats_key[i][1])
+            idx[n2++] = i;
+    qsort(idx, n2, sizeof(unsigned), cmp_cnt);
+    fprintf(stderr, "opstats: pairs\n");
+    for (unsigned i = 0; i < n2 && i < 60; i++)
+        fprintf(stderr, "  %6.2f%% %14llu %s -> %s\n", 100.0 * opstats_cnt[idx[i]] / total,
+                (unsigned long long)opstats_cnt[idx[i]], op_name(opstats_key[idx[i]][0]),
+                op_name(opstats_key[idx[i]][1]));
+}
+#endif

@@ -120,6 +120,13 @@ typedef uint32_t wasm_code_word;
 #define WASM_OP_ENUM_FBIN32(n) WASM_OP_f32_##n,
 #define WASM_OP_ENUM_FBIN64(n) WASM_OP_f64_##n,
 #define WASM_OP_ENUM_MISC(n) WASM_OP_##n,
+/*
+ * i32.add fused with the compare-and-branch that tests its result (loop counters):
+ * abr_CMP_xy (d a b|i c|i o): d = a + b; branch when d CMP c. x is the add's second
+ * operand (s slot, i immediate), y the compare's.
+ */
+#define WASM_OP_ENUM_ABR(n)                                                                \
+    WASM_OP_abr_##n##_ss, WASM_OP_abr_##n##_si, WASM_OP_abr_##n##_is, WASM_OP_abr_##n##_ii,
 
 enum wasm_op {
     WASM_OPS_MISC(WASM_OP_ENUM_MISC)
@@ -132,6 +139,7 @@ enum wasm_op {
     WASM_FCMPS(WASM_OP_ENUM_FBIN64) WASM_FBINS(WASM_OP_ENUM_FBIN64)
     WASM_FUNS(WASM_OP_ENUM_FBIN64)
     WASM_LOADS(WASM_OP_ENUM_LOAD) WASM_STORES(WASM_OP_ENUM_STORE)
+    WASM_ICMPS(WASM_OP_ENUM_ABR)
     WASM_OP_COUNT
 };
 

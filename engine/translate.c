@@ -128,6 +128,8 @@ enum { L_NONE, L_OTHER, L_ADD32, L_CMP32, L_CMP64, L_EQZ32, L_EQZ64, L_AND32, L_
 struct last_op {
     int kind;
     uint32_t pos, end; /* instruction span; valid only while code len == end */
+    uint32_t iend;     /* end of the instruction even after its result went to a local;
+                        * UINT32_MAX once a label follows it */
     uint32_t dst_pos;  /* word of the destination operand */
     uint32_t dst_slot;
     uint32_t cmp; /* compare index (WASM_ICMPS order) */
@@ -260,6 +262,7 @@ static void rewind_to(struct tr *t, uint32_t pos)
 static void label(struct tr *t)
 {
     t->last.end = UINT32_MAX;
+    t->last.iend = UINT32_MAX;
     t->copy_end = UINT32_MAX;
 }
 
@@ -378,6 +381,7 @@ static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
 static void end_result(struct tr *t, uint8_t type)
 {
     t->last.end = t->len;
+    t->last.iend = t->len;
     push_temp(t, type);
 }
 
@@ -544,6 +548,26 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool 
                                         : (is64 ? WASM_OP_br_nz64 : WASM_OP_br_nz32);
             *ipos = emit_op(t, op);
             emit_w(t, soff(l.a));
+        } else if (l.kind == L_CMP32 && p.kind == L_ADD32 && p.iend == l.pos &&
+                   (l.a == p.dst_slot || (!l.b_imm && l.b == p.dst_slot))) {
+            /* d = a + b, then a compare of d: one add-and-branch (loop counters). */
+            uint32_t k = l.cmp;
+            uint64_t c = l.b;
+            bool c_imm = l.b_imm;
+            if (l.a != p.dst_slot) {
+                k = cmp_mirror[k];
+                c = l.a;
+                c_imm = false;
+            }
+            if (!when_true)
+                k = cmp_inverse[k];
+            rewind_to(t, p.pos);
+            *ipos = emit_op(
+                t, (enum wasm_op)(WASM_OP_abr_eq_ss + 4 * k + (p.b_imm ? 2 : 0) + (c_imm ? 1 : 0)));
+            emit_w(t, soff(p.dst_slot));
+            emit_w(t, soff(p.a));
+            emit_w(t, p.b_imm ? (uint32_t)p.b : soff((uint32_t)p.b));
+            emit_w(t, c_imm ? (uint32_t)c : soff((uint32_t)c));
         } else {
             uint32_t k = when_true ? l.cmp : cmp_inverse[l.cmp];
             bool is64 = l.kind == L_CMP64;

@@ -86,17 +86,17 @@ static void test_translation_is_compact(void **state)
     assert_ptr_equal(handler_at(add, 0), wasm_op_handlers[WASM_OP_i32_add_ss]);
     assert_ptr_equal(handler_at(add, 5), wasm_op_handlers[WASM_OP_ret1]);
 
-    /* count (func 4): the loop body is 2 instructions: i += 1 (immediate, written into
-     * the local) and a fused compare-and-branch back to the loop head. */
+    /* count (func 4): the loop body is 1 instruction: i += 1 (immediate, written into
+     * the local) fused with the compare-and-branch back to the loop head. */
     const struct wasm_code *count = m->funcs[6].code;
-    assert_int_equal(count->len, 5 + 5 + 3);
-    assert_ptr_equal(handler_at(count, 0), wasm_op_handlers[WASM_OP_i32_add_si]);
-    assert_int_equal(count->ins[2], 1 * 8); /* destination: local $i (slot 1) */
-    assert_int_equal(count->ins[3], 1 * 8); /* source: local $i */
-    assert_int_equal(count->ins[4], 1);     /* immediate */
-    assert_ptr_equal(handler_at(count, 5), wasm_op_handlers[WASM_OP_br_i32_lt_s_ss]);
-    assert_int_equal((int32_t)count->ins[9], -5); /* back to the loop head */
-    assert_ptr_equal(handler_at(count, 10), wasm_op_handlers[WASM_OP_ret1]);
+    assert_int_equal(count->len, 7 + 3);
+    assert_ptr_equal(handler_at(count, 0), wasm_op_handlers[WASM_OP_abr_lt_s_is]);
+    assert_int_equal(count->ins[2], 1 * 8);      /* destination: local $i (slot 1) */
+    assert_int_equal(count->ins[3], 1 * 8);      /* source: local $i */
+    assert_int_equal(count->ins[4], 1);          /* immediate */
+    assert_int_equal(count->ins[5], 0 * 8);      /* compared with $n (slot 0) */
+    assert_int_equal((int32_t)count->ins[6], 0); /* back to the loop head: itself */
+    assert_ptr_equal(handler_at(count, 7), wasm_op_handlers[WASM_OP_ret1]);
     assert_int_equal(count->frame_slots, 2 + 2 + 1); /* locals, 2 stack heights, slack */
 
     /* An i32.add computing an address folds into the load/store (funcs 4 and 5). */
