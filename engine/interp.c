@@ -561,7 +561,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
         WASM_FCMPS(LABEL_F32) WASM_FBINS(LABEL_F32) WASM_FUNS(LABEL_F32)
         WASM_FCMPS(LABEL_F64) WASM_FBINS(LABEL_F64) WASM_FUNS(LABEL_F64)
         WASM_LOADS(LABEL_LOAD) WASM_STORES(LABEL_STORE)
-        WASM_ICMPS(LABEL_ABR)
+        WASM_ICMPS(LABEL_ABR) WASM_OPS_ADD2(LABEL_ADDR)
     };
     if (!inst) {
         memcpy(wasm_op_handlers, labels, sizeof(labels));
@@ -940,6 +940,13 @@ slow: {
     CMP64(le_s, (int64_t)a <= (int64_t)b) CMP64(le_u, a <= b)
     CMP64(ge_s, (int64_t)a >= (int64_t)b) CMP64(ge_u, a >= b)
 
+#define ADD2(xy, rb, rb2)                                                                  \
+    L_add2_##xy : W32(0, R32(1) + (rb));                                                   \
+    W32(3, R32(4) + (rb2));                                                                \
+    NEXT(8);
+    ADD2(ss, R32(2), R32(5)) ADD2(si, R32(2), A(5))
+    ADD2(is, A(2), R32(5)) ADD2(ii, A(2), A(5))
+
     ABR(eq, a == b) ABR(ne, a != b)
     ABR(lt_s, (int32_t)a < (int32_t)b) ABR(lt_u, a < b)
     ABR(gt_s, (int32_t)a > (int32_t)b) ABR(gt_u, a > b)
@@ -1039,7 +1046,7 @@ static const char *const op_names[WASM_OP_COUNT] = {
     WASM_ICMPS(NAME_IBIN64) WASM_IBINS(NAME_IBIN64) WASM_ICMPS(NAME_BR32) WASM_ICMPS(NAME_BR64)
     WASM_ICMPS(NAME_SEL32) WASM_FCMPS(NAME_F32) WASM_FBINS(NAME_F32) WASM_FUNS(NAME_F32)
     WASM_FCMPS(NAME_F64) WASM_FBINS(NAME_F64) WASM_FUNS(NAME_F64) WASM_LOADS(NAME_LOAD)
-    WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR)};
+    WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR) WASM_OPS_ADD2(NAME_MISC)};
 /* clang-format on */
 
 static const char *op_name(const void *h)

@@ -125,6 +125,11 @@ typedef uint32_t wasm_code_word;
  * abr_CMP_xy (d a b|i c|i o): d = a + b; branch when d CMP c. x is the add's second
  * operand (s slot, i immediate), y the compare's.
  */
+/*
+ * Two i32.adds in a row run as one instruction, in order: add2_xy (d a b|i d2 a2 b2|i),
+ * x and y the forms (s slot, i immediate) of each add's second operand.
+ */
+#define WASM_OPS_ADD2(X) X(add2_ss) X(add2_si) X(add2_is) X(add2_ii)
 #define WASM_OP_ENUM_ABR(n)                                                                \
     WASM_OP_abr_##n##_ss, WASM_OP_abr_##n##_si, WASM_OP_abr_##n##_is, WASM_OP_abr_##n##_ii,
 
@@ -139,7 +144,7 @@ enum wasm_op {
     WASM_FCMPS(WASM_OP_ENUM_FBIN64) WASM_FBINS(WASM_OP_ENUM_FBIN64)
     WASM_FUNS(WASM_OP_ENUM_FBIN64)
     WASM_LOADS(WASM_OP_ENUM_LOAD) WASM_STORES(WASM_OP_ENUM_STORE)
-    WASM_ICMPS(WASM_OP_ENUM_ABR)
+    WASM_ICMPS(WASM_OP_ENUM_ABR) WASM_OPS_ADD2(WASM_OP_ENUM_MISC)
     WASM_OP_COUNT
 };
 

@@ -159,6 +159,11 @@ struct tr {
     struct last_op last, prev; /* the last two result-producing instructions */
     uint32_t copy_end;         /* end of the last copy/copy2/copy3 (adjacent copies merge) */
     uint32_t copy_pos, copy_n;
+    /* The last i32.add (op add_op at add_pos, ending at add_end) a following add may join
+     * as add2; add2_y is where that second add's operands start inside the add2 (a rewind
+     * to it turns the add2 back into the first add). UINT32_MAX: none. */
+    uint32_t add_end, add_pos, add2_y;
+    enum wasm_op add_op;
     /* Until the first control-flow join, declared locals not yet written are still 0. */
     bool joined;
     uint8_t *written;
@@ -253,6 +258,15 @@ static inline uint32_t soff(uint32_t slot)
 /* Takes back code from pos on (a fusion replaces the instruction emitted there). */
 static void rewind_to(struct tr *t, uint32_t pos)
 {
+    if (t->add2_y != UINT32_MAX && pos <= t->add2_y) {
+        if (pos == t->add2_y && t->status == WASM_OK) {
+            const void *h = wasm_op_handlers[t->add_op];
+            memcpy(&t->code[t->add_pos], &h, sizeof(h));
+        }
+        t->add2_y = UINT32_MAX;
+    }
+    if (pos < t->add_end)
+        t->add_end = UINT32_MAX;
     t->len = pos;
     if (pos < t->low)
         t->low = pos;
@@ -261,6 +275,7 @@ static void rewind_to(struct tr *t, uint32_t pos)
 /* A position that branches can reach: peephole state no longer describes it. */
 static void label(struct tr *t)
 {
+    t->add_end = UINT32_MAX;
     t->last.end = UINT32_MAX;
     t->last.iend = UINT32_MAX;
     t->copy_end = UINT32_MAX;
@@ -369,7 +384,26 @@ static void preserve_local(struct tr *t, uint32_t x)
 static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
 {
     t->prev = t->last;
-    uint32_t pos = emit_op(t, op);
+    uint32_t pos;
+    bool add = op == WASM_OP_i32_add_ss || op == WASM_OP_i32_add_si;
+    if (add && t->add_end == t->len && t->status == WASM_OK) {
+        /* Joins the add just before it: that one's handler becomes add2_xy. */
+        enum wasm_op two = (enum wasm_op)(WASM_OP_add2_ss +
+                                          (t->add_op == WASM_OP_i32_add_si ? 2 : 0) +
+                                          (op == WASM_OP_i32_add_si ? 1 : 0));
+        const void *h = wasm_op_handlers[two];
+        memcpy(&t->code[t->add_pos], &h, sizeof(h));
+        pos = t->add2_y = t->len;
+        t->add_end = UINT32_MAX;
+    } else {
+        pos = emit_op(t, op);
+        if (add) {
+            t->add_pos = pos;
+            t->add_op = op;
+            t->add_end = pos + 5;
+            t->add2_y = UINT32_MAX;
+        }
+    }
     t->last.kind = kind;
     t->last.pos = pos;
     t->last.dst_pos = t->len;
@@ -1790,6 +1824,7 @@ static int translate_func(struct tr *t, uint32_t fi)
     memset(&t->last, 0, sizeof(t->last));
     t->last.end = UINT32_MAX;
     t->copy_end = UINT32_MAX;
+    t->add_end = t->add2_y = UINT32_MAX;
     uint64_t total = (uint64_t)ft->nparams + d->nlocals;
     if (total > (1u << 24)) {
         snprintf(t->err, t->errlen, "too many locals in function %u", fi);

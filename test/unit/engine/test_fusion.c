@@ -129,10 +129,44 @@ static void test_add_compare_branch(void **state)
     }
 }
 
+/* Two i32.adds in a row: one add2 that runs them in order; un-joined when the second
+ * add folds into a load address instead. */
+static void test_add_pairs(void **state)
+{
+    (void)state;
+    static const char forms[4][3] = {"ss", "si", "is", "ii"};
+    for (int f = 0; f < 4; f++) {
+        char name[32];
+        snprintf(name, sizeof(name), "add2_%s", forms[f]);
+        assert_ptr_equal(first_handler(name), wasm_op_handlers[WASM_OP_add2_ss + f]);
+        for (size_t i = 0; i < NEDGE; i++)
+            for (size_t j = 0; j < NEDGE; j++) {
+                uint32_t a = edge[i], b = edge[j];
+                uint32_t x = a + (f >= 2 ? 7u : b);
+                uint32_t y = b + (f & 1 ? (uint32_t)-9 : x);
+                uint64_t s[2] = {a, b};
+                assert_int_equal(call_export(inst, name, s), WASM_OK);
+                assert_int_equal((uint32_t)s[0], x - y * 3);
+            }
+    }
+    const struct wasm_code *c = wasm_instance_export_func(inst, "add2_unjoin")->code;
+    const void *h;
+    memcpy(&h, &c->ins[0], sizeof(h));
+    assert_ptr_equal(h, wasm_op_handlers[WASM_OP_i32_add_si]);
+    memcpy(&h, &c->ins[5], sizeof(h));
+    assert_ptr_equal(h, wasm_op_handlers[WASM_OP_load32_si]);
+    uint32_t *mem = wasm_memory_ptr(inst, 8, 4);
+    *mem = 1000;
+    uint64_t s[2] = {41, 0};
+    assert_int_equal(call_export(inst, "add2_unjoin", s), WASM_OK);
+    assert_int_equal(s[0], 1042);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_compare_branch),
+        cmocka_unit_test(test_add_pairs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
