@@ -143,6 +143,7 @@ struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg
     if (root == NULL)
         goto nomem;
     root->ctx.root = root;
+    root->userdata = cfg->userdata;
     root->name = strdup(cfg->name != NULL ? cfg->name : "");
     root->root_id = strdup(cfg->root_id != NULL ? cfg->root_id : "");
     if (root->name == NULL || root->root_id == NULL ||
@@ -264,6 +265,11 @@ void pw_root_free(struct pw_root *root)
     }
     pw_root_quiesce(root);
     pw_root_finish(root);
+}
+
+void *pw_root_userdata(const struct pw_root *root)
+{
+    return root->userdata;
 }
 
 uint32_t pw_root_context_id(const struct pw_root *root)

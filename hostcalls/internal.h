@@ -83,6 +83,7 @@ struct pw_ctx {
 
 struct pw_root {
     struct pw_ctx ctx;
+    void *userdata;
     char *name;
     char *root_id;
     struct pw_buf configuration;
@@ -122,6 +123,7 @@ struct pw_vm {
     struct wasi_ctx *wasi;
     const struct pw_host_ops *ops;
     void *host;
+    void *userdata;
     char *vm_id;
     char *name;
     struct pw_buf configuration;

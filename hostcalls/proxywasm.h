@@ -75,6 +75,8 @@ struct pw_module *pw_module_load(const uint8_t *bytes, size_t len, char *err, si
 /* Frees m; every VM made from it must have been freed first. */
 void pw_module_free(struct pw_module *m);
 enum pw_abi_version pw_module_abi(const struct pw_module *m);
+/* Whether m exports a function named name (e.g. "proxy_on_request_body"). */
+bool pw_module_has_export(const struct pw_module *m, const char *name);
 /* "0.1.0", "0.2.0", "0.2.1" or "unknown". */
 const char *pw_abi_name(enum pw_abi_version v);
 
@@ -90,6 +92,8 @@ struct pw_vm_config {
     uint64_t fuel_per_callback; /* instruction budget of each callback; 0: unlimited */
     const char *name;           /* name in messages before any plugin (default vm_id) */
     bool trace;                 /* report every proxy_* hostcall (pw_host_ops.trace) */
+    void *userdata;             /* the host's, given back by pw_vm_userdata() (from the
+                                   start sequence on) */
 };
 
 struct pw_vm;
@@ -111,6 +115,7 @@ bool pw_vm_failed(const struct pw_vm *vm);
 /* The failure report ("plugin X: proxy_on_tick: unreachable\n#0 ..."), or "". */
 const char *pw_vm_failure(const struct pw_vm *vm);
 const char *pw_vm_id(const struct pw_vm *vm);
+void *pw_vm_userdata(const struct pw_vm *vm);
 enum pw_abi_version pw_vm_abi(const struct pw_vm *vm);
 /* Delivers proxy_on_queue_ready (see pw_host_ops.post_queue_ready). Unknown or dead root
  * context ids are ignored. */
@@ -123,6 +128,8 @@ struct pw_plugin_config {
     const char *root_id;          /* plugin_root_id; may be "" */
     const uint8_t *configuration; /* plugin configuration: buffer 7 in on_configure */
     size_t configuration_len;
+    void *userdata; /* the host's, given back by pw_root_userdata() (already during
+                       on_context_create, on_vm_start and on_configure) */
 };
 
 struct pw_root;
@@ -152,6 +159,7 @@ bool pw_root_shutdown(struct pw_root *root);
  * (root_deleted is called). Its streams must have ended. */
 void pw_root_free(struct pw_root *root);
 uint32_t pw_root_context_id(const struct pw_root *root);
+void *pw_root_userdata(const struct pw_root *root);
 struct pw_vm *pw_root_vm(const struct pw_root *root);
 const char *pw_root_name(const struct pw_root *root);
 const char *pw_root_id(const struct pw_root *root);

@@ -322,6 +322,11 @@ void pw_module_free(struct pw_module *m)
     free(m);
 }
 
+bool pw_module_has_export(const struct pw_module *m, const char *name)
+{
+    return wasm_module_has_export_func(m->wm, name);
+}
+
 enum pw_abi_version pw_module_abi(const struct pw_module *m)
 {
     return m->abi;
@@ -704,6 +709,7 @@ struct pw_vm *pw_vm_new(const struct pw_module *m, const struct pw_vm_config *cf
     vm->module = m;
     vm->ops = ops;
     vm->host = host;
+    vm->userdata = cfg->userdata;
     vm->cb = PW_CB_NONE;
     vm->next_context_id = 1;
     vm->next_token = 4;
@@ -785,6 +791,11 @@ bool pw_vm_failed(const struct pw_vm *vm)
 const char *pw_vm_failure(const struct pw_vm *vm)
 {
     return vm->failure;
+}
+
+void *pw_vm_userdata(const struct pw_vm *vm)
+{
+    return vm->userdata;
 }
 
 const char *pw_vm_id(const struct pw_vm *vm)

@@ -122,8 +122,8 @@ static char **copy_strings(const char *const *src, size_t n, uint32_t *bytes)
 
 static int default_clock(uint32_t id, uint64_t *ns)
 {
-    static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC,
-                                    CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
+    static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+                                    CLOCK_THREAD_CPUTIME_ID};
     struct timespec ts;
 
     if (clock_gettime(ids[id], &ts) != 0)
@@ -326,8 +326,8 @@ static int resolve_iovs(wasm_instance_t *inst, uint32_t iovs, uint32_t n, uint64
 }
 
 /* Hands total bytes of the iovecs to the sink in one call, so a line stays one line. */
-static int sink_iovs(struct wasi_ctx *c, wasm_instance_t *inst, int fd, uint32_t iovs,
-                     uint32_t n, uint64_t total)
+static int sink_iovs(struct wasi_ctx *c, wasm_instance_t *inst, int fd, uint32_t iovs, uint32_t n,
+                     uint64_t total)
 {
     const uint8_t *v = guest_ptr(inst, iovs, (uint64_t)n * WASI_IOVEC_SIZE);
     char stack[GATHER_STACK_BYTES];
@@ -638,8 +638,7 @@ int wasi_define(wasm_linker_t *l, struct wasi_ctx *ctx)
     for (size_t m = 0; m < 2; m++) {
         for (size_t i = 0; i < WASI_NFUNCS; i++) {
             const struct wasi_func *f = &wasi_funcs[i];
-            int rc = wasm_linker_define_func(l, wasi_module_names[m], f->name, f->sig,
-                                             f->fn, ctx);
+            int rc = wasm_linker_define_func(l, wasi_module_names[m], f->name, f->sig, f->fn, ctx);
 
             if (rc != WASM_OK)
                 return rc;

@@ -58,13 +58,13 @@ typedef int (*wasi_random_fn)(void *ctx, wasm_instance_t *inst, void *buf, size_
 struct wasi_config {
     const char *const *args; /* argv as the guest sees it (args[0] = program name) */
     size_t nargs;
-    const char *const *env;  /* "KEY=VALUE" strings; NULL/0 for an empty environment */
+    const char *const *env; /* "KEY=VALUE" strings; NULL/0 for an empty environment */
     size_t nenv;
-    wasi_output_fn output;   /* NULL: output is discarded (but reported as written) */
-    wasi_input_fn input;     /* NULL: fd_read answers ENOSYS, as proxy hosts do */
-    wasi_clock_fn clock;     /* NULL: the host's clock_gettime() */
-    wasi_random_fn random;   /* NULL: getrandom() */
-    void *ctx;               /* passed to the callbacks */
+    wasi_output_fn output; /* NULL: output is discarded (but reported as written) */
+    wasi_input_fn input;   /* NULL: fd_read answers ENOSYS, as proxy hosts do */
+    wasi_clock_fn clock;   /* NULL: the host's clock_gettime() */
+    wasi_random_fn random; /* NULL: getrandom() */
+    void *ctx;             /* passed to the callbacks */
 };
 
 /* The largest random_get request served; larger ones get EINVAL (as Envoy does). */

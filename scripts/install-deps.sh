@@ -4,10 +4,11 @@
 # Runs apt-get only when something is missing, so it is cheap to call twice.
 set -eu
 
+# The build includes the plugins (the default configuration runs one): clang, lld and
+# wasi-libc compile them.
 BUILD_PKGS="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
-libinih-dev libjansson-dev"
-TEST_PKGS="libcmocka-dev wabt nginx-light curl nghttp2-client clang lld
-wasi-libc libclang-rt-14-dev-wasm32 procps openssl iproute2"
+libinih-dev libjansson-dev clang lld wasi-libc libclang-rt-14-dev-wasm32"
+TEST_PKGS="libcmocka-dev wabt nginx-light curl nghttp2-client procps openssl iproute2"
 
 pkgs="$BUILD_PKGS"
 if [ "${1:-}" != "--build-only" ]; then

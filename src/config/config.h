@@ -135,14 +135,17 @@ struct cfg_route {
     struct cfg_target target;
 };
 
-/* [plugin:NAME] (parsed and validated now, run by hostcalls/ later) */
+/* [plugin:NAME]: a proxy-wasm plugin (src/plugin/ loads and runs it) */
 struct cfg_plugin {
     const char *name;
+    unsigned line;             /* of the section header, for messages */
     const char *file;          /* readable regular file, path as resolved */
     const char *root_id;       /* default "" */
     const char *vm_id;         /* default "": a VM of its own */
     const char *configuration; /* bytes given to proxy_on_configure; never NULL */
     size_t configuration_len;
+    const char *vm_configuration; /* bytes given to proxy_on_vm_start; never NULL */
+    size_t vm_configuration_len;
     enum cfg_failure_policy failure_policy; /* default fail_closed */
     uint64_t max_memory;                    /* bytes, default 64m */
     uint64_t max_execution_time_ms;         /* per callback, default 100ms; 0: unlimited */
@@ -174,9 +177,9 @@ struct cfg_listener {
     const struct cfg_tls_sni *tls_sni; /* https only: per-name certificates */
     size_t n_tls_sni;
 
-    uint64_t max_request_line; /* default 8k */
-    uint64_t max_header_size;  /* whole header block, default 32k */
-    uint64_t max_headers;      /* default 100 */
+    uint64_t max_request_line;  /* default 8k */
+    uint64_t max_header_size;   /* whole header block, default 32k */
+    uint64_t max_headers;       /* default 100 */
     uint64_t http2_max_streams; /* concurrent HTTP/2 streams per connection, default 128 */
     uint64_t max_body_size;    /* default 0: no limit */
     /* Request body bytes read whole before the upstream sees the head; 0: off,
@@ -237,6 +240,9 @@ struct cfg_errors {
 
 /* Frees the messages (not the struct itself) and empties the list. */
 void cfg_errors_free(struct cfg_errors *errors);
+/* Appends a message (printf format). */
+void cfg_errors_add(struct cfg_errors *errors, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Loads, validates and publishes a configuration file.

@@ -111,10 +111,7 @@ static atomic_uint_fast64_t generation_counter;
 
 /* ---- errors ---------------------------------------------------------- */
 
-static void errors_add(struct cfg_errors *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void errors_add(struct cfg_errors *e, const char *fmt, ...)
+void cfg_errors_add(struct cfg_errors *e, const char *fmt, ...)
 {
     va_list ap;
     char *msg;
@@ -167,16 +164,16 @@ static void ld_error_v(struct loader *ld, unsigned line, const struct section *s
         snprintf(where, sizeof(where), "%s: ", ld->file);
     if (sec == NULL) {
         if (key != NULL)
-            errors_add(ld->errors, "%s%s: %s", where, key, what);
+            cfg_errors_add(ld->errors, "%s%s: %s", where, key, what);
         else
-            errors_add(ld->errors, "%s%s", where, what);
+            cfg_errors_add(ld->errors, "%s%s", where, what);
         return;
     }
     section_label(sec, label, sizeof(label));
     if (key != NULL)
-        errors_add(ld->errors, "%s[%s] %s: %s", where, label, key, what);
+        cfg_errors_add(ld->errors, "%s[%s] %s: %s", where, label, key, what);
     else
-        errors_add(ld->errors, "%s[%s]: %s", where, label, what);
+        cfg_errors_add(ld->errors, "%s[%s]: %s", where, label, what);
 }
 
 static void ld_error(struct loader *ld, unsigned line, const struct section *sec, const char *key,
@@ -993,6 +990,7 @@ static const struct key plugin_keys[] = {
     {"vm_id", parse_text, P(pub.vm_id), 0, "", 0, 0, 0},
     {"configuration", parse_text, P(pub.configuration), 0, NULL, 0, 0, 0},
     {"configuration_file", parse_path, P(configuration_file), 0, NULL, 0, 0, 0},
+    {"vm_configuration", parse_text, P(pub.vm_configuration), 0, "", 0, 0, 0},
     {"failure_policy", parse_failure_policy, P(pub.failure_policy), 0, "fail_closed", 0, 0, 0},
     {"max_memory", parse_size, P(pub.max_memory), 0, "64m", 0, 64 << 10, 4ull << 30},
     {"max_execution_time", parse_duration, P(pub.max_execution_time_ms), 0, "100ms", 0, 0, 60000},
@@ -1351,6 +1349,7 @@ static void link_plugin(struct loader *ld, struct section *sec)
         p->pub.configuration_len = strlen(p->pub.configuration);
     if (p->pub.configuration == NULL)
         p->pub.configuration = "";
+    p->pub.vm_configuration_len = strlen(p->pub.vm_configuration);
 }
 
 static void link_listener(struct loader *ld, struct section *sec)
@@ -1522,6 +1521,7 @@ static void publish(struct loader *ld, struct cfg_generation *g, struct section 
     for (size_t i = 0; i < g->n_plugins; i++) {
         plugins[i] = &((struct plugin_draft *)ps[i]->obj)->pub;
         plugins[i]->name = ps[i]->name;
+        plugins[i]->line = ps[i]->line;
     }
     for (size_t i = 0; i < g->n_routes; i++) {
         routes[i] = &((struct route_draft *)rs[i]->obj)->pub;
@@ -1641,7 +1641,7 @@ const struct cfg_generation *cfg_load(const char *path, struct cfg_errors *error
     char *text = slurp(tmp, path, &len);
 
     if (text == NULL) {
-        errors_add(errors, "%s: cannot read: %s", path, strerror(errno));
+        cfg_errors_add(errors, "%s: cannot read: %s", path, strerror(errno));
         goto out;
     }
     dir = slash ? cfg_arena_strndup(tmp, path, slash == path ? 1 : (size_t)(slash - path)) : NULL;

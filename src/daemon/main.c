@@ -88,25 +88,22 @@ static void print_errors(const struct cfg_errors *e, bool to_log)
     }
 }
 
-/* Loads and derives a runtime generation. @return it, or NULL (errors printed/logged). */
-static struct daemon_gen *load_gen(const char *path, bool to_log)
+/*
+ * Loads and derives a runtime generation for n_workers workers (0: as the file says).
+ * @return it, or NULL (errors printed/logged).
+ */
+static struct daemon_gen *load_gen(const char *path, unsigned n_workers, bool to_log)
 {
     struct cfg_errors errors = {0};
     const struct cfg_generation *cfg = cfg_load(path, &errors);
-    if (cfg == NULL) {
+    struct daemon_gen *g = NULL;
+    if (cfg != NULL) {
+        unsigned n = n_workers ? n_workers : cfg->daemon.workers ? cfg->daemon.workers : 1;
+        g = daemon_gen_new(cfg, n, &errors);
+    }
+    if (g == NULL)
         print_errors(&errors, to_log);
-        cfg_errors_free(&errors);
-        return NULL;
-    }
     cfg_errors_free(&errors);
-    char err[512];
-    struct daemon_gen *g = daemon_gen_new(cfg, err, sizeof(err));
-    if (g == NULL) {
-        if (to_log)
-            log_error("%s: %s", path, err);
-        else
-            fprintf(stderr, "%s: %s\n", path, err);
-    }
     return g;
 }
 
@@ -162,7 +159,7 @@ static void do_reload(struct daemon *d)
         return;
     log_info("reloading %s", d->config_path);
     sdnotify_reloading();
-    struct daemon_gen *g = load_gen(d->config_path, true);
+    struct daemon_gen *g = load_gen(d->config_path, d->n_workers, true);
     if (g != NULL && probe_listeners(g, d->gen, true) < 0) {
         daemon_gen_unref(g);
         g = NULL;
@@ -259,7 +256,7 @@ static int write_pid_file(const char *path)
 
 static int run(struct daemon *d)
 {
-    d->gen = load_gen(d->config_path, false);
+    d->gen = load_gen(d->config_path, 0, false);
     if (d->gen == NULL)
         return 1;
     const struct cfg_daemon *dc = &d->gen->cfg->daemon;
@@ -380,7 +377,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (test) {
-        struct daemon_gen *g = load_gen(d.config_path, false);
+        struct daemon_gen *g = load_gen(d.config_path, 0, false);
         if (g == NULL)
             return 1;
         daemon_gen_unref(g);

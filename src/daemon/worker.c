@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "http2/h2.h"
 #include "log/log.h"
+#include "plugin/plugin.h"
 #include "server/server.h"
 #include "tls/tls.h"
 #include "upstream/upstream.h"
@@ -45,8 +46,33 @@ static int gen_add_header_filters(struct stream_chain *c, const char *filter,
     return 0;
 }
 
-/* The listener's chain: header edits now; plugins attach here later. */
-static struct stream_chain *gen_build_chain(const struct cfg_listener *l, char *err, size_t errlen)
+/* Appends the wasm filters of the listener's plugins, in order. */
+static int gen_add_plugin_filters(struct stream_chain *c, const struct cfg_listener *l,
+                                  const struct cfg_generation *cfg, struct plugin_set *set,
+                                  char *err, size_t errlen)
+{
+    for (size_t k = 0; k < l->n_plugins; k++) {
+        size_t i = 0;
+        while (i < cfg->n_plugins && cfg->plugins[i] != l->plugins[k])
+            i++;
+        void *conf = set != NULL && i < cfg->n_plugins ? plugin_filter_conf(set, i) : NULL;
+        if (conf == NULL || stream_chain_add_conf(c, &plugin_filter_ops, conf) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The listener's chain: [test_pause] [plugins...] [header edits...]. Requests meet the
+ * plugins first and the configured edits last (as Envoy's route edits, applied when
+ * forwarding); responses run the chain backwards, so the edits come first and the
+ * plugins see them (as Envoy's encoder filters see the route's response edits).
+ */
+static struct stream_chain *gen_build_chain(const struct cfg_listener *l,
+                                            const struct cfg_generation *cfg,
+                                            struct plugin_set *set, char *err, size_t errlen)
 {
     struct stream_chain *c = stream_chain_new();
     if (c == NULL) {
@@ -65,7 +91,8 @@ static struct stream_chain *gen_build_chain(const struct cfg_listener *l, char *
     }
     /* Responses run the chain backwards: adds are listed before removes so that
      * removes run first on the way out, as they do on the way in. */
-    if (gen_add_header_filters(c, "remove_request_header", l->request_headers_remove,
+    if (gen_add_plugin_filters(c, l, cfg, set, err, errlen) < 0 ||
+        gen_add_header_filters(c, "remove_request_header", l->request_headers_remove,
                                l->n_request_headers_remove, err, errlen) < 0 ||
         gen_add_header_filters(c, "add_request_header", l->request_headers_add,
                                l->n_request_headers_add, err, errlen) < 0 ||
@@ -86,15 +113,17 @@ static void gen_free(struct daemon_gen *g)
         tls_ctx_free(g->listeners[i].tls);
     }
     free(g->listeners);
+    plugin_set_unref(g->plugins);
     cfg_unref(g->cfg);
     free(g);
 }
 
-struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, char *err, size_t errlen)
+struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, unsigned n_workers,
+                                  struct cfg_errors *errors)
 {
     struct daemon_gen *g = calloc(1, sizeof(*g));
     if (g == NULL) {
-        snprintf(err, errlen, "out of memory");
+        cfg_errors_add(errors, "%s: out of memory", cfg->path);
         cfg_unref(cfg);
         return NULL;
     }
@@ -103,18 +132,26 @@ struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, char *err, s
     g->n_listeners = cfg->n_listeners;
     g->listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*g->listeners));
     if (g->listeners == NULL) {
-        snprintf(err, errlen, "out of memory");
+        cfg_errors_add(errors, "%s: out of memory", cfg->path);
         gen_free(g);
         return NULL;
+    }
+    if (cfg->n_plugins > 0) {
+        struct plugin_set_options po = {.n_workers = n_workers};
+        g->plugins = plugin_set_new(cfg, NULL, 0, &po, errors);
+        if (g->plugins == NULL) {
+            gen_free(g);
+            return NULL;
+        }
     }
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const struct cfg_listener *l = cfg->listeners[i];
         struct worker_listener_conf *lc = &g->listeners[i];
         lc->cfg = l;
         char e[256];
-        lc->chain = gen_build_chain(l, e, sizeof(e));
+        lc->chain = gen_build_chain(l, cfg, g->plugins, e, sizeof(e));
         if (lc->chain == NULL) {
-            snprintf(err, errlen, "[listener:%s]: %s", l->name, e);
+            cfg_errors_add(errors, "%s: [listener:%s]: %s", cfg->path, l->name, e);
             gen_free(g);
             return NULL;
         }
@@ -128,7 +165,7 @@ struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, char *err, s
         if (l->protocol == CFG_LISTENER_HTTPS) {
             lc->tls = tls_ctx_new(l, e, sizeof(e));
             if (lc->tls == NULL) {
-                snprintf(err, errlen, "[listener:%s]: %s", l->name, e);
+                cfg_errors_add(errors, "%s: [listener:%s]: %s", cfg->path, l->name, e);
                 gen_free(g);
                 return NULL;
             }
@@ -321,6 +358,7 @@ static void worker_msg_cb(evutil_socket_t fd, short what, void *arg)
             worker_reconcile(w, m.gen);
             daemon_gen_unref(w->gen);
             w->gen = m.gen;
+            plugin_worker_serve(w->plugins, m.gen->plugins);
             h2_gen_changed(w);
             break;
         case WORKER_MSG_DRAIN:
@@ -358,11 +396,16 @@ static void worker_alog_cb(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    plugin_worker_bind(w->plugins);
+    plugin_worker_serve(w->plugins, w->gen->plugins);
     event_base_dispatch(w->base);
     srv_close_all(w);
     worker_close_sockets(w);
     free(w->sockets);
     w->sockets = NULL;
+    /* Plugins before the pools: ending roots cancel their callouts' upstream exchanges. */
+    plugin_worker_free(w->plugins);
+    w->plugins = NULL;
     up_worker_free(w->up);
     w->up = NULL;
     event_del(&w->alog_timer);
@@ -400,6 +443,14 @@ int worker_start(struct worker *w, unsigned id, struct daemon_gen *gen, char *er
     w->up = up_worker_new(w->base);
     if (w->up == NULL)
         goto nomem;
+    w->plugins = plugin_worker_new(w->base, id, NULL, NULL, false, w);
+    if (w->plugins == NULL)
+        goto nomem;
+    plugin_worker_set_log_level(w->plugins,
+                                gen->cfg->daemon.log_level >= CFG_LOG_DEBUG  ? PW_LOG_DEBUG
+                                : gen->cfg->daemon.log_level >= CFG_LOG_INFO ? PW_LOG_INFO
+                                : gen->cfg->daemon.log_level >= CFG_LOG_WARN ? PW_LOG_WARN
+                                                                             : PW_LOG_ERROR);
     if (pipe2(w->msg_fd, O_NONBLOCK | O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
@@ -426,6 +477,8 @@ nomem:
 fail:
     worker_close_sockets(w);
     free(w->sockets);
+    if (w->plugins)
+        plugin_worker_free(w->plugins);
     if (w->up)
         up_worker_free(w->up);
     if (w->gen)

@@ -29,6 +29,9 @@ struct cfg_listener;
 struct srv_conn;
 struct up_worker;
 struct tls_ctx;
+struct plugin_set;
+struct plugin_worker;
+struct cfg_errors;
 
 /* What a worker serves one listener with, for one generation. */
 struct worker_listener_conf {
@@ -42,15 +45,20 @@ struct worker_listener_conf {
 struct daemon_gen {
     atomic_uint refs;
     const struct cfg_generation *cfg;
+    struct plugin_set *plugins;             /* validated, with the canary run; NULL: none */
     struct worker_listener_conf *listeners; /* cfg->n_listeners entries, same order */
     size_t n_listeners;
 };
 
 /*
- * Builds the runtime generation for cfg (takes over the caller's reference).
- * @return it with one reference, or NULL with a message in err.
+ * Builds the runtime generation for cfg (takes over the caller's reference) for
+ * n_workers workers: the listeners' chains and TLS contexts, and the plugins (loaded,
+ * validated, each started once in a canary VM).
+ * @return it with one reference, or NULL with every problem in errors
+ *         ("FILE:LINE: [section]: ..." lines).
  */
-struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, char *err, size_t errlen);
+struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, unsigned n_workers,
+                                  struct cfg_errors *errors);
 struct daemon_gen *daemon_gen_ref(struct daemon_gen *g);
 void daemon_gen_unref(struct daemon_gen *g);
 
@@ -81,7 +89,8 @@ struct worker {
     unsigned n_conns;
     bool draining;
 
-    struct up_worker *up; /* upstream pools */
+    struct up_worker *up;          /* upstream pools */
+    struct plugin_worker *plugins; /* this worker's plugin VMs */
 
     int msg_fd[2]; /* main -> worker messages */
     struct event msg_ev;

@@ -387,5 +387,7 @@ const char *h1_status_reason(int status);
 
 /* Name of a method id ("GET"...), NULL for H1_METHOD_OTHER. */
 const char *h1_method_name(enum h1_method m);
+/* The id of a method name (case-sensitive, as methods are); H1_METHOD_OTHER if none. */
+enum h1_method h1_method_id(const char *name, size_t len);
 
 #endif

@@ -280,6 +280,16 @@ const char *h1_method_name(enum h1_method m)
     return method_names[m];
 }
 
+enum h1_method h1_method_id(const char *name, size_t len)
+{
+    for (size_t i = 1; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+        const char *n = method_names[i];
+        if (n != NULL && strlen(n) == len && memcmp(n, name, len) == 0)
+            return (enum h1_method)i;
+    }
+    return H1_METHOD_OTHER;
+}
+
 /* authority-form for CONNECT: host ":" port, host non-empty, port 1*DIGIT. */
 static bool authority_form_ok(const unsigned char *b, uint32_t s, uint32_t len)
 {

@@ -825,16 +825,6 @@ static void h2_join_cookies(struct stream *s)
     stream_headers_add_ref(s, &s->req_headers, "cookie", 6, buf, len);
 }
 
-static int method_id_of(const char *m, size_t len)
-{
-    for (int i = H1_METHOD_GET; i <= H1_METHOD_PATCH; i++) {
-        const char *n = h1_method_name((enum h1_method)i);
-        if (n != NULL && strlen(n) == len && memcmp(n, m, len) == 0)
-            return i;
-    }
-    return H1_METHOD_OTHER;
-}
-
 /* A refusal before the stream ran (e.g. CONNECT): a bare status, no body. */
 static void h2_plain_reply(struct h2_stream *hs, int status)
 {
@@ -861,7 +851,7 @@ static void h2_request_head_done(struct h2_stream *hs, bool eos)
     }
     s->method = r->method;
     s->method_len = (uint32_t)r->method_len;
-    s->method_id = method_id_of(r->method, r->method_len);
+    s->method_id = h1_method_id(r->method, r->method_len);
     if (v > 0) {
         h2_plain_reply(hs, status);
         return;
@@ -887,6 +877,9 @@ static void h2_request_head_done(struct h2_stream *hs, bool eos)
             s->req_content_length = strtoll(cl, NULL, 10);
         }
     }
+    /* The length lives in s->req_content_length from here on (what plugins see and what
+     * goes upstream). */
+    stream_headers_remove(&s->req_headers, "content-length", 14);
     uint64_t max = hs->c->lc->cfg->max_body_size;
     if (max && s->req_content_length > 0 && (uint64_t)s->req_content_length > max) {
         h2_plain_reply(hs, 413);

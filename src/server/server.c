@@ -570,7 +570,7 @@ static void srv_maybe_new_gen(struct srv_conn *c)
     c->closing = true;
 }
 
-int srv_stream_request(struct stream *s, const char *copy, const struct h1_request *r)
+int srv_stream_request(struct stream *s, char *copy, const struct h1_request *r)
 {
     s->method = copy + r->method.off;
     s->method_len = r->method.len;
@@ -590,18 +590,18 @@ int srv_stream_request(struct stream *s, const char *copy, const struct h1_reque
     }
     for (uint32_t i = 0; i < r->nheaders; i++) {
         const struct h1_header *h = &r->headers[i];
+        /* Host is s->authority (:authority to plugins; the upstream's Host); for an
+         * absolute-form target the target's authority replaces it (RFC 9112 §3.2.2). The
+         * length is s->req_content_length. */
         if ((h->flags & H1_HF_HOP_BY_HOP) || h->id == H1_HDR_EXPECT ||
-            h->id == H1_HDR_CONTENT_LENGTH || (absolute && h->id == H1_HDR_HOST) ||
+            h->id == H1_HDR_CONTENT_LENGTH || h->id == H1_HDR_HOST ||
             (h->name.len == 14 && h1_name_eq(copy + h->name.off, "http2-settings", 14)))
             continue;
+        stream_header_name_lower(copy + h->name.off, h->name.len);
         if (stream_headers_add_ref(s, &s->req_headers, copy + h->name.off, h->name.len,
                                    copy + h->value.off, h->value.len) < 0)
             return -1;
     }
-    /* RFC 9112 §3.2.2: the target's authority replaces Host, for routing and upstream. */
-    if (absolute &&
-        stream_headers_add_ref(s, &s->req_headers, "host", 4, s->authority, s->authority_len) < 0)
-        return -1;
     return 0;
 }
 

@@ -76,7 +76,7 @@ struct h1_request;
  * HTTP/1.1 requests and for the request an h2c upgrade turns into stream 1.
  * @return 0, or -1 when out of memory.
  */
-int srv_stream_request(struct stream *s, const char *copy, const struct h1_request *r);
+int srv_stream_request(struct stream *s, char *copy, const struct h1_request *r);
 
 /* Formats a socket address as "ip:port" into buf. */
 void srv_format_addr(const struct sockaddr *sa, char *buf, size_t cap);

@@ -303,6 +303,19 @@ static int stream_chain_append(struct stream_chain *c, const struct stream_filte
     c->ops[c->n] = ops;
     c->conf[c->n] = conf;
     c->n++;
+    for (int d = 0; d < 2; d++)
+        if (ops->edits_body != NULL && ops->edits_body(conf, d))
+            c->edits_body[d] = true;
+    return 0;
+}
+
+int stream_chain_add_conf(struct stream_chain *c, const struct stream_filter_ops *ops, void *conf)
+{
+    if (stream_chain_append(c, ops, conf) < 0) {
+        if (ops->conf_free)
+            ops->conf_free(conf);
+        return -1;
+    }
     return 0;
 }
 

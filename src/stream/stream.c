@@ -107,6 +107,13 @@ int stream_headers_add_ref(struct stream *s, struct stream_headers *h, const cha
     return 0;
 }
 
+void stream_header_name_lower(char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (name[i] >= 'A' && name[i] <= 'Z')
+            name[i] = (char)(name[i] + ('a' - 'A'));
+}
+
 int stream_headers_add(struct stream *s, struct stream_headers *h, const char *name,
                        size_t name_len, const char *value, size_t value_len)
 {
@@ -114,6 +121,7 @@ int stream_headers_add(struct stream *s, struct stream_headers *h, const char *n
     if (buf == NULL)
         return -1;
     memcpy(buf, name, name_len);
+    stream_header_name_lower(buf, name_len);
     buf[name_len] = '\0';
     memcpy(buf + name_len + 1, value, value_len);
     buf[name_len + 1 + value_len] = '\0';
@@ -215,6 +223,7 @@ struct stream *stream_create(struct event_base *base, const struct stream_chain 
             f->ops = chain->ops[i];
             f->conf = chain->conf[i];
             f->state = NULL;
+            f->continue_pending[0] = f->continue_pending[1] = false;
             if (f->ops->state_size) {
                 f->state = stream_alloc(s, f->ops->state_size);
                 if (f->state == NULL)
@@ -403,6 +412,33 @@ static bool check_hold(struct stream *s, int d)
     return false;
 }
 
+static struct stream_headers *dir_trailers(struct stream *s, int d)
+{
+    return d == 0 ? &s->req_trailers : &s->resp_trailers;
+}
+
+/* The message head goes to the sink (the upstream side or the codec). */
+static void sink_headers(struct stream *s, int d, bool eos)
+{
+    if (d == 0) {
+        stream_gate_headers(s, eos);
+    } else {
+        s->resp_started = true;
+        s->down->response_headers(s, eos);
+    }
+}
+
+/*
+ * A response head held by sink_held goes out now that the body's first piece passed the
+ * filters (requests have the gate instead):
+ * with the exact length when that piece ends the body, else with none (chunked).
+ */
+static void release_head(struct stream *s, int d, size_t len, bool eos)
+{
+    *(d == 0 ? &s->req_content_length : &s->resp_content_length) = eos ? (int64_t)len : -1;
+    sink_headers(s, d, eos && len == 0);
+}
+
 static void run_headers(struct stream *s, int d, int from)
 {
     struct stream_dir *sd = &s->dir[d];
@@ -418,12 +454,21 @@ static void run_headers(struct stream *s, int d, int from)
         }
     }
     sd->headers_done = true;
-    if (d == 0) {
-        stream_gate_headers(s, eos);
-    } else {
-        s->resp_started = true;
-        s->down->response_headers(s, eos);
+    if (!eos && s->chain->edits_body[d]) {
+        if (d == 0) {
+            /* A filter may change the body: the length the client declared no longer
+             * holds; the gate re-frames a body that fits its buffer with its real
+             * length, a longer one goes chunked. */
+            if (s->req_content_length > 0)
+                s->req_content_length = -1;
+        } else {
+            /* The head waits for the body's first piece (release_head). */
+            sd->sink_held = true;
+            run_after_headers(s, d);
+            return;
+        }
     }
+    sink_headers(s, d, eos);
     if (eos) {
         sd->eos_out = true;
         return;
@@ -451,6 +496,7 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
 {
     struct stream_dir *sd = &s->dir[d];
     bool eos = sd->eos_in && !sd->trailers_in;
+    int trailers_from = 0;
     for (int i = from; i < (int)s->chain->n; i++) {
         struct evbuffer *buf = chunk;
         if (i == sd->hold_idx) {
@@ -460,6 +506,14 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
         enum stream_action r = call_body(s, d, dir_filter(s, d, i), buf, eos);
         if (dir_stopped(s, d) || r == STREAM_STOP)
             return;
+        if (eos && dir_trailers(s, d)->n > 0) {
+            /* The filter added trailers at the end of the body (Envoy's
+             * addDecodedTrailers): the body no longer ends the message, and the
+             * filters after this one get the trailers. */
+            sd->trailers_in = true;
+            eos = false;
+            trailers_from = i + 1;
+        }
         if (r == STREAM_PAUSE) {
             if (buf != sd->hold)
                 evbuffer_add_buffer(sd->hold, chunk);
@@ -474,7 +528,18 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
             evbuffer_add_buffer(chunk, sd->hold);
         }
     }
-    if (evbuffer_get_length(chunk) > 0 || eos) {
+    size_t len = evbuffer_get_length(chunk);
+    if (sd->sink_held && (len > 0 || eos)) {
+        sd->sink_held = false;
+        release_head(s, d, len, eos);
+        if (eos && len == 0) {
+            sd->eos_out = true;
+            return;
+        }
+        if (dir_stopped(s, d))
+            return;
+    }
+    if (len > 0 || eos) {
         if (d == 0)
             stream_gate_body(s, chunk, eos);
         else
@@ -483,7 +548,7 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
             sd->eos_out = true;
     }
     if (!dir_stopped(s, d) && sd->trailers_in && !sd->trailers_out)
-        run_trailers(s, d, 0);
+        run_trailers(s, d, trailers_from);
 }
 
 static void run_trailers(struct stream *s, int d, int from)
@@ -499,6 +564,12 @@ static void run_trailers(struct stream *s, int d, int from)
             return;
         }
     }
+    if (sd->sink_held) {
+        sd->sink_held = false;
+        release_head(s, d, 0, false);
+    }
+    if (dir_stopped(s, d))
+        return;
     sd->trailers_out = true;
     sd->eos_out = true;
     if (d == 0)
@@ -592,6 +663,47 @@ void stream_resume(struct stream *s)
     stream_schedule(s);
 }
 
+void stream_continue(struct stream *s, struct stream_filter *f, int d)
+{
+    f->continue_pending[d] = true;
+    stream_schedule(s);
+}
+
+/* Takes the continue_pending marks: a direction paused at a filter that asked for it is
+ * resumed; marks of filters the direction is not paused at are dropped. */
+static void take_continues(struct stream *s)
+{
+    for (int d = 0; d < 2; d++) {
+        struct stream_dir *sd = &s->dir[d];
+        struct stream_filter *paused =
+            sd->paused != PH_NONE ? dir_filter(s, d, sd->pause_idx) : NULL;
+        for (unsigned i = 0; i < s->chain->n; i++) {
+            struct stream_filter *f = &s->filters[i];
+            if (f->continue_pending[d] && f == paused)
+                s->resume_pending[d] = true;
+            f->continue_pending[d] = false;
+        }
+    }
+}
+
+struct evbuffer *stream_held_body(struct stream *s, struct stream_filter *f, int d)
+{
+    struct stream_dir *sd = &s->dir[d];
+    if (sd->paused != PH_BODY || sd->hold_idx < 0 || dir_filter(s, d, sd->hold_idx) != f)
+        return NULL;
+    return sd->hold;
+}
+
+bool stream_headers_sent(const struct stream *s, int d)
+{
+    return s->dir[d].headers_done;
+}
+
+bool stream_trailers_sent(const struct stream *s, int d)
+{
+    return s->dir[d].trailers_out;
+}
+
 static void do_resume(struct stream *s, int d)
 {
     struct stream_dir *sd = &s->dir[d];
@@ -640,6 +752,7 @@ static void stream_deferred_cb(evutil_socket_t fd, short what, void *arg)
         do_local_reply(s);
         return;
     }
+    take_continues(s);
     for (int d = 0; d < 2; d++) {
         if (s->resume_pending[d]) {
             s->resume_pending[d] = false;
@@ -672,6 +785,7 @@ void stream_local_reply(struct stream *s, int status, const char *content_type, 
     }
     s->local_reply = true;
     s->local_reply_pending = true;
+    s->details = "local_reply";
     if (s->up != NULL && s->up->abort)
         s->up->abort(s);
     s->status = status;
@@ -690,6 +804,23 @@ void stream_local_reply(struct stream *s, int status, const char *content_type, 
     if (body_len > 0)
         evbuffer_add(s->local_body, body, body_len);
     stream_schedule(s);
+}
+
+void stream_local_reply_headers(struct stream *s, int status, const struct stream_header *headers,
+                                uint32_t n, const char *body, size_t body_len, const char *details)
+{
+    bool has_type = false;
+    for (uint32_t i = 0; i < n; i++)
+        if (headers[i].name_len == 12 && strncasecmp(headers[i].name, "content-type", 12) == 0)
+            has_type = true;
+    stream_local_reply(s, status, has_type || body_len == 0 ? NULL : "text/plain", body, body_len);
+    if (!s->local_reply_pending)
+        return; /* too late: the stream was reset */
+    for (uint32_t i = 0; i < n; i++)
+        stream_headers_add(s, &s->resp_headers, headers[i].name, headers[i].name_len,
+                           headers[i].value, headers[i].value_len);
+    s->details = stream_strdup(s, details ? details : "local_reply",
+                               strlen(details ? details : "local_reply"));
 }
 
 bool stream_request_writable(struct stream *s)

@@ -81,6 +81,14 @@ struct stream_filter_ops {
     enum stream_action (*response_trailers)(struct stream *s, struct stream_filter *f);
     /* The stream ended (completed or reset): release per-stream resources (on_done/on_log). */
     void (*done)(struct stream *s, struct stream_filter *f);
+    /*
+     * Whether filters of this configuration may change the length of a body in direction
+     * dir (0 request, 1 response). When any filter of a chain may, the runner holds the
+     * message head at the sink until the body's first piece has passed every filter: a
+     * body that ends in that piece gets its exact Content-Length, a longer one goes on
+     * with an unknown length (chunked on HTTP/1.1, no content-length on HTTP/2). NULL: no.
+     */
+    bool (*edits_body)(const void *conf, int dir);
 };
 
 /* One filter of a stream: its kind, shared configuration and per-stream state. */
@@ -88,6 +96,7 @@ struct stream_filter {
     const struct stream_filter_ops *ops;
     void *conf;
     void *state;
+    bool continue_pending[2]; /* stream_continue() was called for that direction */
 };
 
 /* A listener's chain: built once per configuration generation, immutable, shared. */
@@ -95,6 +104,7 @@ struct stream_chain {
     unsigned n;
     const struct stream_filter_ops **ops;
     void **conf;
+    bool edits_body[2]; /* some filter may change a body's length (see edits_body) */
 };
 
 /* The downstream codec's side, called by the runner once the response passed the chain. */
@@ -142,6 +152,7 @@ struct stream_dir {
     bool eos_out;      /* the sink got the end of the body */
     bool trailers_in;  /* trailers arrived (and end the body) */
     bool trailers_out;
+    bool sink_held;        /* headers passed the filters; the sink waits for the body */
     struct evbuffer *hold; /* body held for a pause */
 };
 
@@ -199,6 +210,7 @@ struct stream {
     bool local_reply_pending;
     bool resp_started; /* response headers went to the codec */
     bool reset;
+    const char *details; /* response.code_details: "via_upstream", a local reply's */
     struct evbuffer *local_body;
     struct event deferred; /* resume / local reply, run from the event loop */
 
@@ -257,7 +269,11 @@ char *stream_strdup(struct stream *s, const char *p, size_t len);
 /* @return the first value of name or NULL; *len gets its length. */
 const char *stream_headers_get(const struct stream_headers *h, const char *name, size_t name_len,
                                uint32_t *len);
-/* Appends a field, copying both strings into the arena. @return 0 or -1 (no memory). */
+/* Lower-cases a header name in place (codecs do it once, so every filter and plugin
+ * sees names as HTTP/2 and Envoy have them). */
+void stream_header_name_lower(char *name, size_t len);
+/* Appends a field, copying both strings into the arena (the name lower-cased).
+ * @return 0 or -1 (no memory). */
 int stream_headers_add(struct stream *s, struct stream_headers *h, const char *name,
                        size_t name_len, const char *value, size_t value_len);
 /* Appends a field whose strings outlive the stream (no copy). */
@@ -283,12 +299,38 @@ void stream_response_trailers(struct stream *s);
 void stream_resume(struct stream *s);
 
 /*
+ * Filter f lets direction d (0 request, 1 response) go on if that direction is paused at
+ * f (proxy_continue_stream): from the event loop, after the current callback returns;
+ * a continue for a direction not paused at f is dropped. Safe inside a hook, including
+ * the hook that is about to return STREAM_PAUSE.
+ */
+void stream_continue(struct stream *s, struct stream_filter *f, int d);
+
+/*
+ * The body of direction d that filter f holds while paused in a body phase (what a
+ * plugin reads and edits from a callout answer), or NULL.
+ */
+struct evbuffer *stream_held_body(struct stream *s, struct stream_filter *f, int d);
+
+/* Whether direction d's headers / trailers already went to the sink (no more edits). */
+bool stream_headers_sent(const struct stream *s, int d);
+bool stream_trailers_sent(const struct stream *s, int d);
+
+/*
  * Answer the request locally with status, a Content-Type and body (copied). Aborts the
  * upstream exchange. From a hook: return STREAM_STOP after calling it. Deferred to the
  * event loop. If the response already started, the stream is reset instead.
  */
 void stream_local_reply(struct stream *s, int status, const char *content_type, const char *body,
                         size_t body_len);
+
+/*
+ * As stream_local_reply, for a reply a filter built: headers (n fields, copied; a
+ * content-type among them replaces the default text/plain of a non-empty body) and
+ * details (response.code_details, copied; NULL: "local_reply").
+ */
+void stream_local_reply_headers(struct stream *s, int status, const struct stream_header *headers,
+                                uint32_t n, const char *body, size_t body_len, const char *details);
 
 /*
  * Ends the stream abruptly (proxy_close_stream): the upstream exchange is dropped and the
@@ -315,6 +357,9 @@ struct stream_chain *stream_chain_new(void);
 /* Appends filter `name` with `arg`. @return 0, or -1 with a message in err. */
 int stream_chain_add(struct stream_chain *c, const char *name, const char *arg, char *err,
                      size_t errlen);
+/* Appends a filter of kind ops with a configuration its module built (the chain owns conf
+ * from now on, also on failure). @return 0 or -1 (out of memory). */
+int stream_chain_add_conf(struct stream_chain *c, const struct stream_filter_ops *ops, void *conf);
 void stream_chain_free(struct stream_chain *c);
 
 #endif

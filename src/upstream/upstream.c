@@ -537,11 +537,13 @@ static void up_response_head(struct up_conn *c, const char *buf, size_t len)
     memcpy(copy, buf, len);
     struct h1_response *r = &c->resp;
     s->status = r->status;
+    s->details = "via_upstream";
     s->resp_headers.n = 0;
     for (uint32_t i = 0; i < r->nheaders; i++) {
         const struct h1_header *h = &r->headers[i];
         if ((h->flags & H1_HF_HOP_BY_HOP) || h->id == H1_HDR_CONTENT_LENGTH)
             continue;
+        stream_header_name_lower(copy + h->name.off, h->name.len);
         stream_headers_add_ref(s, &s->resp_headers, copy + h->name.off, h->name.len,
                                copy + h->value.off, h->value.len);
     }
@@ -966,6 +968,22 @@ static size_t router_backlog(struct stream *s)
     struct up_conn *c = s->up_ctx;
     return c ? evbuffer_get_length(c->out) : 0;
 }
+
+/* A callout: straight to the cluster in route_ctx. */
+static void cluster_request_headers(struct stream *s, bool eos)
+{
+    const struct cfg_cluster *cl = s->route_ctx;
+    up_start(s, cl, eos, cl->retries);
+}
+
+const struct stream_upstream_ops up_cluster_ops = {
+    .request_headers = cluster_request_headers,
+    .request_body = router_request_body,
+    .request_trailers = router_request_trailers,
+    .resume_response = router_resume_response,
+    .abort = router_abort,
+    .backlog = router_backlog,
+};
 
 const struct stream_upstream_ops up_router_ops = {
     .request_headers = router_request_headers,

@@ -21,6 +21,10 @@ struct up_worker;
  */
 extern const struct stream_upstream_ops up_router_ops;
 
+/* The upstream side of a stream that goes to one cluster (stream->route_ctx is the
+ * struct cfg_cluster, stream->worker the struct worker): plugin callouts. */
+extern const struct stream_upstream_ops up_cluster_ops;
+
 /* Per-worker upstream state (pools, round-robin counters). */
 struct up_worker *up_worker_new(struct event_base *base);
 /* Closes every pooled connection and frees the state (worker exit). */

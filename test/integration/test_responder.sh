@@ -7,12 +7,17 @@ port=$(free_port)
 sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$port/" -e "s/^access_log *=.*/access_log = off/" \
     "$SRC_DIR/etc/waspd.ini" >"$T/default.ini"
 grep -q "127.0.0.1:$port" "$T/default.ini" || fail "etc/waspd.ini has no 127.0.0.1:8080 listener"
+# The plugin the default configuration runs, where it looks for it (as scripts/run.sh
+# and an install put it).
+mkdir -p "$T/plugins"
+cp "$BUILD_ETC/plugins/add_header.wasm" "$T/plugins/"
 start_waspd "$T/default.ini" "$port"
 
 out=$(http -D "$T/h" "http://127.0.0.1:$port/")
 [ -n "$out" ] || fail "empty body from the default responder"
 grep -q "^HTTP/1.1 200" "$T/h" || fail "default responder status: $(head -1 "$T/h")"
-pass "default config answers: $out"
+grep -qi "^x-wasp-plugin: add_header" "$T/h" || fail "the default plugin's header is missing"
+pass "default config answers with the plugin at work: $out"
 
 # A config of our own: a respond route next to the listener default, header edits.
 port2=$(free_port)

@@ -164,7 +164,7 @@ static const struct stream_filter_ops tops = {
 static struct event_base *base;
 static const struct stream_filter_ops *chain_ops[4];
 static void *chain_conf[4];
-static struct stream_chain chain = {0, chain_ops, chain_conf};
+static struct stream_chain chain = {.ops = chain_ops, .conf = chain_conf};
 static struct stream_limits limits = {.hold_max = 1024};
 
 static struct stream *make_stream(unsigned n, struct tconf *confs)
