@@ -98,8 +98,8 @@ static const struct stream_filter_ops grow_ops = {.name = "grow", .request_body 
 static struct event_base *base;
 static const struct stream_filter_ops *ops_grow[1] = {&grow_ops};
 static void *conf_none[1];
-static struct stream_chain no_filters = {0, NULL, NULL};
-static struct stream_chain one_grower = {1, ops_grow, conf_none};
+static struct stream_chain no_filters = {.n = 0};
+static struct stream_chain one_grower = {.n = 1, .ops = ops_grow, .conf = conf_none};
 
 static struct stream *make(const struct stream_chain *c, uint64_t buffer, int64_t cl)
 {
