@@ -160,7 +160,8 @@ struct cfg_cluster {
     const struct cfg_address *endpoints; /* round robin order */
     size_t n_endpoints;                  /* >= 1 */
     uint64_t connect_timeout_ms;         /* default 5s */
-    uint64_t read_timeout_ms;            /* default 30s: between response bytes */
+    uint64_t read_timeout_ms;            /* default 30s: from the request's last byte
+                                          * sent, then between response bytes */
     uint64_t idle_timeout_ms;            /* default 60s: pooled connection */
     unsigned max_idle;                   /* pooled connections per worker, default 32 */
     unsigned retries;                    /* 0 or 1, default 1 */

@@ -81,7 +81,8 @@ struct up_conn {
     bool reused;    /* came from the pool */
     bool got_bytes; /* a response byte arrived for the current request */
     bool req_chunked;
-    bool req_done; /* the whole request is in `out` */
+    bool req_done;    /* the whole request is in `out` */
+    bool read_timed;  /* the whole request went out: read_timeout runs between reads */
     bool head_done;
     bool keep_alive;
     bool eof;
@@ -242,6 +243,17 @@ static void up_set_read(struct up_conn *c, bool on, uint64_t timeout_ms)
         event_del(&c->rev);
         c->reading = false;
     }
+}
+
+/*
+ * The read timeout for the current exchange: the cluster's read_timeout once the whole
+ * request is on the wire, none while it is still going out (as nginx's
+ * proxy_read_timeout: a slow upload is bounded by the client's body_timeout and the
+ * send timeout, not by how long the upstream has been waiting for it).
+ */
+static uint64_t up_read_timeout(const struct up_conn *c)
+{
+    return c->read_timed ? c->cl->read_timeout_ms : 0;
 }
 
 static bool method_idempotent(int m)
@@ -459,6 +471,12 @@ static void up_flush(struct up_conn *c)
         event_del(&c->wev);
         c->writing = false;
     }
+    if (c->req_done && !c->read_timed && c->s != NULL) {
+        /* The last request byte went out: from now on the upstream owes the answer. */
+        c->read_timed = true;
+        if (c->reading)
+            up_set_read(c, true, up_read_timeout(c));
+    }
     if (c->out_blocked && c->s != NULL) {
         c->out_blocked = false;
         stream_request_drained(c->s);
@@ -501,7 +519,7 @@ static void up_connected(struct up_conn *c)
         up_fail(c, 502, strerror(err), false);
         return;
     }
-    up_set_read(c, true, c->cl->read_timeout_ms);
+    up_set_read(c, true, up_read_timeout(c));
     up_flush(c);
 }
 
@@ -849,6 +867,7 @@ static void up_start(struct stream *s, const struct cfg_cluster *cl, bool eos, u
     c->head_done = false;
     c->eof = false;
     c->req_done = eos;
+    c->read_timed = false;
     c->keep_alive = false;
     c->in_blocked = false;
     c->out_blocked = false;
@@ -870,7 +889,7 @@ static void up_start(struct stream *s, const struct cfg_cluster *cl, bool eos, u
         c->writing = true;
         return;
     }
-    up_set_read(c, true, cl->read_timeout_ms);
+    up_set_read(c, true, up_read_timeout(c));
     up_schedule_flush(c);
 }
 
@@ -950,7 +969,7 @@ static void router_resume_response(struct stream *s)
         return;
     c->in_blocked = false;
     if (!c->eof)
-        up_set_read(c, true, c->cl->read_timeout_ms);
+        up_set_read(c, true, up_read_timeout(c));
     c->post_process = true;
     up_post(c);
 }

@@ -1,10 +1,12 @@
 /*
  * upstream.h - the router and the upstream HTTP/1.1 client: clusters with endpoints in
  * round robin, a keep-alive pool per worker and endpoint, connect/read/idle timeouts
- * (502 on connection errors, 504 on timeouts, each with a short body), one retry of an
+ * (502 on connection errors, 504 on timeouts, each with a short body; the read timeout
+ * runs between two reads once the whole request was sent), one retry of an
  * idempotent request whose pooled connection died before any response byte, hop-by-hop
  * removal, Via and X-Forwarded-For/-Proto, Host preserved. Bodies stream both ways with
- * back-pressure (Content-Length and chunked), never buffered whole.
+ * back-pressure (Content-Length and chunked); this side never buffers them whole (the
+ * stream's request gate may hold a small request body before the head comes here).
  */
 #ifndef WASP_UPSTREAM_UPSTREAM_H
 #define WASP_UPSTREAM_UPSTREAM_H

@@ -4,7 +4,9 @@
 # the names listed in Connection, Expect: 100-continue refused with 413 before the body,
 # the upstream connect timeout (an endpoint whose accept queue is full drops SYNs), and
 # the filter chain's pause/resume on a real request (test_pause: the built-in pause filter),
-# and the upstream keep-alive pool: a connection is reused, then closed after idle_timeout.
+# the upstream keep-alive pool: a connection is reused, then closed after idle_timeout,
+# and the cluster's read_timeout counting from the request's end: an upload slower than
+# it still gets the upstream's answer (HTTP/1.1 and HTTP/2), a silent upstream a 504.
 source "$(dirname "$0")/lib.sh"
 
 : "${H2_CLIENT:?H2_CLIENT must point to h2_client (its echo-upstream mode)}"
@@ -13,6 +15,7 @@ up=$(free_port)
 full=$(free_port)
 wp=$(free_port)
 pp=$(free_port)
+sp=$(free_port)
 "$H2_CLIENT" echo-upstream "$echo_up" </dev/null >/dev/null 2>"$T/echo.err" &
 PIDS+=($!)
 wait_port "$echo_up"
@@ -49,8 +52,47 @@ endpoints = 127.0.0.1:$echo_up
 [cluster:full]
 endpoints = 127.0.0.1:$full
 connect_timeout = 1s
+[listener:slowup]
+address = 127.0.0.1:$sp
+cluster = echo1s
+request_buffering = off
+[route:hang]
+listener = slowup
+path_prefix = /hang
+cluster = up1s
+[cluster:echo1s]
+endpoints = 127.0.0.1:$echo_up
+read_timeout = 1s
+[cluster:up1s]
+endpoints = 127.0.0.1:$up
+read_timeout = 1s
 INI
 start_waspd "$T/w.ini" "$wp"
+wait_port "$sp"
+
+# slow_put PATH: PUTs 8 bytes to the slowup listener (/slow: echo1s, /hang: up1s), one every 350 ms (2.8 s, well past
+# the cluster's 1 s read_timeout), then prints the answer and the milliseconds it took.
+slow_put() {
+    local start
+    start=$(now_ms)
+    exec 5<>"/dev/tcp/127.0.0.1/$sp"
+    printf 'PUT %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 8\r\n\r\n' "$1" >&5
+    for i in 1 2 3 4 5 6 7 8; do
+        sleep 0.35
+        printf x >&5
+    done
+    timeout 15 cat <&5 | tr -d '\r' || true
+    exec 5<&-
+    echo "ms $(($(now_ms) - start))"
+}
+# Started now, checked at the end (they run beside the tests below).
+slow_put /slow >"$T/slow-echo" &
+slow_jobs=$!
+slow_put /hang >"$T/slow-hang" &
+slow_jobs="$slow_jobs $!"
+"$H2_CLIENT" body "$sp" /slow 8 w350 1 w350 1 w350 1 w350 1 w350 1 w350 1 w350 1 w350 1 \
+    >"$T/slow-h2" &
+slow_jobs="$slow_jobs $!"
 
 # raw REQUEST_PRINTF_FORMAT: sends bytes on a new connection, prints the raw answer.
 raw() {
@@ -133,3 +175,18 @@ start=$(now_ms)
 wait_until 15 gone_up || fail "pooled upstream connection not closed after idle_timeout"
 ms=$(($(now_ms) - start))
 pass "upstream keep-alive pool: one connection reused, closed when idle (${ms} ms)"
+
+# read_timeout counts from the last request byte sent: slow uploads get their answer.
+wait $slow_jobs
+out=$(cat "$T/slow-echo")
+grep -q "^HTTP/1.1 200" <<<"$out" || fail "slow upload with read_timeout 1s: $(head -1 <<<"$out")"
+grep -q "^no trailers$" <<<"$out" || fail "slow upload: the upstream's answer is missing: $out"
+ms=$(sed -n 's/^ms //p' <<<"$out")
+[ "$ms" -ge 2800 ] || fail "the upload took only $ms ms"
+grep -q "^status 200$" "$T/slow-h2" || fail "slow h2 upload with read_timeout 1s: $(cat "$T/slow-h2")"
+pass "an upload slower than read_timeout gets the upstream's answer (h1 in $ms ms, and h2)"
+out=$(cat "$T/slow-hang")
+grep -q "^HTTP/1.1 504" <<<"$out" || fail "silent upstream after a slow upload: $(head -1 <<<"$out")"
+ms=$(sed -n 's/^ms //p' <<<"$out")
+[ "$ms" -ge 3700 ] && [ "$ms" -lt 12000 ] || fail "504 after $ms ms: want the 1 s read_timeout after the 2.8 s upload"
+pass "a silent upstream: 504 one read_timeout after the request's end ($ms ms)"
