@@ -432,23 +432,9 @@ static int init_segments(struct wasm_instance *inst, char *err, size_t errlen)
 
 /* ---- Instances --------------------------------------------------------------------- */
 
-int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
-                      const struct wasm_instance_config *cfg, wasm_instance_t **out, char *err,
-                      size_t errlen)
+struct wasm_instance *wasm_instance_alloc(const struct wasm_module *m,
+                                          const struct wasm_instance_config *cfg)
 {
-    static char dummy[1];
-    if (!err || !errlen) {
-        err = dummy;
-        errlen = sizeof(dummy);
-    }
-    err[0] = 0;
-    if (out)
-        *out = NULL;
-    if (!m || !out) {
-        ERR("bad argument");
-        return WASM_ERR_ARG;
-    }
-    wasm_engine_init();
     uint32_t ndef = m->nfuncs - m->nfunc_imports;
     size_t sz = sizeof(struct wasm_instance);
     size_t o_funcs = sz;
@@ -471,10 +457,8 @@ int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
     size_t o_dd = sz;
     sz += m->ndatas;
     char *blk = calloc(1, sz);
-    if (!blk) {
-        ERR("out of memory");
-        return WASM_ERR_NOMEM;
-    }
+    if (!blk)
+        return NULL;
     struct wasm_instance *inst = (struct wasm_instance *)blk;
     inst->module = m;
     inst->funcs = (struct wasm_func **)(blk + o_funcs);
@@ -488,20 +472,28 @@ int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
     inst->data_dropped = (uint8_t *)(blk + o_dd);
     inst->max_depth = cfg && cfg->max_call_depth ? cfg->max_call_depth : DEFAULT_DEPTH;
     inst->stack_bytes = cfg && cfg->value_stack_bytes ? cfg->value_stack_bytes : DEFAULT_STACK;
+    return inst;
+}
 
-    int rc = WASM_OK;
-    for (uint32_t i = 0; i < m->ntypes; i++) {
-        inst->type_ids[i] = wasm_type_canon(&m->types[i]);
-        if (!inst->type_ids[i]) {
-            ERR("out of memory");
-            rc = WASM_ERR_NOMEM;
-            goto fail;
+int wasm_instance_link(struct wasm_instance *inst, const wasm_linker_t *l, const uint32_t *type_ids,
+                       char *err, size_t errlen)
+{
+    const struct wasm_module *m = inst->module;
+    if (type_ids) {
+        memcpy(inst->type_ids, type_ids, m->ntypes * sizeof(uint32_t));
+    } else {
+        for (uint32_t i = 0; i < m->ntypes; i++) {
+            inst->type_ids[i] = wasm_type_canon(&m->types[i]);
+            if (!inst->type_ids[i]) {
+                ERR("out of memory");
+                return WASM_ERR_NOMEM;
+            }
         }
     }
     for (uint32_t i = 0; i < m->nimports; i++) {
-        rc = link_import(inst, l, i, err, errlen);
+        int rc = link_import(inst, l, i, err, errlen);
         if (rc != WASM_OK)
-            goto fail;
+            return rc;
     }
     for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
         struct wasm_func *f = &inst->own_funcs[i - m->nfunc_imports];
@@ -514,29 +506,85 @@ int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
         inst->funcs[i] = f;
         if (!f->code) {
             ERR("function %u was not translated", i);
-            rc = WASM_ERR_ARG;
-            goto fail;
+            return WASM_ERR_ARG;
         }
     }
+    return WASM_OK;
+}
+
+struct wasm_global *wasm_global_new(const struct wasm_global_decl *d, uint64_t value)
+{
+    struct wasm_global *g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    atomic_init(&g->refs, 1);
+    g->valtype = d->valtype;
+    g->mutable_ = d->mutable_;
+    g->value = value;
+    return g;
+}
+
+struct wasm_table *wasm_table_new(const struct wasm_table_decl *d, uint32_t size)
+{
+    return table_new(d->elemtype, size, d->limits.max, d->limits.has_max);
+}
+
+int wasm_memory_limit(const struct wasm_module *m, uint32_t i,
+                      const struct wasm_instance_config *cfg, uint32_t pages, uint32_t *max,
+                      char *err, size_t errlen)
+{
+    const struct wasm_memory_decl *md = &m->memories[i];
+    uint32_t lim = md->limits.has_max ? md->limits.max : WASM_MAX_PAGES;
+    if (lim > WASM_MAX_PAGES)
+        lim = WASM_MAX_PAGES;
+    if (cfg && cfg->max_memory_pages && cfg->max_memory_pages < lim)
+        lim = cfg->max_memory_pages;
+    if (pages > lim) {
+        ERR("memory %u needs %u pages, more than the limit of %u", i, pages, lim);
+        return WASM_ERR_NOMEM;
+    }
+    *max = lim;
+    return WASM_OK;
+}
+
+int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
+                      const struct wasm_instance_config *cfg, wasm_instance_t **out, char *err,
+                      size_t errlen)
+{
+    static char dummy[1];
+    if (!err || !errlen) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = 0;
+    if (out)
+        *out = NULL;
+    if (!m || !out) {
+        ERR("bad argument");
+        return WASM_ERR_ARG;
+    }
+    wasm_engine_init();
+    struct wasm_instance *inst = wasm_instance_alloc(m, cfg);
+    if (!inst) {
+        ERR("out of memory");
+        return WASM_ERR_NOMEM;
+    }
+    int rc = wasm_instance_link(inst, l, NULL, err, errlen);
+    if (rc != WASM_OK)
+        goto fail;
     for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
-        struct wasm_global *g = calloc(1, sizeof(*g));
-        if (!g) {
+        inst->globals[i] = wasm_global_new(&m->globals[i], eval_const(inst, &m->globals[i].init));
+        if (!inst->globals[i]) {
             ERR("out of memory");
             rc = WASM_ERR_NOMEM;
             goto fail;
         }
-        atomic_init(&g->refs, 1);
-        g->valtype = m->globals[i].valtype;
-        g->mutable_ = m->globals[i].mutable_;
-        g->value = eval_const(inst, &m->globals[i].init);
-        if (g->valtype == WASM_V128)
-            g->hi = eval_const_hi(inst, &m->globals[i].init);
-        inst->globals[i] = g;
+        if (m->globals[i].valtype == WASM_V128)
+            inst->globals[i]->hi = eval_const_hi(inst, &m->globals[i].init);
     }
     for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
         const struct wasm_table_decl *td = &m->tables[i];
-        inst->tables[i] =
-            table_new(td->elemtype, td->limits.min, td->limits.max, td->limits.has_max);
+        inst->tables[i] = wasm_table_new(td, td->limits.min);
         if (!inst->tables[i]) {
             ERR("cannot allocate table %u (%u elements)", i, td->limits.min);
             rc = WASM_ERR_NOMEM;
@@ -545,16 +593,10 @@ int wasm_instance_new(const wasm_module_t *m, const wasm_linker_t *l,
     }
     for (uint32_t i = m->nmemory_imports; i < m->nmemories; i++) {
         const struct wasm_memory_decl *md = &m->memories[i];
-        uint32_t max = md->limits.has_max ? md->limits.max : WASM_MAX_PAGES;
-        if (max > WASM_MAX_PAGES)
-            max = WASM_MAX_PAGES;
-        if (cfg && cfg->max_memory_pages && cfg->max_memory_pages < max)
-            max = cfg->max_memory_pages;
-        if (md->limits.min > max) {
-            ERR("memory %u needs %u pages, more than the limit of %u", i, md->limits.min, max);
-            rc = WASM_ERR_NOMEM;
+        uint32_t max;
+        rc = wasm_memory_limit(m, i, cfg, md->limits.min, &max, err, errlen);
+        if (rc != WASM_OK)
             goto fail;
-        }
         inst->memories[i] =
             wasm_memory_new(md->limits.min, max, md->limits.has_max, md->limits.max);
         if (!inst->memories[i]) {

@@ -1,6 +1,10 @@
 /*
  * linker.c - named definitions that imports resolve against: host functions registered
  * with a signature string, and the exports of existing instances (shared by reference).
+ *
+ * Lookups go through a hash index of (module, name), so resolving the imports of a
+ * module costs O(imports) whatever the number of definitions: instantiation from an
+ * image (image.c) relinks every import per clone and must stay in the microseconds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +21,52 @@ struct host_func {
 struct wasm_linker {
     struct wasm_link_entry *e;
     uint32_t n, cap;
+    /* Open addressing, linear probing: entry index + 1, 0 empty; a power of two, at
+     * least twice n (rebuilt when it would be fuller). */
+    uint32_t *index;
+    uint32_t index_cap;
 };
+
+/* FNV-1a over module, a separator no name can contain here (NUL), and name. */
+static uint32_t name_hash(const char *module, const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)module; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    h = (h ^ 0xffu) * 16777619u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* Puts entry i into the index (which has room). */
+static void index_put(wasm_linker_t *l, uint32_t i)
+{
+    uint32_t mask = l->index_cap - 1;
+    uint32_t k = name_hash(l->e[i].module, l->e[i].name) & mask;
+    while (l->index[k])
+        k = (k + 1) & mask;
+    l->index[k] = i + 1;
+}
+
+/* Makes the index hold n entries at most half full. Returns false when out of memory. */
+static bool index_reserve(wasm_linker_t *l, uint32_t n)
+{
+    if (l->index_cap >= 2 * n)
+        return true;
+    uint32_t cap = l->index_cap ? l->index_cap : 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *idx = calloc(cap, sizeof(*idx));
+    if (!idx)
+        return false;
+    free(l->index);
+    l->index = idx;
+    l->index_cap = cap;
+    for (uint32_t i = 0; i < l->n; i++)
+        index_put(l, i);
+    return true;
+}
 
 wasm_linker_t *wasm_linker_new(void)
 {
@@ -42,17 +91,21 @@ void wasm_linker_free(wasm_linker_t *l)
     for (uint32_t i = 0; i < l->n; i++)
         entry_release(&l->e[i]);
     free(l->e);
+    free(l->index);
     free(l);
 }
 
 const struct wasm_link_entry *wasm_linker_lookup(const wasm_linker_t *l, const char *module,
                                                  const char *name)
 {
-    if (!l)
+    if (!l || !l->index_cap)
         return NULL;
-    for (uint32_t i = 0; i < l->n; i++)
-        if (strcmp(l->e[i].name, name) == 0 && strcmp(l->e[i].module, module) == 0)
-            return &l->e[i];
+    uint32_t mask = l->index_cap - 1;
+    for (uint32_t k = name_hash(module, name) & mask; l->index[k]; k = (k + 1) & mask) {
+        const struct wasm_link_entry *e = &l->e[l->index[k] - 1];
+        if (strcmp(e->name, name) == 0 && strcmp(e->module, module) == 0)
+            return e;
+    }
     return NULL;
 }
 
@@ -69,6 +122,11 @@ static struct wasm_link_entry *slot_for(wasm_linker_t *l, const char *module, co
     if (e) {
         entry_release(e);
     } else {
+        if (!index_reserve(l, l->n + 1)) {
+            free(mc);
+            free(nc);
+            return NULL;
+        }
         if (l->n == l->cap) {
             uint32_t nc2 = l->cap ? l->cap * 2 : 32;
             struct wasm_link_entry *ne = realloc(l->e, nc2 * sizeof(*ne));
@@ -82,6 +140,10 @@ static struct wasm_link_entry *slot_for(wasm_linker_t *l, const char *module, co
         }
         e = &l->e[l->n++];
         memset(e, 0, sizeof(*e));
+        e->module = mc;
+        e->name = nc;
+        index_put(l, l->n - 1);
+        return e;
     }
     e->module = mc;
     e->name = nc;

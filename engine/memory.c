@@ -11,8 +11,14 @@
  *
  * With WASP_BOUNDS_CHECKS, memories are plain malloc/realloc buffers and the interpreter
  * checks every access; no signal handler is installed.
+ *
+ * Images (image.c) keep a memory's contents in a sealed memfd; a memory made from an image
+ * maps that file privately (copy-on-write) where its contents start, so pages that no
+ * instance writes are one physical copy for all of them. In bounds-check mode the mapping
+ * is the whole buffer until the first memory.grow copies it to the heap.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -29,11 +35,10 @@ __thread struct wasm_guard_ctx wasm_guard;
 #define RESERVE_BYTES ((uint64_t)8 << 30) + WASM_PAGE_SIZE
 #endif
 
-struct wasm_memory *wasm_memory_new(uint32_t min_pages, uint32_t max_pages, bool has_max,
-                                    uint32_t decl_max)
+/* A memory object of size bytes (no storage yet), or NULL. */
+static struct wasm_memory *memory_alloc(uint64_t size, uint32_t max_pages, bool has_max,
+                                        uint32_t decl_max)
 {
-    if (min_pages > max_pages || max_pages > WASM_MAX_PAGES)
-        return NULL;
     struct wasm_memory *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
@@ -41,7 +46,33 @@ struct wasm_memory *wasm_memory_new(uint32_t min_pages, uint32_t max_pages, bool
     m->max_pages = max_pages;
     m->has_max = has_max;
     m->decl_max = decl_max;
-    m->size = (uint64_t)min_pages * WASM_PAGE_SIZE;
+    m->size = size;
+    return m;
+}
+
+#ifndef WASP_BOUNDS_CHECKS
+/* Reserves m's whole address range, inaccessible. Returns false when out of space. */
+static bool memory_reserve(struct wasm_memory *m)
+{
+    void *p =
+        mmap(NULL, RESERVE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    m->base = p;
+    m->reserved = RESERVE_BYTES;
+    return true;
+}
+#endif
+
+struct wasm_memory *wasm_memory_new(uint32_t min_pages, uint32_t max_pages, bool has_max,
+                                    uint32_t decl_max)
+{
+    if (min_pages > max_pages || max_pages > WASM_MAX_PAGES)
+        return NULL;
+    struct wasm_memory *m =
+        memory_alloc((uint64_t)min_pages * WASM_PAGE_SIZE, max_pages, has_max, decl_max);
+    if (!m)
+        return NULL;
 #ifdef WASP_BOUNDS_CHECKS
     m->base = calloc(1, m->size ? m->size : 1);
     if (!m->base) {
@@ -49,16 +80,46 @@ struct wasm_memory *wasm_memory_new(uint32_t min_pages, uint32_t max_pages, bool
         return NULL;
     }
 #else
-    void *p =
-        mmap(NULL, RESERVE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (!memory_reserve(m)) {
+        free(m);
+        return NULL;
+    }
+    if (m->size && mprotect(m->base, m->size, PROT_READ | PROT_WRITE) != 0) {
+        munmap(m->base, m->reserved);
+        free(m);
+        return NULL;
+    }
+#endif
+    return m;
+}
+
+struct wasm_memory *wasm_memory_new_mapped(int fd, uint64_t size, uint32_t max_pages, bool has_max,
+                                           uint32_t decl_max)
+{
+    if (size % WASM_PAGE_SIZE || size / WASM_PAGE_SIZE > max_pages || max_pages > WASM_MAX_PAGES)
+        return NULL;
+    if (size == 0)
+        return wasm_memory_new(0, max_pages, has_max, decl_max);
+    struct wasm_memory *m = memory_alloc(size, max_pages, has_max, decl_max);
+    if (!m)
+        return NULL;
+#ifdef WASP_BOUNDS_CHECKS
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
         free(m);
         return NULL;
     }
     m->base = p;
-    m->reserved = RESERVE_BYTES;
-    if (m->size && mprotect(p, m->size, PROT_READ | PROT_WRITE) != 0) {
-        munmap(p, RESERVE_BYTES);
+    m->mapped = true;
+#else
+    /* The file over the start of the reserved range; growth commits anonymous pages after
+     * it, so the base still never moves. */
+    if (!memory_reserve(m)) {
+        free(m);
+        return NULL;
+    }
+    if (mmap(m->base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        munmap(m->base, m->reserved);
         free(m);
         return NULL;
     }
@@ -71,7 +132,10 @@ void wasm_memory_unref(struct wasm_memory *m)
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
 #ifdef WASP_BOUNDS_CHECKS
-    free(m->base);
+    if (m->mapped)
+        munmap(m->base, m->size);
+    else
+        free(m->base);
 #else
     munmap(m->base, m->reserved);
 #endif
@@ -87,9 +151,20 @@ int64_t wasm_memory_grow(struct wasm_memory *m, uint32_t delta)
         return -1;
     uint64_t nsize = (old + delta) * WASM_PAGE_SIZE;
 #ifdef WASP_BOUNDS_CHECKS
-    uint8_t *n = realloc(m->base, nsize);
-    if (!n)
-        return -1;
+    uint8_t *n;
+    if (m->mapped) {
+        /* A file mapping cannot grow past the file: continue on the heap. */
+        n = malloc(nsize);
+        if (!n)
+            return -1;
+        memcpy(n, m->base, m->size);
+        munmap(m->base, m->size);
+        m->mapped = false;
+    } else {
+        n = realloc(m->base, nsize);
+        if (!n)
+            return -1;
+    }
     memset(n + m->size, 0, nsize - m->size);
     m->base = n;
 #else
@@ -98,6 +173,56 @@ int64_t wasm_memory_grow(struct wasm_memory *m, uint32_t delta)
 #endif
     m->size = nsize;
     return (int64_t)old;
+}
+
+/* True when the 4 KiB at p are all zero. */
+static bool page_is_zero(const uint8_t *p)
+{
+    uint64_t acc = 0;
+    for (size_t i = 0; i < 4096; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    return acc == 0;
+}
+
+int wasm_memory_save(const struct wasm_memory *m)
+{
+    int fd = memfd_create("wasp-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, (off_t)m->size) != 0)
+        goto fail;
+    /* Runs of non-zero 4 KiB pages; zero pages stay holes (they read as zero, cost
+     * nothing until someone reads them, and are then shared). */
+    for (uint64_t off = 0; off < m->size;) {
+        if (page_is_zero(m->base + off)) {
+            off += 4096;
+            continue;
+        }
+        uint64_t end = off + 4096;
+        while (end < m->size && !page_is_zero(m->base + end))
+            end += 4096;
+        for (uint64_t w = off; w < end;) {
+            ssize_t n = pwrite(fd, m->base + w, end - w, (off_t)w);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                goto fail;
+            w += (uint64_t)n;
+        }
+        off = end;
+    }
+    /* Immutable from now on: clones map it privately, nobody may change it under them. */
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        goto fail;
+    return fd;
+fail:;
+    int e = errno ? errno : EIO;
+    close(fd);
+    errno = e;
+    return -1;
 }
 
 /* ---- Signals ------------------------------------------------------------------------ */

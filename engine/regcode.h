@@ -174,6 +174,9 @@ struct wasm_memory {
     uint32_t max_pages; /* grow limit (declared max capped by the config) */
     uint32_t decl_max;  /* declared max for import type checks */
     bool has_max;
+    /* Bounds-check mode: base is a private mapping of an image's file (size bytes), not a
+     * heap buffer; the first growth moves it to the heap. */
+    bool mapped;
 };
 
 struct wasm_table {
@@ -260,6 +263,24 @@ enum wasm_trap wasm_bulk_op(struct wasm_instance *inst, enum wasm_op op, const w
 void wasm_record_trap(struct wasm_instance *inst, enum wasm_trap t, const wasm_code_word *pc,
                       const struct wasm_frame *entry);
 
+/* instance.c: the steps of instantiation that image.c shares. */
+/* A zeroed instance of m with its arrays laid out and cfg's call limits; NULL: no memory. */
+struct wasm_instance *wasm_instance_alloc(const struct wasm_module *m,
+                                          const struct wasm_instance_config *cfg);
+/* Sets the canonical type ids (copied from type_ids, or computed when NULL), resolves the
+ * imports against l and fills the defined functions. WASM_OK or an error with err. */
+int wasm_instance_link(struct wasm_instance *inst, const wasm_linker_t *l, const uint32_t *type_ids,
+                       char *err, size_t errlen);
+/* A defined global of type d holding value (refs 1), or NULL. */
+struct wasm_global *wasm_global_new(const struct wasm_global_decl *d, uint64_t value);
+/* A defined table of type d with size null elements (refs 1), or NULL. */
+struct wasm_table *wasm_table_new(const struct wasm_table_decl *d, uint32_t size);
+/* The grow limit of memory i of m under cfg in *max; WASM_ERR_NOMEM (err says why) when
+ * pages already exceed it. */
+int wasm_memory_limit(const struct wasm_module *m, uint32_t i,
+                      const struct wasm_instance_config *cfg, uint32_t pages, uint32_t *max,
+                      char *err, size_t errlen);
+
 /* translate.c */
 uint32_t wasm_type_canon(const struct wasm_functype *t);
 void wasm_translate_release(struct wasm_module *m);
@@ -284,6 +305,18 @@ void wasm_functype_str(const struct wasm_functype *t, char *buf, size_t len);
 struct wasm_memory *wasm_memory_new(uint32_t min_pages, uint32_t max_pages, bool has_max,
                                     uint32_t decl_max);
 void wasm_memory_unref(struct wasm_memory *mem);
+/*
+ * A memory whose first size bytes (a whole number of pages) are a private, copy-on-write
+ * mapping of fd (an image's file, image.c): pages the instance never writes stay shared
+ * with every other mapping of fd. Returns NULL when out of memory or address space.
+ */
+struct wasm_memory *wasm_memory_new_mapped(int fd, uint64_t size, uint32_t max_pages, bool has_max,
+                                           uint32_t decl_max);
+/*
+ * Saves mem's contents (mem->size bytes) to a new sealed memfd: only the pages that are not
+ * all zero are written, the rest stay holes. Returns the fd, or -1 with errno set.
+ */
+int wasm_memory_save(const struct wasm_memory *mem);
 /* Grows by delta pages; returns the old size in pages or -1. */
 int64_t wasm_memory_grow(struct wasm_memory *mem, uint32_t delta);
 void wasm_signals_install(void);

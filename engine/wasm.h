@@ -103,6 +103,7 @@ typedef struct wasm_module wasm_module_t;
 typedef struct wasm_instance wasm_instance_t;
 typedef struct wasm_linker wasm_linker_t;
 typedef struct wasm_func wasm_func_t; /* a function of an instance (export handle) */
+typedef struct wasm_image wasm_image_t; /* a snapshot of an instance's state */
 
 /*
  * A host function. On entry slots[0..nparams-1] hold the arguments; before returning
@@ -143,6 +144,10 @@ bool wasm_module_has_export_func(const wasm_module_t *m, const char *name);
 
 /* ---- Linking ---------------------------------------------------------------------- */
 
+/*
+ * A linker is built by one thread; once nobody defines into it any more, any number of
+ * threads may instantiate against it at once (lookups only read it).
+ */
 wasm_linker_t *wasm_linker_new(void);
 void wasm_linker_free(wasm_linker_t *l);
 
@@ -205,6 +210,50 @@ int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots);
 /* Reads an exported global: its type and value. WASM_ERR_ARG if there is none. */
 int wasm_instance_export_global(wasm_instance_t *inst, const char *name, uint8_t *valtype,
                                 uint64_t *value);
+
+/* ---- Images (snapshots) and clones ----------------------------------------------- */
+
+/*
+ * Captures the state of inst as an immutable image: the contents and sizes of its
+ * memories, the values of its defined globals, the elements of its tables, which data and
+ * element segments are dropped and the passive element segments. Typically taken right
+ * after the guest's own initialisation ran (start function, WASI `_initialize`), so that
+ * instances made from it (wasm_instance_new_from_image) start initialised without running
+ * anything. inst is not changed and may go on running or be freed.
+ *
+ * Refused (WASM_ERR_ARG, why in err): inst is running (capture from outside any call);
+ * it imports a memory or a table (their state belongs to another instance); a table,
+ * global or passive element segment holds a function that is neither inst's own nor one
+ * of its imports. Externref values are copied as they are: the host keeps them valid for
+ * every clone. Imported globals are not part of the image (clones link their own).
+ * Memory contents go to a sealed memfd (Linux >= 3.17): WASM_ERR_NOMEM when that fails.
+ * The image refers to inst's module, which must outlive the image and every clone.
+ * @return WASM_OK and *out, or an error with err filled.
+ */
+int wasm_image_new(const wasm_instance_t *inst, wasm_image_t **out, char *err, size_t errlen);
+/* Frees img. Clones do not need their image: they may outlive it. */
+void wasm_image_free(wasm_image_t *img);
+const wasm_module_t *wasm_image_module(const wasm_image_t *img);
+/* Size in bytes of memory 0 in the image (0 when the module defines none). */
+uint64_t wasm_image_memory_size(const wasm_image_t *img);
+
+/*
+ * Makes an instance of img's module in img's state (a "clone"): links the imports against
+ * l exactly as wasm_instance_new does (same checks and errors; each clone may use another
+ * linker), copies globals, tables and segment state, and maps each memory copy-on-write
+ * from the image's memfd: pages no clone writes stay one physical copy shared by every
+ * clone on every thread, and a page is copied for a clone when it first writes it. No
+ * data segment is copied, no start function runs (cfg->defer_start is ignored). cfg's
+ * limits apply as in wasm_instance_new: memory.grow stops at max_memory_pages, and an
+ * image memory already larger than it is refused (WASM_ERR_NOMEM). With
+ * WASP_BOUNDS_CHECKS the first memory.grow of a clone copies its memory to the heap.
+ * Thread-safe: any number of threads may clone one image (and link against one linker
+ * nobody modifies) at once.
+ * @return WASM_OK and *out, or WASM_ERR_LINK / WASM_ERR_NOMEM / WASM_ERR_ARG with err.
+ */
+int wasm_instance_new_from_image(const wasm_image_t *img, const wasm_linker_t *l,
+                                 const struct wasm_instance_config *cfg, wasm_instance_t **out,
+                                 char *err, size_t errlen);
 
 /* ---- Traps, limits ---------------------------------------------------------------- */
 
