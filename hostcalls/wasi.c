@@ -40,9 +40,31 @@ struct wasi_ctx {
     char **env;
     uint32_t args_bytes; /* sum of strlen+1 over args */
     uint32_t env_bytes;
+    wasi_resolve_fn resolve; /* dispatch contexts only: who serves each call */
+    unsigned reads;          /* enum wasi_read bits, set atomically */
 };
 
 /* ---- Helpers ---------------------------------------------------------------------- */
+
+/* The context that serves a call: env itself, or what a dispatch context resolves the
+ * calling instance to (NULL: none, see no_ctx). */
+static struct wasi_ctx *ctx_for(void *env, wasm_instance_t *inst)
+{
+    struct wasi_ctx *c = env;
+
+    return c->resolve != NULL ? c->resolve(inst) : c;
+}
+
+/* The answer to a call a dispatch context found no context for: the guest stops. */
+static int no_ctx(wasm_instance_t *inst)
+{
+    return wasm_trap_raise(inst, "WASI call from an instance without a WASI context");
+}
+
+static void note_read(struct wasi_ctx *c, enum wasi_read what)
+{
+    __atomic_fetch_or(&c->reads, (unsigned)what, __ATOMIC_RELAXED);
+}
 
 /* [ptr, ptr+len) of the guest's memory 0, or NULL when any of it is outside. */
 static void *guest_ptr(wasm_instance_t *inst, uint64_t ptr, uint64_t len)
@@ -188,29 +210,41 @@ static int strings_get(wasm_instance_t *inst, uint64_t *slots, char *const *strs
 
 static int wasi_args_sizes_get(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
-    struct wasi_ctx *c = env;
+    struct wasi_ctx *c = ctx_for(env, inst);
 
+    if (c == NULL)
+        return no_ctx(inst);
+    note_read(c, WASI_READ_ARGS);
     return strings_sizes(inst, slots, c->cfg.nargs, c->args_bytes);
 }
 
 static int wasi_args_get(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
-    struct wasi_ctx *c = env;
+    struct wasi_ctx *c = ctx_for(env, inst);
 
+    if (c == NULL)
+        return no_ctx(inst);
+    note_read(c, WASI_READ_ARGS);
     return strings_get(inst, slots, c->args, c->cfg.nargs, c->args_bytes);
 }
 
 static int wasi_environ_sizes_get(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
-    struct wasi_ctx *c = env;
+    struct wasi_ctx *c = ctx_for(env, inst);
 
+    if (c == NULL)
+        return no_ctx(inst);
+    note_read(c, WASI_READ_ENV);
     return strings_sizes(inst, slots, c->cfg.nenv, c->env_bytes);
 }
 
 static int wasi_environ_get(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
-    struct wasi_ctx *c = env;
+    struct wasi_ctx *c = ctx_for(env, inst);
 
+    if (c == NULL)
+        return no_ctx(inst);
+    note_read(c, WASI_READ_ENV);
     return strings_get(inst, slots, c->env, c->cfg.nenv, c->env_bytes);
 }
 
@@ -231,12 +265,14 @@ static int wasi_clock_res_get(wasm_instance_t *inst, uint64_t *slots, void *env)
 
 static int wasi_clock_time_get(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
-    struct wasi_ctx *c = env;
+    struct wasi_ctx *c = ctx_for(env, inst);
     uint32_t id = arg_u32(slots, 0);
     void *out = guest_ptr(inst, slots[2], 8);
     uint64_t ns = 0;
     int err;
 
+    if (c == NULL)
+        return no_ctx(inst);
     if (id > WASI_CLOCK_THREAD_CPUTIME)
         return ret_errno(slots, WASI_EINVAL);
     if (out == NULL)
@@ -245,18 +281,22 @@ static int wasi_clock_time_get(wasm_instance_t *inst, uint64_t *slots, void *env
         err = c->cfg.clock(c->cfg.ctx, inst, id, &ns);
     else
         err = default_clock(id, &ns);
-    if (err == WASI_ESUCCESS)
+    if (err == WASI_ESUCCESS) {
+        note_read(c, WASI_READ_CLOCK);
         put_u64(out, ns);
+    }
     return ret_errno(slots, err);
 }
 
 static int wasi_random_get(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
-    struct wasi_ctx *c = env;
+    struct wasi_ctx *c = ctx_for(env, inst);
     uint32_t len = arg_u32(slots, 1);
     void *buf;
     int rc;
 
+    if (c == NULL)
+        return no_ctx(inst);
     if (len > WASI_RANDOM_MAX)
         return ret_errno(slots, WASI_EINVAL);
     buf = guest_ptr(inst, slots[0], len);
@@ -266,6 +306,8 @@ static int wasi_random_get(wasm_instance_t *inst, uint64_t *slots, void *env)
         rc = c->cfg.random(c->cfg.ctx, inst, buf, len);
     else
         rc = default_random(buf, len);
+    if (rc == 0)
+        note_read(c, WASI_READ_RANDOM);
     return ret_errno(slots, rc == 0 ? WASI_ESUCCESS : WASI_EIO);
 }
 
@@ -360,18 +402,21 @@ static int sink_iovs(struct wasi_ctx *c, wasm_instance_t *inst, int fd, uint32_t
 
 static int wasi_fd_write(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
+    struct wasi_ctx *c = ctx_for(env, inst);
     uint32_t fd = arg_u32(slots, 0), iovs = arg_u32(slots, 1), n = arg_u32(slots, 2);
     void *nwritten = guest_ptr(inst, slots[3], 4);
     uint64_t total;
     int err;
 
+    if (c == NULL)
+        return no_ctx(inst);
     if (fd != 1 && fd != 2)
         return ret_errno(slots, WASI_EBADF);
     if (nwritten == NULL)
         return ret_errno(slots, WASI_EFAULT);
     err = resolve_iovs(inst, iovs, n, &total);
     if (err == WASI_ESUCCESS)
-        err = sink_iovs(env, inst, (int)fd, iovs, n, total);
+        err = sink_iovs(c, inst, (int)fd, iovs, n, total);
     if (err != WASI_ESUCCESS)
         return ret_errno(slots, err);
     /* The sink may not re-enter the guest, so nwritten is still a valid pointer. */
@@ -381,13 +426,15 @@ static int wasi_fd_write(wasm_instance_t *inst, uint64_t *slots, void *env)
 
 static int wasi_fd_read(wasm_instance_t *inst, uint64_t *slots, void *env)
 {
-    struct wasi_ctx *c = env;
+    struct wasi_ctx *c = ctx_for(env, inst);
     uint32_t fd = arg_u32(slots, 0), iovs = arg_u32(slots, 1), n = arg_u32(slots, 2);
     void *nread = guest_ptr(inst, slots[3], 4);
     const uint8_t *v;
     uint64_t total, got = 0;
     int err;
 
+    if (c == NULL)
+        return no_ctx(inst);
     if (fd != 0)
         return ret_errno(slots, WASI_EBADF);
     if (c->cfg.input == NULL)
@@ -622,6 +669,23 @@ free_args:
 free_ctx:
     free(c);
     return NULL;
+}
+
+struct wasi_ctx *wasi_ctx_new_dispatch(wasi_resolve_fn resolve)
+{
+    struct wasi_ctx *c;
+
+    if (resolve == NULL)
+        return NULL;
+    c = calloc(1, sizeof(*c));
+    if (c != NULL)
+        c->resolve = resolve;
+    return c;
+}
+
+unsigned wasi_ctx_reads(const struct wasi_ctx *ctx)
+{
+    return __atomic_load_n(&ctx->reads, __ATOMIC_RELAXED);
 }
 
 void wasi_ctx_free(struct wasi_ctx *ctx)

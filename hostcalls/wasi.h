@@ -72,11 +72,35 @@ struct wasi_config {
 
 struct wasi_ctx;
 
+/* What a guest read through a context (wasi_ctx_reads): what its state may depend on. */
+enum wasi_read {
+    WASI_READ_ARGS = 1,   /* args_get, args_sizes_get */
+    WASI_READ_ENV = 2,    /* environ_get, environ_sizes_get */
+    WASI_READ_CLOCK = 4,  /* clock_time_get that succeeded */
+    WASI_READ_RANDOM = 8, /* random_get that succeeded */
+};
+
+/* For dispatch contexts: the context that serves calls from inst, or NULL (the guest then
+ * traps). Called on the guest's thread, once per WASI call that needs a context. */
+typedef struct wasi_ctx *(*wasi_resolve_fn)(wasm_instance_t *inst);
+
 /*
  * Creates a WASI context from cfg. args and env strings are copied; the callbacks and
  * cfg->ctx are kept as given. Returns NULL when out of memory.
  */
 struct wasi_ctx *wasi_ctx_new(const struct wasi_config *cfg);
+/*
+ * Creates a dispatch context: defined on a linker like any other (wasi_define), it serves
+ * no call itself but hands each to resolve(calling instance). One linker can then serve
+ * instances with different arguments, environments and sinks; hostcalls/ shares one per
+ * plugin module and gives each VM its own context. Returns NULL when out of memory.
+ */
+struct wasi_ctx *wasi_ctx_new_dispatch(wasi_resolve_fn resolve);
+
+/* The enum wasi_read bits of what guests read through ctx so far (a dispatch context
+ * records nothing: the contexts it resolves to do). Safe from any thread. */
+unsigned wasi_ctx_reads(const struct wasi_ctx *ctx);
+
 /* Frees ctx. No linker it was defined on may be used for instantiation afterwards. */
 void wasi_ctx_free(struct wasi_ctx *ctx);
 

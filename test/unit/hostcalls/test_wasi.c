@@ -41,6 +41,8 @@ struct wasm_instance {
     uint8_t mem[FAKE_MEM_SIZE];
     bool exited;
     int32_t exit_code;
+    bool trapped;
+    struct wasi_ctx *own_ctx; /* what a dispatch context resolves this instance to */
 };
 
 int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name,
@@ -64,6 +66,12 @@ void *wasm_memory_ptr(wasm_instance_t *inst, uint64_t offset, uint64_t len)
     if (offset > FAKE_MEM_SIZE || len > FAKE_MEM_SIZE - offset)
         return NULL;
     return inst->mem + offset;
+}
+
+int wasm_trap_raise(wasm_instance_t *inst, const char *message)
+{
+    inst->trapped = true;
+    return WASM_ERR_TRAP;
 }
 
 int wasm_exit_raise(wasm_instance_t *inst, int32_t code)
@@ -387,6 +395,80 @@ static void test_random_get_fills_the_buffer_and_caps_the_size(void **state)
     fixture_free(g);
 }
 
+static struct wasi_ctx *own_ctx_of(wasm_instance_t *inst)
+{
+    return inst->own_ctx;
+}
+
+/* Calls wasi_snapshot_preview1.name of linker l from inst with two arguments. */
+static int call_from(const wasm_linker_t *l, wasm_instance_t *inst, const char *name,
+                     uint64_t a, uint64_t b, uint32_t *result)
+{
+    const struct fake_def *d = find_def(l, "wasi_snapshot_preview1", name);
+    uint64_t slots[16] = {a, b};
+    int rc;
+
+    assert_non_null(d);
+    rc = d->fn(inst, slots, d->env);
+    *result = (uint32_t)slots[0];
+    return rc;
+}
+
+static void test_a_dispatch_context_serves_each_instance_from_its_own_context(void **state)
+{
+    const char *env_a[] = {"WHO=a"}, *env_b[] = {"WHO=bb"};
+    struct wasi_config ca = {.env = env_a, .nenv = 1}, cb = {.env = env_b, .nenv = 1};
+    static wasm_linker_t shared;
+    static wasm_instance_t a, b, orphan;
+    struct wasi_ctx *dispatch = wasi_ctx_new_dispatch(own_ctx_of);
+    uint32_t r;
+
+    assert_non_null(dispatch);
+    assert_null(wasi_ctx_new_dispatch(NULL));
+    assert_int_equal(wasi_define(&shared, dispatch), WASM_OK);
+    a.own_ctx = wasi_ctx_new(&ca);
+    b.own_ctx = wasi_ctx_new(&cb);
+    assert_int_equal(call_from(&shared, &a, "environ_get", 100, 200, &r), WASM_OK);
+    assert_int_equal(r, WASI_ESUCCESS);
+    assert_memory_equal(a.mem + 200, "WHO=a", 6);
+    assert_int_equal(call_from(&shared, &b, "environ_sizes_get", 0, 4, &r), WASM_OK);
+    memcpy(&r, b.mem + 4, 4);
+    assert_int_equal(r, 7);
+    assert_int_equal(call_from(&shared, &b, "environ_get", 100, 200, &r), WASM_OK);
+    assert_memory_equal(b.mem + 200, "WHO=bb", 7);
+    /* What was read is recorded on the context that served it. */
+    assert_int_equal(wasi_ctx_reads(a.own_ctx), WASI_READ_ENV);
+    assert_int_equal(wasi_ctx_reads(b.own_ctx), WASI_READ_ENV);
+    assert_int_equal(wasi_ctx_reads(dispatch), 0);
+    /* An instance the resolver knows nothing of is stopped, not served. */
+    assert_int_equal(call_from(&shared, &orphan, "environ_get", 100, 200, &r), WASM_ERR_TRAP);
+    assert_true(orphan.trapped);
+    wasi_ctx_free(a.own_ctx);
+    wasi_ctx_free(b.own_ctx);
+    wasi_ctx_free(dispatch);
+}
+
+static void test_reads_record_what_the_guest_depends_on(void **state)
+{
+    struct wasi_config cfg = {.clock = virtual_clock, .random = counting_random};
+    struct fixture *f = fixture_new(&cfg);
+    unsigned all = WASI_READ_CLOCK | WASI_READ_RANDOM | WASI_READ_ARGS | WASI_READ_ENV;
+
+    assert_int_equal(wasi_ctx_reads(f->wasi), 0);
+    call(f, "fd_write", 4, A(1), A(0), A(0), A(8));
+    call(f, "clock_time_get", 3, A(WASI_CLOCK_PROCESS_CPUTIME), A(1), A(8)); /* ENOTSUP */
+    call(f, "random_get", 2, A(0), A(WASI_RANDOM_MAX + 1));                  /* EINVAL */
+    assert_int_equal(wasi_ctx_reads(f->wasi), 0);
+    call(f, "clock_time_get", 3, A(WASI_CLOCK_MONOTONIC), A(1), A(8));
+    assert_int_equal(wasi_ctx_reads(f->wasi), WASI_READ_CLOCK);
+    call(f, "random_get", 2, A(10), A(4));
+    call(f, "args_sizes_get", 2, A(0), A(4));
+    assert_int_equal(wasi_ctx_reads(f->wasi), WASI_READ_CLOCK | WASI_READ_RANDOM | WASI_READ_ARGS);
+    call(f, "environ_get", 2, A(100), A(200));
+    assert_int_equal(wasi_ctx_reads(f->wasi), all);
+    fixture_free(f);
+}
+
 static void test_proc_exit_raises_an_exit_with_the_code(void **state)
 {
     struct fixture *f = fixture_new(&recording);
@@ -469,6 +551,8 @@ int main(void)
         cmocka_unit_test(test_clock_comes_from_the_configured_source),
         cmocka_unit_test(test_default_clock_is_the_hosts),
         cmocka_unit_test(test_random_get_fills_the_buffer_and_caps_the_size),
+        cmocka_unit_test(test_a_dispatch_context_serves_each_instance_from_its_own_context),
+        cmocka_unit_test(test_reads_record_what_the_guest_depends_on),
         cmocka_unit_test(test_proc_exit_raises_an_exit_with_the_code),
         cmocka_unit_test(test_stdio_fds_look_like_character_devices),
         cmocka_unit_test(test_without_a_file_system_calls_fail_as_on_a_real_host),
