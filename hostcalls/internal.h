@@ -114,13 +114,18 @@ struct pw_deferred {
 struct pw_module {
     wasm_module_t *wm;
     enum pw_abi_version abi;
+    /* Every import a plugin may have, shared by all VMs of the module that do not trace
+     * (built once at load, then only read, from any thread): the proxy-wasm table and
+     * WASI bound to wasi_dispatch, which answers each VM from its own context. */
+    wasm_linker_t *linker;
+    struct wasi_ctx *wasi_dispatch;
 };
 
 struct pw_vm {
     const struct pw_module *module;
     wasm_instance_t *inst;
-    wasm_linker_t *linker;
-    struct wasi_ctx *wasi;
+    wasm_linker_t *linker; /* the VM's own (pw_vm_config.trace), else NULL: the module's */
+    struct wasi_ctx *wasi; /* its WASI context: its environment, its output */
     const struct pw_host_ops *ops;
     void *host;
     void *userdata;
@@ -153,6 +158,7 @@ struct pw_vm {
 
     bool grpc_warned; /* the "no gRPC client" warning was logged */
     bool starting;    /* proc_exit(0) is success */
+    bool clock_read;  /* the guest read a clock (proxy or WASI): see pw_image_frozen */
     bool failed;
     char failure[2048];
 };

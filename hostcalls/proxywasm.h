@@ -4,7 +4,10 @@
  * A plugin module is loaded once (pw_module_load: decode, validate, translate, find the
  * ABI version) and can then be instantiated any number of times, on any threads, as VMs
  * (pw_vm_new: instantiate, link the proxy-wasm and WASI imports, run the start
- * sequence). A VM holds one or more root contexts (pw_root_new: one per plugin sharing the
+ * sequence). Where many VMs of one plugin are needed (one per worker, a fresh one after
+ * a trap), the language runtime's initialisation runs once into an image (pw_image_new)
+ * and each VM is a copy-on-write clone of it (pw_vm_new_from_image), made in
+ * microseconds without running any guest code. A VM holds one or more root contexts (pw_root_new: one per plugin sharing the
  * VM; runs proxy_on_context_create, proxy_on_vm_start, proxy_on_configure) and the
  * stream contexts of the streams going through them (pw_stream_new and the
  * pw_stream_* callbacks). The host (the daemon, `wasp replay`, a test) answers the
@@ -111,6 +114,82 @@ struct pw_vm *pw_vm_new(const struct pw_module *m, const struct pw_vm_config *cf
 /* Ends every context still alive (stream and root: on_done, on_delete), cancels their
  * callouts, unregisters its queues, frees the instance. */
 void pw_vm_free(struct pw_vm *vm);
+
+/* ---- Images: initialise once, clone per VM --------------------------------------- */
+
+/*
+ * An image is a plugin VM frozen right after its language runtime's initialisation: the
+ * Wasm start section, `_initialize` [+ `main`/`__main_void`] or `_start` (the start
+ * sequence of pw_vm_new) has run once, and its memory, globals and tables are kept
+ * (engine/wasm.h, wasm_image_new). A VM made from it (pw_vm_new_from_image) starts in
+ * that state, runs no guest code and copies no data segment: its memory maps the image's
+ * copy-on-write, so pages no VM writes are one physical copy for every VM on every
+ * thread. Each VM then runs the proxy-wasm start sequence itself (pw_root_new:
+ * proxy_on_context_create, proxy_on_vm_start, proxy_on_configure), as Envoy does on each
+ * worker. Imports are linked per VM, and each VM has its own WASI context.
+ *
+ * What the initialisation read from the host is frozen into the image, and every VM
+ * made from it sees what the initialisation saw (pw_image_frozen tells what was read):
+ *  - Host calls during initialisation go to the ops/host given to pw_image_new, once:
+ *    log lines (proxy_log, WASI stdout/stderr) appear once per image, not per VM.
+ *  - Clocks (proxy_get_current_time_nanoseconds, WASI clock_time_get): a runtime's start
+ *    time or a cached timestamp is the one from the moment of initialisation. Safe: an
+ *    image is exactly a VM that was initialised then and has been idle since; the
+ *    monotonic clock is the process's, so later readings in any VM are not earlier.
+ *  - Random bytes (WASI random_get): the seeds runtimes draw at start (hash-table seeds
+ *    of Rust, Go and TinyGo, PRNG seeds) are the same in every VM of one image. Safe for
+ *    their purpose: they stay secret inside the process, and a new image (a new
+ *    configuration generation) draws new ones. Bytes drawn in callbacks are fresh per
+ *    call. A plugin that draws a per-VM unique id during initialisation would see the
+ *    same id in every clone: do that in proxy_on_vm_start, which runs per VM.
+ *  - The WASI environment: each VM answers environ_get with its own cfg->env. When the
+ *    initialisation read the environment (wasi-libc caches it on the first getenv), its
+ *    result is in the image; a VM whose cfg->env differs from the image's then cannot
+ *    use the image, and pw_vm_new_from_image runs the initialisation for that VM
+ *    instead (as pw_vm_new; host calls go to that VM's ops/host). Arguments are always
+ *    empty for plugins.
+ *  - Context-bound state cannot be made during initialisation (no context exists yet:
+ *    queue registration, ticks, callouts, properties answer BAD_ARGUMENT/NOT_FOUND);
+ *    process-wide state (metrics defined, shared data set) stays, as it would.
+ */
+struct pw_image;
+
+/* What the initialisation behind an image read from the host (pw_image_frozen). */
+enum pw_frozen {
+    PW_FROZEN_CLOCK = 1,  /* a clock: proxy_get_current_time_nanoseconds, clock_time_get */
+    PW_FROZEN_RANDOM = 2, /* random_get */
+    PW_FROZEN_ENV = 4,    /* environ_get / environ_sizes_get */
+};
+
+/*
+ * Runs the start sequence of a VM of m once (exactly as pw_vm_new: host calls during it
+ * go to ops/host, cfg's limits and environment apply) and captures the result as an
+ * image. The VM itself is then freed; no root context exists in it. ops and host are not
+ * kept. The image is immutable and may be used from any thread at once; m must outlive
+ * it.
+ * @return the image (free with pw_image_free), or NULL with the reason in err: the
+ *         reasons of pw_vm_new, or why the VM could not be captured.
+ */
+struct pw_image *pw_image_new(const struct pw_module *m, const struct pw_vm_config *cfg,
+                              const struct pw_host_ops *ops, void *host, char *err,
+                              size_t errlen);
+/* Frees img. VMs made from it do not depend on it and live on. */
+void pw_image_free(struct pw_image *img);
+/* The enum pw_frozen bits of what img's initialisation read. */
+unsigned pw_image_frozen(const struct pw_image *img);
+
+/*
+ * A VM of img's module in img's state: instantiated from the image (see above) with cfg's
+ * name, vm_id, VM configuration, limits, fuel, trace and environment, reporting to
+ * ops/host, which must outlive it. Runs no guest code (except when cfg's environment
+ * differs from one the initialisation read: see above). Thread-safe on one image.
+ * Then pw_root_new runs the proxy-wasm start sequence as on any VM.
+ * @return the VM (free with pw_vm_free), or NULL with the reason in err (a link error;
+ *         an image memory larger than cfg->max_memory_pages; out of memory).
+ */
+struct pw_vm *pw_vm_new_from_image(const struct pw_image *img, const struct pw_vm_config *cfg,
+                                   const struct pw_host_ops *ops, void *host, char *err,
+                                   size_t errlen);
 bool pw_vm_failed(const struct pw_vm *vm);
 /* The failure report ("plugin X: proxy_on_tick: unreachable\n#0 ..."), or "". */
 const char *pw_vm_failure(const struct pw_vm *vm);

@@ -265,6 +265,47 @@ static int pw_check_imports(const wasm_module_t *wm, char *err, size_t errlen)
     return 0;
 }
 
+/* The WASI context of the VM an instance belongs to (the modules' dispatch contexts). */
+static struct wasi_ctx *pw_vm_wasi_of(wasm_instance_t *inst)
+{
+    struct pw_vm *vm = wasm_instance_userdata(inst);
+
+    return vm != NULL ? vm->wasi : NULL;
+}
+
+/*
+ * A linker with every import a plugin may have: the proxy-wasm table (each hostcall
+ * through the trace shim when trace) and WASI bound to the dispatch context wasi.
+ * Returns NULL with err.
+ */
+static wasm_linker_t *pw_linker_new(struct wasi_ctx *wasi, bool trace, char *err, size_t errlen)
+{
+    wasm_linker_t *l = wasm_linker_new();
+
+    if (l == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < PW_NIMPORTS; i++) {
+        const struct pw_import *imp = &pw_imports[i];
+        bool shim = trace && imp->trace != NULL;
+        if (wasm_linker_define_func(l, "env", imp->name, imp->sig, shim ? pw_hc_trace : imp->fn,
+                                    shim ? (void *)imp : NULL) != WASM_OK) {
+            snprintf(err, errlen, "cannot define env.%s", pw_imports[i].name);
+            goto free_l;
+        }
+    }
+    if (wasi_define(l, wasi) != WASM_OK) {
+        snprintf(err, errlen, "cannot define the WASI functions");
+        goto free_l;
+    }
+    return l;
+
+free_l:
+    wasm_linker_free(l);
+    return NULL;
+}
+
 struct pw_module *pw_module_load(const uint8_t *bytes, size_t len, char *err, size_t errlen)
 {
     static const struct {
@@ -305,8 +346,18 @@ struct pw_module *pw_module_load(const uint8_t *bytes, size_t len, char *err, si
     }
     if (pw_check_imports(m->wm, err, errlen) != 0)
         goto free_wm;
+    m->wasi_dispatch = wasi_ctx_new_dispatch(pw_vm_wasi_of);
+    if (m->wasi_dispatch == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto free_wm;
+    }
+    m->linker = pw_linker_new(m->wasi_dispatch, false, err, errlen);
+    if (m->linker == NULL)
+        goto free_wasi;
     return m;
 
+free_wasi:
+    wasi_ctx_free(m->wasi_dispatch);
 free_wm:
     wasm_module_free(m->wm);
 free_m:
@@ -318,6 +369,8 @@ void pw_module_free(struct pw_module *m)
 {
     if (m == NULL)
         return;
+    wasm_linker_free(m->linker);
+    wasi_ctx_free(m->wasi_dispatch);
     wasm_module_free(m->wm);
     free(m);
 }
@@ -465,6 +518,7 @@ uint64_t pw_vm_clock(struct pw_vm *vm, bool monotonic)
 {
     struct timespec ts;
 
+    vm->clock_read = true;
     if (vm->ops != NULL && vm->ops->clock_ns != NULL)
         return vm->ops->clock_ns(vm->host, monotonic);
     clock_gettime(monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
@@ -636,6 +690,7 @@ static int pw_vm_bind_exports(struct pw_vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+/* Gives vm its WASI context (cfg's environment) and, when it traces, its own linker. */
 static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *err, size_t errlen)
 {
     struct wasi_config wc = {
@@ -647,26 +702,21 @@ static int pw_vm_link(struct pw_vm *vm, const struct pw_vm_config *cfg, char *er
     };
 
     vm->wasi = wasi_ctx_new(&wc);
-    vm->linker = wasm_linker_new();
-    if (vm->wasi == NULL || vm->linker == NULL) {
+    if (vm->wasi == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < PW_NIMPORTS; i++) {
-        const struct pw_import *imp = &pw_imports[i];
-        bool trace = cfg->trace && imp->trace != NULL;
-        if (wasm_linker_define_func(vm->linker, "env", imp->name, imp->sig,
-                                    trace ? pw_hc_trace : imp->fn,
-                                    trace ? (void *)imp : NULL) != WASM_OK) {
-            snprintf(err, errlen, "cannot define env.%s", pw_imports[i].name);
+    if (cfg->trace) {
+        vm->linker = pw_linker_new(vm->module->wasi_dispatch, true, err, errlen);
+        if (vm->linker == NULL)
             return -1;
-        }
-    }
-    if (wasi_define(vm->linker, vm->wasi) != WASM_OK) {
-        snprintf(err, errlen, "cannot define the WASI functions");
-        return -1;
     }
     return 0;
+}
+
+static const wasm_linker_t *pw_vm_linker(const struct pw_vm *vm)
+{
+    return vm->linker != NULL ? vm->linker : vm->module->linker;
 }
 
 /* The start sequence after instantiation. Returns 0 or -1 (vm->failure says why). */
@@ -695,12 +745,12 @@ static int pw_vm_run_start(struct pw_vm *vm)
     return vm->failed ? -1 : 0;
 }
 
-struct pw_vm *pw_vm_new(const struct pw_module *m, const struct pw_vm_config *cfg,
-                        const struct pw_host_ops *ops, void *host, char *err, size_t errlen)
+/* A VM of m with cfg's settings, its WASI context and linker, but no instance yet. */
+static struct pw_vm *pw_vm_alloc(const struct pw_module *m, const struct pw_vm_config *cfg,
+                                 const struct pw_host_ops *ops, void *host, char *err,
+                                 size_t errlen)
 {
     struct pw_vm *vm = calloc(1, sizeof(*vm));
-    struct wasm_instance_config ic = {.defer_start = true};
-    int rc;
 
     if (vm == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -723,8 +773,24 @@ struct pw_vm *pw_vm_new(const struct pw_module *m, const struct pw_vm_config *cf
     }
     if (pw_vm_link(vm, cfg, err, errlen) != 0)
         goto free_vm;
-    ic.max_memory_pages = cfg->max_memory_pages;
-    rc = wasm_instance_new(m->wm, vm->linker, &ic, &vm->inst, err, errlen);
+    return vm;
+
+free_vm:
+    pw_vm_free(vm);
+    return NULL;
+}
+
+struct pw_vm *pw_vm_new(const struct pw_module *m, const struct pw_vm_config *cfg,
+                        const struct pw_host_ops *ops, void *host, char *err, size_t errlen)
+{
+    struct wasm_instance_config ic = {.defer_start = true,
+                                      .max_memory_pages = cfg->max_memory_pages};
+    struct pw_vm *vm = pw_vm_alloc(m, cfg, ops, host, err, errlen);
+    int rc;
+
+    if (vm == NULL)
+        return NULL;
+    rc = wasm_instance_new(m->wm, pw_vm_linker(vm), &ic, &vm->inst, err, errlen);
     if (rc != WASM_OK) {
         if (rc == WASM_ERR_TRAP && vm->inst != NULL) {
             snprintf(err, errlen, "plugin %s: instantiation failed: %s", vm->name,
@@ -741,6 +807,138 @@ struct pw_vm *pw_vm_new(const struct pw_module *m, const struct pw_vm_config *cf
         snprintf(err, errlen, "%s", vm->failure);
         goto free_vm;
     }
+    return vm;
+
+free_vm:
+    pw_vm_free(vm);
+    return NULL;
+}
+
+/* ---- Images ------------------------------------------------------------------------- */
+
+struct pw_image {
+    const struct pw_module *module;
+    wasm_image_t *wimg;
+    unsigned frozen; /* enum pw_frozen */
+    char **env;      /* the environment the initialisation ran with */
+    size_t nenv;
+};
+
+static void pw_strings_free(char **v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Copies n strings; NULL when out of memory (or n is 0: nothing to copy). */
+static char **pw_strings_copy(const char *const *src, size_t n)
+{
+    char **v = n ? calloc(n, sizeof(char *)) : NULL;
+
+    for (size_t i = 0; v != NULL && i < n; i++)
+        if ((v[i] = strdup(src[i])) == NULL) {
+            pw_strings_free(v, i);
+            return NULL;
+        }
+    return v;
+}
+
+/* What the initialisation of vm read from the host, as enum pw_frozen bits. */
+static unsigned pw_vm_reads(const struct pw_vm *vm)
+{
+    unsigned wasi = wasi_ctx_reads(vm->wasi), frozen = 0;
+
+    if (vm->clock_read || (wasi & WASI_READ_CLOCK))
+        frozen |= PW_FROZEN_CLOCK;
+    if (wasi & WASI_READ_RANDOM)
+        frozen |= PW_FROZEN_RANDOM;
+    if (wasi & WASI_READ_ENV)
+        frozen |= PW_FROZEN_ENV;
+    return frozen;
+}
+
+struct pw_image *pw_image_new(const struct pw_module *m, const struct pw_vm_config *cfg,
+                              const struct pw_host_ops *ops, void *host, char *err, size_t errlen)
+{
+    char why[256];
+    struct pw_image *img = calloc(1, sizeof(*img));
+    struct pw_vm *vm;
+
+    if (img == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    img->module = m;
+    vm = pw_vm_new(m, cfg, ops, host, err, errlen);
+    if (vm == NULL)
+        goto free_img;
+    if (wasm_image_new(vm->inst, &img->wimg, why, sizeof(why)) != WASM_OK) {
+        snprintf(err, errlen, "plugin %s: cannot capture the initialised VM: %s", vm->name, why);
+        goto free_vm;
+    }
+    img->frozen = pw_vm_reads(vm);
+    img->nenv = cfg->nenv;
+    img->env = pw_strings_copy(cfg->env, cfg->nenv);
+    if (img->env == NULL && cfg->nenv > 0) {
+        snprintf(err, errlen, "out of memory");
+        goto free_vm;
+    }
+    pw_vm_free(vm);
+    return img;
+
+free_vm:
+    pw_vm_free(vm);
+free_img:
+    pw_image_free(img);
+    return NULL;
+}
+
+void pw_image_free(struct pw_image *img)
+{
+    if (img == NULL)
+        return;
+    wasm_image_free(img->wimg);
+    pw_strings_free(img->env, img->nenv);
+    free(img);
+}
+
+unsigned pw_image_frozen(const struct pw_image *img)
+{
+    return img->frozen;
+}
+
+/* True when cfg's environment is the one img's initialisation ran with. */
+static bool pw_image_same_env(const struct pw_image *img, const struct pw_vm_config *cfg)
+{
+    if (cfg->nenv != img->nenv)
+        return false;
+    for (size_t i = 0; i < img->nenv; i++)
+        if (strcmp(cfg->env[i], img->env[i]) != 0)
+            return false;
+    return true;
+}
+
+struct pw_vm *pw_vm_new_from_image(const struct pw_image *img, const struct pw_vm_config *cfg,
+                                   const struct pw_host_ops *ops, void *host, char *err,
+                                   size_t errlen)
+{
+    struct wasm_instance_config ic = {.max_memory_pages = cfg->max_memory_pages};
+    struct pw_vm *vm;
+
+    /* The image holds what the guest made of the image's environment: a VM with another
+     * one must run its own initialisation. */
+    if ((img->frozen & PW_FROZEN_ENV) && !pw_image_same_env(img, cfg))
+        return pw_vm_new(img->module, cfg, ops, host, err, errlen);
+    vm = pw_vm_alloc(img->module, cfg, ops, host, err, errlen);
+    if (vm == NULL)
+        return NULL;
+    if (wasm_instance_new_from_image(img->wimg, pw_vm_linker(vm), &ic, &vm->inst, err, errlen) !=
+        WASM_OK)
+        goto free_vm;
+    wasm_instance_set_userdata(vm->inst, vm);
+    if (pw_vm_bind_exports(vm, err, errlen) != 0)
+        goto free_vm;
     return vm;
 
 free_vm:

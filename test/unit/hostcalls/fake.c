@@ -193,6 +193,22 @@ wasm_func_t *wasm_instance_export_func(wasm_instance_t *inst, const char *name)
     return NULL;
 }
 
+int wasm_image_new(const wasm_instance_t *inst, wasm_image_t **out, char *err, size_t errlen)
+{
+    return WASM_ERR_ARG;
+}
+
+void wasm_image_free(wasm_image_t *img)
+{
+}
+
+int wasm_instance_new_from_image(const wasm_image_t *img, const wasm_linker_t *l,
+                                 const struct wasm_instance_config *cfg, wasm_instance_t **out,
+                                 char *err, size_t errlen)
+{
+    return WASM_ERR_LINK;
+}
+
 /* ---- Guest memory helpers ------------------------------------------------------------ */
 
 void fake_put(struct pw_vm *vm, uint32_t addr, const void *data, size_t len)
