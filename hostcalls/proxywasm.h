@@ -177,6 +177,8 @@ struct pw_image *pw_image_new(const struct pw_module *m, const struct pw_vm_conf
 void pw_image_free(struct pw_image *img);
 /* The enum pw_frozen bits of what img's initialisation read. */
 unsigned pw_image_frozen(const struct pw_image *img);
+/* Bytes of guest memory in img (what each VM made from it starts with, shared). */
+uint64_t pw_image_memory_size(const struct pw_image *img);
 
 /*
  * A VM of img's module in img's state: instantiated from the image (see above) with cfg's

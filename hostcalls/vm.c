@@ -908,6 +908,11 @@ unsigned pw_image_frozen(const struct pw_image *img)
     return img->frozen;
 }
 
+uint64_t pw_image_memory_size(const struct pw_image *img)
+{
+    return wasm_image_memory_size(img->wimg);
+}
+
 /* True when cfg's environment is the one img's initialisation ran with. */
 static bool pw_image_same_env(const struct pw_image *img, const struct pw_vm_config *cfg)
 {

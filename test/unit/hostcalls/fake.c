@@ -202,6 +202,11 @@ void wasm_image_free(wasm_image_t *img)
 {
 }
 
+uint64_t wasm_image_memory_size(const wasm_image_t *img)
+{
+    return 0;
+}
+
 int wasm_instance_new_from_image(const wasm_image_t *img, const wasm_linker_t *l,
                                  const struct wasm_instance_config *cfg, wasm_instance_t **out,
                                  char *err, size_t errlen)
