@@ -93,6 +93,16 @@ static inline double bits_f64(uint64_t u)
     return d;
 }
 
+/*
+ * select without a branch: guest selects are often data-dependent (CRC bits, min/max),
+ * and a mispredicted branch costs more than the few ALU ops of a mask.
+ */
+static inline uint64_t select64(bool c, uint64_t a, uint64_t b)
+{
+    uint64_t m = -(uint64_t)c;
+    return (a & m) | (b & ~m);
+}
+
 /* Copies n results from arbitrary slots to fp[0..n-1] (sources may overlap targets). */
 static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code_word *srcs,
                                                    uint32_t n)
@@ -268,13 +278,13 @@ static inline void opstat(const void *h)
     L_sel_i32_##name##_ss:                                                                         \
     {                                                                                              \
         uint32_t a = R32(3), b = R32(4);                                                           \
-        W64(0, (cond) ? R64(1) : R64(2));                                                          \
+        W64(0, select64(cond, R64(1), R64(2)));                                                    \
         NEXT(7);                                                                                   \
     }                                                                                              \
     L_sel_i32_##name##_si:                                                                         \
     {                                                                                              \
         uint32_t a = R32(3), b = A(4);                                                             \
-        W64(0, (cond) ? R64(1) : R64(2));                                                          \
+        W64(0, select64(cond, R64(1), R64(2)));                                                    \
         NEXT(7);                                                                                   \
     }
 #define CMP64(name, cond)                                                                          \
@@ -797,7 +807,7 @@ L_call_indirect: {
 }
 
 L_select:
-    W64(0, R32(3) ? R64(1) : R64(2));
+    W64(0, select64(R32(3) != 0, R64(1), R64(2)));
     NEXT(6);
 L_gget:
     W64(0, G[A(1)]->value);
