@@ -6,8 +6,13 @@
 # each engine's ratio to wasp (or wasp's ratio to the first --compare engine) and the
 # geometric mean of the ratios. Every engine's output must match the native checksum.
 #
+# Prebuilt modules given with --wasm (e.g. CoreMark built outside the project, see
+# README.md) run in the same rounds; they are listed after the kernels, outside the
+# geomean, and their output is compared with lines that report timing left out.
+#
 # Usage: scripts/bench/engine.sh [--rounds N] [--wasp PATH] [--compare "CMD ARGS"]...
-#                                [--kernels "fib sieve ..."] [--no-native] [--out DIR]
+#                                [--kernels "fib sieve ..."] [--wasm FILE.wasm]...
+#                                [--no-native] [--out DIR]
 # Example: scripts/bench/engine.sh --rounds 5 --compare "/work/ext/wasm3/build/wasm3"
 # The wasm file is appended to each engine's command line. Needs: clang lld wasi-libc
 # libclang-rt-14-dev-wasm32 gcc, and a Release build of wasp (default build/src/tools/wasp).
@@ -23,8 +28,9 @@ native=1
 # speed on every engine) is available with --kernels but left out of the default geomean.
 kernels="fib sieve matmul sha256 memops bcinterp qsortk strhash"
 compare=()
+extra=()
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -32,6 +38,7 @@ while [ $# -gt 0 ]; do
     --wasp) wasp=$2; shift 2 ;;
     --compare) compare+=("$2"); shift 2 ;;
     --kernels) kernels=$2; shift 2 ;;
+    --wasm) extra+=("$2"); shift 2 ;;
     --no-native) native=0; shift ;;
     --out) out=$2; shift 2 ;;
     -h|--help) usage 0 ;;
@@ -68,6 +75,15 @@ build_kernel() { # name -> $out/name.wasm and $out/name.native
     fi
 }
 for k in $kernels; do build_kernel "$k"; done
+# Prebuilt modules: name -> path (no native build, timing lines ignored in the output check).
+declare -A extra_path
+extras=""
+for w in "${extra[@]}"; do
+    [ -f "$w" ] || { echo "engine.sh: no module $w" >&2; exit 1; }
+    n=$(basename "$w" .wasm)
+    extra_path[$n]=$(cd "$(dirname "$w")" && pwd)/$(basename "$w")
+    extras="$extras $n"
+done
 
 # ---- Run ---------------------------------------------------------------------------
 # Engines: wasp, then each --compare, then native. cmd of engine i is "${cmds[i]}".
@@ -82,19 +98,24 @@ done
 # Sets last_time to the CPU seconds (user+sys) of one run; fails when the output is wrong.
 time_one() { # engine-index kernel
     local i=$1 k=$2 t expect got
-    local cmdline
+    local cmdline wasm=$out/$k.wasm
+    [ -n "${extra_path[$k]:-}" ] && wasm=${extra_path[$k]}
     if [ "${names[$i]}" = native ] && [ -z "${cmds[$i]}" ]; then
         cmdline=("$out/$k.native")
     else
         read -r -a cmdline <<< "${cmds[$i]}"
-        cmdline+=("$out/$k.wasm")
+        cmdline+=("$wasm")
     fi
     local TIMEFORMAT='%3U %3S'
     t=$( { time "${cmdline[@]}" > "$out/$k.${names[$i]}.out" 2> "$out/$k.${names[$i]}.err"; } 2>&1 ) || {
         echo "engine.sh: ${names[$i]} failed on $k: $(head -c 300 "$out/$k.${names[$i]}.err")" >&2
         return 1
     }
-    got=$(cat "$out/$k.${names[$i]}.out")
+    if [ -n "${extra_path[$k]:-}" ]; then
+        got=$(grep -v -i -E 'tick|time|/sec|secs' "$out/$k.${names[$i]}.out" || true)
+    else
+        got=$(cat "$out/$k.${names[$i]}.out")
+    fi
     if [ -n "${expected[$k]:-}" ] && [ "$got" != "${expected[$k]}" ]; then
         echo "engine.sh: ${names[$i]} printed '$got' on $k, expected '${expected[$k]}'" >&2
         return 1
@@ -104,10 +125,11 @@ time_one() { # engine-index kernel
 }
 
 declare -A expected samples
-echo "engine.sh: $rounds round(s), kernels: $kernels" >&2
+echo "engine.sh: $rounds round(s), kernels: $kernels${extras:+, modules:$extras}" >&2
 for ((r = 1; r <= rounds; r++)); do
-    for k in $kernels; do
+    for k in $kernels $extras; do
         for i in "${!names[@]}"; do
+            [ -n "${extra_path[$k]:-}" ] && [ "${names[$i]}" = native ] && [ -z "${cmds[$i]}" ] && continue
             time_one "$i" "$k"
             samples[$k,$i]="${samples[$k,$i]:-} $last_time"
         done
@@ -126,16 +148,17 @@ for n in "${names[@]}"; do printf ' %10s' "$n(s)"; done
 [ "$native" = 1 ] && printf ' %14s' "wasp/native"
 printf '\n'
 declare -A med
-for k in $kernels; do
+for k in $kernels $extras; do
     printf '%-12s' "$k"
     for i in "${!names[@]}"; do
-        med[$k,$i]=$(echo "${samples[$k,$i]}" | median)
-        printf ' %10s' "${med[$k,$i]}"
+        med[$k,$i]=
+        [ -n "${samples[$k,$i]:-}" ] && med[$k,$i]=$(echo "${samples[$k,$i]}" | median)
+        printf ' %10s' "${med[$k,$i]:--}"
     done
     if [ ${#compare[@]} -gt 0 ]; then
         printf ' %14s' "$(awk -v a="${med[$k,0]}" -v b="${med[$k,1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
     fi
-    if [ "$native" = 1 ]; then
+    if [ "$native" = 1 ] && [ -z "${extra_path[$k]:-}" ]; then
         last=$((${#names[@]} - 1))
         printf ' %14s' "$(awk -v a="${med[$k,0]}" -v b="${med[$k,$last]}" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')"
     fi
@@ -154,3 +177,10 @@ fi
 if [ "$native" = 1 ]; then
     echo "geomean wasp/native: $(geomean 0 $((${#names[@]} - 1)))"
 fi
+# A fixed amount of work per module, so a CPU-time ratio is a score ratio (CoreMark's
+# iterations/s relative to the other engine's).
+for n in $extras; do
+    for i in $(seq 1 ${#compare[@]}); do
+        echo "$n: ${names[$i]}/wasp CPU time: $(awk -v a="${med[$n,0]}" -v b="${med[$n,$i]}" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')  (above 1: wasp is faster)"
+    done
+done
