@@ -1100,6 +1100,24 @@ static int rp_check_traffic(json_t *root, char *err, size_t errlen)
     return 0;
 }
 
+json_t *rp_traffic_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+    json_error_t e;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+
+    if (j == NULL) {
+        snprintf(err, errlen, ":%d:%d: %s", e.line, e.column, e.text);
+        return NULL;
+    }
+    char why[400];
+    if (rp_check_traffic(j, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, ": %s", why);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
 static void rp_add_json_headers(struct pw_map *m, json_t *obj)
 {
     const char *key;
@@ -1729,11 +1747,16 @@ int wasp_cmd_replay(int argc, char **argv)
 
     if (rp_parse_args(&rp, argc, argv, &traffic_path, &callouts_path) != 0)
         goto out;
-    traffic = rp_load_json("traffic", traffic_path);
-    if (traffic == NULL)
+    uint8_t *text;
+    size_t text_len;
+    if (rp_read_file(traffic_path, &text, &text_len) != 0) {
+        fprintf(stderr, "wasp replay: traffic %s: %s\n", traffic_path, strerror(errno));
         goto out;
-    if (rp_check_traffic(traffic, err, sizeof(err)) != 0) {
-        fprintf(stderr, "wasp replay: traffic %s: %s\n", traffic_path, err);
+    }
+    traffic = rp_traffic_parse((const char *)text, text_len, err, sizeof(err));
+    free(text);
+    if (traffic == NULL) {
+        fprintf(stderr, "wasp replay: traffic %s%s\n", traffic_path, err);
         goto out;
     }
     if (callouts_path != NULL) {

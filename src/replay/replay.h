@@ -14,4 +14,15 @@
  */
 int wasp_cmd_replay(int argc, char **argv);
 
+struct json_t;
+
+/*
+ * The traffic-file reader of `wasp replay`: parses text (len bytes of JSON; duplicate keys
+ * are refused) and checks the shape of every packet before anything runs.
+ * @return the packets (a JSON array; the caller owns the reference), or NULL with
+ *         ":LINE:COLUMN: what" (bad JSON) or ": packet N: what" in err, ready to follow
+ *         the file's name in a message.
+ */
+struct json_t *rp_traffic_parse(const char *text, size_t len, char *err, size_t errlen);
+
 #endif /* WASP_REPLAY_REPLAY_H */

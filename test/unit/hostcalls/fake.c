@@ -557,3 +557,51 @@ int fake_env_teardown(void **state)
     free(e);
     return 0;
 }
+
+/* ---- Every proxy-wasm hostcall -------------------------------------------------- */
+
+#define H(name, n)                                                                                 \
+    {                                                                                              \
+#name, pw_hc_##name, n                                                                     \
+    }
+const struct fake_hostcall fake_hostcalls[] = {
+    H(log, 3),
+    H(get_log_level, 1),
+    H(get_current_time_nanoseconds, 1),
+    H(set_tick_period_milliseconds, 1),
+    H(get_buffer_bytes, 5),
+    H(set_buffer_bytes, 5),
+    H(get_buffer_status, 3),
+    H(get_configuration, 2),
+    H(get_header_map_size, 2),
+    H(get_header_map_pairs, 3),
+    H(set_header_map_pairs, 3),
+    H(get_header_map_value, 5),
+    H(add_header_map_value, 5),
+    H(replace_header_map_value, 5),
+    H(remove_header_map_value, 3),
+    H(continue_stream, 1),
+    H(close_stream, 1),
+    H(continue_request, 0),
+    H(continue_response, 0),
+    H(send_local_response, 8),
+    H(set_effective_context, 1),
+    H(done, 0),
+    H(clear_route_cache, 0),
+    H(http_call, 10),
+    H(get_status, 3),
+    H(call_foreign_function, 6),
+    H(set_shared_data, 5),
+    H(get_shared_data, 5),
+    H(register_shared_queue, 3),
+    H(resolve_shared_queue, 5),
+    H(enqueue_shared_queue, 3),
+    H(dequeue_shared_queue, 3),
+    H(define_metric, 4),
+    H(record_metric, 2),
+    H(increment_metric, 2),
+    H(get_metric, 2),
+    H(get_property, 4),
+    H(set_property, 4),
+};
+const size_t fake_nhostcalls = sizeof(fake_hostcalls) / sizeof(fake_hostcalls[0]);

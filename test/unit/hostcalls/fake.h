@@ -147,4 +147,13 @@ struct fake_env {
 int fake_env_setup(void **state);
 int fake_env_teardown(void **state);
 
+/* Every proxy-wasm hostcall with its argument count (random-argument tests, fuzzing). */
+struct fake_hostcall {
+    const char *name;
+    wasm_host_func_t fn;
+    int nargs;
+};
+extern const struct fake_hostcall fake_hostcalls[];
+extern const size_t fake_nhostcalls;
+
 #endif /* WASP_TEST_HOSTCALLS_FAKE_H */
