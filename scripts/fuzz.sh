@@ -30,7 +30,8 @@ if [ ! -f build/fuzz/CMakeCache.txt ]; then
     CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DWASP_FUZZ=ON \
         -DCMAKE_C_FLAGS="-O1 -g" >/dev/null
 fi
-cmake --build build/fuzz -j2 --target "fuzz_$target" >/dev/null
+# One build at a time in build/fuzz: two campaigns may start together.
+flock build/fuzz/.build.lock cmake --build build/fuzz -j2 --target "fuzz_$target" >/dev/null
 mkdir -p "$seeds" "$work" "$findings"
 
 case $target in
