@@ -12,15 +12,15 @@
 int h2_preface_match(struct evbuffer *buf)
 {
     size_t len = evbuffer_get_length(buf);
-    size_t n = len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN;
-    char tmp[H2_PREFACE_LEN];
+    size_t n = len < H2_PREFACE_LINE_LEN ? len : H2_PREFACE_LINE_LEN;
+    char tmp[H2_PREFACE_LINE_LEN];
     if (n == 0)
         return 0;
     if (evbuffer_copyout(buf, tmp, n) != (ev_ssize_t)n)
         return -1;
     if (memcmp(tmp, H2_PREFACE, n) != 0)
         return -1;
-    return n == H2_PREFACE_LEN ? 1 : 0;
+    return n == H2_PREFACE_LINE_LEN ? 1 : 0;
 }
 
 /* ---- flood guard ---- */
@@ -98,6 +98,117 @@ int h2_guard_frame(struct h2_guard *g, const struct h2_guard_limits *l, uint64_t
     if (l->per_sec[kind] && g->count[kind] > l->per_sec[kind])
         return kind;
     return -1;
+}
+
+/* ---- client stream history ---- */
+
+void h2_history_init(struct h2_history *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->base = 1;
+}
+
+static int64_t history_index(const struct h2_history *h, int32_t id)
+{
+    if (id <= 0 || (id & 1) == 0 || id < h->base)
+        return -1;
+    int64_t i = ((int64_t)id - h->base) / 2;
+    return i < H2_HISTORY ? i : -1;
+}
+
+void h2_history_open(struct h2_history *h, int32_t id)
+{
+    if (id <= h->last || (id & 1) == 0)
+        return;
+    int64_t i = ((int64_t)id - h->base) / 2;
+    if (i >= H2_HISTORY) {
+        /* Slide the window so that id is its last slot. */
+        int64_t shift = i - (H2_HISTORY - 1);
+        if (shift >= H2_HISTORY) {
+            memset(h->state, H2_SID_UNUSED, sizeof(h->state));
+        } else {
+            memmove(h->state, h->state + shift, (size_t)(H2_HISTORY - shift));
+            memset(h->state + (H2_HISTORY - shift), H2_SID_UNUSED, (size_t)shift);
+        }
+        h->base = (int32_t)(h->base + 2 * shift);
+        i = H2_HISTORY - 1;
+    }
+    h->state[i] = H2_SID_OPEN;
+    h->last = id;
+}
+
+int h2_history_get(const struct h2_history *h, int32_t id)
+{
+    if (id > h->last)
+        return id > 0 && (id & 1) ? H2_SID_UNUSED : H2_SID_FORGOTTEN;
+    int64_t i = history_index(h, id);
+    return i < 0 ? H2_SID_FORGOTTEN : h->state[i];
+}
+
+void h2_history_set(struct h2_history *h, int32_t id, int state)
+{
+    int64_t i = id <= h->last ? history_index(h, id) : -1;
+    if (i >= 0)
+        h->state[i] = (uint8_t)state;
+}
+
+size_t h2_frame_hd_need(const uint8_t *p)
+{
+    return p[3] == H2_FRAME_PRIORITY && p[0] == 0 && p[1] == 0 && p[2] == 5 ? 14 : 9;
+}
+
+static int32_t stream_id_at(const uint8_t *p)
+{
+    return (int32_t)((((uint32_t)p[0] & 0x7f) << 24) | ((uint32_t)p[1] << 16) |
+                     ((uint32_t)p[2] << 8) | p[3]);
+}
+
+void h2_frame_hd_parse(const uint8_t *p, struct h2_frame_hd *hd)
+{
+    hd->length = ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+    hd->type = p[3];
+    hd->flags = p[4];
+    hd->id = stream_id_at(p + 5);
+    hd->dep = h2_frame_hd_need(p) == 14 ? stream_id_at(p + 9) : -1;
+}
+
+enum h2_verdict h2_frame_verdict(const struct h2_history *h, const struct h2_frame_hd *hd,
+                                 bool live, uint32_t *code, const char **why)
+{
+    int32_t id = hd->id;
+    if (hd->type == H2_FRAME_PRIORITY) {
+        *code = 0x1; /* PROTOCOL_ERROR */
+        if (id == 0) {
+            *why = "PRIORITY on stream 0";
+            return H2_CONN_ERROR;
+        }
+        if (hd->dep == id) {
+            *why = "PRIORITY: a stream that depends on itself";
+            return live ? H2_STREAM_ERROR : H2_CONN_ERROR;
+        }
+        return H2_PASS;
+    }
+    if ((hd->type != H2_FRAME_DATA && hd->type != H2_FRAME_HEADERS) || id <= 0 || id > h->last ||
+        (id & 1) == 0 || live)
+        return H2_PASS;
+    bool headers = hd->type == H2_FRAME_HEADERS;
+    switch (h2_history_get(h, id)) {
+    case H2_SID_UNUSED:
+        *code = headers ? 0x1 /* PROTOCOL_ERROR */ : 0x5 /* STREAM_CLOSED */;
+        *why = headers ? "new stream id below a previous one" : "DATA on a stream never opened";
+        return H2_CONN_ERROR;
+    case H2_SID_DONE:
+        *code = 0x5; /* STREAM_CLOSED */
+        *why = headers ? "HEADERS on a closed stream" : "DATA on a closed stream";
+        return H2_CONN_ERROR;
+    case H2_SID_CLIENT_RESET:
+        *code = 0x5;
+        *why = headers ? "HEADERS after the client's RST_STREAM"
+                       : "DATA after the client's RST_STREAM";
+        return H2_STREAM_ERROR;
+    default:
+        return H2_PASS;
+    }
 }
 
 /* ---- request pseudo-headers ---- */

@@ -6,6 +6,7 @@
  */
 #include "stream/stream.h"
 
+#include "http1/h1.h"
 #include "log/log.h"
 #include "stream/stream_int.h"
 
@@ -792,7 +793,7 @@ void stream_local_reply(struct stream *s, int status, const char *content_type, 
     s->resp_headers.n = 0;
     s->resp_trailers.n = 0;
     s->resp_content_length = (int64_t)body_len;
-    s->resp_no_body = false;
+    s->resp_no_body = s->method_id == H1_METHOD_HEAD; /* the length, not the body */
     if (content_type != NULL)
         stream_headers_add_ref(s, &s->resp_headers, "content-type", 12, content_type,
                                strlen(content_type));

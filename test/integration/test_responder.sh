@@ -43,6 +43,18 @@ code=$(http -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/teapot")
 [ "$code" = 418 ] || fail "route respond: got $code, want 418"
 pass "respond routes and header filters"
 
+# HEAD gets the head of a local reply (its Content-Length) and no body: the next
+# response on the connection starts right after it.
+exec 3<>"/dev/tcp/127.0.0.1/$port2"
+printf 'HEAD /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' >&3
+timeout 5 cat <&3 >"$T/head.out" || fail "HEAD then GET: the connection stayed open"
+exec 3<&-
+n=$(grep -o "hello from wasp" "$T/head.out" | wc -l)
+[ "$n" = 1 ] || fail "HEAD on a local reply: $n bodies in $(tr '\r\n' '  ' <"$T/head.out")"
+[ "$(grep -c '^HTTP/1.1 200' "$T/head.out")" = 2 ] || fail "HEAD then GET: $(cat "$T/head.out")"
+grep -qi "^content-length: 15" "$T/head.out" || fail "HEAD: no Content-Length"
+pass "HEAD on a local reply: head only (Content-Length kept)"
+
 # Keep-alive on local replies: two requests, one connection.
 n=$(http -o /dev/null -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$port2/a" \
     "http://127.0.0.1:$port2/b" | awk '{s += $1} END {print s}')
