@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "proxy_wasm.h"
 
+/* noinline: replay_trap_fails_closed expects this frame in the backtrace (and plugins are
+ * linked without wasm-opt, which would inline it anyway: cmake/wasp.cmake). */
 __attribute__((noinline)) static void crash_here(void)
 {
     __builtin_trap();
