@@ -1,7 +1,10 @@
 #!/bin/sh
 # Installs what is missing, builds wasp and runs every test (the CI entry point).
-# Two builds: the default (guard-page memories) runs the whole suite; a second with
-# explicit bounds checks runs the engine tests again, so both memory modes stay conformant.
+# Three builds: the default (guard-page memories) runs the whole suite; a second with
+# explicit bounds checks runs the engine tests again, so both memory modes stay conformant;
+# a third with AddressSanitizer and UndefinedBehaviorSanitizer (Debug; bounds checks, as
+# the sanitizers want SIGSEGV for themselves) runs the whole suite again, so a memory
+# error, a leak or undefined behaviour anywhere fails CI.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,3 +19,7 @@ cmake --build build/ci-bounds --target spec-summary
 cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=Release -DWASP_WERROR=ON >/dev/null
 cmake --build build/ci -j"$jobs"
 ctest --test-dir build/ci --output-on-failure -j"$jobs"
+
+cmake -S . -B build/ci-sanitize -DCMAKE_BUILD_TYPE=Debug -DWASP_WERROR=ON -DWASP_SANITIZE=ON >/dev/null
+cmake --build build/ci-sanitize -j"$jobs"
+ctest --test-dir build/ci-sanitize --output-on-failure -j"$jobs"
