@@ -77,23 +77,36 @@ static uint64_t decode_ref(const struct wasm_instance *inst, uint8_t reftype, ui
     return (uintptr_t)inst->funcs[v - 1];
 }
 
-/* Encodes n references in place of a copy; false when one names a foreign function. */
-static bool encode_refs(const struct wasm_instance *inst, uint8_t reftype, const uint64_t *refs,
-                        uint32_t n, uint64_t **out)
+/*
+ * A copy of n references, encoded, in *out (NULL when n is 0). Returns WASM_OK,
+ * WASM_ERR_ARG when one names a function of another instance, or WASM_ERR_NOMEM.
+ */
+static int encode_refs(const struct wasm_instance *inst, uint8_t reftype, const uint64_t *refs,
+                       uint32_t n, uint64_t **out)
 {
     *out = NULL;
     if (n == 0)
-        return true;
+        return WASM_OK;
     uint64_t *e = malloc((size_t)n * sizeof(uint64_t));
     if (!e)
-        return false;
+        return WASM_ERR_NOMEM;
     for (uint32_t k = 0; k < n; k++)
         if (!encode_ref(inst, reftype, refs[k], &e[k])) {
             free(e);
-            return false;
+            return WASM_ERR_ARG;
         }
     *out = e;
-    return true;
+    return WASM_OK;
+}
+
+/* The message of a failed encode_refs of what (e.g. "table 3"); returns rc. */
+static int refs_error(int rc, const char *what, uint32_t index, char *err, size_t errlen)
+{
+    if (rc == WASM_ERR_NOMEM)
+        ERR("out of memory");
+    else
+        ERR("%s %u holds a function of another instance", what, index);
+    return rc;
 }
 
 /* ---- Capture ----------------------------------------------------------------------- */
@@ -163,11 +176,9 @@ static int capture_tables_globals(wasm_image_t *img, const struct wasm_instance 
     for (uint32_t i = 0; i < nt; i++) {
         const struct wasm_table *t = inst->tables[m->ntable_imports + i];
         img->tables[i].size = t->size;
-        if (!encode_refs(inst, t->elemtype, t->elems, t->size, &img->tables[i].elems)) {
-            ERR("table %u holds a function of another instance (or out of memory)",
-                m->ntable_imports + i);
-            return WASM_ERR_ARG;
-        }
+        int rc = encode_refs(inst, t->elemtype, t->elems, t->size, &img->tables[i].elems);
+        if (rc != WASM_OK)
+            return refs_error(rc, "table", m->ntable_imports + i, err, errlen);
     }
     return WASM_OK;
 }
@@ -185,11 +196,10 @@ static int capture_segments(wasm_image_t *img, const struct wasm_instance *inst,
     }
     for (uint32_t i = 0; i < m->nelems; i++) {
         img->elem_len[i] = inst->elem_len[i];
-        if (!encode_refs(inst, m->elems[i].reftype, inst->elem_refs[i], inst->elem_len[i],
-                         &img->elem_refs[i])) {
-            ERR("element segment %u holds a function of another instance (or out of memory)", i);
-            return WASM_ERR_ARG;
-        }
+        int rc = encode_refs(inst, m->elems[i].reftype, inst->elem_refs[i], inst->elem_len[i],
+                             &img->elem_refs[i]);
+        if (rc != WASM_OK)
+            return refs_error(rc, "element segment", i, err, errlen);
     }
     if (m->ndatas)
         memcpy(img->data_dropped, inst->data_dropped, m->ndatas);

@@ -354,6 +354,11 @@ static void test_what_cannot_be_captured(void **state)
     assert_int_equal(wasm_image_new(taker, &img, err, sizeof(err)), WASM_ERR_ARG);
     assert_string_equal(err, "global 0 holds a function of another instance");
     wasm_instance_free(taker);
+    assert_int_equal(wasm_instance_new(tm, l, NULL, &taker, err, sizeof(err)), WASM_OK);
+    call(taker, "take_table", 0, 0);
+    assert_int_equal(wasm_image_new(taker, &img, err, sizeof(err)), WASM_ERR_ARG);
+    assert_string_equal(err, "table 0 holds a function of another instance");
+    wasm_instance_free(taker);
     wasm_linker_free(l);
     wasm_instance_free(giver);
     wasm_module_free(gm);
