@@ -130,6 +130,8 @@ struct pw_vm {
     void *host;
     void *userdata;
     char *vm_id;
+    bool sandbox;
+    char *ns; /* namespace of its shared data and queues: vm_id, or a sandbox's own */
     char *name;
     struct pw_buf configuration;
     uint64_t fuel_per_callback;
@@ -272,8 +274,13 @@ void pw_callouts_cancel(struct pw_root *root, uint32_t origin_id);
 
 /* ---- queues.c ------------------------------------------------------------------- */
 
-/* Forgets vm as the owner of any queue (at pw_vm_free). */
+/* Forgets vm as the owner of any queue, and drops a sandbox's queues (at pw_vm_free). */
 void pw_queues_forget_vm(struct pw_vm *vm);
+
+/* ---- shareddata.c --------------------------------------------------------------- */
+
+/* Drops a sandbox's shared data (at pw_vm_free). */
+void pw_shared_forget_vm(struct pw_vm *vm);
 
 /* ---- Hostcalls (signatures as in the engine: slots in, status out) ------------- */
 

@@ -5,7 +5,8 @@
  * (name, type); defining it again returns the same id. Ids are (index << 2) | type
  * (cpp-host's layout). Counters only go up (a negative increment is BAD_ARGUMENT);
  * record adds to a counter, sets a gauge, adds a sample to a histogram; get of a
- * histogram is BAD_ARGUMENT (as Envoy).
+ * histogram is BAD_ARGUMENT (as Envoy). A sandbox VM's increments and records are
+ * checked and dropped.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -85,6 +86,7 @@ unlock:
 /* proxy_increment_metric(id, delta:i64) */
 PW_HOSTCALL(increment_metric)
 {
+    bool sandbox = pw_vm_of(inst)->sandbox;
     int64_t delta = (int64_t)slots[1];
     enum pw_status st = PW_OK;
 
@@ -94,7 +96,7 @@ PW_HOSTCALL(increment_metric)
         st = PW_NOT_FOUND;
     else if (m->type == PW_METRIC_HISTOGRAM || (m->type == PW_METRIC_COUNTER && delta < 0))
         st = PW_BAD_ARGUMENT;
-    else
+    else if (!sandbox)
         m->value += (uint64_t)delta;
     pthread_mutex_unlock(&pw_metric_lock);
     return pw_ret(slots, st);
@@ -103,6 +105,7 @@ PW_HOSTCALL(increment_metric)
 /* proxy_record_metric(id, value:u64) */
 PW_HOSTCALL(record_metric)
 {
+    bool sandbox = pw_vm_of(inst)->sandbox;
     uint64_t value = slots[1];
     enum pw_status st = PW_OK;
 
@@ -110,6 +113,8 @@ PW_HOSTCALL(record_metric)
     struct pw_metric *m = pw_metric_of(pw_arg(slots, 0));
     if (m == NULL) {
         st = PW_NOT_FOUND;
+    } else if (sandbox) {
+        /* a canary's samples are not the proxy's */
     } else if (m->type == PW_METRIC_COUNTER) {
         m->value += value;
     } else if (m->type == PW_METRIC_GAUGE) {

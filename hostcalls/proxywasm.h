@@ -97,6 +97,12 @@ struct pw_vm_config {
     bool trace;                 /* report every proxy_* hostcall (pw_host_ops.trace) */
     void *userdata;             /* the host's, given back by pw_vm_userdata() (from the
                                    start sequence on) */
+    /* A sandbox (a proxy's canary VM, run once to validate a configuration): what it writes
+     * to process-wide state stays its own and goes with it. Shared data it sets is seen by
+     * itself only (its reads see the process-wide data under its own); queues it registers
+     * are its own (enqueueing to another VM's queue is accepted and dropped); metric
+     * definitions are shared, its increments and records are dropped. */
+    bool sandbox;
 };
 
 struct pw_vm;

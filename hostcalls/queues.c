@@ -7,6 +7,10 @@
  * pw_host_ops.post_queue_ready, to run proxy_on_queue_ready on the consumer VM's own
  * thread; it never runs a VM on the caller's thread. Queue ids are process-wide (index +
  * 1), so an id resolved on one worker names the same queue on every worker.
+ *
+ * A sandbox VM's queues are its own (its namespace); its enqueues to another VM's queue
+ * are accepted and dropped, so a canary never wakes or feeds the live consumers; its
+ * queues die with it (the slot stays, dead, so ids never change meaning).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,7 +25,7 @@ struct pw_queue_item {
 };
 
 struct pw_queue {
-    char *vm_id;
+    char *vm_id; /* the namespace: vm_id, or a sandbox's own; NULL: dead */
     char *name;
     struct pw_queue_item *head, *tail;
     /* The consumer: the last root context that registered. */
@@ -40,7 +44,7 @@ static int64_t pw_queue_find(const char *vm_id, const char *name, size_t name_le
 {
     for (uint32_t i = 0; i < pw_nqueues; i++) {
         struct pw_queue *q = &pw_queues[i];
-        if (strcmp(q->vm_id, vm_id) == 0 && strlen(q->name) == name_len &&
+        if (q->vm_id != NULL && strcmp(q->vm_id, vm_id) == 0 && strlen(q->name) == name_len &&
             memcmp(q->name, name, name_len) == 0)
             return i;
     }
@@ -61,7 +65,7 @@ PW_HOSTCALL(register_shared_queue)
     if (vm->effective == NULL || memchr(name, 0, nlen) != NULL)
         return pw_ret(slots, PW_BAD_ARGUMENT);
     pthread_mutex_lock(&pw_queue_lock);
-    int64_t i = pw_queue_find(vm->vm_id, name, nlen);
+    int64_t i = pw_queue_find(vm->ns, name, nlen);
     if (i < 0) {
         if (pw_nqueues == pw_queue_cap) {
             uint32_t cap = pw_queue_cap ? pw_queue_cap * 2 : 16;
@@ -75,7 +79,7 @@ PW_HOSTCALL(register_shared_queue)
         }
         struct pw_queue *q = &pw_queues[pw_nqueues];
         memset(q, 0, sizeof(*q));
-        q->vm_id = strdup(vm->vm_id);
+        q->vm_id = strdup(vm->ns);
         q->name = strndup(name, nlen);
         if (q->vm_id == NULL || q->name == NULL) {
             free(q->vm_id);
@@ -113,7 +117,9 @@ PW_HOSTCALL(resolve_shared_queue)
     if (v == NULL)
         return pw_ret(slots, PW_INTERNAL_FAILURE);
     pthread_mutex_lock(&pw_queue_lock);
-    int64_t i = pw_queue_find(v, name, nlen);
+    int64_t i = vlen == 0 ? pw_queue_find(vm->ns, name, nlen) : -1;
+    if (i < 0)
+        i = pw_queue_find(v, name, nlen);
     pthread_mutex_unlock(&pw_queue_lock);
     free(v);
     if (i < 0)
@@ -142,12 +148,17 @@ PW_HOSTCALL(enqueue_shared_queue)
     memcpy(item->data, value, len);
 
     pthread_mutex_lock(&pw_queue_lock);
-    if (id == 0 || id > pw_nqueues) {
+    if (id == 0 || id > pw_nqueues || pw_queues[id - 1].vm_id == NULL) {
         pthread_mutex_unlock(&pw_queue_lock);
         free(item);
         return pw_ret(slots, PW_NOT_FOUND);
     }
     struct pw_queue *q = &pw_queues[id - 1];
+    if (vm->sandbox && strcmp(q->vm_id, vm->ns) != 0) {
+        pthread_mutex_unlock(&pw_queue_lock);
+        free(item);
+        return pw_ret(slots, PW_OK); /* a sandbox does not feed live consumers */
+    }
     if (q->tail != NULL)
         q->tail->next = item;
     else
@@ -176,11 +187,15 @@ PW_HOSTCALL(dequeue_shared_queue)
         pw_guest_ptr(vm, pw_arg(slots, 2), 4) == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
     pthread_mutex_lock(&pw_queue_lock);
-    if (id == 0 || id > pw_nqueues) {
+    if (id == 0 || id > pw_nqueues || pw_queues[id - 1].vm_id == NULL) {
         pthread_mutex_unlock(&pw_queue_lock);
         return pw_ret(slots, PW_NOT_FOUND);
     }
     struct pw_queue *q = &pw_queues[id - 1];
+    if (vm->sandbox && strcmp(q->vm_id, vm->ns) != 0) {
+        pthread_mutex_unlock(&pw_queue_lock);
+        return pw_ret(slots, PW_EMPTY); /* nor takes their items */
+    }
     struct pw_queue_item *item = q->head;
     if (item != NULL) {
         q->head = item->next;
@@ -214,10 +229,22 @@ void pw_queues_forget_vm(struct pw_vm *vm)
 {
     pthread_mutex_lock(&pw_queue_lock);
     for (uint32_t i = 0; i < pw_nqueues; i++) {
-        if (pw_queues[i].owner == vm) {
-            pw_queues[i].owner = NULL;
-            pw_queues[i].owner_ops = NULL;
-            pw_queues[i].owner_host = NULL;
+        struct pw_queue *q = &pw_queues[i];
+        if (q->owner == vm) {
+            q->owner = NULL;
+            q->owner_ops = NULL;
+            q->owner_host = NULL;
+        }
+        if (vm->sandbox && q->vm_id != NULL && strcmp(q->vm_id, vm->ns) == 0) {
+            while (q->head != NULL) {
+                struct pw_queue_item *it = q->head;
+                q->head = it->next;
+                free(it);
+            }
+            q->tail = NULL;
+            free(q->vm_id);
+            free(q->name);
+            q->vm_id = q->name = NULL;
         }
     }
     pthread_mutex_unlock(&pw_queue_lock);

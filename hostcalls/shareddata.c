@@ -7,6 +7,9 @@
  * not exist yet); get of a missing key is NOT_FOUND. Entries live as long as the process
  * (ABI 0.2.1 has no delete): unlike cpp-host, which drops a vm_id's data with its last
  * VM, data here survives a configuration reload that replaces every VM.
+ *
+ * A sandbox VM (pw_vm_config.sandbox) writes under its own namespace: it reads its own
+ * entries first, then the process-wide ones, and its entries go with it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -63,6 +66,23 @@ static struct pw_shared_entry *pw_shared_find(const char *k, size_t len, uint64_
     return NULL;
 }
 
+/* The entry key names for vm: its own, and (a sandbox) the process-wide one it reads
+ * through, or NULL. */
+static struct pw_shared_entry *pw_shared_lookup(struct pw_vm *vm, const char *k, size_t len,
+                                                uint64_t h, const char *key, size_t klen)
+{
+    struct pw_shared_entry *e = pw_shared_find(k, len, h);
+    if (e != NULL || !vm->sandbox)
+        return e;
+    size_t glen;
+    char *g = pw_shared_key(vm->vm_id, key, klen, &glen);
+    if (g == NULL)
+        return NULL;
+    e = pw_shared_find(g, glen, pw_hash(g, glen));
+    free(g);
+    return e;
+}
+
 /* proxy_set_shared_data(key, key_len, value, value_len, cas) */
 PW_HOSTCALL(set_shared_data)
 {
@@ -75,17 +95,19 @@ PW_HOSTCALL(set_shared_data)
 
     if (key == NULL || value == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
-    char *k = pw_shared_key(vm->vm_id, key, klen, &len);
+    char *k = pw_shared_key(vm->ns, key, klen, &len);
     if (k == NULL)
         return pw_ret(slots, PW_INTERNAL_FAILURE);
     uint64_t h = pw_hash(k, len);
 
     pthread_mutex_lock(&pw_shared_lock);
-    struct pw_shared_entry *e = pw_shared_find(k, len, h);
+    struct pw_shared_entry *e = pw_shared_lookup(vm, k, len, h, key, klen);
     if (cas != 0 && (e == NULL || e->cas != cas)) {
         st = PW_CAS_MISMATCH;
         goto unlock;
     }
+    if (e != NULL && vm->sandbox && (e->key_len != len || memcmp(e->key, k, len) != 0))
+        e = NULL; /* copy on write: the sandbox's own entry */
     if (e == NULL) {
         e = calloc(1, sizeof(*e));
         if (e == NULL) {
@@ -125,14 +147,14 @@ PW_HOSTCALL(get_shared_data)
 
     if (key == NULL || pw_guest_ptr(vm, cas_out, 4) == NULL)
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
-    char *k = pw_shared_key(vm->vm_id, key, klen, &len);
+    char *k = pw_shared_key(vm->ns, key, klen, &len);
     if (k == NULL)
         return pw_ret(slots, PW_INTERNAL_FAILURE);
     uint64_t h = pw_hash(k, len);
 
     /* Copy under the lock; the guest allocator runs without it. */
     pthread_mutex_lock(&pw_shared_lock);
-    struct pw_shared_entry *e = pw_shared_find(k, len, h);
+    struct pw_shared_entry *e = pw_shared_lookup(vm, k, len, h, key, klen);
     if (e != NULL) {
         found = pw_buf_set(&copy, e->value.data, e->value.len) == 0;
         cas = e->cas;
@@ -151,4 +173,25 @@ PW_HOSTCALL(get_shared_data)
     if (st == PW_OK)
         st = pw_guest_put_u32(vm, cas_out, cas);
     return pw_ret(slots, st);
+}
+
+void pw_shared_forget_vm(struct pw_vm *vm)
+{
+    size_t nlen = strlen(vm->ns) + 1; /* entries start with "ns\0" */
+
+    pthread_mutex_lock(&pw_shared_lock);
+    for (uint32_t b = 0; b < PW_SHARED_BUCKETS; b++) {
+        for (struct pw_shared_entry **pp = &pw_shared_buckets[b]; *pp != NULL;) {
+            struct pw_shared_entry *e = *pp;
+            if (e->key_len >= nlen && memcmp(e->key, vm->ns, nlen) == 0) {
+                *pp = e->next;
+                free(e->key);
+                pw_buf_free(&e->value);
+                free(e);
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+    pthread_mutex_unlock(&pw_shared_lock);
 }

@@ -8,6 +8,7 @@
  * under both wasi_snapshot_preview1 and wasi_unstable. An `env` import not in the table
  * is rejected at load with its name, so a plugin never fails later on a missing symbol.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -764,9 +765,24 @@ static struct pw_vm *pw_vm_alloc(const struct pw_module *m, const struct pw_vm_c
     vm->next_context_id = 1;
     vm->next_token = 4;
     vm->vm_id = pw_strdup(cfg->vm_id);
+    vm->sandbox = cfg->sandbox;
+    if (cfg->sandbox) {
+        static atomic_uint_fast64_t sandboxes;
+        char ns[64];
+        snprintf(ns, sizeof(ns), "\x01sandbox %llu\x01",
+                 (unsigned long long)atomic_fetch_add(&sandboxes, 1));
+        size_t n = strlen(ns), v = strlen(cfg->vm_id != NULL ? cfg->vm_id : "");
+        vm->ns = malloc(n + v + 1);
+        if (vm->ns != NULL) {
+            memcpy(vm->ns, ns, n);
+            memcpy(vm->ns + n, cfg->vm_id != NULL ? cfg->vm_id : "", v + 1);
+        }
+    } else {
+        vm->ns = pw_strdup(cfg->vm_id);
+    }
     vm->name = pw_strdup(cfg->name != NULL ? cfg->name : cfg->vm_id);
     vm->fuel_per_callback = cfg->fuel_per_callback;
-    if (vm->vm_id == NULL || vm->name == NULL ||
+    if (vm->vm_id == NULL || vm->ns == NULL || vm->name == NULL ||
         pw_buf_set(&vm->configuration, cfg->configuration, cfg->configuration_len) != 0) {
         snprintf(err, errlen, "out of memory");
         goto free_vm;
@@ -972,6 +988,8 @@ void pw_vm_free(struct pw_vm *vm)
         }
     }
     pw_queues_forget_vm(vm);
+    if (vm->sandbox)
+        pw_shared_forget_vm(vm);
     pw_deferred_free(vm->deferred);
     if (vm->inst != NULL)
         wasm_instance_free(vm->inst);
@@ -982,6 +1000,7 @@ void pw_vm_free(struct pw_vm *vm)
     pw_buf_free(&vm->configuration);
     free(vm->ctx_table);
     free(vm->vm_id);
+    free(vm->ns);
     free(vm->name);
     free(vm);
 }

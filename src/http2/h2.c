@@ -46,6 +46,7 @@ struct h2_stream;
 
 struct h2_conn {
     struct worker *w;
+    uint64_t id; /* connection.id */
     struct h2_conn *prev, *next;
     struct daemon_gen *gen;
     const struct worker_listener_conf *lc;
@@ -733,7 +734,14 @@ static size_t h2_backlog(struct stream *s)
     return evbuffer_get_length(hs_of(s)->resp);
 }
 
+static void h2_stream_conn_info(struct stream *s, struct stream_conn_info *out)
+{
+    struct h2_stream *hs = s->down_ctx;
+    srv_conn_info(hs->c->fd, hs->c->id, hs->c->io, hs->c->io_ctx, out);
+}
+
 static const struct stream_downstream_ops h2_down_ops = {
+    .conn_info = h2_stream_conn_info,
     .response_headers = h2_response_headers,
     .response_body = h2_response_body,
     .response_trailers = h2_response_trailers,
@@ -1218,6 +1226,7 @@ static struct h2_conn *h2_conn_make(struct worker *w, int fd, const char *client
         goto fail;
     c->w = w;
     c->fd = fd;
+    c->id = srv_new_conn_id();
     c->io = io;
     c->io_ctx = io_ctx;
     c->gen = daemon_gen_ref(gen);

@@ -110,7 +110,7 @@ static bool callout_cluster_known(struct plugin_worker *w, const struct plugin_s
 {
     if (w->env_ops != NULL && w->env_ops->cluster_known != NULL)
         return w->env_ops->cluster_known(w->env, name);
-    return cfg_find_cluster(set->cfg, name) != NULL;
+    return set->cfg != NULL && cfg_find_cluster(set->cfg, name) != NULL;
 }
 
 enum pw_status plugin_callout_start(struct plugin_root *pr, uint32_t token,

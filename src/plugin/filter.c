@@ -41,10 +41,13 @@ struct plugin_fconf {
 
 struct plugin_fstate;
 
-/* The handle of a map view (stable address for pw_map_ref.map). */
+/* The handle of a map view (stable address for pw_map_ref.map), with room for the
+ * fields it formats (:status, content-length). */
 struct plugin_view_ref {
-    struct plugin_fstate *fs;
+    struct stream *s;
     enum plugin_view kind;
+    char status[4];
+    char clen[24];
 };
 
 struct plugin_fstate {
@@ -57,13 +60,12 @@ struct plugin_fstate {
     bool attached;
     bool bypass;  /* fail_open after a failure: the stream goes on without the plugin */
     bool failed;  /* failed closed: later hooks let the 503 through */
+    bool in_cb;   /* one of this filter's callbacks is running */
     bool stopped; /* a local reply / close was requested during the current callback */
     int cb_dir;   /* direction of the body callback running, or -1 */
     struct evbuffer *body;
     bool body_eos;
     struct plugin_view_ref views[4];
-    char status[4];
-    char clen[24];
 };
 
 /* ---- evbuffers behind struct pw_buffer_ops ------------------------------------------- */
@@ -173,7 +175,7 @@ static uint32_t view_pseudo(enum plugin_view v)
 static uint32_t view_count(void *map)
 {
     struct plugin_view_ref *r = map;
-    struct stream *s = r->fs->s;
+    struct stream *s = r->s;
     return view_pseudo(r->kind) + view_list(s, r->kind)->n + (view_has_length(s, r->kind) ? 1 : 0);
 }
 
@@ -185,11 +187,11 @@ static const char *cstr_or_empty(const char *p)
 /* Pseudo-header i of a view. */
 static void view_pseudo_field(struct plugin_view_ref *r, uint32_t i, struct pw_field *f)
 {
-    struct stream *s = r->fs->s;
+    struct stream *s = r->s;
     if (r->kind == VIEW_RESP_HEADERS) {
         int st = s->status > 0 && s->status < 1000 ? s->status : 0;
-        snprintf(r->fs->status, sizeof(r->fs->status), "%03d", st);
-        *f = (struct pw_field){":status", r->fs->status, 7, 3};
+        snprintf(r->status, sizeof(r->status), "%03d", st);
+        *f = (struct pw_field){":status", r->status, 7, 3};
         return;
     }
     switch (i) {
@@ -214,7 +216,7 @@ static void view_pseudo_field(struct plugin_view_ref *r, uint32_t i, struct pw_f
 static void view_field(void *map, uint32_t i, struct pw_field *f)
 {
     struct plugin_view_ref *r = map;
-    struct stream *s = r->fs->s;
+    struct stream *s = r->s;
     uint32_t np = view_pseudo(r->kind);
     if (i < np) {
         view_pseudo_field(r, i, f);
@@ -227,8 +229,8 @@ static void view_field(void *map, uint32_t i, struct pw_field *f)
         *f = (struct pw_field){e->name, e->value, e->name_len, e->value_len};
         return;
     }
-    int n = snprintf(r->fs->clen, sizeof(r->fs->clen), "%lld", (long long)*view_length(s, r->kind));
-    *f = (struct pw_field){"content-length", r->fs->clen, 14, (size_t)n};
+    int n = snprintf(r->clen, sizeof(r->clen), "%lld", (long long)*view_length(s, r->kind));
+    *f = (struct pw_field){"content-length", r->clen, 14, (size_t)n};
 }
 
 /* Index of the pseudo-header / virtual field named key in view r, or -1. The virtual
@@ -256,7 +258,7 @@ static int view_special(enum plugin_view v, const char *key, size_t len)
 static const char *view_get(void *map, const char *key, size_t key_len, size_t *value_len)
 {
     struct plugin_view_ref *r = map;
-    struct stream *s = r->fs->s;
+    struct stream *s = r->s;
     int sp = view_special(r->kind, key, key_len);
     struct pw_field f;
     if (sp == VIEW_CONTENT_LENGTH) {
@@ -311,7 +313,7 @@ static int view_set_length(struct stream *s, enum plugin_view v, const char *val
 /* Sets pseudo-header sp of view r to value. @return 0, -1 out of memory, -2 refused. */
 static int view_set_special(struct plugin_view_ref *r, int sp, const char *val, size_t len)
 {
-    struct stream *s = r->fs->s;
+    struct stream *s = r->s;
     if (sp == VIEW_CONTENT_LENGTH)
         return view_set_length(s, r->kind, val, len);
     if (r->kind == VIEW_RESP_HEADERS) {
@@ -363,8 +365,7 @@ static int view_add(void *map, const char *key, size_t key_len, const char *valu
         return view_set_special(r, sp, value, value_len);
     if (key[0] == ':')
         return -2; /* an unknown pseudo-header cannot be forwarded */
-    return stream_headers_add(r->fs->s, view_list(r->fs->s, r->kind), key, key_len, value,
-                              value_len);
+    return stream_headers_add(r->s, view_list(r->s, r->kind), key, key_len, value, value_len);
 }
 
 static int view_replace(void *map, const char *key, size_t key_len, const char *value,
@@ -376,7 +377,7 @@ static int view_replace(void *map, const char *key, size_t key_len, const char *
         return view_set_special(r, sp, value, value_len);
     if (key[0] == ':')
         return -2;
-    struct stream *s = r->fs->s;
+    struct stream *s = r->s;
     struct stream_headers *h = view_list(s, r->kind);
     for (uint32_t i = 0; i < h->n; i++) {
         struct stream_header *e = &h->v[i];
@@ -401,7 +402,7 @@ static int view_replace(void *map, const char *key, size_t key_len, const char *
 static void view_remove(void *map, const char *key, size_t key_len)
 {
     struct plugin_view_ref *r = map;
-    struct stream *s = r->fs->s;
+    struct stream *s = r->s;
     int sp = view_special(r->kind, key, key_len);
     if (sp == VIEW_CONTENT_LENGTH) {
         if (*view_length(s, r->kind) > 0 || r->kind == VIEW_RESP_HEADERS)
@@ -416,7 +417,7 @@ static void view_remove(void *map, const char *key, size_t key_len)
 static void view_clear(void *map)
 {
     struct plugin_view_ref *r = map;
-    struct stream *s = r->fs->s;
+    struct stream *s = r->s;
     view_list(s, r->kind)->n = 0;
     if (view_has_length(s, r->kind))
         view_remove(map, "content-length", 14);
@@ -462,7 +463,7 @@ bool plugin_host_stream_map(void *host, void *stream, enum pw_map_type type, str
     }
     if (!exists)
         return false;
-    fs->views[type] = (struct plugin_view_ref){fs, (enum plugin_view)type};
+    fs->views[type] = (struct plugin_view_ref){.s = s, .kind = (enum plugin_view)type};
     *out = (struct pw_map_ref){&plugin_view_ops, &fs->views[type]};
     return true;
 }
@@ -507,7 +508,7 @@ void plugin_host_close_stream(void *host, void *stream, enum pw_stream_type type
                                              .plugin = plugin_name(fs->conf->set, fs->conf->index),
                                              .stream = fs->s,
                                              .dir = (int)type});
-    fs->stopped = true;
+    fs->stopped = fs->in_cb;
     stream_reset(fs->s);
 }
 
@@ -527,7 +528,7 @@ void plugin_host_send_local_response(void *host, void *stream, const struct pw_l
                                              .body = r->body,
                                              .body_len = r->body_len,
                                              .headers = r->headers});
-    fs->stopped = true;
+    fs->stopped = fs->in_cb;
     uint32_t n = r->headers != NULL ? r->headers->count : 0;
     struct stream_header stack[32], *h = n + 1 <= 32 ? stack : malloc((n + 1) * sizeof(*h));
     if (h == NULL) {
@@ -553,19 +554,44 @@ void plugin_host_send_local_response(void *host, void *stream, const struct pw_l
         free(h);
 }
 
+/* The connection facts and the stream's figures, as properties read them. Valid until the
+ * next call on this thread. */
 const struct pw_stream_info *plugin_host_stream_info(void *host, void *stream)
 {
     static __thread struct pw_stream_info info;
+    static __thread struct stream_conn_info conn;
     struct plugin_fstate *fs = stream;
     struct stream *s = fs->s;
+    struct plugin_worker *w = host;
+
     memset(&info, 0, sizeof(info));
+    memset(&conn, 0, sizeof(conn));
+    if (s->down != NULL && s->down->conn_info != NULL)
+        s->down->conn_info(s, &conn);
     info.source_address = s->client[0] ? s->client : NULL;
     const char *colon = strrchr(s->client, ':');
     info.source_port = colon != NULL ? (uint32_t)strtoul(colon + 1, NULL, 10) : 0;
+    if (conn.local[0]) {
+        info.destination_address = conn.local;
+        colon = strrchr(conn.local, ':');
+        info.destination_port = colon != NULL ? (uint32_t)strtoul(colon + 1, NULL, 10) : 0;
+    }
+    info.connection_id = conn.id;
+    info.tls = conn.tls_version != NULL;
+    info.tls_version = conn.tls_version;
+    info.requested_server_name = conn.sni;
+    info.mtls = conn.mtls;
     info.protocol = s->http_major == 2 ? "HTTP/2" : s->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
     info.request_time_ns = s->start_usec * 1000u;
-    info.has_request_duration = s->dir[0].eos_in;
-    info.response_code_details = s->details;
+    /* Known once the request left the chain whole. */
+    info.has_request_duration = s->dir[0].eos_out;
+    if (info.has_request_duration) {
+        uint64_t now = plugin_host_clock_ns(w, false);
+        info.request_duration_ns = now > info.request_time_ns ? now - info.request_time_ns : 0;
+    }
+    info.request_size = s->body_bytes[0];
+    info.response_size = s->body_bytes[1];
+    info.response_code_details = s->status != 0 ? s->details : NULL;
     if (s->upstream_addr[0]) {
         info.upstream_address = s->upstream_addr;
         colon = strrchr(s->upstream_addr, ':');
@@ -574,13 +600,54 @@ const struct pw_stream_info *plugin_host_stream_info(void *host, void *stream)
     return &info;
 }
 
+/* Whether path is name (name_len bytes: segments joined by NUL). */
+static bool prop_is(const char *path, size_t len, const char *name, size_t name_len)
+{
+    return name_len == len && memcmp(path, name, len) == 0;
+}
+
+/* Properties of the live stream that hostcalls/ does not know: where the router sends it
+ * (Envoy's route_name, cluster_name and their xds.* forms; xds.listener_name is wasp's,
+ * as Envoy has no listener name property). */
 enum pw_status plugin_host_get_property(void *host, void *stream, const char *path, size_t path_len,
                                         struct pw_buf *out)
 {
-    return PW_NOT_FOUND;
+    struct plugin_fstate *fs = stream;
+    if (fs == NULL || fs->s->up == NULL || fs->s->up->route_info == NULL)
+        return PW_NOT_FOUND;
+    struct stream_route_info ri = {0};
+    fs->s->up->route_info(fs->s, &ri);
+    const char *v = NULL;
+    static const char route[] = "xds\0route_name", cluster[] = "xds\0cluster_name",
+                      listener[] = "xds\0listener_name";
+    if (prop_is(path, path_len, route, sizeof(route) - 1) ||
+        prop_is(path, path_len, route + 4, sizeof(route) - 5))
+        v = ri.route;
+    else if (prop_is(path, path_len, cluster, sizeof(cluster) - 1) ||
+             prop_is(path, path_len, cluster + 4, sizeof(cluster) - 5))
+        v = ri.cluster;
+    else if (prop_is(path, path_len, listener, sizeof(listener) - 1))
+        v = ri.listener;
+    if (v == NULL)
+        return PW_NOT_FOUND;
+    return pw_buf_set(out, v, strlen(v)) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
 }
 
 /* ---- the filter -------------------------------------------------------------------------- */
+
+void plugin_stream_fields(struct stream *s, enum pw_map_type type,
+                          void (*fn)(void *arg, const struct pw_field *f), void *arg)
+{
+    if (type > PW_MAP_RESPONSE_TRAILERS)
+        return;
+    struct plugin_view_ref r = {.s = s, .kind = (enum plugin_view)type};
+    uint32_t n = view_count(&r);
+    for (uint32_t i = 0; i < n; i++) {
+        struct pw_field f;
+        view_field(&r, i, &f);
+        fn(arg, &f);
+    }
+}
 
 static bool filter_edits_body(const void *conf, int dir)
 {
@@ -692,6 +759,8 @@ static enum stream_action filter_result(struct plugin_fstate *fs, enum pw_action
                                           .end_of_stream = fs->body_eos});
     bool stopped = fs->stopped;
     fs->stopped = false;
+    fs->in_cb = false;
+    w->cur_stream = NULL;
     if (a == PW_ACTION_FAILED)
         return filter_failed(fs);
     if (stopped)
@@ -699,27 +768,33 @@ static enum stream_action filter_result(struct plugin_fstate *fs, enum pw_action
     return a == PW_ACTION_PAUSE ? STREAM_PAUSE : STREAM_CONTINUE;
 }
 
-/* Whether the hook should run the plugin: attached (or attaching now) and healthy. */
+/* Whether the hook should run the plugin: attached (or attaching now) and healthy. When
+ * true, the worker's current stream is s until filter_result(). */
 static bool filter_ready(struct stream *s, struct stream_filter *f, enum stream_action *out)
 {
     struct plugin_fstate *fs = f->state;
+    struct plugin_worker *w = plugin_current_worker();
     *out = STREAM_CONTINUE;
+    if (w != NULL)
+        w->cur_stream = s;
     if (!fs->attached && !filter_attach(s, f, fs)) {
+        w->cur_stream = NULL;
         *out = filter_failed(fs);
         return false;
     }
-    if (fs->bypass || fs->failed)
-        return false;
-    if (fs->ctx == NULL) {
-        *out = filter_failed(fs);
+    if (fs->bypass || fs->failed || fs->ctx == NULL) {
+        w->cur_stream = NULL;
+        if (!fs->bypass && !fs->failed)
+            *out = filter_failed(fs);
         return false;
     }
+    fs->in_cb = true;
     return true;
 }
 
 static uint32_t headers_count(struct plugin_fstate *fs, enum plugin_view v)
 {
-    fs->views[v] = (struct plugin_view_ref){fs, v};
+    fs->views[v] = (struct plugin_view_ref){.s = fs->s, .kind = v};
     return view_count(&fs->views[v]);
 }
 
@@ -806,7 +881,10 @@ static void filter_done(struct stream *s, struct stream_filter *f)
     if (!fs->attached)
         return;
     if (fs->ctx != NULL) {
+        struct plugin_worker *w = plugin_current_worker();
+        w->cur_stream = s;
         pw_stream_end(fs->ctx);
+        w->cur_stream = NULL;
         fs->ctx = NULL;
     }
     if (fs->pvm != NULL) {

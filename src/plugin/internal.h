@@ -46,25 +46,10 @@ struct plugin_set {
     struct plugin_group *groups;
     size_t n_groups;
     unsigned n_workers;
+    bool trace;
     /* Worker i's live instances of this set; read and written by worker i only. */
     struct plugin_instances **per_worker;
 };
-
-/* A one-shot timer on a worker's clock (libevent, or the virtual clock of replay). */
-struct plugin_timer {
-    struct plugin_worker *w;
-    void (*cb)(struct plugin_timer *t);
-    struct event ev;
-    bool armed;
-    bool assigned;
-    uint64_t at_ms;             /* virtual clock */
-    struct plugin_timer *vnext; /* virtual clock: the sorted list */
-};
-
-void plugin_timer_init(struct plugin_timer *t, struct plugin_worker *w,
-                       void (*cb)(struct plugin_timer *t));
-void plugin_timer_arm(struct plugin_timer *t, uint64_t ms);
-void plugin_timer_cancel(struct plugin_timer *t);
 
 /* A queue wake-up posted from any thread to a worker's mailbox. */
 struct plugin_wake {
@@ -83,6 +68,7 @@ struct plugin_worker {
     uint64_t vnow_ms;
     struct plugin_timer *vtimers;
     struct plugin_observer obs;
+    struct stream *cur_stream; /* whose callback runs (events without a stream get it) */
     enum pw_log_level log_level;
     struct plugin_instances *all;     /* every live instances object of this worker */
     struct plugin_instances *current; /* the served set's */
@@ -129,6 +115,7 @@ struct plugin_instances {
     struct plugin_instances *next;
     unsigned refs;
     bool ending;               /* roots are ending; new streams make new instances */
+    bool canary;               /* the validation run: its VMs are sandboxes */
     struct plugin_timer grace; /* roots waiting for proxy_done get this long */
     struct plugin_timer reap;  /* a root ended after its proxy_done: free what can go */
     struct plugin_slot *slots; /* one per group */
@@ -145,6 +132,9 @@ struct plugin_callout {
 };
 
 extern const struct pw_host_ops plugin_host_ops;
+
+/* The worker's clock as plugins read it (host is the worker). */
+uint64_t plugin_host_clock_ns(void *host, bool monotonic);
 
 /* filter.c: the host operations of stream contexts (stream: the filter's state). */
 bool plugin_host_stream_map(void *host, void *stream, enum pw_map_type type, struct pw_map_ref *out,

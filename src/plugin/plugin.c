@@ -169,7 +169,8 @@ static void plugin_set_free(struct plugin_set *set)
     free(set->groups);
     free(set->plugins);
     free(set->per_worker);
-    cfg_unref(set->cfg);
+    if (set->cfg != NULL)
+        cfg_unref(set->cfg);
     free(set);
 }
 
@@ -236,6 +237,7 @@ static int plugin_group_of(struct plugin_set *set, size_t i, struct plugin_modul
     gr->n_members = 1;
     gr->max_execution_ms = p->max_execution_time_ms;
     gr->vmcfg = (struct pw_vm_config){
+        .trace = set->trace,
         .vm_id = p->vm_id,
         .configuration = (const uint8_t *)p->vm_configuration,
         .configuration_len = p->vm_configuration_len,
@@ -252,6 +254,17 @@ nomem:
     plugin_module_put(pm);
     snprintf(err, errlen, "out of memory");
     return -1;
+}
+
+/* Where an error about plugin p starts: "FILE:LINE: [plugin:NAME]: " (without a
+ * configuration file: "PLUGIN_FILE: [plugin:NAME]: "). */
+static void plugin_error(struct cfg_errors *errors, const struct cfg_generation *cfg,
+                         const struct cfg_plugin *p, const char *why, const char *logs)
+{
+    if (cfg != NULL)
+        cfg_errors_add(errors, "%s:%u: [plugin:%s]: %s%s", cfg->path, p->line, p->name, why, logs);
+    else
+        cfg_errors_add(errors, "%s: [plugin:%s]: %s%s", p->file, p->name, why, logs);
 }
 
 /* The observer of a canary: keeps the plugin's log lines for the error message. */
@@ -290,14 +303,14 @@ static void plugin_set_canary(struct plugin_set *set, struct cfg_errors *errors)
 {
     struct event_base *base = event_base_new();
     if (base == NULL) {
-        cfg_errors_add(errors, "%s: cannot start plugins: out of memory", set->cfg->path);
+        cfg_errors_add(errors, "cannot start plugins: out of memory");
         return;
     }
     struct plugin_canary_log cl = {0};
     struct plugin_worker *w = plugin_worker_new(base, 0, NULL, NULL, true, NULL);
     struct plugin_instances *inst = w != NULL ? calloc(1, sizeof(*inst)) : NULL;
     if (inst == NULL || (inst->slots = calloc(set->n_groups, sizeof(*inst->slots))) == NULL) {
-        cfg_errors_add(errors, "%s: cannot start plugins: out of memory", set->cfg->path);
+        cfg_errors_add(errors, "cannot start plugins: out of memory");
         free(inst);
         goto out;
     }
@@ -306,6 +319,7 @@ static void plugin_set_canary(struct plugin_set *set, struct cfg_errors *errors)
     inst->w = w;
     inst->set = plugin_set_ref(set);
     inst->refs = 1;
+    inst->canary = true;
     inst->next = w->all;
     w->all = inst;
     plugin_timer_init(&inst->grace, w, plugin_grace_cb);
@@ -321,8 +335,7 @@ static void plugin_set_canary(struct plugin_set *set, struct cfg_errors *errors)
                 if (strstr(why, m->name) != NULL)
                     p = m;
             }
-            cfg_errors_add(errors, "%s:%u: [plugin:%s]: %s%s", set->cfg->path, p->line, p->name,
-                           why, cl.text != NULL ? cl.text : "");
+            plugin_error(errors, set->cfg, p, why, cl.text != NULL ? cl.text : "");
         }
         free(cl.text);
         cl = (struct plugin_canary_log){0};
@@ -341,7 +354,7 @@ struct plugin_set *plugin_set_new(const struct cfg_generation *cfg,
                                   const struct cfg_plugin *const *plugins, size_t n,
                                   const struct plugin_set_options *opt, struct cfg_errors *errors)
 {
-    if (plugins == NULL) {
+    if (plugins == NULL && cfg != NULL) {
         plugins = cfg->plugins;
         n = cfg->n_plugins;
     }
@@ -349,7 +362,8 @@ struct plugin_set *plugin_set_new(const struct cfg_generation *cfg,
     if (set == NULL)
         goto nomem;
     atomic_init(&set->refs, 1);
-    set->cfg = cfg_ref(cfg);
+    set->cfg = cfg != NULL ? cfg_ref(cfg) : NULL;
+    set->trace = opt != NULL && opt->trace;
     set->n_workers = opt != NULL && opt->n_workers > 0 ? opt->n_workers : 1;
     set->plugins = calloc(n ? n : 1, sizeof(*set->plugins));
     set->groups = calloc(n ? n : 1, sizeof(*set->groups));
@@ -368,7 +382,7 @@ struct plugin_set *plugin_set_new(const struct cfg_generation *cfg,
         if (pm == NULL ||
             plugin_group_of(set, i, pm, opt != NULL && opt->own_vm != NULL && opt->own_vm[i], err,
                             sizeof(err)) < 0) {
-            cfg_errors_add(errors, "%s:%u: [plugin:%s]: %s", cfg->path, p->line, p->name, err);
+            plugin_error(errors, cfg, p, err, "");
             set->n_plugins = i; /* the groups made so far are freed with the set */
             plugin_set_free(set);
             return NULL;
@@ -383,7 +397,7 @@ struct plugin_set *plugin_set_new(const struct cfg_generation *cfg,
     }
     return set;
 nomem:
-    cfg_errors_add(errors, "%s: out of memory", cfg->path);
+    cfg_errors_add(errors, "out of memory");
     return NULL;
 }
 
@@ -443,19 +457,33 @@ void plugin_timer_arm(struct plugin_timer *t, uint64_t ms)
     *pp = t;
 }
 
-uint64_t plugin_worker_advance(struct plugin_worker *w, uint64_t now_ms)
+bool plugin_worker_step(struct plugin_worker *w, uint64_t now_ms)
 {
-    while (w->vtimers != NULL && w->vtimers->at_ms <= now_ms) {
-        struct plugin_timer *t = w->vtimers;
-        w->vtimers = t->vnext;
-        if (t->at_ms > w->vnow_ms)
-            w->vnow_ms = t->at_ms;
-        t->armed = false;
-        t->cb(t);
+    struct plugin_timer *t = w->vtimers;
+    if (t == NULL || t->at_ms > now_ms) {
+        if (now_ms > w->vnow_ms)
+            w->vnow_ms = now_ms;
+        return false;
     }
-    if (now_ms > w->vnow_ms)
-        w->vnow_ms = now_ms;
+    w->vtimers = t->vnext;
+    if (t->at_ms > w->vnow_ms)
+        w->vnow_ms = t->at_ms;
+    t->armed = false;
+    t->cb(t);
+    return true;
+}
+
+uint64_t plugin_worker_next_timer(const struct plugin_worker *w)
+{
     return w->vtimers != NULL ? w->vtimers->at_ms : UINT64_MAX;
+}
+
+bool plugin_worker_has_mail(struct plugin_worker *w)
+{
+    pthread_mutex_lock(&w->mbox_lock);
+    bool mail = w->mbox != NULL;
+    pthread_mutex_unlock(&w->mbox_lock);
+    return mail;
 }
 
 uint64_t plugin_worker_now_ms(const struct plugin_worker *w)
@@ -549,8 +577,15 @@ static void plugin_log_event(void *arg, const struct plugin_event *ev)
 
 void plugin_emit(struct plugin_worker *w, const struct plugin_event *ev)
 {
-    if (w->obs.event != NULL)
-        w->obs.event(w->obs.arg, ev);
+    if (w->obs.event == NULL)
+        return;
+    if (ev->stream == NULL && w->cur_stream != NULL) {
+        struct plugin_event e = *ev;
+        e.stream = w->cur_stream;
+        w->obs.event(w->obs.arg, &e);
+        return;
+    }
+    w->obs.event(w->obs.arg, ev);
 }
 
 /* ---- workers ------------------------------------------------------------------------------ */
@@ -724,6 +759,7 @@ static struct plugin_vm *plugin_vm_clone(struct plugin_slot *sl, char *err, size
     pvm->slot = sl;
     struct pw_vm_config vc = gr->vmcfg;
     vc.userdata = pvm;
+    vc.sandbox = inst->canary;
     pvm->vm = pw_vm_new(gr->mod->m, &vc, &plugin_host_ops, inst->w, err, errlen);
     if (pvm->vm == NULL) {
         free(pvm->roots);
@@ -753,7 +789,8 @@ static struct plugin_vm *plugin_vm_clone(struct plugin_slot *sl, char *err, size
         }
         plugin_emit(inst->w, &(struct plugin_event){.kind = PLUGIN_EV_STARTED,
                                                     .plugin = p->name,
-                                                    .abi = pw_abi_name(pw_vm_abi(pvm->vm))});
+                                                    .abi = pw_abi_name(pw_vm_abi(pvm->vm)),
+                                                    .vm_of = k > 0 ? gr->first->name : NULL});
     }
     return pvm;
 }
@@ -870,11 +907,16 @@ static void plugin_grace_cb(struct plugin_timer *t)
 static bool plugin_vm_end_roots(struct plugin_vm *pvm)
 {
     bool all = true;
-    size_t n = pvm->slot->inst->set->groups[pvm->slot->group].n_members;
+    struct plugin_instances *inst = pvm->slot->inst;
+    size_t n = inst->set->groups[pvm->slot->group].n_members;
     for (size_t k = 0; k < n; k++) {
         struct plugin_root *pr = &pvm->roots[k];
-        if (pr->root != NULL && !pw_root_shutdown(pr->root))
+        if (pr->root != NULL && !pw_root_shutdown(pr->root)) {
             all = false;
+            plugin_emit(inst->w,
+                        &(struct plugin_event){.kind = PLUGIN_EV_ROOT_DONE_PENDING,
+                                               .plugin = plugin_name(inst->set, pr->plugin)});
+        }
     }
     return all;
 }
@@ -1095,7 +1137,7 @@ static enum pw_log_level host_log_level(void *host)
     return ((struct plugin_worker *)host)->log_level;
 }
 
-static uint64_t host_clock_ns(void *host, bool monotonic)
+uint64_t plugin_host_clock_ns(void *host, bool monotonic)
 {
     struct plugin_worker *w = host;
     if (monotonic)
@@ -1151,7 +1193,7 @@ const struct pw_host_ops plugin_host_ops = {
     .get_property = plugin_host_get_property,
     .log = host_log,
     .log_level = host_log_level,
-    .clock_ns = host_clock_ns,
+    .clock_ns = plugin_host_clock_ns,
     .root_deleted = host_root_deleted,
     .vm_failed = host_vm_failed,
 };

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/event_struct.h>
+
 #include "host.h"
 #include "stream/stream.h"
 
@@ -56,6 +58,7 @@ extern const struct stream_filter_ops plugin_filter_ops;
 
 struct plugin_set_options {
     unsigned n_workers; /* instances are per worker index 0..n_workers-1 */
+    bool trace;         /* report every proxy_* hostcall (a TRACE log line of the plugin) */
     /* Per plugin (NULL: none): give the plugin a VM of its own even when another plugin
      * has the same file and vm_id (`wasp replay --new-vm`). */
     const bool *own_vm;
@@ -63,9 +66,11 @@ struct plugin_set_options {
 
 /*
  * Loads and validates the plugins (see above). Errors go to errors as
- * "FILE:LINE: [plugin:NAME]: what is wrong", followed by the plugin's log lines and the
- * trap's backtrace, one per line. cfg is the generation the plugins belong to (its cluster
- * names are what proxy_http_call accepts); plugins/n (NULL: cfg's own) are the plugins.
+ * "FILE:LINE: [plugin:NAME]: what is wrong" (without cfg: "PLUGIN_FILE: [plugin:NAME]:
+ * ..."), followed by the plugin's log lines and the trap's backtrace, one per line. cfg
+ * is the generation the plugins belong to (its cluster names are what proxy_http_call
+ * accepts, unless the worker's env says otherwise), or NULL (`wasp replay`);
+ * plugins/n (NULL: cfg's own) are the plugins.
  * @return the set with one reference, or NULL when any plugin failed (errors->count > 0).
  */
 struct plugin_set *plugin_set_new(const struct cfg_generation *cfg,
@@ -133,18 +138,23 @@ enum plugin_event_kind {
     PLUGIN_EV_CALLOUT_CANCELLED, /* (plugin, token) */
     PLUGIN_EV_VM_REPLACED,       /* reload policy: a fresh VM for the group (plugin) */
     PLUGIN_EV_ROOT_DELETED,      /* a root context ended at shutdown (plugin) */
+    PLUGIN_EV_ROOT_DONE_PENDING, /* at shutdown, on_done returned false (plugin) */
+    PLUGIN_EV_ROOT_DONE_TIMEOUT, /* ... and proxy_done did not come in time (plugin) */
 };
 
 struct plugin_event {
     enum plugin_event_kind kind;
     const char *plugin;
-    struct stream *stream; /* the stream concerned, or NULL */
-    int dir;               /* 0 request, 1 response */
-    const char *callback;  /* "proxy_on_request_headers" */
-    const char *result;    /* "continue", "pause", "failed" */
+    /* The stream concerned: its own, or the one whose callback is running (a log line,
+     * a callout made from a stream callback); NULL for root-level activity. */
+    struct stream *stream;
+    int dir;              /* 0 request, 1 response */
+    const char *callback; /* "proxy_on_request_headers" */
+    const char *result;   /* "continue", "pause", "failed" */
     const char *text;
     const char *backtrace;
     const char *abi;
+    const char *vm_of; /* STARTED: the plugin whose VM this one shares, or NULL */
     enum pw_log_level level;
     uint32_t token, queue, timeout_ms, status;
     int32_t grpc_status;
@@ -196,11 +206,42 @@ void plugin_worker_shutdown(struct plugin_worker *w, uint64_t grace_ms);
 /* Frees the worker after plugin_worker_shutdown (what remains is freed at once). */
 void plugin_worker_free(struct plugin_worker *w);
 
-/* Virtual clock: runs the timers due at or before now_ms, in order; the clock is now_ms
- * afterwards. @return the time of the next timer, or UINT64_MAX. */
-uint64_t plugin_worker_advance(struct plugin_worker *w, uint64_t now_ms);
+/*
+ * Virtual clock: runs the first timer due at or before now_ms (the clock is then its
+ * time) and returns true; when none is due, moves the clock to now_ms and returns false.
+ * Run the event loop between two steps, as time would.
+ */
+bool plugin_worker_step(struct plugin_worker *w, uint64_t now_ms);
+/* Virtual clock: when the next timer is due (UINT64_MAX: none). */
+uint64_t plugin_worker_next_timer(const struct plugin_worker *w);
+/* Whether queue wake-ups wait in the worker's mailbox (the event loop delivers them). */
+bool plugin_worker_has_mail(struct plugin_worker *w);
 /* The worker's clock in ms (virtual or monotonic). */
 uint64_t plugin_worker_now_ms(const struct plugin_worker *w);
+
+/* Calls fn for every field of the stream's map `type` (0-3) as plugins see it (Envoy's
+ * view: pseudo-headers, the list, content-length). */
+void plugin_stream_fields(struct stream *s, enum pw_map_type type,
+                          void (*fn)(void *arg, const struct pw_field *f), void *arg);
+
+/* ---- timers on a worker's clock --------------------------------------------------------- */
+
+/* A one-shot timer (libevent, or the virtual clock); embed it, init once, arm/cancel at
+ * will. cb runs from the event loop (or plugin_worker_step). */
+struct plugin_timer {
+    struct plugin_worker *w;
+    void (*cb)(struct plugin_timer *t);
+    struct event ev;
+    bool armed;
+    bool assigned;
+    uint64_t at_ms;             /* virtual clock */
+    struct plugin_timer *vnext; /* virtual clock: the sorted list */
+};
+
+void plugin_timer_init(struct plugin_timer *t, struct plugin_worker *w,
+                       void (*cb)(struct plugin_timer *t));
+void plugin_timer_arm(struct plugin_timer *t, uint64_t ms);
+void plugin_timer_cancel(struct plugin_timer *t);
 
 /* ---- callout transports ------------------------------------------------------------------ */
 

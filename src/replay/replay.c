@@ -1,156 +1,141 @@
 /*
- * replay.c - `wasp replay`: proxy-wasm plugins on recorded traffic, with no sockets.
+ * replay.c - `wasp replay`: proxy-wasm plugins on recorded traffic, with no sockets,
+ * through the daemon's own code: the plugins are a plugin set (src/plugin: module
+ * cache, canary, VMs), run by the wasm stream filter in the stream chain runner
+ * (src/stream), on one plugin worker whose clock is virtual. Only the two ends of each
+ * stream are replay's: a recorded downstream (the client of the traffic file) and a
+ * canned upstream (the recorded response); and the callout transport answers from
+ * --callouts. What replay prints is what waspd does.
  *
- * This is a host of the proxy-wasm layer (hostcalls/host.h) for recorded traffic. The
- * traffic file is a JSON array of packets (sip, sp, dip, dp, scheme, uri_path, method,
- * query_params, headers, body, trailers, forward_direction, delta_ms): a forward packet is a
- * request; the next reverse packet on the same address/port pair is its response (an
- * optional "status" gives its :status, default 200). delta_ms is the time since the
- * previous packet on a virtual clock, which drives proxy_on_tick, callout delays and
- * every clock the plugins read, so a replay is deterministic.
+ * The traffic file is a JSON array of packets (sip, sp, dip, dp, scheme, uri_path,
+ * method, query_params, headers, body, trailers, status, forward_direction, delta_ms): a
+ * forward packet is a request; the next reverse packet on the same address/port pair is
+ * its response (status defaults to 200). delta_ms is the time since the previous packet
+ * on the virtual clock, which drives ticks, callout delays and every clock the plugins
+ * read, so a replay is deterministic.
  *
- * The plugins (one or more --plugin, in chain order) each get a root context, in their
- * own VM or, like Envoy, in the VM of an earlier plugin with the same file and vm_id. Per
- * request, the chain runs as a proxy runs it: request headers, body, trailers through
- * plugins 1..k, then the response back through k..1. A Pause from headers stops the
- * stream until the plugin calls proxy_continue_stream (e.g. after a callout); bodies come
- * whole or in --body-chunk pieces: a Pause before the end buffers (the next call gets the
- * cumulative body), a Pause at the end waits for a continue; a local reply skips the
- * upstream and runs the response callbacks on the reply; proxy_close_stream resets the
- * stream. A trap fails the plugin closed: the stream gets 503 and the exit status is 1.
+ * Everything that happens is an event (a JSON object): the plugin worker's observer
+ * reports what plugins do (callbacks, logs, callouts, ticks, traps, ...), and the two
+ * ends report the request arriving, what reached the upstream ("forward"), the response
+ * the client got ("response"), resets and the end of each stream. Text output prints one
+ * line per event prefixed by the request number ("--" for events of no request);
+ * --json prints one JSON document at the end.
  *
- * Everything a plugin does is an event (a JSON object). Text output prints one line per
- * event prefixed by the request number; --json prints one JSON document at the end.
- * Callouts are answered from --callouts FILE.json: an array of {"upstream", "path"
- * (optional, prefix), "status", "headers", "body", "trailers", "delay_ms", "fail"}; the first entry
- * that matches answers after delay_ms; no match means the callout fails; a delay longer
- * than the call's timeout gives a 504 at the timeout (as Envoy's async client).
+ * Callouts: proxy_http_call may name the upstreams of --callouts entries and those
+ * given with --upstream (others are BAD_ARGUMENT, as an unknown cluster in waspd). The
+ * first entry of --callouts that matches (upstream, "path" prefix) answers after its
+ * delay_ms; none, or "fail": true, fails the callout; a delay longer than the call's
+ * timeout gives the 504 of waspd's (and Envoy's) timeout.
  */
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
+#include "config/config.h"
+#include "http1/h1.h"
+#include "plugin/plugin.h"
 #include "proxywasm.h"
-#include "replay.h"
+#include "replay/replay.h"
+#include "stream/stream.h"
 
 #define RP_MAX_PLUGINS 16
 #define RP_EPOCH_NS 1700000000000000000ull /* virtual wall clock at time 0 */
 #define RP_MAX_DELTA_MS 86400000u          /* largest delta_ms of a packet: one day */
+#define RP_SHUTDOWN_GRACE_MS 60000u        /* roots waiting for proxy_done at the end */
+#define RP_HOLD_MAX (1024 * 1024)          /* as a waspd listener's */
+#define RP_REQUEST_BUFFER (64 * 1024)      /* a listener's default request_buffering */
 
 struct rp_plugin {
-    const char *file;
+    struct cfg_plugin cfg;
     char name[128];
-    const char *root_id;
-    const char *vm_id;
-    uint64_t fuel;
-    uint32_t max_pages;
-    bool new_vm; /* never share a VM (as if on another worker) */
-    enum { RP_FAIL_CLOSED, RP_FAIL_OPEN, RP_FAIL_RELOAD } policy;
-    struct pw_vm *retired[8]; /* VMs replaced after a failure (freed at the end) */
-    int nretired;
     const char *env[16]; /* WASI environment, KEY=VALUE */
-    size_t nenv;
     uint8_t *config;
-    size_t config_len;
     uint8_t *vm_config;
-    size_t vm_config_len;
-    struct pw_module *module; /* NULL when the VM is another plugin's */
-    struct pw_vm *vm;
-    struct rp_plugin *vm_owner; /* the plugin whose VM this one shares, or itself */
-    struct pw_root *root;
-    uint32_t tick_ms;
-    uint64_t next_tick_ms;
 };
 
-/* A request/response exchange going through the chain. */
-enum rp_phase {
-    RP_REQ_HEADERS,
-    RP_REQ_BODY,
-    RP_REQ_TRAILERS,
-    RP_UPSTREAM,
-    RP_RESP_HEADERS,
-    RP_RESP_BODY,
-    RP_RESP_TRAILERS,
-    RP_DONE
-};
-
+/* One recorded exchange: the stream and its two ends. */
 struct rp_stream {
     struct rp_stream *next;
     struct rp *rp;
     int id;
+    struct stream *s; /* NULL once ended */
     char src[96], dst[96];
-    uint32_t sport, dport;
-    uint64_t start_ms;
-    struct pw_map maps[4];
-    bool has_map[4];
-    struct pw_buf body[2]; /* what the current callback sees (buffered so far) */
-    bool has_body[2];
-    struct pw_buf body_in[2];  /* body phase: what the current plugin has yet to get */
-    struct pw_buf body_out[2]; /* body phase: what the current plugin let through */
-    bool in_stage;             /* body phase: the current plugin has started its body */
-    bool chunk_eos;            /* the chunk just delivered was the last */
-    struct pw_stream *ctx[RP_MAX_PLUGINS];
-    enum rp_phase phase;
-    int at; /* plugin to run next in this phase */
-    bool paused;
-    bool resume;         /* continue_stream for the paused direction arrived */
-    bool response_ready; /* the upstream response (or a local reply) is in maps[2]/body[1] */
-    bool local_reply;    /* maps[2]/body[1] hold a local reply */
-    bool local_pending;  /* a local reply was requested, not applied yet */
-    struct pw_map lr_headers;
-    struct pw_buf lr_body;
-    struct pw_buf lr_details;
-    uint32_t lr_status;
-    int32_t lr_grpc;
+    json_t *events;     /* --json */
+    struct event work;  /* deferred: deliver the response, or end the stream */
+    json_t *response;   /* the recorded response, waiting for the request's end */
+    bool response_seen; /* a reverse packet was matched to it */
+    bool forwarded;     /* the head reached the upstream side */
+    bool req_complete;  /* ... and the whole request */
+    bool aborted;       /* the upstream side was dropped (local reply, reset) */
+    bool answered;      /* the client got the whole response */
     bool reset;
-    json_t *events;
+    struct evbuffer *fwd_body;  /* what reached the upstream */
+    struct evbuffer *resp_body; /* what reached the client */
 };
 
-struct rp_event {
-    struct rp_event *next;
-    uint64_t at_ms;
-    enum { RP_EV_CALLOUT, RP_EV_QUEUE } kind;
-    struct rp_plugin *plugin;
-    uint32_t token;
-    json_t *canned; /* NULL: the callout fails */
-    bool timed_out; /* answer 504 as Envoy's async client does on a timeout */
-    struct pw_vm *vm;
-    uint32_t ctx, queue;
+/* A canned callout answer in flight. */
+struct rp_canned {
+    struct rp_canned *next;
+    struct rp *rp;
+    struct plugin_callout *c;
+    json_t *answer; /* NULL: the callout fails */
+    struct plugin_timer timer;
 };
 
 struct rp {
     struct rp_plugin plugins[RP_MAX_PLUGINS];
+    bool own_vm[RP_MAX_PLUGINS];
     int nplugins;
-    uint64_t now_ms;
-    struct rp_event *events;
-    struct rp_stream *streams;
-    struct rp_stream *current;  /* whose callbacks are running (log attribution) */
-    struct rp_plugin *starting; /* whose root context is being created */
-    int nrequests;
-    size_t body_chunk;           /* deliver bodies in chunks of this size (0: whole) */
-    bool trace;                  /* log every hostcall */
-    enum pw_log_level log_level; /* plugin log lines below it are dropped */
-    json_t *canned;
+    size_t body_chunk; /* deliver bodies in chunks of this size (0: whole) */
+    bool trace;
+    enum pw_log_level log_level;
     bool json;
+    json_t *canned;
+    json_t *upstreams; /* --upstream names */
     json_t *out_requests;
     json_t *out_events;
     bool failed;
-    bool shutting_down; /* the traffic is over: root contexts are ending */
+
+    struct event_base *base;
+    struct plugin_worker *w;
+    struct plugin_set *set;
+    struct stream_chain *chain;
+    struct stream_limits limits;
+    struct rp_stream *streams; /* in arrival order */
+    struct rp_canned *in_flight;
+    int nrequests;
+    bool in_loop;
 };
 
 /* ---- Output ------------------------------------------------------------------------ */
 
-static json_t *rp_map_json(const struct pw_map *m)
+static json_t *rp_pairs_json(const struct pw_map *m)
 {
     json_t *a = json_array();
 
-    for (uint32_t i = 0; i < m->count; i++)
+    for (uint32_t i = 0; m != NULL && i < m->count; i++)
         json_array_append_new(a, json_pack("[s%s%]", m->items[i].key, (size_t)m->items[i].key_len,
                                            m->items[i].value, (size_t)m->items[i].value_len));
+    return a;
+}
+
+static void rp_field_json(void *arg, const struct pw_field *f)
+{
+    json_array_append_new(arg, json_pack("[s%s%]", f->key, f->key_len, f->value, f->value_len));
+}
+
+/* A stream's map as plugins see it. */
+static json_t *rp_stream_map_json(struct stream *s, enum pw_map_type type)
+{
+    json_t *a = json_array();
+    plugin_stream_fields(s, type, rp_field_json, a);
     return a;
 }
 
@@ -174,6 +159,12 @@ static json_t *rp_bytes_json(const uint8_t *p, size_t len)
         free(tmp);
     }
     return s;
+}
+
+static json_t *rp_evbuffer_json(struct evbuffer *b)
+{
+    size_t len = b != NULL ? evbuffer_get_length(b) : 0;
+    return rp_bytes_json(len ? evbuffer_pullup(b, -1) : (const uint8_t *)"", len);
 }
 
 static void rp_print_quoted(const char *s)
@@ -254,147 +245,50 @@ static void rp_print_event(const char *prefix, json_t *ev)
     }
 }
 
-/* Records an event of stream s (NULL: not tied to a request). Steals ev. */
-static void rp_emit(struct rp *rp, struct rp_stream *s, json_t *ev)
+static uint64_t rp_now(const struct rp *rp)
+{
+    return plugin_worker_now_ms(rp->w);
+}
+
+/* Records an event of stream rs (NULL: not tied to a request). Steals ev. */
+static void rp_emit(struct rp *rp, struct rp_stream *rs, json_t *ev)
 {
     if (ev == NULL) {
         fprintf(stderr, "wasp replay: cannot build an event (out of memory?)\n");
         return;
     }
-    json_object_set_new(ev, "time_ms", json_integer((json_int_t)rp->now_ms));
+    json_object_set_new(ev, "time_ms", json_integer((json_int_t)rp_now(rp)));
     if (rp->json) {
-        json_array_append_new(s != NULL ? s->events : rp->out_events, ev);
+        json_array_append_new(rs != NULL ? rs->events : rp->out_events, ev);
         return;
     }
     char prefix[32];
-    if (s != NULL)
-        snprintf(prefix, sizeof(prefix), "#%d", s->id);
+    if (rs != NULL)
+        snprintf(prefix, sizeof(prefix), "#%d", rs->id);
     else
         snprintf(prefix, sizeof(prefix), "--");
     rp_print_event(prefix, ev);
     json_decref(ev);
 }
 
-/* ---- Host interface ------------------------------------------------------------------- */
+/* ---- What the plugins do (the worker's observer) ------------------------------------- */
 
-/* The plugin of a root context (the one being created when pw_root_new has not
- * returned yet). */
-static struct rp_plugin *rp_plugin_of_root(struct rp *rp, struct pw_root *root)
+static const char *rp_level_name(enum pw_log_level l)
 {
-    for (int i = 0; i < rp->nplugins; i++)
-        if (rp->plugins[i].root == root)
-            return &rp->plugins[i];
-    return rp->starting;
+    static const char *names[] = {"trace", "debug", "info", "warn", "error", "critical"};
+    return l <= PW_LOG_CRITICAL ? names[l] : "?";
 }
 
-static bool rp_stream_map(void *host, void *stream, enum pw_map_type type, struct pw_map_ref *out,
-                          bool *writable)
+static json_t *rp_backtrace_json(const char *bt)
 {
-    struct rp_stream *s = stream;
-
-    if (type > PW_MAP_RESPONSE_TRAILERS || !s->has_map[type])
-        return false;
-    /* Request maps are sent once the request went upstream. */
-    if (type <= PW_MAP_REQUEST_TRAILERS && s->phase >= RP_UPSTREAM)
-        *writable = false;
-    if (s->phase == RP_DONE)
-        *writable = false;
-    *out = (struct pw_map_ref){&pw_map_plain_ops, &s->maps[type]};
-    return true;
-}
-
-static bool rp_stream_buffer(void *host, void *stream, enum pw_buffer_type type,
-                             struct pw_buffer_ref *out, bool *eos, bool *writable)
-{
-    struct rp_stream *s = stream;
-
-    if (type > PW_BUFFER_RESPONSE_BODY || !s->has_body[type])
-        return false;
-    if ((type == PW_BUFFER_REQUEST_BODY && s->phase != RP_REQ_BODY) ||
-        (type == PW_BUFFER_RESPONSE_BODY && s->phase != RP_RESP_BODY))
-        *writable = false;
-    *eos = true;
-    *out = (struct pw_buffer_ref){&pw_buf_plain_ops, &s->body[type]};
-    return true;
-}
-
-static const struct pw_stream_info *rp_stream_info(void *host, void *stream)
-{
-    static _Thread_local struct pw_stream_info info;
-    static _Thread_local char details[256];
-    struct rp_stream *s = stream;
-
-    memset(&info, 0, sizeof(info));
-    info.source_address = s->src;
-    info.source_port = s->sport;
-    info.destination_address = s->dst;
-    info.destination_port = s->dport;
-    info.connection_id = (uint64_t)s->id;
-    info.protocol = "HTTP/1.1";
-    info.request_time_ns = RP_EPOCH_NS + s->start_ms * 1000000u;
-    info.request_size = s->has_body[0] ? s->body[0].len : 0;
-    info.response_size = s->has_body[1] ? s->body[1].len : 0;
-    if (s->phase >= RP_UPSTREAM) {
-        /* The request is complete; it went to the recorded destination (unless a local
-         * reply answered it). */
-        info.has_request_duration = true;
-        info.request_duration_ns = (s->rp->now_ms - s->start_ms) * 1000000u;
-        if (!s->local_reply && !s->local_pending) {
-            info.upstream_address = s->dst;
-            info.upstream_port = s->dport;
-        }
+    json_t *a = json_array();
+    while (bt != NULL && *bt) {
+        const char *nl = strchr(bt, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - bt) : strlen(bt);
+        json_array_append_new(a, json_stringn(bt, n));
+        bt += n + (nl != NULL);
     }
-    if (s->response_ready && s->local_reply) {
-        snprintf(details, sizeof(details), "%.*s", (int)s->lr_details.len,
-                 s->lr_details.data != NULL ? (const char *)s->lr_details.data : "");
-        info.response_code_details = details;
-    } else if (s->response_ready) {
-        info.response_code_details = "via_upstream";
-    }
-    return &info;
-}
-
-static const char *rp_dir_name(enum pw_stream_type t)
-{
-    static const char *names[] = {"request", "response", "downstream", "upstream"};
-    return t <= PW_STREAM_UPSTREAM ? names[t] : "?";
-}
-
-static void rp_continue(void *host, void *stream, enum pw_stream_type type)
-{
-    struct rp_stream *s = stream;
-
-    rp_emit(s->rp, s, json_pack("{ss ss}", "event", "continue", "direction", rp_dir_name(type)));
-    bool req = s->phase<RP_UPSTREAM, resp = s->phase> RP_UPSTREAM;
-    if ((type == PW_STREAM_REQUEST && req) || (type == PW_STREAM_RESPONSE && resp))
-        s->resume = true;
-}
-
-static void rp_close(void *host, void *stream, enum pw_stream_type type)
-{
-    struct rp_stream *s = stream;
-
-    rp_emit(s->rp, s, json_pack("{ss ss}", "event", "close", "direction", rp_dir_name(type)));
-    s->reset = true;
-}
-
-static void rp_local_reply(void *host, void *stream, const struct pw_local_response *r)
-{
-    struct rp_stream *s = stream;
-
-    if (s->local_reply || s->local_pending) {
-        /* One local reply per stream: a second one is reported, not applied. */
-        rp_emit(
-            s->rp, s,
-            json_pack("{ss si}", "event", "local_reply_ignored", "status", (int)r->status_code));
-        return;
-    }
-    s->local_pending = true;
-    s->lr_status = r->status_code;
-    s->lr_grpc = r->grpc_status;
-    pw_buf_set(&s->lr_details, r->details, r->details_len);
-    pw_map_copy(&s->lr_headers, r->headers);
-    pw_buf_set(&s->lr_body, r->body, r->body_len);
+    return a;
 }
 
 /* The canned answer for a callout, or NULL. */
@@ -416,602 +310,512 @@ static json_t *rp_canned_for(struct rp *rp, const char *upstream, const char *pa
     return NULL;
 }
 
-static void rp_push_event(struct rp *rp, struct rp_event *e)
+static json_t *rp_callback_json(const struct plugin_event *ev)
 {
-    struct rp_event **pp = &rp->events;
-
-    /* Sorted by time; equal times keep their order. */
-    while (*pp != NULL && (*pp)->at_ms <= e->at_ms)
-        pp = &(*pp)->next;
-    e->next = *pp;
-    *pp = e;
+    json_t *j = json_pack("{ss ss ss ss}", "event", "callback", "plugin", ev->plugin, "callback",
+                          ev->callback, "result", ev->result);
+    if (strstr(ev->callback, "_body") != NULL) {
+        json_object_set_new(j, "body", rp_evbuffer_json(ev->chunk));
+        json_object_set_new(j, "end_of_stream", json_boolean(ev->end_of_stream));
+    } else if (ev->stream != NULL) {
+        bool trailers = strstr(ev->callback, "_trailers") != NULL;
+        enum pw_map_type t = ev->dir == 0
+                                 ? (trailers ? PW_MAP_REQUEST_TRAILERS : PW_MAP_REQUEST_HEADERS)
+                                 : (trailers ? PW_MAP_RESPONSE_TRAILERS : PW_MAP_RESPONSE_HEADERS);
+        json_object_set_new(j, trailers ? "trailers" : "headers",
+                            rp_stream_map_json(ev->stream, t));
+    }
+    return j;
 }
 
-static enum pw_status rp_http_call(void *host, struct pw_root *root, uint32_t token,
-                                   const struct pw_http_call *call)
+static void rp_observe(void *arg, const struct plugin_event *ev)
 {
-    struct rp *rp = host;
-    const char *path = pw_map_value(call->headers, ":path");
-    json_t *canned = rp_canned_for(rp, call->upstream, path);
-    struct rp_event *e = calloc(1, sizeof(*e));
-    json_t *ev = json_pack("{ss ss si ss ss ss si}", "event", "callout", "plugin",
-                           pw_root_name(root), "token", (int)token, "upstream", call->upstream,
-                           "method", pw_map_value(call->headers, ":method"), "path", path,
-                           "timeout_ms", (int)call->timeout_ms);
+    struct rp *rp = arg;
+    struct rp_stream *rs = ev->stream != NULL ? ev->stream->down_ctx : NULL;
+    static const char *dirs[] = {"request", "response", "downstream", "upstream"};
+    const char *dir = ev->dir >= 0 && ev->dir < 4 ? dirs[ev->dir] : "?";
+    json_t *j = NULL;
 
-    if (e == NULL) {
-        json_decref(ev);
-        return PW_INTERNAL_FAILURE;
+    switch (ev->kind) {
+    case PLUGIN_EV_STARTED:
+        j = json_pack("{ss ss ss}", "event", "plugin_started", "plugin", ev->plugin, "abi",
+                      ev->abi);
+        if (ev->vm_of != NULL)
+            json_object_set_new(j, "shares_vm_of", json_string(ev->vm_of));
+        break;
+    case PLUGIN_EV_START_FAILED:
+        rp->failed = true;
+        j = json_pack("{ss ss ss}", "event", "start_failed", "plugin", ev->plugin, "reason",
+                      ev->text);
+        break;
+    case PLUGIN_EV_CALLBACK:
+        j = rp_callback_json(ev);
+        break;
+    case PLUGIN_EV_CONTINUE:
+        j = json_pack("{ss ss}", "event", "continue", "direction", dir);
+        break;
+    case PLUGIN_EV_CLOSE:
+        j = json_pack("{ss ss}", "event", "close", "direction", dir);
+        break;
+    case PLUGIN_EV_LOCAL_REPLY:
+        j = json_pack("{ss si ss si}", "event", "local_reply", "status", (int)ev->status, "details",
+                      ev->text, "grpc_status", (int)ev->grpc_status);
+        json_object_set_new(j, "body", rp_bytes_json(ev->body, ev->body_len));
+        json_object_set_new(j, "headers", rp_pairs_json(ev->headers));
+        break;
+    case PLUGIN_EV_FAIL_OPEN:
+        j = json_pack("{ss ss}", "event", "fail_open", "plugin", ev->plugin);
+        break;
+    case PLUGIN_EV_FAIL_CLOSED:
+        j = json_pack("{ss ss}", "event", "fail_closed", "plugin", ev->plugin);
+        break;
+    case PLUGIN_EV_TRAP:
+        rp->failed = true;
+        j = json_pack("{ss ss ss ss so}", "event", "trap", "plugin", ev->plugin, "callback",
+                      ev->callback, "reason", ev->text, "backtrace",
+                      rp_backtrace_json(ev->backtrace));
+        break;
+    case PLUGIN_EV_LOG:
+        j = json_pack("{ss ss ss}", "event", "log", "level", rp_level_name(ev->level), "message",
+                      ev->text);
+        break;
+    case PLUGIN_EV_TICK:
+        j = json_pack("{ss ss}", "event", "tick", "plugin", ev->plugin);
+        break;
+    case PLUGIN_EV_QUEUE_READY:
+        j = json_pack("{ss si}", "event", "queue_ready", "queue", (int)ev->queue);
+        break;
+    case PLUGIN_EV_CALLOUT: {
+        json_t *c = rp_canned_for(rp, ev->upstream, ev->path);
+        bool fail = c == NULL || json_is_true(json_object_get(c, "fail"));
+        j = json_pack("{ss ss si ss ss ss si ss}", "event", "callout", "plugin", ev->plugin,
+                      "token", (int)ev->token, "upstream", ev->upstream, "method",
+                      ev->method ? ev->method : "", "path", ev->path ? ev->path : "", "timeout_ms",
+                      (int)ev->timeout_ms, "answer", fail ? "failed" : "canned");
+        break;
     }
-    bool fail = canned == NULL || json_is_true(json_object_get(canned, "fail"));
-    json_object_set_new(ev, "answer", json_string(fail ? "failed" : "canned"));
-    rp_emit(rp, rp->current, ev);
-    e->kind = RP_EV_CALLOUT;
-    e->plugin = rp_plugin_of_root(rp, root);
-    e->token = token;
-    e->canned = fail ? NULL : canned;
-    uint64_t delay =
-        canned != NULL ? (uint64_t)json_integer_value(json_object_get(canned, "delay_ms")) : 0;
-    if (!fail && call->timeout_ms != 0 && delay > call->timeout_ms) {
-        delay = call->timeout_ms;
-        e->timed_out = true;
+    case PLUGIN_EV_CALLOUT_RESPONSE:
+        j = json_pack("{ss ss si ss}", "event", "callout_response", "plugin", ev->plugin, "token",
+                      (int)ev->token, "status", ev->text);
+        break;
+    case PLUGIN_EV_CALLOUT_CANCELLED:
+        j = json_pack("{ss ss si}", "event", "callout_cancelled", "plugin", ev->plugin, "token",
+                      (int)ev->token);
+        break;
+    case PLUGIN_EV_VM_REPLACED:
+        j = json_pack("{ss ss}", "event", "plugin_reload", "plugin", ev->plugin);
+        break;
+    case PLUGIN_EV_ROOT_DELETED:
+        j = json_pack("{ss ss}", "event", "root_deleted", "plugin", ev->plugin);
+        break;
+    case PLUGIN_EV_ROOT_DONE_PENDING:
+        j = json_pack("{ss ss}", "event", "root_done_pending", "plugin", ev->plugin);
+        break;
+    case PLUGIN_EV_ROOT_DONE_TIMEOUT:
+        j = json_pack("{ss ss}", "event", "root_done_timeout", "plugin", ev->plugin);
+        break;
     }
-    e->at_ms = rp->now_ms + delay;
-    rp_push_event(rp, e);
-    return PW_OK;
+    if (j != NULL)
+        rp_emit(rp, rs, j);
 }
 
-static void rp_cancel(void *host, struct pw_root *root, uint32_t token)
-{
-    struct rp *rp = host;
+/* ---- The callout transport: canned answers --------------------------------------------- */
 
-    for (struct rp_event **pp = &rp->events; *pp != NULL; pp = &(*pp)->next) {
-        struct rp_event *e = *pp;
-        if (e->kind == RP_EV_CALLOUT && e->token == token &&
-            e->plugin == rp_plugin_of_root(rp, root)) {
-            *pp = e->next;
-            free(e);
-            rp_emit(rp, rp->current,
-                    json_pack("{ss ss si}", "event", "callout_cancelled", "plugin",
-                              pw_root_name(root), "token", (int)token));
+static uint64_t rp_wall_ns(void *env)
+{
+    return RP_EPOCH_NS + rp_now(env) * 1000000u;
+}
+
+static bool rp_cluster_known(void *env, const char *name)
+{
+    struct rp *rp = env;
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(rp->upstreams, i, v)
+    {
+        if (strcmp(json_string_value(v), name) == 0)
+            return true;
+    }
+    json_array_foreach(rp->canned, i, v)
+    {
+        const char *u = json_string_value(json_object_get(v, "upstream"));
+        if (u != NULL && strcmp(u, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void rp_canned_unlink(struct rp_canned *k)
+{
+    for (struct rp_canned **pp = &k->rp->in_flight; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == k) {
+            *pp = k->next;
             return;
         }
     }
 }
 
-static void rp_set_tick(void *host, struct pw_root *root, uint32_t period_ms)
+static void rp_canned_fire(struct plugin_timer *t)
 {
-    struct rp *rp = host;
-    struct rp_plugin *p = rp_plugin_of_root(rp, root);
-
-    if (p == NULL)
-        return;
-    p->tick_ms = period_ms;
-    p->next_tick_ms = rp->now_ms + period_ms;
-}
-
-static void rp_post_queue(void *host, struct pw_vm *vm, uint32_t ctx, uint32_t queue)
-{
-    struct rp *rp = host;
-    struct rp_event *e = calloc(1, sizeof(*e));
-
-    if (e == NULL)
-        return;
-    e->kind = RP_EV_QUEUE;
-    e->vm = vm;
-    e->ctx = ctx;
-    e->queue = queue;
-    e->at_ms = rp->now_ms;
-    rp_push_event(rp, e);
-}
-
-static const char *rp_level_name(enum pw_log_level l)
-{
-    static const char *names[] = {"trace", "debug", "info", "warn", "error", "critical"};
-    return l <= PW_LOG_CRITICAL ? names[l] : "?";
-}
-
-static void rp_log(void *host, enum pw_log_level level, const char *line, size_t len)
-{
-    struct rp *rp = host;
-
-    rp_emit(rp, rp->current,
-            json_pack("{ss ss ss%}", "event", "log", "level", rp_level_name(level), "message", line,
-                      len));
-}
-
-static uint64_t rp_clock(void *host, bool monotonic)
-{
-    struct rp *rp = host;
-
-    return (monotonic ? 0 : RP_EPOCH_NS) + rp->now_ms * 1000000u;
-}
-
-static void rp_failed(void *host, struct pw_vm *vm, const char *plugin, const char *callback,
-                      const char *reason, const char *backtrace)
-{
-    struct rp *rp = host;
-    json_t *bt = json_array();
-
-    while (*backtrace) {
-        const char *nl = strchr(backtrace, '\n');
-        size_t n = nl != NULL ? (size_t)(nl - backtrace) : strlen(backtrace);
-        json_array_append_new(bt, json_stringn(backtrace, n));
-        backtrace += n + (nl != NULL);
-    }
-    rp->failed = true;
-    rp_emit(rp, rp->current,
-            json_pack("{ss ss ss ss so}", "event", "trap", "plugin", plugin, "callback", callback,
-                      "reason", reason, "backtrace", bt));
-}
-
-static void rp_root_deleted(void *host, struct pw_root *root)
-{
-    struct rp *rp = host;
-
-    for (int i = 0; i < rp->nplugins; i++) {
-        struct rp_plugin *p = &rp->plugins[i];
-        if (p->root == root) {
-            if (rp->shutting_down)
-                rp_emit(rp, NULL, json_pack("{ss ss}", "event", "root_deleted", "plugin", p->name));
-            p->root = NULL;
-            p->tick_ms = 0;
-        }
-    }
-}
-
-static enum pw_log_level rp_log_level(void *host)
-{
-    return ((struct rp *)host)->log_level;
-}
-
-static const struct pw_host_ops rp_ops = {
-    .stream_map = rp_stream_map,
-    .stream_buffer = rp_stream_buffer,
-    .stream_info = rp_stream_info,
-    .continue_stream = rp_continue,
-    .close_stream = rp_close,
-    .send_local_response = rp_local_reply,
-    .http_call = rp_http_call,
-    .cancel_http_call = rp_cancel,
-    .set_tick_period = rp_set_tick,
-    .post_queue_ready = rp_post_queue,
-    .log = rp_log,
-    .log_level = rp_log_level,
-    .clock_ns = rp_clock,
-    .vm_failed = rp_failed,
-    .root_deleted = rp_root_deleted,
-};
-
-/* ---- The chain ------------------------------------------------------------------------ */
-
-static const char *rp_action_name(enum pw_action a)
-{
-    return a == PW_ACTION_CONTINUE ? "continue" : a == PW_ACTION_PAUSE ? "pause" : "failed";
-}
-
-static const char *rp_phase_callback(enum rp_phase p)
-{
-    switch (p) {
-    case RP_REQ_HEADERS:
-        return "proxy_on_request_headers";
-    case RP_REQ_BODY:
-        return "proxy_on_request_body";
-    case RP_REQ_TRAILERS:
-        return "proxy_on_request_trailers";
-    case RP_RESP_HEADERS:
-        return "proxy_on_response_headers";
-    case RP_RESP_TRAILERS:
-        return "proxy_on_response_trailers";
-    default:
-        return "proxy_on_response_body";
-    }
-}
-
-/* Runs the current phase's callback of plugin i. */
-static enum pw_action rp_run_callback(struct rp_stream *s, int i)
-{
-    struct rp *rp = s->rp;
-    struct rp_plugin *p = &rp->plugins[i];
-    enum pw_action a;
-
-    if (p->vm == NULL || pw_vm_failed(p->vm))
-        return p->policy == RP_FAIL_OPEN ? PW_ACTION_CONTINUE : PW_ACTION_FAILED;
-    if (s->ctx[i] == NULL) {
-        rp->current = s;
-        s->ctx[i] = pw_stream_new(p->root, s);
-        rp->current = NULL;
-        if (s->ctx[i] == NULL)
-            return PW_ACTION_FAILED;
-    }
-    rp->current = s;
-    /* end_of_stream: nothing follows in that direction (no body, no trailers). */
-    bool eos = s->chunk_eos && !s->has_map[s->phase == RP_REQ_BODY ? 1 : 3];
-    switch (s->phase) {
-    case RP_REQ_HEADERS:
-        a = pw_stream_request_headers(s->ctx[i], s->maps[0].count,
-                                      !s->has_body[0] && !s->has_map[1]);
-        break;
-    case RP_REQ_BODY:
-        a = pw_stream_request_body(s->ctx[i], s->body[0].len, eos);
-        break;
-    case RP_REQ_TRAILERS:
-        a = pw_stream_request_trailers(s->ctx[i], s->maps[1].count);
-        break;
-    case RP_RESP_HEADERS:
-        a = pw_stream_response_headers(s->ctx[i], s->maps[2].count,
-                                       !s->has_body[1] && !s->has_map[3]);
-        break;
-    case RP_RESP_TRAILERS:
-        a = pw_stream_response_trailers(s->ctx[i], s->maps[3].count);
-        break;
-    default:
-        a = pw_stream_response_body(s->ctx[i], s->body[1].len, eos);
-        break;
-    }
-    rp->current = NULL;
-    json_t *ev = json_pack("{ss ss ss ss}", "event", "callback", "plugin", p->name, "callback",
-                           rp_phase_callback(s->phase), "result", rp_action_name(a));
-    if (s->phase == RP_REQ_HEADERS || s->phase == RP_RESP_HEADERS)
-        json_object_set_new(ev, "headers",
-                            rp_map_json(&s->maps[s->phase == RP_REQ_HEADERS ? 0 : 2]));
-    else if (s->phase == RP_REQ_TRAILERS || s->phase == RP_RESP_TRAILERS)
-        json_object_set_new(ev, "trailers",
-                            rp_map_json(&s->maps[s->phase == RP_REQ_TRAILERS ? 1 : 3]));
-    else {
-        struct pw_buf *b = &s->body[s->phase == RP_REQ_BODY ? 0 : 1];
-        json_object_set_new(ev, "body", rp_bytes_json(b->data, b->len));
-        json_object_set_new(ev, "end_of_stream", json_boolean(eos));
-    }
-    rp_emit(rp, s, ev);
-    return a;
-}
-
-/* Turns maps[2]/body[1] into the local reply and restarts the response path. */
-static void rp_apply_local_reply(struct rp_stream *s)
-{
-    char status[16];
-    json_t *ev = json_pack("{ss si ss% si}", "event", "local_reply", "status", (int)s->lr_status,
-                           "details", s->lr_details.data ? (const char *)s->lr_details.data : "",
-                           s->lr_details.len, "grpc_status", (int)s->lr_grpc);
-
-    json_object_set_new(ev, "body", rp_bytes_json(s->lr_body.data, s->lr_body.len));
-    json_object_set_new(ev, "headers", rp_map_json(&s->lr_headers));
-    rp_emit(s->rp, s, ev);
-
-    pw_map_clear(&s->maps[2]);
-    snprintf(status, sizeof(status), "%u", s->lr_status);
-    pw_map_add(&s->maps[2], ":status", 7, status, strlen(status));
-    for (uint32_t i = 0; i < s->lr_headers.count; i++)
-        pw_map_add(&s->maps[2], s->lr_headers.items[i].key, s->lr_headers.items[i].key_len,
-                   s->lr_headers.items[i].value, s->lr_headers.items[i].value_len);
-    s->has_map[2] = true;
-    pw_map_clear(&s->maps[3]);
-    s->has_map[3] = false;
-    pw_buf_set(&s->body[1], s->lr_body.data, s->lr_body.len);
-    s->has_body[1] = s->lr_body.len > 0;
-    s->local_pending = false;
-    s->local_reply = true;
-    s->in_stage = false;
-    s->response_ready = true;
-    s->paused = false;
-    s->resume = false;
-    s->phase = RP_RESP_HEADERS;
-    s->at = s->rp->nplugins - 1;
-}
-
-/* Fails the stream closed after a trap: 503, as Envoy's wasm_fail_stream. */
-static void rp_fail_closed(struct rp_stream *s)
-{
-    if (s->local_reply)
-        return;
-    s->local_pending = true;
-    s->lr_status = 503;
-    s->lr_grpc = -1;
-    pw_map_clear(&s->lr_headers);
-    pw_buf_set(&s->lr_details, "wasm_fail_stream", 16);
-    pw_buf_set(&s->lr_body, "wasm_fail_stream", 16);
-}
-
-static void rp_stream_finish(struct rp_stream *s)
-{
-    struct rp *rp = s->rp;
-
-    if (s->reset) {
-        rp_emit(rp, s, json_pack("{ss}", "event", "reset"));
-    } else if (s->phase == RP_DONE) {
-        json_t *ev = json_pack("{ss ss}", "event", "response", "source",
-                               s->local_reply ? "local" : "upstream");
-        json_object_set_new(ev, "headers", rp_map_json(&s->maps[2]));
-        json_object_set_new(ev, "body", rp_bytes_json(s->body[1].data, s->body[1].len));
-        if (s->has_map[3])
-            json_object_set_new(ev, "trailers", rp_map_json(&s->maps[3]));
-        rp_emit(rp, s, ev);
-    } else {
-        rp_emit(rp, s,
-                json_pack("{ss ss}", "event", "unfinished", "state",
-                          s->paused ? "paused, never resumed" : "no response"));
-    }
-    rp->current = s;
-    s->phase = RP_DONE;
-    for (int i = 0; i < rp->nplugins; i++) {
-        if (s->ctx[i] != NULL)
-            pw_stream_end(s->ctx[i]);
-        s->ctx[i] = NULL;
-    }
-    rp->current = NULL;
-    rp_emit(rp, s, json_pack("{ss}", "event", "end"));
-}
-
-/*
- * Body phase, per plugin: the body it is to get (body_in) is delivered in chunks of
- * --body-chunk bytes into body (what proxy_get_buffer_bytes sees). Continue lets the
- * buffered bytes through (body_out); Pause before the end keeps them buffered, so the
- * next call sees the cumulative size (Envoy's StopIterationAndBuffer); Pause at the end
- * waits for proxy_continue_stream. This delivers the next chunk.
- */
-static void rp_body_next_chunk(struct rp_stream *s, int d)
-{
-    size_t n = s->body_in[d].len;
-
-    if (!s->in_stage) {
-        /* The plugin starts: it gets what the previous one let through. */
-        pw_buf_set(&s->body_in[d], s->body[d].data, s->body[d].len);
-        pw_buf_set(&s->body[d], NULL, 0);
-        pw_buf_set(&s->body_out[d], NULL, 0);
-        s->in_stage = true;
-        n = s->body_in[d].len;
-    }
-    if (s->rp->body_chunk != 0 && n > s->rp->body_chunk)
-        n = s->rp->body_chunk;
-    pw_buf_append(&s->body[d], s->body_in[d].data, n);
-    pw_buf_splice(&s->body_in[d], 0, n, NULL, 0);
-    s->chunk_eos = s->body_in[d].len == 0;
-}
-
-/* The buffered bytes go through; when the body is complete, the plugin is done. */
-static bool rp_body_release(struct rp_stream *s, int d)
-{
-    pw_buf_append(&s->body_out[d], s->body[d].data, s->body[d].len);
-    pw_buf_set(&s->body[d], NULL, 0);
-    if (!s->chunk_eos)
-        return false;
-    pw_buf_set(&s->body[d], s->body_out[d].data, s->body_out[d].len);
-    s->in_stage = false;
-    return true;
-}
-
-/* The phase after the current one: body and trailers only when the message has them. */
-static enum rp_phase rp_next_phase(const struct rp_stream *s)
-{
-    switch (s->phase) {
-    case RP_REQ_HEADERS:
-        return s->has_body[0] ? RP_REQ_BODY : s->has_map[1] ? RP_REQ_TRAILERS : RP_UPSTREAM;
-    case RP_REQ_BODY:
-        return s->has_map[1] ? RP_REQ_TRAILERS : RP_UPSTREAM;
-    case RP_RESP_HEADERS:
-        return s->has_body[1] ? RP_RESP_BODY : s->has_map[3] ? RP_RESP_TRAILERS : RP_DONE;
-    case RP_RESP_BODY:
-        return s->has_map[3] ? RP_RESP_TRAILERS : RP_DONE;
-    case RP_REQ_TRAILERS:
-        return RP_UPSTREAM;
-    default:
-        return RP_DONE;
-    }
-}
-
-/* Moves the stream as far as it can go. Returns true when it finished. */
-static bool rp_advance(struct rp_stream *s)
-{
-    struct rp *rp = s->rp;
-    int n = rp->nplugins;
-
-    for (;;) {
-        if (s->reset)
-            return true;
-        if (s->local_pending) {
-            rp_apply_local_reply(s);
-            continue;
-        }
-        if (s->paused) {
-            if (!s->resume)
-                return false;
-            s->paused = false;
-            s->resume = false;
-            if (s->phase == RP_REQ_BODY || s->phase == RP_RESP_BODY)
-                rp_body_release(s, s->phase == RP_REQ_BODY ? 0 : 1);
-            s->at += s->phase < RP_UPSTREAM ? 1 : -1;
-            continue;
-        }
-        switch (s->phase) {
-        case RP_REQ_HEADERS:
-        case RP_REQ_BODY:
-        case RP_REQ_TRAILERS:
-            if (s->at >= n) {
-                s->phase = rp_next_phase(s);
-                s->at = 0;
-                if (s->phase == RP_UPSTREAM) {
-                    json_t *ev = json_pack("{ss}", "event", "forward");
-                    json_object_set_new(ev, "headers", rp_map_json(&s->maps[0]));
-                    if (s->has_body[0])
-                        json_object_set_new(ev, "body",
-                                            rp_bytes_json(s->body[0].data, s->body[0].len));
-                    if (s->has_map[1])
-                        json_object_set_new(ev, "trailers", rp_map_json(&s->maps[1]));
-                    rp_emit(rp, s, ev);
-                }
-                continue;
-            }
-            break;
-        case RP_UPSTREAM:
-            if (!s->response_ready)
-                return false;
-            s->phase = RP_RESP_HEADERS;
-            s->at = n - 1;
-            continue;
-        case RP_RESP_HEADERS:
-        case RP_RESP_BODY:
-        case RP_RESP_TRAILERS:
-            if (s->at < 0) {
-                s->phase = rp_next_phase(s);
-                s->at = n - 1;
-                continue;
-            }
-            break;
-        case RP_DONE:
-            return true;
-        }
-        s->resume = false;
-        bool body = s->phase == RP_REQ_BODY || s->phase == RP_RESP_BODY;
-        int d = s->phase == RP_REQ_BODY ? 0 : 1;
-        if (body)
-            rp_body_next_chunk(s, d);
-        enum pw_action a = rp_run_callback(s, s->at);
-        if (a == PW_ACTION_FAILED && rp->plugins[s->at].policy == RP_FAIL_OPEN) {
-            /* Fail open: the stream goes on without the plugin. */
-            rp_emit(rp, s,
-                    json_pack("{ss ss}", "event", "fail_open", "plugin", rp->plugins[s->at].name));
-            a = PW_ACTION_CONTINUE;
-            if (body)
-                s->chunk_eos = true, rp_body_release(s, d);
-        } else if (a == PW_ACTION_FAILED) {
-            s->in_stage = false;
-            if (s->phase < RP_UPSTREAM || !s->local_reply)
-                rp_fail_closed(s);
-            else
-                s->at--; /* already failing closed: go on with the others */
-            continue;
-        }
-        if (a == PW_ACTION_PAUSE) {
-            if (body && !s->chunk_eos)
-                continue; /* buffer: the next call gets the cumulative body */
-            s->paused = true;
-            continue;
-        }
-        if (body && !rp_body_release(s, d))
-            continue; /* more chunks for this plugin */
-        s->at += s->phase < RP_UPSTREAM ? 1 : -1;
-    }
-}
-
-/* Advances every open stream; finishes and drops those that are done. */
-static void rp_pump(struct rp *rp)
-{
-    bool again = true;
-
-    while (again) {
-        again = false;
-        for (struct rp_stream **pp = &rp->streams; *pp != NULL;) {
-            struct rp_stream *s = *pp;
-            if (rp_advance(s)) {
-                *pp = s->next;
-                rp_stream_finish(s);
-                for (int i = 0; i < 4; i++)
-                    pw_map_free(&s->maps[i]);
-                for (int d = 0; d < 2; d++) {
-                    pw_buf_free(&s->body[d]);
-                    pw_buf_free(&s->body_in[d]);
-                    pw_buf_free(&s->body_out[d]);
-                }
-                pw_map_free(&s->lr_headers);
-                pw_buf_free(&s->lr_body);
-                pw_buf_free(&s->lr_details);
-                free(s);
-                again = true;
-            } else {
-                pp = &s->next;
-            }
-        }
-    }
-}
-
-/* ---- Events and time -------------------------------------------------------------------- */
-
-static void rp_run_event(struct rp *rp, struct rp_event *e)
-{
-    if (e->kind == RP_EV_QUEUE) {
-        rp_emit(rp, NULL, json_pack("{ss si}", "event", "queue_ready", "queue", (int)e->queue));
-        pw_vm_queue_ready(e->vm, e->ctx, e->queue);
-        return;
-    }
-    struct rp_plugin *p = e->plugin;
-    if (p == NULL || p->root == NULL)
-        return;
+    struct rp_canned *k = (struct rp_canned *)((char *)t - offsetof(struct rp_canned, timer));
     struct pw_http_response resp = {0};
-    json_t *ev = json_pack("{ss ss si}", "event", "callout_response", "plugin", p->name, "token",
-                           (int)e->token);
-    if (e->timed_out) {
-        pw_map_add(&resp.headers, ":status", 7, "504", 3);
-        pw_buf_set(&resp.body, "upstream request timeout", 24);
-        json_object_set_new(ev, "status", json_string("504 (timeout)"));
-    } else if (e->canned != NULL) {
+    json_t *c = k->answer;
+
+    rp_canned_unlink(k);
+    if (c != NULL) {
         char status[16];
         const char *key;
         json_t *v;
-        json_int_t code = json_integer_value(json_object_get(e->canned, "status"));
+        json_int_t code = json_integer_value(json_object_get(c, "status"));
         snprintf(status, sizeof(status), "%d", code ? (int)code : 200);
         pw_map_add(&resp.headers, ":status", 7, status, strlen(status));
-        json_object_foreach(json_object_get(e->canned, "headers"), key, v)
+        json_object_foreach(json_object_get(c, "headers"), key, v)
         {
-            if (json_is_string(v))
-                pw_map_add(&resp.headers, key, strlen(key), json_string_value(v),
-                           json_string_length(v));
+            pw_map_add(&resp.headers, key, strlen(key), json_string_value(v),
+                       json_string_length(v));
         }
-        json_object_foreach(json_object_get(e->canned, "trailers"), key, v)
+        json_object_foreach(json_object_get(c, "trailers"), key, v)
         {
-            if (json_is_string(v))
-                pw_map_add(&resp.trailers, key, strlen(key), json_string_value(v),
-                           json_string_length(v));
+            pw_map_add(&resp.trailers, key, strlen(key), json_string_value(v),
+                       json_string_length(v));
         }
-        json_t *body = json_object_get(e->canned, "body");
+        json_t *body = json_object_get(c, "body");
         if (json_is_string(body))
             pw_buf_set(&resp.body, json_string_value(body), json_string_length(body));
-        json_object_set_new(ev, "status", json_string(status));
-    } else {
-        json_object_set_new(ev, "status", json_string("failed"));
     }
-    rp_emit(rp, NULL, ev);
-    pw_root_http_call_response(p->root, e->token, e->canned != NULL ? &resp : NULL);
+    plugin_callout_answer(k->c, c != NULL ? &resp : NULL);
     pw_map_free(&resp.headers);
     pw_map_free(&resp.trailers);
     pw_buf_free(&resp.body);
+    free(k);
 }
 
-/* Runs ticks and events up to time t (inclusive), in time order, pumping streams. */
-static void rp_advance_time(struct rp *rp, uint64_t t)
+static int rp_callout_start(void *env, struct plugin_callout *c, const struct plugin_callout_req *r)
 {
-    for (;;) {
-        uint64_t next = UINT64_MAX;
-        struct rp_plugin *tick = NULL;
+    struct rp *rp = env;
+    json_t *canned = rp_canned_for(rp, r->cluster, pw_map_value(r->headers, ":path"));
+    struct rp_canned *k = calloc(1, sizeof(*k));
 
-        for (int i = 0; i < rp->nplugins; i++) {
-            struct rp_plugin *p = &rp->plugins[i];
-            if (p->tick_ms != 0 && p->root != NULL && p->next_tick_ms < next) {
-                next = p->next_tick_ms;
-                tick = p;
-            }
-        }
-        bool event_first = rp->events != NULL && rp->events->at_ms <= next;
-        if (event_first)
-            next = rp->events->at_ms;
-        if (next > t)
+    if (k == NULL)
+        return -1;
+    k->rp = rp;
+    k->c = c;
+    k->answer = canned != NULL && !json_is_true(json_object_get(canned, "fail")) ? canned : NULL;
+    plugin_callout_set_cookie(c, k);
+    plugin_timer_init(&k->timer, rp->w, rp_canned_fire);
+    uint64_t delay = k->answer != NULL
+                         ? (uint64_t)json_integer_value(json_object_get(k->answer, "delay_ms"))
+                         : 0;
+    plugin_timer_arm(&k->timer, delay);
+    k->next = rp->in_flight;
+    rp->in_flight = k;
+    return 0;
+}
+
+static void rp_callout_cancel(void *env, struct plugin_callout *c)
+{
+    struct rp_canned *k = plugin_callout_cookie(c);
+    if (k == NULL)
+        return;
+    plugin_timer_cancel(&k->timer);
+    rp_canned_unlink(k);
+    free(k);
+}
+
+static const struct plugin_env_ops rp_env_ops = {
+    .wall_ns = rp_wall_ns,
+    .cluster_known = rp_cluster_known,
+    .callout_start = rp_callout_start,
+    .callout_cancel = rp_callout_cancel,
+};
+
+/* ---- The event loop, on the virtual clock --------------------------------------------- */
+
+/* Runs what the loop has to do now (deferred stream work, queue wake-ups); from inside
+ * the loop (a deferred callback), the loop itself goes on afterwards. */
+static void rp_drain(struct rp *rp)
+{
+    if (rp->in_loop)
+        return;
+    rp->in_loop = true;
+    do {
+        event_base_loop(rp->base, EVLOOP_NONBLOCK);
+    } while (event_base_get_num_events(rp->base, EVENT_BASE_COUNT_ACTIVE) > 0 ||
+             plugin_worker_has_mail(rp->w));
+    rp->in_loop = false;
+}
+
+/* Moves the clock to t, running the timers due on the way in order. */
+static void rp_advance(struct rp *rp, uint64_t t)
+{
+    rp_drain(rp);
+    while (plugin_worker_step(rp->w, t))
+        rp_drain(rp);
+}
+
+/* ---- The recorded downstream: the client of the traffic file ----------------------------- */
+
+static void rp_stream_free(struct rp_stream *rs)
+{
+    struct rp *rp = rs->rp;
+    for (struct rp_stream **pp = &rp->streams; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == rs) {
+            *pp = rs->next;
             break;
-        if (next > rp->now_ms)
-            rp->now_ms = next;
-        if (event_first) {
-            struct rp_event *e = rp->events;
-            rp->events = e->next;
-            rp_run_event(rp, e);
-            free(e);
-        } else {
-            tick->next_tick_ms += tick->tick_ms;
-            rp_emit(rp, NULL, json_pack("{ss ss}", "event", "tick", "plugin", tick->name));
-            pw_root_tick(tick->root);
         }
-        rp_pump(rp);
     }
-    if (t > rp->now_ms)
-        rp->now_ms = t;
+    event_del(&rs->work);
+    json_decref(rs->response);
+    evbuffer_free(rs->fwd_body);
+    evbuffer_free(rs->resp_body);
+    free(rs);
+}
+
+/* Ends rs: what the client got (or its reset), then the filters' end (on_done, on_log,
+ * on_delete), then "end". */
+static void rp_stream_end(struct rp_stream *rs, const char *unfinished)
+{
+    struct rp *rp = rs->rp;
+    struct stream *s = rs->s;
+
+    if (unfinished != NULL) {
+        rp_emit(rp, rs, json_pack("{ss ss}", "event", "unfinished", "state", unfinished));
+    } else if (rs->reset) {
+        rp_emit(rp, rs, json_pack("{ss}", "event", "reset"));
+    } else {
+        json_t *ev = json_pack("{ss ss}", "event", "response", "source",
+                               s->local_reply ? "local" : "upstream");
+        json_object_set_new(ev, "headers", rp_stream_map_json(s, PW_MAP_RESPONSE_HEADERS));
+        json_object_set_new(ev, "body", rp_evbuffer_json(rs->resp_body));
+        if (s->dir[1].trailers_out)
+            json_object_set_new(ev, "trailers", rp_stream_map_json(s, PW_MAP_RESPONSE_TRAILERS));
+        rp_emit(rp, rs, ev);
+    }
+    rs->s = NULL;
+    stream_destroy(s); /* the filters' done hooks: on_done, on_log, on_delete */
+    rp_emit(rp, rs, json_pack("{ss}", "event", "end"));
+    rp_stream_free(rs);
+}
+
+static void rp_deliver_response(struct rp_stream *rs);
+
+/* Deferred work of a stream, from the event loop (never under the runner). */
+static void rp_work_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rp_stream *rs = arg;
+    if (rs->answered || rs->reset) {
+        rp_stream_end(rs, NULL);
+        return;
+    }
+    if (rs->response != NULL && rs->req_complete && !rs->aborted)
+        rp_deliver_response(rs);
+}
+
+static void rp_schedule(struct rp_stream *rs)
+{
+    if (!event_pending(&rs->work, EV_TIMEOUT, NULL))
+        event_active(&rs->work, EV_TIMEOUT, 0);
+}
+
+static struct rp_stream *rs_of(struct stream *s)
+{
+    return s->down_ctx;
+}
+
+static void down_response_headers(struct stream *s, bool eos)
+{
+    if (eos) {
+        rs_of(s)->answered = true;
+        rp_schedule(rs_of(s));
+    }
+}
+
+static void down_response_body(struct stream *s, struct evbuffer *body, bool eos)
+{
+    struct rp_stream *rs = rs_of(s);
+    evbuffer_add_buffer(rs->resp_body, body);
+    if (eos) {
+        rs->answered = true;
+        rp_schedule(rs);
+    }
+}
+
+static void down_response_trailers(struct stream *s)
+{
+    rs_of(s)->answered = true;
+    rp_schedule(rs_of(s));
+}
+
+static void down_resume_request(struct stream *s)
+{
+}
+
+static void down_reset(struct stream *s)
+{
+    rs_of(s)->reset = true;
+    rp_schedule(rs_of(s));
+}
+
+static size_t down_backlog(struct stream *s)
+{
+    return 0;
+}
+
+/* The recorded connection: its destination, the request number as its id. */
+static void down_conn_info(struct stream *s, struct stream_conn_info *out)
+{
+    struct rp_stream *rs = rs_of(s);
+    memset(out, 0, sizeof(*out));
+    snprintf(out->local, sizeof(out->local), "%.*s", (int)sizeof(out->local) - 1, rs->dst);
+    out->id = (uint64_t)rs->id;
+}
+
+static const struct stream_downstream_ops rp_down_ops = {
+    .response_headers = down_response_headers,
+    .response_body = down_response_body,
+    .response_trailers = down_response_trailers,
+    .resume_request = down_resume_request,
+    .reset = down_reset,
+    .backlog = down_backlog,
+    .conn_info = down_conn_info,
+};
+
+/* ---- The canned upstream: the recorded response --------------------------------------- */
+
+/* The request is whole at the upstream side: "forward", then the response if it came. */
+static void up_request_complete(struct rp_stream *rs)
+{
+    struct stream *s = rs->s;
+    json_t *ev = json_pack("{ss}", "event", "forward");
+    json_object_set_new(ev, "headers", rp_stream_map_json(s, PW_MAP_REQUEST_HEADERS));
+    if (evbuffer_get_length(rs->fwd_body) > 0)
+        json_object_set_new(ev, "body", rp_evbuffer_json(rs->fwd_body));
+    if (s->req_trailers.n > 0)
+        json_object_set_new(ev, "trailers", rp_stream_map_json(s, PW_MAP_REQUEST_TRAILERS));
+    rp_emit(rs->rp, rs, ev);
+    rs->req_complete = true;
+    if (rs->response != NULL)
+        rp_schedule(rs);
+}
+
+static void up_request_headers(struct stream *s, bool eos)
+{
+    struct rp_stream *rs = rs_of(s);
+    rs->forwarded = true;
+    snprintf(s->upstream_addr, sizeof(s->upstream_addr), "%.*s", (int)sizeof(s->upstream_addr) - 1,
+             rs->dst);
+    if (eos)
+        up_request_complete(rs);
+}
+
+static void up_request_body(struct stream *s, struct evbuffer *body, bool eos)
+{
+    struct rp_stream *rs = rs_of(s);
+    evbuffer_add_buffer(rs->fwd_body, body);
+    if (eos)
+        up_request_complete(rs);
+}
+
+static void up_request_trailers(struct stream *s)
+{
+    up_request_complete(rs_of(s));
+}
+
+static void up_resume_response(struct stream *s)
+{
+}
+
+static void up_abort(struct stream *s)
+{
+    rs_of(s)->aborted = true;
+}
+
+static size_t up_backlog(struct stream *s)
+{
+    return 0;
+}
+
+static const struct stream_upstream_ops rp_up_ops = {
+    .request_headers = up_request_headers,
+    .request_body = up_request_body,
+    .request_trailers = up_request_trailers,
+    .resume_response = up_resume_response,
+    .abort = up_abort,
+    .backlog = up_backlog,
+};
+
+/* Headers of a packet into a stream's list; host becomes the authority, content-length
+ * the length. */
+static void rp_add_headers(struct stream *s, struct stream_headers *h, json_t *obj, bool request)
+{
+    const char *key;
+    json_t *v;
+    char num[32];
+
+    json_object_foreach(obj, key, v)
+    {
+        const char *val = json_string_value(v);
+        if (val == NULL) {
+            snprintf(num, sizeof(num), "%g", json_number_value(v));
+            val = num;
+        }
+        if (request && strcasecmp(key, "host") == 0)
+            continue;
+        if (strcasecmp(key, "content-length") == 0)
+            continue;
+        stream_headers_add(s, h, key, strlen(key), val, strlen(val));
+    }
+}
+
+/* Feeds body bytes into direction d in --body-chunk pieces; eos after the last. */
+static void rp_feed_body(struct rp_stream *rs, int d, const char *body, size_t len, bool eos)
+{
+    struct rp *rp = rs->rp;
+    size_t chunk = rp->body_chunk ? rp->body_chunk : len;
+    size_t off = 0;
+    do {
+        if (rs->s == NULL || rs->s->reset)
+            return;
+        size_t n = len - off < chunk ? len - off : chunk;
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add(b, body + off, n);
+        off += n;
+        bool last = off >= len;
+        if (d == 0)
+            stream_request_body(rs->s, b, last && eos);
+        else
+            stream_response_body(rs->s, b, last && eos);
+        evbuffer_free(b);
+        rp_drain(rp);
+    } while (off < len);
+}
+
+static void rp_deliver_response(struct rp_stream *rs)
+{
+    struct stream *s = rs->s;
+    json_t *pkt = rs->response;
+    json_t *st = json_object_get(pkt, "status");
+    json_t *body = json_object_get(pkt, "body");
+    json_t *trailers = json_object_get(pkt, "trailers");
+    bool has_trailers = json_is_object(trailers) && json_object_size(trailers) > 0;
+    size_t blen = json_is_string(body) ? json_string_length(body) : 0;
+
+    rs->response = NULL;
+    s->status = json_is_integer(st) ? (int)json_integer_value(st) : 200;
+    s->details = "via_upstream";
+    rp_add_headers(s, &s->resp_headers, json_object_get(pkt, "headers"), false);
+    s->resp_content_length = has_trailers ? -1 : (int64_t)blen;
+    bool eos = blen == 0 && !has_trailers;
+    stream_response_headers(s, eos);
+    rp_drain(rs->rp);
+    if (!eos && blen > 0)
+        rp_feed_body(rs, 1, json_string_value(body), blen, !has_trailers);
+    if (has_trailers && rs->s != NULL && !rs->s->reset) {
+        rp_add_headers(s, &s->resp_trailers, trailers, false);
+        stream_response_trailers(s);
+    }
+    json_decref(pkt);
 }
 
 /* ---- Traffic ------------------------------------------------------------------------- */
@@ -1077,6 +881,13 @@ static int rp_check_traffic(json_t *root, char *err, size_t errlen)
                      RP_MAX_DELTA_MS);
             return -1;
         }
+        json_t *st = json_object_get(pkt, "status");
+        if (st != NULL && (!json_is_integer(st) || json_integer_value(st) < 100 ||
+                           json_integer_value(st) > 599)) {
+            snprintf(err, errlen, "packet %zu: field \"status\" must be an integer from 100 to 599",
+                     i);
+            return -1;
+        }
         static const char *maps[] = {"headers", "query_params", "trailers"};
         for (size_t k = 0; k < 3; k++) {
             json_t *m = json_object_get(pkt, maps[k]), *v;
@@ -1118,47 +929,34 @@ json_t *rp_traffic_parse(const char *text, size_t len, char *err, size_t errlen)
     return j;
 }
 
-static void rp_add_json_headers(struct pw_map *m, json_t *obj)
+static void rp_endpoint(json_t *pkt, const char *ip, const char *port, char *out, size_t len)
 {
-    const char *key;
-    json_t *v;
-    char num[32];
-
-    json_object_foreach(obj, key, v)
-    {
-        const char *s = json_string_value(v);
-        if (s == NULL) {
-            snprintf(num, sizeof(num), "%g", json_number_value(v));
-            s = num;
-        }
-        pw_map_add(m, key, strlen(key), s, strlen(s));
-    }
+    char a[64], p[16], err[256];
+    rp_field_str(pkt, ip, true, a, sizeof(a), 0, err, sizeof(err));
+    rp_field_str(pkt, port, true, p, sizeof(p), 0, err, sizeof(err));
+    snprintf(out, len, "%s:%s", a, p);
 }
 
-static void rp_reload_failed(struct rp *rp);
-
+/* A request packet: a stream starts on the chain. */
 static void rp_request(struct rp *rp, json_t *pkt)
 {
-    rp_reload_failed(rp);
-    struct rp_stream *s = calloc(1, sizeof(*s));
-    char sip[64], sp[16], dip[64], dp[16], buf[256];
+    struct rp_stream *rs = calloc(1, sizeof(*rs));
+    struct stream *s = rs != NULL ? stream_create(rp->base, rp->chain, &rp->limits) : NULL;
 
-    if (s == NULL)
+    if (s == NULL) {
+        fprintf(stderr, "wasp replay: out of memory\n");
+        free(rs);
         return;
-    s->rp = rp;
-    s->id = ++rp->nrequests;
-    s->start_ms = rp->now_ms;
-    rp_field_str(pkt, "sip", true, sip, sizeof(sip), 0, buf, sizeof(buf));
-    rp_field_str(pkt, "sp", true, sp, sizeof(sp), 0, buf, sizeof(buf));
-    rp_field_str(pkt, "dip", true, dip, sizeof(dip), 0, buf, sizeof(buf));
-    rp_field_str(pkt, "dp", true, dp, sizeof(dp), 0, buf, sizeof(buf));
-    snprintf(s->src, sizeof(s->src), "%s:%s", sip, sp);
-    snprintf(s->dst, sizeof(s->dst), "%s:%s", dip, dp);
-    s->sport = (uint32_t)strtoul(sp, NULL, 10);
-    s->dport = (uint32_t)strtoul(dp, NULL, 10);
+    }
+    rs->rp = rp;
+    rs->s = s;
+    rs->id = ++rp->nrequests;
+    rs->fwd_body = evbuffer_new();
+    rs->resp_body = evbuffer_new();
+    event_assign(&rs->work, rp->base, -1, 0, rp_work_cb, rs);
+    rp_endpoint(pkt, "sip", "sp", rs->src, sizeof(rs->src));
+    rp_endpoint(pkt, "dip", "dp", rs->dst, sizeof(rs->dst));
 
-    /* Pseudo-headers first, then the recorded headers. */
-    struct pw_map *h = &s->maps[0];
     const char *method = json_string_value(json_object_get(pkt, "method"));
     const char *path = json_string_value(json_object_get(pkt, "uri_path"));
     const char *scheme = json_string_value(json_object_get(pkt, "scheme"));
@@ -1180,79 +978,84 @@ static void rp_request(struct rp *rp, json_t *pkt)
             n += (size_t)snprintf(full + n, sizeof(full) - n, "%c%s=%s", sep, qk, val);
         sep = '&';
     }
-    pw_map_add(h, ":method", 7, method != NULL ? method : "GET", strlen(method ? method : "GET"));
-    pw_map_add(h, ":path", 5, full, strlen(full));
-    const char *authority = json_is_string(host) ? json_string_value(host) : s->dst;
-    pw_map_add(h, ":authority", 10, authority, strlen(authority));
-    pw_map_add(h, ":scheme", 7, scheme != NULL ? scheme : "http", strlen(scheme ? scheme : "http"));
-    rp_add_json_headers(h, json_object_get(pkt, "headers"));
-    s->has_map[0] = true;
-    if (json_is_object(json_object_get(pkt, "trailers"))) {
-        rp_add_json_headers(&s->maps[1], json_object_get(pkt, "trailers"));
-        s->has_map[1] = true;
-    }
+    if (n >= sizeof(full))
+        n = sizeof(full) - 1;
+    method = method != NULL ? method : "GET";
+    const char *authority = json_is_string(host) ? json_string_value(host) : rs->dst;
+    s->method = stream_strdup(s, method, strlen(method));
+    s->method_len = (uint32_t)strlen(method);
+    s->method_id = h1_method_id(method, strlen(method));
+    s->path = stream_strdup(s, full, n);
+    s->path_len = (uint32_t)n;
+    s->authority = stream_strdup(s, authority, strlen(authority));
+    s->authority_len = (uint32_t)strlen(authority);
+    s->scheme = stream_strdup(s, scheme != NULL ? scheme : "http",
+                              strlen(scheme != NULL ? scheme : "http"));
+    s->http_minor = 1;
+    s->down = &rp_down_ops;
+    s->down_ctx = rs;
+    s->up = &rp_up_ops;
+    s->start_usec = RP_EPOCH_NS / 1000u + rp_now(rp) * 1000u;
+    snprintf(s->client, sizeof(s->client), "%.*s", (int)sizeof(s->client) - 1, rs->src);
+    rp_add_headers(s, &s->req_headers, json_object_get(pkt, "headers"), true);
     json_t *body = json_object_get(pkt, "body");
-    if (json_is_string(body)) {
-        pw_buf_set(&s->body[0], json_string_value(body), json_string_length(body));
-        s->has_body[0] = true;
-    }
+    json_t *trailers = json_object_get(pkt, "trailers");
+    bool has_trailers = json_is_object(trailers) && json_object_size(trailers) > 0;
+    size_t blen = json_is_string(body) ? json_string_length(body) : 0;
+    s->req_content_length = has_trailers ? -1 : (int64_t)blen;
+
     if (rp->json) {
-        s->events = json_array();
+        rs->events = json_array();
         json_array_append_new(rp->out_requests,
-                              json_pack("{si ss ss ss ss sO}", "id", s->id, "method",
-                                        method ? method : "GET", "path", full, "source", s->src,
-                                        "destination", s->dst, "events", s->events));
-        json_decref(s->events); /* out_requests holds it */
+                              json_pack("{si ss ss ss ss sO}", "id", rs->id, "method", method,
+                                        "path", full, "source", rs->src, "destination", rs->dst,
+                                        "events", rs->events));
+        json_decref(rs->events); /* out_requests holds it */
     }
-    rp_emit(rp, s,
-            json_pack("{ss ss ss ss ss}", "event", "request", "method", method ? method : "GET",
-                      "path", full, "source", s->src, "destination", s->dst));
-    /* Append: streams advance in arrival order. */
+    rp_emit(rp, rs,
+            json_pack("{ss ss ss ss ss}", "event", "request", "method", method, "path", full,
+                      "source", rs->src, "destination", rs->dst));
     struct rp_stream **pp = &rp->streams;
     while (*pp != NULL)
         pp = &(*pp)->next;
-    *pp = s;
-    rp_pump(rp);
+    *pp = rs;
+
+    bool eos = blen == 0 && !has_trailers;
+    stream_request_headers(s, eos);
+    rp_drain(rp);
+    if (!eos && blen > 0)
+        rp_feed_body(rs, 0, json_string_value(body), blen, !has_trailers);
+    if (has_trailers && rs->s != NULL && !rs->s->reset) {
+        rp_add_headers(rs->s, &rs->s->req_trailers, trailers, false);
+        stream_request_trailers(rs->s);
+        rp_drain(rp);
+    }
 }
 
+/* A response packet: the oldest open request on the reverse pair without one gets it. */
 static void rp_response(struct rp *rp, json_t *pkt, size_t index)
 {
-    char sip[64], sp[16], dip[64], dp[16], src[96], dst[96], buf[256];
+    char src[96], dst[96];
 
-    rp_field_str(pkt, "sip", true, sip, sizeof(sip), 0, buf, sizeof(buf));
-    rp_field_str(pkt, "sp", true, sp, sizeof(sp), 0, buf, sizeof(buf));
-    rp_field_str(pkt, "dip", true, dip, sizeof(dip), 0, buf, sizeof(buf));
-    rp_field_str(pkt, "dp", true, dp, sizeof(dp), 0, buf, sizeof(buf));
-    snprintf(src, sizeof(src), "%s:%s", sip, sp);
-    snprintf(dst, sizeof(dst), "%s:%s", dip, dp);
-    /* The oldest open request on the reverse address pair that has no response yet. */
-    for (struct rp_stream *s = rp->streams; s != NULL; s = s->next) {
-        if (strcmp(s->src, dst) != 0 || strcmp(s->dst, src) != 0 || s->response_ready)
+    rp_endpoint(pkt, "sip", "sp", src, sizeof(src));
+    rp_endpoint(pkt, "dip", "dp", dst, sizeof(dst));
+    for (struct rp_stream *rs = rp->streams; rs != NULL; rs = rs->next) {
+        if (strcmp(rs->src, dst) != 0 || strcmp(rs->dst, src) != 0 || rs->response_seen)
             continue;
-        if (s->local_reply) {
-            rp_emit(rp, s, json_pack("{ss}", "event", "upstream_response_ignored"));
-            s->response_ready = true;
+        rs->response_seen = true;
+        if (rs->aborted || rs->s == NULL || rs->s->local_reply) {
+            rp_emit(rp, rs, json_pack("{ss}", "event", "upstream_response_ignored"));
             return;
         }
         json_t *st = json_object_get(pkt, "status");
         char status[16];
         snprintf(status, sizeof(status), "%d",
                  json_is_integer(st) ? (int)json_integer_value(st) : 200);
-        pw_map_add(&s->maps[2], ":status", 7, status, strlen(status));
-        rp_add_json_headers(&s->maps[2], json_object_get(pkt, "headers"));
-        s->has_map[2] = true;
-        if (json_is_object(json_object_get(pkt, "trailers"))) {
-            rp_add_json_headers(&s->maps[3], json_object_get(pkt, "trailers"));
-            s->has_map[3] = true;
-        }
-        json_t *body = json_object_get(pkt, "body");
-        if (json_is_string(body)) {
-            pw_buf_set(&s->body[1], json_string_value(body), json_string_length(body));
-            s->has_body[1] = true;
-        }
-        s->response_ready = true;
-        rp_emit(rp, s, json_pack("{ss ss}", "event", "upstream_response", "status", status));
-        rp_pump(rp);
+        rp_emit(rp, rs, json_pack("{ss ss}", "event", "upstream_response", "status", status));
+        rs->response = json_incref(pkt);
+        if (rs->req_complete)
+            rp_schedule(rs);
+        rp_drain(rp);
         return;
     }
     rp_emit(rp, NULL,
@@ -1260,7 +1063,7 @@ static void rp_response(struct rp *rp, json_t *pkt, size_t index)
                       src));
 }
 
-/* ---- Plugins --------------------------------------------------------------------------- */
+/* ---- Plugins ------------------------------------------------------------------------------ */
 
 static int rp_read_file(const char *path, uint8_t **buf, size_t *len)
 {
@@ -1273,7 +1076,7 @@ static int rp_read_file(const char *path, uint8_t **buf, size_t *len)
     do {
         if (size == cap) {
             cap = cap ? cap * 2 : 65536;
-            uint8_t *p = realloc(data, cap);
+            uint8_t *p = realloc(data, cap + 1);
             if (p == NULL) {
                 free(data);
                 fclose(f);
@@ -1285,116 +1088,10 @@ static int rp_read_file(const char *path, uint8_t **buf, size_t *len)
         size += n;
     } while (n > 0);
     fclose(f);
+    data[size] = '\0';
     *buf = data;
     *len = size;
     return 0;
-}
-
-/*
- * Starts p's VM from its module (unless it shares another plugin's) and its root context.
- * Returns 0, or -1 when the start or the configuration failed.
- */
-static int rp_start_instance(struct rp *rp, struct rp_plugin *p)
-{
-    char err[2048];
-
-    if (p->vm_owner == p) {
-        struct pw_vm_config vc = {
-            .vm_id = p->vm_id,
-            .name = p->name,
-            .fuel_per_callback = p->fuel,
-            .max_memory_pages = p->max_pages,
-            .trace = rp->trace,
-            .env = p->env,
-            .nenv = p->nenv,
-            .configuration = p->vm_config,
-            .configuration_len = p->vm_config_len,
-        };
-        p->vm = pw_vm_new(p->module, &vc, &rp_ops, rp, err, sizeof(err));
-        if (p->vm == NULL) {
-            rp_emit(
-                rp, NULL,
-                json_pack("{ss ss ss}", "event", "start_failed", "plugin", p->name, "reason", err));
-            return -1;
-        }
-    }
-    struct pw_plugin_config pc = {
-        .name = p->name,
-        .root_id = p->root_id,
-        .configuration = p->config,
-        .configuration_len = p->config_len,
-    };
-    rp->starting = p;
-    p->root = pw_root_new(p->vm, &pc, err, sizeof(err));
-    rp->starting = NULL;
-    if (p->root == NULL) {
-        rp_emit(
-            rp, NULL,
-            json_pack("{ss ss ss}", "event", "configure_failed", "plugin", p->name, "reason", err));
-        return -1;
-    }
-    json_t *ev = json_pack("{ss ss ss}", "event", "plugin_started", "plugin", p->name, "abi",
-                           pw_abi_name(pw_vm_abi(p->vm)));
-    if (p->vm_owner != p)
-        json_object_set_new(ev, "shares_vm_of", json_string(p->vm_owner->name));
-    rp_emit(rp, NULL, ev);
-    return 0;
-}
-
-/*
- * --failure-policy reload: before a new request, a plugin whose VM failed gets a fresh VM
- * from its module (streams already on the old VM keep failing closed; the old VM is
- * freed at the end). Only for a plugin with a VM of its own, at most 8 times.
- */
-static void rp_reload_failed(struct rp *rp)
-{
-    for (int i = 0; i < rp->nplugins; i++) {
-        struct rp_plugin *p = &rp->plugins[i];
-        bool shared = false;
-        for (int k = 0; k < rp->nplugins; k++)
-            shared |= k != i && rp->plugins[k].vm_owner == p;
-        if (p->policy != RP_FAIL_RELOAD || p->vm == NULL || !pw_vm_failed(p->vm) ||
-            p->vm_owner != p || shared || p->nretired == 8)
-            continue;
-        p->retired[p->nretired++] = p->vm;
-        p->vm = NULL;
-        p->root = NULL;
-        p->tick_ms = 0;
-        rp_emit(rp, NULL, json_pack("{ss ss}", "event", "plugin_reload", "plugin", p->name));
-        rp_start_instance(rp, p);
-    }
-}
-
-/*
- * Starts plugin p: its own VM, or, like Envoy, the VM of an earlier plugin with the same
- * file and the same non-empty vm_id (then p is one more root context in it). Returns 0,
- * -1 when the plugin failed (load, start, configure), -2 when its file is unreadable.
- */
-static int rp_start_plugin(struct rp *rp, struct rp_plugin *p)
-{
-    char err[2048];
-    uint8_t *bytes;
-    size_t len;
-
-    p->vm_owner = p;
-    for (struct rp_plugin *q = rp->plugins; q < p && *p->vm_id && !p->new_vm; q++) {
-        if (q->vm_owner == q && strcmp(q->file, p->file) == 0 && strcmp(q->vm_id, p->vm_id) == 0) {
-            p->vm_owner = q;
-            p->vm = q->vm;
-            return rp_start_instance(rp, p);
-        }
-    }
-    if (rp_read_file(p->file, &bytes, &len) != 0) {
-        fprintf(stderr, "wasp replay: %s: %s\n", p->file, strerror(errno));
-        return -2;
-    }
-    p->module = pw_module_load(bytes, len, err, sizeof(err));
-    free(bytes);
-    if (p->module == NULL) {
-        fprintf(stderr, "wasp replay: %s: %s\n", p->file, err);
-        return -1;
-    }
-    return rp_start_instance(rp, p);
 }
 
 static void rp_metric(void *arg, const struct pw_metric_view *m)
@@ -1412,38 +1109,84 @@ static void rp_metric(void *arg, const struct pw_metric_view *m)
     rp_emit(rp, NULL, ev);
 }
 
+/*
+ * Loads the plugins as a set (each module once, a canary start of each), makes the chain
+ * [plugin 1 .. plugin k] and the worker that runs it. @return 0, 1 when a plugin failed
+ * (printed), 2 when out of memory.
+ */
+static int rp_start(struct rp *rp)
+{
+    const struct cfg_plugin *plugins[RP_MAX_PLUGINS];
+    struct cfg_errors errors = {0};
+
+    for (int i = 0; i < rp->nplugins; i++)
+        plugins[i] = &rp->plugins[i].cfg;
+    rp->base = event_base_new();
+    if (rp->base == NULL)
+        return 2;
+    rp->w = plugin_worker_new(rp->base, 0, &rp_env_ops, rp, true, NULL);
+    if (rp->w == NULL)
+        return 2;
+    plugin_worker_set_observer(rp->w, &(struct plugin_observer){rp_observe, rp});
+    plugin_worker_set_log_level(rp->w, rp->log_level);
+    plugin_worker_bind(rp->w);
+    struct plugin_set_options opt = {.n_workers = 1, .own_vm = rp->own_vm, .trace = rp->trace};
+    rp->set = plugin_set_new(NULL, plugins, (size_t)rp->nplugins, &opt, &errors);
+    if (rp->set == NULL) {
+        for (size_t i = 0; i < errors.count; i++)
+            fprintf(stderr, "wasp replay: %s\n", errors.items[i]);
+        cfg_errors_free(&errors);
+        return 1;
+    }
+    rp->chain = stream_chain_new();
+    if (rp->chain == NULL)
+        return 2;
+    for (int i = 0; i < rp->nplugins; i++) {
+        void *conf = plugin_filter_conf(rp->set, (size_t)i);
+        if (conf == NULL || stream_chain_add_conf(rp->chain, &plugin_filter_ops, conf) < 0)
+            return 2;
+    }
+    rp->limits =
+        (struct stream_limits){.hold_max = RP_HOLD_MAX, .request_buffer = RP_REQUEST_BUFFER};
+    plugin_worker_serve(rp->w, rp->set);
+    rp_drain(rp);
+    return rp->failed ? 1 : 0;
+}
+
 /* ---- Command line ----------------------------------------------------------------------- */
 
 static void rp_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: wasp replay --plugin FILE.wasm [PLUGIN OPTIONS] [--plugin ...]\n"
-            "                   --traffic FILE.json [--callouts FILE.json] [--body-chunk N]\n"
-            "                   [--log-level LEVEL] [--json] [--trace]\n"
-            "\n"
-            "Runs proxy-wasm plugins (a filter chain, in order) on recorded traffic and prints\n"
-            "what they did.\n"
-            "\n"
-            "plugin options (after its --plugin):\n"
-            "  --config STR|@FILE   plugin configuration (buffer 7)\n"
-            "  --vm-config STR|@FILE  VM configuration (buffer 6; of the VM's first plugin)\n"
-            "  --root-id ID         root id (plugin_root_id)\n"
-            "  --vm-id ID           plugins with the same file and vm_id share one VM\n"
-            "  --new-vm             do not share a VM (as if on another worker)\n"
-            "  --name NAME          name in logs (default: the file name)\n"
-            "  --env KEY=VALUE      its WASI environment (repeatable)\n"
-            "  --fuel N             instruction budget of each callback\n"
-            "  --max-memory PAGES   most 64 KiB pages its memory may have\n"
-            "  --failure-policy P   after a trap: closed (503, default), open (go on\n"
-            "                       without it) or reload (fresh VM for new requests)\n"
-            "options:\n"
-            "  --callouts FILE      canned callout answers (JSON array)\n"
-            "  --body-chunk N       deliver bodies in N-byte chunks (default: whole)\n"
-            "  --log-level LEVEL    trace, debug, info, warn, error or critical\n"
-            "  --json               one JSON document instead of text lines\n"
-            "  --trace              log every hostcall with its arguments and status\n"
-            "\n"
-            "exit status: 0 ok, 1 a plugin failed, 2 bad usage or input\n");
+    fprintf(out, "usage: wasp replay --plugin FILE.wasm [PLUGIN OPTIONS] [--plugin ...]\n"
+                 "                   --traffic FILE.json [--callouts FILE.json] [--upstream NAME]\n"
+                 "                   [--body-chunk N] [--log-level LEVEL] [--json] [--trace]\n"
+                 "\n"
+                 "Runs proxy-wasm plugins (a filter chain, in order) on recorded traffic, through\n"
+                 "waspd's own stream runner and plugin filter, and prints what they did.\n"
+                 "\n"
+                 "plugin options (after its --plugin):\n"
+                 "  --config STR|@FILE   plugin configuration (buffer 7)\n"
+                 "  --vm-config STR|@FILE  VM configuration (buffer 6)\n"
+                 "  --root-id ID         root id (plugin_root_id)\n"
+                 "  --vm-id ID           plugins with the same file, vm_id and VM configuration\n"
+                 "                       share one VM\n"
+                 "  --new-vm             do not share a VM (as if on another worker)\n"
+                 "  --name NAME          name in logs (default: the file name)\n"
+                 "  --env KEY=VALUE      its WASI environment (repeatable)\n"
+                 "  --fuel N             instruction budget of each callback\n"
+                 "  --max-memory PAGES   most 64 KiB pages its memory may have\n"
+                 "  --failure-policy P   after a trap: closed (503, default), open (go on\n"
+                 "                       without it) or reload (fresh VM for new requests)\n"
+                 "options:\n"
+                 "  --callouts FILE      canned callout answers (JSON array)\n"
+                 "  --upstream NAME      an upstream proxy_http_call may name (repeatable; the\n"
+                 "                       upstreams of --callouts are known too)\n"
+                 "  --body-chunk N       deliver bodies in N-byte chunks (default: whole)\n"
+                 "  --log-level LEVEL    trace, debug, info, warn, error or critical\n"
+                 "  --json               one JSON document instead of text lines\n"
+                 "  --trace              log every hostcall with its arguments and status\n"
+                 "\n"
+                 "exit status: 0 ok, 1 a plugin failed, 2 bad usage or input\n");
 }
 
 static void rp_basename(const char *path, char *out, size_t len)
@@ -1454,6 +1197,45 @@ static void rp_basename(const char *path, char *out, size_t len)
     char *dot = strrchr(out, '.');
     if (dot != NULL && strcmp(dot, ".wasm") == 0)
         *dot = '\0';
+}
+
+/* A --config / --vm-config value: the text, or @FILE's bytes. */
+static int rp_config_arg(const char *v, uint8_t **data, const char **out, size_t *len)
+{
+    free(*data);
+    *data = NULL;
+    if (v[0] == '@') {
+        if (rp_read_file(v + 1, data, len) != 0) {
+            fprintf(stderr, "wasp replay: %s: %s\n", v + 1, strerror(errno));
+            return 2;
+        }
+        *out = (const char *)*data;
+        return 0;
+    }
+    *out = v;
+    *len = strlen(v);
+    return 0;
+}
+
+static struct rp_plugin *rp_new_plugin(struct rp *rp, const char *file)
+{
+    if (rp->nplugins == RP_MAX_PLUGINS) {
+        fprintf(stderr, "wasp replay: at most %d plugins\n", RP_MAX_PLUGINS);
+        return NULL;
+    }
+    struct rp_plugin *p = &rp->plugins[rp->nplugins++];
+    rp_basename(file, p->name, sizeof(p->name));
+    p->cfg = (struct cfg_plugin){
+        .name = p->name,
+        .file = file,
+        .root_id = "",
+        .vm_id = "",
+        .configuration = "",
+        .vm_configuration = "",
+        .failure_policy = CFG_FAIL_CLOSED,
+        .environment = p->env,
+    };
+    return p;
 }
 
 /* Parses the options. Returns 0, or 2 after printing why. */
@@ -1482,7 +1264,7 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
                 fprintf(stderr, "wasp replay: --new-vm must follow a --plugin\n");
                 return 2;
             }
-            p->new_vm = true;
+            rp->own_vm[p - rp->plugins] = true;
             continue;
         }
         if (v == NULL) {
@@ -1491,19 +1273,14 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
         }
         i++;
         if (strcmp(a, "--plugin") == 0) {
-            if (rp->nplugins == RP_MAX_PLUGINS) {
-                fprintf(stderr, "wasp replay: at most %d plugins\n", RP_MAX_PLUGINS);
+            if ((p = rp_new_plugin(rp, v)) == NULL)
                 return 2;
-            }
-            p = &rp->plugins[rp->nplugins++];
-            p->file = v;
-            p->root_id = "";
-            p->vm_id = "";
-            rp_basename(v, p->name, sizeof(p->name));
         } else if (strcmp(a, "--traffic") == 0) {
             *traffic = v;
         } else if (strcmp(a, "--callouts") == 0) {
             *callouts = v;
+        } else if (strcmp(a, "--upstream") == 0) {
+            json_array_append_new(rp->upstreams, json_string(v));
         } else if (strcmp(a, "--log-level") == 0) {
             static const char *levels[] = {"trace", "debug", "info", "warn", "error", "critical"};
             int l = 0;
@@ -1525,36 +1302,28 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
         } else if (p == NULL) {
             fprintf(stderr, "wasp replay: %s must follow a --plugin\n", a);
             return 2;
-        } else if (strcmp(a, "--config") == 0 || strcmp(a, "--vm-config") == 0) {
-            bool vmc = a[2] == 'v';
-            uint8_t **conf = vmc ? &p->vm_config : &p->config;
-            size_t *conf_len = vmc ? &p->vm_config_len : &p->config_len;
-            free(*conf);
-            *conf = NULL;
-            if (v[0] == '@') {
-                if (rp_read_file(v + 1, conf, conf_len) != 0) {
-                    fprintf(stderr, "wasp replay: %s: %s\n", v + 1, strerror(errno));
-                    return 2;
-                }
-            } else {
-                *conf_len = strlen(v);
-                *conf = (uint8_t *)strdup(v);
-            }
+        } else if (strcmp(a, "--config") == 0) {
+            if (rp_config_arg(v, &p->config, &p->cfg.configuration, &p->cfg.configuration_len))
+                return 2;
+        } else if (strcmp(a, "--vm-config") == 0) {
+            if (rp_config_arg(v, &p->vm_config, &p->cfg.vm_configuration,
+                              &p->cfg.vm_configuration_len))
+                return 2;
         } else if (strcmp(a, "--root-id") == 0) {
-            p->root_id = v;
+            p->cfg.root_id = v;
         } else if (strcmp(a, "--env") == 0) {
-            if (strchr(v, '=') == NULL || p->nenv == 16) {
+            if (strchr(v, '=') == NULL || p->cfg.n_environment == 16) {
                 fprintf(stderr, "wasp replay: --env needs KEY=VALUE (at most 16 per plugin)\n");
                 return 2;
             }
-            p->env[p->nenv++] = v;
+            p->env[p->cfg.n_environment++] = v;
         } else if (strcmp(a, "--failure-policy") == 0) {
             if (strcmp(v, "closed") == 0)
-                p->policy = RP_FAIL_CLOSED;
+                p->cfg.failure_policy = CFG_FAIL_CLOSED;
             else if (strcmp(v, "open") == 0)
-                p->policy = RP_FAIL_OPEN;
+                p->cfg.failure_policy = CFG_FAIL_OPEN;
             else if (strcmp(v, "reload") == 0)
-                p->policy = RP_FAIL_RELOAD;
+                p->cfg.failure_policy = CFG_FAIL_RELOAD;
             else {
                 fprintf(stderr, "wasp replay: --failure-policy is closed, open or reload\n");
                 return 2;
@@ -1562,7 +1331,7 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
         } else if (strcmp(a, "--name") == 0) {
             snprintf(p->name, sizeof(p->name), "%s", v);
         } else if (strcmp(a, "--vm-id") == 0) {
-            p->vm_id = v;
+            p->cfg.vm_id = v;
         } else if (strcmp(a, "--fuel") == 0 || strcmp(a, "--max-memory") == 0) {
             char *end;
             errno = 0;
@@ -1572,9 +1341,9 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
                 return 2;
             }
             if (a[2] == 'f')
-                p->fuel = n;
+                p->cfg.fuel = n;
             else
-                p->max_pages = (uint32_t)n;
+                p->cfg.max_memory = n * 65536;
         } else {
             fprintf(stderr, "wasp replay: unknown option %s (see --help)\n", a);
             return 2;
@@ -1583,6 +1352,14 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
     if (rp->nplugins == 0 || *traffic == NULL) {
         rp_usage(stderr);
         return 2;
+    }
+    for (int k = 0; k < rp->nplugins; k++) {
+        FILE *f = fopen(rp->plugins[k].cfg.file, "rb");
+        if (f == NULL) {
+            fprintf(stderr, "wasp replay: %s: %s\n", rp->plugins[k].cfg.file, strerror(errno));
+            return 2;
+        }
+        fclose(f);
     }
     return 0;
 }
@@ -1660,91 +1437,82 @@ static json_t *rp_load_json(const char *what, const char *path)
     return j;
 }
 
-/*
- * The end of the replay, as a proxy's plugin shutdown: every root context gets
- * proxy_on_done; one that returns false keeps getting its ticks and callout answers on the
- * virtual clock until it calls proxy_done (then on_delete), for at most
- * RP_SHUTDOWN_GRACE_MS; what is left after that is ended without waiting.
- */
-#define RP_SHUTDOWN_GRACE_MS 60000u
-
-static void rp_shutdown_roots(struct rp *rp)
+/* Runs the traffic, then lets what is pending finish: canned callout answers, then the
+ * streams that never finished, then the end of the plugins, as waspd's shutdown: root
+ * contexts get proxy_on_done, and one that answers false keeps its ticks, callouts and
+ * queues on the virtual clock until it calls proxy_done (at most
+ * RP_SHUTDOWN_GRACE_MS). */
+static void rp_run(struct rp *rp, json_t *traffic)
 {
-    bool waiting = false;
+    size_t i;
+    json_t *pkt;
 
-    rp->shutting_down = true;
-    for (int i = 0; i < rp->nplugins; i++) {
-        struct rp_plugin *p = &rp->plugins[i];
-        if (p->root != NULL && !pw_root_shutdown(p->root)) {
-            rp_emit(rp, NULL,
-                    json_pack("{ss ss}", "event", "root_done_pending", "plugin", p->name));
-            waiting = true;
-        }
+    json_array_foreach(traffic, i, pkt)
+    {
+        json_t *d = json_object_get(pkt, "delta_ms");
+        rp_advance(rp, rp_now(rp) + (d != NULL ? (uint64_t)json_number_value(d) : 0));
+        if (json_is_true(json_object_get(pkt, "forward_direction")))
+            rp_request(rp, pkt);
+        else
+            rp_response(rp, pkt, i);
+        rp_drain(rp);
     }
-    uint64_t limit = rp->now_ms + RP_SHUTDOWN_GRACE_MS;
-    while (waiting) {
-        uint64_t next = rp->events != NULL ? rp->events->at_ms : UINT64_MAX;
-        waiting = false;
-        for (int i = 0; i < rp->nplugins; i++) {
-            struct rp_plugin *p = &rp->plugins[i];
-            if (p->root == NULL)
-                continue;
-            waiting = true;
-            if (p->tick_ms != 0 && p->next_tick_ms < next)
-                next = p->next_tick_ms;
-        }
-        if (!waiting)
+    while (rp->in_flight != NULL) {
+        uint64_t next = plugin_worker_next_timer(rp->w);
+        if (next == UINT64_MAX)
             break;
-        if (next > limit) {
-            for (int i = 0; i < rp->nplugins; i++) {
-                struct rp_plugin *p = &rp->plugins[i];
-                if (p->root != NULL) {
-                    rp_emit(rp, NULL,
-                            json_pack("{ss ss}", "event", "root_done_timeout", "plugin", p->name));
-                    pw_root_free(p->root);
-                }
-            }
-            break;
-        }
-        rp_advance_time(rp, next);
+        rp_advance(rp, next);
     }
+    while (rp->streams != NULL) {
+        struct rp_stream *rs = rp->streams;
+        const char *state =
+            rs->s->dir[0].paused || rs->s->dir[1].paused ? "paused, never resumed" : "no response";
+        rp_stream_end(rs, state);
+        rp_drain(rp);
+    }
+    plugin_worker_shutdown(rp->w, RP_SHUTDOWN_GRACE_MS);
+    rp_drain(rp);
+    while (plugin_worker_live(rp->w) > 0) {
+        uint64_t next = plugin_worker_next_timer(rp->w);
+        if (next == UINT64_MAX)
+            break;
+        rp_advance(rp, next);
+    }
+    pw_metrics_foreach(rp_metric, rp);
 }
 
 static void rp_cleanup(struct rp *rp)
 {
-    while (rp->events != NULL) {
-        struct rp_event *e = rp->events;
-        rp->events = e->next;
-        free(e);
+    while (rp->streams != NULL)
+        rp_stream_end(rp->streams, "no response");
+    if (rp->w != NULL) {
+        plugin_worker_free(rp->w);
+        rp->w = NULL;
     }
-    /* Root contexts first: a VM may hold the roots of several plugins. */
+    stream_chain_free(rp->chain);
+    plugin_set_unref(rp->set);
+    stream_free_cache();
+    if (rp->base != NULL)
+        event_base_free(rp->base);
     for (int i = 0; i < rp->nplugins; i++) {
-        if (rp->plugins[i].root != NULL)
-            pw_root_free(rp->plugins[i].root);
-    }
-    for (int i = 0; i < rp->nplugins; i++) {
-        struct rp_plugin *p = &rp->plugins[i];
-        if (p->vm_owner == p || p->vm_owner == NULL)
-            pw_vm_free(p->vm);
-        for (int k = 0; k < p->nretired; k++)
-            pw_vm_free(p->retired[k]);
-        pw_module_free(p->module);
-        free(p->config);
-        free(p->vm_config);
+        free(rp->plugins[i].config);
+        free(rp->plugins[i].vm_config);
     }
     json_decref(rp->canned);
+    json_decref(rp->upstreams);
     json_decref(rp->out_requests);
     json_decref(rp->out_events);
 }
 
 int wasp_cmd_replay(int argc, char **argv)
 {
-    struct rp rp = {0};
+    struct rp rp = {.log_level = PW_LOG_TRACE};
     const char *traffic_path = NULL, *callouts_path = NULL;
     json_t *traffic = NULL;
     char err[512];
     int status = 2;
 
+    rp.upstreams = json_array();
     if (rp_parse_args(&rp, argc, argv, &traffic_path, &callouts_path) != 0)
         goto out;
     uint8_t *text;
@@ -1773,49 +1541,10 @@ int wasp_cmd_replay(int argc, char **argv)
     rp.out_requests = json_array();
     rp.out_events = json_array();
 
-    status = 0;
-    for (int i = 0; i < rp.nplugins; i++) {
-        int rc = rp_start_plugin(&rp, &rp.plugins[i]);
-        if (rc != 0) {
-            status = rc == -2 ? 2 : 1;
-            break;
-        }
-    }
-    if (status == 0) {
-        size_t i;
-        json_t *pkt;
-        json_array_foreach(traffic, i, pkt)
-        {
-            json_t *d = json_object_get(pkt, "delta_ms");
-            rp_advance_time(&rp, rp.now_ms + (d != NULL ? (uint64_t)json_number_value(d) : 0));
-            if (json_is_true(json_object_get(pkt, "forward_direction")))
-                rp_request(&rp, pkt);
-            else
-                rp_response(&rp, pkt, i);
-        }
-        /* Let pending callouts and queue deliveries finish, then end what is left. */
-        while (rp.events != NULL)
-            rp_advance_time(&rp, rp.events->at_ms);
-        while (rp.streams != NULL) {
-            struct rp_stream *s = rp.streams;
-            rp.streams = s->next;
-            rp_stream_finish(s);
-            for (int k = 0; k < 4; k++)
-                pw_map_free(&s->maps[k]);
-            for (int d = 0; d < 2; d++) {
-                pw_buf_free(&s->body[d]);
-                pw_buf_free(&s->body_in[d]);
-                pw_buf_free(&s->body_out[d]);
-            }
-            pw_map_free(&s->lr_headers);
-            pw_buf_free(&s->lr_body);
-            pw_buf_free(&s->lr_details);
-            free(s);
-        }
-        rp_shutdown_roots(&rp);
-        pw_metrics_foreach(rp_metric, &rp);
-    }
-    if (rp.failed)
+    status = rp_start(&rp);
+    if (status == 0)
+        rp_run(&rp, traffic);
+    if (rp.failed && status == 0)
         status = 1;
     if (rp.json) {
         json_t *doc = json_pack("{sO sO sb}", "events", rp.out_events, "requests", rp.out_requests,

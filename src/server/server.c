@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ struct srv_conn {
     bool handed_off;             /* fd and transport went to another codec (HTTP/2) */
     const struct srv_io_ops *io; /* transport (TLS) or NULL: the plain socket */
     void *io_ctx;
+    uint64_t id; /* connection.id */
     char client[64];
 };
 
@@ -528,6 +530,32 @@ static size_t srv_backlog(struct stream *s)
     return evbuffer_get_length(c->out);
 }
 
+static _Atomic uint64_t srv_conn_ids;
+
+uint64_t srv_new_conn_id(void)
+{
+    return atomic_fetch_add_explicit(&srv_conn_ids, 1, memory_order_relaxed) + 1;
+}
+
+void srv_conn_info(int fd, uint64_t id, const struct srv_io_ops *io, void *io_ctx,
+                   struct stream_conn_info *out)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    memset(out, 0, sizeof(*out));
+    out->id = id;
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        srv_format_addr((struct sockaddr *)&sa, out->local, sizeof(out->local));
+    if (io != NULL && io->info != NULL)
+        io->info(io_ctx, out);
+}
+
+static void srv_stream_conn_info(struct stream *s, struct stream_conn_info *out)
+{
+    struct srv_conn *c = conn_of(s);
+    srv_conn_info(c->fd, c->id, c->io, c->io_ctx, out);
+}
+
 static const struct stream_downstream_ops srv_down_ops = {
     .response_headers = srv_response_headers,
     .response_body = srv_response_body,
@@ -535,6 +563,7 @@ static const struct stream_downstream_ops srv_down_ops = {
     .resume_request = srv_resume_request,
     .reset = srv_reset,
     .backlog = srv_backlog,
+    .conn_info = srv_stream_conn_info,
 };
 
 /* ---- request side ---- */
@@ -962,6 +991,7 @@ void srv_conn_new_io(struct worker *w, int fd, const char *client, struct daemon
     c->io_ctx = io_ctx;
     c->w = w;
     c->fd = fd;
+    c->id = srv_new_conn_id();
     c->gen = daemon_gen_ref(gen);
     c->lc = &gen->listeners[listener_index];
     c->in = evbuffer_new();

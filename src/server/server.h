@@ -12,10 +12,12 @@
 #define WASP_SERVER_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 struct evbuffer;
+struct stream_conn_info;
 struct worker;
 struct daemon_gen;
 struct worker_listener_conf;
@@ -36,6 +38,8 @@ struct srv_io_ops {
     ssize_t (*read)(void *ctx, struct evbuffer *in, size_t max);
     int (*write)(void *ctx, struct evbuffer *out);
     void (*free)(void *ctx);
+    /* The transport's facts for plugins: TLS version, server name, client certificate. */
+    void (*info)(void *ctx, struct stream_conn_info *out);
     const char *scheme; /* "https" */
 };
 
@@ -77,6 +81,13 @@ struct h1_request;
  * @return 0, or -1 when out of memory.
  */
 int srv_stream_request(struct stream *s, char *copy, const struct h1_request *r);
+
+/* A new connection id, unique in the process (connection.id). Any thread. */
+uint64_t srv_new_conn_id(void);
+
+/* Fills out for a connection on socket fd with id over transport io (NULL: plain). */
+void srv_conn_info(int fd, uint64_t id, const struct srv_io_ops *io, void *io_ctx,
+                   struct stream_conn_info *out);
 
 /* Formats a socket address as "ip:port" into buf. */
 void srv_format_addr(const struct sockaddr *sa, char *buf, size_t cap);

@@ -595,6 +595,7 @@ static void dir_body_in(struct stream *s, int d, struct evbuffer *body, bool eos
     }
     if (eos)
         sd->eos_in = true;
+    s->body_bytes[d] += evbuffer_get_length(body);
     if (!sd->headers_done || sd->paused == PH_HEADERS) {
         evbuffer_add_buffer(sd->hold, body);
         return;
@@ -794,6 +795,7 @@ void stream_local_reply(struct stream *s, int status, const char *content_type, 
     s->resp_trailers.n = 0;
     s->resp_content_length = (int64_t)body_len;
     s->resp_no_body = s->method_id == H1_METHOD_HEAD; /* the length, not the body */
+    s->body_bytes[1] = 0;
     if (content_type != NULL)
         stream_headers_add_ref(s, &s->resp_headers, "content-type", 12, content_type,
                                strlen(content_type));

@@ -107,6 +107,22 @@ struct stream_chain {
     bool edits_body[2]; /* some filter may change a body's length (see edits_body) */
 };
 
+/* Facts about a stream's client connection (plugins read them as properties). */
+struct stream_conn_info {
+    char local[64];          /* the address the client connected to, "ip:port" */
+    uint64_t id;             /* unique per connection in the process */
+    const char *tls_version; /* "TLSv1.3", or NULL: not TLS */
+    const char *sni;         /* the TLS server name the client asked for, or NULL */
+    bool mtls;               /* the client presented a certificate */
+};
+
+/* Where the router sends a stream (names live as long as the stream's configuration). */
+struct stream_route_info {
+    const char *listener;
+    const char *route;   /* NULL: the listener's default */
+    const char *cluster; /* NULL: a local response */
+};
+
 /* The downstream codec's side, called by the runner once the response passed the chain. */
 struct stream_downstream_ops {
     void (*response_headers)(struct stream *s, bool eos);
@@ -118,6 +134,8 @@ struct stream_downstream_ops {
     void (*reset)(struct stream *s);
     /* Bytes of response the codec holds unsent (back-pressure). */
     size_t (*backlog)(struct stream *s);
+    /* The connection's facts, filled on demand (NULL: unknown). */
+    void (*conn_info)(struct stream *s, struct stream_conn_info *out);
 };
 
 /* The upstream side (the router): called once the request passed the chain. */
@@ -131,6 +149,8 @@ struct stream_upstream_ops {
     void (*abort)(struct stream *s);
     /* Bytes of request the upstream side holds unsent (back-pressure). */
     size_t (*backlog)(struct stream *s);
+    /* Where the request goes, as routing stands now (NULL: unknown). */
+    void (*route_info)(struct stream *s, struct stream_route_info *out);
 };
 
 struct stream_limits {
@@ -210,7 +230,8 @@ struct stream {
     bool local_reply_pending;
     bool resp_started; /* response headers went to the codec */
     bool reset;
-    const char *details; /* response.code_details: "via_upstream", a local reply's */
+    const char *details;    /* response.code_details: "via_upstream", a local reply's */
+    uint64_t body_bytes[2]; /* body bytes that entered the stream, per direction */
     struct evbuffer *local_body;
     struct event deferred; /* resume / local reply, run from the event loop */
 

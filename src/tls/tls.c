@@ -13,6 +13,7 @@
 #include "http2/h2.h"
 #include "log/log.h"
 #include "server/server.h"
+#include "stream/stream.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -280,10 +281,19 @@ static void tls_io_free(void *ctx)
     SSL_free(ssl);
 }
 
+static void tls_info(void *ctx, struct stream_conn_info *out)
+{
+    SSL *ssl = ctx;
+    out->tls_version = SSL_get_version(ssl);
+    out->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    out->mtls = SSL_get0_peer_certificate(ssl) != NULL;
+}
+
 const struct srv_io_ops tls_io_ops = {
     .read = tls_read,
     .write = tls_write,
     .free = tls_io_free,
+    .info = tls_info,
     .scheme = "https",
 };
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "replay.h"
+#include "replay/replay.h"
 
 struct wasp_command {
     const char *name;

@@ -988,6 +988,16 @@ static size_t router_backlog(struct stream *s)
     return c ? evbuffer_get_length(c->out) : 0;
 }
 
+static void router_route_info(struct stream *s, struct stream_route_info *out)
+{
+    const struct worker_listener_conf *lc = s->route_ctx;
+    const struct cfg_target *t =
+        cfg_route_lookup(lc->cfg, s->authority, s->authority_len, s->path, s->path_len);
+    out->listener = lc->cfg->name;
+    out->route = t != NULL ? t->route : NULL;
+    out->cluster = t != NULL && t->cluster != NULL ? t->cluster->name : NULL;
+}
+
 /* A callout: straight to the cluster in route_ctx. */
 static void cluster_request_headers(struct stream *s, bool eos)
 {
@@ -1005,6 +1015,7 @@ const struct stream_upstream_ops up_cluster_ops = {
 };
 
 const struct stream_upstream_ops up_router_ops = {
+    .route_info = router_route_info,
     .request_headers = router_request_headers,
     .request_body = router_request_body,
     .request_trailers = router_request_trailers,

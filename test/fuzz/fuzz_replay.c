@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "replay.h"
+#include "replay/replay.h"
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \

@@ -499,6 +499,7 @@ struct pw_vm *fake_vm_new(struct fake_host *h, const char *vm_id, enum pw_abi_ve
     vm->ops = &fake_ops;
     vm->host = h;
     vm->vm_id = strdup(vm_id);
+    vm->ns = strdup(vm_id);
     vm->name = strdup(vm_id);
     vm->cb = PW_CB_NONE;
     vm->next_context_id = 1;
