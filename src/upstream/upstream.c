@@ -81,8 +81,8 @@ struct up_conn {
     bool reused;    /* came from the pool */
     bool got_bytes; /* a response byte arrived for the current request */
     bool req_chunked;
-    bool req_done;    /* the whole request is in `out` */
-    bool read_timed;  /* the whole request went out: read_timeout runs between reads */
+    bool req_done;   /* the whole request is in `out` */
+    bool read_timed; /* the whole request went out: read_timeout runs between reads */
     bool head_done;
     bool keep_alive;
     bool eof;
