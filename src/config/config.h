@@ -104,6 +104,13 @@ struct cfg_response {
 
 struct cfg_cluster;
 
+/* An on/off key that may be left to an enclosing section. */
+enum cfg_switch {
+    CFG_SWITCH_UNSET = 0,
+    CFG_SWITCH_OFF,
+    CFG_SWITCH_ON,
+};
+
 /*
  * What a request is sent to. Exactly one of cluster / respond is non-NULL in a
  * route's target; a listener's default_target may have both NULL (no default:
@@ -113,6 +120,7 @@ struct cfg_target {
     const char *route; /* route name, NULL for the listener default */
     const struct cfg_cluster *cluster;
     const struct cfg_response *respond;
+    enum cfg_switch upgrades; /* routes: "upgrades"; UNSET: as the listener says */
 };
 
 enum cfg_host_match {
@@ -186,10 +194,13 @@ struct cfg_listener {
     /* Request body bytes read whole before the upstream sees the head; 0: off,
      * UINT64_MAX: on (every body, bounded by max_body_size). Default 64k. */
     uint64_t request_buffering;
+    bool upgrades; /* default on: Upgrade (WebSocket, ...) and extended CONNECT tunnel */
 
     uint64_t header_timeout_ms; /* default 10s: whole request head */
     uint64_t idle_timeout_ms;   /* default 60s: keep-alive between requests */
     uint64_t body_timeout_ms;   /* default 30s: between request body reads */
+    uint64_t tunnel_idle_timeout_ms; /* default 5m: an upgraded connection with no byte
+                                      * either way */
     uint64_t test_pause_ms;     /* default 0 (off): testing, the built-in pause filter
                                  * holds request and response headers this long */
 

@@ -456,6 +456,30 @@ static int parse_request_buffering(struct loader *ld, struct section *sec, const
     return 0;
 }
 
+/* "on" or "off" into a bool. */
+static int parse_on_off(struct loader *ld, struct section *sec, const struct key *k,
+                        const char *value)
+{
+    static const char *const names[] = {"off", "on", NULL};
+    int i = parse_choice(ld, sec, k, value, names);
+    if (i < 0)
+        return -1;
+    *FIELD(sec, k, bool) = i == 1;
+    return 0;
+}
+
+/* "on" or "off" into an enum cfg_switch (not given: UNSET). */
+static int parse_switch(struct loader *ld, struct section *sec, const struct key *k,
+                        const char *value)
+{
+    static const char *const names[] = {"off", "on", NULL};
+    int i = parse_choice(ld, sec, k, value, names);
+    if (i < 0)
+        return -1;
+    *FIELD(sec, k, enum cfg_switch) = i == 1 ? CFG_SWITCH_ON : CFG_SWITCH_OFF;
+    return 0;
+}
+
 static int parse_log_level(struct loader *ld, struct section *sec, const struct key *k,
                            const char *value)
 {
@@ -952,6 +976,8 @@ static const struct key listener_keys[] = {
     {"header_timeout", parse_duration, L(pub.header_timeout_ms), 0, "10s", 0, 1, DAY},
     {"idle_timeout", parse_duration, L(pub.idle_timeout_ms), 0, "60s", 0, 1, DAY},
     {"body_timeout", parse_duration, L(pub.body_timeout_ms), 0, "30s", 0, 1, DAY},
+    {"upgrades", parse_on_off, L(pub.upgrades), 0, "on", 0, 0, 0},
+    {"tunnel_idle_timeout", parse_duration, L(pub.tunnel_idle_timeout_ms), 0, "5m", 0, 1, DAY},
     {"test_pause", parse_duration, L(pub.test_pause_ms), 0, "0", 0, 0, 60000},
     {"plugins", parse_names, L(plugin_names), L(n_plugin_names), NULL, 0, 0, 0},
     {"cluster", parse_name, L(cluster), 0, NULL, 0, 0, 0},
@@ -982,6 +1008,7 @@ static const struct key route_keys[] = {
     {"path_prefix", parse_path_prefix, R(pub), 0, "/", 0, 0, 0},
     {"cluster", parse_name, R(cluster), 0, NULL, 0, 0, 0},
     {"respond", parse_respond, R(respond), 0, NULL, 0, 0, 0},
+    {"upgrades", parse_switch, R(pub.target.upgrades), 0, NULL, 0, 0, 0},
 };
 
 static const struct key plugin_keys[] = {
@@ -1402,9 +1429,14 @@ static void link_listener(struct loader *ld, struct section *sec)
             ld_key_error(ld, sec, key_of(sec, "respond"), "not possible with protocol = tcp");
         if (!has_key(sec, "cluster"))
             ld_error(ld, sec->line, sec, "cluster", "missing (required for protocol = tcp)");
-        static const char *const http_only[] = {"add_request_header",  "remove_request_header",
-                                                "add_response_header", "remove_response_header",
-                                                "test_pause",          "request_buffering"};
+        static const char *const http_only[] = {"add_request_header",
+                                                "remove_request_header",
+                                                "add_response_header",
+                                                "remove_response_header",
+                                                "test_pause",
+                                                "request_buffering",
+                                                "upgrades",
+                                                "tunnel_idle_timeout"};
         for (size_t i = 0; i < sizeof(http_only) / sizeof(http_only[0]); i++)
             if (has_key(sec, http_only[i]))
                 ld_key_error(ld, sec, key_of(sec, http_only[i]),

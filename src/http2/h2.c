@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #define H2_READ_CHUNK (64 * 1024)
@@ -61,6 +63,7 @@ struct h2_conn {
     struct h2_history hist; /* what became of the client's streams (RFC 9113 §5.1) */
     uint32_t to_feed;       /* bytes nghttp2 gets before the next frame header */
     unsigned n_streams;
+    unsigned n_tunnels;        /* streams switched to a tunnel (extended CONNECT) */
     struct h2_stream *drained; /* streams whose upstream may read again */
     struct h2_stream *streams; /* every open stream */
     /* closing: no new streams, close when the last ends; fatal: GOAWAY with an error,
@@ -96,6 +99,7 @@ struct h2_stream {
     bool deferred;       /* the data provider is deferred */
     bool blocked;        /* the upstream was told to stop reading */
     bool on_drained;
+    bool tunnel; /* counted in n_tunnels */
     struct h2_stream *drained_next;
     struct h2_stream *prev, *next; /* the connection's streams */
 };
@@ -306,7 +310,9 @@ static void h2_update_read(struct h2_conn *c)
 static void h2_update_timer(struct h2_conn *c)
 {
     uint64_t ms;
-    if (c->n_streams > 0)
+    if (c->n_tunnels > 0)
+        ms = c->lc->cfg->tunnel_idle_timeout_ms;
+    else if (c->n_streams > 0)
         ms = c->lc->cfg->body_timeout_ms;
     else
         ms = c->closing ? H2_CLOSE_LINGER_MS : c->lc->cfg->idle_timeout_ms;
@@ -636,6 +642,16 @@ static void h2_response_headers(struct stream *s, bool eos)
     if (hs->resp_done || hs->resp_submitted)
         return;
     int st = s->status;
+    if (st == 101 && s->upgraded) {
+        /* The upstream switched (HTTP/1.1 Upgrade): the extended CONNECT succeeded
+         * (RFC 8441 §5); its HTTP/1.1 handshake answer means nothing here. */
+        st = 200;
+        stream_headers_remove(&s->resp_headers, "sec-websocket-accept", 20);
+        if (!hs->tunnel) {
+            hs->tunnel = true;
+            c->n_tunnels++;
+        }
+    }
     if (st < 200 || st > 999) {
         h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
         return;
@@ -959,6 +975,61 @@ static void h2_plain_reply(struct h2_stream *hs, int status)
     h2_schedule_flush(hs->c);
 }
 
+/* Base64 (RFC 4648, padded) of n bytes into out (4 * ((n + 2) / 3) + 1 bytes). */
+static void b64_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        out[k++] = t[v >> 18];
+        out[k++] = t[(v >> 12) & 63];
+        out[k++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+        out[k++] = i + 2 < n ? t[v & 63] : '=';
+    }
+    out[k] = '\0';
+}
+
+/*
+ * An extended CONNECT (RFC 8441) for :protocol: HTTP/1.1 upstreams get the request as
+ * an Upgrade (GET, Upgrade: PROTOCOL; for WebSocket the handshake fields RFC 6455 wants,
+ * which an HTTP/2 client does not send), and the stream becomes a tunnel when they answer
+ * 101 (h2_response_headers turns that into 200).
+ */
+static void h2_extended_connect(struct h2_stream *hs, bool eos)
+{
+    struct stream *s = hs->s;
+    const struct h2_req_check *r = &hs->chk;
+    s->upgrade = r->protocol;
+    s->upgrade_len = (uint32_t)r->protocol_len;
+    s->method = "GET";
+    s->method_len = 3;
+    s->method_id = H1_METHOD_GET;
+    s->req_content_length = 0;
+    stream_headers_remove(&s->req_headers, "content-length", 14);
+    if (r->protocol_len == 9 && strncasecmp(r->protocol, "websocket", 9) == 0) {
+        if (stream_headers_get(&s->req_headers, "sec-websocket-key", 17, NULL) == NULL) {
+            uint8_t nonce[16];
+            char key[25];
+            if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+                memset(nonce, 0x5a, sizeof(nonce)); /* a fixed nonce is still valid */
+            b64_encode(nonce, sizeof(nonce), key);
+            stream_headers_add(s, &s->req_headers, "sec-websocket-key", 17, key, 24);
+        }
+        if (stream_headers_get(&s->req_headers, "sec-websocket-version", 21, NULL) == NULL)
+            stream_headers_add(s, &s->req_headers, "sec-websocket-version", 21, "13", 2);
+    }
+    hs->started = true;
+    hs->req_eos = eos;
+    stream_request_headers(s, false);
+    if (eos) /* the client half-closed at once: the tunnel's request side is empty */
+        stream_request_body(s, hs->c->scratch, true);
+}
+
 static void h2_request_head_done(struct h2_stream *hs, bool eos)
 {
     struct stream *s = hs->s;
@@ -987,6 +1058,10 @@ static void h2_request_head_done(struct h2_stream *hs, bool eos)
         s->authority_len = (uint32_t)r->host_len;
     }
     h2_join_cookies(s);
+    if (r->protocol != NULL) {
+        h2_extended_connect(hs, eos);
+        return;
+    }
     if (eos) {
         s->req_content_length = 0;
     } else {
@@ -1072,7 +1147,7 @@ static int h2_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t id, cons
     struct stream *s = hs->s;
     hs->body_total += len;
     uint64_t max = c->lc->cfg->max_body_size;
-    if (max && hs->body_total > max) {
+    if (max && hs->body_total > max && s->upgrade == NULL) {
         /* Over max_body_size: 413 (or a reset once the response started). */
         hs->bad = true;
         nghttp2_session_consume_stream(ng, id, len + hs->unconsumed);
@@ -1105,7 +1180,7 @@ static int h2_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
         /* The answer is complete while the client still sends: the rest of the body is
          * read and dropped (a RST_STREAM right away races with clients reading the
          * answer), up to H2_DISCARD_MAX, then RST_STREAM NO_ERROR (RFC 9113 §8.1). */
-        if (hs != NULL && !hs->req_eos)
+        if (hs != NULL && !hs->req_eos && !hs->s->upgraded)
             hs->bad = true;
     }
     return 0;
@@ -1133,6 +1208,8 @@ static int h2_stream_close_cb(nghttp2_session *ng, int32_t id, uint32_t code, vo
             pp = &(*pp)->drained_next;
         *pp = hs->drained_next;
     }
+    if (hs->tunnel)
+        c->n_tunnels--;
     if (hs->prev)
         hs->prev->next = hs->next;
     else
@@ -1240,8 +1317,11 @@ static struct h2_conn *h2_conn_make(struct worker *w, int fd, const char *client
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)c->lc->cfg->max_header_size},
         {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+        /* WebSocket over HTTP/2 (RFC 8441), last: left out when upgrades are off. */
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
-    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+    size_t niv = sizeof(iv) / sizeof(iv[0]) - (c->lc->cfg->upgrades ? 0 : 1);
+    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, niv);
     nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
     event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, h2_read_cb, c);
     event_assign(&c->wev, w->base, fd, EV_WRITE, h2_write_cb, c);

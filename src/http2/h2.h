@@ -9,6 +9,10 @@
  * unsent response exceeds a bound. Floods (rapid reset, SETTINGS, PING, empty DATA,
  * PRIORITY, CONTINUATION) end the connection with GOAWAY ENHANCE_YOUR_CALM.
  *
+ * WebSocket over HTTP/2 (RFC 8441): when the listener allows upgrades, SETTINGS offer
+ * extended CONNECT; such a request goes upstream as an HTTP/1.1 Upgrade (GET with the
+ * WebSocket handshake fields) and the upstream's 101 becomes a 200 and a tunnel.
+ *
  * Cleartext connections come from the HTTP/1.1 server: with prior knowledge (the
  * preface's first line where a request line was expected; a broken rest of the preface
  * gets GOAWAY PROTOCOL_ERROR) or by "Upgrade: h2c"; TLS ones from the handshake when
@@ -187,8 +191,8 @@ enum h2_verdict h2_frame_verdict(const struct h2_history *h, const struct h2_fra
 
 /* Request pseudo-headers and fields as they arrive, checked once the block ended. */
 struct h2_req_check {
-    const char *method, *scheme, *path, *authority, *host;
-    size_t method_len, scheme_len, path_len, authority_len, host_len;
+    const char *method, *scheme, *path, *authority, *host, *protocol;
+    size_t method_len, scheme_len, path_len, authority_len, host_len, protocol_len;
     bool dup;         /* a pseudo-header came twice */
     bool unknown;     /* an unknown pseudo-header, or a response one */
     bool late_pseudo; /* a pseudo-header after a regular field */
@@ -206,7 +210,9 @@ int h2_req_field(struct h2_req_check *r, const char *name, size_t name_len, cons
 /*
  * Checks the complete request head (RFC 9113 §8.3.1): :method, :scheme and :path
  * present (except CONNECT, refused: 1 with *status 405), :path origin-form or "*" for
- * OPTIONS, :authority or Host present and consistent.
+ * OPTIONS, :authority or Host present and consistent. Extended CONNECT (RFC 8441 §4):
+ * :protocol (a token) only with CONNECT, which then needs :scheme, :path and :authority
+ * like any request.
  * @return 0 ok, -1 malformed (PROTOCOL_ERROR), 1 well-formed but refused with *status.
  */
 int h2_req_validate(const struct h2_req_check *r, int *status);

@@ -248,6 +248,8 @@ int h2_req_field(struct h2_req_check *r, const char *name, size_t name_len, cons
             return set_pseudo(r, &r->path, &r->path_len, value, value_len);
         if (name_is(name, name_len, ":authority"))
             return set_pseudo(r, &r->authority, &r->authority_len, value, value_len);
+        if (name_is(name, name_len, ":protocol"))
+            return set_pseudo(r, &r->protocol, &r->protocol_len, value, value_len);
         r->unknown = true;
         return -1;
     }
@@ -300,7 +302,15 @@ int h2_req_validate(const struct h2_req_check *r, int *status)
     for (size_t i = 0; i < r->method_len; i++)
         if (!tchar((unsigned char)r->method[i]))
             return -1;
-    if (name_is(r->method, r->method_len, "CONNECT")) {
+    bool connect = name_is(r->method, r->method_len, "CONNECT");
+    if (r->protocol != NULL) {
+        /* Extended CONNECT (RFC 8441 §4): a request for a tunnel speaking :protocol. */
+        if (!connect || r->protocol_len == 0 || r->authority == NULL)
+            return -1;
+        for (size_t i = 0; i < r->protocol_len; i++)
+            if (!tchar((unsigned char)r->protocol[i]))
+                return -1;
+    } else if (connect) {
         if (r->scheme != NULL || r->path != NULL || r->authority == NULL)
             return -1;
         *status = 405; /* as HTTP/1.1 answers CONNECT */

@@ -39,7 +39,7 @@
 #define SRV_MAX_TRAILERS 32
 #define SRV_LINGER_MS 2000
 
-enum srv_state { SRV_HEAD, SRV_BODY, SRV_DONE, SRV_LINGER };
+enum srv_state { SRV_HEAD, SRV_BODY, SRV_DONE, SRV_TUNNEL, SRV_LINGER };
 
 struct srv_conn {
     struct worker *w;
@@ -69,10 +69,13 @@ struct srv_conn {
     bool closing;                /* close once `out` is flushed */
     bool dead;                   /* close now (from post_ev) */
     bool post_flush;             /* post_ev should flush */
+    bool post_process;           /* post_ev should process input */
     uint64_t deadline;           /* loop usec of the current timeout, 0: none */
     uint64_t timer_at;           /* when the pending timer event fires, 0: not pending */
     bool served;                 /* a request was parsed (no h2c preface check after it) */
     bool handed_off;             /* fd and transport went to another codec (HTTP/2) */
+    bool tunnel_in_done;         /* SRV_TUNNEL: the client's half-close went upstream */
+    bool wr_shut;                /* SRV_TUNNEL: our write side is shut (upstream ended) */
     const struct srv_io_ops *io; /* transport (TLS) or NULL: the plain socket */
     void *io_ctx;
     uint64_t id; /* connection.id */
@@ -81,6 +84,7 @@ struct srv_conn {
 
 static void srv_process(struct srv_conn *c);
 static void srv_update_read(struct srv_conn *c);
+static void srv_tunnel_flushed(struct srv_conn *c);
 
 /* ---- small helpers ---- */
 
@@ -276,7 +280,9 @@ static void srv_flush(struct srv_conn *c)
     size_t left = evbuffer_get_length(c->out);
     if (left > 0) {
         if (!c->writing) {
-            event_add(&c->wev, stream_timeout(c->w->base, c->lc->cfg->body_timeout_ms));
+            uint64_t ms = c->state == SRV_TUNNEL ? c->lc->cfg->tunnel_idle_timeout_ms
+                                                 : c->lc->cfg->body_timeout_ms;
+            event_add(&c->wev, stream_timeout(c->w->base, ms));
             c->writing = true;
         }
         if (left > SRV_OUT_HIGH) {
@@ -291,6 +297,10 @@ static void srv_flush(struct srv_conn *c)
     if (c->writing) {
         event_del(&c->wev);
         c->writing = false;
+    }
+    if (c->state == SRV_TUNNEL) {
+        srv_tunnel_flushed(c);
+        return;
     }
     if (c->s != NULL && c->resp_eos) {
         /* The exchange is over. */
@@ -328,8 +338,61 @@ static void srv_post_cb(evutil_socket_t fd, short what, void *arg)
     if (c->post_flush) {
         c->post_flush = false;
         srv_flush(c);
-        if (c->dead)
-            srv_free(c);
+    }
+    if (c->post_process && !c->dead) {
+        c->post_process = false;
+        srv_process(c);
+    }
+    if (c->dead)
+        srv_free(c);
+}
+
+/* Schedules srv_process from the event loop (never under the runner). */
+static void srv_post_process(struct srv_conn *c)
+{
+    c->post_process = true;
+    srv_post(c);
+}
+
+/*
+ * A tunnel's output went out. Once the upstream's end is among it, the client hears of
+ * it: a half-close on plain TCP (its own bytes may still go upstream), a close on TLS;
+ * once both ends passed, the connection closes (the stream with it).
+ */
+static void srv_tunnel_flushed(struct srv_conn *c)
+{
+    if (c->resp_eos && (c->tunnel_in_done || c->io != NULL)) {
+        srv_kill(c);
+        return;
+    }
+    if (c->resp_eos && !c->wr_shut) {
+        shutdown(c->fd, SHUT_WR);
+        c->wr_shut = true;
+    }
+    if (c->out_blocked && c->s != NULL) {
+        c->out_blocked = false;
+        stream_response_drained(c->s);
+    }
+}
+
+/* Moves what the client sent into the tunnel, then its half-close. */
+static void srv_tunnel_read(struct srv_conn *c)
+{
+    struct stream *s = c->s;
+    if (s == NULL || c->tunnel_in_done)
+        return;
+    if (evbuffer_get_length(c->in) > 0 && stream_request_writable(s)) {
+        evbuffer_add_buffer(c->body, c->in);
+        srv_timer_set(c, c->lc->cfg->tunnel_idle_timeout_ms);
+        stream_request_body(s, c->body, false);
+        if (c->dead || c->s != s)
+            return;
+    }
+    if (c->eof && evbuffer_get_length(c->in) == 0) {
+        c->tunnel_in_done = true;
+        stream_request_body(s, c->body, true);
+        if (!c->dead && c->resp_eos && evbuffer_get_length(c->out) == 0)
+            srv_kill(c);
     }
 }
 
@@ -386,7 +449,7 @@ static void srv_response_headers(struct stream *s, bool eos)
     struct srv_conn *c = conn_of(s);
     uint32_t n = s->resp_headers.n;
     struct h1_field stackf[64];
-    struct h1_field *f = n + 3 <= 64 ? stackf : malloc((n + 3) * sizeof(*f));
+    struct h1_field *f = n + 4 <= 64 ? stackf : malloc((n + 4) * sizeof(*f));
     if (f == NULL) {
         srv_kill(c);
         return;
@@ -399,8 +462,14 @@ static void srv_response_headers(struct stream *s, bool eos)
     char clbuf[24];
     int st = s->status;
     bool bodyless_status = st < 200 || st == 204 || st == 304;
+    bool tunnel = st == 101 && s->upgraded;
     c->resp_chunked = false;
-    if (s->resp_no_body || bodyless_status) {
+    if (tunnel) {
+        /* The upstream switched protocols: so does this connection, after this head. */
+        f[k++] = (struct h1_field){"connection", 10, "upgrade", 7};
+        f[k++] = (struct h1_field){"upgrade", 7, s->upgrade, s->upgrade_len};
+        c->keep_alive = false;
+    } else if (s->resp_no_body || bodyless_status) {
         if (s->resp_content_length >= 0 && !bodyless_status) {
             int l = snprintf(clbuf, sizeof(clbuf), "%lld", (long long)s->resp_content_length);
             f[k++] = (struct h1_field){"content-length", 14, clbuf, (size_t)l};
@@ -418,7 +487,9 @@ static void srv_response_headers(struct stream *s, bool eos)
     }
     if (c->w->draining)
         c->keep_alive = false;
-    if (!c->keep_alive)
+    if (tunnel)
+        ;
+    else if (!c->keep_alive)
         f[k++] = (struct h1_field){"connection", 10, "close", 5};
     else if (s->http_minor == 0)
         f[k++] = (struct h1_field){"connection", 10, "keep-alive", 10};
@@ -447,8 +518,13 @@ static void srv_response_headers(struct stream *s, bool eos)
         return;
     }
     srv_add_bytes(c, (size_t)len);
-    if (eos || s->resp_no_body || bodyless_status)
+    if (tunnel) {
+        c->state = SRV_TUNNEL;
+        srv_timer_set(c, c->lc->cfg->tunnel_idle_timeout_ms);
+        srv_post_process(c); /* bytes the client sent after its request are the first */
+    } else if (eos || s->resp_no_body || bodyless_status) {
         c->resp_eos = true;
+    }
     srv_schedule_flush(c);
 }
 
@@ -461,6 +537,8 @@ static void srv_response_body(struct stream *s, struct evbuffer *body, bool eos)
     }
     size_t len = evbuffer_get_length(body);
     if (len > 0) {
+        if (c->state == SRV_TUNNEL)
+            srv_timer_set(c, c->lc->cfg->tunnel_idle_timeout_ms);
         if (c->resp_chunked) {
             char hdr[H1_CHUNK_HEADER_MAX];
             size_t hl = h1_write_chunk_header(hdr, len);
@@ -634,6 +712,54 @@ int srv_stream_request(struct stream *s, char *copy, const struct h1_request *r)
     return 0;
 }
 
+/*
+ * The protocols request r (its bytes at copy, in s's arena) asks to switch to: its Upgrade
+ * list without h2c (waspd's own, taken before a stream exists when it can be), into *len.
+ * Only HTTP/1.1 requests without a body that list "upgrade" in Connection may switch.
+ * @return the list in s's arena, or NULL when there is none to forward.
+ */
+static const char *srv_upgrade_protocols(struct stream *s, const char *copy,
+                                         const struct h1_request *r, uint32_t *len)
+{
+    if (!(r->flags & H1_F_UPGRADE) || r->version_minor != 1 || r->body_kind != H1_BODY_NONE ||
+        r->method_id == H1_METHOD_CONNECT)
+        return NULL;
+    size_t cap = 0;
+    for (uint32_t i = 0; i < r->nheaders; i++)
+        if (r->headers[i].id == H1_HDR_UPGRADE)
+            cap += r->headers[i].value.len + 2;
+    char *out = stream_alloc(s, cap + 1);
+    if (out == NULL)
+        return NULL;
+    size_t n = 0;
+    for (uint32_t i = 0; i < r->nheaders; i++) {
+        if (r->headers[i].id != H1_HDR_UPGRADE)
+            continue;
+        const char *v = copy + r->headers[i].value.off, *end = v + r->headers[i].value.len;
+        while (v < end) {
+            const char *e = memchr(v, ',', (size_t)(end - v));
+            const char *stop = e != NULL ? e : end;
+            while (v < stop && (*v == ' ' || *v == '\t'))
+                v++;
+            const char *t = stop;
+            while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
+                t--;
+            if (t > v && !(t - v == 3 && h1_name_eq(v, "h2c", 3))) {
+                if (n > 0) {
+                    memcpy(out + n, ", ", 2);
+                    n += 2;
+                }
+                memcpy(out + n, v, (size_t)(t - v));
+                n += (size_t)(t - v);
+            }
+            v = stop + 1;
+        }
+    }
+    out[n] = '\0';
+    *len = (uint32_t)n;
+    return n > 0 ? out : NULL;
+}
+
 /* Creates the stream for a parsed head at buf[0..len). @return false when answered. */
 static bool srv_start_stream(struct srv_conn *c, const char *buf, size_t len)
 {
@@ -678,7 +804,9 @@ static bool srv_start_stream(struct srv_conn *c, const char *buf, size_t len)
     c->head_timer = false;
     srv_timer_set(c, no_body ? 0 : c->lc->cfg->body_timeout_ms);
     bool expect = (r->flags & H1_F_EXPECT_CONTINUE) && !no_body;
-    stream_request_headers(s, no_body);
+    /* An upgrade keeps the request open: after a 101 its body is the tunnel. */
+    s->upgrade = srv_upgrade_protocols(s, copy, r, &s->upgrade_len);
+    stream_request_headers(s, no_body && s->upgrade == NULL);
     if (expect && !s->local_reply && !c->dead) {
         /* Only when the body is wanted: a local reply goes out without it. */
         evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
@@ -862,6 +990,10 @@ static void srv_process(struct srv_conn *c)
                 break;
             continue;
         }
+        if (c->state == SRV_TUNNEL) {
+            srv_tunnel_read(c);
+            break;
+        }
         if (c->state == SRV_BODY) {
             if (!srv_read_body(c)) {
                 if (c->state == SRV_BODY && c->eof && evbuffer_get_length(c->in) == 0 && !c->dead) {
@@ -891,6 +1023,9 @@ static void srv_update_read(struct srv_conn *c)
         want = true;
     else if (c->state == SRV_BODY)
         want = evbuffer_get_length(c->in) < SRV_READ_CHUNK * 4 && stream_request_writable(c->s);
+    else if (c->state == SRV_TUNNEL)
+        want = !c->tunnel_in_done && c->s != NULL &&
+               evbuffer_get_length(c->in) < SRV_READ_CHUNK * 4 && stream_request_writable(c->s);
     else
         want = evbuffer_get_length(c->in) < SRV_PIPELINE_MAX;
     if (want && !c->reading) {
@@ -952,6 +1087,13 @@ static void srv_timer_cb(evutil_socket_t fd, short what, void *arg)
             stream_local_reply(c->s, 408, "text/plain", msg, sizeof(msg) - 1);
             return;
         }
+        srv_free(c);
+        return;
+    case SRV_TUNNEL:
+        log_info("%s: tunnel idle for %llu ms, closing", c->client,
+                 (unsigned long long)c->lc->cfg->tunnel_idle_timeout_ms);
+        if (c->s != NULL)
+            c->s->reset = true;
         srv_free(c);
         return;
     default:

@@ -6,7 +6,9 @@
  * input buffer (bounded), so responses go out in order. Keep-alive, HTTP/1.0,
  * Expect: 100-continue, header/idle/body timeouts, and back-pressure in both directions
  * (a slow client stops the upstream reads; a slow upstream stops the client reads).
- * Malformed requests get a 4xx/5xx answer and the connection is closed.
+ * Malformed requests get a 4xx/5xx answer and the connection is closed. A request with
+ * Upgrade (other than h2c) that the upstream answers with 101 turns the connection into
+ * a byte tunnel: half-closes passed on both ways, tunnel_idle_timeout.
  */
 #ifndef WASP_SERVER_SERVER_H
 #define WASP_SERVER_SERVER_H

@@ -9,6 +9,11 @@
  * A body complete within the buffer goes upstream with its real length (chunked
  * becomes Content-Length); a longer one streams after the head, and its bytes are
  * checked against the length the head declared as they go.
+ *
+ * A request asking for a protocol upgrade goes at once, without a body; what its client
+ * sends after the head is tunnel data, held here until the upstream accepts the switch
+ * (stream_upgraded) and then passed on unframed: bytes sent ahead of a switch the
+ * upstream may refuse must never reach it, where they would read as the next request.
  */
 #include "stream/stream_int.h"
 
@@ -83,7 +88,7 @@ void stream_gate_headers(struct stream *s, bool eos)
     uint64_t limit = s->limits != NULL ? s->limits->request_buffer : 0;
     int64_t cl = s->req_content_length;
     s->req_passed = 0;
-    if (eos || limit == 0 || (cl > 0 && (uint64_t)cl > limit)) {
+    if (eos || limit == 0 || s->upgrade != NULL || (cl > 0 && (uint64_t)cl > limit)) {
         s->up->request_headers(s, eos);
         return;
     }
@@ -92,6 +97,16 @@ void stream_gate_headers(struct stream *s, bool eos)
 
 void stream_gate_body(struct stream *s, struct evbuffer *chunk, bool eos)
 {
+    if (s->upgrade != NULL) {
+        if (s->upgraded) {
+            s->req_passed += evbuffer_get_length(chunk);
+            s->up->request_body(s, chunk, eos);
+        } else {
+            evbuffer_add_buffer(s->req_buffer, chunk);
+            s->req_tunnel_eos |= eos;
+        }
+        return;
+    }
     if (!s->req_head_held) {
         gate_forward(s, chunk, eos);
         return;
@@ -117,4 +132,15 @@ void stream_gate_trailers(struct stream *s)
         return;
     }
     s->up->request_trailers(s);
+}
+
+void stream_upgraded(struct stream *s)
+{
+    s->upgraded = true;
+    struct evbuffer *held = s->req_buffer;
+    if (s->reset || s->local_reply || s->up == NULL ||
+        (evbuffer_get_length(held) == 0 && !s->req_tunnel_eos))
+        return;
+    s->req_passed += evbuffer_get_length(held);
+    s->up->request_body(s, held, s->req_tunnel_eos);
 }

@@ -455,7 +455,8 @@ static void run_headers(struct stream *s, int d, int from)
         }
     }
     sd->headers_done = true;
-    if (!eos && s->chain->edits_body[d]) {
+    /* A switched protocol's first bytes may be the client's: its head cannot wait. */
+    if (!eos && s->chain->edits_body[d] && !(d == 1 && s->upgraded)) {
         if (d == 0) {
             /* A filter may change the body: the length the client declared no longer
              * holds; the gate re-frames a body that fits its buffer with its real
@@ -833,6 +834,8 @@ bool stream_request_writable(struct stream *s)
         return true; /* the codec discards the rest */
     if (!sd->headers_done || sd->paused != PH_NONE || sd->hold_idx >= 0)
         return evbuffer_get_length(sd->hold) < STREAM_HIGH_WATER;
+    if (s->upgrade != NULL && !s->upgraded) /* the gate holds tunnel bytes until the 101 */
+        return evbuffer_get_length(s->req_buffer) < STREAM_HIGH_WATER;
     return s->up->backlog == NULL || s->up->backlog(s) < STREAM_HIGH_WATER;
 }
 

@@ -224,6 +224,18 @@ struct stream {
     struct stream_dir dir[2]; /* [0] request, [1] response */
     uint64_t req_passed;      /* request body bytes that left the chain (gate.c) */
     bool req_head_held;       /* the gate holds the request head (and req_buffer) */
+    bool req_tunnel_eos;      /* the client's half-close, held with req_buffer until the
+                               * upgrade is accepted */
+
+    /* Protocol upgrade (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT): the protocols the
+     * client asked for (an Upgrade field value, h2c left out; "websocket" for extended
+     * CONNECT), after a 101 the one the upstream switched to; NULL: none. The codec
+     * starts such a request with eos false and req_content_length 0: once upgraded,
+     * the request and response bodies are the tunnel's bytes, each ending with that
+     * side's half-close. */
+    const char *upgrade;
+    uint32_t upgrade_len;
+    bool upgraded;
     int in_filter;            /* nesting depth of filter calls */
     bool resume_pending[2];
     bool local_reply; /* a local reply was queued or sent */
@@ -359,6 +371,14 @@ void stream_local_reply_headers(struct stream *s, int status, const struct strea
  * return STREAM_STOP after calling it. Idempotent.
  */
 void stream_reset(struct stream *s);
+
+/*
+ * The upstream side accepted the stream's upgrade (an HTTP/1.1 101): both bodies are the
+ * tunnel's bytes from now on (no framing rule, no Content-Length); tunnel bytes the
+ * client sent before (held by the gate, never forwarded ahead of the switch) go to the
+ * upstream side now. Call before stream_response_headers() for the 101, outside hooks.
+ */
+void stream_upgraded(struct stream *s);
 
 /* True if the request-direction sink may take more body now (back-pressure). */
 bool stream_request_writable(struct stream *s);

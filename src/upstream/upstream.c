@@ -83,6 +83,12 @@ struct up_conn {
     bool req_chunked;
     bool req_done;   /* the whole request is in `out` */
     bool read_timed; /* the whole request went out: read_timeout runs between reads */
+    /* 101: the connection is a byte tunnel; each side's end is a half-close, the
+     * connection closes once both ended (never pooled) */
+    bool tunnel;
+    bool tunnel_resp_done; /* the upstream half-closed: the stream got the response end */
+    bool wr_shut;          /* the client half-closed: our write side is shut */
+    bool linger;           /* detached from its ended stream: flush `out`, then close */
     bool head_done;
     bool keep_alive;
     bool eof;
@@ -253,7 +259,20 @@ static void up_set_read(struct up_conn *c, bool on, uint64_t timeout_ms)
  */
 static uint64_t up_read_timeout(const struct up_conn *c)
 {
-    return c->read_timed ? c->cl->read_timeout_ms : 0;
+    return c->read_timed && !c->tunnel ? c->cl->read_timeout_ms : 0;
+}
+
+/* A tunnel broke (a read or write error): both sides of the stream end now. */
+static void up_tunnel_reset(struct up_conn *c, const char *why)
+{
+    struct stream *s = c->s;
+    up_kill(c);
+    if (s == NULL)
+        return;
+    log_info("%s %.*s: upstream %s: tunnel closed: %s", s->client, (int)s->path_len, s->path,
+             s->upstream_addr, why);
+    s->reset = true;
+    s->down->reset(s);
 }
 
 static bool method_idempotent(int m)
@@ -279,7 +298,7 @@ static void up_fail(struct up_conn *c, int status, const char *why, bool retryab
     if (retryable && was_reused && !got && retries > 0 && method_idempotent(s->method_id) &&
         s->req_content_length == 0) {
         log_debug("%s: retrying on a new connection (%s)", s->upstream_addr, why);
-        up_start(s, cl, true, retries - 1);
+        up_start(s, cl, s->upgrade == NULL, retries - 1);
         return;
     }
     log_warn("%s %.*s: upstream %s: %s -> %d", s->client, (int)s->path_len, s->path,
@@ -348,7 +367,7 @@ static int up_write_head(struct up_conn *c, struct stream *s)
 {
     uint32_t n = s->req_headers.n;
     struct h1_field stackf[72];
-    struct h1_field *f = n + 6 <= 72 ? stackf : malloc((n + 6) * sizeof(*f));
+    struct h1_field *f = n + 8 <= 72 ? stackf : malloc((n + 8) * sizeof(*f));
     if (f == NULL)
         return -1;
     size_t k = 0;
@@ -391,6 +410,10 @@ static int up_write_head(struct up_conn *c, struct stream *s)
     } else if (s->method_id == H1_METHOD_POST || s->method_id == H1_METHOD_PUT ||
                s->method_id == H1_METHOD_PATCH) {
         f[k++] = (struct h1_field){"content-length", 14, "0", 1};
+    }
+    if (s->upgrade != NULL) {
+        f[k++] = (struct h1_field){"connection", 10, "upgrade", 7};
+        f[k++] = (struct h1_field){"upgrade", 7, s->upgrade, s->upgrade_len};
     }
     const char *ip;
     size_t ip_len = client_ip(s->client, &ip);
@@ -445,7 +468,9 @@ static void up_flush(struct up_conn *c)
     if (evbuffer_get_length(c->out) > 0) {
         ssize_t n = srv_write_fd(c->out, c->fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            if (c->s != NULL && !c->head_done)
+            if (c->tunnel)
+                up_tunnel_reset(c, strerror(errno));
+            else if (c->s != NULL && !c->head_done)
                 up_fail(c, 502, strerror(errno), errno == EPIPE || errno == ECONNRESET);
             else
                 up_kill(c);
@@ -455,7 +480,9 @@ static void up_flush(struct up_conn *c)
     size_t left = evbuffer_get_length(c->out);
     if (left > 0) {
         if (!c->writing) {
-            event_add(&c->wev, stream_timeout(c->u->base, c->cl ? c->cl->read_timeout_ms : 30000));
+            /* A live tunnel waits as long as its client does (tunnel_idle_timeout). */
+            uint64_t ms = c->tunnel && !c->linger ? 0 : c->cl ? c->cl->read_timeout_ms : 30000;
+            event_add(&c->wev, stream_timeout(c->u->base, ms));
             c->writing = true;
         }
         if (left >= UP_HIGH) {
@@ -471,11 +498,26 @@ static void up_flush(struct up_conn *c)
         event_del(&c->wev);
         c->writing = false;
     }
-    if (c->req_done && !c->read_timed && c->s != NULL) {
+    if (c->linger) {
+        up_kill(c);
+        return;
+    }
+    /* An upgrade request is whole with its head: the 101 (or an answer) is owed. */
+    bool sent = c->req_done || (c->s != NULL && c->s->upgrade != NULL && !c->tunnel);
+    if (sent && !c->read_timed && c->s != NULL) {
         /* The last request byte went out: from now on the upstream owes the answer. */
         c->read_timed = true;
         if (c->reading)
             up_set_read(c, true, up_read_timeout(c));
+    }
+    if (c->tunnel && c->req_done && !c->wr_shut) {
+        /* The client half-closed and all it sent went out: pass the half-close on. */
+        shutdown(c->fd, SHUT_WR);
+        c->wr_shut = true;
+        if (c->tunnel_resp_done) {
+            up_done(c);
+            return;
+        }
     }
     if (c->out_blocked && c->s != NULL) {
         c->out_blocked = false;
@@ -599,6 +641,50 @@ static void up_body_done(struct up_conn *c, const char *tbuf)
     }
 }
 
+/*
+ * The upstream answered 101 to the stream's upgrade: the rest of the connection is the
+ * tunnel (bytes after the head are its first). buf[0..len) is the response head, still
+ * in `in`.
+ */
+static void up_switch(struct up_conn *c, const char *buf, size_t len)
+{
+    struct stream *s = c->s;
+    int i = h1_header_find(buf, c->resp.headers, c->resp.nheaders, "upgrade", 7, 0);
+    const struct h1_header *h = &c->resp.headers[i]; /* the parser requires one */
+    char *proto = stream_strdup(s, buf + h->value.off, h->value.len);
+    up_response_head(c, buf, len);
+    evbuffer_drain(c->in, len);
+    if (c->s != s || proto == NULL) {
+        if (c->s == s)
+            up_fail(c, 502, "out of memory", false);
+        return;
+    }
+    s->upgrade = proto;
+    s->upgrade_len = h->value.len;
+    s->resp_content_length = -1;
+    c->tunnel = true;
+    c->keep_alive = false;
+    h1_body_init(&c->bodyp, H1_BODY_UNTIL_CLOSE, 0, &c->u->limits, NULL, 0);
+    if (c->reading)
+        up_set_read(c, true, 0);
+    log_debug("%s %.*s: upstream %s switched to %s", s->client, (int)s->path_len, s->path,
+              s->upstream_addr, proto);
+    stream_upgraded(s);
+    if (c->s == s)
+        stream_response_headers(s, false);
+}
+
+/* The upstream half-closed a tunnel: the response ends; the client may still send, so
+ * the connection stays (for writing) until the client's end went out too. */
+static void up_tunnel_half_closed(struct up_conn *c)
+{
+    struct stream *s = c->s;
+    c->tunnel_resp_done = true;
+    stream_response_body(s, c->body, true);
+    if (c->s == s && c->wr_shut)
+        up_done(c);
+}
+
 /* Parses the response and streams its body while the client keeps up. */
 static void up_process(struct up_conn *c)
 {
@@ -625,8 +711,14 @@ static void up_process(struct up_conn *c)
             }
             if (c->resp.status < 200) {
                 if (c->resp.status == 101) {
-                    up_fail(c, 502, "protocol upgrade is not supported", false);
-                    return;
+                    if (s->upgrade == NULL) {
+                        up_fail(c, 502, "101 to a request that asked for no upgrade", false);
+                        return;
+                    }
+                    up_switch(c, buf, (size_t)n);
+                    if (c->s != s)
+                        return;
+                    continue;
                 }
                 evbuffer_drain(c->in, (size_t)n);
                 h1_parser_init(&c->parser, &c->u->limits);
@@ -655,8 +747,10 @@ static void up_process(struct up_conn *c)
         }
         struct h1_body *b = &c->bodyp;
         if (avail == 0) {
-            if (c->eof) {
-                if (h1_body_eof(b) == H1_OK) {
+            if (c->eof && !c->tunnel_resp_done) {
+                if (c->tunnel) {
+                    up_tunnel_half_closed(c);
+                } else if (h1_body_eof(b) == H1_OK) {
                     up_body_done(c, NULL);
                     if (c->s == s)
                         up_done(c);
@@ -768,6 +862,11 @@ static void up_read_cb(evutil_socket_t fd, short what, void *arg)
             return;
         c->eof = true;
         up_set_read(c, false, 0);
+        if (c->tunnel) {
+            up_tunnel_reset(c, strerror(errno));
+            up_conn_free(c);
+            return;
+        }
         if (c->s != NULL && !c->head_done) {
             int e = errno;
             up_fail(c, 502, strerror(e), !c->got_bytes && evbuffer_get_length(c->in) == 0);
@@ -868,6 +967,7 @@ static void up_start(struct stream *s, const struct cfg_cluster *cl, bool eos, u
     c->eof = false;
     c->req_done = eos;
     c->read_timed = false;
+    c->tunnel = c->tunnel_resp_done = c->wr_shut = c->linger = false;
     c->keep_alive = false;
     c->in_blocked = false;
     c->out_blocked = false;
@@ -908,6 +1008,19 @@ static void router_request_headers(struct stream *s, bool eos)
         const struct cfg_response *r = t->respond;
         stream_local_reply(s, (int)r->status, r->content_type, r->body, r->body_len);
         return;
+    }
+    bool upgrades =
+        t->upgrades == CFG_SWITCH_UNSET ? lc->cfg->upgrades : t->upgrades == CFG_SWITCH_ON;
+    if (s->upgrade != NULL && !upgrades) {
+        if (s->http_major == 2) {
+            /* Extended CONNECT has no plain form to fall back to. */
+            static const char msg[] = "403 Forbidden (no protocol upgrades here)\n";
+            stream_local_reply(s, 403, "text/plain", msg, sizeof(msg) - 1);
+            return;
+        }
+        /* A server may ignore Upgrade (RFC 9110 §7.8): the plain request, complete. */
+        s->upgrade = NULL;
+        eos = true;
     }
     up_start(s, t->cluster, eos, t->cluster->retries);
 }
@@ -979,6 +1092,15 @@ static void router_abort(struct stream *s)
     struct up_conn *c = s->up_ctx;
     if (c == NULL)
         return;
+    if (c->tunnel && !s->reset && !c->dead && evbuffer_get_length(c->out) > 0) {
+        /* A tunnel that ended normally: the client's last bytes still go out. */
+        s->up_ctx = NULL;
+        c->s = NULL;
+        c->linger = true;
+        up_set_read(c, false, 0);
+        up_schedule_flush(c);
+        return;
+    }
     up_kill(c);
 }
 

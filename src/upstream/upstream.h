@@ -7,6 +7,10 @@
  * removal, Via and X-Forwarded-For/-Proto, Host preserved. Bodies stream both ways with
  * back-pressure (Content-Length and chunked); this side never buffers them whole (the
  * stream's request gate may hold a small request body before the head comes here).
+ * A request asking for a protocol upgrade goes with Connection/Upgrade (unless the
+ * listener or route refuses upgrades); a 101 makes the connection a byte tunnel that is
+ * never pooled: each side's end is passed on as a half-close, and it closes when both
+ * ended.
  */
 #ifndef WASP_UPSTREAM_UPSTREAM_H
 #define WASP_UPSTREAM_UPSTREAM_H
