@@ -8,7 +8,8 @@ set -eu
 # wasi-libc compile them.
 BUILD_PKGS="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
 libinih-dev libjansson-dev clang lld wasi-libc libclang-rt-14-dev-wasm32"
-TEST_PKGS="libcmocka-dev wabt nginx-light curl nghttp2-client procps openssl iproute2 python3-h2"
+TEST_PKGS="libcmocka-dev wabt nginx-light curl nghttp2-client procps openssl iproute2 python3-h2
+python3-websockets"
 
 pkgs="$BUILD_PKGS"
 if [ "${1:-}" != "--build-only" ]; then

@@ -272,6 +272,9 @@ static void test_listener_defaults(void **state)
     assert_int_equal(l->body_timeout_ms, 30000);
     assert_int_equal(l->test_pause_ms, 0);
     assert_int_equal(l->request_buffering, 64 << 10);
+    assert_true(l->upgrades);
+    assert_int_equal(l->tunnel_idle_timeout_ms, 300000);
+    assert_int_equal(l->default_target.upgrades, CFG_SWITCH_UNSET);
     assert_int_equal(l->n_plugins, 0);
     assert_int_equal(l->n_routes, 0);
     assert_null(l->tls_certificate);
@@ -448,6 +451,30 @@ static void test_listener_request_buffering(void **state)
     load_fails(LISTENER "request_buffering = on\n",
                "t.ini:4: [listener:l] request_buffering: 'on' holds whole bodies in memory: it "
                "needs a max_body_size",
+               NULL);
+}
+
+static void test_upgrades_on_listeners_and_routes(void **state)
+{
+    const struct cfg_generation *g =
+        load_ok(LISTENER "upgrades = off\ntunnel_idle_timeout = 90s\n"
+                         "[route:a]\npath_prefix = /a\nrespond = 200\nupgrades = on\n"
+                         "[route:b]\npath_prefix = /b\nrespond = 200\nupgrades = off\n"
+                         "[route:c]\npath_prefix = /c\nrespond = 200\n");
+    const struct cfg_listener *l = cfg_find_listener(g, "l");
+    assert_false(l->upgrades);
+    assert_int_equal(l->tunnel_idle_timeout_ms, 90000);
+    assert_int_equal(cfg_route_lookup(l, "h", 1, "/a", 2)->upgrades, CFG_SWITCH_ON);
+    assert_int_equal(cfg_route_lookup(l, "h", 1, "/b", 2)->upgrades, CFG_SWITCH_OFF);
+    assert_int_equal(cfg_route_lookup(l, "h", 1, "/c", 2)->upgrades, CFG_SWITCH_UNSET);
+    cfg_unref(g);
+    load_fails(LISTENER "upgrades = yes\n",
+               "t.ini:4: [listener:l] upgrades: 'yes' is not one of: off, on", NULL);
+    load_fails(LISTENER "[route:r]\nrespond = 200\nupgrades = 1\n",
+               "t.ini:6: [route:r] upgrades: '1' is not one of: off, on", NULL);
+    load_fails(LISTENER "tunnel_idle_timeout = 0\n",
+               "t.ini:4: [listener:l] tunnel_idle_timeout: '0' is out of range "
+               "(1ms..86400000ms)",
                NULL);
 }
 
@@ -1043,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_listener_address_used_twice_is_an_error),
         cmocka_unit_test(test_listener_bad_limits),
         cmocka_unit_test(test_listener_request_buffering),
+        cmocka_unit_test(test_upgrades_on_listeners_and_routes),
         cmocka_unit_test(test_listener_bad_protocol),
         cmocka_unit_test(test_listener_needs_somewhere_to_send_requests),
         cmocka_unit_test(test_listener_cluster_and_respond_together_is_an_error),

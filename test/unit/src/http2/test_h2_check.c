@@ -300,6 +300,22 @@ static void test_request_pseudo_headers(void **state)
     assert_int_equal(req(&st, ":method", "CONNECT", ":authority", "h:443", NULL), 1);
     assert_int_equal(st, 405);
     assert_int_equal(req(&st, ":method", "CONNECT", ":authority", "h:443", ":path", "/", NULL), -1);
+    /* Extended CONNECT (RFC 8441): a request like any other, with a :protocol token */
+    assert_int_equal(req(&st, ":method", "CONNECT", ":protocol", "websocket", ":scheme", "http",
+                         ":path", "/chat", ":authority", "h", NULL),
+                     0);
+    assert_int_equal(req(&st, ":method", "GET", ":protocol", "websocket", ":scheme", "http",
+                         ":path", "/chat", ":authority", "h", NULL),
+                     -1);
+    assert_int_equal(req(&st, ":method", "CONNECT", ":protocol", "websocket", ":scheme", "http",
+                         ":path", "/chat", NULL),
+                     -1);
+    assert_int_equal(req(&st, ":method", "CONNECT", ":protocol", "web socket", ":scheme", "http",
+                         ":path", "/chat", ":authority", "h", NULL),
+                     -1);
+    assert_int_equal(req(&st, ":method", "CONNECT", ":protocol", "websocket", ":protocol", "x",
+                         ":scheme", "http", ":path", "/chat", ":authority", "h", NULL),
+                     -1);
 }
 
 int main(void)

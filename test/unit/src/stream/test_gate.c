@@ -290,6 +290,37 @@ static void test_local_reply_at_release_drops_the_held_body(void **state)
     stream_destroy(s);
 }
 
+static void test_upgrade_head_goes_at_once_and_tunnel_bytes_wait_for_the_switch(void **state)
+{
+    struct stream *s = make(&no_filters, 64, 0);
+    s->upgrade = "websocket";
+    s->upgrade_len = 9;
+    stream_request_headers(s, false);
+    assert_string_equal(trace, "UP-H ");
+    /* Bytes ahead of the 101 must not reach an upstream that may still refuse. */
+    body(s, "early", false);
+    body(s, "", true);
+    assert_string_equal(trace, "UP-H ");
+    stream_upgraded(s);
+    assert_string_equal(trace, "UP-H UP-B5! ");
+    assert_int_equal(resets, 0);
+    stream_destroy(s);
+}
+
+static void test_upgraded_tunnel_bytes_pass_unframed(void **state)
+{
+    struct stream *s = make(&no_filters, 64, 0);
+    s->upgrade = "x-count";
+    s->upgrade_len = 7;
+    stream_request_headers(s, false);
+    stream_upgraded(s);
+    body(s, "abc", false); /* far past the declared length 0: a tunnel has none */
+    body(s, "defg", true);
+    assert_string_equal(trace, "UP-H UP-B3 UP-B4! ");
+    assert_int_equal(resets, 0);
+    stream_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +337,8 @@ int main(void)
         T(test_streamed_body_shorter_than_declared_resets_both_sides),
         T(test_trailers_release_a_held_chunked_body_unchanged),
         T(test_local_reply_at_release_drops_the_held_body),
+        T(test_upgrade_head_goes_at_once_and_tunnel_bytes_wait_for_the_switch),
+        T(test_upgraded_tunnel_bytes_pass_unframed),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

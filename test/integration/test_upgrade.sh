@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Protocol upgrades through waspd against real peers (Debian's python3-websockets and
+# python3-h2): WebSocket over HTTP/1.1 (ws:// and wss://) and over HTTP/2 extended
+# CONNECT (RFC 8441), many messages echoed, close handshakes started by either side;
+# any other Upgrade token tunnels too: a client's half-close reaches the upstream, whose
+# answer still comes back; back-pressure both ways (RSS stays flat); tunnel_idle_timeout;
+# upgrades = off on a listener and a route; an upstream that declines leaves an ordinary
+# keep-alive exchange.
+source "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+PEER="$SRC_DIR/test/integration/ws_peer.py"
+"$PY" -c 'import websockets, h2' || fail "python3-websockets and python3-h2 are needed"
+wsp=$(free_port)
+cp=$(free_port)
+up=$(free_port)
+wp=$(free_port)
+tp=$(free_port)
+op=$(free_port)
+ip=$(free_port)
+"$PY" "$PEER" ws-server "$wsp" </dev/null >/dev/null 2>"$T/ws.err" &
+PIDS+=($!)
+"$PY" "$PEER" count-server "$cp" </dev/null >/dev/null 2>"$T/count.err" &
+PIDS+=($!)
+start_test_upstream "$up"
+wait_port "$wsp"
+wait_port "$cp"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+    -days 1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+cat >"$T/w.ini" <<INI
+[daemon]
+workers = 1
+[listener:web]
+address = 127.0.0.1:$wp
+cluster = ws
+[listener:tls]
+address = 127.0.0.1:$tp
+protocol = https
+tls_certificate = $T/cert.pem
+tls_key = $T/key.pem
+cluster = ws
+[listener:off]
+address = 127.0.0.1:$op
+cluster = ws
+upgrades = off
+[listener:idle]
+address = 127.0.0.1:$ip
+cluster = count
+tunnel_idle_timeout = 1s
+[route:count]
+listener = web
+path_prefix = /count
+cluster = count
+[route:noup]
+listener = web
+path_prefix = /noup
+cluster = ws
+upgrades = off
+[route:plain]
+listener = web
+path_prefix = /plain
+cluster = up
+[cluster:ws]
+endpoints = 127.0.0.1:$wsp
+[cluster:count]
+endpoints = 127.0.0.1:$cp
+[cluster:up]
+endpoints = 127.0.0.1:$up
+INI
+start_waspd "$T/w.ini" "$wp"
+for p in "$tp" "$op" "$ip"; do wait_port "$p"; done
+peer() { timeout 60 "$PY" "$PEER" "$@"; }
+
+# WebSocket over HTTP/1.1: 100 messages (text and binary, up to 64 KiB) echoed, then the
+# client's close handshake; then one the server starts.
+out=$(peer ws-client "ws://127.0.0.1:$wp/chat" 100)
+[ "$out" = "$(printf 'echo 100\nclosed 1000')" ] || fail "WebSocket over HTTP/1.1: $out"
+out=$(peer ws-server-close "ws://127.0.0.1:$wp/chat")
+[ "$out" = "closed 4001" ] || fail "close started by the server: $out"
+out=$(peer ws-client "wss://127.0.0.1:$tp/chat" 20)
+[ "$out" = "$(printf 'echo 20\nclosed 1000')" ] || fail "WebSocket over TLS: $out"
+pass "WebSocket over HTTP/1.1 and TLS: echoes and close handshakes from either side"
+
+# WebSocket over HTTP/2 (extended CONNECT) to the same HTTP/1.1 upstream.
+out=$(peer h2-ws-client "$wp" /chat 100)
+[ "$out" = "$(printf 'settings connect-protocol=1\nstatus 200\necho 100\nclosed 1000\nstream ended')" ] ||
+    fail "WebSocket over HTTP/2: $out"
+pass "WebSocket over HTTP/2 extended CONNECT (RFC 8441): echoes, close, stream ended"
+
+# Any other token (x-count): the client sends 300000 bytes and half-closes; the upstream
+# reads to its EOF, then answers through the half-open tunnel and closes.
+out=$(peer count-client "$wp" /count 300000)
+[ "$out" = "$(printf 'HTTP/1.1 101 Switching Protocols\ncount 300000\nbytes 13\neof')" ] ||
+    fail "half-closed client: $out"
+pass "Upgrade: x-count: a client's half-close reaches the upstream, its answer comes back"
+
+# Back-pressure both ways: 16 MiB up to an upstream that reads nothing for 1 s, then
+# 16 MiB down to a client that does the same: waspd takes in no more than its
+# high-water marks meanwhile (without back-pressure it would hold most of the 16 MiB).
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$WASPD_PID/status"; }
+rss0=$(rss)
+peer count-client "$wp" /count/pause 16777216 pause >"$T/slow.out" &
+cl=$!
+peak=0
+while kill -0 "$cl" 2>/dev/null; do
+    r=$(rss)
+    [ "$r" -gt "$peak" ] && peak=$r
+    sleep 0.1
+done
+wait "$cl" || fail "slow tunnel: $(cat "$T/slow.out")"
+[ "$(cat "$T/slow.out")" = "$(printf 'HTTP/1.1 101 Switching Protocols\ncount 16777216\nbytes 16777231\neof')" ] ||
+    fail "slow tunnel: $(cat "$T/slow.out")"
+grow=$((peak - rss0))
+if ldd "$WASPD" | grep -q libasan; then
+    pass "16 MiB each way through a tunnel to pausing readers (RSS not checked under ASan)"
+else
+    [ "$grow" -lt 4000 ] || fail "waspd grew by $grow kB tunnelling 16 MiB each way to pausing readers"
+    pass "16 MiB each way through a tunnel to pausing readers: waspd grew by $grow kB"
+fi
+
+# tunnel_idle_timeout (1s): a tunnel with no byte either way is closed.
+out=$(peer count-idle "$ip" /count)
+ms=$(sed -n 's/^eof after //p' <<<"$out")
+grep -q "^HTTP/1.1 101" <<<"$out" || fail "idle tunnel: $out"
+[ -n "$ms" ] && [ "$ms" -ge 900 ] && [ "$ms" -lt 8000 ] || fail "idle tunnel closed after $ms ms, want ~1000"
+pass "an idle tunnel is closed after tunnel_idle_timeout ($ms ms)"
+
+# upgrades = off: HTTP/1.1 requests reach the upstream without Upgrade (the WebSocket
+# server refuses them: 426), HTTP/2 extended CONNECT is refused on the route (403) and
+# not offered on the listener (no SETTINGS_ENABLE_CONNECT_PROTOCOL).
+[ "$(peer ws-client "ws://127.0.0.1:$wp/noup" 1)" = "status 426" ] || fail "route upgrades = off, h1"
+[ "$(peer h2-ws-client "$wp" /noup 1 | tail -1)" = "status 403" ] || fail "route upgrades = off, h2"
+[ "$(peer ws-client "ws://127.0.0.1:$op/chat" 1)" = "status 426" ] || fail "listener upgrades = off, h1"
+[ "$(peer h2-ws-client "$op" /chat 1)" = "settings connect-protocol=0" ] ||
+    fail "listener upgrades = off still offers extended CONNECT"
+pass "upgrades = off on a route and on a listener"
+
+# An upstream that answers an upgrade request normally: the connection stays HTTP/1.1.
+exec 3<>"/dev/tcp/127.0.0.1/$wp"
+printf 'GET /plain/a HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /plain/b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' >&3
+out=$(timeout 15 cat <&3 | tr -d '\r' || true)
+exec 3<&-
+[ "$(grep -c "^HTTP/1.1 200" <<<"$out")" = 2 ] || fail "declined upgrade: $out"
+pass "a declined upgrade leaves an ordinary keep-alive exchange"
