@@ -38,7 +38,7 @@ host = other.test
 respond = 200 "other\n"
 [route:big]
 listener = web
-path_prefix = /h2-big
+path_prefix = /big
 cluster = big
 [cluster:up]
 endpoints = 127.0.0.1:$up
@@ -86,12 +86,18 @@ pass "malformed h2 (DATA vs content-length) and cut-short h1 requests never reac
 # Past the buffer (1k): the head goes upstream once 1k arrived; DATA beyond the length
 # then resets the stream, and the upstream connection is closed, not pooled (the
 # cluster's idle_timeout is 60 s).
-out=$("$H2_CLIENT" body "$wp" /h2-big 4000 2000 w1000 3000)
+out=$("$H2_CLIENT" body "$wp" /big-h2 4000 2000 w1000 3000)
 grep -q "^rst 1$" <<<"$out" || fail "h2 DATA beyond a content-length past the buffer: $out"
-wait_until 10 grep -q "^request /h2-big$" "$T/big.err" || fail "the head of a body past the buffer was not forwarded"
+wait_until 10 grep -q "^request /big-h2$" "$T/big.err" || fail "the head of a body past the buffer was not forwarded"
 gone_big() { [ "$(bigconns)" = 0 ]; }
 wait_until 10 gone_big || fail "upstream connection of a reset request left open: $(bigconns)"
-pass "past the buffer: a framing error resets both sides, the upstream connection is closed"
+# The same for HTTP/1.1: a body past the buffer that ends early (the client leaves).
+exec 3<>"/dev/tcp/127.0.0.1/$wp"
+printf 'POST /big-h1 HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\n\r\n%02000d' 0 >&3
+wait_until 10 grep -q "^request /big-h1$" "$T/big.err" || fail "h1 head past the buffer not forwarded"
+exec 3<&-
+wait_until 10 gone_big || fail "upstream connection of a cut-short h1 request left open: $(bigconns)"
+pass "past the buffer: a framing error (h2) or a cut-short body (h1) closes the upstream connection"
 
 # A small chunked body is read whole and forwarded with its length; with
 # request_buffering = off it streams, chunked as it came.

@@ -85,7 +85,10 @@ pass "WebSocket over HTTP/1.1 and TLS: echoes and close handshakes from either s
 out=$(peer h2-ws-client "$wp" /chat 100)
 [ "$out" = "$(printf 'settings connect-protocol=1\nstatus 200\necho 100\nclosed 1000\nstream ended')" ] ||
     fail "WebSocket over HTTP/2: $out"
-pass "WebSocket over HTTP/2 extended CONNECT (RFC 8441): echoes, close, stream ended"
+out=$(peer h2-ws-client "$tp" /chat 20 tls)
+[ "$out" = "$(printf 'settings connect-protocol=1\nstatus 200\necho 20\nclosed 1000\nstream ended')" ] ||
+    fail "WebSocket over HTTP/2 and TLS: $out"
+pass "WebSocket over HTTP/2 extended CONNECT (RFC 8441), h2c and TLS: echoes, close, stream ended"
 
 # Any other token (x-count): the client sends 300000 bytes and half-closes; the upstream
 # reads to its EOF, then answers through the half-open tunnel and closes.

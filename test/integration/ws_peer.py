@@ -20,7 +20,8 @@ python3-websockets and python3-h2, no network beyond 127.0.0.1).
                                      (pause: reads nothing for 1 s after its half-close).
   ws_peer.py count-idle PORT PATH    upgrades to x-count, sends nothing: prints the
                                      status line and "eof after MS".
-  ws_peer.py h2-ws-client PORT PATH N  WebSocket over HTTP/2 (RFC 8441 extended CONNECT):
+  ws_peer.py h2-ws-client PORT PATH N [tls]  WebSocket over HTTP/2 (RFC 8441 extended
+                                     CONNECT; tls: over TLS with ALPN h2, not verified):
                                      sends N binary messages one at a time, checks each
                                      echo, closes; prints "settings connect-protocol=V",
                                      "status S", "echo N", "closed CODE", "stream ended".
@@ -174,7 +175,7 @@ def count_idle(port, path):
     return 0
 
 
-def h2_ws_client(port, path, n):
+def h2_ws_client(port, path, n, tls):
     import h2.config
     import h2.connection
     import h2.events
@@ -182,6 +183,13 @@ def h2_ws_client(port, path, n):
     from websockets.connection import Connection, Side
 
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if tls:
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        s = ctx.wrap_socket(s)
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
     ws = Connection(Side.CLIENT, max_size=None)
@@ -286,7 +294,7 @@ def main(argv):
     elif mode == "count-idle":
         return count_idle(int(argv[2]), argv[3])
     elif mode == "h2-ws-client":
-        return h2_ws_client(int(argv[2]), argv[3], int(argv[4]))
+        return h2_ws_client(int(argv[2]), argv[3], int(argv[4]), argv[5:] == ["tls"])
     print(__doc__, file=sys.stderr)
     return 2
 
