@@ -24,6 +24,7 @@ struct plugin_module; /* a loaded module, shared across sets while its file is u
 /* A group of plugins sharing one VM (same module, vm_id and VM configuration). */
 struct plugin_group {
     struct plugin_module *mod;
+    struct pw_image *image; /* the module after its runtime's initialisation (canary) */
     const struct cfg_plugin *first; /* the member whose limits the VM takes */
     struct pw_vm_config vmcfg;      /* strings point into the generation */
     uint64_t max_execution_ms;      /* per callback; 0: none */

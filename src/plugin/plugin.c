@@ -163,6 +163,8 @@ const char *plugin_set_abi(const struct plugin_set *set, size_t i)
 static void plugin_set_free(struct plugin_set *set)
 {
     for (size_t g = 0; g < set->n_groups; g++) {
+        if (set->groups[g].image != NULL)
+            pw_image_free(set->groups[g].image);
         plugin_module_put(set->groups[g].mod);
         free(set->groups[g].members);
     }
@@ -271,6 +273,8 @@ static void plugin_error(struct cfg_errors *errors, const struct cfg_generation 
 struct plugin_canary_log {
     char *text;
     size_t len;
+    bool init;                            /* the image's initialisation is running */
+    const struct plugin_observer *forward; /* where its log lines go too */
 };
 
 static void plugin_canary_event(void *arg, const struct plugin_event *ev)
@@ -278,6 +282,8 @@ static void plugin_canary_event(void *arg, const struct plugin_event *ev)
     struct plugin_canary_log *cl = arg;
     if (ev->kind != PLUGIN_EV_LOG)
         return;
+    if (cl->init)
+        cl->forward->event(cl->forward->arg, ev);
     size_t n = strlen(ev->text);
     char *t = realloc(cl->text, cl->len + n + 4);
     if (t == NULL)
@@ -299,14 +305,18 @@ static void plugin_reap_cb(struct plugin_timer *t);
  * fires; callouts are accepted and never answered), as each real worker will. A failure
  * adds "FILE:LINE: [plugin:NAME]: why" with the plugin's log lines to errors.
  */
-static void plugin_set_canary(struct plugin_set *set, struct cfg_errors *errors)
+static void plugin_log_event(void *arg, const struct plugin_event *ev);
+
+static void plugin_set_canary(struct plugin_set *set, const struct plugin_observer *init_obs,
+                              struct cfg_errors *errors)
 {
+    const struct plugin_observer log_obs = {plugin_log_event, NULL};
     struct event_base *base = event_base_new();
     if (base == NULL) {
         cfg_errors_add(errors, "cannot start plugins: out of memory");
         return;
     }
-    struct plugin_canary_log cl = {0};
+    struct plugin_canary_log cl = {.forward = init_obs != NULL ? init_obs : &log_obs};
     struct plugin_worker *w = plugin_worker_new(base, 0, NULL, NULL, true, NULL);
     struct plugin_instances *inst = w != NULL ? calloc(1, sizeof(*inst)) : NULL;
     if (inst == NULL || (inst->slots = calloc(set->n_groups, sizeof(*inst->slots))) == NULL) {
@@ -327,7 +337,14 @@ static void plugin_set_canary(struct plugin_set *set, struct cfg_errors *errors)
     for (size_t g = 0; g < set->n_groups; g++) {
         char why[2048];
         why[0] = '\0';
-        struct plugin_slot *sl = plugin_slot_start(inst, g, why, sizeof(why));
+        struct plugin_group *gr = &set->groups[g];
+        /* The language runtime's initialisation runs once, into the image every VM of
+         * the group starts from; then the canary VM runs the proxy-wasm start sequence. */
+        cl.init = true;
+        gr->image = pw_image_new(gr->mod->m, &gr->vmcfg, &plugin_host_ops, w, why, sizeof(why));
+        cl.init = false;
+        struct plugin_slot *sl =
+            gr->image != NULL ? plugin_slot_start(inst, g, why, sizeof(why)) : &inst->slots[g];
         if (sl->vm == NULL) {
             const struct cfg_plugin *p = set->groups[g].first;
             for (size_t k = 0; k < set->groups[g].n_members; k++) {
@@ -338,7 +355,8 @@ static void plugin_set_canary(struct plugin_set *set, struct cfg_errors *errors)
             plugin_error(errors, set->cfg, p, why, cl.text != NULL ? cl.text : "");
         }
         free(cl.text);
-        cl = (struct plugin_canary_log){0};
+        cl.text = NULL;
+        cl.len = 0;
     }
     plugin_instances_destroy(inst);
 out:
@@ -390,7 +408,7 @@ struct plugin_set *plugin_set_new(const struct cfg_generation *cfg,
         set->plugins[i].edits_body[0] = pw_module_has_export(pm->m, "proxy_on_request_body");
         set->plugins[i].edits_body[1] = pw_module_has_export(pm->m, "proxy_on_response_body");
     }
-    plugin_set_canary(set, errors);
+    plugin_set_canary(set, opt != NULL ? opt->init_observer : NULL, errors);
     if (errors->count > before) {
         plugin_set_unref(set);
         return NULL;
@@ -740,10 +758,11 @@ void plugin_worker_free(struct plugin_worker *w)
 static void plugin_tick_cb(struct plugin_timer *t);
 
 /*
- * Makes a VM of group g for a worker: instantiates the group's module and runs the start
- * sequence, then a root context per member (on_context_create, on_vm_start,
- * on_configure). Every worker VM, and every fresh VM of the reload policy, comes from
- * here. @return the VM, or NULL with the reason in err.
+ * Makes a VM of group g for a worker: a copy-on-write clone of the group's image (its
+ * language runtime already initialised, once per generation), then a root context per
+ * member (on_context_create, on_vm_start, on_configure). Every worker VM, and every fresh
+ * VM of the reload policy, comes from here. @return the VM, or NULL with the reason in
+ * err.
  */
 static struct plugin_vm *plugin_vm_clone(struct plugin_slot *sl, char *err, size_t errlen)
 {
@@ -760,7 +779,9 @@ static struct plugin_vm *plugin_vm_clone(struct plugin_slot *sl, char *err, size
     struct pw_vm_config vc = gr->vmcfg;
     vc.userdata = pvm;
     vc.sandbox = inst->canary;
-    pvm->vm = pw_vm_new(gr->mod->m, &vc, &plugin_host_ops, inst->w, err, errlen);
+    pvm->vm = gr->image != NULL
+                  ? pw_vm_new_from_image(gr->image, &vc, &plugin_host_ops, inst->w, err, errlen)
+                  : pw_vm_new(gr->mod->m, &vc, &plugin_host_ops, inst->w, err, errlen);
     if (pvm->vm == NULL) {
         free(pvm->roots);
         free(pvm);

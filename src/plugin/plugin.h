@@ -49,6 +49,7 @@ struct evbuffer;
 struct plugin_set;
 struct plugin_worker;
 struct plugin_callout;
+struct plugin_event;
 
 /* The stream filter kind that runs a plugin; its configuration comes from
  * plugin_filter_conf(). */
@@ -56,12 +57,20 @@ extern const struct stream_filter_ops plugin_filter_ops;
 
 /* ---- sets (main thread) ------------------------------------------------------------ */
 
+struct plugin_observer {
+    void (*event)(void *arg, const struct plugin_event *ev);
+    void *arg;
+};
+
 struct plugin_set_options {
     unsigned n_workers; /* instances are per worker index 0..n_workers-1 */
     bool trace;         /* report every proxy_* hostcall (a TRACE log line of the plugin) */
     /* Per plugin (NULL: none): give the plugin a VM of its own even when another plugin
      * has the same file and vm_id (`wasp replay --new-vm`). */
     const bool *own_vm;
+    /* Where the log lines of the language runtimes' initialisation go (it runs once per
+     * generation, on the main thread, into each group's image); NULL: waspd's log. */
+    const struct plugin_observer *init_observer;
 };
 
 /*
@@ -166,10 +175,7 @@ struct plugin_event {
     bool end_of_stream;
 };
 
-struct plugin_observer {
-    void (*event)(void *arg, const struct plugin_event *ev);
-    void *arg;
-};
+
 
 /*
  * A worker's plugin runtime on event loop base (owned by the caller). env_ops/env (may

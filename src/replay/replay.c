@@ -1130,7 +1130,9 @@ static int rp_start(struct rp *rp)
     plugin_worker_set_observer(rp->w, &(struct plugin_observer){rp_observe, rp});
     plugin_worker_set_log_level(rp->w, rp->log_level);
     plugin_worker_bind(rp->w);
-    struct plugin_set_options opt = {.n_workers = 1, .own_vm = rp->own_vm, .trace = rp->trace};
+    struct plugin_observer obs = {rp_observe, rp};
+    struct plugin_set_options opt = {
+        .n_workers = 1, .own_vm = rp->own_vm, .trace = rp->trace, .init_observer = &obs};
     rp->set = plugin_set_new(NULL, plugins, (size_t)rp->nplugins, &opt, &errors);
     if (rp->set == NULL) {
         for (size_t i = 0; i < errors.count; i++)
