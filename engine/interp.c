@@ -9,6 +9,7 @@
  * without bounds checks (guard pages, see memory.c) unless WASP_BOUNDS_CHECKS is set.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +163,27 @@ static void opstats_add(const void *a, const void *b)
         }
     }
 }
+static const char *op_name(const void *h);
+/* WASP_TRACE=FIRST:COUNT prints dispatches FIRST..FIRST+COUNT-1 (function, position, op,
+ * the next 8 code words). */
+static uint64_t trace_n, trace_first = UINT64_MAX, trace_count;
+static void trace(const wasm_code_word *pc, const struct wasm_frame *csp)
+{
+    if (trace_first == UINT64_MAX) {
+        const char *e = getenv("WASP_TRACE");
+        trace_first = e ? strtoull(e, NULL, 10) : UINT64_MAX - 1;
+        trace_count = e && strchr(e, ':') ? strtoull(strchr(e, ':') + 1, NULL, 10) : 0;
+    }
+    uint64_t n = trace_n++;
+    if (n < trace_first || n - trace_first >= trace_count)
+        return;
+    const struct wasm_code *c = csp[-1].code;
+    fprintf(stderr, "trace f%u @%ld %-16s", c->func_index, (long)(pc - c->ins),
+            op_name(*(const ptru *)pc));
+    for (int i = 2; i < 10; i++)
+        fprintf(stderr, " %d", (int32_t)pc[i]);
+    fprintf(stderr, "\n");
+}
 static inline void opstat(const void *h)
 {
     opstats_add(h, NULL);
@@ -169,7 +191,7 @@ static inline void opstat(const void *h)
         opstats_add(opstats_prev, h);
     opstats_prev = h;
 }
-#define OPSTAT() opstat(*(const ptru *)pc)
+#define OPSTAT() (opstat(*(const ptru *)pc), trace(pc, csp))
 #else
 #define OPSTAT() ((void)0)
 #endif
@@ -411,6 +433,8 @@ static inline void opstat(const void *h)
 #define EA_SI(ka, kb, ko) ((uint64_t)(uint32_t)(R32(ka) + A(kb)) + A(ko))
 #define EA_SX(ka, kb, kk, ko) ((uint64_t)(uint32_t)(R32(ka) + (R32(kb) << A(kk))) + A(ko))
 #define EA_XI(ka, kk, ki, ko) ((uint64_t)(uint32_t)((R32(ka) << A(kk)) + A(ki)) + A(ko))
+#define EA_SXI(ka, kb, kk, ki, ko)                                                                 \
+    ((uint64_t)(uint32_t)(R32(ka) + (R32(kb) << A(kk)) + A(ki)) + A(ko))
 #define SIZE_load32 4
 #define SIZE_load64 8
 #define SIZE_load8_s32 1
@@ -467,6 +491,12 @@ static inline void opstat(const void *h)
         uint8_t *p_ = MEMAT(EA_XI(1, 2, 3, 4), SIZE_##n);                                          \
         RD_##n(p_);                                                                                \
         NEXT(7);                                                                                   \
+    }                                                                                              \
+    L_##n##_sxi:                                                                                   \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SXI(1, 2, 3, 4, 5), SIZE_##n);                                      \
+        RD_##n(p_);                                                                                \
+        NEXT(8);                                                                                   \
     }
 #define STOREX(n)                                                                                  \
     L_##n:                                                                                         \
@@ -528,6 +558,18 @@ static inline void opstat(const void *h)
         uint8_t *p_ = MEMAT(EA_XI(0, 1, 2, 3), SIZE_##n);                                          \
         ST_##n(p_, IMM64(4));                                                                      \
         NEXT(8);                                                                                   \
+    }                                                                                              \
+    L_##n##_sxi:                                                                                   \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SXI(0, 1, 2, 3, 5), SIZE_##n);                                      \
+        ST_##n(p_, R64(4));                                                                        \
+        NEXT(8);                                                                                   \
+    }                                                                                              \
+    L_##n##_sxi_i:                                                                                 \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(EA_SXI(0, 1, 2, 3, 4), SIZE_##n);                                      \
+        ST_##n(p_, IMM64(5));                                                                      \
+        NEXT(9);                                                                                   \
     }
 
 #define LABEL_ADDR(n) [WASM_OP_##n] = &&L_##n,
@@ -551,13 +593,15 @@ static inline void opstat(const void *h)
 #define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
 #define LABEL_LOAD(n)                                                                              \
     [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_ss] = &&L_##n##_ss, [WASM_OP_##n##_si] = &&L_##n##_si, \
-    [WASM_OP_##n##_sx] = &&L_##n##_sx, [WASM_OP_##n##_xi] = &&L_##n##_xi,
+    [WASM_OP_##n##_sx] = &&L_##n##_sx, [WASM_OP_##n##_xi] = &&L_##n##_xi,                         \
+    [WASM_OP_##n##_sxi] = &&L_##n##_sxi,
 #define LABEL_STORE(n)                                                                             \
     [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_i] = &&L_##n##_i, [WASM_OP_##n##_ss] = &&L_##n##_ss,   \
     [WASM_OP_##n##_ss_i] = &&L_##n##_ss_i, [WASM_OP_##n##_si] = &&L_##n##_si,                      \
     [WASM_OP_##n##_si_i] = &&L_##n##_si_i, [WASM_OP_##n##_sx] = &&L_##n##_sx,                      \
     [WASM_OP_##n##_sx_i] = &&L_##n##_sx_i, [WASM_OP_##n##_xi] = &&L_##n##_xi,                      \
-    [WASM_OP_##n##_xi_i] = &&L_##n##_xi_i,
+    [WASM_OP_##n##_xi_i] = &&L_##n##_xi_i, [WASM_OP_##n##_sxi] = &&L_##n##_sxi,                    \
+    [WASM_OP_##n##_sxi_i] = &&L_##n##_sxi_i,
 
 /* The handler lists below are laid out by hand. */
 /* clang-format off */
@@ -571,7 +615,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
         WASM_FCMPS(LABEL_F32) WASM_FBINS(LABEL_F32) WASM_FUNS(LABEL_F32)
         WASM_FCMPS(LABEL_F64) WASM_FBINS(LABEL_F64) WASM_FUNS(LABEL_F64)
         WASM_LOADS(LABEL_LOAD) WASM_STORES(LABEL_STORE)
-        WASM_ICMPS(LABEL_ABR) WASM_OPS_ADD2(LABEL_ADDR)
+        WASM_ICMPS(LABEL_ABR) WASM_OPS_ADD2(LABEL_ADDR) WASM_OPS_LEA(LABEL_ADDR)
     };
     if (!inst) {
         memcpy(wasm_op_handlers, labels, sizeof(labels));
@@ -956,6 +1000,12 @@ slow: {
     NEXT(8);
     ADD2(ss, R32(2), R32(5)) ADD2(si, R32(2), A(5))
     ADD2(is, A(2), R32(5)) ADD2(ii, A(2), A(5))
+L_lea_sxi:
+    W32(0, R32(1) + (R32(2) << A(3)) + A(4));
+    NEXT(7);
+L_lea_xi:
+    W32(0, (R32(1) << A(2)) + A(3));
+    NEXT(6);
 
     ABR(eq, a == b) ABR(ne, a != b)
     ABR(lt_s, (int32_t)a < (int32_t)b) ABR(lt_u, a < b)
@@ -1035,7 +1085,6 @@ int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, ui
 }
 
 #ifdef WASP_OPSTATS
-#include <stdio.h>
 /* Names of the ops, in enum wasm_op order (profiling output only). */
 /* clang-format off */
 #define NAME_MISC(n) #n,
@@ -1047,16 +1096,17 @@ int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, ui
 #define NAME_ABR(n) "abr_" #n "_ss", "abr_" #n "_si", "abr_" #n "_is", "abr_" #n "_ii",
 #define NAME_F32(n) "f32_" #n,
 #define NAME_F64(n) "f64_" #n,
-#define NAME_LOAD(n) #n, #n "_ss", #n "_si", #n "_sx", #n "_xi",
+#define NAME_LOAD(n) #n, #n "_ss", #n "_si", #n "_sx", #n "_xi", #n "_sxi",
 #define NAME_STORE(n)                                                                              \
     #n, #n "_i", #n "_ss", #n "_ss_i", #n "_si", #n "_si_i", #n "_sx", #n "_sx_i", #n "_xi",     \
-        #n "_xi_i",
+        #n "_xi_i", #n "_sxi", #n "_sxi_i",
 static const char *const op_names[WASM_OP_COUNT] = {
     WASM_OPS_MISC(NAME_MISC) WASM_ICMPS(NAME_IBIN32) WASM_IBINS(NAME_IBIN32)
     WASM_ICMPS(NAME_IBIN64) WASM_IBINS(NAME_IBIN64) WASM_ICMPS(NAME_BR32) WASM_ICMPS(NAME_BR64)
     WASM_ICMPS(NAME_SEL32) WASM_FCMPS(NAME_F32) WASM_FBINS(NAME_F32) WASM_FUNS(NAME_F32)
     WASM_FCMPS(NAME_F64) WASM_FBINS(NAME_F64) WASM_FUNS(NAME_F64) WASM_LOADS(NAME_LOAD)
-    WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR) WASM_OPS_ADD2(NAME_MISC)};
+    WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR) WASM_OPS_ADD2(NAME_MISC)
+    WASM_OPS_LEA(NAME_MISC)};
 /* clang-format on */
 
 static const char *op_name(const void *h)

@@ -95,22 +95,24 @@ typedef uint32_t wasm_code_word;
 
 /*
  * Loads: n (d a off), n_ss (d a b off: address a+b), n_si (d a i off: address a+i),
- * n_sx (d a b k off: address a+(b<<k)), n_xi (d a k i off: address (a<<k)+i); the
- * address wraps at 32 bits like the i32.add/shl it replaces, then the offset is added.
+ * n_sx (d a b k off: address a+(b<<k)), n_xi (d a k i off: address (a<<k)+i),
+ * n_sxi (d a b k i off: address a+(b<<k)+i); the address wraps at 32 bits like the
+ * i32.add/shl it replaces, then the offset is added.
  * Stores: n (a v off), n_i (a off I), n_ss (a b v off), n_ss_i (a b off I),
  * n_si (a i v off), n_si_i (a i off I), n_sx (a b k v off), n_sx_i (a b k off I),
- * n_xi (a k i v off), n_xi_i (a k i off I).
+ * n_xi (a k i v off), n_xi_i (a k i off I), n_sxi (a b k i v off), n_sxi_i (a b k i off I).
  */
 #define WASM_LOADS(X)                                                                      \
     X(load32) X(load64) X(load8_s32) X(load8_u) X(load16_s32) X(load16_u) X(load8_s64)    \
     X(load16_s64) X(load32_s64)
 #define WASM_STORES(X) X(store8) X(store16) X(store32) X(store64)
 #define WASM_OP_ENUM_LOAD(n)                                                               \
-    WASM_OP_##n, WASM_OP_##n##_ss, WASM_OP_##n##_si, WASM_OP_##n##_sx, WASM_OP_##n##_xi,
+    WASM_OP_##n, WASM_OP_##n##_ss, WASM_OP_##n##_si, WASM_OP_##n##_sx, WASM_OP_##n##_xi,   \
+        WASM_OP_##n##_sxi,
 #define WASM_OP_ENUM_STORE(n)                                                              \
     WASM_OP_##n, WASM_OP_##n##_i, WASM_OP_##n##_ss, WASM_OP_##n##_ss_i, WASM_OP_##n##_si,  \
         WASM_OP_##n##_si_i, WASM_OP_##n##_sx, WASM_OP_##n##_sx_i, WASM_OP_##n##_xi,         \
-        WASM_OP_##n##_xi_i,
+        WASM_OP_##n##_xi_i, WASM_OP_##n##_sxi, WASM_OP_##n##_sxi_i,
 
 #define WASM_OP_ENUM_IBIN32(n) WASM_OP_i32_##n##_ss, WASM_OP_i32_##n##_si,
 #define WASM_OP_ENUM_IBIN64(n) WASM_OP_i64_##n##_ss, WASM_OP_i64_##n##_si,
@@ -130,6 +132,9 @@ typedef uint32_t wasm_code_word;
  * x and y the forms (s slot, i immediate) of each add's second operand.
  */
 #define WASM_OPS_ADD2(X) X(add2_ss) X(add2_si) X(add2_is) X(add2_ii)
+/* Affine i32 values (translate.c K_AFF): lea_sxi (d a b k i): d = a+(b<<k)+i,
+ * lea_xi (d b k i): d = (b<<k)+i. */
+#define WASM_OPS_LEA(X) X(lea_sxi) X(lea_xi)
 #define WASM_OP_ENUM_ABR(n)                                                                \
     WASM_OP_abr_##n##_ss, WASM_OP_abr_##n##_si, WASM_OP_abr_##n##_is, WASM_OP_abr_##n##_ii,
 
@@ -144,7 +149,7 @@ enum wasm_op {
     WASM_FCMPS(WASM_OP_ENUM_FBIN64) WASM_FBINS(WASM_OP_ENUM_FBIN64)
     WASM_FUNS(WASM_OP_ENUM_FBIN64)
     WASM_LOADS(WASM_OP_ENUM_LOAD) WASM_STORES(WASM_OP_ENUM_STORE)
-    WASM_ICMPS(WASM_OP_ENUM_ABR) WASM_OPS_ADD2(WASM_OP_ENUM_MISC)
+    WASM_ICMPS(WASM_OP_ENUM_ABR) WASM_OPS_ADD2(WASM_OP_ENUM_MISC) WASM_OPS_LEA(WASM_OP_ENUM_MISC)
     WASM_OP_COUNT
 };
 

@@ -94,13 +94,21 @@ out:
 
 /* ---- Translator state -------------------------------------------------------------- */
 
-enum { K_TEMP, K_LOCAL, K_CONST };
+/*
+ * K_AFF is an i32 not computed yet: slot + (idx << k) + imm (mod 2^32), slot/idx a local
+ * or the entry's own temp, or NOSLOT. Loads and stores fold it into their address;
+ * anything else computes it first (add, shl or lea).
+ */
+enum { K_TEMP, K_LOCAL, K_CONST, K_AFF };
+#define NOSLOT UINT32_MAX
 
 struct opnd {
     uint8_t kind;
     uint8_t type;
-    uint32_t slot; /* K_TEMP, K_LOCAL */
-    uint64_t imm;  /* K_CONST */
+    uint8_t k;     /* K_AFF: shift of idx */
+    uint32_t slot; /* K_TEMP, K_LOCAL; K_AFF: base or NOSLOT */
+    uint32_t idx;  /* K_AFF: scaled index or NOSLOT */
+    uint64_t imm;  /* K_CONST; K_AFF: displacement (32 bits) */
 };
 
 enum { C_FUNC, C_BLOCK, C_LOOP, C_IF, C_ELSE };
@@ -292,9 +300,16 @@ static void push(struct tr *t, uint8_t kind, uint8_t type, uint32_t slot, uint64
         }
         return;
     }
-    t->stk[t->h++] = (struct opnd){kind, type, slot, imm};
+    t->stk[t->h++] = (struct opnd){kind, type, 0, slot, NOSLOT, imm};
     if (t->h > t->max_h)
         t->max_h = t->h;
+}
+
+static void push_entry(struct tr *t, struct opnd e)
+{
+    push(t, e.kind, e.type, e.slot, e.imm);
+    if (t->status == WASM_OK)
+        t->stk[t->h - 1] = e;
 }
 
 static void push_temp(struct tr *t, uint8_t type)
@@ -311,15 +326,19 @@ static struct opnd pop(struct tr *t)
             snprintf(t->err, t->errlen, "type mismatch: operand stack underflow in function %u",
                      t->func_index);
         }
-        return (struct opnd){K_CONST, 0x7f, 0, 0};
+        return (struct opnd){K_CONST, 0x7f, 0, 0, NOSLOT, 0};
     }
     return t->stk[--t->h];
 }
 
+static void emit_aff(struct tr *t, const struct opnd *e, uint32_t dst);
+
 /* Emits code that puts value e into slot dst. */
 static void move_to(struct tr *t, const struct opnd *e, uint32_t dst)
 {
-    if (e->kind == K_CONST) {
+    if (e->kind == K_AFF) {
+        emit_aff(t, e, dst);
+    } else if (e->kind == K_CONST) {
         if (e->imm >> 32) {
             emit_op(t, WASM_OP_const64);
             emit_w(t, soff(dst));
@@ -362,7 +381,7 @@ static void materialize(struct tr *t, uint32_t i)
 /* A readable slot for a popped entry that lived at stack index idx. */
 static uint32_t src_slot(struct tr *t, struct opnd *e, uint32_t idx)
 {
-    if (e->kind == K_CONST) {
+    if (e->kind == K_CONST || e->kind == K_AFF) {
         move_to(t, e, t->T + idx);
         e->kind = K_TEMP;
         e->slot = t->T + idx;
@@ -375,13 +394,16 @@ static uint32_t src_slot(struct tr *t, struct opnd *e, uint32_t idx)
 /* Before local x is written: entries still reading it get their own copy. */
 static void preserve_local(struct tr *t, uint32_t x)
 {
-    for (uint32_t i = 0; i < t->h; i++)
-        if (t->stk[i].kind == K_LOCAL && t->stk[i].slot == x)
+    for (uint32_t i = 0; i < t->h; i++) {
+        const struct opnd *e = &t->stk[i];
+        if ((e->kind == K_LOCAL && e->slot == x) ||
+            (e->kind == K_AFF && (e->slot == x || e->idx == x)))
             materialize(t, i);
+    }
 }
 
-/* Starts an instruction that writes a result to a fresh temp (the new top). */
-static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
+/* Starts an instruction that writes a result to slot dst. */
+static uint32_t begin_result_to(struct tr *t, enum wasm_op op, int kind, uint32_t dst)
 {
     t->prev = t->last;
     uint32_t pos;
@@ -407,9 +429,50 @@ static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
     t->last.kind = kind;
     t->last.pos = pos;
     t->last.dst_pos = t->len;
-    t->last.dst_slot = t->T + t->h;
-    emit_w(t, soff(t->T + t->h));
+    t->last.dst_slot = dst;
+    emit_w(t, soff(dst));
     return pos;
+}
+
+/* Starts an instruction that writes a result to a fresh temp (the new top). */
+static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
+{
+    return begin_result_to(t, op, kind, t->T + t->h);
+}
+
+/* Computes K_AFF e into slot dst: add_si, add_ss, shl_si, or a lea. */
+static void emit_aff(struct tr *t, const struct opnd *e, uint32_t dst)
+{
+    uint32_t imm = (uint32_t)e->imm;
+    struct last_op *l = &t->last;
+    if (e->slot != NOSLOT && (e->idx == NOSLOT || (e->k == 0 && imm == 0))) {
+        bool ss = e->idx != NOSLOT;
+        begin_result_to(t, ss ? WASM_OP_i32_add_ss : WASM_OP_i32_add_si, L_ADD32, dst);
+        emit_w(t, soff(e->slot));
+        emit_w(t, ss ? soff(e->idx) : imm);
+        l->a = e->slot;
+        l->b = ss ? e->idx : imm;
+        l->b_imm = !ss;
+    } else if (e->slot == NOSLOT && imm == 0) {
+        begin_result_to(t, WASM_OP_i32_shl_si, L_SHL32, dst);
+        emit_w(t, soff(e->idx));
+        emit_w(t, e->k);
+        l->a = e->idx;
+        l->b = e->k;
+        l->b_imm = true;
+    } else if (e->slot == NOSLOT) {
+        begin_result_to(t, WASM_OP_lea_xi, L_OTHER, dst);
+        emit_w(t, soff(e->idx));
+        emit_w(t, e->k);
+        emit_w(t, imm);
+    } else {
+        begin_result_to(t, WASM_OP_lea_sxi, L_OTHER, dst);
+        emit_w(t, soff(e->slot));
+        emit_w(t, soff(e->idx));
+        emit_w(t, e->k);
+        emit_w(t, imm);
+    }
+    l->end = l->iend = t->len;
 }
 
 static void end_result(struct tr *t, uint8_t type)
@@ -506,6 +569,8 @@ static void emit_return(struct tr *t)
         emit_op(t, WASM_OP_ret0);
     } else if (n == 1) {
         struct opnd *e = &t->stk[t->h - 1];
+        if (e->kind == K_AFF)
+            materialize(t, t->h - 1);
         if (e->kind == K_CONST) {
             emit_op(t, WASM_OP_ret1_i64);
             emit_w64(t, e->imm);
@@ -515,7 +580,7 @@ static void emit_return(struct tr *t)
         }
     } else {
         for (uint32_t i = t->h - n; i < t->h; i++)
-            if (t->stk[i].kind == K_CONST)
+            if (t->stk[i].kind == K_CONST || t->stk[i].kind == K_AFF)
                 materialize(t, i);
         emit_op(t, WASM_OP_retn);
         emit_w(t, n);
@@ -751,10 +816,107 @@ static bool rd_blocktype(struct tr *t, uint32_t *np, const uint8_t **params, uin
 
 /* ---- Instruction groups ----------------------------------------------------------- */
 
+/*
+ * The terms of i32 entry e at stack index i as slot + (idx << k) + imm. Only locals and
+ * the temp of index i itself qualify: no other code writes them while e waits.
+ */
+static bool aff_terms(struct tr *t, const struct opnd *e, uint32_t i, struct opnd *r)
+{
+    *r = (struct opnd){K_AFF, WASM_I32, 0, NOSLOT, NOSLOT, 0};
+    switch (e->kind) {
+    case K_CONST:
+        r->imm = (uint32_t)e->imm;
+        return true;
+    case K_LOCAL:
+        r->slot = e->slot;
+        return true;
+    case K_TEMP:
+        r->slot = e->slot;
+        return e->slot == t->T + i;
+    default:
+        *r = *e;
+        return (e->slot == NOSLOT || e->slot < t->T || e->slot == t->T + i) &&
+               (e->idx == NOSLOT || e->idx < t->T || e->idx == t->T + i);
+    }
+}
+
+/* Normalises an affine value: a constant, a plain slot or a K_AFF entry. */
+static struct opnd aff_norm(struct tr *t, struct opnd r)
+{
+    if (r.slot == NOSLOT && r.idx == NOSLOT)
+        return (struct opnd){K_CONST, WASM_I32, 0, 0, NOSLOT, (uint32_t)r.imm};
+    if (r.idx == NOSLOT && (uint32_t)r.imm == 0)
+        return (struct opnd){r.slot < t->T ? K_LOCAL : K_TEMP, WASM_I32, 0, r.slot, NOSLOT, 0};
+    r.imm = (uint32_t)r.imm;
+    return r;
+}
+
+/*
+ * i32.add / i32.shl by a constant of entries a (index h) and b (index h+1) as an affine
+ * value pushed at h, emitting nothing. False when the terms do not fit one base, one
+ * scaled index and a displacement, or b lives in a temp (its slot is reused at once).
+ */
+static bool lazy_addr_op(struct tr *t, const struct opnd *a, const struct opnd *b, bool shl)
+{
+    uint32_t h = t->h;
+    struct opnd x, y;
+    if (!aff_terms(t, a, h, &x) || !aff_terms(t, b, h + 1, &y) ||
+        (b->kind != K_CONST && (y.slot == t->T + h + 1 || y.idx == t->T + h + 1)))
+        return false;
+    if (shl) {
+        if (b->kind != K_CONST)
+            return false;
+        uint32_t n = (uint32_t)b->imm & 31;
+        if (x.slot == NOSLOT && x.idx == NOSLOT) {
+            x.imm = (uint32_t)x.imm << n;
+        } else if (x.idx == NOSLOT && (uint32_t)x.imm == 0) {
+            x.idx = x.slot, x.slot = NOSLOT, x.k = (uint8_t)n;
+        } else if (x.slot == NOSLOT && (uint32_t)x.imm == 0 && x.k + n <= 31) {
+            x.k = (uint8_t)(x.k + n);
+        } else {
+            return false;
+        }
+        push_entry(t, aff_norm(t, x));
+        return true;
+    }
+    /* Terms: unscaled slots go to slot (then idx with k 0), at most one scaled one. */
+    uint32_t u[4], nu = 0, sc = NOSLOT;
+    uint8_t sk = 0;
+    const struct opnd *v[2] = {&x, &y};
+    for (int i = 0; i < 2; i++) {
+        if (v[i]->slot != NOSLOT)
+            u[nu++] = v[i]->slot;
+        if (v[i]->idx != NOSLOT) {
+            if (v[i]->k == 0)
+                u[nu++] = v[i]->idx;
+            else if (sc == NOSLOT)
+                sc = v[i]->idx, sk = v[i]->k;
+            else
+                return false;
+        }
+    }
+    /* a + b of two slots stays an add: mostly arithmetic, and as an address the fold of
+     * the last add catches it. Deferring it could only cost a later retarget. */
+    if (nu + (sc != NOSLOT) > 2 || (nu == 2 && (uint32_t)(x.imm + y.imm) == 0))
+        return false;
+    struct opnd r = {K_AFF, WASM_I32, 0, NOSLOT, NOSLOT, (uint32_t)(x.imm + y.imm)};
+    if (nu > 0)
+        r.slot = u[0];
+    if (nu > 1)
+        r.idx = u[1];
+    else if (sc != NOSLOT)
+        r.idx = sc, r.k = sk;
+    push_entry(t, aff_norm(t, r));
+    return true;
+}
+
 static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
 {
     /* k: index in WASM_ICMPS (is_cmp) or WASM_IBINS. */
     struct opnd b = pop(t), a = pop(t);
+    if (!is64 && !is_cmp && (k == 0 || k == 10) && t->status == WASM_OK &&
+        lazy_addr_op(t, &a, &b, k == 10))
+        return;
     uint32_t ia = t->h, ib = t->h + 1;
     static const bool commut_bin[15] = {1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
     if (a.kind == K_CONST && b.kind != K_CONST) {
@@ -854,7 +1016,8 @@ static void block_entry(struct tr *t, uint32_t np)
 {
     /* Every entry naming a local gets its own slot; the params become temps. */
     for (uint32_t i = 0; i < t->h; i++)
-        if (t->stk[i].kind == K_LOCAL || (i >= t->h - np && t->stk[i].kind == K_CONST))
+        if (t->stk[i].kind == K_LOCAL || t->stk[i].kind == K_AFF ||
+            (i >= t->h - np && t->stk[i].kind == K_CONST))
             materialize(t, i);
 }
 
@@ -953,12 +1116,39 @@ static bool addr_is_last_add(struct tr *t, const struct opnd *e)
 }
 
 /*
- * Emits nothing but works out the address operands of a load/store into w, folding the
- * i32.add (and an i32.shl by a constant feeding it) emitted just before. Returns the
- * variant: 0 plain (a), 1 a+b, 2 a+imm, 3 a+(b<<k), 4 (a<<k)+imm; *nw gets the word count.
+ * Emits nothing but works out the address operands of a load/store into w: an affine
+ * entry, or the i32.add (and an i32.shl by a constant feeding it) emitted just before.
+ * Returns the variant: 0 plain (a), 1 a+b, 2 a+imm, 3 a+(b<<k), 4 (a<<k)+imm,
+ * 5 a+(b<<k)+imm; *nw gets the word count.
  */
 static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w, int *nw)
 {
+    if (a->kind == K_AFF) {
+        uint32_t imm = (uint32_t)a->imm;
+        if (a->idx == NOSLOT) {
+            w[0] = soff(a->slot), w[1] = imm;
+            *nw = 2;
+            return 2;
+        }
+        if (a->slot == NOSLOT) {
+            w[0] = soff(a->idx), w[1] = a->k, w[2] = imm;
+            *nw = 3;
+            return 4;
+        }
+        if (imm == 0) {
+            w[0] = soff(a->slot), w[1] = soff(a->idx);
+            if (a->k == 0) {
+                *nw = 2;
+                return 1;
+            }
+            w[2] = a->k;
+            *nw = 3;
+            return 3;
+        }
+        w[0] = soff(a->slot), w[1] = soff(a->idx), w[2] = a->k, w[3] = imm;
+        *nw = 4;
+        return 5;
+    }
     if (addr_is_last_add(t, a)) {
         struct last_op l = t->last, p = t->prev;
         bool shl = p.kind == L_SHL32 && p.end == l.pos && p.dst_slot >= t->T;
@@ -991,7 +1181,7 @@ static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w, in
 
 static void load_op(struct tr *t, enum wasm_op op, uint8_t rtype)
 {
-    uint32_t off, w[3];
+    uint32_t off, w[4];
     int nw;
     memarg(t, &off);
     if (t->unreach)
@@ -1007,13 +1197,15 @@ static void load_op(struct tr *t, enum wasm_op op, uint8_t rtype)
 
 static void store_op(struct tr *t, enum wasm_op op)
 {
-    uint32_t off, w[3];
+    uint32_t off, w[4];
     int nw;
     memarg(t, &off);
     if (t->unreach)
         return;
     struct opnd val = pop(t), a = pop(t);
     /* A value with code of its own comes after the address add, which then is not last. */
+    if (val.kind == K_AFF)
+        src_slot(t, &val, t->h + 1);
     int v = emit_addr(t, &a, t->h, w, &nw);
     uint32_t vs = val.kind == K_CONST ? 0 : soff(val.slot);
     bool imm = val.kind == K_CONST;
@@ -1555,6 +1747,8 @@ static void step(struct tr *t)
             FAIL(t, WASM_ERR_INVALID, "unknown global %u in function %u", x, t->func_index);
         }
         struct opnd v = pop(t);
+        if (v.kind == K_AFF)
+            src_slot(t, &v, t->h);
         if (v.kind == K_CONST) {
             emit_op(t, WASM_OP_gset_i);
             emit_w(t, x);
@@ -1764,6 +1958,8 @@ static void step(struct tr *t)
         /* Reinterpretations: same bits in a 64-bit slot, only the type changes. */
         static const uint8_t rt[4] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64};
         struct opnd v = pop(t);
+        if (v.kind == K_AFF)
+            src_slot(t, &v, t->h);
         v.type = rt[opc - 0xbc];
         push(t, v.kind, v.type, v.slot, v.imm);
     } else if (opc >= 0xa7 && opc <= 0xc4) {

@@ -162,11 +162,68 @@ static void test_add_pairs(void **state)
     assert_int_equal(s[0], 1042);
 }
 
+static uint32_t call1(const char *name, uint32_t a, uint32_t b, uint32_t c)
+{
+    uint64_t s[3] = {a, b, c};
+    assert_int_equal(call_export(inst, name, s), WASM_OK);
+    return (uint32_t)s[0];
+}
+
+/* Affine i32 values (i32.add/shl with locals and constants): folded into addresses in
+ * every form, wrapping at 32 bits before the offset; computed by one lea elsewhere;
+ * evaluated before their local changes, across blocks, as results and operands. */
+static void test_affine_values(void **state)
+{
+    (void)state;
+    wasm_engine_init(); /* take SIGSEGV back from cmocka */
+    assert_ptr_equal(first_handler("aff_load"), wasm_op_handlers[WASM_OP_load32_sxi]);
+    assert_int_equal(call1("aff_load", 52, 0, 0), 1);
+    assert_int_equal(call1("aff_load", 52, 2, 0), 3);
+    assert_int_equal(call1("aff_load", 0xfffffff0u, 18, 0), 2); /* the sum wraps to 64 */
+    assert_int_equal(call1("aff_load", 56, 0x40000000u, 0), 2); /* i << 2 wraps to 0 */
+    uint64_t s[3] = {65536 - 12, 0, 0};                         /* 65536: out of bounds */
+    assert_int_equal(call_export(inst, "aff_load", s), WASM_ERR_TRAP);
+    assert_int_equal(wasm_instance_trap(inst), WASM_TRAP_MEMORY_OOB);
+
+    const struct wasm_code *c = wasm_instance_export_func(inst, "aff_store")->code;
+    const void *h;
+    memcpy(&h, &c->ins[5], sizeof(h));
+    assert_ptr_equal(h, wasm_op_handlers[WASM_OP_store32_sxi]);
+    call1("aff_store", 0xfffffff0u, 30, 5); /* 0xfffffff0 + 8 + 120 + 4 = 116 */
+    uint32_t *w = wasm_memory_ptr(inst, 112, 8);
+    assert_int_equal(w[1], 15);
+    assert_ptr_equal(first_handler("aff_store_i"), wasm_op_handlers[WASM_OP_store32_sxi_i]);
+    call1("aff_store_i", 200, 3, 0); /* 12 + 200 + 4 */
+    w = wasm_memory_ptr(inst, 216, 4);
+    assert_int_equal(w[0], 77);
+
+    assert_ptr_equal(first_handler("aff_lea"), wasm_op_handlers[WASM_OP_lea_sxi]);
+    assert_int_equal(call1("aff_lea", 1000, 5, 0), 1028);
+    assert_int_equal(call1("aff_lea", 0xfffffff8u, 1, 0), 4);
+    assert_ptr_equal(first_handler("aff_lea_xi"), wasm_op_handlers[WASM_OP_lea_xi]);
+    assert_int_equal(call1("aff_lea_xi", 7, 0, 0), 156);
+    assert_int_equal(call1("aff_lea_xi", 0x20000000u, 0, 0), 100);
+    assert_int_equal(call1("aff_preserve", 7, 0, 0), 112);
+    assert_int_equal(call1("aff_block", 7, 1, 0), 15);
+    assert_int_equal(call1("aff_block", 7, 0, 0), 1008);
+    assert_int_equal(call1("aff_const", 0, 0, 0), 52);
+    assert_int_equal(call1("aff_shl2", 0xffffffffu, 0, 0), 0);
+    assert_int_equal(call1("aff_global", 0xfffffffau, 0, 0), 3);
+    s[0] = 0x80000001u;
+    assert_int_equal(call_export(inst, "aff_two", s), WASM_OK);
+    assert_int_equal(s[0], 0x80000002u);
+    assert_int_equal(s[1], 2);
+    assert_int_equal(call1("aff_ops", 100, 10, 0), 420);
+    assert_int_equal(call1("aff_ops", 100, 300, 0), 0xffffffffu);
+    assert_int_equal(call1("aff_ops", 0xfffffffcu, 1, 0), 0); /* wraps to 0 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_compare_branch),
         cmocka_unit_test(test_add_pairs),
+        cmocka_unit_test(test_affine_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -315,4 +315,53 @@
   (func (export "add2_unjoin") (param $a i32) (param $p i32) (result i32) (local $x i32)
     (local.set $x (i32.add (local.get $a) (i32.const 1)))
     (i32.add (local.get $x) (i32.load (i32.add (local.get $p) (i32.const 8)))))
+  (global $g (mut i32) (i32.const 0))
+  (data (i32.const 64) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00\05\00\00\00\06\00\00\00")
+  ;; load32_sxi: a + 8 + (i << 2), offset 4
+  (func (export "aff_load") (param $a i32) (param $i i32) (result i32)
+    (i32.load offset=4 (i32.add (i32.add (local.get $a) (i32.const 8)) (i32.shl (local.get $i) (i32.const 2)))))
+  ;; store32_sxi: the value is computed after the address (a load), stores v*3
+  (func (export "aff_store") (param $a i32) (param $i i32) (param $v i32)
+    (i32.store offset=4 (i32.add (i32.add (local.get $a) (i32.const 8)) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.mul (local.get $v) (i32.const 3))))
+  ;; store32_sxi_i
+  (func (export "aff_store_i") (param $a i32) (param $i i32)
+    (i32.store (i32.add (i32.shl (local.get $i) (i32.const 2)) (i32.add (local.get $a) (i32.const 4)))
+      (i32.const 77)))
+  ;; lea_sxi into a local
+  (func (export "aff_lea") (param $a i32) (param $i i32) (result i32) (local $x i32)
+    (local.set $x (i32.add (i32.add (local.get $a) (i32.const 8)) (i32.shl (local.get $i) (i32.const 2))))
+    (local.get $x))
+  ;; lea_xi, returned
+  (func (export "aff_lea_xi") (param $i i32) (result i32)
+    (i32.add (i32.shl (local.get $i) (i32.const 3)) (i32.const 100)))
+  ;; the deferred a+5 must see a before the write
+  (func (export "aff_preserve") (param $a i32) (result i32)
+    (i32.add (local.get $a) (i32.const 5))
+    (local.set $a (i32.const 100))
+    (local.get $a)
+    (i32.add))
+  ;; a deferred value across a block that writes its local on one path
+  (func (export "aff_block") (param $a i32) (param $c i32) (result i32)
+    (i32.add (local.get $a) (i32.const 1))
+    (block (br_if 0 (local.get $c)) (local.set $a (i32.const 1000)))
+    (local.get $a)
+    (i32.add))
+  ;; constants fold; shifts of shifts
+  (func (export "aff_const") (result i32)
+    (i32.add (i32.shl (i32.const 3) (i32.const 4)) (i32.const 4)))
+  (func (export "aff_shl2") (param $i i32) (result i32)
+    (i32.shl (i32.shl (local.get $i) (i32.const 3)) (i32.const 30)))
+  (func (export "aff_global") (param $a i32) (result i32)
+    (global.set $g (i32.add (local.get $a) (i32.const 9)))
+    (global.get $g))
+  ;; 2 results: both deferred
+  (func (export "aff_two") (param $a i32) (result i32 i32)
+    (i32.add (local.get $a) (i32.const 1))
+    (i32.shl (local.get $a) (i32.const 1)))
+  ;; as an operand of another op, and of a compare-branch
+  (func (export "aff_ops") (param $a i32) (param $i i32) (result i32)
+    (block $b (result i32)
+      (drop (br_if $b (i32.const -1) (i32.gt_u (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))) (i32.const 1000))))
+      (i32.mul (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))) (i32.const 3))))
 )
