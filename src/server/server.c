@@ -1007,6 +1007,17 @@ static void srv_process(struct srv_conn *c)
             }
             continue;
         }
+        if (c->state == SRV_DONE && c->s != NULL && c->s->upgrade == NULL && c->eof &&
+            evbuffer_get_length(c->in) == 0) {
+            /* The client went away while its request is served (waiting for the
+             * upstream, paused by a plugin, mid-response): as nginx (499) and Envoy do,
+             * the stream ends now, so the upstream exchange is aborted and the filters
+             * (plugins: on_done, on_log, their callouts cancelled) see its end. An
+             * upgrade's half-close is the tunnel's (it goes upstream after the 101). */
+            c->s->reset = true;
+            srv_kill(c);
+            return;
+        }
         break;
     }
     if (!c->dead)
