@@ -396,6 +396,8 @@ static void worker_alog_cb(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    snprintf(w->log_tag, sizeof(w->log_tag), "worker %u", w->id);
+    log_set_thread_tag(w->log_tag);
     plugin_worker_bind(w->plugins);
     plugin_worker_serve(w->plugins, w->gen->plugins);
     event_base_dispatch(w->base);
@@ -421,6 +423,7 @@ static void *worker_main(void *arg)
     w->gen = NULL;
     event_base_free(w->base);
     w->base = NULL;
+    log_set_thread_tag(NULL);
     atomic_store(&w->exited, true);
     return NULL;
 }

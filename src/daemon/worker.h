@@ -96,6 +96,7 @@ struct worker {
     struct event msg_ev;
     atomic_bool exited;
     int start_status; /* 0 ok, -1 failed to open listeners */
+    char log_tag[24]; /* "worker N": the thread's error-log lines carry it */
 };
 
 /* Messages the main thread sends. */

@@ -23,6 +23,7 @@ static char *log_access_path;
 static volatile int log_level_current = LOG_LVL_INFO;
 
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
+static __thread const char *log_thread_tag;
 
 uint64_t log_now_usec(void)
 {
@@ -132,6 +133,11 @@ static size_t log_format_time(char *buf, size_t cap, uint64_t usec)
     return n;
 }
 
+void log_set_thread_tag(const char *tag)
+{
+    log_thread_tag = tag;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     if (!log_enabled(level))
@@ -139,6 +145,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     char line[4096];
     size_t n = log_format_time(line, sizeof(line), log_now_usec());
     n += (size_t)snprintf(line + n, sizeof(line) - n, " [%s] ", log_level_names[level]);
+    if (log_thread_tag != NULL)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "[%s] ", log_thread_tag);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);

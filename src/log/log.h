@@ -34,7 +34,15 @@ int log_level_parse(const char *s);
 
 bool log_enabled(enum log_level level);
 
-/* Writes one error-log line: time, level, message. Any thread. */
+/*
+ * Names the calling thread in its error-log lines ("worker 1": "TIME [level] [worker 1]
+ * message"), as nginx's pid#tid and Envoy's [thread] do, so that what each worker (and
+ * each worker's plugin VMs) did can be told apart. tag must outlive the thread's
+ * logging (a string literal or the worker's own storage); NULL: no tag (the main thread).
+ */
+void log_set_thread_tag(const char *tag);
+
+/* Writes one error-log line: time, level, [thread tag,] message. Any thread. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
