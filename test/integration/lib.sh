@@ -110,6 +110,7 @@ wait_port() {
 #   /          static files          /up/       WebDAV PUT (uploads land in www/up/)
 #   /chunked/  the same files, but chunked (sub_filter drops Content-Length)
 #   /hdr       echoes Host, X-Forwarded-For, Via, X-Forwarded-Proto, Connection
+# and whatever $NGINX_EXTRA holds (more server-level directives, e.g. locations).
 start_nginx() {
     local port=$1 user=""
     mkdir -p "$T/ng/www/up"
@@ -134,6 +135,7 @@ http {
         location /chunked/ { alias $T/ng/www/; sub_filter_types *;
                              sub_filter 'wasp-never-appears' 'x'; }
         location /hdr { return 200 "host=\$host xff=\$http_x_forwarded_for via=\$http_via xfp=\$http_x_forwarded_proto conn=\$http_connection te=\$http_te\n"; }
+        ${NGINX_EXTRA:-}
     }
 }
 NGX
@@ -155,6 +157,18 @@ start_waspd() {
     WASPD_PID=$!
     PIDS+=("$WASPD_PID")
     wait_port "$2"
+}
+
+# wait_log SECONDS PATTERN: waits until waspd's error log has a line matching the
+# extended regular expression PATTERN.
+wait_log() {
+    wait_until "$1" grep -qE -- "$2" "$T/waspd.err"
+}
+
+# self_signed NAME CN: a P-256 certificate and key, $T/NAME.pem and $T/NAME.key.
+self_signed() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$2" \
+        -days 1 -keyout "$T/$1.key" -out "$T/$1.pem" 2>/dev/null
 }
 
 # http ARGS...: curl with a bounded run time, silent, errors shown.
