@@ -511,6 +511,21 @@ struct pw_vm *fake_vm_new(struct fake_host *h, const char *vm_id, enum pw_abi_ve
     return vm;
 }
 
+struct pw_vm *fake_sandbox_new(struct fake_host *h, const char *vm_id)
+{
+    static unsigned sandboxes;
+    struct pw_vm *vm = fake_vm_new(h, vm_id, PW_ABI_0_2_1);
+    char ns[256];
+    snprintf(ns, sizeof(ns),
+             "\x01"
+             "fake sandbox %u\x01%s",
+             ++sandboxes, vm_id);
+    free(vm->ns);
+    vm->ns = strdup(ns);
+    vm->sandbox = true;
+    return vm;
+}
+
 struct pw_root *fake_root_new(struct pw_vm *vm, const char *name, const char *config)
 {
     char err[256];

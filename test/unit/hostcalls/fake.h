@@ -127,6 +127,8 @@ void fake_stream_free(struct fake_stream *s);
 /* A VM over the fake engine with the given vm_id and ABI; funcs empty except the
  * allocator. Free with pw_vm_free. */
 struct pw_vm *fake_vm_new(struct fake_host *h, const char *vm_id, enum pw_abi_version abi);
+/* As fake_vm_new, for a sandbox VM (pw_vm_config.sandbox: a proxy's canary). */
+struct pw_vm *fake_sandbox_new(struct fake_host *h, const char *vm_id);
 /* A root context named name (no callbacks exported: nothing runs). */
 struct pw_root *fake_root_new(struct pw_vm *vm, const char *name, const char *config);
 

@@ -563,8 +563,8 @@ int main(void)
                                         setup, fake_env_teardown),
         cmocka_unit_test_setup_teardown(proxy_done_inside_on_done_completes_the_context, setup,
                                         fake_env_teardown),
-        cmocka_unit_test_setup_teardown(
-            a_vm_freed_while_its_root_waits_for_proxy_done_deletes_it, setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(a_vm_freed_while_its_root_waits_for_proxy_done_deletes_it,
+                                        setup, fake_env_teardown),
         cmocka_unit_test_setup_teardown(tcp_callbacks_get_their_arguments_and_buffers, setup,
                                         fake_env_teardown),
     };

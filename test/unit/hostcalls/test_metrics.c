@@ -61,6 +61,14 @@ static void metrics_behave_per_type(void **state)
     assert_int_equal(HC(record_metric, vm, c, 3), PW_OK); /* counters add */
     assert_int_equal(value_of(vm, c), 5);
     assert_int_equal(HC(increment_metric, vm, c, (uint64_t)-1), PW_BAD_ARGUMENT);
+    /* A canary (sandbox) shares the definitions; its samples are checked and dropped. */
+    struct pw_vm *canary = fake_sandbox_new(&e->host, "metrics");
+    assert_int_equal(define(canary, PW_METRIC_COUNTER, "requests"), c);
+    assert_int_equal(HC(increment_metric, canary, c, 100), PW_OK);
+    assert_int_equal(HC(record_metric, canary, c, 100), PW_OK);
+    assert_int_equal(HC(increment_metric, canary, c, (uint64_t)-1), PW_BAD_ARGUMENT);
+    assert_int_equal(value_of(vm, c), 5);
+    pw_vm_free(canary);
 
     uint32_t g = define(vm, PW_METRIC_GAUGE, "inflight");
     assert_int_equal(HC(record_metric, vm, g, 10), PW_OK);

@@ -199,6 +199,46 @@ static void concurrent_producers_lose_no_item_and_keep_each_ones_order(void **st
     assert_int_equal(t->hc.posts, PRODUCERS * ITEMS); /* one wake-up per item, all to us */
 }
 
+/* A canary (sandbox) registering the live queue's name gets a queue of its own: the live
+ * consumer keeps its queue and its wake-ups; what the canary enqueues to the live queue is
+ * dropped; its own queue dies with it. */
+static void a_sandbox_neither_steals_nor_feeds_live_queues(void **state)
+{
+    struct two *t = *state;
+    struct fake_host hs;
+    uint32_t nl = fake_put_str(t->consumer, N, "live");
+
+    fake_host_init(&hs);
+    assert_int_equal(HC(register_shared_queue, t->consumer, N, nl, ID), PW_OK);
+    uint32_t id = fake_u32(t->consumer, ID);
+    struct pw_vm *canary = fake_sandbox_new(&hs, "qvm");
+    struct pw_root *croot = fake_root_new(canary, "canary", "");
+    fake_enter(canary, &croot->ctx, PW_CB_CONFIGURE);
+    fake_put_str(canary, N, "live");
+    assert_int_equal(HC(register_shared_queue, canary, N, nl, ID), PW_OK);
+    uint32_t own = fake_u32(canary, ID);
+    assert_int_not_equal(own, id);
+    /* The producer still reaches the live consumer. */
+    fake_put_str(t->producer, V, "job");
+    assert_int_equal(HC(enqueue_shared_queue, t->producer, id, V, 3), PW_OK);
+    assert_int_equal(t->hc.posts, 1);
+    assert_int_equal(hs.posts, 0);
+    /* The canary's enqueue to the live queue is accepted and dropped. */
+    fake_put_str(canary, V, "ghost");
+    assert_int_equal(HC(enqueue_shared_queue, canary, id, V, 5), PW_OK);
+    assert_int_equal(t->hc.posts, 1);
+    uint32_t len;
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_OK);
+    assert_memory_equal(fake_out(t->consumer, P, S, &len), "job", 3);
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_EMPTY);
+    /* Its own queue works for it, and dies with it. */
+    assert_int_equal(HC(enqueue_shared_queue, canary, own, V, 5), PW_OK);
+    assert_int_equal(HC(dequeue_shared_queue, canary, own, P, S), PW_OK);
+    pw_vm_free(canary);
+    assert_int_equal(HC(enqueue_shared_queue, t->producer, own, V, 3), PW_NOT_FOUND);
+    fake_host_free(&hs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +250,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_producers_lose_no_item_and_keep_each_ones_order,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(a_sandbox_neither_steals_nor_feeds_live_queues, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

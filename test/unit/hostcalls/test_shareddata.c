@@ -138,10 +138,42 @@ static void concurrent_cas_updates_lose_nothing(void **state)
         fake_host_free(&hosts[i]);
 }
 
+/* A canary (sandbox) reads the process-wide data, but what it writes stays its own and
+ * goes with it. */
+static void a_sandbox_writes_only_its_own_data(void **state)
+{
+    struct fake_host h;
+    char v[64];
+    uint32_t cas;
+
+    fake_host_init(&h);
+    struct pw_vm *live = fake_vm_new(&h, "sb", PW_ABI_0_2_1);
+    struct pw_vm *canary = fake_sandbox_new(&h, "sb");
+    assert_int_equal(set(live, "mode", "live", 0), PW_OK);
+    assert_int_equal(get(canary, "mode", v, &cas), PW_OK);
+    assert_string_equal(v, "live");
+    assert_int_equal(set(canary, "mode", "canary", cas), PW_OK); /* CAS on what it read */
+    assert_int_equal(get(canary, "mode", v, &cas), PW_OK);
+    assert_string_equal(v, "canary");
+    assert_int_equal(get(live, "mode", v, &cas), PW_OK);
+    assert_string_equal(v, "live");
+    assert_int_equal(set(canary, "seen", "1", 0), PW_OK);
+    assert_int_equal(get(live, "seen", v, &cas), PW_NOT_FOUND);
+    pw_vm_free(canary);
+    struct pw_vm *canary2 = fake_sandbox_new(&h, "sb");
+    assert_int_equal(get(canary2, "seen", v, &cas), PW_NOT_FOUND); /* gone with it */
+    assert_int_equal(get(canary2, "mode", v, &cas), PW_OK);
+    assert_string_equal(v, "live");
+    pw_vm_free(canary2);
+    pw_vm_free(live);
+    fake_host_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cas_semantics_follow_the_abi),
+        cmocka_unit_test(a_sandbox_writes_only_its_own_data),
         cmocka_unit_test(data_is_shared_per_vm_id),
         cmocka_unit_test(concurrent_cas_updates_lose_nothing),
     };

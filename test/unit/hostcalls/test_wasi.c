@@ -45,8 +45,8 @@ struct wasm_instance {
     struct wasi_ctx *own_ctx; /* what a dispatch context resolves this instance to */
 };
 
-int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name,
-                            const char *sig, wasm_host_func_t fn, void *env)
+int wasm_linker_define_func(wasm_linker_t *l, const char *module, const char *name, const char *sig,
+                            wasm_host_func_t fn, void *env)
 {
     struct fake_def *d;
 
@@ -81,8 +81,7 @@ int wasm_exit_raise(wasm_instance_t *inst, int32_t code)
     return WASM_ERR_TRAP;
 }
 
-static const struct fake_def *find_def(const wasm_linker_t *l, const char *module,
-                                       const char *name)
+static const struct fake_def *find_def(const wasm_linker_t *l, const char *module, const char *name)
 {
     for (size_t i = 0; i < l->n; i++)
         if (strcmp(l->defs[i].module, module) == 0 && strcmp(l->defs[i].name, name) == 0)
@@ -108,8 +107,7 @@ struct fixture {
     uint64_t now;
 };
 
-static void record_output(void *ctx, wasm_instance_t *inst, int fd, const char *data,
-                          size_t len)
+static void record_output(void *ctx, wasm_instance_t *inst, int fd, const char *data, size_t len)
 {
     struct fixture *f = ctx;
     struct sink_call *s = &f->sink[f->nsink++];
@@ -214,24 +212,51 @@ static const struct wasi_config recording = {.output = record_output};
 
 /* The preview1 set as written in ABI.md §6, independently of wasi.c's table. */
 static const char *const preview1[][2] = {
-    {"args_get", "(ii)i"}, {"args_sizes_get", "(ii)i"}, {"environ_get", "(ii)i"},
-    {"environ_sizes_get", "(ii)i"}, {"clock_res_get", "(ii)i"},
-    {"clock_time_get", "(iIi)i"}, {"fd_advise", "(iIIi)i"}, {"fd_allocate", "(iII)i"},
-    {"fd_close", "(i)i"}, {"fd_datasync", "(i)i"}, {"fd_fdstat_get", "(ii)i"},
-    {"fd_fdstat_set_flags", "(ii)i"}, {"fd_fdstat_set_rights", "(iII)i"},
-    {"fd_filestat_get", "(ii)i"}, {"fd_filestat_set_size", "(iI)i"},
-    {"fd_filestat_set_times", "(iIIi)i"}, {"fd_pread", "(iiiIi)i"},
-    {"fd_prestat_get", "(ii)i"}, {"fd_prestat_dir_name", "(iii)i"},
-    {"fd_pwrite", "(iiiIi)i"}, {"fd_read", "(iiii)i"}, {"fd_readdir", "(iiiIi)i"},
-    {"fd_renumber", "(ii)i"}, {"fd_seek", "(iIii)i"}, {"fd_sync", "(i)i"},
-    {"fd_tell", "(ii)i"}, {"fd_write", "(iiii)i"}, {"path_create_directory", "(iii)i"},
-    {"path_filestat_get", "(iiiii)i"}, {"path_filestat_set_times", "(iiiiIIi)i"},
-    {"path_link", "(iiiiiii)i"}, {"path_open", "(iiiiiIIii)i"},
-    {"path_readlink", "(iiiiii)i"}, {"path_remove_directory", "(iii)i"},
-    {"path_rename", "(iiiiii)i"}, {"path_symlink", "(iiiii)i"},
-    {"path_unlink_file", "(iii)i"}, {"poll_oneoff", "(iiii)i"}, {"proc_exit", "(i)"},
-    {"proc_raise", "(i)i"}, {"random_get", "(ii)i"}, {"sched_yield", "()i"},
-    {"sock_accept", "(iii)i"}, {"sock_recv", "(iiiiii)i"}, {"sock_send", "(iiiii)i"},
+    {"args_get", "(ii)i"},
+    {"args_sizes_get", "(ii)i"},
+    {"environ_get", "(ii)i"},
+    {"environ_sizes_get", "(ii)i"},
+    {"clock_res_get", "(ii)i"},
+    {"clock_time_get", "(iIi)i"},
+    {"fd_advise", "(iIIi)i"},
+    {"fd_allocate", "(iII)i"},
+    {"fd_close", "(i)i"},
+    {"fd_datasync", "(i)i"},
+    {"fd_fdstat_get", "(ii)i"},
+    {"fd_fdstat_set_flags", "(ii)i"},
+    {"fd_fdstat_set_rights", "(iII)i"},
+    {"fd_filestat_get", "(ii)i"},
+    {"fd_filestat_set_size", "(iI)i"},
+    {"fd_filestat_set_times", "(iIIi)i"},
+    {"fd_pread", "(iiiIi)i"},
+    {"fd_prestat_get", "(ii)i"},
+    {"fd_prestat_dir_name", "(iii)i"},
+    {"fd_pwrite", "(iiiIi)i"},
+    {"fd_read", "(iiii)i"},
+    {"fd_readdir", "(iiiIi)i"},
+    {"fd_renumber", "(ii)i"},
+    {"fd_seek", "(iIii)i"},
+    {"fd_sync", "(i)i"},
+    {"fd_tell", "(ii)i"},
+    {"fd_write", "(iiii)i"},
+    {"path_create_directory", "(iii)i"},
+    {"path_filestat_get", "(iiiii)i"},
+    {"path_filestat_set_times", "(iiiiIIi)i"},
+    {"path_link", "(iiiiiii)i"},
+    {"path_open", "(iiiiiIIii)i"},
+    {"path_readlink", "(iiiiii)i"},
+    {"path_remove_directory", "(iii)i"},
+    {"path_rename", "(iiiiii)i"},
+    {"path_symlink", "(iiiii)i"},
+    {"path_unlink_file", "(iii)i"},
+    {"poll_oneoff", "(iiii)i"},
+    {"proc_exit", "(i)"},
+    {"proc_raise", "(i)i"},
+    {"random_get", "(ii)i"},
+    {"sched_yield", "()i"},
+    {"sock_accept", "(iii)i"},
+    {"sock_recv", "(iiiiii)i"},
+    {"sock_send", "(iiiii)i"},
     {"sock_shutdown", "(ii)i"},
 };
 
@@ -243,8 +268,7 @@ static void test_every_preview1_function_is_defined_under_both_names(void **stat
     assert_int_equal(wasi_function_count(), n);
     assert_int_equal(f->linker.n, 2 * n);
     for (size_t i = 0; i < n; i++) {
-        const struct fake_def *a = find_def(&f->linker, "wasi_snapshot_preview1",
-                                            preview1[i][0]);
+        const struct fake_def *a = find_def(&f->linker, "wasi_snapshot_preview1", preview1[i][0]);
         const struct fake_def *b = find_def(&f->linker, "wasi_unstable", preview1[i][0]);
 
         assert_non_null(a);
@@ -288,12 +312,9 @@ static void test_fd_write_rejects_other_fds_and_bad_pointers_without_output(void
     assert_int_equal(call(f, "fd_write", 4, A(0), A(16), A(1), A(40)), WASI_EBADF);
     assert_int_equal(call(f, "fd_write", 4, A(3), A(16), A(1), A(40)), WASI_EBADF);
     assert_int_equal(call(f, "fd_write", 4, A(1), A(16), A(2), A(40)), WASI_EFAULT);
-    assert_int_equal(call(f, "fd_write", 4, A(1), A(FAKE_MEM_SIZE - 4), A(1), A(40)),
-                     WASI_EFAULT);
-    assert_int_equal(call(f, "fd_write", 4, A(1), A(16), A(1), A(FAKE_MEM_SIZE - 3)),
-                     WASI_EFAULT);
-    assert_int_equal(call(f, "fd_write", 4, A(1), A(16), A(0x20000000), A(40)),
-                     WASI_EFAULT);
+    assert_int_equal(call(f, "fd_write", 4, A(1), A(FAKE_MEM_SIZE - 4), A(1), A(40)), WASI_EFAULT);
+    assert_int_equal(call(f, "fd_write", 4, A(1), A(16), A(1), A(FAKE_MEM_SIZE - 3)), WASI_EFAULT);
+    assert_int_equal(call(f, "fd_write", 4, A(1), A(16), A(0x20000000), A(40)), WASI_EFAULT);
     assert_int_equal(f->nsink, 0);
     fixture_free(f);
 }
@@ -353,10 +374,8 @@ static void test_clock_comes_from_the_configured_source(void **state)
     assert_int_equal(call(f, "clock_time_get", 3, A(WASI_CLOCK_PROCESS_CPUTIME), A(1), A(8)),
                      WASI_ENOTSUP);
     assert_int_equal(call(f, "clock_time_get", 3, A(4), A(1), A(8)), WASI_EINVAL);
-    assert_int_equal(call(f, "clock_time_get", 3, A(0), A(1), A(FAKE_MEM_SIZE - 7)),
-                     WASI_EFAULT);
-    assert_int_equal(call(f, "clock_res_get", 2, A(WASI_CLOCK_REALTIME), A(16)),
-                     WASI_ESUCCESS);
+    assert_int_equal(call(f, "clock_time_get", 3, A(0), A(1), A(FAKE_MEM_SIZE - 7)), WASI_EFAULT);
+    assert_int_equal(call(f, "clock_res_get", 2, A(WASI_CLOCK_REALTIME), A(16)), WASI_ESUCCESS);
     assert_int_equal(get64(f, 16), 1);
     fixture_free(f);
 }
@@ -401,8 +420,8 @@ static struct wasi_ctx *own_ctx_of(wasm_instance_t *inst)
 }
 
 /* Calls wasi_snapshot_preview1.name of linker l from inst with two arguments. */
-static int call_from(const wasm_linker_t *l, wasm_instance_t *inst, const char *name,
-                     uint64_t a, uint64_t b, uint32_t *result)
+static int call_from(const wasm_linker_t *l, wasm_instance_t *inst, const char *name, uint64_t a,
+                     uint64_t b, uint32_t *result)
 {
     const struct fake_def *d = find_def(l, "wasi_snapshot_preview1", name);
     uint64_t slots[16] = {a, b};
@@ -505,15 +524,12 @@ static void test_without_a_file_system_calls_fail_as_on_a_real_host(void **state
     struct fixture *f = fixture_new(&recording);
 
     assert_int_equal(call(f, "fd_prestat_get", 2, A(3), A(0)), WASI_EBADF);
-    assert_int_equal(call(f, "path_open", 9, A(3), A(0), A(0), A(1), A(0), A(0), A(0),
-                          A(0), A(0)),
+    assert_int_equal(call(f, "path_open", 9, A(3), A(0), A(0), A(1), A(0), A(0), A(0), A(0), A(0)),
                      WASI_EBADF);
-    assert_int_equal(call(f, "path_open", 9, A(0), A(0), A(0), A(1), A(0), A(0), A(0),
-                          A(0), A(0)),
+    assert_int_equal(call(f, "path_open", 9, A(0), A(0), A(0), A(1), A(0), A(0), A(0), A(0), A(0)),
                      WASI_ENOTDIR);
     assert_int_equal(call(f, "path_symlink", 5, A(0), A(1), A(5), A(0), A(1)), WASI_EBADF);
-    assert_int_equal(call(f, "sock_recv", 6, A(1), A(0), A(0), A(0), A(0), A(0)),
-                     WASI_ENOTSOCK);
+    assert_int_equal(call(f, "sock_recv", 6, A(1), A(0), A(0), A(0), A(0), A(0)), WASI_ENOTSOCK);
     assert_int_equal(call(f, "fd_read", 4, A(0), A(0), A(0), A(8)), WASI_ENOSYS);
     assert_int_equal(call(f, "fd_pread", 5, A(1), A(0), A(0), A(0), A(8)), WASI_ESPIPE);
     assert_int_equal(call(f, "sched_yield", 0), WASI_ESUCCESS);

@@ -1,7 +1,9 @@
 /*
  * test_stream.c - the filter-chain runner (src/stream/stream.c): filter order in both
  * directions, pause and resume from the event loop (including from a timer), body held
- * for a pausing filter, local replies, the hold limit, and header helpers.
+ * for a pausing filter, local replies, the hold limit, and header helpers; and what
+ * plugins need of it: a continue that resumes only its own filter, exact lengths for
+ * bodies a filter may edit, trailers added at the end of a body, replies a filter built.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -452,6 +454,227 @@ static void test_headers_add_get_remove(void **state)
     stream_destroy(s);
 }
 
+/* ---- plugin-like behaviour: per-filter continue, body edits, trailers, built replies ---- */
+
+static int64_t head_length; /* the length the sink saw with the response head */
+
+static void down_headers_len(struct stream *s, bool eos)
+{
+    head_length = s->resp_content_length;
+    down_headers(s, eos);
+}
+
+static const struct stream_downstream_ops len_down = {
+    .response_headers = down_headers_len,
+    .response_body = down_body,
+    .response_trailers = down_trailers,
+    .reset = down_reset,
+    .backlog = down_backlog,
+};
+
+/* E: appends "+++" to the end of each body it sees whole; may edit bodies. */
+static enum stream_action e_resp_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                      bool eos)
+{
+    note("E-rb%zu%s", evbuffer_get_length(b), eos ? "!" : "");
+    if (eos)
+        evbuffer_add(b, "+++", 3);
+    return STREAM_CONTINUE;
+}
+
+static bool e_edits_body(const void *conf, int dir)
+{
+    return dir == 1;
+}
+
+static const struct stream_filter_ops edit_ops = {
+    .name = "edit", .response_body = e_resp_body, .edits_body = e_edits_body};
+
+static struct stream *make_edit_stream(struct stream_chain *c)
+{
+    assert_int_equal(stream_chain_add_conf(c, &edit_ops, NULL), 0);
+    assert_true(c->edits_body[1]);
+    assert_false(c->edits_body[0]);
+    struct stream *s = stream_create(base, c, &limits);
+    s->up = &fake_up;
+    s->down = &len_down;
+    stream_request_headers(s, true);
+    s->status = 200;
+    s->resp_content_length = 5;
+    stream_response_headers(s, false);
+    return s;
+}
+
+static void test_edited_body_in_one_piece_gets_its_exact_length(void **state)
+{
+    struct stream_chain *c = stream_chain_new();
+    struct stream *s = make_edit_stream(c);
+    /* The head waits for the body. */
+    assert_string_equal(rec.log, "UP-H! ");
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "hello");
+    stream_response_body(s, b, true);
+    assert_string_equal(rec.log, "UP-H! E-rb5! DOWN-H200 DOWN-B8! ");
+    assert_int_equal(head_length, 8);
+    stream_destroy(s);
+    stream_chain_free(c);
+    evbuffer_free(b);
+}
+
+static void test_edited_body_in_pieces_goes_without_a_length(void **state)
+{
+    struct stream_chain *c = stream_chain_new();
+    struct stream *s = make_edit_stream(c);
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "hel");
+    stream_response_body(s, b, false);
+    add_str(b, "lo");
+    stream_response_body(s, b, true);
+    assert_string_equal(rec.log, "UP-H! E-rb3 DOWN-H200 DOWN-B3 E-rb2! DOWN-B5! ");
+    assert_int_equal(head_length, -1); /* chunked on HTTP/1.1, no content-length on h2 */
+    stream_destroy(s);
+    stream_chain_free(c);
+    evbuffer_free(b);
+}
+
+/* K: pauses request headers; its continue (or another filter's) comes later. */
+static enum stream_action k_req_headers(struct stream *s, struct stream_filter *f, bool eos)
+{
+    note("K-h");
+    return STREAM_PAUSE;
+}
+
+static const struct stream_filter_ops pause_ops_k = {.name = "k", .request_headers = k_req_headers};
+
+static void test_continue_resumes_only_the_filter_that_paused(void **state)
+{
+    struct tconf c[1] = {{.name = "A"}};
+    chain.n = 2;
+    chain_ops[0] = &tops;
+    chain_conf[0] = &c[0];
+    chain_ops[1] = &pause_ops_k;
+    chain_conf[1] = NULL;
+    struct stream *s = stream_create(base, &chain, &limits);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    stream_request_headers(s, true);
+    assert_string_equal(rec.log, "A-h K-h ");
+    /* A is not paused: its continue is dropped. */
+    stream_continue(s, &s->filters[0], 0);
+    run_loop();
+    assert_string_equal(rec.log, "A-h K-h ");
+    /* K's continue for the response direction does not resume the request either. */
+    stream_continue(s, &s->filters[1], 1);
+    run_loop();
+    assert_string_equal(rec.log, "A-h K-h ");
+    stream_continue(s, &s->filters[1], 0);
+    run_loop();
+    assert_string_equal(rec.log, "A-h K-h UP-H! ");
+    stream_destroy(s);
+}
+
+/* Q: calls continue for itself inside the callback that returns PAUSE (a plugin whose
+ * proxy_continue_stream is deferred until its callback returns). */
+static enum stream_action q_req_headers(struct stream *s, struct stream_filter *f, bool eos)
+{
+    note("Q-h");
+    stream_continue(s, f, 0);
+    return STREAM_PAUSE;
+}
+
+static const struct stream_filter_ops q_ops = {.name = "q", .request_headers = q_req_headers};
+
+static void test_continue_inside_the_pausing_callback_resumes(void **state)
+{
+    chain.n = 1;
+    chain_ops[0] = &q_ops;
+    chain_conf[0] = NULL;
+    struct stream *s = stream_create(base, &chain, &limits);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    stream_request_headers(s, true);
+    assert_string_equal(rec.log, "Q-h ");
+    run_loop();
+    assert_string_equal(rec.log, "Q-h UP-H! ");
+    stream_destroy(s);
+}
+
+/* T: adds a trailer at the end of the request body; U records its trailers callback. */
+static enum stream_action t2_req_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                      bool eos)
+{
+    note("T-b%zu%s", evbuffer_get_length(b), eos ? "!" : "");
+    if (eos)
+        stream_headers_add(s, &s->req_trailers, "x-sum", 5, "7", 1);
+    return STREAM_CONTINUE;
+}
+
+static enum stream_action t2_req_trailers(struct stream *s, struct stream_filter *f)
+{
+    note("T-t");
+    return STREAM_CONTINUE;
+}
+
+static enum stream_action u_req_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                     bool eos)
+{
+    note("U-b%zu%s", evbuffer_get_length(b), eos ? "!" : "");
+    return STREAM_CONTINUE;
+}
+
+static enum stream_action u_req_trailers(struct stream *s, struct stream_filter *f)
+{
+    note("U-t%u", s->req_trailers.n);
+    return STREAM_CONTINUE;
+}
+
+static const struct stream_filter_ops t2_ops = {
+    .name = "t2", .request_body = t2_req_body, .request_trailers = t2_req_trailers};
+static const struct stream_filter_ops u_ops = {
+    .name = "u", .request_body = u_req_body, .request_trailers = u_req_trailers};
+
+static void test_trailers_added_at_the_end_of_the_body_are_sent(void **state)
+{
+    chain.n = 2;
+    chain_ops[0] = &t2_ops;
+    chain_conf[0] = NULL;
+    chain_ops[1] = &u_ops;
+    chain_conf[1] = NULL;
+    struct stream *s = stream_create(base, &chain, &limits);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    s->req_content_length = -1;
+    stream_request_headers(s, false);
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "payload");
+    stream_request_body(s, b, true);
+    /* The adder does not get its own trailers; the next filter sees the body without
+     * its end, then the trailers; upstream gets the body, then the trailers. */
+    assert_string_equal(rec.log, "UP-H T-b7! U-b7 UP-B7 U-t1 UP-T ");
+    assert_int_equal(rec.up_eos, 0);
+    stream_destroy(s);
+    evbuffer_free(b);
+}
+
+static void test_built_local_reply_keeps_its_headers_and_details(void **state)
+{
+    struct tconf c[1] = {{.name = "A"}};
+    struct stream *s = make_stream(1, c);
+    stream_request_headers(s, true);
+    struct stream_header h[2] = {{"x-denied-by", "p", 11, 1},
+                                 {"content-type", "application/json", 12, 16}};
+    stream_local_reply_headers(s, 401, h, 2, "{}", 2, "denied");
+    run_loop();
+    assert_non_null(strstr(rec.log, "DOWN-H401"));
+    assert_string_equal(s->details, "denied");
+    uint32_t len;
+    const char *ct = stream_headers_get(&s->resp_headers, "content-type", 12, &len);
+    assert_non_null(ct);
+    assert_memory_equal(ct, "application/json", 16); /* not replaced by text/plain */
+    assert_non_null(stream_headers_get(&s->resp_headers, "x-denied-by", 11, &len));
+    stream_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +693,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_destroy_while_paused_cancels_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailers_follow_held_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headers_add_get_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edited_body_in_one_piece_gets_its_exact_length, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_edited_body_in_pieces_goes_without_a_length, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_continue_resumes_only_the_filter_that_paused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_continue_inside_the_pausing_callback_resumes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_trailers_added_at_the_end_of_the_body_are_sent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_built_local_reply_keeps_its_headers_and_details, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
