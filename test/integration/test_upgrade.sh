@@ -20,7 +20,7 @@ op=$(free_port)
 ip=$(free_port)
 "$PY" "$PEER" ws-server "$wsp" </dev/null >/dev/null 2>"$T/ws.err" &
 PIDS+=($!)
-"$PY" "$PEER" count-server "$cp" </dev/null >/dev/null 2>"$T/count.err" &
+"$PY" "$PEER" count-server "$cp" </dev/null >"$T/count.out" 2>"$T/count.err" &
 PIDS+=($!)
 start_test_upstream "$up"
 wait_port "$wsp"
@@ -82,11 +82,11 @@ out=$(peer ws-client "wss://127.0.0.1:$tp/chat" 20)
 pass "WebSocket over HTTP/1.1 and TLS: echoes and close handshakes from either side"
 
 # WebSocket over HTTP/2 (extended CONNECT) to the same HTTP/1.1 upstream.
-out=$(peer h2-ws-client "$wp" /chat 100)
-[ "$out" = "$(printf 'settings connect-protocol=1\nstatus 200\necho 100\nclosed 1000\nstream ended')" ] ||
+out=$(peer h2-ws-client "$wp" /chat 50)
+[ "$out" = "$(printf 'settings connect-protocol=1\nstatus 200\necho 50\nclosed 1000\nstream ended')" ] ||
     fail "WebSocket over HTTP/2: $out"
-out=$(peer h2-ws-client "$tp" /chat 20 tls)
-[ "$out" = "$(printf 'settings connect-protocol=1\nstatus 200\necho 20\nclosed 1000\nstream ended')" ] ||
+out=$(peer h2-ws-client "$tp" /chat 10 tls)
+[ "$out" = "$(printf 'settings connect-protocol=1\nstatus 200\necho 10\nclosed 1000\nstream ended')" ] ||
     fail "WebSocket over HTTP/2 and TLS: $out"
 pass "WebSocket over HTTP/2 extended CONNECT (RFC 8441), h2c and TLS: echoes, close, stream ended"
 
@@ -96,6 +96,14 @@ out=$(peer count-client "$wp" /count 300000)
 [ "$out" = "$(printf 'HTTP/1.1 101 Switching Protocols\ncount 300000\nbytes 13\neof')" ] ||
     fail "half-closed client: $out"
 pass "Upgrade: x-count: a client's half-close reaches the upstream, its answer comes back"
+# And the other way round: the upstream ends its side first; the client sees the end,
+# and what it sends afterwards still reaches the upstream.
+out=$(peer count-after "$wp" /count/first 100000)
+[ "$out" = "$(printf 'HTTP/1.1 101 Switching Protocols\nbye\nsent 100000')" ] ||
+    fail "upstream half-closed first: $out"
+wait_until 10 grep -q "^received 100000$" "$T/count.out" ||
+    fail "bytes after the upstream's half-close: $(cat "$T/count.out")"
+pass "Upgrade: x-count: the upstream's half-close reaches the client, which may still send"
 
 # Back-pressure both ways: 16 MiB up to an upstream that reads nothing for 1 s, then
 # 16 MiB down to a client that does the same: waspd takes in no more than its

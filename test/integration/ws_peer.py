@@ -13,11 +13,15 @@ python3-websockets and python3-h2, no network beyond 127.0.0.1).
                                      reads until the client half-closes, then sends
                                      "count N" (bytes read) and closes. Paths with /pause:
                                      reads nothing for 1 s first, and after "count N"
-                                     sends 16 MiB more.
+                                     sends 16 MiB more. Paths with /first: sends "bye",
+                                     half-closes, reads to EOF and prints "received N"
+                                     on its stdout.
   ws_peer.py count-client PORT PATH N [pause]  upgrades to x-count, sends N bytes,
                                      half-closes, prints the status line, the first line
                                      that came back, "bytes M" (all of it) and "eof"
                                      (pause: reads nothing for 1 s after its half-close).
+  ws_peer.py count-after PORT PATH N  upgrades to x-count, reads until EOF (prints the
+                                     status line and what came), then sends N bytes.
   ws_peer.py count-idle PORT PATH    upgrades to x-count, sends nothing: prints the
                                      status line and "eof after MS".
   ws_peer.py h2-ws-client PORT PATH N [tls]  WebSocket over HTTP/2 (RFC 8441 extended
@@ -108,7 +112,21 @@ async def count_server(port):
         writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
                      b"Upgrade: x-count\r\n\r\n")
         await writer.drain()
-        pause = b"/pause" in head.split(b"\r\n")[0]
+        line = head.split(b"\r\n")[0]
+        if b"/first" in line:
+            # The upstream ends its side first; what the client sends after is still read.
+            writer.write(b"bye\n")
+            writer.write_eof()
+            total = 0
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                total += len(chunk)
+            print("received %d" % total, flush=True)
+            writer.close()
+            return
+        pause = b"/pause" in line
         if pause:
             await asyncio.sleep(1)
         total = 0
@@ -163,6 +181,20 @@ def count_client(port, path, n, pause):
     print(rest.split(b"\n")[0].decode(errors="replace"))
     print("bytes %d" % len(rest))
     print("eof")
+    return 0
+
+
+def count_after(port, path, n):
+    s, rest = count_upgrade(port, path)
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    print(rest.decode(errors="replace"), end="")
+    s.sendall(os.urandom(n))
+    s.close()
+    print("sent %d" % n)
     return 0
 
 
@@ -291,6 +323,8 @@ def main(argv):
         asyncio.run(count_server(int(argv[2])))
     elif mode == "count-client":
         return count_client(int(argv[2]), argv[3], int(argv[4]), argv[5:] == ["pause"])
+    elif mode == "count-after":
+        return count_after(int(argv[2]), argv[3], int(argv[4]))
     elif mode == "count-idle":
         return count_idle(int(argv[2]), argv[3])
     elif mode == "h2-ws-client":
