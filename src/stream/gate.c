@@ -92,6 +92,8 @@ void stream_gate_headers(struct stream *s, bool eos)
         s->up->request_headers(s, eos);
         return;
     }
+    if (s->up->answer_locally != NULL && s->up->answer_locally(s))
+        return;
     s->req_head_held = true;
 }
 

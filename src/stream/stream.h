@@ -151,6 +151,11 @@ struct stream_upstream_ops {
     size_t (*backlog)(struct stream *s);
     /* Where the request goes, as routing stands now (NULL: unknown). */
     void (*route_info)(struct stream *s, struct stream_route_info *out);
+    /* Optional, called by the request gate before it holds a request head for its body:
+     * answers now (stream_local_reply) a request that will not go upstream (no route,
+     * a local response), so that the answer does not wait for a body nobody reads.
+     * @return true if it answered. */
+    bool (*answer_locally)(struct stream *s);
 };
 
 struct stream_limits {

@@ -995,20 +995,38 @@ static void up_start(struct stream *s, const struct cfg_cluster *cl, bool eos, u
 
 /* ---- the stream's upstream side ---- */
 
-static void router_request_headers(struct stream *s, bool eos)
+/*
+ * Routes the request: answers it locally when it has no route (404) or a local response,
+ * @return NULL then, else its target (a cluster).
+ */
+static const struct cfg_target *router_target(struct stream *s)
 {
     const struct worker_listener_conf *lc = s->route_ctx;
     const struct cfg_target *t =
         cfg_route_lookup(lc->cfg, s->authority, s->authority_len, s->path, s->path_len);
     if (t == NULL) {
         stream_local_reply(s, 404, "text/plain", "404 Not Found (no route)\n", 25);
-        return;
+        return NULL;
     }
     if (t->respond != NULL) {
         const struct cfg_response *r = t->respond;
         stream_local_reply(s, (int)r->status, r->content_type, r->body, r->body_len);
-        return;
+        return NULL;
     }
+    return t;
+}
+
+static bool router_answer_locally(struct stream *s)
+{
+    return router_target(s) == NULL;
+}
+
+static void router_request_headers(struct stream *s, bool eos)
+{
+    const struct worker_listener_conf *lc = s->route_ctx;
+    const struct cfg_target *t = router_target(s);
+    if (t == NULL)
+        return;
     bool upgrades =
         t->upgrades == CFG_SWITCH_UNSET ? lc->cfg->upgrades : t->upgrades == CFG_SWITCH_ON;
     if (s->upgrade != NULL && !upgrades) {
@@ -1138,6 +1156,7 @@ const struct stream_upstream_ops up_cluster_ops = {
 
 const struct stream_upstream_ops up_router_ops = {
     .route_info = router_route_info,
+    .answer_locally = router_answer_locally,
     .request_headers = router_request_headers,
     .request_body = router_request_body,
     .request_trailers = router_request_trailers,

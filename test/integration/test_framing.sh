@@ -117,6 +117,14 @@ grep -qi "other.test" <<<"$out" && fail "the client's Host was forwarded: $out"
 out=$(raw "$wp" 'GET HTTP://OTHER.TEST HTTP/1.1\r\nHost: abs.test\r\nConnection: close\r\n\r\n' | tr -d '\r')
 [ "$(tail -1 <<<"$out")" = other ] || fail "absolute-form authority does not route: $out"
 pass "absolute-form: the authority replaces Host for routing and forwarding"
+
+# A request answered locally (here a respond route) does not wait for its body: no
+# 100 Continue, the answer at once.
+out=$(raw "$wp" 'POST /x HTTP/1.1\r\nHost: other.test\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n' | tr -d '\r')
+grep -q "^HTTP/1.1 100" <<<"$out" && fail "100 Continue for a request answered locally: $out"
+[ "$(head -1 <<<"$out")" = "HTTP/1.1 200 OK" ] && [ "$(tail -1 <<<"$out")" = other ] ||
+    fail "local answer to a request with a body: $out"
+pass "a locally answered request gets its answer before (and without) its body"
 for t in 'ftp://abs.test/x' 'ws://abs.test/x' 'http://user@abs.test/x' 'http://u:p@abs.test/x'; do
     out=$(raw "$wp" "GET $t HTTP/1.1\r\nHost: abs.test\r\n\r\n" | tr -d '\r')
     grep -q "^HTTP/1.1 400" <<<"$out" || fail "GET $t: $(head -1 <<<"$out"), want 400"

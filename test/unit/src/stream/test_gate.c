@@ -63,6 +63,21 @@ static const struct stream_upstream_ops fake_up = {
     .abort = up_abort,
 };
 
+/* An upstream side that routes at once: everything is answered locally. */
+static bool answer_all(struct stream *s)
+{
+    note("LOCAL");
+    stream_local_reply(s, 404, "text/plain", "no route\n", 9);
+    return true;
+}
+static const struct stream_upstream_ops local_up = {
+    .request_headers = up_headers,
+    .request_body = up_body,
+    .request_trailers = up_trailers,
+    .abort = up_abort,
+    .answer_locally = answer_all,
+};
+
 static void down_headers(struct stream *s, bool eos)
 {
     note("DOWN-H%d", s->status);
@@ -290,6 +305,20 @@ static void test_local_reply_at_release_drops_the_held_body(void **state)
     stream_destroy(s);
 }
 
+static void test_local_answer_does_not_wait_for_the_body(void **state)
+{
+    struct stream *s = make(&no_filters, 64, 10);
+    s->up = &local_up;
+    stream_request_headers(s, false);
+    assert_true(s->local_reply);
+    assert_false(s->req_head_held);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_string_equal(trace, "LOCAL DOWN-H404 ");
+    body(s, "0123456789", true); /* read and dropped by the codec */
+    assert_string_equal(trace, "LOCAL DOWN-H404 ");
+    stream_destroy(s);
+}
+
 static void test_upgrade_head_goes_at_once_and_tunnel_bytes_wait_for_the_switch(void **state)
 {
     struct stream *s = make(&no_filters, 64, 0);
@@ -337,6 +366,7 @@ int main(void)
         T(test_streamed_body_shorter_than_declared_resets_both_sides),
         T(test_trailers_release_a_held_chunked_body_unchanged),
         T(test_local_reply_at_release_drops_the_held_body),
+        T(test_local_answer_does_not_wait_for_the_body),
         T(test_upgrade_head_goes_at_once_and_tunnel_bytes_wait_for_the_switch),
         T(test_upgraded_tunnel_bytes_pass_unframed),
 #undef T
