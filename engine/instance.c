@@ -703,6 +703,16 @@ int wasm_instance_export_global(wasm_instance_t *inst, const char *name, uint8_t
     return WASM_OK;
 }
 
+int wasm_instance_export_global_v128(wasm_instance_t *inst, const char *name, uint64_t value[2])
+{
+    const struct wasm_export *x = find_export(inst->module, name, WASM_EXTERN_GLOBAL);
+    if (!x || inst->globals[x->index]->valtype != WASM_V128)
+        return WASM_ERR_ARG;
+    value[0] = inst->globals[x->index]->value;
+    value[1] = inst->globals[x->index]->hi;
+    return WASM_OK;
+}
+
 /* ---- Calls --------------------------------------------------------------------------- */
 
 static __thread char *native_stack_limit;
@@ -809,9 +819,15 @@ int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots)
     }
     /* i32/f32 live zero-extended in their slots, whatever the caller left above them. */
     const struct wasm_functype *ft = f->type;
-    for (uint32_t i = 0; i < code->nparams; i++)
-        fp[i] =
-            ft->params[i] == WASM_I32 || ft->params[i] == WASM_F32 ? (uint32_t)slots[i] : slots[i];
+    for (uint32_t i = 0, k = 0; i < ft->nparams; i++) {
+        uint8_t t = ft->params[i];
+        fp[k] = t == WASM_I32 || t == WASM_F32 ? (uint32_t)slots[k] : slots[k];
+        k++;
+        if (t == WASM_V128) {
+            fp[k] = slots[k];
+            k++;
+        }
+    }
 
     struct wasm_guard_ctx saved = wasm_guard;
     sigjmp_buf jb;

@@ -233,6 +233,11 @@ static inline void opstat(const void *h)
     } while (0)
 #define MEMAT(ea, n) (mem + (ea))
 #endif
+#ifdef WASP_BOUNDS_CHECKS
+#define SIMD_MEMLEN memlen
+#else
+#define SIMD_MEMLEN 0
+#endif
 
 /* Handler generators. */
 #define BIN32(name, expr)                                                                          \
@@ -750,6 +755,12 @@ L_const32:
 L_const64:
     W64(0, IMM64(1));
     NEXT(5);
+L_vcopy: { /* source and destination may overlap by one slot: read both halves first */
+    uint64_t lo = R64(1), hi = *(u64a *)(SLOT(1) + 8);
+    W64(0, lo);
+    *(u64a *)(SLOT(0) + 8) = hi;
+    NEXT(4);
+}
 
     /* Each return has its own dispatch site. */
 #ifdef WASP_BOUNDS_CHECKS
@@ -853,6 +864,35 @@ L_call_indirect: {
 L_select:
     W64(0, select64(R32(3) != 0, R64(1), R64(2)));
     NEXT(6);
+L_vselect: {
+    const char *src = R32(3) ? SLOT(1) : SLOT(2);
+    uint64_t lo = *(const u64a *)src, hi = *(const u64a *)(src + 8);
+    W64(0, lo);
+    *(u64a *)(SLOT(0) + 8) = hi;
+    NEXT(6);
+}
+L_simd: {
+    /* A run of SIMD instructions executes in their own dispatch loop (simd.c). */
+    bool oob = false;
+    pc = wasm_simd_run(pc, fp, mem, SIMD_MEMLEN, &oob);
+    if (UNLIKELY(oob))
+        TRAP(WASM_TRAP_MEMORY_OOB);
+    OPSTAT();
+    goto **(const ptru *)pc;
+}
+L_vgget: {
+    const struct wasm_global *g = G[A(1)];
+    W64(0, g->value);
+    *(u64a *)(SLOT(0) + 8) = g->hi;
+    NEXT(4);
+}
+L_vgset: {
+    struct wasm_global *g = G[A(0)];
+    uint64_t lo = R64(1), hi = *(u64a *)(SLOT(1) + 8);
+    g->value = lo;
+    g->hi = hi;
+    NEXT(4);
+}
 L_gget:
     W64(0, G[A(1)]->value);
     NEXT(4);

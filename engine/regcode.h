@@ -9,9 +9,11 @@
  * immediate is one word, an i64/f64 immediate two, a branch target a signed word offset
  * from the start of the branch instruction. Operand layouts are listed with the ops.
  *
- * A frame is an array of 64-bit slots: parameters first, then declared locals, then one
- * slot per operand-stack height. A call passes its arguments in the caller's top slots,
- * which become the callee's parameter slots (frames overlap, nothing is copied).
+ * A frame is an array of 64-bit slots: parameters first, then declared locals, then the
+ * operand stack. Every value takes one slot, except v128, which takes two adjacent ones
+ * (low 64 bits first; slots are 8-byte aligned, so vector code uses unaligned access).
+ * A call passes its arguments in the caller's top slots, which become the callee's
+ * parameter slots (frames overlap, nothing is copied).
  */
 #ifndef WASP_ENGINE_REGCODE_H
 #define WASP_ENGINE_REGCODE_H
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "module.h"
+#include "simd.h"
 
 typedef uint32_t wasm_code_word;
 
@@ -55,6 +58,10 @@ typedef uint32_t wasm_code_word;
     X(copy2) X(copy3) X(copy4) /* (d a) x 2..4, in order */                                 \
     X(const32)       /* d i */                                                              \
     X(const64)       /* d I */                                                              \
+    X(vcopy)         /* d a : a v128 (two slots) */                                         \
+    X(vselect)       /* d a b c : v128 select */                                            \
+    X(vgget) X(vgset) /* d idx / idx a : v128 globals */                                    \
+    X(simd)          /* k ... : SIMD instruction k (enum wasm_simd_op), operands by layout */\
     X(ret0)          /* - */                                                                \
     X(ret1)          /* a */                                                                \
     X(ret1_i64)      /* I : return an immediate */                                          \
@@ -158,9 +165,9 @@ enum wasm_op {
 /* Translated code of one defined function: a header, then the instructions. */
 struct wasm_code {
     uint32_t func_index;
-    uint32_t nparams; /* parameter slots */
-    uint32_t nlocals; /* declared locals: zeroed on entry */
-    uint32_t nresults;
+    uint32_t nparams;  /* parameter slots (a v128 takes two) */
+    uint32_t nlocals;  /* slots of the declared locals: zeroed on entry */
+    uint32_t nresults; /* result slots */
     uint32_t frame_slots; /* params + locals + operand stack */
     uint32_t len;         /* words in ins */
     uint32_t nmap;        /* after ins: nmap pairs (code position, offset in the body) */
@@ -252,6 +259,15 @@ struct wasm_instance {
 extern const void *wasm_op_handlers[WASM_OP_COUNT];
 /* A one-instruction program running `halt` (the return address of an entry frame). */
 extern wasm_code_word wasm_halt_code[2];
+
+/*
+ * simd.c: runs the SIMD instruction at pc (a `simd` op) and those right after it, until
+ * an instruction of another kind, whose pc it returns. mem/memlen are memory 0 (memlen
+ * is only used with WASP_BOUNDS_CHECKS). An out-of-bounds access sets *oob and returns
+ * the pc of the instruction that made it, with nothing written.
+ */
+const wasm_code_word *wasm_simd_run(const wasm_code_word *pc, char *fp, uint8_t *mem,
+                                    uint64_t memlen, bool *oob);
 
 /* interp.c */
 void wasm_interp_init(void);

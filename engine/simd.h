@@ -7,7 +7,8 @@
  * opcode order. code is the u32 sub-opcode after 0xfd; name its text-format name with
  * '.' written '_'. layout says both the immediates and the register-code operands:
  *
- *   layout     immediates          register code (d = result slot, a/b/c = sources)
+ *   layout     immediates          register code after the `simd` op and its number
+ *                                  (d = result slot, a/b/c = source slots)
  *   UN         -                   d a
  *   BIN        -                   d a b
  *   TERN       -                   d a b c
@@ -269,6 +270,11 @@
     X(0xfe, f64x2_convert_low_i32x4_s, UN, v_v, 0)                                         \
     X(0xff, f64x2_convert_low_i32x4_u, UN, v_v, 0)
 /* clang-format on */
+
+/* Dense numbering of the instructions, for the interpreter's `simd` op (regcode.h). */
+#define WASM_SIMD_OP_ENUM(code, name, layout, sig, arg) WASM_SIMD_OP_##name,
+enum wasm_simd_op { WASM_SIMD_OPS(WASM_SIMD_OP_ENUM) WASM_SIMD_OP_COUNT };
+#undef WASM_SIMD_OP_ENUM
 
 /* Sub-opcodes run from 0 to 0xff (with gaps); anything else after 0xfd is illegal. */
 #define WASM_SIMD_OPCODES 256u

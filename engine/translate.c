@@ -2,9 +2,10 @@
  * translate.c - turns each validated function body into register code (regcode.h).
  *
  * One pass over the body with a compile-time operand stack. An entry is either a value
- * in its own temporary slot (slot T+height, T = params + locals), a local (just its
- * slot: local.get emits nothing) or a constant (an immediate: i32/i64.const emit
- * nothing until a slot is really needed). Results are retargeted into local.set
+ * in its own temporary slot (its "home": T plus the slots of the entries below it, T =
+ * the slots of params + locals; a v128 takes two slots, everything else one), a local
+ * (just its slot: local.get emits nothing) or a constant (an immediate: i32/i64.const
+ * emit nothing until a slot is really needed). Results are retargeted into local.set
  * targets, compare/eqz + br_if/if/select are fused by rewinding the compare just
  * emitted, and branches move block results into the target's slots. Blocks start with
  * every stack entry that names a local copied to its own slot, so code inside a block
@@ -109,6 +110,7 @@ struct opnd {
     uint32_t slot; /* K_TEMP, K_LOCAL; K_AFF: base or NOSLOT */
     uint32_t idx;  /* K_AFF: scaled index or NOSLOT */
     uint64_t imm;  /* K_CONST; K_AFF: displacement (32 bits) */
+    uint32_t home; /* the entry's own temporary slot (where a K_TEMP always is) */
 };
 
 enum { C_FUNC, C_BLOCK, C_LOOP, C_IF, C_ELSE };
@@ -118,6 +120,7 @@ struct ctrl {
     bool unreachable;
     bool dead; /* entered in unreachable code: no code at all */
     uint32_t height;
+    uint32_t base; /* home slot of stack entry `height`: where label values go */
     uint32_t nparams, nresults;
     const uint8_t *params, *results;
     uint32_t loop_pos;
@@ -155,7 +158,8 @@ struct tr {
     wasm_code_word *code;
     uint32_t len, cap;
     struct opnd *stk;
-    uint32_t h, stk_cap, max_h;
+    uint32_t h, stk_cap;
+    uint32_t max_slot; /* one past the highest frame slot used */
     struct ctrl *ctl;
     uint32_t nctl, ctl_cap;
     struct fixup *fix;
@@ -163,6 +167,8 @@ struct tr {
     uint32_t T, nlocals_total, nparams;
     uint8_t *ltypes;
     uint32_t ltypes_cap;
+    uint32_t *lslot; /* frame slot of each local (params first) */
+    uint32_t lslot_cap;
     bool unreach;
     struct last_op last, prev; /* the last two result-producing instructions */
     uint32_t copy_end;         /* end of the last copy/copy2/copy3 (adjacent copies merge) */
@@ -291,6 +297,21 @@ static void label(struct tr *t)
 
 /* ---- Operand stack ----------------------------------------------------------------- */
 
+/* Slots a value of type `type` takes: two for v128, one for everything else. */
+static inline uint32_t width(uint8_t type)
+{
+    return wasm_valtype_slots(type);
+}
+
+/* The home slot the next pushed entry gets (stack index t->h). */
+static uint32_t next_home(const struct tr *t)
+{
+    if (t->h == 0)
+        return t->T;
+    const struct opnd *e = &t->stk[t->h - 1];
+    return e->home + width(e->type);
+}
+
 static void push(struct tr *t, uint8_t kind, uint8_t type, uint32_t slot, uint64_t imm)
 {
     if (!grow((void **)&t->stk, &t->stk_cap, t->h + 1, sizeof(struct opnd))) {
@@ -300,21 +321,25 @@ static void push(struct tr *t, uint8_t kind, uint8_t type, uint32_t slot, uint64
         }
         return;
     }
-    t->stk[t->h++] = (struct opnd){kind, type, 0, slot, NOSLOT, imm};
-    if (t->h > t->max_h)
-        t->max_h = t->h;
+    uint32_t home = next_home(t);
+    t->stk[t->h++] = (struct opnd){kind, type, 0, slot, NOSLOT, imm, home};
+    if (home + width(type) > t->max_slot)
+        t->max_slot = home + width(type);
 }
 
+/* Pushes e as it is (a K_AFF entry), at the home slot of the new top. */
 static void push_entry(struct tr *t, struct opnd e)
 {
     push(t, e.kind, e.type, e.slot, e.imm);
-    if (t->status == WASM_OK)
+    if (t->status == WASM_OK) {
+        e.home = t->stk[t->h - 1].home;
         t->stk[t->h - 1] = e;
+    }
 }
 
 static void push_temp(struct tr *t, uint8_t type)
 {
-    push(t, K_TEMP, type, t->T + t->h, 0);
+    push(t, K_TEMP, type, next_home(t), 0);
 }
 
 static struct opnd pop(struct tr *t)
@@ -326,7 +351,7 @@ static struct opnd pop(struct tr *t)
             snprintf(t->err, t->errlen, "type mismatch: operand stack underflow in function %u",
                      t->func_index);
         }
-        return (struct opnd){K_CONST, 0x7f, 0, 0, NOSLOT, 0};
+        return (struct opnd){.kind = K_CONST, .type = WASM_I32, .slot = NOSLOT, .idx = NOSLOT};
     }
     return t->stk[--t->h];
 }
@@ -336,6 +361,15 @@ static void emit_aff(struct tr *t, const struct opnd *e, uint32_t dst);
 /* Emits code that puts value e into slot dst. */
 static void move_to(struct tr *t, const struct opnd *e, uint32_t dst)
 {
+    if (e->type == WASM_V128) {
+        /* v128 values are never constants on the stack (v128.const has code). */
+        if (e->slot != dst) {
+            emit_op(t, WASM_OP_vcopy);
+            emit_w(t, soff(dst));
+            emit_w(t, soff(e->slot));
+        }
+        return;
+    }
     if (e->kind == K_AFF) {
         emit_aff(t, e, dst);
     } else if (e->kind == K_CONST) {
@@ -373,25 +407,23 @@ static void materialize(struct tr *t, uint32_t i)
     struct opnd *e = &t->stk[i];
     if (e->kind == K_TEMP)
         return;
-    move_to(t, e, t->T + i);
+    move_to(t, e, e->home);
     e->kind = K_TEMP;
-    e->slot = t->T + i;
+    e->slot = e->home;
 }
 
-/* A readable slot for a popped entry that lived at stack index idx. */
-static uint32_t src_slot(struct tr *t, struct opnd *e, uint32_t idx)
+/* A readable slot for a popped entry: a constant or affine value goes to its home first. */
+static uint32_t src_slot(struct tr *t, struct opnd *e)
 {
     if (e->kind == K_CONST || e->kind == K_AFF) {
-        move_to(t, e, t->T + idx);
+        move_to(t, e, e->home);
         e->kind = K_TEMP;
-        e->slot = t->T + idx;
-        if (idx + 1 > t->max_h)
-            t->max_h = idx + 1;
+        e->slot = e->home;
     }
     return e->slot;
 }
 
-/* Before local x is written: entries still reading it get their own copy. */
+/* Before the local at slot x is written: entries still reading it get their own copy. */
 static void preserve_local(struct tr *t, uint32_t x)
 {
     for (uint32_t i = 0; i < t->h; i++) {
@@ -410,9 +442,9 @@ static uint32_t begin_result_to(struct tr *t, enum wasm_op op, int kind, uint32_
     bool add = op == WASM_OP_i32_add_ss || op == WASM_OP_i32_add_si;
     if (add && t->add_end == t->len && t->status == WASM_OK) {
         /* Joins the add just before it: that one's handler becomes add2_xy. */
-        enum wasm_op two = (enum wasm_op)(WASM_OP_add2_ss +
-                                          (t->add_op == WASM_OP_i32_add_si ? 2 : 0) +
-                                          (op == WASM_OP_i32_add_si ? 1 : 0));
+        enum wasm_op two =
+            (enum wasm_op)(WASM_OP_add2_ss + (t->add_op == WASM_OP_i32_add_si ? 2 : 0) +
+                           (op == WASM_OP_i32_add_si ? 1 : 0));
         const void *h = wasm_op_handlers[two];
         memcpy(&t->code[t->add_pos], &h, sizeof(h));
         pos = t->add2_y = t->len;
@@ -437,7 +469,7 @@ static uint32_t begin_result_to(struct tr *t, enum wasm_op op, int kind, uint32_
 /* Starts an instruction that writes a result to a fresh temp (the new top). */
 static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
 {
-    return begin_result_to(t, op, kind, t->T + t->h);
+    return begin_result_to(t, op, kind, next_home(t));
 }
 
 /* Computes K_AFF e into slot dst: add_si, add_ss, shl_si, or a lea. */
@@ -538,18 +570,23 @@ static uint32_t label_arity(const struct ctrl *c, const uint8_t **types)
 /* Do the top n values already sit where frame c expects its label values? */
 static bool values_in_place(struct tr *t, struct ctrl *c, uint32_t n)
 {
+    uint32_t slot = c->base;
     for (uint32_t i = 0; i < n; i++) {
         const struct opnd *e = &t->stk[t->h - n + i];
-        if (e->kind != K_TEMP || e->slot != t->T + c->height + i)
+        if (e->kind != K_TEMP || e->slot != slot)
             return false;
+        slot += width(e->type);
     }
     return true;
 }
 
 static void move_values(struct tr *t, struct ctrl *c, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++)
-        move_to(t, &t->stk[t->h - n + i], t->T + c->height + i);
+    uint32_t slot = c->base;
+    for (uint32_t i = 0; i < n; i++) {
+        move_to(t, &t->stk[t->h - n + i], slot);
+        slot += width(t->stk[t->h - n + i].type);
+    }
 }
 
 /* Emits a return of the top nresults values. */
@@ -565,9 +602,12 @@ static void emit_return(struct tr *t)
         }
         return;
     }
+    uint32_t nslots = 0;
+    for (uint32_t i = t->h - n; i < t->h; i++)
+        nslots += width(t->stk[i].type);
     if (n == 0) {
         emit_op(t, WASM_OP_ret0);
-    } else if (n == 1) {
+    } else if (n == 1 && nslots == 1) {
         struct opnd *e = &t->stk[t->h - 1];
         if (e->kind == K_AFF)
             materialize(t, t->h - 1);
@@ -582,10 +622,12 @@ static void emit_return(struct tr *t)
         for (uint32_t i = t->h - n; i < t->h; i++)
             if (t->stk[i].kind == K_CONST || t->stk[i].kind == K_AFF)
                 materialize(t, i);
+        /* One source word per result slot: a v128 names both of its halves. */
         emit_op(t, WASM_OP_retn);
-        emit_w(t, n);
+        emit_w(t, nslots);
         for (uint32_t i = t->h - n; i < t->h; i++)
-            emit_w(t, soff(t->stk[i].slot));
+            for (uint32_t k = 0; k < width(t->stk[i].type); k++)
+                emit_w(t, soff(t->stk[i].slot + k));
     }
 }
 
@@ -617,12 +659,12 @@ static const uint8_t cmp_inverse[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
 static const uint8_t cmp_mirror[10] = {0, 1, 4, 5, 2, 3, 8, 9, 6, 7};
 
 /*
- * Emits a conditional branch on cond (already popped, stack index idx) taken when
+ * Emits a conditional branch on cond (already popped) taken when
  * cond != 0 (when_true) or == 0. Fuses with the compare/eqz that produced cond when it
  * was the last instruction. Returns the instruction and offset-word positions.
  */
-static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool when_true,
-                             uint32_t *ipos, uint32_t *opos)
+static void emit_cond_branch(struct tr *t, struct opnd cond, bool when_true, uint32_t *ipos,
+                             uint32_t *opos)
 {
     bool fuse = cond.kind == K_TEMP && t->last.end == t->len && cond.slot == t->last.dst_slot &&
                 t->last.kind >= L_CMP32 && t->last.kind <= L_AND32;
@@ -682,7 +724,7 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, uint32_t idx, bool 
                 emit_w(t, soff((uint32_t)l.b));
         }
     } else {
-        uint32_t s = src_slot(t, &cond, idx);
+        uint32_t s = src_slot(t, &cond);
         *ipos = emit_op(t, when_true ? WASM_OP_br_nz32 : WASM_OP_br_z32);
         emit_w(t, soff(s));
     }
@@ -712,6 +754,8 @@ static void push_ctrl(struct tr *t, uint8_t kind, uint32_t np, const uint8_t *pa
     c->dead = t->unreach;
     c->unreachable = t->unreach;
     c->height = t->h >= np ? t->h - np : 0;
+    c->base =
+        c->height == 0 ? t->T : t->stk[c->height - 1].home + width(t->stk[c->height - 1].type);
 }
 
 /* ---- Reading the body ---------------------------------------------------------------- */
@@ -817,12 +861,12 @@ static bool rd_blocktype(struct tr *t, uint32_t *np, const uint8_t **params, uin
 /* ---- Instruction groups ----------------------------------------------------------- */
 
 /*
- * The terms of i32 entry e at stack index i as slot + (idx << k) + imm. Only locals and
- * the temp of index i itself qualify: no other code writes them while e waits.
+ * The terms of popped i32 entry e as slot + (idx << k) + imm. Only locals and e's own
+ * temp (its home) qualify: no other code writes them while e waits.
  */
-static bool aff_terms(struct tr *t, const struct opnd *e, uint32_t i, struct opnd *r)
+static bool aff_terms(struct tr *t, const struct opnd *e, struct opnd *r)
 {
-    *r = (struct opnd){K_AFF, WASM_I32, 0, NOSLOT, NOSLOT, 0};
+    *r = (struct opnd){K_AFF, WASM_I32, 0, NOSLOT, NOSLOT, 0, e->home};
     switch (e->kind) {
     case K_CONST:
         r->imm = (uint32_t)e->imm;
@@ -832,11 +876,11 @@ static bool aff_terms(struct tr *t, const struct opnd *e, uint32_t i, struct opn
         return true;
     case K_TEMP:
         r->slot = e->slot;
-        return e->slot == t->T + i;
+        return e->slot == e->home;
     default:
         *r = *e;
-        return (e->slot == NOSLOT || e->slot < t->T || e->slot == t->T + i) &&
-               (e->idx == NOSLOT || e->idx < t->T || e->idx == t->T + i);
+        return (e->slot == NOSLOT || e->slot < t->T || e->slot == e->home) &&
+               (e->idx == NOSLOT || e->idx < t->T || e->idx == e->home);
     }
 }
 
@@ -844,9 +888,10 @@ static bool aff_terms(struct tr *t, const struct opnd *e, uint32_t i, struct opn
 static struct opnd aff_norm(struct tr *t, struct opnd r)
 {
     if (r.slot == NOSLOT && r.idx == NOSLOT)
-        return (struct opnd){K_CONST, WASM_I32, 0, 0, NOSLOT, (uint32_t)r.imm};
+        return (struct opnd){K_CONST, WASM_I32, 0, 0, NOSLOT, (uint32_t)r.imm, r.home};
     if (r.idx == NOSLOT && (uint32_t)r.imm == 0)
-        return (struct opnd){r.slot < t->T ? K_LOCAL : K_TEMP, WASM_I32, 0, r.slot, NOSLOT, 0};
+        return (struct opnd){
+            r.slot < t->T ? K_LOCAL : K_TEMP, WASM_I32, 0, r.slot, NOSLOT, 0, r.home};
     r.imm = (uint32_t)r.imm;
     return r;
 }
@@ -858,10 +903,9 @@ static struct opnd aff_norm(struct tr *t, struct opnd r)
  */
 static bool lazy_addr_op(struct tr *t, const struct opnd *a, const struct opnd *b, bool shl)
 {
-    uint32_t h = t->h;
     struct opnd x, y;
-    if (!aff_terms(t, a, h, &x) || !aff_terms(t, b, h + 1, &y) ||
-        (b->kind != K_CONST && (y.slot == t->T + h + 1 || y.idx == t->T + h + 1)))
+    if (!aff_terms(t, a, &x) || !aff_terms(t, b, &y) ||
+        (b->kind != K_CONST && (y.slot == b->home || y.idx == b->home)))
         return false;
     if (shl) {
         if (b->kind != K_CONST)
@@ -899,7 +943,7 @@ static bool lazy_addr_op(struct tr *t, const struct opnd *a, const struct opnd *
      * the last add catches it. Deferring it could only cost a later retarget. */
     if (nu + (sc != NOSLOT) > 2 || (nu == 2 && (uint32_t)(x.imm + y.imm) == 0))
         return false;
-    struct opnd r = {K_AFF, WASM_I32, 0, NOSLOT, NOSLOT, (uint32_t)(x.imm + y.imm)};
+    struct opnd r = {K_AFF, WASM_I32, 0, NOSLOT, NOSLOT, (uint32_t)(x.imm + y.imm), a->home};
     if (nu > 0)
         r.slot = u[0];
     if (nu > 1)
@@ -917,7 +961,6 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
     if (!is64 && !is_cmp && (k == 0 || k == 10) && t->status == WASM_OK &&
         lazy_addr_op(t, &a, &b, k == 10))
         return;
-    uint32_t ia = t->h, ib = t->h + 1;
     static const bool commut_bin[15] = {1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
     if (a.kind == K_CONST && b.kind != K_CONST) {
         if (is_cmp) {
@@ -931,14 +974,14 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
             b = x;
         }
     }
-    uint32_t as = src_slot(t, &a, ia);
+    uint32_t as = src_slot(t, &a);
     enum wasm_op base;
     if (is_cmp)
         base = is64 ? WASM_OP_i64_eq_ss : WASM_OP_i32_eq_ss;
     else
         base = is64 ? WASM_OP_i64_add_ss : WASM_OP_i32_add_ss;
     bool imm = b.kind == K_CONST;
-    uint32_t bs = imm ? 0 : src_slot(t, &b, ib);
+    uint32_t bs = imm ? 0 : src_slot(t, &b);
     int kind = is_cmp                         ? (is64 ? L_CMP64 : L_CMP32)
                : is64                         ? L_OTHER
                : k == 0                       ? L_ADD32
@@ -963,7 +1006,7 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
 static void unop(struct tr *t, enum wasm_op op, uint8_t rtype, int kind)
 {
     struct opnd a = pop(t);
-    uint32_t as = src_slot(t, &a, t->h);
+    uint32_t as = src_slot(t, &a);
     begin_result(t, op, kind);
     emit_w(t, soff(as));
     t->last.a = as;
@@ -973,8 +1016,8 @@ static void unop(struct tr *t, enum wasm_op op, uint8_t rtype, int kind)
 static void binop_slots(struct tr *t, enum wasm_op op, uint8_t rtype)
 {
     struct opnd b = pop(t), a = pop(t);
-    uint32_t as = src_slot(t, &a, t->h);
-    uint32_t bs = src_slot(t, &b, t->h + 1);
+    uint32_t as = src_slot(t, &a);
+    uint32_t bs = src_slot(t, &b);
     begin_result(t, op, L_OTHER);
     emit_w(t, soff(as));
     emit_w(t, soff(bs));
@@ -992,24 +1035,25 @@ static void local_write(struct tr *t, uint32_t x, bool tee)
     }
     bool retarget = top_is_last(t) && t->last.kind != L_NONE;
     struct opnd v = pop(t);
+    uint32_t slot = t->lslot[x];
     if (!t->joined && x >= t->nparams && !t->written[x] && v.kind == K_CONST && v.imm == 0) {
         /* `local.set x (const 0)` on a local that is still zero from function entry. */
         if (tee)
-            push(t, K_LOCAL, t->ltypes[x], x, 0);
+            push(t, K_LOCAL, t->ltypes[x], slot, 0);
         return;
     }
     t->written[x] = 1;
     uint32_t len0 = t->len;
-    preserve_local(t, x);
+    preserve_local(t, slot);
     if (retarget && t->len == len0 && t->status == WASM_OK) {
-        t->code[t->last.dst_pos] = soff(x);
-        t->last.dst_slot = x;
+        t->code[t->last.dst_pos] = soff(slot);
+        t->last.dst_slot = slot;
     } else {
-        move_to(t, &v, x);
+        move_to(t, &v, slot);
     }
     t->last.end = UINT32_MAX; /* the value now lives in a local */
     if (tee)
-        push(t, K_LOCAL, t->ltypes[x], x, 0);
+        push(t, K_LOCAL, t->ltypes[x], slot, 0);
 }
 
 static void block_entry(struct tr *t, uint32_t np)
@@ -1121,7 +1165,7 @@ static bool addr_is_last_add(struct tr *t, const struct opnd *e)
  * Returns the variant: 0 plain (a), 1 a+b, 2 a+imm, 3 a+(b<<k), 4 (a<<k)+imm,
  * 5 a+(b<<k)+imm; *nw gets the word count.
  */
-static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w, int *nw)
+static int emit_addr(struct tr *t, struct opnd *a, uint32_t *w, int *nw)
 {
     if (a->kind == K_AFF) {
         uint32_t imm = (uint32_t)a->imm;
@@ -1174,7 +1218,7 @@ static int emit_addr(struct tr *t, struct opnd *a, uint32_t idx, uint32_t *w, in
         *nw = 2;
         return l.b_imm ? 2 : 1;
     }
-    w[0] = soff(src_slot(t, a, idx));
+    w[0] = soff(src_slot(t, a));
     *nw = 1;
     return 0;
 }
@@ -1187,7 +1231,7 @@ static void load_op(struct tr *t, enum wasm_op op, uint8_t rtype)
     if (t->unreach)
         return;
     struct opnd a = pop(t);
-    int v = emit_addr(t, &a, t->h, w, &nw);
+    int v = emit_addr(t, &a, w, &nw);
     begin_result(t, (enum wasm_op)(op + v), L_OTHER);
     for (int i = 0; i < nw; i++)
         emit_w(t, w[i]);
@@ -1205,8 +1249,8 @@ static void store_op(struct tr *t, enum wasm_op op)
     struct opnd val = pop(t), a = pop(t);
     /* A value with code of its own comes after the address add, which then is not last. */
     if (val.kind == K_AFF)
-        src_slot(t, &val, t->h + 1);
-    int v = emit_addr(t, &a, t->h, w, &nw);
+        src_slot(t, &val);
+    int v = emit_addr(t, &a, w, &nw);
     uint32_t vs = val.kind == K_CONST ? 0 : soff(val.slot);
     bool imm = val.kind == K_CONST;
     /* Variants: 2 * address form + (immediate value). */
@@ -1229,7 +1273,7 @@ static void pop_slots(struct tr *t, uint32_t n, uint32_t *s)
     for (uint32_t i = n; i-- > 0;)
         e[i] = pop(t);
     for (uint32_t i = 0; i < n; i++)
-        s[i] = src_slot(t, &e[i], t->h + i);
+        s[i] = src_slot(t, &e[i]);
 }
 
 static void do_call(struct tr *t, uint32_t fi, const struct wasm_functype *ft, bool indirect,
@@ -1239,7 +1283,7 @@ static void do_call(struct tr *t, uint32_t fi, const struct wasm_functype *ft, b
     uint32_t idx_slot = 0;
     if (indirect) {
         idx = pop(t);
-        idx_slot = src_slot(t, &idx, t->h);
+        idx_slot = src_slot(t, &idx);
     }
     uint32_t n = ft->nparams;
     if (t->h < n + t->ctl[t->nctl - 1].height) {
@@ -1252,13 +1296,17 @@ static void do_call(struct tr *t, uint32_t fi, const struct wasm_functype *ft, b
     }
     for (uint32_t i = t->h - n; i < t->h; i++)
         materialize(t, i);
-    uint32_t base = t->T + t->h - n;
     /* A temp index sits just above the arguments, inside the callee's frame: the
      * call_indirect handler reads it before it sets the frame up. */
     t->h -= n;
-    uint32_t need = t->h + (ft->nparams > ft->nresults ? ft->nparams : ft->nresults);
-    if (need > t->max_h)
-        t->max_h = need;
+    uint32_t base = next_home(t), pslots = 0, rslots = 0;
+    for (uint32_t i = 0; i < ft->nparams; i++)
+        pslots += width(ft->params[i]);
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        rslots += width(ft->results[i]);
+    uint32_t need = base + (pslots > rslots ? pslots : rslots);
+    if (need > t->max_slot)
+        t->max_slot = need;
     if (indirect) {
         uint32_t id = wasm_type_canon(&t->m->types[typeidx]);
         if (!id && t->status == WASM_OK) {
@@ -1432,6 +1480,112 @@ static void do_0xfc(struct tr *t)
     }
 }
 
+/* SIMD instructions: the `simd` op, the instruction's number, operands by layout. */
+static const uint8_t simd_ops[WASM_SIMD_OPCODES] = {
+#define SIMD_OP_ROW(code, name, layout, sig, arg) [code] = WASM_SIMD_OP_##name,
+    WASM_SIMD_OPS(SIMD_OP_ROW)
+#undef SIMD_OP_ROW
+};
+
+/* As begin_result for SIMD instruction k: `simd k d ...` (the number before the result). */
+static void begin_simd_result(struct tr *t, uint32_t k)
+{
+    t->prev = t->last;
+    t->last.kind = L_OTHER;
+    t->last.pos = emit_op(t, WASM_OP_simd);
+    emit_w(t, k);
+    t->last.dst_pos = t->len;
+    t->last.dst_slot = next_home(t);
+    emit_w(t, soff(t->last.dst_slot));
+}
+
+/* Emits the 16 immediate bytes of v128.const / i8x16.shuffle as four words. */
+static void emit_bytes16(struct tr *t)
+{
+    for (int i = 0; i < 4; i++)
+        emit_w(t, (uint32_t)rd_fixed(t, 4));
+}
+
+static void do_0xfd(struct tr *t)
+{
+    uint32_t sub = (uint32_t)rd_uleb(t), off = 0, lane = 0;
+    if (sub >= WASM_SIMD_OPCODES || wasm_simd_info[sub].layout == WASM_SIMD_NONE)
+        FAIL(t, WASM_ERR_MALFORMED, "illegal opcode 0xfd %u in function %u", sub, t->func_index);
+    const struct wasm_simd_info *si = &wasm_simd_info[sub];
+    uint32_t k = simd_ops[sub];
+    switch (si->layout) {
+    case WASM_SIMD_LOAD:
+    case WASM_SIMD_STORE:
+        memarg(t, &off);
+        break;
+    case WASM_SIMD_LOADLANE:
+    case WASM_SIMD_STORELANE:
+        memarg(t, &off);
+        lane = rd_byte(t);
+        break;
+    case WASM_SIMD_EXTRACT:
+    case WASM_SIMD_REPLACE:
+        lane = rd_byte(t);
+        break;
+    case WASM_SIMD_CONST:
+    case WASM_SIMD_SHUFFLE:
+        if (t->unreach) {
+            rd_fixed(t, 8);
+            rd_fixed(t, 8);
+        }
+        break;
+    default:
+        break;
+    }
+    if (t->unreach)
+        return;
+    /* Operands, bottom first; an i32 address or scalar may be a constant. */
+    uint32_t nin = (si->in[0] != 0) + (si->in[1] != 0) + (si->in[2] != 0), s[3];
+    pop_slots(t, nin, s);
+    switch (si->layout) {
+    case WASM_SIMD_STORE:
+        emit_op(t, WASM_OP_simd);
+        emit_w(t, k);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, off);
+        return;
+    case WASM_SIMD_STORELANE:
+        emit_op(t, WASM_OP_simd);
+        emit_w(t, k);
+        emit_w(t, soff(s[0]));
+        emit_w(t, soff(s[1]));
+        emit_w(t, off);
+        emit_w(t, lane);
+        return;
+    default:
+        break;
+    }
+    begin_simd_result(t, k);
+    for (uint32_t i = 0; i < nin; i++)
+        emit_w(t, soff(s[i]));
+    switch (si->layout) {
+    case WASM_SIMD_LOAD:
+        emit_w(t, off);
+        break;
+    case WASM_SIMD_LOADLANE:
+        emit_w(t, off);
+        emit_w(t, lane);
+        break;
+    case WASM_SIMD_EXTRACT:
+    case WASM_SIMD_REPLACE:
+        emit_w(t, lane);
+        break;
+    case WASM_SIMD_CONST:
+    case WASM_SIMD_SHUFFLE:
+        emit_bytes16(t);
+        break;
+    default:
+        break;
+    }
+    end_result(t, si->out);
+}
+
 static void do_br_table(struct tr *t)
 {
     uint32_t n = (uint32_t)rd_uleb(t);
@@ -1462,7 +1616,7 @@ static void do_br_table(struct tr *t)
         return;
     }
     struct opnd idx = pop(t);
-    uint32_t is = src_slot(t, &idx, t->h);
+    uint32_t is = src_slot(t, &idx);
     const uint8_t *types;
     uint32_t arity = label_arity(&t->ctl[t->nctl - 1 - depths[n]], &types);
     if (t->h < arity) {
@@ -1564,11 +1718,8 @@ static void step(struct tr *t)
         }
         {
             struct opnd cond = {0};
-            uint32_t cidx = 0;
-            if (opc == 0x04) {
+            if (opc == 0x04)
                 cond = pop(t);
-                cidx = t->h;
-            }
             if (t->h < np + t->ctl[t->nctl - 1].height) {
                 if (t->status == WASM_OK) {
                     t->status = WASM_ERR_INVALID;
@@ -1580,7 +1731,7 @@ static void step(struct tr *t)
             block_entry(t, np);
             uint32_t ipos = 0, opos = 0;
             if (opc == 0x04)
-                emit_cond_branch(t, cond, cidx, false, &ipos, &opos);
+                emit_cond_branch(t, cond, false, &ipos, &opos);
             push_ctrl(t,
                       opc == 0x03   ? C_LOOP
                       : opc == 0x04 ? C_IF
@@ -1622,7 +1773,6 @@ static void step(struct tr *t)
             FAIL(t, WASM_ERR_INVALID, "unknown label %u in function %u", x, t->func_index);
         }
         struct opnd cond = pop(t);
-        uint32_t cidx = t->h;
         struct ctrl *c = &t->ctl[t->nctl - 1 - x];
         const uint8_t *ty;
         uint32_t n = label_arity(c, &ty);
@@ -1631,10 +1781,10 @@ static void step(struct tr *t)
         }
         uint32_t ipos, opos;
         if (c->kind != C_FUNC && values_in_place(t, c, n)) {
-            emit_cond_branch(t, cond, cidx, true, &ipos, &opos);
+            emit_cond_branch(t, cond, true, &ipos, &opos);
             branch_to(t, c, ipos, opos);
         } else {
-            emit_cond_branch(t, cond, cidx, false, &ipos, &opos);
+            emit_cond_branch(t, cond, false, &ipos, &opos);
             emit_br(t, x);
             if (t->status == WASM_OK)
                 t->code[opos] = t->len - ipos;
@@ -1685,15 +1835,15 @@ static void step(struct tr *t)
         if (t->unreach)
             return;
         struct opnd c = pop(t), b = pop(t), a = pop(t);
-        uint32_t ia = t->h;
-        bool fuse = c.kind == K_TEMP && t->last.end == t->len && c.slot == t->last.dst_slot &&
-                    t->last.kind == L_CMP32;
+        bool vec = a.type == WASM_V128;
+        bool fuse = !vec && c.kind == K_TEMP && t->last.end == t->len &&
+                    c.slot == t->last.dst_slot && t->last.kind == L_CMP32;
         struct last_op l = t->last;
         if (fuse) {
             rewind_to(t, l.pos);
             label(t);
         }
-        uint32_t as = src_slot(t, &a, ia), bs = src_slot(t, &b, ia + 1);
+        uint32_t as = src_slot(t, &a), bs = src_slot(t, &b);
         uint8_t type = a.type;
         if (fuse) {
             begin_result(t, (enum wasm_op)(WASM_OP_sel_i32_eq_ss + 2 * l.cmp + (l.b_imm ? 1 : 0)),
@@ -1703,8 +1853,8 @@ static void step(struct tr *t)
             emit_w(t, soff(l.a));
             emit_w(t, l.b_imm ? (uint32_t)l.b : soff((uint32_t)l.b));
         } else {
-            uint32_t cs = src_slot(t, &c, ia + 2);
-            begin_result(t, WASM_OP_select, L_OTHER);
+            uint32_t cs = src_slot(t, &c);
+            begin_result(t, vec ? WASM_OP_vselect : WASM_OP_select, L_OTHER);
             emit_w(t, soff(as));
             emit_w(t, soff(bs));
             emit_w(t, soff(cs));
@@ -1719,7 +1869,7 @@ static void step(struct tr *t)
         if (x >= t->nlocals_total) {
             FAIL(t, WASM_ERR_INVALID, "unknown local %u in function %u", x, t->func_index);
         }
-        push(t, K_LOCAL, t->ltypes[x], x, 0);
+        push(t, K_LOCAL, t->ltypes[x], t->lslot[x], 0);
         return;
     case 0x21:
     case 0x22:
@@ -1735,7 +1885,8 @@ static void step(struct tr *t)
         if (x >= t->m->nglobals) {
             FAIL(t, WASM_ERR_INVALID, "unknown global %u in function %u", x, t->func_index);
         }
-        begin_result(t, WASM_OP_gget, L_OTHER);
+        begin_result(t, t->m->globals[x].valtype == WASM_V128 ? WASM_OP_vgget : WASM_OP_gget,
+                     L_OTHER);
         emit_w(t, x);
         end_result(t, t->m->globals[x].valtype);
         return;
@@ -1748,13 +1899,13 @@ static void step(struct tr *t)
         }
         struct opnd v = pop(t);
         if (v.kind == K_AFF)
-            src_slot(t, &v, t->h);
+            src_slot(t, &v);
         if (v.kind == K_CONST) {
             emit_op(t, WASM_OP_gset_i);
             emit_w(t, x);
             emit_w64(t, v.imm);
         } else {
-            emit_op(t, WASM_OP_gset);
+            emit_op(t, v.type == WASM_V128 ? WASM_OP_vgset : WASM_OP_gset);
             emit_w(t, x);
             emit_w(t, soff(v.slot));
         }
@@ -1768,7 +1919,7 @@ static void step(struct tr *t)
             FAIL(t, WASM_ERR_INVALID, "unknown table %u in function %u", x, t->func_index);
         }
         struct opnd a = pop(t);
-        uint32_t as = src_slot(t, &a, t->h);
+        uint32_t as = src_slot(t, &a);
         begin_result(t, WASM_OP_table_get, L_OTHER);
         emit_w(t, soff(as));
         emit_w(t, x);
@@ -1918,7 +2069,8 @@ static void step(struct tr *t)
         do_0xfc(t);
         return;
     case 0xfd:
-        FAIL(t, WASM_ERR_INVALID, "function %u: SIMD (v128) is not supported yet", t->func_index);
+        do_0xfd(t);
+        return;
     default:
         break;
     }
@@ -1959,7 +2111,7 @@ static void step(struct tr *t)
         static const uint8_t rt[4] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64};
         struct opnd v = pop(t);
         if (v.kind == K_AFF)
-            src_slot(t, &v, t->h);
+            src_slot(t, &v);
         v.type = rt[opc - 0xbc];
         push(t, v.kind, v.type, v.slot, v.imm);
     } else if (opc >= 0xa7 && opc <= 0xc4) {
@@ -2011,7 +2163,7 @@ static int translate_func(struct tr *t, uint32_t fi)
     const struct wasm_functype *ft = &m->types[d->type_index];
     t->func_index = fi;
     t->len = 0;
-    t->h = t->max_h = 0;
+    t->h = 0;
     t->nctl = 0;
     t->nfix = 0;
     t->nmap = 0;
@@ -2027,7 +2179,6 @@ static int translate_func(struct tr *t, uint32_t fi)
         return WASM_ERR_INVALID;
     }
     t->nlocals_total = (uint32_t)total;
-    t->T = t->nlocals_total;
     t->nparams = ft->nparams;
     t->joined = false;
     if (!grow((void **)&t->written, &t->written_cap, t->nlocals_total + 1, 1)) {
@@ -2043,6 +2194,24 @@ static int translate_func(struct tr *t, uint32_t fi)
         memcpy(t->ltypes, ft->params, ft->nparams);
     if (d->nlocals)
         memcpy(t->ltypes + ft->nparams, d->local_types, d->nlocals);
+    if (!grow((void **)&t->lslot, &t->lslot_cap, t->nlocals_total + 1, sizeof(uint32_t))) {
+        snprintf(t->err, t->errlen, "out of memory");
+        return WASM_ERR_NOMEM;
+    }
+    uint32_t nslots = 0, param_slots = 0;
+    for (uint32_t i = 0; i < t->nlocals_total; i++) {
+        if (i == ft->nparams)
+            param_slots = nslots;
+        t->lslot[i] = nslots;
+        nslots += width(t->ltypes[i]);
+    }
+    if (ft->nparams == t->nlocals_total)
+        param_slots = nslots;
+    uint32_t result_slots = 0;
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        result_slots += width(ft->results[i]);
+    t->T = nslots;
+    t->max_slot = t->T;
     t->p = d->body;
     t->end = d->body_end;
 
@@ -2075,7 +2244,7 @@ static int translate_func(struct tr *t, uint32_t fi)
         snprintf(t->err, t->errlen, "function %u: operators after the final end", fi);
         return WASM_ERR_MALFORMED;
     }
-    uint64_t frame = (uint64_t)t->T + t->max_h + 1;
+    uint64_t frame = (uint64_t)t->max_slot + 1;
     if (frame > (1u << 26)) {
         snprintf(t->err, t->errlen, "function %u: frame too large", fi);
         return WASM_ERR_INVALID;
@@ -2098,9 +2267,9 @@ static int translate_func(struct tr *t, uint32_t fi)
         return WASM_ERR_NOMEM;
     }
     c->func_index = fi;
-    c->nparams = ft->nparams;
-    c->nlocals = d->nlocals;
-    c->nresults = ft->nresults;
+    c->nparams = param_slots;
+    c->nlocals = t->T - param_slots;
+    c->nresults = result_slots;
     c->frame_slots = (uint32_t)frame;
     c->len = t->len;
     memcpy(c->ins, t->code, (size_t)t->len * sizeof(wasm_code_word));
@@ -2123,25 +2292,6 @@ int wasm_translate(struct wasm_module *m, char *err, size_t errlen)
     t.err = err;
     t.errlen = errlen;
     int rc = WASM_OK;
-    for (uint32_t i = 0; i < m->ntypes; i++)
-        for (uint32_t k = 0; k < m->types[i].nparams + m->types[i].nresults; k++)
-            if ((k < m->types[i].nparams
-                     ? m->types[i].params[k]
-                     : m->types[i].results[k - m->types[i].nparams]) == WASM_V128) {
-                snprintf(err, errlen, "type %u: SIMD (v128) is not supported yet", i);
-                return WASM_ERR_INVALID;
-            }
-    for (uint32_t i = 0; i < m->nglobals; i++)
-        if (m->globals[i].valtype == WASM_V128) {
-            snprintf(err, errlen, "global %u: SIMD (v128) is not supported yet", i);
-            return WASM_ERR_INVALID;
-        }
-    for (uint32_t i = 0; i < m->nfuncs; i++)
-        for (uint32_t k = 0; !m->funcs[i].imported && k < m->funcs[i].nlocals; k++)
-            if (m->funcs[i].local_types[k] == WASM_V128) {
-                snprintf(err, errlen, "function %u: SIMD (v128) is not supported yet", i);
-                return WASM_ERR_INVALID;
-            }
     for (uint32_t i = 0; i < m->nfuncs; i++) {
         if (m->funcs[i].imported || m->funcs[i].code)
             continue;
@@ -2161,6 +2311,7 @@ out:
     free(t.ctl);
     free(t.fix);
     free(t.ltypes);
+    free(t.lslot);
     free(t.written);
     free(t.map);
     free(t.patches);

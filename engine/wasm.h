@@ -8,7 +8,10 @@
  * signature that is checked at instantiation. Depends on libc and libm only.
  *
  * Values cross the API as 64-bit slots (uint64_t): i32 in the low 32 bits, f32/f64 as
- * their IEEE bit patterns, references as opaque 64-bit handles (0 is null).
+ * their IEEE bit patterns, references as opaque 64-bit handles (0 is null), and a v128
+ * as two consecutive slots, its low 64 bits (lanes 0..) first. Host functions cannot
+ * take or return v128 (their signatures have no letter for it), so a module importing
+ * such a function from the host fails to link.
  */
 #ifndef WASP_ENGINE_WASM_H
 #define WASP_ENGINE_WASM_H
@@ -201,15 +204,22 @@ wasm_func_t *wasm_instance_export_func(wasm_instance_t *inst, const char *name);
 const struct wasm_functype *wasm_func_type(const wasm_func_t *f);
 
 /*
- * Calls f. slots holds the arguments on entry and the results on return, and must have
- * room for max(nparams, nresults) values. Returns WASM_OK or WASM_ERR_TRAP (details from
- * wasm_instance_trap). Re-entrant from host functions of the same instance.
+ * Calls f. slots holds the arguments on entry and the results on return, one slot per
+ * value and two per v128 (wasm_valtype_slots), and must have room for the larger of the
+ * parameters' and the results' slot counts. Returns WASM_OK or WASM_ERR_TRAP (details
+ * from wasm_instance_trap). Re-entrant from host functions of the same instance.
  */
 int wasm_call(wasm_instance_t *inst, wasm_func_t *f, uint64_t *slots);
 
-/* Reads an exported global: its type and value. WASM_ERR_ARG if there is none. */
+/*
+ * Reads an exported global: its type and value (for a v128, its low 64 bits; see
+ * wasm_instance_export_global_v128). WASM_ERR_ARG if there is none.
+ */
 int wasm_instance_export_global(wasm_instance_t *inst, const char *name, uint8_t *valtype,
                                 uint64_t *value);
+/* Reads an exported v128 global into value[0] (low 64 bits) and value[1] (high ones).
+ * WASM_ERR_ARG if there is no such global or it is not a v128. */
+int wasm_instance_export_global_v128(wasm_instance_t *inst, const char *name, uint64_t value[2]);
 
 /* ---- Images (snapshots) and clones ----------------------------------------------- */
 
@@ -279,6 +289,12 @@ const char *wasm_trap_message(enum wasm_trap trap);
 
 /* The text-format name of a value type ("i32", "funcref", ...), or "invalid type". */
 const char *wasm_valtype_name(uint8_t valtype);
+
+/* Slots a value of this type takes in a slots array: two for v128, one otherwise. */
+static inline uint32_t wasm_valtype_slots(uint8_t valtype)
+{
+    return valtype == WASM_V128 ? 2u : 1u;
+}
 
 /*
  * Fuel: an instruction budget for the next calls, charged at loop back-edges and calls.

@@ -2,13 +2,15 @@
  * fuzz_module.c - libFuzzer target for the module loader: arbitrary bytes go through
  * wasm_decode() and wasm_validate(), as a whole module and as a function body, and
  * through wasm_module_load() (WASP_FUZZ_LOAD, defined once the translator exists).
- * Any crash, leak or sanitizer report is a bug; a rejection must say why.
+ * Any crash, leak or sanitizer report is a bug; a rejection must say why. The input is
+ * also read as choices for simd_gen.h: the module of SIMD code it builds must load.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "module.h"
+#include "simd_gen.h"
 
 /* Decodes one module; a rejection must say why, an accepted one must be consistent. */
 static void decode_one(const uint8_t *data, size_t size)
@@ -99,9 +101,36 @@ static void check_as_body(const uint8_t *data, size_t size)
     free(b);
 }
 
+/* A module of SIMD code generated from the input is valid: decode and validate (and the
+ * whole load pipeline) must accept it. */
+static void check_generated(const uint8_t *data, size_t size)
+{
+    static struct simd_gen gen;
+    struct wasm_module m;
+    uint8_t *b;
+    size_t n;
+    char err[256];
+
+    if (simd_gen_module(&gen, data, size, &b, &n) != 0)
+        return;
+    if (wasm_decode(&m, b, n, err, sizeof(err)) != WASM_OK ||
+        wasm_validate(&m, err, sizeof(err)) != WASM_OK)
+        abort();
+    wasm_module_release(&m);
+#ifdef WASP_FUZZ_LOAD
+    enum wasm_status st;
+    wasm_module_t *mod = wasm_module_load(b, n, &st, err, sizeof(err));
+    if (!mod)
+        abort();
+    wasm_module_free(mod);
+#endif
+    free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_module(data, size);
     check_as_body(data, size);
+    check_generated(data, size);
     return 0;
 }

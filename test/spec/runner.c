@@ -4,7 +4,7 @@
  * Usage: wasp_spec_runner --spectest SPECTEST.wasm [--xfail FILE] [--summary] [-v]
  *                         FILE.json...
  * Each command of a file is executed in order through the public API (engine/wasm.h)
- * and counted as passed, failed or skipped (text-format modules, v128 values). The
+ * and counted as passed, failed or skipped (text-format modules). The
  * commands run in a child process that reports each result over a pipe: when a command
  * crashes the engine or times out, it is counted as failed and a new child replays the
  * earlier commands (to rebuild the same state) and goes on after it, so one crash never
@@ -226,12 +226,80 @@ enum match {
 struct value {
     uint8_t type; /* enum wasm_valtype */
     enum match match;
-    uint64_t bits;
+    uint64_t bits[2]; /* a v128 is bits[0] (lanes from 0) and bits[1] */
+    /* v128 only: the script's lane shape and what each lane must match. */
+    unsigned lane_bits; /* 8, 16, 32 or 64 */
+    bool lane_float;
+    enum match lanes[16];
 };
+
+static const char *match_name(enum match m)
+{
+    return m == MATCH_NAN_CANON   ? "nan:canonical"
+           : m == MATCH_NAN_ARITH ? "nan:arithmetic"
+                                  : "non-null";
+}
+
+/* Lane i (of lane_bits bits) of the v128 bits[2]. */
+static uint64_t lane_get(const uint64_t bits[2], unsigned lane_bits, unsigned i)
+{
+    unsigned at = i * lane_bits;
+    uint64_t v = bits[at / 64] >> (at % 64);
+
+    return lane_bits == 64 ? v : v & ((1ull << lane_bits) - 1);
+}
+
+static void lane_set(uint64_t bits[2], unsigned lane_bits, unsigned i, uint64_t v)
+{
+    unsigned at = i * lane_bits;
+
+    if (lane_bits < 64)
+        v &= (1ull << lane_bits) - 1;
+    bits[at / 64] |= v << (at % 64);
+}
+
+/* {"type": "v128", "lane_type": "i32", "value": ["1", "nan:canonical", ...]}. */
+static int parse_v128(json_t *j, struct value *v, struct cmd_ctx *cx)
+{
+    const char *lane = json_string_value(json_object_get(j, "lane_type"));
+    json_t *lanes = json_object_get(j, "value");
+    unsigned n;
+
+    if (lane == NULL || !json_is_array(lanes))
+        return skipf(cx, "v128 value without lanes"), -1;
+    if (strcmp(lane, "i8") == 0)
+        v->lane_bits = 8;
+    else if (strcmp(lane, "i16") == 0)
+        v->lane_bits = 16;
+    else if (strcmp(lane, "i32") == 0 || strcmp(lane, "f32") == 0)
+        v->lane_bits = 32;
+    else if (strcmp(lane, "i64") == 0 || strcmp(lane, "f64") == 0)
+        v->lane_bits = 64;
+    else
+        return skipf(cx, "v128 lane type %s", lane), -1;
+    v->lane_float = lane[0] == 'f';
+    n = 128 / v->lane_bits;
+    if (json_array_size(lanes) != n)
+        return skipf(cx, "v128 value with %zu lanes of %s", json_array_size(lanes), lane), -1;
+    for (unsigned i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(lanes, i));
+
+        v->lanes[i] = MATCH_BITS;
+        if (s == NULL)
+            return skipf(cx, "v128 lane is not a string"), -1;
+        if (strcmp(s, "nan:canonical") == 0)
+            v->lanes[i] = MATCH_NAN_CANON;
+        else if (strcmp(s, "nan:arithmetic") == 0)
+            v->lanes[i] = MATCH_NAN_ARITH;
+        else
+            lane_set(v->bits, v->lane_bits, i, strtoull(s, NULL, 10));
+    }
+    return 0;
+}
 
 /*
  * Parses {"type": T, "value": V}. Host references (ref.extern N) are handle N+1, so that
- * handle 0 stays null. Returns 0, or -1 for a value the runner does not support (v128).
+ * handle 0 stays null. Returns 0, or -1 for a value the runner does not support.
  */
 static int parse_value(json_t *j, struct value *v, struct cmd_ctx *cx)
 {
@@ -239,8 +307,8 @@ static int parse_value(json_t *j, struct value *v, struct cmd_ctx *cx)
     json_t *jv = json_object_get(j, "value");
     const char *val = json_string_value(jv);
 
+    memset(v, 0, sizeof(*v));
     v->match = MATCH_BITS;
-    v->bits = 0;
     if (type == NULL)
         return skipf(cx, "value without a type"), -1;
     if (strcmp(type, "i32") == 0)
@@ -251,6 +319,8 @@ static int parse_value(json_t *j, struct value *v, struct cmd_ctx *cx)
         v->type = WASM_F32;
     else if (strcmp(type, "f64") == 0)
         v->type = WASM_F64;
+    else if (strcmp(type, "v128") == 0)
+        v->type = WASM_V128;
     else if (strcmp(type, "funcref") == 0)
         v->type = WASM_FUNCREF;
     else if (strcmp(type, "externref") == 0)
@@ -258,6 +328,8 @@ static int parse_value(json_t *j, struct value *v, struct cmd_ctx *cx)
     else
         return skipf(cx, "%s values are not supported", type), -1;
 
+    if (v->type == WASM_V128)
+        return parse_v128(j, v, cx);
     if (val == NULL) {
         if (v->type != WASM_FUNCREF && v->type != WASM_EXTERNREF)
             return skipf(cx, "%s value is not a string", type), -1;
@@ -267,11 +339,11 @@ static int parse_value(json_t *j, struct value *v, struct cmd_ctx *cx)
     } else if (strcmp(val, "nan:arithmetic") == 0) {
         v->match = MATCH_NAN_ARITH;
     } else if (strcmp(val, "null") == 0) {
-        v->bits = 0;
+        v->bits[0] = 0;
     } else {
-        v->bits = strtoull(val, NULL, 10);
+        v->bits[0] = strtoull(val, NULL, 10);
         if (v->type == WASM_EXTERNREF)
-            v->bits += 1;
+            v->bits[0] += 1;
         else if (v->type == WASM_FUNCREF)
             return skipf(cx, "funcref value %s", val), -1;
     }
@@ -292,38 +364,47 @@ static const char *type_name(uint8_t t)
     }
 }
 
-static void format_value(char *buf, size_t len, uint8_t type, uint64_t bits)
+/* v128 values print as their lanes in the script's shape (lane_bits, default 32). */
+static void format_value(char *buf, size_t len, uint8_t type, const uint64_t *bits,
+                         unsigned lane_bits)
 {
     switch (type) {
     case WASM_I32:
-        snprintf(buf, len, "i32:%" PRIu32 " (0x%08" PRIx32 ")", (uint32_t)bits,
-                 (uint32_t)bits);
+        snprintf(buf, len, "i32:%" PRIu32 " (0x%08" PRIx32 ")", (uint32_t)bits[0],
+                 (uint32_t)bits[0]);
         break;
     case WASM_F32:
-        snprintf(buf, len, "f32:%.9g (0x%08" PRIx32 ")", wasm_slot_as_f32(bits),
-                 (uint32_t)bits);
+        snprintf(buf, len, "f32:%.9g (0x%08" PRIx32 ")", wasm_slot_as_f32(bits[0]),
+                 (uint32_t)bits[0]);
         break;
     case WASM_F64:
-        snprintf(buf, len, "f64:%.17g (0x%016" PRIx64 ")", wasm_slot_as_f64(bits), bits);
+        snprintf(buf, len, "f64:%.17g (0x%016" PRIx64 ")", wasm_slot_as_f64(bits[0]), bits[0]);
         break;
+    case WASM_V128: {
+        size_t n = (size_t)snprintf(buf, len, "v128:i%ux%u", lane_bits, 128 / lane_bits);
+        for (unsigned i = 0; i < 128 / lane_bits && n < len; i++)
+            n += (size_t)snprintf(buf + n, len - n, " 0x%0*" PRIx64, (int)lane_bits / 4,
+                                  lane_get(bits, lane_bits, i));
+        break;
+    }
     default:
-        snprintf(buf, len, "%s:%" PRIu64 " (0x%016" PRIx64 ")", type_name(type), bits, bits);
+        snprintf(buf, len, "%s:%" PRIu64 " (0x%016" PRIx64 ")", type_name(type), bits[0],
+                 bits[0]);
         break;
     }
 }
 
-static bool value_matches(const struct value *want, uint64_t got)
+/* Does got (a scalar of `bits` bits, or a float lane) match want/m? */
+static bool bits_match(enum match m, unsigned bits, uint64_t want, uint64_t got)
 {
-    bool f32 = want->type == WASM_F32;
+    bool f32 = bits == 32;
     uint64_t exp_mask = f32 ? 0x7f800000u : 0x7ff0000000000000u;
     uint64_t quiet = f32 ? 0x00400000u : 0x0008000000000000u;
     uint64_t frac = f32 ? 0x007fffffu : 0x000fffffffffffffu;
 
-    if (want->type == WASM_I32 || f32)
-        got &= 0xffffffffu;
-    switch (want->match) {
+    switch (m) {
     case MATCH_BITS:
-        return got == (want->type == WASM_I32 || f32 ? want->bits & 0xffffffffu : want->bits);
+        return got == want;
     case MATCH_NAN_CANON:
         return (got & exp_mask) == exp_mask && (got & frac) == quiet;
     case MATCH_NAN_ARITH:
@@ -334,14 +415,30 @@ static bool value_matches(const struct value *want, uint64_t got)
     return false;
 }
 
+/* got points at the value's slots (two for a v128). */
+static bool value_matches(const struct value *want, const uint64_t *got)
+{
+    if (want->type == WASM_V128) {
+        for (unsigned i = 0; i < 128 / want->lane_bits; i++)
+            if (!bits_match(want->lanes[i], want->lane_bits,
+                            lane_get(want->bits, want->lane_bits, i),
+                            lane_get(got, want->lane_bits, i)))
+                return false;
+        return true;
+    }
+    if (want->type == WASM_I32 || want->type == WASM_F32)
+        return bits_match(want->match, 32, want->bits[0] & 0xffffffffu, got[0] & 0xffffffffu);
+    return bits_match(want->match, 64, want->bits[0], got[0]);
+}
+
 /* ---- Actions ------------------------------------------------------------------------ */
 
 struct outcome {
     wasm_instance_t *inst;
-    int rc;                 /* WASM_OK or WASM_ERR_TRAP */
+    int rc; /* WASM_OK or WASM_ERR_TRAP */
     uint32_t nresults;
     uint8_t types[MAX_VALUES];
-    uint64_t slots[MAX_VALUES];
+    uint64_t slots[2 * MAX_VALUES]; /* one per value, two per v128 */
 };
 
 /* Runs an invoke/get action. Returns RES_PASS when it ran (trapped or not; see out). */
@@ -355,7 +452,7 @@ static enum result run_action(struct script *s, json_t *action, struct outcome *
     wasm_instance_t *inst = find_instance(s, modname);
     const struct wasm_functype *ft;
     wasm_func_t *f;
-    size_t nargs = json_array_size(args);
+    size_t nargs = json_array_size(args), k = 0;
 
     memset(out, 0, sizeof(*out));
     if (type == NULL || field == NULL)
@@ -370,6 +467,9 @@ static enum result run_action(struct script *s, json_t *action, struct outcome *
         if (wasm_instance_export_global(inst, field, &out->types[0], &out->slots[0]) !=
             WASM_OK)
             return failf(cx, "no exported global \"%s\"", field);
+        if (out->types[0] == WASM_V128 &&
+            wasm_instance_export_global_v128(inst, field, out->slots) != WASM_OK)
+            return failf(cx, "cannot read v128 global \"%s\"", field);
         return RES_PASS;
     }
     if (strcmp(type, "invoke") != 0)
@@ -391,11 +491,10 @@ static enum result run_action(struct script *s, json_t *action, struct outcome *
         if (v.type != ft->params[i])
             return failf(cx, "argument %zu is %s, \"%s\" wants %s", i, type_name(v.type),
                          field, type_name(ft->params[i]));
-        out->slots[i] = v.bits;
+        out->slots[k++] = v.bits[0];
+        if (v.type == WASM_V128)
+            out->slots[k++] = v.bits[1];
     }
-    for (uint32_t i = 0; i < ft->nparams; i++)
-        if (ft->params[i] == WASM_V128)
-            return skipf(cx, "v128 parameter");
     out->nresults = ft->nresults;
     memcpy(out->types, ft->results, ft->nresults);
     out->rc = wasm_call(inst, f, out->slots);
@@ -404,32 +503,44 @@ static enum result run_action(struct script *s, json_t *action, struct outcome *
 
 static enum result check_results(struct outcome *out, json_t *expected, struct cmd_ctx *cx)
 {
-    size_t n = json_array_size(expected);
+    size_t n = json_array_size(expected), k = 0;
 
     if (out->rc != WASM_OK)
         return failf(cx, "trapped: %s", wasm_instance_trap_message(out->inst));
     if (n != out->nresults)
         return failf(cx, "%u results, expected %zu", out->nresults, n);
     for (size_t i = 0; i < n; i++) {
+        const uint64_t *got_bits = &out->slots[k];
         struct value want;
-        char got[96], exp[96];
+        char got[192], exp[192];
 
+        k += wasm_valtype_slots(out->types[i]);
         if (parse_value(json_array_get(expected, i), &want, cx) != 0)
             return RES_SKIP;
         if (want.type != out->types[i])
             return failf(cx, "result %zu is %s, expected %s", i, type_name(out->types[i]),
                          type_name(want.type));
-        if (!value_matches(&want, out->slots[i])) {
-            format_value(got, sizeof(got), out->types[i], out->slots[i]);
-            if (want.match == MATCH_BITS)
-                format_value(exp, sizeof(exp), want.type, want.bits);
-            else
-                snprintf(exp, sizeof(exp), "%s",
-                         want.match == MATCH_NAN_CANON   ? "nan:canonical"
-                         : want.match == MATCH_NAN_ARITH ? "nan:arithmetic"
-                                                         : "non-null");
-            return failf(cx, "result %zu: got %s, expected %s", i, got, exp);
+        if (value_matches(&want, got_bits))
+            continue;
+        format_value(got, sizeof(got), out->types[i], got_bits, want.lane_bits);
+        if (want.type == WASM_V128) {
+            size_t m = (size_t)snprintf(exp, sizeof(exp), "v128:i%ux%u", want.lane_bits,
+                                        128 / want.lane_bits);
+            for (unsigned l = 0; l < 128 / want.lane_bits && m < sizeof(exp); l++) {
+                if (want.lanes[l] != MATCH_BITS)
+                    m += (size_t)snprintf(exp + m, sizeof(exp) - m, " %s",
+                                          match_name(want.lanes[l]));
+                else
+                    m += (size_t)snprintf(exp + m, sizeof(exp) - m, " 0x%0*" PRIx64,
+                                          (int)want.lane_bits / 4,
+                                          lane_get(want.bits, want.lane_bits, l));
+            }
+        } else if (want.match == MATCH_BITS) {
+            format_value(exp, sizeof(exp), want.type, want.bits, 32);
+        } else {
+            snprintf(exp, sizeof(exp), "%s", match_name(want.match));
         }
+        return failf(cx, "result %zu: got %s, expected %s", i, got, exp);
     }
     return RES_PASS;
 }
