@@ -5,7 +5,8 @@
  *
  * The input is the text of an INI file. Contract checked: a load either succeeds with no
  * error or fails with at least one, and every error names the file and line
- * ("fuzz.ini:LINE: ..."), as operators read them.
+ * ("fuzz.ini:LINE: ..."), as operators read them; the same for what building the runtime
+ * generation reports.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,10 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < errors.count; i++)
         CHECK(strncmp(errors.items[i], "fuzz.ini:", 9) == 0);
     if (g != NULL) {
-        char err[512];
-        struct daemon_gen *dg = daemon_gen_new(g, err, sizeof(err)); /* takes g's reference */
+        struct cfg_errors gen_errors = {0};
+        struct daemon_gen *dg = daemon_gen_new(g, 1, &gen_errors); /* takes g's reference */
+        CHECK((dg != NULL) == (gen_errors.count == 0));
+        for (size_t i = 0; i < gen_errors.count; i++)
+            CHECK(strncmp(gen_errors.items[i], "fuzz.ini:", 9) == 0);
         if (dg != NULL)
             daemon_gen_unref(dg);
+        cfg_errors_free(&gen_errors);
     }
     cfg_errors_free(&errors);
     free(text);

@@ -54,11 +54,10 @@ static struct daemon_gen *fuzz_gen;
 static void fuzz_init(void)
 {
     struct cfg_errors errors = {0};
-    char err[256];
     log_set_level(LOG_LVL_ERROR);
     const struct cfg_generation *g = cfg_load_string("fuzz.ini", fuzz_config, &errors);
     CHECK(g != NULL);
-    fuzz_gen = daemon_gen_new(g, err, sizeof(err));
+    fuzz_gen = daemon_gen_new(g, 1, &errors);
     CHECK(fuzz_gen != NULL);
     fuzz_worker.base = event_base_new();
     fuzz_worker.gen = fuzz_gen;
