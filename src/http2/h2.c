@@ -46,6 +46,13 @@
 
 struct h2_stream;
 
+#define H2_RST_NOTES 8
+struct h2_rst_note {
+    int32_t id;
+    enum log_level level;
+    char why[160];
+};
+
 struct h2_conn {
     struct worker *w;
     uint64_t id; /* connection.id */
@@ -72,6 +79,18 @@ struct h2_conn {
     /* Upgrade: h2c: only the 101 goes out until the client's preface came (some
      * clients cannot buffer much HTTP/2 data behind the 101) */
     bool upgrade_wait;
+    /* The connection's one error-log line, written when it closes: the first reason
+     * given wins (h2_close_reason). */
+    bool close_why_set;
+    enum log_level close_level;
+    char close_why[200];
+    /* Why the RST_STREAM frames queued and not sent yet are sent: each is logged as it
+     * goes out (h2_frame_send_cb), so a stream reset is one line. */
+    struct h2_rst_note rst_notes[H2_RST_NOTES];
+    unsigned n_rst_notes;
+    char lib_err[200]; /* nghttp2's last error message, for the invalid frame it is about */
+    struct h2_frame_hd last_hd; /* the last client frame header, for errors nghttp2 gives
+                                   no reason for */
     char client[64];
 };
 
@@ -126,6 +145,95 @@ static const char *h2_code_name(uint32_t code)
     return code < sizeof(names) / sizeof(names[0]) ? names[code] : "UNKNOWN_ERROR";
 }
 
+static const char *h2_frame_name(uint8_t type)
+{
+    static const char *const names[] = {"DATA",          "HEADERS",      "PRIORITY", "RST_STREAM",
+                                        "SETTINGS",      "PUSH_PROMISE", "PING",     "GOAWAY",
+                                        "WINDOW_UPDATE", "CONTINUATION"};
+    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
+}
+
+/* Formats into buf, with bytes that could forge a log line (controls, non-ASCII from a
+ * client's header field) shown as '?'. */
+static void h2_format(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    vsnprintf(buf, cap, fmt, ap);
+    for (char *p = buf; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+}
+
+/* Sets why the connection closes (the first reason wins): logged at lvl by h2_free. */
+static void h2_close_reason(struct h2_conn *c, enum log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void h2_close_reason(struct h2_conn *c, enum log_level lvl, const char *fmt, ...)
+{
+    if (c->close_why_set)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    h2_format(c->close_why, sizeof(c->close_why), fmt, ap);
+    va_end(ap);
+    c->close_level = lvl;
+    c->close_why_set = true;
+}
+
+/* Notes why stream id is about to be reset: logged at lvl when the RST_STREAM goes out.
+ * A second note for the same stream replaces the first; the oldest goes when full. */
+static void h2_rst_note(struct h2_conn *c, int32_t id, enum log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void h2_rst_note(struct h2_conn *c, int32_t id, enum log_level lvl, const char *fmt, ...)
+{
+    struct h2_rst_note *n = NULL;
+    for (unsigned i = 0; i < c->n_rst_notes && n == NULL; i++)
+        if (c->rst_notes[i].id == id)
+            n = &c->rst_notes[i];
+    if (n == NULL) {
+        if (c->n_rst_notes == H2_RST_NOTES) {
+            memmove(c->rst_notes, c->rst_notes + 1, sizeof(c->rst_notes[0]) * (H2_RST_NOTES - 1));
+            c->n_rst_notes--;
+        }
+        n = &c->rst_notes[c->n_rst_notes++];
+    }
+    n->id = id;
+    n->level = lvl;
+    va_list ap;
+    va_start(ap, fmt);
+    h2_format(n->why, sizeof(n->why), fmt, ap);
+    va_end(ap);
+}
+
+/* The one line for a RST_STREAM we sent: with its note, or at debug level without. */
+static void h2_log_rst(struct h2_conn *c, int32_t id, uint32_t code)
+{
+    for (unsigned i = 0; i < c->n_rst_notes; i++) {
+        struct h2_rst_note *n = &c->rst_notes[i];
+        if (n->id != id)
+            continue;
+        log_msg(n->level, "%s: h2: stream %d reset (%s): %s", c->client, id, h2_code_name(code),
+                n->why);
+        c->n_rst_notes--;
+        memmove(n, n + 1, sizeof(*n) * (c->n_rst_notes - i));
+        return;
+    }
+    /* nghttp2 resets a stream whose DATA contradicts its content-length without saying
+     * so (no invalid-frame callback): that is the PROTOCOL_ERROR without a note. */
+    struct h2_stream *hs = nghttp2_session_get_stream_user_data(c->ng, id);
+    if (code == NGHTTP2_PROTOCOL_ERROR && hs != NULL && hs->started &&
+        hs->s->req_content_length >= 0)
+        log_info("%s: h2: stream %d reset (%s): malformed request: body length differs from "
+                 "content-length %lld (%llu bytes came before)",
+                 c->client, id, h2_code_name(code), (long long)hs->s->req_content_length,
+                 (unsigned long long)hs->body_total);
+    else if (code == NGHTTP2_PROTOCOL_ERROR)
+        log_info("%s: h2: stream %d reset (%s): malformed request", c->client, id,
+                 h2_code_name(code));
+    else
+        log_debug("%s: h2: stream %d reset (%s)", c->client, id, h2_code_name(code));
+}
+
 static void h2_flush(struct h2_conn *c);
 static void h2_update_read(struct h2_conn *c);
 static void h2_update_timer(struct h2_conn *c);
@@ -153,6 +261,10 @@ static void h2_kill(struct h2_conn *c)
 static void h2_free(struct h2_conn *c)
 {
     struct worker *w = c->w;
+    if (c->close_why_set)
+        log_msg(c->close_level, "%s: h2: connection closed: %s", c->client, c->close_why);
+    else
+        log_debug("%s: h2: connection closed", c->client);
     /* nghttp2_session_del does not call the close callback: end the streams here. */
     if (c->ng != NULL) {
         nghttp2_session *ng = c->ng;
@@ -225,13 +337,14 @@ static void h2_flush(struct h2_conn *c)
             int rv = nghttp2_session_send(c->ng);
             c->in_send = false;
             if (rv != 0) {
-                log_info("%s: h2 send: %s", c->client, nghttp2_strerror(rv));
+                h2_close_reason(c, LOG_LVL_INFO, "send: %s", nghttp2_strerror(rv));
                 h2_kill(c);
                 return;
             }
         }
         h2_run_drained(c);
         if (h2_write_out(c) < 0) {
+            h2_close_reason(c, LOG_LVL_DEBUG, "write: %s", strerror(errno));
             h2_kill(c);
             return;
         }
@@ -256,10 +369,12 @@ static void h2_flush(struct h2_conn *c)
     }
     if (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng) &&
         evbuffer_get_length(c->out) == 0) {
+        h2_close_reason(c, LOG_LVL_DEBUG, "GOAWAY exchanged, no stream left");
         h2_kill(c);
         return;
     }
     if (c->closing && c->n_streams == 0 && evbuffer_get_length(c->out) == 0) {
+        h2_close_reason(c, LOG_LVL_DEBUG, "GOAWAY sent, no stream left");
         h2_kill(c);
         return;
     }
@@ -353,13 +468,13 @@ static int h2_conn_error(struct h2_conn *c, uint32_t code, const char *fmt, ...)
 
 static int h2_conn_error(struct h2_conn *c, uint32_t code, const char *fmt, ...)
 {
-    if (!c->fatal) {
-        char why[256];
+    if (!c->close_why_set) {
+        char why[160];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(why, sizeof(why), fmt, ap);
         va_end(ap);
-        log_info("%s: h2: connection error %s: %s", c->client, h2_code_name(code), why);
+        h2_close_reason(c, LOG_LVL_INFO, "connection error %s: %s", h2_code_name(code), why);
     }
     nghttp2_session_terminate_session(c->ng, code);
     c->goaway = true;
@@ -375,12 +490,16 @@ static void h2_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (c->closing) {
+        h2_close_reason(c, LOG_LVL_DEBUG, "no answer to our GOAWAY");
         h2_free(c);
         return;
     }
     if (c->n_streams > 0)
-        log_info("%s: h2: %u stream(s) made no progress for %llu ms, closing", c->client,
-                 c->n_streams, (unsigned long long)c->lc->cfg->body_timeout_ms);
+        h2_close_reason(c, LOG_LVL_INFO, "timeout: %u stream(s) made no progress for %llu ms",
+                        c->n_streams, (unsigned long long)c->lc->cfg->body_timeout_ms);
+    else
+        h2_close_reason(c, LOG_LVL_DEBUG, "idle for %llu ms",
+                        (unsigned long long)c->lc->cfg->idle_timeout_ms);
     h2_goaway(c, NGHTTP2_NO_ERROR);
 }
 
@@ -397,7 +516,7 @@ static bool h2_stream_live(struct h2_conn *c, int32_t id)
 /* Stream error (RFC 9113 §5.4.2) for a stream nghttp2 would not reset itself. */
 static void h2_stream_error(struct h2_conn *c, int32_t id, uint32_t code, const char *why)
 {
-    log_info("%s: h2: stream %d reset with %s: %s", c->client, id, h2_code_name(code), why);
+    h2_rst_note(c, id, LOG_LVL_INFO, "%s", why);
     nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, id, code);
     h2_history_set(&c->hist, id, H2_SID_SERVER_RESET);
     h2_schedule_flush(c);
@@ -415,7 +534,7 @@ static bool h2_feed(struct h2_conn *c, size_t len)
         if (rv < 0) {
             evbuffer_drain(c->in, evbuffer_get_length(c->in));
             if (rv == NGHTTP2_ERR_NOMEM) {
-                log_error("%s: h2: out of memory", c->client);
+                h2_close_reason(c, LOG_LVL_ERROR, "out of memory");
                 c->dead = true;
             } else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
                 h2_conn_error(c, NGHTTP2_PROTOCOL_ERROR, "bad connection preface");
@@ -460,6 +579,7 @@ static bool h2_recv(struct h2_conn *c)
         p = evbuffer_pullup(c->in, (ev_ssize_t)need);
         struct h2_frame_hd hd;
         h2_frame_hd_parse(p, &hd);
+        c->last_hd = hd;
         if (hd.type == NGHTTP2_HEADERS && (hd.id & 1) && hd.id > c->hist.last)
             h2_history_open(&c->hist, hd.id);
         uint32_t code;
@@ -489,12 +609,14 @@ static void h2_read_cb(evutil_socket_t fd, short what, void *arg)
     ssize_t r = c->io != NULL ? c->io->read(c->io_ctx, c->in, H2_READ_CHUNK)
                               : srv_read_fd(c->in, fd, H2_READ_CHUNK);
     if (r == 0) {
+        h2_close_reason(c, LOG_LVL_DEBUG, "the client closed the connection");
         h2_free(c);
         return;
     }
     if (r < 0) {
         if (errno == EAGAIN || errno == EINTR)
             return;
+        h2_close_reason(c, LOG_LVL_DEBUG, "read: %s", strerror(errno));
         h2_free(c);
         return;
     }
@@ -569,8 +691,10 @@ static ssize_t h2_fill_nva(struct stream *s, nghttp2_nv *nva, size_t cap,
     return (ssize_t)k;
 }
 
-static void h2_rst(struct h2_stream *hs, uint32_t code)
+/* Resets hs with code; why (at lvl) is the line logged when the RST_STREAM goes out. */
+static void h2_rst(struct h2_stream *hs, uint32_t code, enum log_level lvl, const char *why)
 {
+    h2_rst_note(hs->c, hs->id, lvl, "%s", why);
     nghttp2_submit_rst_stream(hs->c->ng, NGHTTP2_FLAG_NONE, hs->id, code);
     hs->resp_done = true;
     h2_schedule_flush(hs->c);
@@ -653,7 +777,7 @@ static void h2_response_headers(struct stream *s, bool eos)
         }
     }
     if (st < 200 || st > 999) {
-        h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
+        h2_rst(hs, NGHTTP2_INTERNAL_ERROR, LOG_LVL_ERROR, "response status out of range");
         return;
     }
     snprintf(hs->status, sizeof(hs->status), "%03d", st);
@@ -661,7 +785,7 @@ static void h2_response_headers(struct stream *s, bool eos)
     nghttp2_nv stackv[64];
     nghttp2_nv *nva = cap <= 64 ? stackv : malloc(cap * sizeof(*nva));
     if (nva == NULL) {
-        h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
+        h2_rst(hs, NGHTTP2_INTERNAL_ERROR, LOG_LVL_ERROR, "out of memory");
         return;
     }
     nva[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)hs->status, 7, 3,
@@ -688,8 +812,7 @@ static void h2_response_headers(struct stream *s, bool eos)
     if (nva != stackv)
         free(nva);
     if (rv != 0) {
-        log_error("%s: h2: cannot submit the response head", c->client);
-        h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
+        h2_rst(hs, NGHTTP2_INTERNAL_ERROR, LOG_LVL_ERROR, "cannot submit the response head");
         return;
     }
     h2_schedule_flush(c);
@@ -742,7 +865,8 @@ static void h2_reset(struct stream *s)
 {
     struct h2_stream *hs = hs_of(s);
     s->reset = true;
-    h2_rst(hs, NGHTTP2_INTERNAL_ERROR);
+    /* Whoever reset the stream (upstream, request gate, plugin) logged why. */
+    h2_rst(hs, NGHTTP2_INTERNAL_ERROR, LOG_LVL_DEBUG, "the proxy side cannot go on");
 }
 
 static size_t h2_backlog(struct stream *s)
@@ -789,8 +913,7 @@ static int h2_begin_frame_cb(nghttp2_session *ng, const nghttp2_frame_hd *hd, vo
         static const char *const names[H2G_N] = {"RST_STREAM",  "SETTINGS", "PING",
                                                  "empty DATA",  "PRIORITY", "WINDOW_UPDATE",
                                                  "CONTINUATION"};
-        log_warn("%s: h2: %s flood, closing the connection", c->client, names[k]);
-        c->fatal = true; /* logged */
+        h2_close_reason(c, LOG_LVL_WARN, "%s flood (GOAWAY ENHANCE_YOUR_CALM)", names[k]);
         return h2_conn_error(c, NGHTTP2_ENHANCE_YOUR_CALM, "flood");
     }
     return 0;
@@ -828,7 +951,9 @@ static int h2_begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, 
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if (!h2_listener_alive(c)) {
         /* Reload removed the listener: finish what runs, take nothing new. */
+        h2_close_reason(c, LOG_LVL_DEBUG, "its listener was removed by a reload");
         h2_goaway(c, NGHTTP2_NO_ERROR);
+        h2_rst_note(c, frame->hd.stream_id, LOG_LVL_DEBUG, "its listener was removed by a reload");
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                                   NGHTTP2_REFUSED_STREAM);
         return 0;
@@ -895,11 +1020,12 @@ static int h2_header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const u
     hs->nfields++;
     if (hs->hdr_bytes > c->lc->cfg->max_header_size || hs->nfields > c->lc->cfg->max_headers) {
         hs->bad = true;
-        log_info("%s: h2: header list too large", c->client);
-        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            log_info("%s: h2: stream %d: header list too large (431)", c->client, hs->id);
             hs->too_large = true; /* answered 431 once the block ended */
-        else
-            h2_rst(hs, NGHTTP2_ENHANCE_YOUR_CALM);
+        } else {
+            h2_rst(hs, NGHTTP2_ENHANCE_YOUR_CALM, LOG_LVL_INFO, "trailers too large");
+        }
         return 0;
     }
     const char *n = (const char *)name, *v = (const char *)value;
@@ -909,7 +1035,10 @@ static int h2_header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const u
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         if (h2_req_field(&hs->chk, n, namelen, vc, valuelen) < 0) {
             hs->bad = true;
-            h2_rst(hs, NGHTTP2_PROTOCOL_ERROR);
+            char msg[128];
+            snprintf(msg, sizeof(msg), "malformed request: %s [%.*s]", hs->chk.why,
+                     (int)(namelen < 64 ? namelen : 64), n);
+            h2_rst(hs, NGHTTP2_PROTOCOL_ERROR, LOG_LVL_INFO, msg);
             return 0;
         }
         if (namelen > 0 && n[0] != ':' && !(namelen == 4 && memcmp(n, "host", 4) == 0))
@@ -920,7 +1049,8 @@ static int h2_header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const u
     /* Trailers. */
     if (namelen > 0 && n[0] == ':') {
         hs->bad = true;
-        h2_rst(hs, NGHTTP2_PROTOCOL_ERROR);
+        h2_rst(hs, NGHTTP2_PROTOCOL_ERROR, LOG_LVL_INFO,
+               "malformed request: a pseudo-header field in trailers");
         return 0;
     }
     if (stream_headers_add(s, &s->req_trailers, n, namelen, v, valuelen) < 0)
@@ -1035,10 +1165,13 @@ static void h2_request_head_done(struct h2_stream *hs, bool eos)
     struct stream *s = hs->s;
     struct h2_req_check *r = &hs->chk;
     int status;
-    int v = h2_req_validate(r, &status);
+    const char *why;
+    int v = h2_req_validate(r, &status, &why);
     if (v < 0) {
         hs->bad = true;
-        h2_rst(hs, NGHTTP2_PROTOCOL_ERROR);
+        char msg[120];
+        snprintf(msg, sizeof(msg), "malformed request: %s", why);
+        h2_rst(hs, NGHTTP2_PROTOCOL_ERROR, LOG_LVL_INFO, msg);
         return;
     }
     s->method = r->method;
@@ -1109,6 +1242,12 @@ static int h2_frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
     case NGHTTP2_RST_STREAM:
         if (h2_history_get(&c->hist, frame->hd.stream_id) == H2_SID_OPEN)
             h2_history_set(&c->hist, frame->hd.stream_id, H2_SID_CLIENT_RESET);
+        log_debug("%s: h2: stream %d reset by the client (%s)", c->client, frame->hd.stream_id,
+                  h2_code_name(frame->rst_stream.error_code));
+        break;
+    case NGHTTP2_GOAWAY:
+        h2_close_reason(c, LOG_LVL_DEBUG, "the client sent GOAWAY (%s)",
+                        h2_code_name(frame->goaway.error_code));
         break;
     case NGHTTP2_DATA:
         hs = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
@@ -1139,8 +1278,10 @@ static int h2_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t id, cons
             nghttp2_session_consume_stream(ng, id, hs->unconsumed);
             hs->unconsumed = 0;
             hs->discarded += len;
-            if (hs->discarded > H2_DISCARD_MAX && hs->discarded - len <= H2_DISCARD_MAX)
+            if (hs->discarded > H2_DISCARD_MAX && hs->discarded - len <= H2_DISCARD_MAX) {
+                h2_rst_note(c, id, LOG_LVL_DEBUG, "request body still coming after the answer");
                 nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+            }
         }
         return 0;
     }
@@ -1171,9 +1312,28 @@ static int h2_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t id, cons
 static int h2_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
     struct h2_conn *c = ud;
-    if (frame->hd.type == NGHTTP2_RST_STREAM &&
-        h2_history_get(&c->hist, frame->hd.stream_id) == H2_SID_OPEN)
-        h2_history_set(&c->hist, frame->hd.stream_id, H2_SID_SERVER_RESET);
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        if (h2_history_get(&c->hist, frame->hd.stream_id) == H2_SID_OPEN)
+            h2_history_set(&c->hist, frame->hd.stream_id, H2_SID_SERVER_RESET);
+        h2_log_rst(c, frame->hd.stream_id, frame->rst_stream.error_code);
+    } else if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+        /* nghttp2's own connection errors say why in the GOAWAY's debug data; the few
+         * without (frame size, HPACK, flow control) are told by the frame they hit. */
+        uint32_t code = frame->goaway.error_code;
+        if (frame->goaway.opaque_data_len > 0) {
+            int len = (int)frame->goaway.opaque_data_len;
+            h2_close_reason(c, LOG_LVL_INFO, "connection error %s: %.*s", h2_code_name(code),
+                            len > 150 ? 150 : len, (const char *)frame->goaway.opaque_data);
+        } else {
+            const struct h2_frame_hd *hd = &c->last_hd;
+            h2_close_reason(
+                c, LOG_LVL_INFO, "connection error %s: %s%s%s frame on stream %d (%u bytes)",
+                h2_code_name(code),
+                code == NGHTTP2_COMPRESSION_ERROR ? "undecodable field block in a " : "",
+                code == NGHTTP2_FRAME_SIZE_ERROR ? "bad length of a " : "", h2_frame_name(hd->type),
+                hd->id, hd->length);
+        }
+    }
     if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         struct h2_stream *hs = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
@@ -1183,6 +1343,51 @@ static int h2_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
         if (hs != NULL && !hs->req_eos && !hs->s->upgraded)
             hs->bad = true;
     }
+    return 0;
+}
+
+/* nghttp2's message for the error it is about to act on (a header field it refuses, with
+ * its name and value): kept for the log line of the reset or GOAWAY that follows. */
+static int h2_error_cb(nghttp2_session *ng, int lib_error_code, const char *msg, size_t len,
+                       void *ud)
+{
+    struct h2_conn *c = ud;
+    (void)ng;
+    (void)lib_error_code;
+    size_t n = len < sizeof(c->lib_err) - 1 ? len : sizeof(c->lib_err) - 1;
+    memcpy(c->lib_err, msg, n);
+    c->lib_err[n] = '\0';
+    return 0;
+}
+
+/* A frame nghttp2 refuses: a stream it resets (logged when the RST_STREAM goes out) or
+ * the connection (logged with the GOAWAY). */
+static int h2_invalid_frame_cb(nghttp2_session *ng, const nghttp2_frame *frame, int lib_error_code,
+                               void *ud)
+{
+    struct h2_conn *c = ud;
+    (void)ng;
+    int32_t id = frame->hd.stream_id;
+    const char *field = strstr(c->lib_err, "name: [");
+    if (id == 0) {
+        /* a connection error: the GOAWAY's line says why */
+    } else if (lib_error_code == NGHTTP2_ERR_REFUSED_STREAM) {
+        h2_rst_note(c, id, LOG_LVL_DEBUG, "over SETTINGS_MAX_CONCURRENT_STREAMS");
+    } else if (lib_error_code == NGHTTP2_ERR_HTTP_HEADER && field != NULL) {
+        h2_rst_note(c, id, LOG_LVL_INFO, "malformed request: invalid header field %.140s", field);
+    } else if (lib_error_code == NGHTTP2_ERR_HTTP_MESSAGING && frame->hd.type == NGHTTP2_DATA) {
+        h2_rst_note(c, id, LOG_LVL_INFO,
+                    "malformed request: body length differs from content-length");
+    } else if (lib_error_code == NGHTTP2_ERR_HTTP_MESSAGING && frame->hd.type == NGHTTP2_HEADERS) {
+        h2_rst_note(c, id, LOG_LVL_INFO, "malformed request: %s",
+                    frame->headers.cat == NGHTTP2_HCAT_HEADERS
+                        ? "trailers without END_STREAM, or with pseudo-header fields"
+                        : "missing or bad pseudo-header fields, or a bad content-length");
+    } else {
+        h2_rst_note(c, id, LOG_LVL_INFO, "%s frame refused: %s", h2_frame_name(frame->hd.type),
+                    nghttp2_strerror(lib_error_code));
+    }
+    c->lib_err[0] = '\0';
     return 0;
 }
 
@@ -1249,6 +1454,8 @@ static void h2_callbacks_init(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, h2_data_chunk_cb);
     nghttp2_session_callbacks_set_on_frame_send_callback(cbs, h2_frame_send_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, h2_stream_close_cb);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, h2_invalid_frame_cb);
+    nghttp2_session_callbacks_set_error_callback2(cbs, h2_error_cb);
     h2_cbs = cbs;
 }
 
@@ -1357,8 +1564,10 @@ static void h2_conn_start(struct h2_conn *c, struct evbuffer *pre)
 {
     if (pre != NULL)
         evbuffer_add_buffer(c->in, pre);
-    if (c->w->draining)
+    if (c->w->draining) {
+        h2_close_reason(c, LOG_LVL_DEBUG, "draining");
         h2_goaway(c, NGHTTP2_NO_ERROR);
+    }
     if (!h2_recv(c)) {
         h2_kill(c);
         return;
@@ -1483,15 +1692,19 @@ void h2_conn_upgrade(struct worker *w, int fd, const char *client, struct daemon
 void h2_drain_all(struct worker *w)
 {
     for (struct h2_conn *c = h2_conns; c != NULL; c = c->next)
-        if (c->w == w && !c->dead)
+        if (c->w == w && !c->dead) {
+            h2_close_reason(c, LOG_LVL_DEBUG, "draining");
             h2_goaway(c, NGHTTP2_NO_ERROR);
+        }
 }
 
 void h2_gen_changed(struct worker *w)
 {
     for (struct h2_conn *c = h2_conns; c != NULL; c = c->next)
-        if (c->w == w && !c->dead && !c->closing && !h2_listener_alive(c))
+        if (c->w == w && !c->dead && !c->closing && !h2_listener_alive(c)) {
+            h2_close_reason(c, LOG_LVL_DEBUG, "its listener was removed by a reload");
             h2_goaway(c, NGHTTP2_NO_ERROR);
+        }
 }
 
 void h2_close_all(struct worker *w)
@@ -1499,8 +1712,10 @@ void h2_close_all(struct worker *w)
     struct h2_conn *c = h2_conns;
     while (c != NULL) {
         struct h2_conn *next = c->next;
-        if (c->w == w)
+        if (c->w == w) {
+            h2_close_reason(c, LOG_LVL_INFO, "closed at once (drain deadline or exit)");
             h2_free(c);
+        }
         c = next;
     }
 }

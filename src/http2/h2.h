@@ -197,12 +197,13 @@ struct h2_req_check {
     bool unknown;     /* an unknown pseudo-header, or a response one */
     bool late_pseudo; /* a pseudo-header after a regular field */
     bool seen_regular;
-    bool bad_field; /* connection-specific field or TE other than trailers */
+    bool bad_field;  /* connection-specific field or TE other than trailers */
+    const char *why; /* h2_req_field's reason for its -1, for the log */
 };
 
 /*
  * Accounts one field of a request header block. @return 0, or -1 when the block is
- * malformed for sure (the stream is reset with PROTOCOL_ERROR).
+ * malformed for sure (the stream is reset with PROTOCOL_ERROR; r->why says why).
  */
 int h2_req_field(struct h2_req_check *r, const char *name, size_t name_len, const char *value,
                  size_t value_len);
@@ -213,8 +214,9 @@ int h2_req_field(struct h2_req_check *r, const char *name, size_t name_len, cons
  * OPTIONS, :authority or Host present and consistent. Extended CONNECT (RFC 8441 §4):
  * :protocol (a token) only with CONNECT, which then needs :scheme, :path and :authority
  * like any request.
- * @return 0 ok, -1 malformed (PROTOCOL_ERROR), 1 well-formed but refused with *status.
+ * @return 0 ok, -1 malformed (PROTOCOL_ERROR; *why says why, for the log), 1 well-formed
+ *         but refused with *status.
  */
-int h2_req_validate(const struct h2_req_check *r, int *status);
+int h2_req_validate(const struct h2_req_check *r, int *status, const char **why);
 
 #endif

@@ -225,6 +225,7 @@ static int set_pseudo(struct h2_req_check *r, const char **slot, size_t *slot_le
 {
     if (*slot != NULL) {
         r->dup = true;
+        r->why = "a pseudo-header field twice";
         return -1;
     }
     *slot = v;
@@ -238,6 +239,7 @@ int h2_req_field(struct h2_req_check *r, const char *name, size_t name_len, cons
     if (name_len > 0 && name[0] == ':') {
         if (r->seen_regular) {
             r->late_pseudo = true;
+            r->why = "a pseudo-header field after a regular one";
             return -1;
         }
         if (name_is(name, name_len, ":method"))
@@ -251,6 +253,7 @@ int h2_req_field(struct h2_req_check *r, const char *name, size_t name_len, cons
         if (name_is(name, name_len, ":protocol"))
             return set_pseudo(r, &r->protocol, &r->protocol_len, value, value_len);
         r->unknown = true;
+        r->why = "an unknown or response pseudo-header field";
         return -1;
     }
     r->seen_regular = true;
@@ -258,11 +261,13 @@ int h2_req_field(struct h2_req_check *r, const char *name, size_t name_len, cons
         name_is(name, name_len, "proxy-connection") ||
         name_is(name, name_len, "transfer-encoding") || name_is(name, name_len, "upgrade")) {
         r->bad_field = true;
+        r->why = "a connection-specific field";
         return -1;
     }
     if (name_is(name, name_len, "te") &&
         !(value_len == 8 && strncasecmp(value, "trailers", 8) == 0)) {
         r->bad_field = true;
+        r->why = "TE other than \"trailers\"";
         return -1;
     }
     if (name_is(name, name_len, "host") && r->host == NULL) {
@@ -292,11 +297,13 @@ static bool authority_ok(const char *a, size_t len)
     return true;
 }
 
-int h2_req_validate(const struct h2_req_check *r, int *status)
+int h2_req_validate(const struct h2_req_check *r, int *status, const char **why)
 {
     *status = 400;
+    *why = r->why != NULL ? r->why : "a malformed header block";
     if (r->dup || r->unknown || r->late_pseudo || r->bad_field)
         return -1;
+    *why = "no :method, or not a token";
     if (r->method == NULL || r->method_len == 0)
         return -1;
     for (size_t i = 0; i < r->method_len; i++)
@@ -305,21 +312,26 @@ int h2_req_validate(const struct h2_req_check *r, int *status)
     bool connect = name_is(r->method, r->method_len, "CONNECT");
     if (r->protocol != NULL) {
         /* Extended CONNECT (RFC 8441 §4): a request for a tunnel speaking :protocol. */
+        *why = ":protocol without CONNECT or :authority, or not a token";
         if (!connect || r->protocol_len == 0 || r->authority == NULL)
             return -1;
         for (size_t i = 0; i < r->protocol_len; i++)
             if (!tchar((unsigned char)r->protocol[i]))
                 return -1;
     } else if (connect) {
+        *why = "CONNECT with :scheme or :path, or without :authority";
         if (r->scheme != NULL || r->path != NULL || r->authority == NULL)
             return -1;
         *status = 405; /* as HTTP/1.1 answers CONNECT */
         return 1;
     }
+    *why = "no :scheme, or no or an empty :path";
     if (r->scheme == NULL || r->path == NULL || r->path_len == 0)
         return -1;
+    *why = ":scheme neither http nor https";
     if (!(name_is(r->scheme, r->scheme_len, "http") || name_is(r->scheme, r->scheme_len, "https")))
         return -1;
+    *why = ":path neither origin-form nor \"*\" for OPTIONS";
     if (r->path[0] != '/') {
         if (!(r->path_len == 1 && r->path[0] == '*' &&
               name_is(r->method, r->method_len, "OPTIONS")))
@@ -330,14 +342,18 @@ int h2_req_validate(const struct h2_req_check *r, int *status)
         if (c <= 0x20 || c == 0x7f)
             return -1;
     }
+    *why = "a bad :authority or Host";
     if (r->authority != NULL && !authority_ok(r->authority, r->authority_len))
         return -1;
     if (r->host != NULL && !authority_ok(r->host, r->host_len))
         return -1;
+    *why = "neither :authority nor Host";
     if (r->authority == NULL && r->host == NULL)
         return -1;
+    *why = ":authority and Host differ";
     if (r->authority != NULL && r->host != NULL &&
         (r->authority_len != r->host_len || strncasecmp(r->authority, r->host, r->host_len) != 0))
         return -1;
+    *why = NULL;
     return 0;
 }

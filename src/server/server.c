@@ -875,6 +875,9 @@ static bool srv_read_body(struct srv_conn *c)
             break;
         }
         if (n == H1_ERROR) {
+            log_info("%s: %d bad request body: %s%s", c->client, b->status,
+                     b->reason != NULL ? b->reason : "malformed",
+                     c->s->resp_started ? " (mid-response: connection closed)" : "");
             if (c->s->resp_started) {
                 srv_kill(c);
             } else {
@@ -998,6 +1001,9 @@ static void srv_process(struct srv_conn *c)
             if (!srv_read_body(c)) {
                 if (c->state == SRV_BODY && c->eof && evbuffer_get_length(c->in) == 0 && !c->dead) {
                     /* Truncated body: nothing sensible can follow. */
+                    log_info("%s: the client closed the connection mid-body (%llu bytes of "
+                             "it came): request reset",
+                             c->client, (unsigned long long)c->bodyp.total);
                     if (c->s != NULL)
                         c->s->reset = true;
                     srv_kill(c);
@@ -1087,9 +1093,14 @@ static void srv_timer_cb(evutil_socket_t fd, short what, void *arg)
             srv_error_reply(c, 408, "request head timeout");
             return;
         }
-        srv_free(c); /* idle keep-alive connection */
+        log_debug("%s: idle keep-alive connection closed", c->client);
+        srv_free(c);
         return;
     case SRV_BODY:
+        log_info("%s: request body timeout: no byte for %llu ms%s", c->client,
+                 (unsigned long long)c->lc->cfg->body_timeout_ms,
+                 c->s != NULL && !c->s->resp_started && !c->s->local_reply ? " (408)"
+                                                                           : ", connection closed");
         if (c->s != NULL && !c->s->resp_started && !c->s->local_reply) {
             c->closing = true;
             c->keep_alive = false;

@@ -1610,7 +1610,21 @@ def main():
     ap.add_argument("--path", default="/")
     ap.add_argument("--case", default="")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--stall", type=float, default=0,
+                    help="no case: open a stream whose answer cannot flow (window 0) and "
+                    "wait up to STALL seconds for the server to close; prints closed/open")
     args = ap.parse_args()
+    if args.stall:
+        c = Conn(args)
+        half_closed(c)
+        deadline = time.monotonic() + args.stall
+        try:
+            while time.monotonic() < deadline:
+                c.read_frame(deadline - time.monotonic())
+            print("open")
+        except Closed:
+            print("closed")
+        return 0
     passed = failed = 0
     for section, desc, fn in CASES:
         name = "%s%s: %s" % ("" if section.startswith("RFC") else "RFC 9113 ", section, desc)

@@ -58,7 +58,10 @@ done
 wait "$bg" || fail "background h2load failed: $(tail -5 "$T/bg.out")"
 grep -qE "[1-9][0-9]* succeeded, 0 failed, 0 errored, 0 timeout" "$T/bg.out" ||
     fail "background client: $(grep requests: "$T/bg.out")"
-grep -q "flood, closing" "$T/waspd.err" || fail "floods not logged"
+for kind in RST_STREAM PING SETTINGS "empty DATA" PRIORITY CONTINUATION; do
+    [ "$(grep -c "\[warn\] .*: h2: connection closed: $kind flood (GOAWAY ENHANCE_YOUR_CALM)" "$T/waspd.err")" = 1 ] ||
+        fail "$kind flood: not one warning line: $(grep flood "$T/waspd.err")"
+done
 [ "$(http --http2-prior-knowledge "$h2c/small.txt")" = small ] || fail "served after floods"
 pass "other clients served during and after the floods"
 

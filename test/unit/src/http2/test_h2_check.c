@@ -126,7 +126,10 @@ static int req(int *status, ...)
     }
     va_end(ap);
     *status = 0;
-    int v = h2_req_validate(&r, status);
+    const char *why = NULL;
+    int v = h2_req_validate(&r, status, &why);
+    if (rc < 0 || v < 0)
+        assert_non_null(why); /* the log says why */
     return rc < 0 ? -1 : v;
 }
 
