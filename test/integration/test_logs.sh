@@ -37,7 +37,7 @@ expect_line() {
     local new
     new=$(tail -n +$((before + 1)) "$log")
     [ "$(grep -c . <<<"$new")" = 1 ] || fail "more than one line for: $*: $new"
-    grep -qE "\[$level\] 127\.0\.0\.1:[0-9]+: $re" <<<"$new" || fail "want [$level] $re, got: $new"
+    grep -qE "\[$level\] (\[worker [0-9]+\] )?127\.0\.0\.1:[0-9]+: $re" <<<"$new" || fail "want [$level] $re, got: $new"
     pass "one [$level] line: ${new#*] }"
 }
 
