@@ -10,6 +10,8 @@ PY=/usr/bin/python3 # Debian's, with python3-h2 (scripts/install-deps.sh)
 H2CONF="$SRC_DIR/test/integration/h2conf.py"
 
 wp=$(free_port)
+up=$(free_port)
+start_test_upstream "$up"
 cat >"$T/w.ini" <<INI
 [daemon]
 workers = 1
@@ -18,6 +20,11 @@ log_level = info
 address = 127.0.0.1:$wp
 body_timeout = 1s
 respond = 200 "hello"
+[route:up]
+path_prefix = /up
+cluster = up
+[cluster:up]
+endpoints = 127.0.0.1:$up
 INI
 start_waspd "$T/w.ini" "$wp"
 log="$T/waspd.err"
@@ -79,7 +86,8 @@ expect_line info 'h2: connection closed: timeout: 1 stream\(s\) made no progress
     "$PY" "$H2CONF" --port "$wp" --stall 10
 grep -q "^closed$" "$T/cmd.out" || fail "the stalled h2 connection was not closed"
 
-# HTTP/1.1: a bad chunked body, a body that stops coming, a body cut short.
+# HTTP/1.1: a bad chunked body, a body that stops coming, a body cut short (to a proxied
+# route: a local one answers without reading the body).
 h1() { # h1 BYTES [HOLD_SECONDS]: sends BYTES, keeps the socket open HOLD s, then closes
     "$PY" - "$wp" "$1" "${2:-0}" <<'PY'
 import socket, sys, time
@@ -96,11 +104,11 @@ except OSError:
 PY
 }
 expect_line info '400 bad request body: ' \
-    h1 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'
+    h1 'POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'
 expect_line info 'request body timeout: no byte for 1000 ms \(408\)' \
-    h1 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab' 3
+    h1 'POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab' 3
 expect_line info 'the client closed the connection mid-body \(2 bytes of it came\): request reset' \
-    h1 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab'
+    h1 'POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab'
 
 # Normal traffic, idle closes and client cancels: nothing at info level.
 before=$(wc -l <"$log")
