@@ -72,10 +72,10 @@ static bool pw_upstream_known(struct pw_vm *vm, const char *name, uint32_t len,
     if (len < sizeof(buf)) {
         memcpy(buf, name, len);
         buf[len] = '\0';
-        return vm->ops->upstream_exists(vm->host, buf);
+        return vm->ops->upstream_exists(vm->host, vm, buf);
     }
     char *copy = strndup(name, len);
-    bool known = copy != NULL && vm->ops->upstream_exists(vm->host, copy);
+    bool known = copy != NULL && vm->ops->upstream_exists(vm->host, vm, copy);
     free(copy);
     return known;
 }

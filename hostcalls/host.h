@@ -398,12 +398,13 @@ struct pw_host_ops {
                       const char *reason, const char *backtrace);
 
     /*
-     * [in hostcall] Whether the host has an upstream (cluster) of that name, for
+     * [in hostcall] Whether the host has an upstream (cluster) of that name for vm (the
+     * VM making the call: a host may serve VMs of several configurations at once), for
      * proxy_http_call and proxy_grpc_call/_stream (name is NUL-terminated, never empty).
      * NULL: the layer cannot tell; http_call then leaves it to the host's http_call, and
      * gRPC (no host offers it yet) answers as for an unknown cluster.
      */
-    bool (*upstream_exists)(void *host, const char *name);
+    bool (*upstream_exists)(void *host, struct pw_vm *vm, const char *name);
 
     /*
      * [in hostcall] With pw_vm_config.trace: one hostcall made by a plugin (see struct

@@ -105,8 +105,7 @@ static void callout_timer_cb(struct plugin_timer *t)
     pw_buf_free(&resp.body);
 }
 
-static bool callout_cluster_known(struct plugin_worker *w, const struct plugin_set *set,
-                                  const char *name)
+bool plugin_cluster_known(struct plugin_worker *w, const struct plugin_set *set, const char *name)
 {
     if (w->env_ops != NULL && w->env_ops->cluster_known != NULL)
         return w->env_ops->cluster_known(w->env, name);
@@ -118,7 +117,7 @@ enum pw_status plugin_callout_start(struct plugin_root *pr, uint32_t token,
 {
     struct plugin_instances *inst = pr->pvm->slot->inst;
     struct plugin_worker *w = inst->w;
-    if (call->upstream[0] == '\0' || !callout_cluster_known(w, inst->set, call->upstream))
+    if (call->upstream[0] == '\0' || !plugin_cluster_known(w, inst->set, call->upstream))
         return PW_BAD_ARGUMENT; /* Envoy: no such cluster */
     struct plugin_callout *c = calloc(1, sizeof(*c));
     if (c == NULL)

@@ -165,6 +165,8 @@ void plugin_emit(struct plugin_worker *w, const struct plugin_event *ev);
 const char *plugin_name(const struct plugin_set *set, size_t i);
 
 /* callout.c */
+/* Whether proxy_http_call / proxy_grpc_call of a VM of set may name cluster `name`. */
+bool plugin_cluster_known(struct plugin_worker *w, const struct plugin_set *set, const char *name);
 enum pw_status plugin_callout_start(struct plugin_root *pr, uint32_t token,
                                     const struct pw_http_call *call);
 void plugin_callout_cancel(struct plugin_root *pr, uint32_t token);

@@ -1200,6 +1200,15 @@ static void host_vm_failed(void *host, struct pw_vm *vm, const char *plugin, con
         plugin_vm_failed_cb(pvm);
 }
 
+/* The clusters of the VM's own set (a worker serves several during a reload). */
+static bool host_upstream_exists(void *host, struct pw_vm *vm, const char *name)
+{
+    struct plugin_vm *pvm = pw_vm_userdata(vm);
+    if (pvm == NULL || pvm->slot == NULL)
+        return false;
+    return plugin_cluster_known(host, pvm->slot->inst->set, name);
+}
+
 const struct pw_host_ops plugin_host_ops = {
     .stream_map = plugin_host_stream_map,
     .stream_buffer = plugin_host_stream_buffer,
@@ -1217,4 +1226,5 @@ const struct pw_host_ops plugin_host_ops = {
     .clock_ns = plugin_host_clock_ns,
     .root_deleted = host_root_deleted,
     .vm_failed = host_vm_failed,
+    .upstream_exists = host_upstream_exists,
 };

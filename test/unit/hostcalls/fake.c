@@ -324,11 +324,12 @@ static enum pw_status fh_http_call(void *host, struct pw_root *root, uint32_t to
     return PW_OK;
 }
 
-static bool fh_upstream_exists(void *host, const char *name)
+static bool fh_upstream_exists(void *host, struct pw_vm *vm, const char *name)
 {
     struct fake_host *h = host;
 
     h->exists_calls++;
+    h->exists_vm = vm;
     if (h->upstreams == NULL)
         return true;
     for (const char *const *u = h->upstreams; *u != NULL; u++)

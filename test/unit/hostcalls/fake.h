@@ -98,6 +98,7 @@ struct fake_host {
     enum pw_status call_result;
     const char *const *upstreams; /* upstream_exists: these names (NULL-ended); NULL: all */
     int exists_calls;
+    struct pw_vm *exists_vm; /* the VM upstream_exists was last asked for */
     /* The last pw_host_ops.trace report (strings copied), and how many there were. */
     int traces;
     struct pw_trace trace;

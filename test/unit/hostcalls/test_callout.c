@@ -338,6 +338,9 @@ static void grpc_to_a_known_upstream_cannot_start_and_says_why_once(void **state
 
     fake_put(e->vm, TOK, "\xaa\xaa\xaa\xaa", 4);
     assert_int_equal(grpc_call(e->vm, "grpc-backend"), PW_INTERNAL_FAILURE);
+    /* The host is asked about the calling VM's upstreams (it may serve several
+     * configurations, each with its clusters). */
+    assert_ptr_equal(e->host.exists_vm, e->vm);
     assert_int_equal(grpc_stream(e->vm, "grpc-backend"), PW_INTERNAL_FAILURE);
     assert_int_equal(fake_u32(e->vm, TOK), 0xaaaaaaaau); /* no token */
     assert_true(fake_logged(&e->host, "gRPC callouts are not supported by this host yet"));
