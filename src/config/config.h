@@ -252,7 +252,9 @@ struct cfg_errors {
 
 /* Frees the messages (not the struct itself) and empties the list. */
 void cfg_errors_free(struct cfg_errors *errors);
-/* Appends a message (printf format). */
+/* Appends a message (printf format). Control characters are masked ('?'), except line
+ * breaks: a message may go on over lines (a plugin's log lines, a backtrace), each
+ * continuation line starting with two spaces. */
 void cfg_errors_add(struct cfg_errors *errors, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

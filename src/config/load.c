@@ -126,9 +126,11 @@ void cfg_errors_add(struct cfg_errors *e, const char *fmt, ...)
     }
     va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) >= 0) {
-        /* Values are quoted in messages: keep terminals safe from them. */
+        /* Values are quoted in messages: keep terminals safe from them. A value never
+         * holds a line break (the file is read by lines); messages that go on over
+         * lines (a plugin's own log lines, a backtrace) keep theirs. */
         for (char *p = msg; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            if (((unsigned char)*p < 0x20 && *p != '\n') || *p == 0x7f)
                 *p = '?';
         e->items[e->count++] = msg;
     }

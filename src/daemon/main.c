@@ -81,10 +81,17 @@ static const char *log_dest_path(const struct cfg_log_dest *d)
 static void print_errors(const struct cfg_errors *e, bool to_log)
 {
     for (size_t i = 0; i < e->count; i++) {
-        if (to_log)
-            log_error("%s", e->items[i]);
-        else
+        if (!to_log) {
             fprintf(stderr, "%s\n", e->items[i]);
+            continue;
+        }
+        /* A message over several lines (a plugin's log lines under its error): one log
+         * line each, so that every line has its time and level. */
+        for (const char *l = e->items[i]; l != NULL;) {
+            const char *nl = strchr(l, '\n');
+            log_error("%.*s", nl != NULL ? (int)(nl - l) : (int)strlen(l), l);
+            l = nl != NULL ? nl + 1 : NULL;
+        }
     }
 }
 

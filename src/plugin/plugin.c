@@ -263,10 +263,22 @@ nomem:
 static void plugin_error(struct cfg_errors *errors, const struct cfg_generation *cfg,
                          const struct cfg_plugin *p, const char *why, const char *logs)
 {
+    /* One line per line of why (a trap's backtrace follows its reason), indented as the
+     * plugin's log lines are: the message reads as one error over several lines. */
+    char text[4096];
+    size_t n = 0;
+    for (const char *c = why; *c != '\0' && n + 3 < sizeof(text); c++) {
+        text[n++] = *c;
+        if (*c == '\n') {
+            text[n++] = ' ';
+            text[n++] = ' ';
+        }
+    }
+    text[n] = '\0';
     if (cfg != NULL)
-        cfg_errors_add(errors, "%s:%u: [plugin:%s]: %s%s", cfg->path, p->line, p->name, why, logs);
+        cfg_errors_add(errors, "%s:%u: [plugin:%s]: %s%s", cfg->path, p->line, p->name, text, logs);
     else
-        cfg_errors_add(errors, "%s: [plugin:%s]: %s%s", p->file, p->name, why, logs);
+        cfg_errors_add(errors, "%s: [plugin:%s]: %s%s", p->file, p->name, text, logs);
 }
 
 /* The observer of a canary: keeps the plugin's log lines for the error message. */
@@ -291,6 +303,10 @@ static void plugin_canary_event(void *arg, const struct plugin_event *ev)
     cl->text = t;
     memcpy(t + cl->len, "\n  ", 3);
     memcpy(t + cl->len + 3, ev->text, n + 1);
+    /* The plugin's text: no line breaks or terminal controls of its own. */
+    for (char *c = t + cl->len + 3; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     cl->len += n + 3;
 }
 

@@ -889,6 +889,19 @@ static void test_control_characters_in_messages_are_masked(void **state)
                NULL);
 }
 
+/* Multi-line messages (a plugin's log lines under its error) keep their line breaks; other
+ * control characters are still masked. */
+static void test_error_messages_keep_line_breaks(void **state)
+{
+    struct cfg_errors errors = {0};
+
+    cfg_errors_add(&errors, "%s:%u: [plugin:%s]: %s%s", "w.ini", 7, "p", "failed",
+                   "\n  plugin log \x1b[1m\r");
+    assert_int_equal(errors.count, 1);
+    assert_string_equal(errors.items[0], "w.ini:7: [plugin:p]: failed\n  plugin log ?[1m?");
+    cfg_errors_free(&errors);
+}
+
 static void test_load_missing_file_is_an_error(void **state)
 {
     struct cfg_errors errors = {0};
@@ -1095,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_load_missing_file_is_an_error),
         cmocka_unit_test(test_load_directory_is_an_error),
         cmocka_unit_test(test_control_characters_in_messages_are_masked),
+        cmocka_unit_test(test_error_messages_keep_line_breaks),
         cmocka_unit_test(test_check_prints_every_error_and_returns_1),
         cmocka_unit_test(test_check_reports_a_valid_file_and_returns_0),
         cmocka_unit_test(test_generations_are_numbered_in_load_order),
