@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs every Debian package wasp needs to build and test (Debian 12).
-# Usage: scripts/install-deps.sh [--build-only]
+# Usage: scripts/install-deps.sh [--build-only | --bench]
+#   --build-only  what building waspd and the plugins needs (scripts/run.sh)
+#   --bench       and what scripts/bench/ compares against (nginx with njs, h2load)
 # Runs apt-get only when something is missing, so it is cheap to call twice.
 set -eu
 
@@ -11,11 +13,20 @@ libinih-dev libjansson-dev clang lld wasi-libc libclang-rt-14-dev-wasm32"
 TEST_PKGS="libcmocka-dev wabt nginx-light curl nghttp2-client procps openssl iproute2 python3-h2
 python3-websockets"
 
+BENCH_PKGS="nginx-light libnginx-mod-http-js nghttp2-client curl procps"
+
 pkgs="$BUILD_PKGS"
-if [ "${1:-}" != "--build-only" ]; then
+case "${1:-}" in
+--build-only) ;;
+--bench)
+    pkgs="$pkgs $BENCH_PKGS"
+    command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+    ;;
+*)
     pkgs="$pkgs $TEST_PKGS"
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
-fi
+    ;;
+esac
 
 missing=""
 for p in $pkgs; do
