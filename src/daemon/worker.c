@@ -332,6 +332,22 @@ static void worker_close_sockets(struct worker *w)
     w->n_sockets = 0;
 }
 
+/* The level plugins log at (proxy_get_log_level answers it): the configured one. */
+static enum pw_log_level worker_plugin_log_level(const struct daemon_gen *g)
+{
+    switch (g->cfg->daemon.log_level) {
+    case CFG_LOG_DEBUG:
+        return PW_LOG_DEBUG;
+    case CFG_LOG_INFO:
+    case CFG_LOG_NOTICE:
+        return PW_LOG_INFO;
+    case CFG_LOG_WARN:
+        return PW_LOG_WARN;
+    default:
+        return PW_LOG_ERROR;
+    }
+}
+
 /* ---- messages ---- */
 
 void worker_conn_closed(struct worker *w)
@@ -358,6 +374,7 @@ static void worker_msg_cb(evutil_socket_t fd, short what, void *arg)
             worker_reconcile(w, m.gen);
             daemon_gen_unref(w->gen);
             w->gen = m.gen;
+            plugin_worker_set_log_level(w->plugins, worker_plugin_log_level(m.gen));
             plugin_worker_serve(w->plugins, m.gen->plugins);
             h2_gen_changed(w);
             break;
@@ -449,11 +466,7 @@ int worker_start(struct worker *w, unsigned id, struct daemon_gen *gen, char *er
     w->plugins = plugin_worker_new(w->base, id, NULL, NULL, false, w);
     if (w->plugins == NULL)
         goto nomem;
-    plugin_worker_set_log_level(w->plugins,
-                                gen->cfg->daemon.log_level >= CFG_LOG_DEBUG  ? PW_LOG_DEBUG
-                                : gen->cfg->daemon.log_level >= CFG_LOG_INFO ? PW_LOG_INFO
-                                : gen->cfg->daemon.log_level >= CFG_LOG_WARN ? PW_LOG_WARN
-                                                                             : PW_LOG_ERROR);
+    plugin_worker_set_log_level(w->plugins, worker_plugin_log_level(gen));
     if (pipe2(w->msg_fd, O_NONBLOCK | O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
