@@ -277,6 +277,13 @@ void pw_callouts_cancel(struct pw_root *root, uint32_t origin_id);
 /* Forgets vm as the owner of any queue, and drops a sandbox's queues (at pw_vm_free). */
 void pw_queues_forget_vm(struct pw_vm *vm);
 
+/* Bytes a queue, and all queues together, hold at most (items with their overhead);
+ * an enqueue past them fails with INTERNAL_FAILURE. */
+#define PW_QUEUE_MAX_BYTES (16u << 20)
+#define PW_QUEUES_MAX_BYTES (256u << 20)
+/* Sets other bounds (tests). */
+void pw_queues_set_limits(size_t per_queue, size_t total);
+
 /* ---- shareddata.c --------------------------------------------------------------- */
 
 /* Drops a sandbox's shared data (at pw_vm_free). */

@@ -11,6 +11,10 @@
  * A sandbox VM's queues are its own (its namespace); its enqueues to another VM's queue
  * are accepted and dropped, so a canary never wakes or feeds the live consumers; its
  * queues die with it (the slot stays, dead, so ids never change meaning).
+ *
+ * Queued bytes are bounded, per queue and for the process (PW_QUEUE_MAX_BYTES,
+ * PW_QUEUES_MAX_BYTES, items counted with their overhead): a producer whose consumer is
+ * gone or too slow gets INTERNAL_FAILURE instead of growing the daemon without end.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@ struct pw_queue {
     char *vm_id; /* the namespace: vm_id, or a sandbox's own; NULL: dead */
     char *name;
     struct pw_queue_item *head, *tail;
+    size_t bytes; /* queued, items' overhead included */
     /* The consumer: the last root context that registered. */
     struct pw_vm *owner;
     const struct pw_host_ops *owner_ops;
@@ -38,6 +43,36 @@ struct pw_queue {
 static pthread_mutex_t pw_queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pw_queue *pw_queues;
 static uint32_t pw_nqueues, pw_queue_cap;
+static size_t pw_queue_max = PW_QUEUE_MAX_BYTES, pw_queues_max = PW_QUEUES_MAX_BYTES;
+static size_t pw_queues_bytes; /* queued in every queue */
+
+void pw_queues_set_limits(size_t per_queue, size_t total)
+{
+    pthread_mutex_lock(&pw_queue_lock);
+    pw_queue_max = per_queue;
+    pw_queues_max = total;
+    pthread_mutex_unlock(&pw_queue_lock);
+}
+
+/* An item's share of the bounds. */
+static size_t pw_item_bytes(const struct pw_queue_item *it)
+{
+    return sizeof(*it) + it->len;
+}
+
+/* Takes the head item off q (NULL if empty). Lock held. */
+static struct pw_queue_item *pw_queue_pop(struct pw_queue *q)
+{
+    struct pw_queue_item *item = q->head;
+    if (item != NULL) {
+        q->head = item->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        q->bytes -= pw_item_bytes(item);
+        pw_queues_bytes -= pw_item_bytes(item);
+    }
+    return item;
+}
 
 /* Index of (vm_id, name), or -1. Lock held. */
 static int64_t pw_queue_find(const char *vm_id, const char *name, size_t name_len)
@@ -159,6 +194,14 @@ PW_HOSTCALL(enqueue_shared_queue)
         free(item);
         return pw_ret(slots, PW_OK); /* a sandbox does not feed live consumers */
     }
+    size_t n = pw_item_bytes(item);
+    if (q->bytes + n > pw_queue_max || pw_queues_bytes + n > pw_queues_max) {
+        pthread_mutex_unlock(&pw_queue_lock);
+        free(item);
+        return pw_ret(slots, PW_INTERNAL_FAILURE); /* full: the consumer is not keeping up */
+    }
+    q->bytes += n;
+    pw_queues_bytes += n;
     if (q->tail != NULL)
         q->tail->next = item;
     else
@@ -196,12 +239,7 @@ PW_HOSTCALL(dequeue_shared_queue)
         pthread_mutex_unlock(&pw_queue_lock);
         return pw_ret(slots, PW_EMPTY); /* nor takes their items */
     }
-    struct pw_queue_item *item = q->head;
-    if (item != NULL) {
-        q->head = item->next;
-        if (q->head == NULL)
-            q->tail = NULL;
-    }
+    struct pw_queue_item *item = pw_queue_pop(q);
     pthread_mutex_unlock(&pw_queue_lock);
     if (item == NULL)
         return pw_ret(slots, PW_EMPTY);
@@ -218,6 +256,8 @@ PW_HOSTCALL(dequeue_shared_queue)
         q->head = item;
         if (q->tail == NULL)
             q->tail = item;
+        q->bytes += pw_item_bytes(item);
+        pw_queues_bytes += pw_item_bytes(item);
         pthread_mutex_unlock(&pw_queue_lock);
     }
     if (trapped)
@@ -236,12 +276,9 @@ void pw_queues_forget_vm(struct pw_vm *vm)
             q->owner_host = NULL;
         }
         if (vm->sandbox && q->vm_id != NULL && strcmp(q->vm_id, vm->ns) == 0) {
-            while (q->head != NULL) {
-                struct pw_queue_item *it = q->head;
-                q->head = it->next;
+            struct pw_queue_item *it;
+            while ((it = pw_queue_pop(q)) != NULL)
                 free(it);
-            }
-            q->tail = NULL;
             free(q->vm_id);
             free(q->name);
             q->vm_id = q->name = NULL;

@@ -1,7 +1,8 @@
 /*
  * test_queues.c - unit tests of hostcalls/queues.c: register/resolve/enqueue/dequeue
  * status codes, FIFO order, and the wake-up going to the registering VM's host (not the
- * enqueuer's), the latest registrant winning, and a freed VM being forgotten.
+ * enqueuer's), the latest registrant winning, a freed VM being forgotten, and the bounds
+ * on queued bytes (per queue and in all).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -134,6 +135,45 @@ static void an_item_that_cannot_be_delivered_stays_queued(void **state)
     assert_int_equal(HC(dequeue_shared_queue, t->consumer, id, P, S), PW_EMPTY);
 }
 
+/* Found by fuzz_hostcalls (an out-of-memory: items enqueued with no consumer piled up
+ * without end): a queue, and all of them together, hold a bounded number of bytes. */
+static void a_full_queue_refuses_items_until_its_consumer_takes_some(void **state)
+{
+    struct two *t = *state;
+    uint32_t len;
+    size_t item = 100 + 32; /* payload, and at most this much overhead */
+
+    pw_queues_set_limits(3 * item, 5 * item);
+    uint32_t nl = fake_put_str(t->consumer, N, "bounded");
+    assert_int_equal(HC(register_shared_queue, t->consumer, N, nl, ID), PW_OK);
+    uint32_t a = fake_u32(t->consumer, ID);
+    nl = fake_put_str(t->consumer, N, "other");
+    assert_int_equal(HC(register_shared_queue, t->consumer, N, nl, ID), PW_OK);
+    uint32_t b = fake_u32(t->consumer, ID);
+    memset(t->consumer->inst->mem + V, 'x', 100);
+    int n = 0;
+    while (n < 100 && HC(enqueue_shared_queue, t->consumer, a, V, 100) == PW_OK)
+        n++;
+    assert_int_equal(n, 3); /* the per-queue bound: 3 items of 100 bytes (and overhead) */
+    assert_int_equal(HC(enqueue_shared_queue, t->consumer, a, V, 100), PW_INTERNAL_FAILURE);
+    /* another queue takes items until the process-wide bound: 5 in all */
+    int m = 0;
+    while (m < 100 && HC(enqueue_shared_queue, t->consumer, b, V, 100) == PW_OK)
+        m++;
+    assert_int_equal(m, 2);
+    /* taking an item makes room again */
+    assert_int_equal(HC(dequeue_shared_queue, t->consumer, a, P, S), PW_OK);
+    assert_int_equal(fake_out(t->consumer, P, S, &len)[0], 'x');
+    assert_int_equal(len, 100);
+    assert_int_equal(HC(enqueue_shared_queue, t->consumer, a, V, 100), PW_OK);
+    /* drain both, so that the other tests start from empty queues */
+    while (HC(dequeue_shared_queue, t->consumer, a, P, S) == PW_OK)
+        ;
+    while (HC(dequeue_shared_queue, t->consumer, b, P, S) == PW_OK)
+        ;
+    pw_queues_set_limits(PW_QUEUE_MAX_BYTES, PW_QUEUES_MAX_BYTES);
+}
+
 #define PRODUCERS 4
 #define ITEMS 2000
 
@@ -245,6 +285,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(enqueue_wakes_the_registering_vm_through_its_own_host,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(the_latest_registrant_consumes_and_a_freed_vm_is_forgotten,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_full_queue_refuses_items_until_its_consumer_takes_some,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(an_item_that_cannot_be_delivered_stays_queued, setup,
                                         teardown),
