@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "regcode.h"
 
@@ -906,6 +907,23 @@ void wasm_instance_set_fuel(wasm_instance_t *inst, uint64_t fuel)
 uint64_t wasm_instance_fuel(const wasm_instance_t *inst)
 {
     return inst->fuel;
+}
+
+void wasm_instance_set_deadline(wasm_instance_t *inst, uint64_t deadline_ns)
+{
+    inst->deadline = deadline_ns;
+}
+
+uint64_t wasm_instance_deadline(const wasm_instance_t *inst)
+{
+    return inst->deadline;
+}
+
+uint64_t wasm_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- Bulk memory and table ops ------------------------------------------------------ */

@@ -104,6 +104,68 @@ static inline uint64_t select64(bool c, uint64_t a, uint64_t b)
     return (a & m) | (b & ~m);
 }
 
+/*
+ * Fuel: run() counts fuel points down in a local counter. Its budget is the instance's
+ * fuel when metering is on, else unlimited; with a deadline the counter gets it in
+ * slices of WASM_DEADLINE_SLICE, the rest waiting in inst->fuel_rest, and the clock is
+ * read each time a slice runs out. Returns the first counter value.
+ */
+static inline uint64_t fuel_load(struct wasm_instance *inst)
+{
+    uint64_t total = inst->fuel_on ? inst->fuel : UINT64_MAX;
+    uint64_t s = inst->deadline && total > WASM_DEADLINE_SLICE ? WASM_DEADLINE_SLICE : total;
+    inst->fuel_rest = total - s;
+    return s;
+}
+
+/* Writes the budget left back to the instance (metering on). */
+static inline void fuel_save(struct wasm_instance *inst, uint64_t counter)
+{
+    if (inst->fuel_on)
+        inst->fuel = counter + inst->fuel_rest;
+}
+
+/*
+ * After a host call (which may have run the guest again, or set fuel): the counter goes
+ * on where it was, so deadline slices do not restart at each host call, within the
+ * budget the instance has now.
+ */
+static inline uint64_t fuel_resume(struct wasm_instance *inst, uint64_t counter, uint64_t rest)
+{
+    if (!inst->fuel_on) {
+        inst->fuel_rest = rest;
+        return counter;
+    }
+    uint64_t total = inst->fuel;
+    if (total <= counter) {
+        inst->fuel_rest = 0;
+        return total;
+    }
+    inst->fuel_rest = total - counter;
+    return counter;
+}
+
+/* The counter passed 0 at a fuel point: the next slice, or why execution stops. Returned
+ * by value: the counter must not have its address taken (it lives in a register). */
+struct fuel_next {
+    uint64_t counter;
+    enum wasm_trap trap;
+};
+static __attribute__((noinline, cold)) struct fuel_next fuel_slice(struct wasm_instance *inst)
+{
+    if (inst->fuel_rest == 0) {
+        if (inst->fuel_on)
+            return (struct fuel_next){0, WASM_TRAP_FUEL_EXHAUSTED};
+        inst->fuel_rest = UINT64_MAX; /* unlimited: 2^64 points later */
+    }
+    if (inst->deadline && wasm_clock_ns() >= inst->deadline)
+        return (struct fuel_next){0, WASM_TRAP_DEADLINE};
+    uint64_t s = inst->deadline && inst->fuel_rest > WASM_DEADLINE_SLICE ? WASM_DEADLINE_SLICE
+                                                                         : inst->fuel_rest;
+    inst->fuel_rest -= s;
+    return (struct fuel_next){s - 1, WASM_TRAP_NONE}; /* this point takes one */
+}
+
 /* Copies n results from arbitrary slots to fp[0..n-1] (sources may overlap targets). */
 static __attribute__((noinline)) void copy_results(uint64_t *fp, const wasm_code_word *srcs,
                                                    uint32_t n)
@@ -207,10 +269,15 @@ static inline void opstat(const void *h)
         trap = (t);                                                                                \
         goto trap_out;                                                                             \
     } while (0)
+/* A fuel point: one tick of the counter; when it runs out, the next slice or a trap. */
 #define FUEL_TICK                                                                                  \
     do {                                                                                           \
-        if (UNLIKELY(__builtin_sub_overflow(fuel, 1, &fuel)))                                      \
-            TRAP(WASM_TRAP_FUEL_EXHAUSTED);                                                        \
+        if (UNLIKELY(__builtin_sub_overflow(fuel, 1, &fuel))) {                                    \
+            struct fuel_next n_ = fuel_slice(inst);                                                \
+            fuel = n_.counter;                                                                     \
+            if (n_.trap != WASM_TRAP_NONE)                                                         \
+                TRAP(n_.trap);                                                                     \
+        }                                                                                          \
     } while (0)
 
 #ifdef WASP_BOUNDS_CHECKS
@@ -636,7 +703,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
     struct wasm_frame *const cs_end = inst->cs_end;
     uint64_t *const stack_end = inst->stack_end;
     struct wasm_global *const *const G = inst->globals;
-    uint64_t fuel = inst->fuel_on ? inst->fuel : UINT64_MAX;
+    uint64_t fuel = fuel_load(inst);
     uint8_t *mem;
 #ifdef WASP_BOUNDS_CHECKS
     uint64_t memlen;
@@ -658,8 +725,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
     NEXT(0);
 
 L_halt:
-    if (inst->fuel_on)
-        inst->fuel = fuel;
+    fuel_save(inst, fuel);
     return WASM_OK;
 
 L_unreachable:
@@ -811,12 +877,11 @@ L_call: {
 L_call_ext: {
     struct wasm_func *f = inst->funcs[A(1)];
     FUEL_TICK;
-    if (inst->fuel_on)
-        inst->fuel = fuel;
+    uint64_t rest = inst->fuel_rest;
+    fuel_save(inst, fuel);
     uint64_t *top = (uint64_t *)fp + csp[-1].code->frame_slots;
     enum wasm_trap t = wasm_do_call_ext(inst, f, (uint64_t *)(fp + A(0)), top);
-    if (inst->fuel_on)
-        fuel = inst->fuel;
+    fuel = fuel_resume(inst, fuel, rest);
     RELOAD_MEM;
     if (UNLIKELY(t != WASM_TRAP_NONE))
         TRAP(t);
@@ -843,18 +908,17 @@ L_call_indirect: {
         csp->code = c;
         inst->csp = ++csp;
         for (uint64_t *z = nfp + c->nparams, *ze = z + c->nlocals; z < ze; z++)
-            *z = 0;
+        *z = 0;
         fp = (char *)nfp;
         pc = c->ins;
         OPSTAT();
         goto **(const ptru *)pc;
     }
-    if (inst->fuel_on)
-        inst->fuel = fuel;
+    uint64_t rest = inst->fuel_rest;
+    fuel_save(inst, fuel);
     uint64_t *top = (uint64_t *)fp + csp[-1].code->frame_slots;
     enum wasm_trap t = wasm_do_call_ext(inst, f, (uint64_t *)(fp + A(0)), top);
-    if (inst->fuel_on)
-        fuel = inst->fuel;
+    fuel = fuel_resume(inst, fuel, rest);
     RELOAD_MEM;
     if (UNLIKELY(t != WASM_TRAP_NONE))
         TRAP(t);
@@ -1105,8 +1169,7 @@ L_lea_xi:
 
 trap_out:
     inst->csp = csp;
-    if (inst->fuel_on)
-        inst->fuel = trap == WASM_TRAP_FUEL_EXHAUSTED ? 0 : fuel;
+    fuel_save(inst, fuel);
     wasm_record_trap(inst, trap, pc, entry);
     inst->csp = entry;
     return WASM_ERR_TRAP;

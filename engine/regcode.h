@@ -242,8 +242,10 @@ struct wasm_instance {
     /* Execution state: one thread at a time. */
     uint64_t *stack, *stack_end, *stack_top;
     struct wasm_frame *cs, *cs_end, *csp;
-    uint64_t fuel;
+    uint64_t fuel;      /* metering on: the budget left (between calls) */
     bool fuel_on;
+    uint64_t deadline;  /* CLOCK_MONOTONIC ns, 0: none */
+    uint64_t fuel_rest; /* while running: budget not yet in the interpreter's counter */
     uint32_t max_depth;
     size_t stack_bytes;
 
@@ -270,6 +272,8 @@ const wasm_code_word *wasm_simd_run(const wasm_code_word *pc, char *fp, uint8_t 
                                     uint64_t memlen, bool *oob);
 
 /* interp.c */
+/* Fuel points between two deadline checks (calls and taken branches). */
+#define WASM_DEADLINE_SLICE 8192u
 void wasm_interp_init(void);
 /* Runs the function whose frame (args in place) starts at fp until it returns. */
 int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, uint64_t *fp);

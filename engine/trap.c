@@ -41,6 +41,8 @@ const char *wasm_trap_message(enum wasm_trap trap)
         return "host trap";
     case WASM_TRAP_EXIT:
         return "exit";
+    case WASM_TRAP_DEADLINE:
+        return "execution time exceeded";
     }
     return "unknown trap";
 }

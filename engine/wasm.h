@@ -67,6 +67,7 @@ enum wasm_trap {
     WASM_TRAP_FUEL_EXHAUSTED,       /* "fuel exhausted" */
     WASM_TRAP_HOST,                 /* a host function trapped; message is its own */
     WASM_TRAP_EXIT,                 /* a host function ended the guest (WASI proc_exit) */
+    WASM_TRAP_DEADLINE,             /* "execution time exceeded" (wasm_instance_set_deadline) */
 };
 
 /* A function type; the arrays are owned by the module (or linker) it came from. */
@@ -303,6 +304,22 @@ static inline uint32_t wasm_valtype_slots(uint8_t valtype)
  */
 void wasm_instance_set_fuel(wasm_instance_t *inst, uint64_t fuel);
 uint64_t wasm_instance_fuel(const wasm_instance_t *inst);
+
+/*
+ * Wall-clock limit: from now on, calls into inst (nested ones from host functions
+ * included) trap with WASM_TRAP_DEADLINE, "execution time exceeded", once the clock of
+ * wasm_clock_ns() passes deadline_ns. The clock is read at the fuel points (calls, loop
+ * back-edges and other taken branches), once every WASM_DEADLINE_SLICE (8192) of them,
+ * so a guest stops at most a few hundred microseconds after the deadline and a loop
+ * without calls still stops. 0 (the default) turns the limit off. Costs one clock read
+ * per slice when on, nothing when off; independent of fuel (both may be on). The
+ * instance stays usable after the trap. A host function that blocks is not interrupted.
+ * Typical use, per callback: wasm_instance_set_deadline(inst, wasm_clock_ns() + limit).
+ */
+void wasm_instance_set_deadline(wasm_instance_t *inst, uint64_t deadline_ns);
+uint64_t wasm_instance_deadline(const wasm_instance_t *inst);
+/* CLOCK_MONOTONIC in nanoseconds: the clock of deadlines. */
+uint64_t wasm_clock_ns(void);
 
 /* ---- Guest memory (memory 0) ------------------------------------------------------ */
 
