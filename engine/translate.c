@@ -2245,6 +2245,10 @@ static int translate_func(struct tr *t, uint32_t fi)
         return WASM_ERR_MALFORMED;
     }
     uint64_t frame = (uint64_t)t->max_slot + 1;
+    /* Calls zero the declared locals four slots at a time (interp.c, ZERO_LOCALS). */
+    uint64_t zeroed = param_slots + (((uint64_t)t->T - param_slots + 3) & ~(uint64_t)3);
+    if (frame < zeroed)
+        frame = zeroed;
     if (frame > (1u << 26)) {
         snprintf(t->err, t->errlen, "function %u: frame too large", fi);
         return WASM_ERR_INVALID;
