@@ -10,6 +10,7 @@
 #     its answer, a 401 becomes hc_callout's local 403 whose body passes hc_body, a slow
 #     authorizer hits the call's timeout (504); bodies paused until their end are
 #     buffered and rewritten whole with an exact length, beyond the hold limit a 500;
+#   - hc_callout_args: proxy_http_call's timeout checks;
 #   - hc_abi010 (ABI 0.1.0) and hc_freestanding (the C SDK without libc);
 #   - hc_queue: queue items from both workers reach the consumer, and the shared-data
 #     counter updated with compare-and-swap on both workers counts every request;
@@ -30,6 +31,8 @@ cp=$(free_port) # hc_callout, hc_body
 ap=$(free_port) # hc_abi010, hc_freestanding
 qp=$(free_port) # hc_queue producer
 sp=$(free_port) # AssemblyScript guard, add_header
+up=$(free_port) # hc_callout_args: a timeout negative as an i32
+mp=$(free_port) # hc_callout_args: the largest timeout
 start_test_upstream "$tu"
 "$H2_CLIENT" echo-upstream "$eu" </dev/null >/dev/null 2>"$T/echo.err" &
 PIDS+=($!)
@@ -83,6 +86,14 @@ plugins = jobs_producer
 address = 127.0.0.1:$sp
 cluster = tu
 plugins = guard, as_add, guard_count
+[listener:args_unbounded]
+address = 127.0.0.1:$up
+cluster = tu
+plugins = args_unbounded
+[listener:args_max]
+address = 127.0.0.1:$mp
+cluster = tu
+plugins = args_max
 [cluster:tu]
 endpoints = 127.0.0.1:$tu
 [cluster:echo]
@@ -126,12 +137,18 @@ configuration = /admin
 file = $AS/add_header.wasm
 root_id = add_header
 configuration = v1
+[plugin:args_unbounded]
+file = $P/hc_callout_args.wasm
+configuration = unbounded_timeout
+[plugin:args_max]
+file = $P/hc_callout_args.wasm
+configuration = max_timeout
 [plugin:guard_count]
 file = $P/hc_metrics.wasm
 configuration = guard_requests_total
 INI
 start_waspd "$T/w.ini" "$hp"
-for p in "$tp" "$cp" "$ap" "$qp" "$sp"; do wait_port "$p"; done
+for p in "$tp" "$cp" "$ap" "$qp" "$sp" "$up" "$mp"; do wait_port "$p"; done
 
 # get NAME CURL_ARGS...: head in $T/NAME.h (no CR), body in $T/NAME.b and without CR in
 # $T/NAME.t (test_upstream's /head echo); prints the status.
@@ -262,6 +279,20 @@ st=$(get huge "http://127.0.0.1:$cp/allowed/huge.txt")
 [ "$st" = 500 ] || fail "a response past the hold limit got $st"
 grep -q 'too large' "$T/huge.b" || fail "hold limit answer: $(cat "$T/huge.b")"
 pass "hc_body: a paused response body past the hold limit gets 500"
+
+# proxy_http_call's argument checks live (hc_callout_args treats statuses as the Rust SDK):
+# a timeout negative as an i32 is BAD_ARGUMENT (a local 503), the largest positive one a
+# timeout like any other (the callout to [cluster:authz] is answered, the request goes on).
+st=$(get args-u "http://127.0.0.1:$up/x")
+[ "$st" = 503 ] && [ "$(cat "$T/args-u.b")" = refused ] || fail "unbounded timeout: $st $(cat "$T/args-u.b")"
+wait_log 5 'wasm log args_unbounded: http_call unbounded_timeout: status 2$' || fail "not BAD_ARGUMENT"
+st=$(get args-m "http://127.0.0.1:$mp/x")
+[ "$st" = 200 ] || fail "largest timeout: $st"
+wait_log 5 'wasm log args_max: http_call max_timeout: status 0$' || fail "largest timeout refused"
+wait_log 5 'wasm log args_max: callout [0-9]+ answered with [0-9]+ headers' || fail "largest timeout: no answer"
+grep -qE 'plugin args_[a-z]+: proxy_on_[a-z_]+ failed|unexpected status' "$T/waspd.err" &&
+    fail "hc_callout_args trapped: $(grep -E 'plugin args_|unexpected' "$T/waspd.err")"
+pass "hc_callout_args: a negative timeout is BAD_ARGUMENT (503), the largest positive one is a callout like any other"
 
 # ---- hc_abi010, hc_freestanding -------------------------------------------------------
 st=$(get abi "http://127.0.0.1:$ap/head")
