@@ -11,6 +11,7 @@
 #     authorizer hits the call's timeout (504); bodies paused until their end are
 #     buffered and rewritten whole with an exact length, beyond the hold limit a 500;
 #   - hc_callout_args: proxy_http_call's timeout checks;
+#   - hc_props: the properties of the live connection and stream (TLS h2 and HTTP/1.1);
 #   - hc_abi010 (ABI 0.1.0) and hc_freestanding (the C SDK without libc);
 #   - hc_queue: queue items from both workers reach the consumer, and the shared-data
 #     counter updated with compare-and-swap on both workers counts every request;
@@ -33,6 +34,8 @@ qp=$(free_port) # hc_queue producer
 sp=$(free_port) # AssemblyScript guard, add_header
 up=$(free_port) # hc_callout_args: a timeout negative as an i32
 mp=$(free_port) # hc_callout_args: the largest timeout
+pt=$(free_port) # hc_props over TLS
+pp=$(free_port) # hc_props over plain HTTP/1.1
 start_test_upstream "$tu"
 "$H2_CLIENT" echo-upstream "$eu" </dev/null >/dev/null 2>"$T/echo.err" &
 PIDS+=($!)
@@ -56,6 +59,14 @@ printf 'Hello World!' >"$T/ng/www/allowed/hello.txt"
     printf ']'
 } >"$T/big.want"
 head -c 1500000 /dev/zero | tr '\0' 'x' >"$T/ng/www/allowed/huge.txt"
+self_signed srv localhost
+# hc_props' list: TYPE:PATH for every property checked below.
+echo "s:source.address i:source.port s:destination.address i:destination.port i:connection.id
+b:connection.mtls s:connection.tls_version s:connection.requested_server_name s:request.protocol
+s:request.method s:request.path s:request.url_path s:request.host s:request.scheme
+s:request.useragent s:request.id i:request.size i:response.code s:response.code_details
+s:upstream.address i:upstream.port s:plugin_name s:plugin_root_id s:plugin_vm_id
+s:xds.route_name s:xds.cluster_name s:xds.listener_name" | tr '\n' ' ' >"$T/props.conf"
 
 cat >"$T/w.ini" <<INI
 [daemon]
@@ -94,6 +105,21 @@ plugins = args_unbounded
 address = 127.0.0.1:$mp
 cluster = tu
 plugins = args_max
+[listener:props_tls]
+address = 127.0.0.1:$pt
+protocol = https
+tls_certificate = $T/srv.pem
+tls_key = $T/srv.key
+cluster = ng
+plugins = props
+[listener:props]
+address = 127.0.0.1:$pp
+cluster = ng
+plugins = props
+[route:echo_head]
+listener = props_tls, props
+path_prefix = /head
+cluster = tu
 [cluster:tu]
 endpoints = 127.0.0.1:$tu
 [cluster:echo]
@@ -143,12 +169,17 @@ configuration = unbounded_timeout
 [plugin:args_max]
 file = $P/hc_callout_args.wasm
 configuration = max_timeout
+[plugin:props]
+file = $P/hc_props.wasm
+root_id = r1
+vm_id = v1
+configuration_file = $T/props.conf
 [plugin:guard_count]
 file = $P/hc_metrics.wasm
 configuration = guard_requests_total
 INI
 start_waspd "$T/w.ini" "$hp"
-for p in "$tp" "$cp" "$ap" "$qp" "$sp" "$up" "$mp"; do wait_port "$p"; done
+for p in "$tp" "$cp" "$ap" "$qp" "$sp" "$up" "$mp" "$pt" "$pp"; do wait_port "$p"; done
 
 # get NAME CURL_ARGS...: head in $T/NAME.h (no CR), body in $T/NAME.b and without CR in
 # $T/NAME.t (test_upstream's /head echo); prints the status.
@@ -294,6 +325,37 @@ grep -qE 'plugin args_[a-z]+: proxy_on_[a-z_]+ failed|unexpected status' "$T/was
     fail "hc_callout_args trapped: $(grep -E 'plugin args_|unexpected' "$T/waspd.err")"
 pass "hc_callout_args: a negative timeout is BAD_ARGUMENT (503), the largest positive one is a callout like any other"
 
+# ---- properties of the live connection (hc_props) ----------------------------------------
+# prop NAME PATH: the value hc_props showed for PATH in $T/NAME.h.
+prop() {
+    sed -n "s/^x-prop-$2: //p" "$T/$1.h"
+}
+lp=$(http -k --http2 --resolve "props.test:$pt:127.0.0.1" -A ua/1 -H "x-request-id: rid-1" \
+    -D "$T/p2.raw" -o /dev/null -w '%{local_port}' "https://props.test:$pt/head?q=1")
+tr -d '\r' <"$T/p2.raw" >"$T/p2.h"
+for want in "source.address=127.0.0.1:$lp" "source.port=$lp" "destination.address=127.0.0.1:$pt" \
+    "destination.port=$pt" "connection.mtls=false" "connection.tls_version=TLSv1.3" \
+    "connection.requested_server_name=props.test" "request.protocol=HTTP/2" "request.method=GET" \
+    "request.path=/head?q=1" "request.url_path=/head" "request.host=props.test:$pt" \
+    "request.scheme=https" "request.useragent=ua/1" "request.id=rid-1" "request.size=0" \
+    "response.code=200" "response.code_details=via_upstream" "upstream.address=127.0.0.1:$tu" \
+    "upstream.port=$tu" "plugin_name=props" "plugin_root_id=r1" "plugin_vm_id=v1" \
+    "xds.route_name=echo_head" "xds.cluster_name=tu" "xds.listener_name=props_tls"; do
+    got=$(prop p2 "${want%%=*}")
+    [ "$got" = "${want#*=}" ] || fail "property ${want%%=*}: '$got', want '${want#*=}'"
+done
+prop p2 connection.id | grep -qE '^[0-9]+$' || fail "connection.id: $(prop p2 connection.id)"
+# connection.id: one per connection (two requests on one connection share it).
+http -D "$T/pc.raw" -o /dev/null -o /dev/null "http://127.0.0.1:$pp/head" "http://127.0.0.1:$pp/head"
+tr -d '\r' <"$T/pc.raw" >"$T/pc.h"
+ids=$(grep '^x-prop-connection.id:' "$T/pc.h" | sort -u | wc -l)
+[ "$ids" = 1 ] || fail "two requests on one connection got $ids connection ids"
+[ "$(prop pc connection.id | head -1)" != "$(prop p2 connection.id)" ] || fail "two connections, one id"
+[ "$(prop pc connection.tls_version | head -1)" = "status 1" ] || fail "tls_version without TLS: $(prop pc connection.tls_version)"
+[ "$(prop pc request.protocol | head -1)" = HTTP/1.1 ] && [ "$(prop pc request.scheme | head -1)" = http ] &&
+    [ "$(prop pc xds.listener_name | head -1)" = props ] || fail "plain HTTP/1.1 properties: $(cat "$T/pc.h")"
+pass "properties of the live stream: source/destination, connection (id, TLS version, SNI), request.*, response.*, upstream.*, plugin_*, route/cluster/listener names"
+
 # ---- hc_abi010, hc_freestanding -------------------------------------------------------
 st=$(get abi "http://127.0.0.1:$ap/head")
 [ "$st" = 200 ] || fail "abi listener: $st"
@@ -341,5 +403,6 @@ done
 v=$(header as-ok x-metric)
 [ "$v" = guard_requests_total=4 ] || fail "guard's counter: $v"
 grep -q 'add_header saw request for /head' "$T/waspd.err" || fail "AS add_header did not log"
-grep -qE 'abort|critical|failed:' "$T/waspd.err" && fail "an AS plugin failed: $(grep -E 'abort|critical|failed:' "$T/waspd.err" | head -3)"
+bad='plugin (guard|as_add): |wasm log (guard|as_add) .*(abort|critical)'
+grep -qE "$bad" "$T/waspd.err" && fail "an AS plugin failed: $(grep -E "$bad" "$T/waspd.err" | head -3)"
 pass "AssemblyScript guard (local 403, x-wasp-seq, counter = 4) and add_header live"
