@@ -12,7 +12,7 @@
 #
 # Usage: scripts/bench/engine.sh [--rounds N] [--wasp PATH] [--compare "CMD ARGS"]...
 #                                [--kernels "fib sieve ..."] [--wasm FILE.wasm]...
-#                                [--no-native] [--out DIR]
+#                                [--no-native] [--out DIR] [--build-only]
 # Example: scripts/bench/engine.sh --rounds 5 --compare "/work/ext/wasm3/build/wasm3"
 # The wasm file is appended to each engine's command line. Needs: clang lld wasi-libc
 # libclang-rt-14-dev-wasm32 gcc, and a Release build of wasp (default build/src/tools/wasp).
@@ -24,6 +24,7 @@ out=$repo/build/bench
 wasp=$repo/build/src/tools/wasp
 rounds=5
 native=1
+build_only=0
 # The anchor set of ../shared/bench/README.md. memops_bulk (memory.copy/fill: native
 # speed on every engine) is available with --kernels but left out of the default geomean.
 kernels="fib sieve matmul sha256 memops bcinterp qsortk strhash"
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
     --kernels) kernels=$2; shift 2 ;;
     --wasm) extra+=("$2"); shift 2 ;;
     --no-native) native=0; shift ;;
+    --build-only) build_only=1; shift ;;
     --out) out=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "engine.sh: unknown argument '$1'" >&2; usage ;;
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
 done
 case $rounds in ''|*[!0-9]*|0) echo "engine.sh: --rounds needs a positive number" >&2; exit 2 ;; esac
 [ -d "$kernels_dir" ] || { echo "engine.sh: no kernels at $kernels_dir" >&2; exit 1; }
-[ -x "$wasp" ] || { echo "engine.sh: no wasp binary at $wasp (cmake --build build)" >&2; exit 1; }
+[ "$build_only" = 1 ] || [ -x "$wasp" ] || { echo "engine.sh: no wasp binary at $wasp (cmake --build build)" >&2; exit 1; }
 
 # ---- Build -------------------------------------------------------------------------
 mkdir -p "$out/nowasmopt"
@@ -75,6 +77,7 @@ build_kernel() { # name -> $out/name.wasm and $out/name.native
     fi
 }
 for k in $kernels; do build_kernel "$k"; done
+[ "$build_only" = 1 ] && exit 0
 # Prebuilt modules: name -> path (no native build, timing lines ignored in the output check).
 declare -A extra_path
 extras=""
