@@ -341,6 +341,49 @@ uint32_t pw_stream_context_id(const struct pw_stream *s)
     return s->ctx.id;
 }
 
+/* The C++ SDK's FilterHeadersStatus value r as an action (the table in proxywasm.h). */
+static enum pw_action pw_headers_action(struct pw_stream *s, enum pw_cb cb, uint64_t r)
+{
+    struct pw_vm *vm = s->ctx.vm;
+
+    switch (r) {
+    case 0:
+        return PW_ACTION_CONTINUE;
+    case 2:
+        /* ContinueAndEndStream: Envoy's Wasm filter has no conversion for it and goes on
+         * with the stream as for Continue; so do we, and say so once. */
+        if (!vm->end_stream_warned) {
+            char msg[160];
+            vm->end_stream_warned = true;
+            snprintf(msg, sizeof(msg),
+                     "%s returned ContinueAndEndStream (2): the stream goes on as for Continue, "
+                     "as in Envoy",
+                     pw_cb_name(cb));
+            pw_vm_log(vm, &s->ctx, PW_LOG_WARN, msg, SIZE_MAX);
+        }
+        return PW_ACTION_CONTINUE;
+    case 3:
+        return PW_ACTION_PAUSE_BUFFER;
+    default: /* 1 StopIteration, 4 StopAllIterationAndWatermark, anything larger */
+        return PW_ACTION_PAUSE;
+    }
+}
+
+/* The C++ SDK's FilterDataStatus value r as an action. */
+static enum pw_action pw_body_action(uint64_t r)
+{
+    switch (r) {
+    case 0:
+        return PW_ACTION_CONTINUE;
+    case 1:
+        return PW_ACTION_PAUSE;
+    case 2:
+        return PW_ACTION_PAUSE_WATERMARK;
+    default: /* 3 StopIterationNoBuffer; cpp-host turns anything larger into it too */
+        return PW_ACTION_PAUSE_NO_BUFFER;
+    }
+}
+
 /* Runs a stream callback that returns an action. */
 static enum pw_action pw_stream_action(struct pw_stream *s, enum pw_cb cb, uint64_t a1, uint64_t a2,
                                        uint32_t nargs)
@@ -355,8 +398,17 @@ static enum pw_action pw_stream_action(struct pw_stream *s, enum pw_cb cb, uint6
         return PW_ACTION_CONTINUE;
     if (stopped)
         return PW_ACTION_PAUSE;
-    /* Richer C++ SDK values (StopAllIteration..., StopIterationNoBuffer) all mean stop. */
-    return (uint32_t)r == 0 ? PW_ACTION_CONTINUE : PW_ACTION_PAUSE;
+    r = (uint32_t)r;
+    switch (cb) {
+    case PW_CB_REQUEST_HEADERS:
+    case PW_CB_RESPONSE_HEADERS:
+        return pw_headers_action(s, cb, r);
+    case PW_CB_REQUEST_BODY:
+    case PW_CB_RESPONSE_BODY:
+        return pw_body_action(r);
+    default: /* trailers, TCP: Continue or StopIteration */
+        return r == 0 ? PW_ACTION_CONTINUE : PW_ACTION_PAUSE;
+    }
 }
 
 enum pw_action pw_stream_request_headers(struct pw_stream *s, uint32_t num_headers,

@@ -158,9 +158,10 @@ struct pw_vm {
     uint32_t status_code;
     const char *status_message;
 
-    bool grpc_warned; /* the "no gRPC client" warning was logged */
-    bool starting;    /* proc_exit(0) is success */
-    bool clock_read;  /* the guest read a clock (proxy or WASI): see pw_image_frozen */
+    bool grpc_warned;       /* the "no gRPC client" warning was logged */
+    bool end_stream_warned; /* the ContinueAndEndStream warning was logged */
+    bool starting;          /* proc_exit(0) is success */
+    bool clock_read;        /* the guest read a clock (proxy or WASI): see pw_image_frozen */
     bool failed;
     char failure[2048];
 };

@@ -7,11 +7,11 @@
  * sequence). Where many VMs of one plugin are needed (one per worker, a fresh one after
  * a trap), the language runtime's initialisation runs once into an image (pw_image_new)
  * and each VM is a copy-on-write clone of it (pw_vm_new_from_image), made in
- * microseconds without running any guest code. A VM holds one or more root contexts (pw_root_new: one per plugin sharing the
- * VM; runs proxy_on_context_create, proxy_on_vm_start, proxy_on_configure) and the
- * stream contexts of the streams going through them (pw_stream_new and the
- * pw_stream_* callbacks). The host (the daemon, `wasp replay`, a test) answers the
- * layer's questions through struct pw_host_ops (host.h).
+ * microseconds without running any guest code. A VM holds one or more root contexts (pw_root_new:
+ * one per plugin sharing the VM; runs proxy_on_context_create, proxy_on_vm_start,
+ * proxy_on_configure) and the stream contexts of the streams going through them (pw_stream_new and
+ * the pw_stream_* callbacks). The host (the daemon, `wasp replay`, a test) answers the layer's
+ * questions through struct pw_host_ops (host.h).
  *
  * Threads: a pw_module is immutable and shared. A pw_vm and everything in it is used by
  * one thread at a time. Shared data, shared queues and metrics are process-wide and
@@ -56,12 +56,46 @@ enum pw_abi_version {
     PW_ABI_0_2_1 = 3,
 };
 
-/* What a stream callback asks of the host. */
+/*
+ * What a stream callback asks of the host: the plugin's return value read as the C++
+ * SDK's FilterHeadersStatus / FilterDataStatus / FilterTrailersStatus, converted as
+ * proxy-wasm-cpp-host and Envoy's Wasm filter do (the table is in README's replay
+ * section too). Rust, Go and AssemblyScript plugins return only 0 and 1.
+ *
+ *   callback   returns                               action
+ *   headers    0 Continue                            CONTINUE
+ *              1 StopIteration                       PAUSE (cpp-host turns it into
+ *                                                    StopAllIterationAndWatermark)
+ *              2 ContinueAndEndStream                CONTINUE (Envoy's Wasm filter has no
+ *                                                    conversion for it and continues; a
+ *                                                    warning is logged once per VM)
+ *              3 StopAllIterationAndBuffer           PAUSE_BUFFER
+ *              4 StopAllIterationAndWatermark, >4    PAUSE
+ *   body       0 Continue                            CONTINUE
+ *              1 StopIterationAndBuffer              PAUSE
+ *              2 StopIterationAndWatermark           PAUSE_WATERMARK
+ *              3 StopIterationNoBuffer, >3           PAUSE_NO_BUFFER
+ *   trailers,  0 Continue                            CONTINUE
+ *   TCP data   1 StopIteration, >1                   PAUSE
+ */
 enum pw_action {
     PW_ACTION_CONTINUE = 0, /* go on with the next filter / forward */
-    PW_ACTION_PAUSE = 1,    /* headers: stop everything until continue_stream;
-                               body: buffer, and call again with the cumulative size */
-    PW_ACTION_FAILED = -1,  /* the VM failed (trap): apply the failure policy */
+    /* headers: stop everything (the body too) until continue_stream, holding what arrives
+     * with back-pressure on the sender (Envoy's StopAllIterationAndWatermark);
+     * body: hold this piece and call again with everything held so far
+     * (StopIterationAndBuffer; past the host's limit 413, or 500 for a response) */
+    PW_ACTION_PAUSE = 1,
+    /* headers: stop everything until continue_stream, reading and holding the body up to
+     * the host's limit (413 / 500 beyond it) without back-pressure (StopAllIterationAndBuffer) */
+    PW_ACTION_PAUSE_BUFFER = 2,
+    /* body: the host holds this piece (it goes on at continue_stream, or ahead of the piece
+     * of a later Continue); the next call gets the next piece alone; back-pressure on the
+     * sender while held (StopIterationAndWatermark) */
+    PW_ACTION_PAUSE_WATERMARK = 3,
+    /* body: the plugin took the bytes it was given: the host drops them; the next call
+     * gets the next piece alone (StopIterationNoBuffer) */
+    PW_ACTION_PAUSE_NO_BUFFER = 4,
+    PW_ACTION_FAILED = -1, /* the VM failed (trap): apply the failure policy */
 };
 
 /* ---- Modules -------------------------------------------------------------------- */
@@ -177,8 +211,7 @@ enum pw_frozen {
  *         reasons of pw_vm_new, or why the VM could not be captured.
  */
 struct pw_image *pw_image_new(const struct pw_module *m, const struct pw_vm_config *cfg,
-                              const struct pw_host_ops *ops, void *host, char *err,
-                              size_t errlen);
+                              const struct pw_host_ops *ops, void *host, char *err, size_t errlen);
 /* Frees img. VMs made from it do not depend on it and live on. */
 void pw_image_free(struct pw_image *img);
 /* The enum pw_frozen bits of what img's initialisation read. */

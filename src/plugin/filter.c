@@ -739,9 +739,40 @@ static bool filter_attach(struct stream *s, struct stream_filter *f, struct plug
     return true;
 }
 
+/* The plugin's answer as observers show it. */
 static const char *action_name(enum pw_action a)
 {
-    return a == PW_ACTION_CONTINUE ? "continue" : a == PW_ACTION_PAUSE ? "pause" : "failed";
+    switch (a) {
+    case PW_ACTION_CONTINUE:
+        return "continue";
+    case PW_ACTION_PAUSE:
+        return "pause";
+    case PW_ACTION_PAUSE_BUFFER:
+        return "pause_buffer";
+    case PW_ACTION_PAUSE_WATERMARK:
+        return "pause_watermark";
+    case PW_ACTION_PAUSE_NO_BUFFER:
+        return "pause_no_buffer";
+    default:
+        return "failed";
+    }
+}
+
+/* The plugin's pause as the runner's (the two enums say the same thing). */
+static enum stream_action stream_action_of(enum pw_action a)
+{
+    switch (a) {
+    case PW_ACTION_PAUSE_BUFFER:
+        return STREAM_PAUSE_BUFFER;
+    case PW_ACTION_PAUSE_WATERMARK:
+        return STREAM_PAUSE_WATERMARK;
+    case PW_ACTION_PAUSE_NO_BUFFER:
+        return STREAM_PAUSE_NO_BUFFER;
+    case PW_ACTION_PAUSE:
+        return STREAM_PAUSE;
+    default:
+        return STREAM_CONTINUE;
+    }
 }
 
 /* The plugin's answer as the runner's. */
@@ -765,7 +796,7 @@ static enum stream_action filter_result(struct plugin_fstate *fs, enum pw_action
         return filter_failed(fs);
     if (stopped)
         return STREAM_STOP;
-    return a == PW_ACTION_PAUSE ? STREAM_PAUSE : STREAM_CONTINUE;
+    return stream_action_of(a);
 }
 
 /* Whether the hook should run the plugin: attached (or attaching now) and healthy. When

@@ -397,6 +397,11 @@ static enum stream_action call_trailers(struct stream *s, int d, struct stream_f
     return r;
 }
 
+static bool is_pause(enum stream_action r)
+{
+    return r != STREAM_CONTINUE && r != STREAM_STOP;
+}
+
 /* A hold grew past the limit: 413 for a request, reset for a started response. */
 static bool check_hold(struct stream *s, int d)
 {
@@ -448,9 +453,12 @@ static void run_headers(struct stream *s, int d, int from)
         enum stream_action r = call_headers(s, d, dir_filter(s, d, i), eos);
         if (dir_stopped(s, d) || r == STREAM_STOP)
             return;
-        if (r == STREAM_PAUSE) {
+        if (is_pause(r)) {
             sd->paused = PH_HEADERS;
             sd->pause_idx = i;
+            /* What arrives behind the headers is held: with back-pressure on the
+             * source, except for StopAllIterationAndBuffer (read up to the limit). */
+            sd->backpressure = r != STREAM_PAUSE_BUFFER;
             return;
         }
     }
@@ -494,14 +502,34 @@ static void run_after_headers(struct stream *s, int d)
         run_trailers(s, d, 0);
 }
 
+/*
+ * Filter i (of direction d) stopped the body with pause r after a call with buf (the
+ * piece, or everything held): what the runner keeps (see enum stream_action).
+ */
+static void hold_body(struct stream *s, int d, int i, enum stream_action r, struct evbuffer *buf,
+                      struct evbuffer *chunk)
+{
+    struct stream_dir *sd = &s->dir[d];
+    if (r == STREAM_PAUSE_NO_BUFFER)
+        evbuffer_drain(buf, evbuffer_get_length(buf)); /* the filter took what it was given */
+    else if (buf != sd->hold)
+        evbuffer_add_buffer(sd->hold, chunk);
+    sd->hold_idx = i;
+    sd->paused = PH_BODY;
+    sd->pause_idx = i;
+    sd->hold_whole = r == STREAM_PAUSE || r == STREAM_PAUSE_BUFFER;
+    sd->backpressure = r == STREAM_PAUSE_WATERMARK;
+    check_hold(s, d);
+}
+
 static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
 {
     struct stream_dir *sd = &s->dir[d];
     bool eos = sd->eos_in && !sd->trailers_in;
-    int trailers_from = 0;
     for (int i = from; i < (int)s->chain->n; i++) {
         struct evbuffer *buf = chunk;
-        if (i == sd->hold_idx) {
+        bool at_hold = i == sd->hold_idx;
+        if (at_hold && sd->hold_whole) {
             evbuffer_add_buffer(sd->hold, chunk);
             buf = sd->hold;
         }
@@ -513,21 +541,20 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
              * addDecodedTrailers): the body no longer ends the message, and the
              * filters after this one get the trailers. */
             sd->trailers_in = true;
+            sd->trailers_idx = i + 1;
             eos = false;
-            trailers_from = i + 1;
         }
-        if (r == STREAM_PAUSE) {
-            if (buf != sd->hold)
-                evbuffer_add_buffer(sd->hold, chunk);
-            sd->hold_idx = i;
-            sd->paused = PH_BODY;
-            sd->pause_idx = i;
-            check_hold(s, d);
+        if (is_pause(r)) {
+            hold_body(s, d, i, r, buf, chunk);
             return;
         }
-        if (buf == sd->hold) {
+        if (at_hold) {
+            /* What the filter held goes on ahead of the piece it let through. */
+            if (buf == sd->hold)
+                evbuffer_add_buffer(chunk, sd->hold);
+            else
+                evbuffer_prepend_buffer(chunk, sd->hold);
             sd->hold_idx = -1;
-            evbuffer_add_buffer(chunk, sd->hold);
         }
     }
     size_t len = evbuffer_get_length(chunk);
@@ -550,7 +577,7 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
             sd->eos_out = true;
     }
     if (!dir_stopped(s, d) && sd->trailers_in && !sd->trailers_out)
-        run_trailers(s, d, trailers_from);
+        run_trailers(s, d, sd->trailers_idx);
 }
 
 static void run_trailers(struct stream *s, int d, int from)
@@ -560,7 +587,7 @@ static void run_trailers(struct stream *s, int d, int from)
         enum stream_action r = call_trailers(s, d, dir_filter(s, d, i));
         if (dir_stopped(s, d) || r == STREAM_STOP)
             return;
-        if (r == STREAM_PAUSE) {
+        if (is_pause(r)) {
             sd->paused = PH_TRAILERS;
             sd->pause_idx = i;
             return;
@@ -599,6 +626,7 @@ static void dir_body_in(struct stream *s, int d, struct evbuffer *body, bool eos
     s->body_bytes[d] += evbuffer_get_length(body);
     if (!sd->headers_done || sd->paused == PH_HEADERS) {
         evbuffer_add_buffer(sd->hold, body);
+        check_hold(s, d);
         return;
     }
     run_body(s, d, 0, body);
@@ -720,6 +748,12 @@ static void do_resume(struct stream *s, int d)
         struct evbuffer *chunk = stream_scratch[d];
         evbuffer_add_buffer(chunk, sd->hold);
         sd->hold_idx = -1;
+        if (sd->eos_in && !sd->trailers_in && dir_trailers(s, d)->n > 0) {
+            /* Trailers added while paused at the end of the body (from a callout's
+             * answer): they follow the body, from the next filter on. */
+            sd->trailers_in = true;
+            sd->trailers_idx = sd->pause_idx + 1;
+        }
         run_body(s, d, sd->pause_idx + 1, chunk);
         evbuffer_drain(chunk, evbuffer_get_length(chunk));
     } else {
@@ -827,16 +861,30 @@ void stream_local_reply_headers(struct stream *s, int status, const struct strea
                                strlen(details ? details : "local_reply"));
 }
 
+/* Whether a filter holding direction d's body wants the source stopped now. */
+static bool hold_full(const struct stream *s, int d)
+{
+    const struct stream_dir *sd = &s->dir[d];
+    if (sd->headers_done && sd->paused == PH_NONE && sd->hold_idx < 0)
+        return false;
+    return sd->backpressure && evbuffer_get_length(sd->hold) >= STREAM_HIGH_WATER;
+}
+
 bool stream_request_writable(struct stream *s)
 {
     struct stream_dir *sd = &s->dir[0];
     if (s->local_reply || s->reset)
         return true; /* the codec discards the rest */
     if (!sd->headers_done || sd->paused != PH_NONE || sd->hold_idx >= 0)
-        return evbuffer_get_length(sd->hold) < STREAM_HIGH_WATER;
+        return !hold_full(s, 0);
     if (s->upgrade != NULL && !s->upgraded) /* the gate holds tunnel bytes until the 101 */
         return evbuffer_get_length(s->req_buffer) < STREAM_HIGH_WATER;
     return s->up->backlog == NULL || s->up->backlog(s) < STREAM_HIGH_WATER;
+}
+
+bool stream_response_writable(struct stream *s)
+{
+    return s->local_reply || s->reset || !hold_full(s, 1);
 }
 
 void stream_request_drained(struct stream *s)

@@ -39,10 +39,35 @@ struct evbuffer;
 struct stream;
 struct log_access_buf;
 
+/*
+ * What a hook answers. The pauses hold the direction at the filter until it calls
+ * stream_resume() / stream_continue() (from the event loop); for a body hook they differ
+ * in what happens to the piece and to the next one (Envoy's FilterHeadersStatus and
+ * FilterDataStatus, which plugins return):
+ *   PAUSE            headers: hold everything behind the headers, with back-pressure on
+ *                    the source past 256 KiB held (StopAllIterationAndWatermark).
+ *                    body: hold the piece; the filter is called again with everything held
+ *                    when more arrives (StopIterationAndBuffer); the source keeps being
+ *                    read, up to stream_limits.hold_max (then 413 / 500).
+ *   PAUSE_BUFFER     headers: hold everything, reading the source up to hold_max (then
+ *                    413 / 500), no back-pressure (StopAllIterationAndBuffer).
+ *                    body: as PAUSE.
+ *   PAUSE_WATERMARK  body: hold the piece; the filter is called with the next piece alone,
+ *                    and what it held goes on ahead of a piece it lets through (or at
+ *                    resume); back-pressure while held (StopIterationAndWatermark).
+ *                    headers: as PAUSE.
+ *   PAUSE_NO_BUFFER  body: the filter took the bytes it was given (the runner drops them);
+ *                    it is called with the next piece alone (StopIterationNoBuffer).
+ *                    headers: as PAUSE.
+ * Trailer hooks: every pause is a pause.
+ */
 enum stream_action {
     STREAM_CONTINUE = 0, /* go on with the next filter */
-    STREAM_PAUSE = 1,    /* hold here until the filter calls stream_resume() */
-    STREAM_STOP = 2,     /* the filter replied locally or reset the stream */
+    STREAM_PAUSE = 1,
+    STREAM_STOP = 2, /* the filter replied locally or reset the stream */
+    STREAM_PAUSE_BUFFER = 3,
+    STREAM_PAUSE_WATERMARK = 4,
+    STREAM_PAUSE_NO_BUFFER = 5,
 };
 
 /* A header field; name and value live in the stream arena (or static storage). */
@@ -178,6 +203,9 @@ struct stream_dir {
     bool trailers_in;  /* trailers arrived (and end the body) */
     bool trailers_out;
     bool sink_held;        /* headers passed the filters; the sink waits for the body */
+    bool hold_whole;       /* the filter at hold_idx is called with everything held */
+    bool backpressure;     /* the hold stops the source past the high-water mark */
+    int trailers_idx;      /* trailers a filter added at the end of the body start here */
     struct evbuffer *hold; /* body held for a pause */
 };
 
@@ -241,7 +269,7 @@ struct stream {
     const char *upgrade;
     uint32_t upgrade_len;
     bool upgraded;
-    int in_filter;            /* nesting depth of filter calls */
+    int in_filter; /* nesting depth of filter calls */
     bool resume_pending[2];
     bool local_reply; /* a local reply was queued or sent */
     bool local_reply_pending;
@@ -387,6 +415,10 @@ void stream_upgraded(struct stream *s);
 
 /* True if the request-direction sink may take more body now (back-pressure). */
 bool stream_request_writable(struct stream *s);
+/* True if the chain may take more response body now: false while a filter holds it with
+ * back-pressure (the upstream side stops reading until
+ * stream_upstream_ops.resume_response). */
+bool stream_response_writable(struct stream *s);
 
 /* Called by the upstream side when its request backlog drained (low watermark). */
 void stream_request_drained(struct stream *s);

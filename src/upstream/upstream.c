@@ -739,8 +739,8 @@ static void up_process(struct up_conn *c)
             }
             continue;
         }
-        /* body */
-        if (s->down->backlog(s) > UP_HIGH) {
+        /* body: read while the codec and the chain can take it */
+        if (s->down->backlog(s) > UP_HIGH || !stream_response_writable(s)) {
             c->in_blocked = true;
             up_set_read(c, false, 0);
             return;

@@ -105,6 +105,14 @@ static int g_return_0(wasm_instance_t *inst, uint64_t *slots)
     return WASM_OK;
 }
 
+static uint64_t returned; /* what g_return returns */
+
+static int g_return(wasm_instance_t *inst, uint64_t *slots)
+{
+    slots[0] = returned;
+    return WASM_OK;
+}
+
 static int g_exit_0(wasm_instance_t *inst, uint64_t *slots)
 {
     return wasm_exit_raise(inst, 0);
@@ -184,6 +192,66 @@ static void callback_results_map_to_actions(void **state)
     assert_int_equal(pw_stream_request_body(e->stream, 10, false), PW_ACTION_PAUSE);
     e->vm->funcs[PW_CB_REQUEST_BODY] = fake_func(g_return_0, 3, 1);
     assert_int_equal(pw_stream_request_body(e->stream, 10, true), PW_ACTION_CONTINUE);
+}
+
+/* The C++ SDK's richer values, converted as cpp-host and Envoy's Wasm filter do. */
+static void richer_sdk_results_map_as_envoy_does(void **state)
+{
+    struct fake_env *e = *state;
+    static const struct {
+        enum pw_cb cb;
+        uint64_t r;
+        enum pw_action want;
+    } cases[] = {
+        {PW_CB_REQUEST_BODY, 1, PW_ACTION_PAUSE},            /* StopIterationAndBuffer */
+        {PW_CB_REQUEST_BODY, 2, PW_ACTION_PAUSE_WATERMARK},  /* StopIterationAndWatermark */
+        {PW_CB_RESPONSE_BODY, 3, PW_ACTION_PAUSE_NO_BUFFER}, /* StopIterationNoBuffer */
+        {PW_CB_RESPONSE_BODY, 9, PW_ACTION_PAUSE_NO_BUFFER}, /* > 3: cpp-host's NoBuffer */
+        {PW_CB_REQUEST_HEADERS, 1, PW_ACTION_PAUSE},         /* StopIteration: stop all */
+        {PW_CB_REQUEST_HEADERS, 2, PW_ACTION_CONTINUE},      /* ContinueAndEndStream */
+        {PW_CB_RESPONSE_HEADERS, 3, PW_ACTION_PAUSE_BUFFER}, /* StopAllIterationAndBuffer */
+        {PW_CB_RESPONSE_HEADERS, 4, PW_ACTION_PAUSE},        /* StopAllIterationAndWatermark */
+        {PW_CB_REQUEST_HEADERS, 7, PW_ACTION_PAUSE},
+        {PW_CB_REQUEST_TRAILERS, 3, PW_ACTION_PAUSE},
+        {PW_CB_RESPONSE_TRAILERS, 0, PW_ACTION_CONTINUE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        returned = cases[i].r;
+        bool headers =
+            cases[i].cb == PW_CB_REQUEST_HEADERS || cases[i].cb == PW_CB_RESPONSE_HEADERS;
+        bool body = cases[i].cb == PW_CB_REQUEST_BODY || cases[i].cb == PW_CB_RESPONSE_BODY;
+        e->vm->funcs[cases[i].cb] = fake_func(g_return, headers || body ? 3 : 2, 1);
+        enum pw_action a;
+        switch (cases[i].cb) {
+        case PW_CB_REQUEST_BODY:
+            a = pw_stream_request_body(e->stream, 4, false);
+            break;
+        case PW_CB_RESPONSE_BODY:
+            a = pw_stream_response_body(e->stream, 4, false);
+            break;
+        case PW_CB_REQUEST_HEADERS:
+            a = pw_stream_request_headers(e->stream, 1, false);
+            break;
+        case PW_CB_RESPONSE_HEADERS:
+            a = pw_stream_response_headers(e->stream, 1, false);
+            break;
+        case PW_CB_REQUEST_TRAILERS:
+            a = pw_stream_request_trailers(e->stream, 1);
+            break;
+        default:
+            a = pw_stream_response_trailers(e->stream, 1);
+            break;
+        }
+        assert_int_equal(a, cases[i].want);
+    }
+    /* ContinueAndEndStream is reported once per VM. */
+    returned = 2;
+    e->vm->funcs[PW_CB_REQUEST_HEADERS] = fake_func(g_return, 3, 1);
+    pw_stream_request_headers(e->stream, 1, false);
+    int n = 0;
+    for (int i = 0; i < e->host.nlog; i++)
+        n += strstr(e->host.log[i], "ContinueAndEndStream (2): the stream goes on") != NULL;
+    assert_int_equal(n, 1);
 }
 
 static void a_trap_fails_the_vm_and_is_reported(void **state)
@@ -545,6 +613,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_stream_ends_with_done_then_log_then_delete, setup,
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(callback_results_map_to_actions, setup, fake_env_teardown),
+        cmocka_unit_test_setup_teardown(richer_sdk_results_map_as_envoy_does, setup,
+                                        fake_env_teardown),
         cmocka_unit_test_setup_teardown(a_trap_fails_the_vm_and_is_reported, setup,
                                         fake_env_teardown),
         cmocka_unit_test_setup_teardown(proc_exit_0_is_success_only_during_start, setup,

@@ -3,7 +3,9 @@
  * directions, pause and resume from the event loop (including from a timer), body held
  * for a pausing filter, local replies, the hold limit, and header helpers; and what
  * plugins need of it: a continue that resumes only its own filter, exact lengths for
- * bodies a filter may edit, trailers added at the end of a body, replies a filter built.
+ * bodies a filter may edit, trailers added at the end of a body, replies a filter built;
+ * the body pauses of Envoy's FilterDataStatus (buffer, watermark, no buffer) and
+ * back-pressure.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -675,6 +677,279 @@ static void test_built_local_reply_keeps_its_headers_and_details(void **state)
     stream_destroy(s);
 }
 
+/* ---- scripted body filters: the C++ SDK's FilterDataStatus values ---- */
+
+struct sconf {
+    const char *name;
+    enum stream_action headers;     /* what request_headers returns */
+    const enum stream_action *body; /* what request_body returns, call by call */
+    int calls;
+    bool trailer_at_eos;  /* adds a request trailer in its end-of-body call */
+    struct evbuffer *own; /* a NO_BUFFER filter keeps what it takes here */
+};
+
+static enum stream_action s_req_headers(struct stream *s, struct stream_filter *f, bool eos)
+{
+    struct sconf *c = f->conf;
+    note("%s-h", c->name);
+    return c->headers;
+}
+
+static enum stream_action s_req_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                     bool eos)
+{
+    struct sconf *c = f->conf;
+    size_t len = evbuffer_get_length(b);
+    char text[64] = {0};
+    evbuffer_copyout(b, text, len < sizeof(text) - 1 ? len : sizeof(text) - 1);
+    note("%s-b:%s%s", c->name, text, eos ? "!" : "");
+    enum stream_action r = c->body != NULL ? c->body[c->calls++] : STREAM_CONTINUE;
+    if (c->own != NULL && r == STREAM_PAUSE_NO_BUFFER)
+        evbuffer_add(c->own, text, len); /* the filter copies what it takes */
+    if (c->own != NULL && r == STREAM_CONTINUE) {
+        /* ... and gives it back, with the last piece, as one body */
+        evbuffer_prepend_buffer(b, c->own);
+    }
+    if (eos && c->trailer_at_eos)
+        stream_headers_add(s, &s->req_trailers, "x-added", 7, c->name, strlen(c->name));
+    return r;
+}
+
+static enum stream_action s_req_trailers(struct stream *s, struct stream_filter *f)
+{
+    struct sconf *c = f->conf;
+    note("%s-t%u", c->name, s->req_trailers.n);
+    return STREAM_CONTINUE;
+}
+
+static const struct stream_filter_ops sops = {
+    .name = "s",
+    .request_headers = s_req_headers,
+    .request_body = s_req_body,
+    .request_trailers = s_req_trailers,
+};
+
+static struct stream *make_scripted(unsigned n, struct sconf *confs,
+                                    const struct stream_limits *lim)
+{
+    chain.n = n;
+    for (unsigned i = 0; i < n; i++) {
+        chain_ops[i] = &sops;
+        chain_conf[i] = &confs[i];
+    }
+    struct stream *s = stream_create(base, &chain, lim != NULL ? lim : &limits);
+    assert_non_null(s);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    s->req_content_length = -1;
+    return s;
+}
+
+static void send_piece(struct stream *s, const char *text, bool eos)
+{
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, text);
+    stream_request_body(s, b, eos);
+    assert_int_equal(evbuffer_get_length(b), 0); /* the runner took it */
+    evbuffer_free(b);
+}
+
+static void assert_upstream_got(const char *want)
+{
+    char out[64] = {0};
+    evbuffer_copyout(rec.up_body, out, sizeof(out) - 1);
+    assert_string_equal(out, want);
+}
+
+/* StopIterationNoBuffer: the filter took each piece (the runner keeps nothing), the
+ * next call shows only the new piece, and a Continue lets through what the filter
+ * hands on (here everything it kept, with the last piece). */
+static void test_body_no_buffer_gives_each_piece_alone_and_keeps_nothing(void **state)
+{
+    static const enum stream_action script[] = {STREAM_PAUSE_NO_BUFFER, STREAM_PAUSE_NO_BUFFER,
+                                                STREAM_CONTINUE};
+    struct evbuffer *own = evbuffer_new();
+    struct sconf c[3] = {{.name = "A"}, {.name = "B", .body = script, .own = own}, {.name = "C"}};
+    struct stream *s = make_scripted(3, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "1234", false);
+    assert_int_equal(evbuffer_get_length(s->dir[0].hold), 0);
+    send_piece(s, "56", false);
+    assert_int_equal(evbuffer_get_length(s->dir[0].hold), 0);
+    send_piece(s, "789", true);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:1234 B-b:1234 A-b:56 B-b:56 A-b:789! "
+                                 "B-b:789! C-b:123456789! UP-B9! ");
+    assert_upstream_got("123456789");
+    stream_destroy(s);
+    evbuffer_free(own);
+}
+
+/* A NO_BUFFER filter that does not hand the bytes back loses them (Envoy's contract):
+ * only the piece it lets through goes on. */
+static void test_body_no_buffer_drops_what_the_filter_does_not_give_back(void **state)
+{
+    static const enum stream_action script[] = {STREAM_PAUSE_NO_BUFFER, STREAM_CONTINUE};
+    struct sconf c[2] = {{.name = "A"}, {.name = "B", .body = script}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "dropped", false);
+    send_piece(s, "kept", true);
+    assert_upstream_got("kept");
+    assert_int_equal(rec.up_eos, 1);
+    stream_destroy(s);
+}
+
+/* StopIterationAndWatermark: the runner holds each piece, the filter sees only the new
+ * one, and what was held goes on ahead of the piece the filter lets through. */
+static void test_body_watermark_holds_pieces_and_shows_each_alone(void **state)
+{
+    static const enum stream_action script[] = {STREAM_PAUSE_WATERMARK, STREAM_PAUSE_WATERMARK,
+                                                STREAM_CONTINUE};
+    struct sconf c[3] = {{.name = "A"}, {.name = "B", .body = script}, {.name = "C"}};
+    struct stream *s = make_scripted(3, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "1234", false);
+    send_piece(s, "56", false);
+    assert_int_equal(evbuffer_get_length(s->dir[0].hold), 6);
+    send_piece(s, "789", true);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:1234 B-b:1234 A-b:56 B-b:56 A-b:789! "
+                                 "B-b:789! C-b:123456789! UP-B9! ");
+    assert_upstream_got("123456789");
+    stream_destroy(s);
+}
+
+/* A watermark hold released by the filter's continue: everything held goes on. */
+static void test_body_watermark_hold_goes_on_at_resume(void **state)
+{
+    static const enum stream_action script[] = {STREAM_PAUSE_WATERMARK, STREAM_PAUSE_WATERMARK};
+    struct sconf c[2] = {{.name = "A", .body = script}, {.name = "B"}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", true);
+    assert_int_equal(evbuffer_get_length(rec.up_body), 0);
+    stream_continue(s, &s->filters[0], 0);
+    run_loop();
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab A-b:cd! B-b:abcd! UP-B4! ");
+    stream_destroy(s);
+}
+
+/* Back-pressure: a watermark hold (and a headers pause) stops the source past the
+ * high-water mark; a buffering pause keeps reading, up to hold_max, then 413. */
+static void test_watermark_pauses_push_back_and_buffering_pauses_read_to_the_limit(void **state)
+{
+    static const struct stream_limits big = {.hold_max = 1024 * 1024};
+    static const enum stream_action wm[] = {STREAM_PAUSE_WATERMARK, STREAM_PAUSE_WATERMARK};
+    static const enum stream_action buf[] = {STREAM_PAUSE, STREAM_PAUSE, STREAM_PAUSE,
+                                             STREAM_PAUSE, STREAM_PAUSE, STREAM_PAUSE};
+    static char piece[300 * 1024];
+    memset(piece, 'x', sizeof(piece) - 1);
+
+    struct sconf c1[1] = {{.name = "W", .body = wm}};
+    struct stream *s = make_scripted(1, c1, &big);
+    stream_request_headers(s, false);
+    assert_true(stream_request_writable(s));
+    send_piece(s, piece, false);
+    assert_false(stream_request_writable(s)); /* 300 KiB held past 256 KiB */
+    stream_destroy(s);
+
+    struct sconf c2[1] = {{.name = "H", .headers = STREAM_PAUSE}};
+    s = make_scripted(1, c2, &big);
+    stream_request_headers(s, false);
+    send_piece(s, piece, false);
+    assert_false(stream_request_writable(s));
+    assert_false(s->local_reply);
+    stream_destroy(s);
+
+    struct sconf c3[1] = {{.name = "HB", .headers = STREAM_PAUSE_BUFFER}};
+    s = make_scripted(1, c3, &big);
+    stream_request_headers(s, false);
+    send_piece(s, piece, false);
+    assert_true(stream_request_writable(s)); /* reads on ... */
+    send_piece(s, piece, false);
+    send_piece(s, piece, false);
+    send_piece(s, piece, false); /* 1.2 MB > hold_max */
+    assert_true(s->local_reply);
+    run_loop();
+    assert_non_null(strstr(rec.log, "DOWN-H413"));
+    stream_destroy(s);
+
+    memset(rec.log, 0, sizeof(rec.log));
+    struct sconf c4[1] = {{.name = "B", .body = buf}};
+    s = make_scripted(1, c4, &big);
+    stream_request_headers(s, false);
+    send_piece(s, piece, false);
+    assert_true(stream_request_writable(s)); /* the filter wants the whole body */
+    send_piece(s, piece, false);
+    send_piece(s, piece, false);
+    assert_false(s->local_reply);
+    send_piece(s, piece, false);
+    assert_true(s->local_reply);
+    stream_destroy(s);
+}
+
+/* The response side: the upstream side asks stream_response_writable before reading. */
+static enum stream_action wm_resp_body(struct stream *s, struct stream_filter *f,
+                                       struct evbuffer *b, bool eos)
+{
+    return STREAM_PAUSE_WATERMARK;
+}
+
+static const struct stream_filter_ops wm_resp_ops = {.name = "wm", .response_body = wm_resp_body};
+
+static void test_response_watermark_hold_stops_the_upstream_reads(void **state)
+{
+    static const struct stream_limits big = {.hold_max = 1024 * 1024};
+    static char piece[300 * 1024];
+    memset(piece, 'y', sizeof(piece) - 1);
+    chain.n = 1;
+    chain_ops[0] = &wm_resp_ops;
+    chain_conf[0] = NULL;
+    struct stream *s = stream_create(base, &chain, &big);
+    s->up = &fake_up;
+    s->down = &fake_down;
+    stream_request_headers(s, true);
+    s->status = 200;
+    stream_response_headers(s, false);
+    assert_true(stream_response_writable(s));
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, piece);
+    stream_response_body(s, b, false);
+    assert_false(stream_response_writable(s));
+    stream_destroy(s);
+    evbuffer_free(b);
+}
+
+/* Trailers a filter adds in its end-of-body call (Envoy's addDecodedTrailers) end the
+ * message instead of the body: the filters after it get them, those before it do not,
+ * and the upstream gets the body without its end, then the trailers. */
+static void test_trailers_added_at_end_of_body_go_to_later_filters(void **state)
+{
+    struct sconf c[3] = {{.name = "A"}, {.name = "B", .trailer_at_eos = true}, {.name = "C"}};
+    struct stream *s = make_scripted(3, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "abc", true);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:abc! B-b:abc! C-b:abc UP-B3 C-t1 UP-T ");
+    assert_int_equal(rec.up_eos, 0);
+    stream_destroy(s);
+}
+
+/* ... also when the filter pauses at the end of the body and adds them before it
+ * continues (e.g. from a callout's answer). */
+static void test_trailers_added_while_paused_at_end_of_body(void **state)
+{
+    static const enum stream_action script[] = {STREAM_PAUSE};
+    struct sconf c[3] = {{.name = "A"}, {.name = "B", .body = script}, {.name = "C"}};
+    struct stream *s = make_scripted(3, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "abc", true);
+    stream_headers_add(s, &s->req_trailers, "x-late", 6, "1", 1);
+    stream_continue(s, &s->filters[1], 0);
+    run_loop();
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:abc! B-b:abc! C-b:abc UP-B3 C-t1 UP-T ");
+    stream_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +979,23 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trailers_added_at_the_end_of_the_body_are_sent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_built_local_reply_keeps_its_headers_and_details, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_body_no_buffer_gives_each_piece_alone_and_keeps_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_body_no_buffer_drops_what_the_filter_does_not_give_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_watermark_holds_pieces_and_shows_each_alone,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_watermark_hold_goes_on_at_resume, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_watermark_pauses_push_back_and_buffering_pauses_read_to_the_limit, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_response_watermark_hold_stops_the_upstream_reads,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trailers_added_at_end_of_body_go_to_later_filters,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trailers_added_while_paused_at_end_of_body, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
