@@ -4,9 +4,13 @@
  * Which buffer a hostcall sees: 0-3 are the effective stream's body/data, asked of the
  * host; 4 is the callout response body during proxy_on_http_call_response; 6 is the VM
  * configuration during proxy_on_vm_start; 7 the plugin configuration during
- * proxy_on_configure; 5 and 8 never exist. A buffer that does not exist is NOT_FOUND.
- * proxy_set_buffer_bytes does prepend, append, replace and any splice in between
- * (Envoy only the first three), on buffers 0-3 while the host says they are writable.
+ * proxy_on_configure; 5 and 8 never exist. Reading a buffer that does not exist is
+ * NOT_FOUND. proxy_set_buffer_bytes does prepend, append, replace and any splice in
+ * between (Envoy only the first three), on buffers 0-3 while the host says they are
+ * writable; a stream's write to a body it has not got in this phase (or that went out)
+ * is answered OK and ignored with a warning (pw_write_ignored: the Rust SDK panics on
+ * anything else); from a root context it is NOT_FOUND; 4, 6, 7 are read-only
+ * (BAD_ARGUMENT, as Envoy's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +218,9 @@ PW_HOSTCALL(set_buffer_bytes)
     if (type > PW_BUFFER_UPSTREAM_DATA)
         return pw_ret(slots, PW_BAD_ARGUMENT); /* callout body, configuration: read-only */
     if (!exists || !w)
-        return pw_ret(slots, PW_NOT_FOUND);
+        return pw_ret(slots, pw_write_ignored(vm, "proxy_set_buffer_bytes", true, type, exists)
+                                 ? PW_OK
+                                 : PW_NOT_FOUND);
     if (b.ops->splice(b.buf, pw_arg(slots, 1), pw_arg(slots, 2), data, len) != 0)
         return pw_ret(slots, PW_INTERNAL_FAILURE);
     return pw_ret(slots, PW_OK);

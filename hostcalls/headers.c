@@ -4,12 +4,16 @@
  *
  * Which map a hostcall sees: maps 0-3 are the effective stream's, asked of the host
  * (NULL when that map does not exist yet); maps 6/7 are the callout response during
- * proxy_on_http_call_response; 4/5 (gRPC) never exist. Phase rules, chosen so no SDK
- * panics on a legitimate read: reading a map that does not exist gives an empty map
- * (pairs, size) or NOT_FOUND (one value); writing one that does not exist, or one that is
- * read-only (already sent, or in on_done/on_log/on_delete, or maps 6/7), gives NOT_FOUND.
- * Keys are lower-cased on insertion and compared case-insensitively.
+ * proxy_on_http_call_response; 4/5 (gRPC) never exist. Phase rules, chosen so that no
+ * SDK panics (the Rust SDK accepts only OK and NOT_FOUND for reads, only OK for writes):
+ * reading a map that does not exist gives an empty map (pairs, size) or NOT_FOUND (one
+ * value); a stream's write to a map 0-3 that does not exist in the phase, or already went
+ * out, or in on_done/on_log/on_delete, is answered OK and ignored, with a warning in the
+ * plugin's log (pw_write_ignored); a root context's write to maps 0-3 and any write to
+ * maps 4-7 give NOT_FOUND. Keys are lower-cased on insertion and compared
+ * case-insensitively.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -329,6 +333,36 @@ bool pw_find_map(struct pw_vm *vm, struct pw_ctx *ctx, uint32_t type, struct pw_
     return true;
 }
 
+bool pw_write_ignored(struct pw_vm *vm, const char *hostcall, bool is_buffer, uint32_t type,
+                      bool exists)
+{
+    struct pw_ctx *ctx = vm->effective;
+
+    if (ctx == NULL || ctx->kind != PW_CTX_STREAM || type > 3)
+        return false;
+    uint8_t bit = (uint8_t)(1u << (type + (is_buffer ? 4 : 0)));
+    if (!(ctx->write_warned & bit)) {
+        char msg[256];
+        ctx->write_warned |= bit;
+        snprintf(msg, sizeof(msg), "%s(%s): %s; the change is ignored", hostcall,
+                 is_buffer ? pw_buffer_type_name(type) : pw_map_type_name(type),
+                 !exists            ? "it does not exist in this phase"
+                 : ctx->ending      ? "the stream has ended, it is read-only"
+                 : ctx->host_stream ? "it was already sent"
+                                    : "the stream has ended");
+        pw_vm_log(vm, ctx, PW_LOG_WARN, msg, SIZE_MAX);
+    }
+    return true;
+}
+
+/* The status of a write that cannot apply (see pw_write_ignored). */
+static int pw_ret_ignored(struct pw_vm *vm, uint64_t *slots, const char *hostcall, uint32_t type,
+                          bool exists)
+{
+    return pw_ret(slots,
+                  pw_write_ignored(vm, hostcall, false, type, exists) ? PW_OK : PW_NOT_FOUND);
+}
+
 /* Fetches a key argument; NULL when out of range. */
 static const char *pw_key_arg(struct pw_vm *vm, const uint64_t *slots, int i)
 {
@@ -406,7 +440,7 @@ PW_HOSTCALL(set_header_map_pairs)
     if (!pw_map_arg(vm, pw_arg(slots, 0), &r, &exists, &w, &st))
         return pw_ret(slots, st);
     if (!exists || !w)
-        return pw_ret(slots, PW_NOT_FOUND);
+        return pw_ret_ignored(vm, slots, "proxy_set_header_map_pairs", pw_arg(slots, 0), exists);
     st = pw_map_parse(data, pw_arg(slots, 2), &parsed);
     if (st != PW_OK)
         return pw_ret(slots, st); /* malformed: the map is left as it was */
@@ -470,8 +504,12 @@ static int pw_map_edit(wasm_instance_t *inst, uint64_t *slots, enum pw_map_edit 
         return pw_ret(slots, PW_INVALID_MEMORY_ACCESS);
     if (!pw_map_arg(vm, pw_arg(slots, 0), &r, &exists, &w, &st))
         return pw_ret(slots, st);
-    if (!exists || !w)
-        return pw_ret(slots, PW_NOT_FOUND);
+    if (!exists || !w) {
+        static const char *const names[] = {"proxy_add_header_map_value",
+                                            "proxy_replace_header_map_value",
+                                            "proxy_remove_header_map_value"};
+        return pw_ret_ignored(vm, slots, names[op], pw_arg(slots, 0), exists);
+    }
     if (klen == 0 || klen > PW_KEY_MAX || memchr(key, 0, klen) != NULL ||
         memchr(value, 0, vlen) != NULL)
         return pw_ret(slots, PW_BAD_ARGUMENT);

@@ -73,10 +73,11 @@ struct pw_ctx {
     struct pw_root *root; /* itself for a root context */
     uint32_t id;
     enum pw_ctx_kind kind;
-    bool ending;       /* in on_done/on_log/on_delete: maps read-only */
-    uint32_t callouts; /* callouts it issued that are still pending */
-    bool done_pending; /* on_done returned false: on_log/on_delete wait for proxy_done */
-    bool done_called;  /* proxy_done was called during on_done */
+    bool ending;          /* in on_done/on_log/on_delete: maps read-only */
+    uint8_t write_warned; /* pw_write_ignored warned: bits 0-3 maps 0-3, 4-7 buffers 0-3 */
+    uint32_t callouts;    /* callouts it issued that are still pending */
+    bool done_pending;    /* on_done returned false: on_log/on_delete wait for proxy_done */
+    bool done_called;     /* proxy_done was called during on_done */
     struct pw_prop *props;
     void *host_stream; /* streams only */
 };
@@ -249,6 +250,17 @@ size_t pw_mapref_serialized_size(const struct pw_map_ref *r);
 void pw_mapref_serialize(const struct pw_map_ref *r, uint8_t *out);
 /* The bytes of r's keys and values (Envoy's HeaderMap::byteSize()). */
 uint64_t pw_mapref_bytes(const struct pw_map_ref *r);
+/*
+ * A write by the effective context to stream map or body `type` (0-3; buffer when
+ * is_buffer) that cannot apply now: it does not exist in this phase (exists false), or it
+ * already went out, or the stream is ending. For a stream context the write is
+ * acknowledged and dropped (the caller answers OK), with a warning in the plugin's log
+ * once per context and map or body: the Rust SDK panics on any other status there, and
+ * the other SDKs only log it. Returns false for a root context (the caller answers
+ * NOT_FOUND: there is no stream at all).
+ */
+bool pw_write_ignored(struct pw_vm *vm, const char *hostcall, bool is_buffer, uint32_t type,
+                      bool exists);
 
 /* ---- context.c ------------------------------------------------------------------ */
 
@@ -259,6 +271,10 @@ void pw_deferred_run(struct pw_vm *vm, struct pw_deferred *list);
 void pw_deferred_free(struct pw_deferred *d);
 
 /* ---- trace.c -------------------------------------------------------------------- */
+
+/* The ABI's name of a map / buffer type ("response_headers", "request_body"), or "?". */
+const char *pw_map_type_name(uint32_t type);
+const char *pw_buffer_type_name(uint32_t type);
 
 /*
  * The engine host function linked for every traced import when pw_vm_config.trace is

@@ -186,6 +186,17 @@ static const char *const pw_buffer_names[] = {
     "upstream_data",    "http_call_response_body", "grpc_receive_buffer",
     "vm_configuration", "plugin_configuration",    "foreign_function_arguments",
 };
+const char *pw_map_type_name(uint32_t type)
+{
+    return type < sizeof(pw_map_names) / sizeof(pw_map_names[0]) ? pw_map_names[type] : "?";
+}
+
+const char *pw_buffer_type_name(uint32_t type)
+{
+    return type < sizeof(pw_buffer_names) / sizeof(pw_buffer_names[0]) ? pw_buffer_names[type]
+                                                                       : "?";
+}
+
 static const char *const pw_stream_names[] = {"request", "response", "downstream", "upstream"};
 static const char *const pw_metric_names[] = {"counter", "gauge", "histogram"};
 static const char *const pw_level_names[] = {"trace", "debug", "info", "warn", "error", "critical"};

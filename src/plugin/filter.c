@@ -15,11 +15,15 @@
  * (everything held so far after a Pause); while the stream is paused in a body phase at
  * this filter (e.g. during a callout), it is the held body.
  *
- * Which map exists when: request headers always; request trailers once they arrived, and
- * during the last request-body callback (a plugin may add trailers there: they are then
- * sent, as Envoy's addDecodedTrailers); response headers once a response (upstream or
- * local) is there; response trailers likewise. A map is writable until it went to the
- * sink (upstream or client).
+ * Which map exists when (stream_map): request headers always; request trailers once they
+ * arrived, and at the end of a request body that has none, that is in this filter's
+ * end-of-body callback or while it is paused there (a plugin may create them then: they
+ * are sent after the body, as with Envoy's addDecodedTrailers); response headers once a
+ * response (upstream or local) is there; response trailers as request trailers. A map is
+ * writable until it went to the sink (upstream or client); a write the map does not
+ * take then is OK and ignored, with a warning (hostcalls/headers.c).
+ * Bodies (stream_buffer): the piece of the current body callback, or the body held while
+ * paused in a body phase at this filter; none otherwise (NOT_FOUND).
  */
 #include "plugin/internal.h"
 
@@ -435,6 +439,22 @@ static const struct pw_map_ops plugin_view_ops = {
 
 /* ---- host operations of streams -------------------------------------------------------- */
 
+/*
+ * Whether this filter is at the end of direction d's body with no trailers yet: in its
+ * end-of-body callback, or paused there (e.g. waiting for a callout). Trailers may be
+ * created then (Envoy's addDecodedTrailers / addEncodedTrailers); the runner sends them
+ * after the body, to the filters after this one and to the sink.
+ */
+static bool filter_at_body_end(const struct plugin_fstate *fs, int d)
+{
+    const struct stream *s = fs->s;
+    if (s->dir[d].trailers_in || s->dir[d].trailers_out)
+        return false;
+    if (fs->cb_dir == d)
+        return fs->body_eos;
+    return s->dir[d].eos_in && stream_held_body(fs->s, fs->f, d) != NULL;
+}
+
 bool plugin_host_stream_map(void *host, void *stream, enum pw_map_type type, struct pw_map_ref *out,
                             bool *writable)
 {
@@ -447,7 +467,7 @@ bool plugin_host_stream_map(void *host, void *stream, enum pw_map_type type, str
         *writable = !stream_headers_sent(s, 0);
         break;
     case PW_MAP_REQUEST_TRAILERS:
-        exists = s->dir[0].trailers_in || (fs->cb_dir == 0 && fs->body_eos);
+        exists = s->dir[0].trailers_in || filter_at_body_end(fs, 0);
         *writable = !stream_trailers_sent(s, 0);
         break;
     case PW_MAP_RESPONSE_HEADERS:
@@ -455,7 +475,7 @@ bool plugin_host_stream_map(void *host, void *stream, enum pw_map_type type, str
         *writable = !s->resp_started;
         break;
     case PW_MAP_RESPONSE_TRAILERS:
-        exists = s->dir[1].trailers_in || (fs->cb_dir == 1 && fs->body_eos);
+        exists = s->dir[1].trailers_in || filter_at_body_end(fs, 1);
         *writable = !stream_trailers_sent(s, 1);
         break;
     default:

@@ -549,12 +549,15 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
             return;
         }
         if (at_hold) {
-            /* What the filter held goes on ahead of the piece it let through. */
+            /* What the filter held goes on ahead of the piece it let through; the
+             * direction is no longer paused there (a later continue is no resume). */
             if (buf == sd->hold)
                 evbuffer_add_buffer(chunk, sd->hold);
             else
                 evbuffer_prepend_buffer(chunk, sd->hold);
             sd->hold_idx = -1;
+            if (sd->paused == PH_BODY && sd->pause_idx == i)
+                sd->paused = PH_NONE;
         }
     }
     size_t len = evbuffer_get_length(chunk);
@@ -580,6 +583,24 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
         run_trailers(s, d, sd->trailers_idx);
 }
 
+/* Filter i, which holds the body, let the trailers through: what it held goes on to the
+ * filters after it and the sink, then the trailers (from i + 1 on). */
+static void release_held_body(struct stream *s, int d, int i)
+{
+    struct stream_dir *sd = &s->dir[d];
+    struct evbuffer *chunk = stream_scratch[d];
+    evbuffer_add_buffer(chunk, sd->hold);
+    sd->hold_idx = -1;
+    sd->trailers_idx = i + 1;
+    run_body(s, d, i + 1, chunk);
+    evbuffer_drain(chunk, evbuffer_get_length(chunk));
+}
+
+/*
+ * The trailer hooks from position `from` on, then the sink. Trailers that arrive while a
+ * filter holds the body in a body pause reach it here too (as in Envoy): the body is
+ * complete, so when it lets the trailers through, its hold goes on ahead of them.
+ */
 static void run_trailers(struct stream *s, int d, int from)
 {
     struct stream_dir *sd = &s->dir[d];
@@ -590,6 +611,10 @@ static void run_trailers(struct stream *s, int d, int from)
         if (is_pause(r)) {
             sd->paused = PH_TRAILERS;
             sd->pause_idx = i;
+            return;
+        }
+        if (i == sd->hold_idx) {
+            release_held_body(s, d, i);
             return;
         }
     }
@@ -639,7 +664,9 @@ static void dir_trailers_in(struct stream *s, int d)
         return;
     sd->trailers_in = true;
     sd->eos_in = true;
-    if (!sd->headers_done || sd->paused != PH_NONE || sd->hold_idx >= 0)
+    /* Behind paused headers they wait their turn; a body pause (a filter waiting for the
+     * rest of the body) learns from them that the body is over. */
+    if (!sd->headers_done || sd->paused == PH_HEADERS || sd->paused == PH_TRAILERS)
         return;
     run_trailers(s, d, 0);
 }
@@ -720,7 +747,7 @@ static void take_continues(struct stream *s)
 struct evbuffer *stream_held_body(struct stream *s, struct stream_filter *f, int d)
 {
     struct stream_dir *sd = &s->dir[d];
-    if (sd->paused != PH_BODY || sd->hold_idx < 0 || dir_filter(s, d, sd->hold_idx) != f)
+    if (sd->hold_idx < 0 || dir_filter(s, d, sd->hold_idx) != f)
         return NULL;
     return sd->hold;
 }
@@ -757,7 +784,10 @@ static void do_resume(struct stream *s, int d)
         run_body(s, d, sd->pause_idx + 1, chunk);
         evbuffer_drain(chunk, evbuffer_get_length(chunk));
     } else {
-        run_trailers(s, d, sd->pause_idx + 1);
+        if (sd->hold_idx == sd->pause_idx)
+            release_held_body(s, d, sd->pause_idx); /* the body it held, then trailers */
+        else
+            run_trailers(s, d, sd->pause_idx + 1);
     }
     if (dir_stopped(s, d))
         return;

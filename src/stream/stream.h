@@ -373,8 +373,9 @@ void stream_resume(struct stream *s);
 void stream_continue(struct stream *s, struct stream_filter *f, int d);
 
 /*
- * The body of direction d that filter f holds while paused in a body phase (what a
- * plugin reads and edits from a callout answer), or NULL.
+ * The body of direction d that filter f holds (a body pause; or its trailer hook while it
+ * still holds the body), what a plugin reads and edits from a callout answer or in its
+ * trailers callback; NULL when f holds none.
  */
 struct evbuffer *stream_held_body(struct stream *s, struct stream_filter *f, int d);
 

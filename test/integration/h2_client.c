@@ -15,6 +15,9 @@
  *                                    stream; wMS: a pause of MS ms between frames); prints
  *                                    "status N", "rst CODE", "goaway CODE", "closed" or
  *                                    "timeout".
+ *   h2_client request PORT METHOD PATH [BODY]  sends METHOD with BODY (none when absent)
+ *                                    and no trailers; prints the status, the body and
+ *                                    every response trailer as "trailer NAME: VALUE".
  *   h2_client get PORT PATH          GETs PATH and reads until the server closes the
  *                                    connection: prints the status, the body, "goaway
  *                                    CODE" for a GOAWAY and "closed" (or "timeout" after
@@ -347,6 +350,7 @@ struct tctx {
     bool in_trailers;
     const char *body;
     size_t body_off;
+    bool req_trailers; /* the request ends with trailer x-req-trailer: yes */
 };
 
 static ssize_t t_send(nghttp2_session *s, const uint8_t *d, size_t n, int f, void *ud)
@@ -366,7 +370,9 @@ static ssize_t t_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, 
     size_t n = left < len ? left : len;
     memcpy(buf, t->body + t->body_off, n);
     t->body_off += n;
-    if (t->body_off == strlen(t->body)) {
+    if (t->body_off == strlen(t->body) && !t->req_trailers) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    } else if (t->body_off == strlen(t->body)) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         nghttp2_nv tr[] = {{(uint8_t *)"x-req-trailer", (uint8_t *)"yes", 13, 3, 0}};
         nghttp2_submit_trailer(s, id, tr, 1);
@@ -430,10 +436,18 @@ static int t_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     return 0;
 }
 
-/* POST with body and trailers (get: GET, no body, read until the server closes). */
-static int do_request(int port, const char *path, bool get)
+/* POST with body and trailers (get: GET, no body, read until the server closes; method
+ * set: that method with body, or none when body is NULL, no trailers, until the stream
+ * closes). */
+static int do_request(int port, const char *path, bool get, const char *method, const char *body)
 {
-    struct tctx t = {.fd = connect_port(port), .body = "hello", .until_close = get};
+    struct tctx t = {.fd = connect_port(port),
+                     .body = method != NULL ? body : "hello",
+                     .until_close = get,
+                     .req_trailers = method == NULL && !get};
+    if (method == NULL)
+        method = get ? "GET" : "POST";
+    get = get || t.body == NULL;
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_send_callback(cb, t_send);
@@ -448,7 +462,7 @@ static int do_request(int port, const char *path, bool get)
     char auth[32];
     snprintf(auth, sizeof(auth), "127.0.0.1:%d", port);
     nghttp2_nv nv[] = {
-        {(uint8_t *)":method", (uint8_t *)(get ? "GET" : "POST"), 7, get ? 3 : 4, 0},
+        {(uint8_t *)":method", (uint8_t *)method, 7, strlen(method), 0},
         {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
         {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0},
         {(uint8_t *)":authority", (uint8_t *)auth, 10, strlen(auth), 0},
@@ -642,15 +656,17 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "body") == 0)
         return do_body(atoi(argv[2]), argv[3], atol(argv[4]), argv + 5, argc - 5);
     if (argc >= 4 && strcmp(argv[1], "trailers") == 0)
-        return do_request(atoi(argv[2]), argv[3], false);
+        return do_request(atoi(argv[2]), argv[3], false, NULL, NULL);
     if (argc >= 4 && strcmp(argv[1], "get") == 0)
-        return do_request(atoi(argv[2]), argv[3], true);
+        return do_request(atoi(argv[2]), argv[3], true, NULL, NULL);
+    if (argc >= 5 && strcmp(argv[1], "request") == 0)
+        return do_request(atoi(argv[2]), argv[4], false, argv[3], argc >= 6 ? argv[5] : NULL);
     if (argc >= 3 && strcmp(argv[1], "echo-upstream") == 0)
         return do_echo_upstream(atoi(argv[2]), false);
     if (argc >= 3 && strcmp(argv[1], "slow-upstream") == 0)
         return do_echo_upstream(atoi(argv[2]), true);
     fprintf(stderr, "usage: h2_client flood PORT KIND N | body PORT PATH CL [SIZE...] | "
-                    "trailers PORT PATH | get PORT PATH | "
+                    "trailers PORT PATH | get PORT PATH | request PORT METHOD PATH [BODY] | "
                     "slow-upstream PORT | "
                     "echo-upstream PORT\n");
     return 2;

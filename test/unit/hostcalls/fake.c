@@ -277,6 +277,7 @@ static bool fh_stream_buffer(void *host, void *stream, enum pw_buffer_type type,
     if (type > PW_BUFFER_UPSTREAM_DATA || !s->has_buf[type])
         return false;
     *eos = s->eos;
+    *writable = !s->read_only[type];
     *out = (struct pw_buffer_ref){&pw_buf_plain_ops, &s->bufs[type]};
     return true;
 }

@@ -76,10 +76,22 @@ static void set_bytes_splices_the_hosts_buffer(void **state)
     assert_memory_equal(b->data, "XYaXdefXY", 9);
     assert_int_equal(HC(set_buffer_bytes, e->vm, 0, 0, 100, D, 2), PW_OK);
     assert_int_equal(b->len, 2);
-    /* Read-only buffers, absent ones, and non-body types. */
+    /* A body that went out, or that the phase has not got: the write is acknowledged and
+     * dropped (the Rust SDK panics on any other status), with a warning per body. */
     e->fs.read_only[0] = true;
-    assert_int_equal(HC(set_buffer_bytes, e->vm, 1, 0, 0, D, 2), PW_NOT_FOUND);
+    assert_int_equal(HC(set_buffer_bytes, e->vm, 0, 0, 0, D, 2), PW_OK);
+    assert_int_equal(b->len, 2);
+    assert_true(fake_logged(&e->host, "proxy_set_buffer_bytes(request_body): it was already "
+                                      "sent; the change is ignored"));
+    assert_int_equal(HC(set_buffer_bytes, e->vm, 1, 0, 0, D, 2), PW_OK);
+    assert_false(e->fs.has_buf[1]);
+    assert_true(fake_logged(&e->host, "proxy_set_buffer_bytes(response_body): it does not "
+                                      "exist in this phase"));
+    /* Configurations and the callout body are read-only; a root has no stream body. */
     assert_int_equal(HC(set_buffer_bytes, e->vm, 7, 0, 0, D, 2), PW_BAD_ARGUMENT);
+    fake_enter(e->vm, &e->root->ctx, PW_CB_TICK);
+    assert_int_equal(HC(set_buffer_bytes, e->vm, 0, 0, 0, D, 2), PW_NOT_FOUND);
+    fake_enter(e->vm, &e->stream->ctx, PW_CB_REQUEST_BODY);
     assert_int_equal(HC(set_buffer_bytes, e->vm, 0, 0, 0, OOB, 4), PW_INVALID_MEMORY_ACCESS);
 }
 

@@ -164,7 +164,7 @@ static void set_pairs_replaces_the_map_and_rejects_malformed_input(void **state)
     pw_map_free(&src);
 }
 
-static void a_map_not_available_reads_empty_and_refuses_writes(void **state)
+static void a_map_not_available_reads_empty_and_ignores_writes(void **state)
 {
     struct fake_env *e = *state;
     uint32_t kl = fake_put_str(e->vm, K, "k");
@@ -177,13 +177,28 @@ static void a_map_not_available_reads_empty_and_refuses_writes(void **state)
     assert_int_equal(HC(get_header_map_size, e->vm, 2, S), PW_OK);
     assert_int_equal(fake_u32(e->vm, S), 0);
     assert_int_equal(HC(get_header_map_value, e->vm, 2, K, kl, P, S), PW_NOT_FOUND);
-    assert_int_equal(HC(add_header_map_value, e->vm, 2, K, kl, V, 0), PW_NOT_FOUND);
-    /* Callout maps outside on_http_call_response, gRPC maps: empty too. */
+    /* A stream's write to it is acknowledged and dropped (the Rust SDK panics on any
+     * other status), with one warning in the plugin's log per map. */
+    assert_int_equal(HC(add_header_map_value, e->vm, 2, K, kl, V, 0), PW_OK);
+    assert_int_equal(HC(replace_header_map_value, e->vm, 2, K, kl, V, 0), PW_OK);
+    assert_int_equal(HC(remove_header_map_value, e->vm, 2, K, kl), PW_OK);
+    assert_int_equal(HC(set_header_map_pairs, e->vm, 2, P, 0), PW_OK);
+    assert_false(e->fs.has_map[2]);
+    assert_true(fake_logged(&e->host, "proxy_add_header_map_value(response_headers): it does "
+                                      "not exist in this phase; the change is ignored"));
+    int warnings = 0;
+    for (int i = 0; i < e->host.nlog; i++)
+        warnings += strstr(e->host.log[i], "the change is ignored") != NULL;
+    assert_int_equal(warnings, 1);
+    /* Callout maps outside on_http_call_response, gRPC maps: empty too; writes to them
+     * are NOT_FOUND (no stream map is involved). */
     assert_int_equal(HC(get_header_map_pairs, e->vm, 6, P, S), PW_OK);
     assert_int_equal(HC(get_header_map_value, e->vm, 4, K, kl, P, S), PW_NOT_FOUND);
+    assert_int_equal(HC(add_header_map_value, e->vm, 6, K, kl, V, 0), PW_NOT_FOUND);
     /* From a root context there is no stream map at all. */
     fake_enter(e->vm, &e->root->ctx, PW_CB_TICK);
     assert_int_equal(HC(get_header_map_value, e->vm, 0, K, kl, P, S), PW_NOT_FOUND);
+    assert_int_equal(HC(add_header_map_value, e->vm, 0, K, kl, V, 0), PW_NOT_FOUND);
     /* An unknown map type is a bad argument. */
     assert_int_equal(HC(get_header_map_pairs, e->vm, 8, P, S), PW_BAD_ARGUMENT);
 }
@@ -193,11 +208,19 @@ static void maps_are_read_only_when_sent_or_while_the_stream_ends(void **state)
     struct fake_env *e = *state;
     uint32_t kl = fake_put_str(e->vm, K, "k");
 
-    e->fs.read_only[0] = true;
-    assert_int_equal(HC(add_header_map_value, e->vm, 0, K, kl, V, 0), PW_NOT_FOUND);
+    uint32_t before = e->fs.maps[0].count;
+    e->fs.read_only[0] = true; /* already sent */
+    assert_int_equal(HC(add_header_map_value, e->vm, 0, K, kl, V, 0), PW_OK);
+    assert_int_equal(e->fs.maps[0].count, before); /* ignored */
+    assert_true(fake_logged(&e->host, "proxy_add_header_map_value(request_headers): it was "
+                                      "already sent; the change is ignored"));
     e->fs.read_only[0] = false;
     e->stream->ctx.ending = true; /* on_done / on_log / on_delete */
-    assert_int_equal(HC(replace_header_map_value, e->vm, 0, K, kl, V, 0), PW_NOT_FOUND);
+    e->stream->ctx.write_warned = 0;
+    assert_int_equal(HC(replace_header_map_value, e->vm, 0, K, kl, V, 0), PW_OK);
+    assert_int_equal(e->fs.maps[0].count, before);
+    assert_true(fake_logged(&e->host, "proxy_replace_header_map_value(request_headers): the "
+                                      "stream has ended, it is read-only"));
     kl = fake_put_str(e->vm, K, ":path");
     assert_int_equal(HC(get_header_map_value, e->vm, 0, K, kl, P, S), PW_OK);
     e->stream->ctx.ending = false;
@@ -241,7 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(add_replace_remove_edit_the_hosts_map, setup, teardown),
         cmocka_unit_test_setup_teardown(set_pairs_replaces_the_map_and_rejects_malformed_input,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(a_map_not_available_reads_empty_and_refuses_writes, setup,
+        cmocka_unit_test_setup_teardown(a_map_not_available_reads_empty_and_ignores_writes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(maps_are_read_only_when_sent_or_while_the_stream_ends,
                                         setup, teardown),

@@ -950,6 +950,40 @@ static void test_trailers_added_while_paused_at_end_of_body(void **state)
     stream_destroy(s);
 }
 
+/* Trailers that arrive while a filter holds the body waiting for its end reach that
+ * filter (as in Envoy): the body is complete, and when the filter lets the trailers
+ * through, what it held goes on, then the trailers. */
+static void test_trailers_reach_a_filter_holding_the_body(void **state)
+{
+    static const enum stream_action script[] = {STREAM_PAUSE};
+    struct sconf c[3] = {{.name = "A"}, {.name = "B", .body = script}, {.name = "C"}};
+    struct stream *s = make_scripted(3, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    stream_headers_add(s, &s->req_trailers, "x-t", 3, "1", 1);
+    stream_request_trailers(s);
+    assert_string_equal(rec.log,
+                        "A-h B-h C-h UP-H A-b:ab B-b:ab A-t1 B-t1 C-b:ab UP-B2 C-t1 UP-T ");
+    stream_destroy(s);
+}
+
+/* A filter that let its held body through with a Continue is no longer paused: a
+ * continue it sends afterwards does not replay the end of the body. */
+static void test_continue_after_the_hold_went_on_is_no_resume(void **state)
+{
+    static const enum stream_action script[] = {STREAM_PAUSE, STREAM_CONTINUE};
+    struct sconf c[2] = {{.name = "A", .body = script}, {.name = "B"}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", true);
+    stream_continue(s, &s->filters[0], 0);
+    run_loop();
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab A-b:abcd! B-b:abcd! UP-B4! ");
+    assert_int_equal(rec.up_eos, 1);
+    stream_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -996,6 +1030,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trailers_added_at_end_of_body_go_to_later_filters,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailers_added_while_paused_at_end_of_body, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_trailers_reach_a_filter_holding_the_body, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_continue_after_the_hold_went_on_is_no_resume, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
