@@ -684,7 +684,7 @@ static inline void opstat(const void *h)
 #define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
 #define LABEL_LOAD(n)                                                                              \
     [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_ss] = &&L_##n##_ss, [WASM_OP_##n##_si] = &&L_##n##_si, \
-    [WASM_OP_##n##_sx] = &&L_##n##_sx, [WASM_OP_##n##_xi] = &&L_##n##_xi,                         \
+    [WASM_OP_##n##_sx] = &&L_##n##_sx, [WASM_OP_##n##_xi] = &&L_##n##_xi,                          \
     [WASM_OP_##n##_sxi] = &&L_##n##_sxi,
 #define LABEL_STORE(n)                                                                             \
     [WASM_OP_##n] = &&L_##n, [WASM_OP_##n##_i] = &&L_##n##_i, [WASM_OP_##n##_ss] = &&L_##n##_ss,   \
@@ -840,13 +840,6 @@ L_const32:
 L_const64:
     W64(0, IMM64(1));
     NEXT(5);
-L_vcopy: { /* source and destination may overlap by one slot: read both halves first */
-    uint64_t lo = R64(1), hi = *(u64a *)(SLOT(1) + 8);
-    W64(0, lo);
-    *(u64a *)(SLOT(0) + 8) = hi;
-    NEXT(4);
-}
-
     /* Each return has its own dispatch site. */
 #ifdef WASP_BOUNDS_CHECKS
 #define RET_RELOAD RELOAD_MEM
@@ -945,35 +938,6 @@ L_call_indirect: {
 L_select:
     W64(0, select64(R32(3) != 0, R64(1), R64(2)));
     NEXT(6);
-L_vselect: {
-    const char *src = R32(3) ? SLOT(1) : SLOT(2);
-    uint64_t lo = *(const u64a *)src, hi = *(const u64a *)(src + 8);
-    W64(0, lo);
-    *(u64a *)(SLOT(0) + 8) = hi;
-    NEXT(6);
-}
-L_simd: {
-    /* A run of SIMD instructions executes in their own dispatch loop (simd.c). */
-    bool oob = false;
-    pc = wasm_simd_run(pc, fp, mem, SIMD_MEMLEN, &oob);
-    if (UNLIKELY(oob))
-        TRAP(WASM_TRAP_MEMORY_OOB);
-    OPSTAT();
-    goto **(const ptru *)pc;
-}
-L_vgget: {
-    const struct wasm_global *g = G[A(1)];
-    W64(0, g->value);
-    *(u64a *)(SLOT(0) + 8) = g->hi;
-    NEXT(4);
-}
-L_vgset: {
-    struct wasm_global *g = G[A(0)];
-    uint64_t lo = R64(1), hi = *(u64a *)(SLOT(1) + 8);
-    g->value = lo;
-    g->hi = hi;
-    NEXT(4);
-}
 L_gget:
     W64(0, G[A(1)]->value);
     NEXT(4);
@@ -1183,6 +1147,17 @@ L_lea_xi:
     DIVS(32, uint32_t, int32_t, INT32_MIN, A(2), si)
     DIVS(64, uint64_t, int64_t, INT64_MIN, R64(2), ss)
     DIVS(64, uint64_t, int64_t, INT64_MIN, IMM64(2), si)
+
+L_simd: {
+    /* SIMD instructions and v128 moves run in their own dispatch loop (simd.c), which
+     * returns at the first instruction of another kind. */
+    bool oob = false;
+    pc = wasm_simd_run(pc, fp, inst, mem, SIMD_MEMLEN, &oob);
+    if (UNLIKELY(oob))
+        TRAP(WASM_TRAP_MEMORY_OOB);
+    OPSTAT();
+    goto **(const ptru *)pc;
+}
 
 trap_out:
     inst->csp = csp;

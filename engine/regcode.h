@@ -58,10 +58,7 @@ typedef uint32_t wasm_code_word;
     X(copy2) X(copy3) X(copy4) /* (d a) x 2..4, in order */                                 \
     X(const32)       /* d i */                                                              \
     X(const64)       /* d I */                                                              \
-    X(vcopy)         /* d a : a v128 (two slots) */                                         \
-    X(vselect)       /* d a b c : v128 select */                                            \
-    X(vgget) X(vgset) /* d idx / idx a : v128 globals */                                    \
-    X(simd)          /* k ... : SIMD instruction k (enum wasm_simd_op), operands by layout */\
+    X(simd)          /* k ... : SIMD instruction or v128 move k (enum wasm_simd_op)  */     \
     X(ret0)          /* - */                                                                \
     X(ret1)          /* a */                                                                \
     X(ret1_i64)      /* I : return an immediate */                                          \
@@ -165,9 +162,9 @@ enum wasm_op {
 /* Translated code of one defined function: a header, then the instructions. */
 struct wasm_code {
     uint32_t func_index;
-    uint32_t nparams;  /* parameter slots (a v128 takes two) */
-    uint32_t nlocals;  /* slots of the declared locals: zeroed on entry */
-    uint32_t nresults; /* result slots */
+    uint32_t nparams;     /* parameter slots (a v128 takes two) */
+    uint32_t nlocals;     /* slots of the declared locals: zeroed on entry */
+    uint32_t nresults;    /* result slots */
     uint32_t frame_slots; /* params + locals + operand stack */
     uint32_t len;         /* words in ins */
     uint32_t nmap;        /* after ins: nmap pairs (code position, offset in the body) */
@@ -264,12 +261,13 @@ extern wasm_code_word wasm_halt_code[2];
 
 /*
  * simd.c: runs the SIMD instruction at pc (a `simd` op) and those right after it, until
- * an instruction of another kind, whose pc it returns. mem/memlen are memory 0 (memlen
- * is only used with WASP_BOUNDS_CHECKS). An out-of-bounds access sets *oob and returns
- * the pc of the instruction that made it, with nothing written.
+ * an instruction of another kind, whose pc it returns. fp is the frame, inst the running
+ * instance (its globals), mem/memlen its memory 0 (memlen is only used with
+ * WASP_BOUNDS_CHECKS). An out-of-bounds access sets *oob and returns the pc of the
+ * instruction that made it, with nothing written.
  */
-const wasm_code_word *wasm_simd_run(const wasm_code_word *pc, char *fp, uint8_t *mem,
-                                    uint64_t memlen, bool *oob);
+const wasm_code_word *wasm_simd_run(const wasm_code_word *pc, char *fp, struct wasm_instance *inst,
+                                    uint8_t *mem, uint64_t memlen, bool *oob);
 
 /* interp.c */
 /* Fuel points between two deadline checks (calls and taken branches). */

@@ -684,10 +684,16 @@ typedef const void *simd_ptru __attribute__((may_alias, aligned(4)));
     NEXT(7);
 #define SIMD_LABEL(code, name, layout, sig, arg) [WASM_SIMD_OP_##name] = &&L_##name,
 
-const wasm_code_word *wasm_simd_run(const wasm_code_word *pc, char *fp, uint8_t *mem,
-                                    uint64_t memlen, bool *oob)
+const wasm_code_word *wasm_simd_run(const wasm_code_word *pc, char *fp, struct wasm_instance *inst,
+                                    uint8_t *mem, uint64_t memlen, bool *oob)
 {
-    static const void *const labels[WASM_SIMD_OP_COUNT] = {WASM_SIMD_OPS(SIMD_LABEL)};
+    /* clang-format off */
+    static const void *const labels[WASM_SIMD_OP_COUNT] = {
+        WASM_SIMD_OPS(SIMD_LABEL)
+        [WASM_SIMD_OP_vcopy] = &&L_vcopy, [WASM_SIMD_OP_vselect] = &&L_vselect,
+        [WASM_SIMD_OP_vgget] = &&L_vgget, [WASM_SIMD_OP_vgset] = &&L_vgset,
+    };
+    /* clang-format on */
     const void *const gate = wasm_op_handlers[WASM_OP_simd];
 
 #ifndef WASP_BOUNDS_CHECKS
@@ -696,6 +702,27 @@ const wasm_code_word *wasm_simd_run(const wasm_code_word *pc, char *fp, uint8_t 
     goto *labels[pc[2]];
 
     WASM_SIMD_OPS(SIMD_HANDLER)
+
+L_vcopy: /* source and destination may overlap */
+    simd_st(SLOT(0), simd_ld(SLOT(1)));
+    NEXT(5);
+L_vselect:
+    simd_st(SLOT(0), simd_ld(*(const simd_u32a *)SLOT(3) ? SLOT(1) : SLOT(2)));
+    NEXT(7);
+L_vgget : {
+    const struct wasm_global *g = inst->globals[A(1)];
+    uint64_t v[2] = {g->value, g->hi};
+    memcpy(SLOT(0), v, 16);
+    NEXT(5);
+}
+L_vgset : {
+    struct wasm_global *g = inst->globals[A(0)];
+    uint64_t v[2];
+    memcpy(v, SLOT(1), 16);
+    g->value = v[0];
+    g->hi = v[1];
+    NEXT(5);
+}
 
 #ifdef WASP_BOUNDS_CHECKS
 out_of_bounds:

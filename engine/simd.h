@@ -271,9 +271,21 @@
     X(0xff, f64x2_convert_low_i32x4_u, UN, v_v, 0)
 /* clang-format on */
 
-/* Dense numbering of the instructions, for the interpreter's `simd` op (regcode.h). */
+/*
+ * Dense numbering of the instructions, for the interpreter's `simd` op (regcode.h), and
+ * four more that are not wasm instructions but moves of v128 values the translator needs:
+ * vcopy (d a), vselect (d a b c: a if the i32 c is non-zero, else b), vgget (d global)
+ * and vgset (global a). They run in simd.c too, so the scalar interpreter needs no
+ * handler of its own for v128 values.
+ */
 #define WASM_SIMD_OP_ENUM(code, name, layout, sig, arg) WASM_SIMD_OP_##name,
-enum wasm_simd_op { WASM_SIMD_OPS(WASM_SIMD_OP_ENUM) WASM_SIMD_OP_COUNT };
+/* clang-format off */
+enum wasm_simd_op {
+    WASM_SIMD_OPS(WASM_SIMD_OP_ENUM)
+    WASM_SIMD_OP_vcopy, WASM_SIMD_OP_vselect, WASM_SIMD_OP_vgget, WASM_SIMD_OP_vgset,
+    WASM_SIMD_OP_COUNT
+};
+/* clang-format on */
 #undef WASM_SIMD_OP_ENUM
 
 /* Sub-opcodes run from 0 to 0xff (with gaps); anything else after 0xfd is illegal. */

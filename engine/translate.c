@@ -364,7 +364,8 @@ static void move_to(struct tr *t, const struct opnd *e, uint32_t dst)
     if (e->type == WASM_V128) {
         /* v128 values are never constants on the stack (v128.const has code). */
         if (e->slot != dst) {
-            emit_op(t, WASM_OP_vcopy);
+            emit_op(t, WASM_OP_simd);
+            emit_w(t, WASM_SIMD_OP_vcopy);
             emit_w(t, soff(dst));
             emit_w(t, soff(e->slot));
         }
@@ -470,6 +471,18 @@ static uint32_t begin_result_to(struct tr *t, enum wasm_op op, int kind, uint32_
 static uint32_t begin_result(struct tr *t, enum wasm_op op, int kind)
 {
     return begin_result_to(t, op, kind, next_home(t));
+}
+
+/* As begin_result for SIMD op k: `simd k d ...` (the number before the result). */
+static void begin_simd_result(struct tr *t, uint32_t k)
+{
+    t->prev = t->last;
+    t->last.kind = L_OTHER;
+    t->last.pos = emit_op(t, WASM_OP_simd);
+    emit_w(t, k);
+    t->last.dst_pos = t->len;
+    t->last.dst_slot = next_home(t);
+    emit_w(t, soff(t->last.dst_slot));
 }
 
 /* Computes K_AFF e into slot dst: add_si, add_ss, shl_si, or a lea. */
@@ -1487,18 +1500,6 @@ static const uint8_t simd_ops[WASM_SIMD_OPCODES] = {
 #undef SIMD_OP_ROW
 };
 
-/* As begin_result for SIMD instruction k: `simd k d ...` (the number before the result). */
-static void begin_simd_result(struct tr *t, uint32_t k)
-{
-    t->prev = t->last;
-    t->last.kind = L_OTHER;
-    t->last.pos = emit_op(t, WASM_OP_simd);
-    emit_w(t, k);
-    t->last.dst_pos = t->len;
-    t->last.dst_slot = next_home(t);
-    emit_w(t, soff(t->last.dst_slot));
-}
-
 /* Emits the 16 immediate bytes of v128.const / i8x16.shuffle as four words. */
 static void emit_bytes16(struct tr *t)
 {
@@ -1854,7 +1855,10 @@ static void step(struct tr *t)
             emit_w(t, l.b_imm ? (uint32_t)l.b : soff((uint32_t)l.b));
         } else {
             uint32_t cs = src_slot(t, &c);
-            begin_result(t, vec ? WASM_OP_vselect : WASM_OP_select, L_OTHER);
+            if (vec)
+                begin_simd_result(t, WASM_SIMD_OP_vselect);
+            else
+                begin_result(t, WASM_OP_select, L_OTHER);
             emit_w(t, soff(as));
             emit_w(t, soff(bs));
             emit_w(t, soff(cs));
@@ -1885,8 +1889,10 @@ static void step(struct tr *t)
         if (x >= t->m->nglobals) {
             FAIL(t, WASM_ERR_INVALID, "unknown global %u in function %u", x, t->func_index);
         }
-        begin_result(t, t->m->globals[x].valtype == WASM_V128 ? WASM_OP_vgget : WASM_OP_gget,
-                     L_OTHER);
+        if (t->m->globals[x].valtype == WASM_V128)
+            begin_simd_result(t, WASM_SIMD_OP_vgget);
+        else
+            begin_result(t, WASM_OP_gget, L_OTHER);
         emit_w(t, x);
         end_result(t, t->m->globals[x].valtype);
         return;
@@ -1905,7 +1911,9 @@ static void step(struct tr *t)
             emit_w(t, x);
             emit_w64(t, v.imm);
         } else {
-            emit_op(t, v.type == WASM_V128 ? WASM_OP_vgset : WASM_OP_gset);
+            emit_op(t, v.type == WASM_V128 ? WASM_OP_simd : WASM_OP_gset);
+            if (v.type == WASM_V128)
+                emit_w(t, WASM_SIMD_OP_vgset);
             emit_w(t, x);
             emit_w(t, soff(v.slot));
         }
