@@ -384,6 +384,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (test) {
+        log_set_level(LOG_LVL_WARN); /* only problems and the verdict */
         struct daemon_gen *g = load_gen(d.config_path, 0, false);
         if (g == NULL)
             return 1;

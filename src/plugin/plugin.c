@@ -87,16 +87,21 @@ static struct plugin_module *plugin_module_get(const char *path, char *err, size
     if (plugin_read_file(path, &bytes, &len, err, errlen) < 0)
         return NULL;
     SHA256(bytes, len, sha);
+    char hex[17];
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", sha[i]);
     pthread_mutex_lock(&plugin_cache_lock);
     for (struct plugin_module *pm = plugin_cache; pm != NULL; pm = pm->next) {
         if (memcmp(pm->sha, sha, sizeof(sha)) == 0) {
             pm->refs++;
             pthread_mutex_unlock(&plugin_cache_lock);
             free(bytes);
+            log_info("plugin module %s: unchanged (sha256 %s...), reused", path, hex);
             return pm;
         }
     }
     pthread_mutex_unlock(&plugin_cache_lock);
+    uint64_t t0 = log_now_usec();
     struct plugin_module *pm = calloc(1, sizeof(*pm));
     if (pm == NULL) {
         free(bytes);
@@ -111,6 +116,9 @@ static struct plugin_module *plugin_module_get(const char *path, char *err, size
     }
     memcpy(pm->sha, sha, sizeof(sha));
     pm->refs = 1;
+    log_info("plugin module %s: %zu bytes (sha256 %s...) decoded, validated and translated in "
+             "%.1f ms",
+             path, len, hex, (double)(log_now_usec() - t0) / 1000.0);
     pthread_mutex_lock(&plugin_cache_lock);
     pm->next = plugin_cache;
     plugin_cache = pm;

@@ -40,6 +40,7 @@
 
 #include "config/config.h"
 #include "http1/h1.h"
+#include "log/log.h"
 #include "plugin/plugin.h"
 #include "proxywasm.h"
 #include "replay/replay.h"
@@ -1515,6 +1516,7 @@ int wasp_cmd_replay(int argc, char **argv)
     int status = 2;
 
     rp.upstreams = json_array();
+    log_set_level(LOG_LVL_WARN); /* what plugins do is replay's output, not log lines */
     if (rp_parse_args(&rp, argc, argv, &traffic_path, &callouts_path) != 0)
         goto out;
     uint8_t *text;
