@@ -136,6 +136,7 @@ struct pw_vm {
     char *name;
     struct pw_buf configuration;
     uint64_t fuel_per_callback;
+    uint64_t max_execution_ns;
     wasm_func_t *funcs[PW_CB_COUNT];
 
     uint32_t next_context_id;

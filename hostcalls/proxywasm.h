@@ -127,6 +127,10 @@ struct pw_vm_config {
     size_t nenv;
     uint32_t max_memory_pages;  /* 0: the module's own maximum */
     uint64_t fuel_per_callback; /* instruction budget of each callback; 0: unlimited */
+    /* Wall-clock budget of each callback, from the host's call in to its return (nested
+     * calls from hostcalls included); past it the guest traps "execution time exceeded"
+     * (checked at the engine's fuel points, so an endless loop is cut). 0: unlimited. */
+    uint64_t max_execution_ns;
     const char *name;           /* name in messages before any plugin (default vm_id) */
     bool trace;                 /* report every proxy_* hostcall (pw_host_ops.trace) */
     void *userdata;             /* the host's, given back by pw_vm_userdata() (from the

@@ -630,9 +630,14 @@ int pw_vm_call(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_cb cb, const uint64
     vm->cb = cb;
     vm->current = vm->effective = ctx;
     vm->stopped = false;
-    if (vm->depth++ == 0 && vm->fuel_per_callback != 0)
+    bool outermost = vm->depth++ == 0;
+    if (outermost && vm->fuel_per_callback != 0)
         wasm_instance_set_fuel(vm->inst, vm->fuel_per_callback);
+    if (outermost && vm->max_execution_ns != 0)
+        wasm_instance_set_deadline(vm->inst, wasm_clock_ns() + vm->max_execution_ns);
     rc = wasm_call(vm->inst, f, slots);
+    if (outermost && vm->max_execution_ns != 0)
+        wasm_instance_set_deadline(vm->inst, 0);
     vm->depth--;
     if (rc != WASM_OK) {
         bool exit0 = wasm_instance_trap(vm->inst) == WASM_TRAP_EXIT &&
@@ -782,6 +787,7 @@ static struct pw_vm *pw_vm_alloc(const struct pw_module *m, const struct pw_vm_c
     }
     vm->name = pw_strdup(cfg->name != NULL ? cfg->name : cfg->vm_id);
     vm->fuel_per_callback = cfg->fuel_per_callback;
+    vm->max_execution_ns = cfg->max_execution_ns;
     if (vm->vm_id == NULL || vm->ns == NULL || vm->name == NULL ||
         pw_buf_set(&vm->configuration, cfg->configuration, cfg->configuration_len) != 0) {
         snprintf(err, errlen, "out of memory");

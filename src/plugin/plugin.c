@@ -255,6 +255,7 @@ static int plugin_group_of(struct plugin_set *set, size_t i, struct plugin_modul
         .nenv = p->n_environment,
         .max_memory_pages = (uint32_t)(p->max_memory / 65536),
         .fuel_per_callback = p->fuel,
+        .max_execution_ns = (uint64_t)p->max_execution_time_ms * 1000000u,
         .name = p->name,
     };
     set->plugins[i].group = set->n_groups++;

@@ -71,6 +71,8 @@ file = $EX/authz.wasm
 [plugin:body_rewrite]
 file = $EX/body_rewrite.wasm
 configuration = idden=IDDEN-LONGER
+; rewriting 150 KB in the interpreter of a sanitizer build takes longer than the default
+max_execution_time = 10s
 [plugin:ratelimit]
 file = $EX/ratelimit.wasm
 configuration = 5

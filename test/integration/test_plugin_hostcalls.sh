@@ -139,12 +139,16 @@ configuration = hc_requests
 file = $P/hc_callout.wasm
 [plugin:body]
 file = $P/hc_body.wasm
+; big bodies, and on_configure's allocator churn of free, take longer than the default
+; 100 ms in the interpreter of a sanitizer build
+max_execution_time = 10s
 [plugin:abi010]
 file = $P/hc_abi010.wasm
 configuration = abc
 [plugin:free]
 file = $P/hc_freestanding.wasm
 configuration = cfg1
+max_execution_time = 10s
 [plugin:jobs_producer]
 file = $P/hc_queue.wasm
 root_id = producer

@@ -5,8 +5,8 @@
 #     until a reload; fail_open lets the request and later ones through without the
 #     plugin; reload gives new requests a fresh VM after a back-off (0, 1 s, 2 s ...)
 #     during which they get 503;
-#   - an endless loop (hc_loop) is cut by its fuel; a plugin exhausting max_memory
-#     (hc_loop on /hog) aborts and is replaced (reload policy);
+#   - an endless loop (hc_loop) is cut by its fuel, or by max_execution_time; a plugin
+#     exhausting max_memory (hc_loop on /hog) aborts and is replaced (reload policy);
 #   - proxy_http_call naming a cluster the configuration does not have is BAD_ARGUMENT at
 #     call time (hc_callout_args answers 503); gRPC calls fail as Envoy's do for a cluster
 #     it cannot reach (hc_grpc answers 503, no trap);
@@ -22,6 +22,7 @@ cp=$(free_port)
 op=$(free_port)
 rp=$(free_port)
 lp=$(free_port)
+xp=$(free_port)
 hp=$(free_port)
 ap=$(free_port)
 gp=$(free_port)
@@ -35,6 +36,7 @@ listener() { # listener NAME PORT PLUGIN
     listener open "$op" trap_open
     listener reload "$rp" trap_reload
     listener loop "$lp" loop
+    listener slow "$xp" slow
     listener hog "$hp" hog
     listener args "$ap" args
     listener grpc "$gp" grpc
@@ -53,6 +55,10 @@ failure_policy = reload
 [plugin:loop]
 file = $P/hc_loop.wasm
 fuel = 1000000
+max_execution_time = 0
+[plugin:slow]
+file = $P/hc_loop.wasm
+max_execution_time = 50ms
 [plugin:hog]
 file = $P/hc_loop.wasm
 max_memory = 4m
@@ -67,7 +73,7 @@ INI
 } >"$T/w.ini"
 "$WASPD" -t -c "$T/w.ini" >"$T/t.out" 2>&1 || fail "waspd -t: $(cat "$T/t.out")"
 start_waspd "$T/w.ini" "$cp"
-for p in "$op" "$rp" "$lp" "$hp" "$ap" "$gp"; do wait_port "$p"; done
+for p in "$op" "$rp" "$lp" "$xp" "$hp" "$ap" "$gp"; do wait_port "$p"; done
 
 # req PORT PATH: prints "STATUS BODY".
 req() {
@@ -134,9 +140,15 @@ expect "$lp" /10bytes "503 plugin loop failed" "fuel: an endless loop"
 [ $(($(now_ms) - t0)) -lt 5000 ] || fail "fuel: the loop was not cut quickly"
 wait_log 5 'plugin loop: proxy_on_request_headers failed: fuel exhausted' || fail "fuel exhaustion not logged"
 pass "fuel: an endless loop is cut, the request gets 503"
-# TODO(max_execution_time): waspd does not enforce it yet (the engine's deadline API is
-# being added); once it does, hc_loop with fuel = 0 and max_execution_time = 50ms must
-# answer 503 after ~50 ms with "max_execution_time" in the log.
+# No fuel limit, max_execution_time = 50ms: the loop is cut by the clock.
+t0=$(now_ms)
+expect "$xp" /10bytes "503 plugin slow failed" "max_execution_time: an endless loop"
+dt=$(($(now_ms) - t0))
+[ "$dt" -ge 50 ] && [ "$dt" -lt 5000 ] || fail "max_execution_time: answered after $dt ms"
+wait_log 5 'plugin slow: proxy_on_request_headers failed: execution time exceeded' ||
+    fail "the time budget failure is not logged"
+expect "$xp" /ok "503 plugin slow failed" "max_execution_time: fail_closed after it"
+pass "max_execution_time: an endless loop is cut at 50 ms ($dt ms for the request), 503"
 
 expect "$hp" /hog "503 plugin hog failed" "max_memory: a plugin exhausting its memory"
 wait_log 5 'wasm log hog: out of memory after [0-9]+ MiB more' || fail "the plugin's allocator never saw a failure"

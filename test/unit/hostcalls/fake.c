@@ -124,6 +124,16 @@ void wasm_instance_set_fuel(wasm_instance_t *inst, uint64_t fuel)
     inst->fuel = fuel;
 }
 
+void wasm_instance_set_deadline(wasm_instance_t *inst, uint64_t deadline_ns)
+{
+    inst->deadline_ns = deadline_ns;
+}
+
+uint64_t wasm_clock_ns(void)
+{
+    return 1; /* fake guests run no time */
+}
+
 void wasm_instance_free(wasm_instance_t *inst)
 {
     free(inst);

@@ -36,6 +36,7 @@ struct wasm_instance {
     char trap_msg[256];
     int32_t exit_code;
     uint64_t fuel;
+    uint64_t deadline_ns;
 };
 
 /* A guest function taking nparams i32 and returning nresults i32 (0 or 1). */

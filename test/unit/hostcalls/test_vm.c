@@ -4,7 +4,8 @@
  * each such VM runs the proxy-wasm start sequence itself; a VM from an image behaves as
  * one from pw_vm_new; VMs of one image are isolated and a trapped one is replaced by a
  * fresh clone; what the initialisation read (clock, random, environment) is frozen and
- * reported, and each VM sees its own environment; many threads clone one image at once.
+ * reported, and each VM sees its own environment; max_execution_ns cuts a callback that
+ * runs too long; many threads clone one image at once.
  * Modules: the .wat files of wat/ (built to VM_WASM_DIR) and the C test plugin hc_headers.
  */
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -416,6 +418,44 @@ static void test_a_vm_from_an_image_behaves_like_pw_vm_new(void **state)
     pw_module_free(m);
 }
 
+/* max_execution_ns: an endless loop (hc_loop on a path with "10bytes") is cut at the
+ * limit and reported as the callback's failure; each callback gets its own budget, so
+ * callbacks that return in time never add up to it. */
+static void test_max_execution_time_cuts_a_loop_per_callback(void **state)
+{
+    char err[1024];
+    struct pw_vm_config cfg = {.vm_id = "", .name = "loop", .max_execution_ns = 50000000};
+    struct pw_module *m = load(WASP_TEST_PLUGIN_DIR, "hc_loop");
+    struct host h = {0};
+    struct pw_vm *vm = pw_vm_new(m, &cfg, &ops, &h, err, sizeof(err));
+    struct stream ok = {0}, spin = {0};
+
+    assert_non_null(vm);
+    struct pw_root *root = root_of(vm, "");
+    assert_non_null(root);
+    pw_map_add(&ok.maps[0], ":path", 5, "/ok", 3);
+    pw_map_add(&spin.maps[0], ":path", 5, "/10bytes", 8);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(request(root, &ok), PW_ACTION_CONTINUE);
+        struct timespec nap = {0, 30000000}; /* 3 x 30 ms: more than one budget in all */
+        nanosleep(&nap, NULL);
+    }
+    assert_int_equal(h.failures, 0);
+    uint64_t t0 = wasm_clock_ns();
+    assert_int_equal(request(root, &spin), PW_ACTION_FAILED);
+    uint64_t took = wasm_clock_ns() - t0;
+    assert_true(took >= 50000000u);
+    assert_true(took < 5000000000u); /* cut, not waited for (generous: loaded machines) */
+    assert_int_equal(h.failures, 1);
+    assert_int_equal(logged(&h, "proxy_on_request_headers failed: execution time exceeded"), 1);
+    pw_vm_free(vm);
+    for (int t = 0; t < 4; t++) {
+        pw_map_free(&ok.maps[t]);
+        pw_map_free(&spin.maps[t]);
+    }
+    pw_module_free(m);
+}
+
 /* ---- Many threads --------------------------------------------------------------------- */
 
 enum { THREADS = 4, CLONES = 25 };
@@ -478,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_start_section_and_command_start_run_once),
         cmocka_unit_test(test_failures_are_reported),
         cmocka_unit_test(test_a_vm_from_an_image_behaves_like_pw_vm_new),
+        cmocka_unit_test(test_max_execution_time_cuts_a_loop_per_callback),
         cmocka_unit_test(test_many_threads_make_vms_from_one_image),
     };
     wasm_engine_init();
