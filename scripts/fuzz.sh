@@ -40,13 +40,16 @@ h2) maxlen=16384 ;;
 *) maxlen=16384 ;;
 esac
 
+# Findings of this run only: the inputs written after this mark.
+mark=build/fuzz/.start_$target
+touch "$mark"
 # libFuzzer's own exit status is non-zero on a finding; the summary is printed anyway.
 rc=0
 "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -max_len="$maxlen" \
     -print_final_stats=1 -artifact_prefix="$findings/" "$@" "$work" "$seeds" >"$log" 2>&1 ||
     rc=$?
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-found=$(find "$findings" -type f | wc -l)
+found=$(find "$findings" -type f -newer "$mark" | wc -l)
 tail -n 5 "$log"
 echo "fuzz $target: $secs s, ${execs:-0} executions, $found findings (log: $log)"
 [ "$rc" -eq 0 ] && [ "$found" -eq 0 ]
