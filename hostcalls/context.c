@@ -128,8 +128,10 @@ void pw_ctx_destroy(struct pw_ctx *ctx)
 
 /* ---- Root contexts ------------------------------------------------------------------- */
 
-struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg, char *err,
-                            size_t errlen)
+/* The start sequence of a root context; with context_only, proxy_on_context_create
+ * alone. */
+static struct pw_root *pw_root_start(struct pw_vm *vm, const struct pw_plugin_config *cfg,
+                                     bool context_only, char *err, size_t errlen)
 {
     struct pw_root *root;
     uint64_t r;
@@ -165,6 +167,8 @@ struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg
     uint64_t id = root->ctx.id;
     if (pw_vm_call(vm, &root->ctx, PW_CB_CONTEXT_CREATE, (uint64_t[]){id, 0}, 2, &r, NULL) < 0)
         goto failed;
+    if (context_only)
+        return root;
     rc = pw_vm_call(vm, &root->ctx, PW_CB_VM_START, (uint64_t[]){id, vm->configuration.len}, 2, &r,
                     NULL);
     if (rc < 0)
@@ -191,6 +195,18 @@ refused:
 nomem:
     snprintf(err, errlen, "out of memory");
     return NULL;
+}
+
+struct pw_root *pw_root_new(struct pw_vm *vm, const struct pw_plugin_config *cfg, char *err,
+                            size_t errlen)
+{
+    return pw_root_start(vm, cfg, false, err, errlen);
+}
+
+struct pw_root *pw_root_create(struct pw_vm *vm, const struct pw_plugin_config *cfg, char *err,
+                               size_t errlen)
+{
+    return pw_root_start(vm, cfg, true, err, errlen);
 }
 
 /* Stops what keeps a root context busy: its callouts and its tick. */

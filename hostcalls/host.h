@@ -362,12 +362,12 @@ struct pw_host_ops {
     void (*post_queue_ready)(void *host, struct pw_vm *vm, uint32_t root_context_id,
                              uint32_t queue_id);
     /*
-     * [in hostcall] Properties the layer does not know itself. path is the segments
-     * joined by NUL (no trailing NUL). Fill out and return PW_OK, or PW_NOT_FOUND.
-     * stream is NULL for root contexts.
+     * [in hostcall] Properties the layer does not know itself, for vm (whose configuration
+     * the host may take them from). path is the segments joined by NUL (no trailing
+     * NUL). Fill out and return PW_OK, or PW_NOT_FOUND. stream is NULL for root contexts.
      */
-    enum pw_status (*get_property)(void *host, void *stream, const char *path, size_t path_len,
-                                   struct pw_buf *out);
+    enum pw_status (*get_property)(void *host, struct pw_vm *vm, void *stream, const char *path,
+                                   size_t path_len, struct pw_buf *out);
 
     /*
      * [in hostcall] One log line of a plugin, already formatted as Envoy does:

@@ -265,6 +265,11 @@ bool pw_write_ignored(struct pw_vm *vm, const char *hostcall, bool is_buffer, ui
 
 /* ---- context.c ------------------------------------------------------------------ */
 
+/* A root context with only proxy_on_context_create run (what pw_image_root_ids tries:
+ * where SDKs look the root id up); as pw_root_new otherwise. */
+struct pw_root *pw_root_create(struct pw_vm *vm, const struct pw_plugin_config *cfg, char *err,
+                               size_t errlen);
+
 /* Unlinks and frees a context (after its last callback). */
 void pw_ctx_destroy(struct pw_ctx *ctx);
 /* Runs the deferred actions list (detached by the caller). */

@@ -335,8 +335,8 @@ static enum pw_status pw_prop_lookup(struct pw_vm *vm, struct pw_ctx *ctx, const
                                                                          : PW_INTERNAL_FAILURE;
     }
     if (!gone && vm->ops != NULL && vm->ops->get_property != NULL)
-        return vm->ops->get_property(vm->host, ctx->kind == PW_CTX_STREAM ? ctx->host_stream : NULL,
-                                     path, plen, out);
+        return vm->ops->get_property(
+            vm->host, vm, ctx->kind == PW_CTX_STREAM ? ctx->host_stream : NULL, path, plen, out);
     return PW_NOT_FOUND;
 }
 

@@ -256,6 +256,22 @@ struct pw_plugin_config {
                        on_context_create, on_vm_start and on_configure) */
 };
 
+/*
+ * The root ids under which img's plugin starts a root context, for a host that could not
+ * start one under the id it was given: SDKs that keep several root contexts (C++,
+ * AssemblyScript) look their factory up by plugin_root_id and abort when none has that
+ * id, and no hostcall shows the ids they know. The candidates are the identifier-like
+ * strings of the initialised memory (NUL-terminated ASCII; UTF-16LE as AssemblyScript
+ * keeps them; 2-64 characters, at most 256); each is tried in a quiet sandbox VM of its
+ * own with pc's name and configuration: it counts when proxy_on_context_create creates
+ * the root context (where those SDKs look the id up; nothing after it runs). Writes the
+ * ids that do, sorted, separated by ", ", into out (cut at outlen). Nothing is tried
+ * when the root context is created under pc's own root id (its failure is elsewhere).
+ * @return how many (0: none, or the plugin does not choose by root id).
+ */
+size_t pw_image_root_ids(const struct pw_image *img, const struct pw_vm_config *cfg,
+                         const struct pw_plugin_config *pc, char *out, size_t outlen);
+
 struct pw_root;
 
 /*

@@ -973,6 +973,123 @@ free_vm:
     return NULL;
 }
 
+/* ---- Root ids an SDK registers -------------------------------------------------------- */
+
+#define PW_ROOT_ID_MAX 64      /* longest candidate */
+#define PW_ROOT_ID_PROBES 256u /* most candidates tried */
+
+static bool pw_root_id_char(unsigned c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':' || c == '/';
+}
+
+struct pw_candidates {
+    char *v[PW_ROOT_ID_PROBES];
+    size_t n;
+};
+
+static void pw_candidate_add(struct pw_candidates *c, const char *s, size_t len)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strlen(c->v[i]) == len && memcmp(c->v[i], s, len) == 0)
+            return;
+    if (c->n < PW_ROOT_ID_PROBES && (c->v[c->n] = strndup(s, len)) != NULL)
+        c->n++;
+}
+
+/*
+ * The identifier-like strings of mem: NUL-terminated ASCII (C and C++ string literals)
+ * and UTF-16LE runs of ASCII (AssemblyScript's strings), 2 to PW_ROOT_ID_MAX characters.
+ */
+static void pw_candidates_scan(struct pw_candidates *c, const uint8_t *mem, size_t size)
+{
+    for (size_t i = 0; i < size && c->n < PW_ROOT_ID_PROBES;) {
+        size_t j = i;
+        while (j < size && pw_root_id_char(mem[j]))
+            j++;
+        if (j - i >= 2 && j - i <= PW_ROOT_ID_MAX && j < size && mem[j] == 0)
+            pw_candidate_add(c, (const char *)mem + i, j - i);
+        i = j > i ? j : i + 1;
+    }
+    char buf[PW_ROOT_ID_MAX];
+    for (size_t i = 0; i + 1 < size && c->n < PW_ROOT_ID_PROBES;) {
+        size_t j = i, n = 0;
+        while (j + 1 < size && mem[j + 1] == 0 && pw_root_id_char(mem[j]) && n < sizeof(buf)) {
+            buf[n++] = (char)mem[j];
+            j += 2;
+        }
+        bool bounded = j + 1 >= size || mem[j + 1] != 0 || !pw_root_id_char(mem[j]);
+        if (n >= 2 && bounded)
+            pw_candidate_add(c, buf, n);
+        i = j > i ? j : i + 2;
+    }
+}
+
+/* Whether a fresh VM of img creates a root context under root_id (its
+ * proxy_on_context_create does not fail). */
+static bool pw_root_id_starts(const struct pw_image *img, const struct pw_vm_config *vc,
+                              const struct pw_plugin_config *pc, const char *root_id)
+{
+    static const struct pw_host_ops quiet; /* probes report nothing to anyone */
+    struct pw_plugin_config p = *pc;
+    char err[256];
+
+    p.root_id = root_id;
+    p.userdata = NULL;
+    struct pw_vm *vm = pw_vm_new_from_image(img, vc, &quiet, NULL, err, sizeof(err));
+    bool ok = vm != NULL && pw_root_create(vm, &p, err, sizeof(err)) != NULL;
+    pw_vm_free(vm);
+    return ok;
+}
+
+static int pw_strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t pw_image_root_ids(const struct pw_image *img, const struct pw_vm_config *cfg,
+                         const struct pw_plugin_config *pc, char *out, size_t outlen)
+{
+    static const struct pw_host_ops quiet;
+    struct pw_vm_config vc = *cfg;
+    struct pw_candidates c = {.n = 0};
+    const char *given = pc->root_id != NULL ? pc->root_id : "";
+    char err[256];
+    size_t found = 0, len = 0;
+
+    vc.sandbox = true;
+    vc.trace = false;
+    vc.userdata = NULL;
+    if (outlen > 0)
+        out[0] = '\0';
+    /* Only a plugin that fails to create its root context under the given id picks root
+     * contexts by id; a later failure is not about the id. */
+    if (pw_root_id_starts(img, &vc, pc, given))
+        return 0;
+    struct pw_vm *vm = pw_vm_new_from_image(img, &vc, &quiet, NULL, err, sizeof(err));
+    if (vm == NULL)
+        return 0;
+    uint64_t size = wasm_memory_size(vm->inst);
+    const uint8_t *mem = size > 0 ? wasm_memory_ptr(vm->inst, 0, size) : NULL;
+    if (mem != NULL)
+        pw_candidates_scan(&c, mem, (size_t)size);
+    pw_vm_free(vm);
+    qsort(c.v, c.n, sizeof(c.v[0]), pw_strcmp_ptr);
+    for (size_t i = 0; i < c.n; i++) {
+        if (pw_root_id_starts(img, &vc, pc, c.v[i])) {
+            int n = snprintf(out + len, len < outlen ? outlen - len : 0, "%s%s", found ? ", " : "",
+                             c.v[i]);
+            len += n > 0 ? (size_t)n : 0;
+            found++;
+        }
+        free(c.v[i]);
+    }
+    if (len >= outlen && outlen > 0)
+        out[outlen - 1] = '\0';
+    return found;
+}
+
 void pw_vm_free(struct pw_vm *vm)
 {
     if (vm == NULL)

@@ -137,7 +137,10 @@ struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, unsigned n_w
         return NULL;
     }
     if (cfg->n_plugins > 0) {
-        struct plugin_set_options po = {.n_workers = n_workers};
+        /* At debug level every hostcall of the plugins is logged, decoded (it costs
+         * nothing otherwise: untraced VMs link the hostcalls directly). */
+        struct plugin_set_options po = {.n_workers = n_workers,
+                                        .trace = cfg->daemon.log_level == CFG_LOG_DEBUG};
         g->plugins = plugin_set_new(cfg, NULL, 0, &po, errors);
         if (g->plugins == NULL) {
             gen_free(g);

@@ -626,14 +626,17 @@ static bool prop_is(const char *path, size_t len, const char *name, size_t name_
     return name_len == len && memcmp(path, name, len) == 0;
 }
 
-/* Properties of the live stream that hostcalls/ does not know: where the router sends it
- * (Envoy's route_name, cluster_name and their xds.* forms; xds.listener_name is wasp's,
- * as Envoy has no listener name property). */
-enum pw_status plugin_host_get_property(void *host, void *stream, const char *path, size_t path_len,
-                                        struct pw_buf *out)
+struct stream *plugin_fstate_stream(void *fstate)
 {
-    struct plugin_fstate *fs = stream;
-    if (fs == NULL || fs->s->up == NULL || fs->s->up->route_info == NULL)
+    return fstate != NULL ? ((struct plugin_fstate *)fstate)->s : NULL;
+}
+
+/* Where the router sends the stream (Envoy's route_name, cluster_name and their xds.*
+ * forms; xds.listener_name is wasp's, as Envoy has no listener name property). */
+static enum pw_status stream_route_property(struct plugin_fstate *fs, const char *path,
+                                            size_t path_len, struct pw_buf *out)
+{
+    if (fs->s->up == NULL || fs->s->up->route_info == NULL)
         return PW_NOT_FOUND;
     struct stream_route_info ri = {0};
     fs->s->up->route_info(fs->s, &ri);
@@ -651,6 +654,24 @@ enum pw_status plugin_host_get_property(void *host, void *stream, const char *pa
     if (v == NULL)
         return PW_NOT_FOUND;
     return pw_buf_set(out, v, strlen(v)) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
+}
+
+/* Properties hostcalls/ does not know itself: the live stream's route, then what the
+ * plugin's set was given (wasp replay --property), for streams and roots alike. */
+enum pw_status plugin_host_get_property(void *host, struct pw_vm *vm, void *stream,
+                                        const char *path, size_t path_len, struct pw_buf *out)
+{
+    struct plugin_fstate *fs = stream;
+    if (fs != NULL) {
+        enum pw_status st = stream_route_property(fs, path, path_len, out);
+        if (st != PW_NOT_FOUND)
+            return st;
+    }
+    struct plugin_vm *pvm = pw_vm_userdata(vm);
+    if (pvm == NULL || pvm->slot == NULL)
+        return PW_NOT_FOUND; /* the language runtime's initialisation: no plugin yet */
+    const struct plugin_properties *p = &pvm->slot->inst->set->properties;
+    return p->get != NULL ? p->get(p->arg, path, path_len, out) : PW_NOT_FOUND;
 }
 
 /* ---- the filter -------------------------------------------------------------------------- */

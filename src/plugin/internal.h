@@ -24,7 +24,7 @@ struct plugin_module; /* a loaded module, shared across sets while its file is u
 /* A group of plugins sharing one VM (same module, vm_id and VM configuration). */
 struct plugin_group {
     struct plugin_module *mod;
-    struct pw_image *image; /* the module after its runtime's initialisation (canary) */
+    struct pw_image *image;         /* the module after its runtime's initialisation (canary) */
     const struct cfg_plugin *first; /* the member whose limits the VM takes */
     struct pw_vm_config vmcfg;      /* strings point into the generation */
     uint64_t max_execution_ms;      /* per callback; 0: none */
@@ -48,6 +48,8 @@ struct plugin_set {
     size_t n_groups;
     unsigned n_workers;
     bool trace;
+    struct plugin_properties properties; /* get NULL: none */
+    const char *root_id_advice;
     /* Worker i's live instances of this set; read and written by worker i only. */
     struct plugin_instances **per_worker;
 };
@@ -146,8 +148,10 @@ const struct pw_stream_info *plugin_host_stream_info(void *host, void *stream);
 void plugin_host_continue_stream(void *host, void *stream, enum pw_stream_type type);
 void plugin_host_close_stream(void *host, void *stream, enum pw_stream_type type);
 void plugin_host_send_local_response(void *host, void *stream, const struct pw_local_response *r);
-enum pw_status plugin_host_get_property(void *host, void *stream, const char *path, size_t path_len,
-                                        struct pw_buf *out);
+enum pw_status plugin_host_get_property(void *host, struct pw_vm *vm, void *stream,
+                                        const char *path, size_t path_len, struct pw_buf *out);
+/* The host stream (struct stream) of a filter's state, as hostcalls hands it back. */
+struct stream *plugin_fstate_stream(void *fstate);
 
 /* The calling thread's worker (plugin_worker_bind). */
 struct plugin_worker *plugin_current_worker(void);

@@ -294,13 +294,15 @@ static void plugin_error(struct cfg_errors *errors, const struct cfg_generation 
 struct plugin_canary_log {
     char *text;
     size_t len;
-    bool init;                            /* the image's initialisation is running */
+    bool init;                             /* the image's initialisation is running */
     const struct plugin_observer *forward; /* where its log lines go too */
 };
 
 static void plugin_canary_event(void *arg, const struct plugin_event *ev)
 {
     struct plugin_canary_log *cl = arg;
+    if (ev->kind == PLUGIN_EV_HOSTCALL && cl->init)
+        cl->forward->event(cl->forward->arg, ev); /* the runtime's initialisation, traced */
     if (ev->kind != PLUGIN_EV_LOG)
         return;
     if (cl->init)
@@ -331,6 +333,34 @@ static void plugin_reap_cb(struct plugin_timer *t);
  * adds "FILE:LINE: [plugin:NAME]: why" with the plugin's log lines to errors.
  */
 static void plugin_log_event(void *arg, const struct plugin_event *ev);
+
+/*
+ * p's root context did not start. When its SDK starts roots under other ids (C++ and
+ * AssemblyScript SDKs pick a root context factory by plugin_root_id and abort on an
+ * unknown one), says which, ahead of why: "the plugin registers root ids: a, b; <advice>".
+ * More than 16 ids that all start mean the plugin does not choose by root id: no hint.
+ */
+static void plugin_root_id_hint(const struct plugin_set *set, const struct plugin_group *gr,
+                                const struct cfg_plugin *p, char *why, size_t len)
+{
+    char ids[512];
+    struct pw_plugin_config pc = {
+        .name = p->name,
+        .root_id = p->root_id,
+        .configuration = (const uint8_t *)p->configuration,
+        .configuration_len = p->configuration_len,
+    };
+    size_t n = pw_image_root_ids(gr->image, &gr->vmcfg, &pc, ids, sizeof(ids));
+    if (n == 0 || n > 16)
+        return;
+    char *was = strdup(why);
+    if (was == NULL)
+        return;
+    snprintf(why, len, "the plugin registers root id%s: %s; %s (%s%s%s)\n%s", n > 1 ? "s" : "", ids,
+             set->root_id_advice, p->root_id[0] ? "not \"" : "it has none", p->root_id,
+             p->root_id[0] ? "\"" : "", was);
+    free(was);
+}
 
 static void plugin_set_canary(struct plugin_set *set, const struct plugin_observer *init_obs,
                               struct cfg_errors *errors)
@@ -377,6 +407,8 @@ static void plugin_set_canary(struct plugin_set *set, const struct plugin_observ
                 if (strstr(why, m->name) != NULL)
                     p = m;
             }
+            if (gr->image != NULL)
+                plugin_root_id_hint(set, gr, p, why, sizeof(why));
             plugin_error(errors, set->cfg, p, why, cl.text != NULL ? cl.text : "");
         }
         free(cl.text);
@@ -407,6 +439,10 @@ struct plugin_set *plugin_set_new(const struct cfg_generation *cfg,
     atomic_init(&set->refs, 1);
     set->cfg = cfg != NULL ? cfg_ref(cfg) : NULL;
     set->trace = opt != NULL && opt->trace;
+    if (opt != NULL && opt->properties != NULL)
+        set->properties = *opt->properties;
+    set->root_id_advice =
+        opt != NULL && opt->root_id_advice != NULL ? opt->root_id_advice : "set its root_id";
     set->n_workers = opt != NULL && opt->n_workers > 0 ? opt->n_workers : 1;
     set->plugins = calloc(n ? n : 1, sizeof(*set->plugins));
     set->groups = calloc(n ? n : 1, sizeof(*set->groups));
@@ -612,6 +648,10 @@ static void plugin_log_event(void *arg, const struct plugin_event *ev)
         break;
     case PLUGIN_EV_STARTED:
         log_debug("[plugin:%s] started (ABI %s)", ev->plugin, ev->abi);
+        break;
+    case PLUGIN_EV_HOSTCALL:
+        log_debug("[plugin:%s] %s(%s) -> %s%s%s", ev->plugin, ev->hostcall, ev->text, ev->result,
+                  ev->results[0] ? " " : "", ev->results);
         break;
     default:
         break;
@@ -1211,6 +1251,21 @@ static void host_root_deleted(void *host, struct pw_root *root)
     }
 }
 
+/* A traced hostcall (pw_vm_config.trace): reported as its own event, for the stream whose
+ * context made it (or none for a root). */
+static void host_trace(void *host, const struct pw_trace *t)
+{
+    plugin_emit(host,
+                &(struct plugin_event){.kind = PLUGIN_EV_HOSTCALL,
+                                       .plugin = t->plugin,
+                                       .stream = plugin_fstate_stream(t->stream),
+                                       .hostcall = t->hostcall,
+                                       .text = t->args,
+                                       .result = t->trapped ? "trap" : pw_status_name(t->status),
+                                       .results = t->results,
+                                       .token = t->context_id});
+}
+
 static void host_vm_failed(void *host, struct pw_vm *vm, const char *plugin, const char *callback,
                            const char *reason, const char *backtrace)
 {
@@ -1252,4 +1307,5 @@ const struct pw_host_ops plugin_host_ops = {
     .root_deleted = host_root_deleted,
     .vm_failed = host_vm_failed,
     .upstream_exists = host_upstream_exists,
+    .trace = host_trace,
 };

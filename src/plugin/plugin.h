@@ -62,9 +62,25 @@ struct plugin_observer {
     void *arg;
 };
 
+/*
+ * Properties the host supplies beyond what the stream and the plugin's own configuration
+ * give (`wasp replay --property`): consulted by proxy_get_property, from stream and root
+ * contexts, after the well-known names, the values the plugin set and the stream's route
+ * names. path is the segments joined by NUL. Fill out and return PW_OK, or PW_NOT_FOUND.
+ * Called on any worker's thread (and the canary's): it must only read.
+ */
+struct plugin_properties {
+    enum pw_status (*get)(void *arg, const char *path, size_t path_len, struct pw_buf *out);
+    void *arg;
+};
+
 struct plugin_set_options {
     unsigned n_workers; /* instances are per worker index 0..n_workers-1 */
-    bool trace;         /* report every proxy_* hostcall (a TRACE log line of the plugin) */
+    bool trace;         /* report every proxy_* hostcall (PLUGIN_EV_HOSTCALL) */
+    const struct plugin_properties *properties; /* NULL: none; must outlive the set */
+    /* What a plugin whose root context starts under none of the root ids its SDK
+     * registers is told to do ("pass --root-id"); NULL: waspd's "set root_id". */
+    const char *root_id_advice;
     /* Per plugin (NULL: none): give the plugin a VM of its own even when another plugin
      * has the same file and vm_id (`wasp replay --new-vm`). */
     const bool *own_vm;
@@ -149,6 +165,9 @@ enum plugin_event_kind {
     PLUGIN_EV_ROOT_DELETED,      /* a root context ended at shutdown (plugin) */
     PLUGIN_EV_ROOT_DONE_PENDING, /* at shutdown, on_done returned false (plugin) */
     PLUGIN_EV_ROOT_DONE_TIMEOUT, /* ... and proxy_done did not come in time (plugin) */
+    PLUGIN_EV_HOSTCALL,          /* one proxy_* hostcall, traced (plugin, stream, hostcall, text =
+                                    decoded arguments, result = status name or "trap", results =
+                                    out-values, token = context id) */
 };
 
 struct plugin_event {
@@ -168,14 +187,13 @@ struct plugin_event {
     uint32_t token, queue, timeout_ms, status;
     int32_t grpc_status;
     const char *upstream, *method, *path;
+    const char *hostcall, *results;
     const uint8_t *body;
     size_t body_len;
     const struct pw_map *headers;
     struct evbuffer *chunk; /* CALLBACK for a body: what the plugin saw */
     bool end_of_stream;
 };
-
-
 
 /*
  * A worker's plugin runtime on event loop base (owned by the caller). env_ops/env (may

@@ -26,6 +26,13 @@
  * first entry of --callouts that matches (upstream, "path" prefix) answers after its
  * delay_ms; none, or "fail": true, fails the callout; a delay longer than the call's
  * timeout gives the 504 of waspd's (and Envoy's) timeout.
+ *
+ * For plugin authors: --property values reach proxy_get_property (in Envoy's encodings)
+ * through the plugin set's property source; --duration keeps the virtual clock running
+ * after the last packet (root contexts need no traffic); bodies that are not text are
+ * "body_base64" in the files and in the output; --trace reports each hostcall as a
+ * "hostcall" event; a stream still paused at a plugin at the end is "stalled" and fails
+ * the replay (exit 1).
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -81,6 +88,15 @@ struct rp_stream {
     struct evbuffer *resp_body; /* what reached the client */
 };
 
+/* A --property: a value at a path (segments joined by NUL), as Envoy encodes it. */
+struct rp_prop {
+    char *path;
+    size_t path_len;
+    uint8_t *bytes; /* scalars: the encoded value */
+    size_t len;
+    json_t *json; /* map: and list: values, encoded when read (or walked into) */
+};
+
 /* A canned callout answer in flight. */
 struct rp_canned {
     struct rp_canned *next;
@@ -103,6 +119,10 @@ struct rp {
     json_t *out_requests;
     json_t *out_events;
     bool failed;
+    char failure[256];     /* why, for the summary line ("" with failed: a plugin failed) */
+    uint64_t duration_ms;  /* --duration: the clock runs on this long after the traffic */
+    struct rp_prop *props; /* --property, in order */
+    size_t nprops;
 
     struct event_base *base;
     struct plugin_worker *w;
@@ -114,6 +134,8 @@ struct rp {
     int nrequests;
     bool in_loop;
 };
+
+static enum pw_status rp_get_property(void *arg, const char *path, size_t len, struct pw_buf *out);
 
 /* ---- Output ------------------------------------------------------------------------ */
 
@@ -140,32 +162,107 @@ static json_t *rp_stream_map_json(struct stream *s, enum pw_map_type type)
     return a;
 }
 
-/* Bytes as a JSON string (invalid UTF-8 bytes become \u00XX code points). */
-static json_t *rp_bytes_json(const uint8_t *p, size_t len)
-{
-    json_t *s = json_stringn((const char *)p, len);
+/* ---- Base64 (RFC 4648, standard alphabet): binary bodies in the JSON files and output -- */
 
-    if (s == NULL) {
-        char *tmp = malloc(len * 2 + 1);
-        size_t n = 0;
-        for (size_t i = 0; tmp != NULL && i < len; i++) {
-            if (p[i] < 0x80) {
-                tmp[n++] = (char)p[i];
-            } else {
-                tmp[n++] = (char)(0xc0 | p[i] >> 6);
-                tmp[n++] = (char)(0x80 | (p[i] & 0x3f));
-            }
-        }
-        s = tmp != NULL ? json_stringn(tmp, n) : json_string("");
-        free(tmp);
+static const char rp_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* p as base64 with padding (malloc'd, NUL-terminated), or NULL when out of memory. */
+static char *rp_base64_encode(const uint8_t *p, size_t len)
+{
+    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < len ? p[i + 2] : 0);
+        *o++ = rp_b64[v >> 18 & 63];
+        *o++ = rp_b64[v >> 12 & 63];
+        *o++ = i + 1 < len ? rp_b64[v >> 6 & 63] : '=';
+        *o++ = i + 2 < len ? rp_b64[v & 63] : '=';
     }
-    return s;
+    *o = '\0';
+    return out;
 }
 
-static json_t *rp_evbuffer_json(struct evbuffer *b)
+/*
+ * Decodes base64 text (padding optional, nothing else allowed: no whitespace, no
+ * characters outside the alphabet, no bits left over). @return 0 with *out (malloc'd,
+ * free it) and *outlen, or -1 when the text is not base64 or out of memory.
+ */
+static int rp_base64_decode(const char *text, size_t len, uint8_t **out, size_t *outlen)
+{
+    while (len > 0 && text[len - 1] == '=' && len % 4 != 1)
+        len--;
+    if (len % 4 == 1)
+        return -1;
+    uint8_t *buf = malloc(len / 4 * 3 + 3), *o = buf;
+    if (buf == NULL)
+        return -1;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *at = text[i] != '\0' ? strchr(rp_b64, text[i]) : NULL;
+        if (at == NULL) {
+            free(buf);
+            return -1;
+        }
+        acc = acc << 6 | (uint32_t)(at - rp_b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *o++ = (uint8_t)(acc >> bits);
+        }
+    }
+    if ((acc & ((1u << bits) - 1)) != 0) { /* stray bits in the last character */
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *outlen = (size_t)(o - buf);
+    return 0;
+}
+
+/*
+ * The body of a packet or canned answer: "body" (text) or "body_base64" (bytes; checked
+ * when the file was read). *owned is what to free. Empty when there is none.
+ */
+static void rp_json_body(json_t *obj, const uint8_t **p, size_t *len, uint8_t **owned)
+{
+    json_t *text = json_object_get(obj, "body"), *b64 = json_object_get(obj, "body_base64");
+    *owned = NULL;
+    *p = (const uint8_t *)"";
+    *len = 0;
+    if (json_is_string(text)) {
+        *p = (const uint8_t *)json_string_value(text);
+        *len = json_string_length(text);
+    } else if (json_is_string(b64) &&
+               rp_base64_decode(json_string_value(b64), json_string_length(b64), owned, len) == 0) {
+        *p = *owned;
+    }
+}
+
+/*
+ * Sets ev's body as "<key>" when the bytes are UTF-8 text, else as "<key>_base64" (binary
+ * bodies, gRPC frames), so that the output shows them exactly.
+ */
+static void rp_set_bytes(json_t *ev, const char *key, const uint8_t *p, size_t len)
+{
+    json_t *s = memchr(p, 0, len) == NULL ? json_stringn(len ? (const char *)p : "", len) : NULL;
+    if (s != NULL) {
+        json_object_set_new(ev, key, s);
+        return;
+    }
+    char name[64];
+    char *b64 = rp_base64_encode(p, len);
+    snprintf(name, sizeof(name), "%s_base64", key);
+    json_object_set_new(ev, name, json_string(b64 != NULL ? b64 : ""));
+    free(b64);
+}
+
+static void rp_set_evbuffer(json_t *ev, const char *key, struct evbuffer *b)
 {
     size_t len = b != NULL ? evbuffer_get_length(b) : 0;
-    return rp_bytes_json(len ? evbuffer_pullup(b, -1) : (const uint8_t *)"", len);
+    rp_set_bytes(ev, key, len ? evbuffer_pullup(b, -1) : (const uint8_t *)"", len);
 }
 
 static void rp_print_quoted(const char *s)
@@ -197,6 +294,18 @@ static void rp_print_pairs(const char *prefix, const char *label, json_t *pairs)
     }
 }
 
+/* A traced hostcall, as a call: `#1 hostcall PLUGIN: NAME(ARGS) -> STATUS RESULTS`. */
+static void rp_print_hostcall(const char *prefix, json_t *ev)
+{
+    const char *results = json_string_value(json_object_get(ev, "results"));
+    printf("%s hostcall %s: %s(%s) -> %s%s%s time_ms=%" JSON_INTEGER_FORMAT "\n", prefix,
+           json_string_value(json_object_get(ev, "plugin")),
+           json_string_value(json_object_get(ev, "hostcall")),
+           json_string_value(json_object_get(ev, "args")),
+           json_string_value(json_object_get(ev, "status")), results[0] ? " " : "", results,
+           json_integer_value(json_object_get(ev, "time_ms")));
+}
+
 /* Prints one event as a text line (plus indented detail lines: headers, trailers marked
  * "(trailer)", backtrace). */
 static void rp_print_event(const char *prefix, json_t *ev)
@@ -205,6 +314,10 @@ static void rp_print_event(const char *prefix, json_t *ev)
     const char *key;
     json_t *v, *headers = NULL, *trailers = NULL, *bt = NULL;
 
+    if (strcmp(type, "hostcall") == 0) {
+        rp_print_hostcall(prefix, ev);
+        return;
+    }
     printf("%s %s", prefix, type);
     json_object_foreach(ev, key, v)
     {
@@ -316,7 +429,7 @@ static json_t *rp_callback_json(const struct plugin_event *ev)
     json_t *j = json_pack("{ss ss ss ss}", "event", "callback", "plugin", ev->plugin, "callback",
                           ev->callback, "result", ev->result);
     if (strstr(ev->callback, "_body") != NULL) {
-        json_object_set_new(j, "body", rp_evbuffer_json(ev->chunk));
+        rp_set_evbuffer(j, "body", ev->chunk);
         json_object_set_new(j, "end_of_stream", json_boolean(ev->end_of_stream));
     } else if (ev->stream != NULL) {
         bool trailers = strstr(ev->callback, "_trailers") != NULL;
@@ -361,7 +474,7 @@ static void rp_observe(void *arg, const struct plugin_event *ev)
     case PLUGIN_EV_LOCAL_REPLY:
         j = json_pack("{ss si ss si}", "event", "local_reply", "status", (int)ev->status, "details",
                       ev->text, "grpc_status", (int)ev->grpc_status);
-        json_object_set_new(j, "body", rp_bytes_json(ev->body, ev->body_len));
+        rp_set_bytes(j, "body", ev->body, ev->body_len);
         json_object_set_new(j, "headers", rp_pairs_json(ev->headers));
         break;
     case PLUGIN_EV_FAIL_OPEN:
@@ -414,6 +527,11 @@ static void rp_observe(void *arg, const struct plugin_event *ev)
         break;
     case PLUGIN_EV_ROOT_DONE_TIMEOUT:
         j = json_pack("{ss ss}", "event", "root_done_timeout", "plugin", ev->plugin);
+        break;
+    case PLUGIN_EV_HOSTCALL:
+        j = json_pack("{ss ss si ss ss ss ss}", "event", "hostcall", "plugin", ev->plugin,
+                      "context_id", (int)ev->token, "hostcall", ev->hostcall, "args", ev->text,
+                      "status", ev->result, "results", ev->results);
         break;
     }
     if (j != NULL)
@@ -481,9 +599,12 @@ static void rp_canned_fire(struct plugin_timer *t)
             pw_map_add(&resp.trailers, key, strlen(key), json_string_value(v),
                        json_string_length(v));
         }
-        json_t *body = json_object_get(c, "body");
-        if (json_is_string(body))
-            pw_buf_set(&resp.body, json_string_value(body), json_string_length(body));
+        const uint8_t *body;
+        size_t blen;
+        uint8_t *owned;
+        rp_json_body(c, &body, &blen, &owned);
+        pw_buf_set(&resp.body, body, blen);
+        free(owned);
     }
     plugin_callout_answer(k->c, c != NULL ? &resp : NULL);
     pw_map_free(&resp.headers);
@@ -575,20 +696,20 @@ static void rp_stream_free(struct rp_stream *rs)
 
 /* Ends rs: what the client got (or its reset), then the filters' end (on_done, on_log,
  * on_delete), then "end". */
-static void rp_stream_end(struct rp_stream *rs, const char *unfinished)
+static void rp_stream_end(struct rp_stream *rs, json_t *unfinished)
 {
     struct rp *rp = rs->rp;
     struct stream *s = rs->s;
 
     if (unfinished != NULL) {
-        rp_emit(rp, rs, json_pack("{ss ss}", "event", "unfinished", "state", unfinished));
+        rp_emit(rp, rs, unfinished);
     } else if (rs->reset) {
         rp_emit(rp, rs, json_pack("{ss}", "event", "reset"));
     } else {
         json_t *ev = json_pack("{ss ss}", "event", "response", "source",
                                s->local_reply ? "local" : "upstream");
         json_object_set_new(ev, "headers", rp_stream_map_json(s, PW_MAP_RESPONSE_HEADERS));
-        json_object_set_new(ev, "body", rp_evbuffer_json(rs->resp_body));
+        rp_set_evbuffer(ev, "body", rs->resp_body);
         if (s->dir[1].trailers_out)
             json_object_set_new(ev, "trailers", rp_stream_map_json(s, PW_MAP_RESPONSE_TRAILERS));
         rp_emit(rp, rs, ev);
@@ -691,7 +812,7 @@ static void up_request_complete(struct rp_stream *rs)
     json_t *ev = json_pack("{ss}", "event", "forward");
     json_object_set_new(ev, "headers", rp_stream_map_json(s, PW_MAP_REQUEST_HEADERS));
     if (evbuffer_get_length(rs->fwd_body) > 0)
-        json_object_set_new(ev, "body", rp_evbuffer_json(rs->fwd_body));
+        rp_set_evbuffer(ev, "body", rs->fwd_body);
     if (s->req_trailers.n > 0)
         json_object_set_new(ev, "trailers", rp_stream_map_json(s, PW_MAP_REQUEST_TRAILERS));
     rp_emit(rs->rp, rs, ev);
@@ -770,7 +891,7 @@ static void rp_add_headers(struct stream *s, struct stream_headers *h, json_t *o
 }
 
 /* Feeds body bytes into direction d in --body-chunk pieces; eos after the last. */
-static void rp_feed_body(struct rp_stream *rs, int d, const char *body, size_t len, bool eos)
+static void rp_feed_body(struct rp_stream *rs, int d, const uint8_t *body, size_t len, bool eos)
 {
     struct rp *rp = rs->rp;
     size_t chunk = rp->body_chunk ? rp->body_chunk : len;
@@ -797,10 +918,12 @@ static void rp_deliver_response(struct rp_stream *rs)
     struct stream *s = rs->s;
     json_t *pkt = rs->response;
     json_t *st = json_object_get(pkt, "status");
-    json_t *body = json_object_get(pkt, "body");
     json_t *trailers = json_object_get(pkt, "trailers");
     bool has_trailers = json_is_object(trailers) && json_object_size(trailers) > 0;
-    size_t blen = json_is_string(body) ? json_string_length(body) : 0;
+    const uint8_t *body;
+    size_t blen;
+    uint8_t *owned;
+    rp_json_body(pkt, &body, &blen, &owned);
 
     rs->response = NULL;
     s->status = json_is_integer(st) ? (int)json_integer_value(st) : 200;
@@ -811,11 +934,12 @@ static void rp_deliver_response(struct rp_stream *rs)
     stream_response_headers(s, eos);
     rp_drain(rs->rp);
     if (!eos && blen > 0)
-        rp_feed_body(rs, 1, json_string_value(body), blen, !has_trailers);
+        rp_feed_body(rs, 1, body, blen, !has_trailers);
     if (has_trailers && rs->s != NULL && !rs->s->reset) {
         rp_add_headers(s, &s->resp_trailers, trailers, false);
         stream_response_trailers(s);
     }
+    free(owned);
     json_decref(pkt);
 }
 
@@ -844,6 +968,24 @@ static int rp_field_str(json_t *pkt, const char *name, bool required, char *out,
     return -1;
 }
 
+/* What is wrong with obj's "body_base64" (not a string, not base64, beside "body"), or
+ * NULL. */
+static const char *rp_check_base64_body(json_t *obj)
+{
+    json_t *v = json_object_get(obj, "body_base64");
+    uint8_t *bytes;
+    size_t len;
+    if (v == NULL)
+        return NULL;
+    if (json_object_get(obj, "body") != NULL)
+        return "give \"body\" or \"body_base64\", not both";
+    if (!json_is_string(v) ||
+        rp_base64_decode(json_string_value(v), json_string_length(v), &bytes, &len) != 0)
+        return "field \"body_base64\" must be base64 (RFC 4648, standard alphabet)";
+    free(bytes);
+    return NULL;
+}
+
 /* Checks the shape of every packet before anything runs. */
 static int rp_check_traffic(json_t *root, char *err, size_t errlen)
 {
@@ -869,6 +1011,11 @@ static int rp_check_traffic(json_t *root, char *err, size_t errlen)
         for (size_t k = 0; k < 4; k++)
             if (rp_field_str(pkt, opt[k], false, tmp, sizeof(tmp), i, err, errlen) != 0)
                 return -1;
+        const char *bad = rp_check_base64_body(pkt);
+        if (bad != NULL) {
+            snprintf(err, errlen, "packet %zu: %s", i, bad);
+            return -1;
+        }
         if (!json_is_boolean(json_object_get(pkt, "forward_direction"))) {
             snprintf(err, errlen, "packet %zu: field \"forward_direction\" must be true or false",
                      i);
@@ -999,10 +1146,12 @@ static void rp_request(struct rp *rp, json_t *pkt)
     s->start_usec = RP_EPOCH_NS / 1000u + rp_now(rp) * 1000u;
     snprintf(s->client, sizeof(s->client), "%.*s", (int)sizeof(s->client) - 1, rs->src);
     rp_add_headers(s, &s->req_headers, json_object_get(pkt, "headers"), true);
-    json_t *body = json_object_get(pkt, "body");
     json_t *trailers = json_object_get(pkt, "trailers");
     bool has_trailers = json_is_object(trailers) && json_object_size(trailers) > 0;
-    size_t blen = json_is_string(body) ? json_string_length(body) : 0;
+    const uint8_t *body;
+    size_t blen;
+    uint8_t *owned;
+    rp_json_body(pkt, &body, &blen, &owned);
     s->req_content_length = has_trailers ? -1 : (int64_t)blen;
 
     if (rp->json) {
@@ -1025,7 +1174,8 @@ static void rp_request(struct rp *rp, json_t *pkt)
     stream_request_headers(s, eos);
     rp_drain(rp);
     if (!eos && blen > 0)
-        rp_feed_body(rs, 0, json_string_value(body), blen, !has_trailers);
+        rp_feed_body(rs, 0, body, blen, !has_trailers);
+    free(owned);
     if (has_trailers && rs->s != NULL && !rs->s->reset) {
         rp_add_headers(rs->s, &rs->s->req_trailers, trailers, false);
         stream_request_trailers(rs->s);
@@ -1132,8 +1282,13 @@ static int rp_start(struct rp *rp)
     plugin_worker_set_log_level(rp->w, rp->log_level);
     plugin_worker_bind(rp->w);
     struct plugin_observer obs = {rp_observe, rp};
-    struct plugin_set_options opt = {
-        .n_workers = 1, .own_vm = rp->own_vm, .trace = rp->trace, .init_observer = &obs};
+    struct plugin_properties props = {rp_get_property, rp};
+    struct plugin_set_options opt = {.n_workers = 1,
+                                     .own_vm = rp->own_vm,
+                                     .trace = rp->trace,
+                                     .init_observer = &obs,
+                                     .properties = &props,
+                                     .root_id_advice = "pass --root-id"};
     rp->set = plugin_set_new(NULL, plugins, (size_t)rp->nplugins, &opt, &errors);
     if (rp->set == NULL) {
         for (size_t i = 0; i < errors.count; i++)
@@ -1156,40 +1311,357 @@ static int rp_start(struct rp *rp)
     return rp->failed ? 1 : 0;
 }
 
+/* ---- Properties (--property PATH=VALUE) ------------------------------------------------ */
+
+/* A JSON value in Envoy's property encoding (ABI.md §5.3) as a protobuf Struct holds it:
+ * strings raw, numbers 8-byte IEEE doubles (Struct numbers are doubles), booleans one
+ * byte, objects the pairs encoding with each value encoded the same way, arrays the pairs
+ * encoding with the encoded elements as keys and empty values. */
+static int rp_json_encode(json_t *v, struct pw_buf *out);
+
+static int rp_pairs_encode(const char *const *keys, const struct pw_buf *vals, size_t n,
+                           const size_t *key_lens, struct pw_buf *out)
+{
+    uint8_t le[4];
+    uint32_t count = (uint32_t)n;
+    memcpy(le, &count, 4); /* little-endian hosts only (x86-64, aarch64) */
+    if (pw_buf_set(out, le, 4) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t kl = (uint32_t)key_lens[i], vl = (uint32_t)vals[i].len;
+        if (pw_buf_append(out, &kl, 4) != 0 || pw_buf_append(out, &vl, 4) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (pw_buf_append(out, keys[i], key_lens[i]) != 0 || pw_buf_append(out, "", 1) != 0 ||
+            pw_buf_append(out, vals[i].data, vals[i].len) != 0 || pw_buf_append(out, "", 1) != 0)
+            return -1;
+    return 0;
+}
+
+static int rp_json_container_encode(json_t *v, struct pw_buf *out)
+{
+    size_t n = json_is_object(v) ? json_object_size(v) : json_array_size(v), i = 0;
+    const char **keys = calloc(n ? n : 1, sizeof(*keys));
+    size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+    struct pw_buf *vals = calloc(n ? n : 1, sizeof(*vals)), *elems = NULL;
+    int rc = keys != NULL && lens != NULL && vals != NULL ? 0 : -1;
+    if (rc == 0 && json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach(v, k, e)
+        {
+            keys[i] = k;
+            lens[i] = strlen(k);
+            if (rp_json_encode(e, &vals[i++]) != 0)
+                rc = -1;
+        }
+    } else if (rc == 0) {
+        /* A list: the elements are the keys. */
+        elems = calloc(n ? n : 1, sizeof(*elems));
+        json_t *e;
+        rc = elems != NULL ? 0 : -1;
+        json_array_foreach(v, i, e)
+        {
+            if (rc == 0 && rp_json_encode(e, &elems[i]) != 0)
+                rc = -1;
+            if (rc == 0) {
+                keys[i] = (const char *)elems[i].data;
+                lens[i] = elems[i].len;
+            }
+        }
+    }
+    if (rc == 0)
+        rc = rp_pairs_encode(keys, vals, n, lens, out);
+    for (size_t k = 0; k < n; k++) {
+        if (vals != NULL)
+            pw_buf_free(&vals[k]);
+        if (elems != NULL)
+            pw_buf_free(&elems[k]);
+    }
+    free(keys);
+    free(lens);
+    free(vals);
+    free(elems);
+    return rc;
+}
+
+static int rp_json_encode(json_t *v, struct pw_buf *out)
+{
+    if (json_is_string(v))
+        return pw_buf_set(out, json_string_value(v), json_string_length(v));
+    if (json_is_boolean(v)) {
+        uint8_t b = json_is_true(v);
+        return pw_buf_set(out, &b, 1);
+    }
+    if (json_is_number(v)) {
+        double d = json_number_value(v);
+        return pw_buf_set(out, &d, 8);
+    }
+    if (json_is_object(v) || json_is_array(v))
+        return rp_json_container_encode(v, out);
+    return pw_buf_set(out, "", 0); /* null */
+}
+
+/* The segment of path at [*pos, ...) (NUL-terminated segments); advances *pos. */
+static bool rp_next_segment(const char *path, size_t len, size_t *pos, const char **seg,
+                            size_t *seg_len)
+{
+    if (*pos > len)
+        return false;
+    const char *end = memchr(path + *pos, '\0', len - *pos);
+    size_t n = end != NULL ? (size_t)(end - (path + *pos)) : len - *pos;
+    *seg = path + *pos;
+    *seg_len = n;
+    *pos += n + 1;
+    return true;
+}
+
+/* The JSON value below v at the segments path[pos..len), or NULL. */
+static json_t *rp_json_walk(json_t *v, const char *path, size_t len, size_t pos)
+{
+    const char *seg;
+    size_t n;
+    while (v != NULL && pos <= len && rp_next_segment(path, len, &pos, &seg, &n)) {
+        char key[256];
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, seg, n);
+        key[n] = '\0';
+        if (json_is_object(v)) {
+            v = json_object_get(v, key);
+        } else if (json_is_array(v)) {
+            char *end;
+            unsigned long i = strtoul(key, &end, 10);
+            v = n > 0 && *end == '\0' ? json_array_get(v, i) : NULL;
+        } else {
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* The value at path: a property given there; or inside a map/list property given above
+ * it; or, when properties were given below it, the map of those (the next segment as the
+ * key, each value found the same way), as Envoy serves a map-valued attribute. */
+static enum pw_status rp_prop_lookup(const struct rp *rp, const char *path, size_t len,
+                                     struct pw_buf *out, int depth)
+{
+    for (size_t i = 0; i < rp->nprops; i++) {
+        const struct rp_prop *p = &rp->props[i];
+        if (p->path_len == len && memcmp(p->path, path, len) == 0)
+            return (p->json != NULL ? rp_json_encode(p->json, out)
+                                    : pw_buf_set(out, p->bytes, p->len)) == 0
+                       ? PW_OK
+                       : PW_INTERNAL_FAILURE;
+        if (p->json != NULL && p->path_len < len && memcmp(p->path, path, p->path_len) == 0 &&
+            path[p->path_len] == '\0') {
+            json_t *v = rp_json_walk(p->json, path, len, p->path_len + 1);
+            if (v != NULL)
+                return rp_json_encode(v, out) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
+        }
+    }
+    if (depth > 16)
+        return PW_NOT_FOUND;
+    /* Children: the distinct next segments of the properties below path, in order. */
+    const char *keys[64];
+    size_t lens[64], n = 0;
+    struct pw_buf vals[64];
+    for (size_t i = 0; i < rp->nprops && n < 64; i++) {
+        const struct rp_prop *p = &rp->props[i];
+        if (p->path_len <= len || memcmp(p->path, path, len) != 0 ||
+            (len > 0 && p->path[len] != '\0'))
+            continue;
+        size_t pos = len > 0 ? len + 1 : 0, kl = 0;
+        const char *k = NULL;
+        if (!rp_next_segment(p->path, p->path_len, &pos, &k, &kl))
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < n; j++)
+            seen = seen || (lens[j] == kl && memcmp(keys[j], k, kl) == 0);
+        if (seen)
+            continue;
+        char sub[1024];
+        size_t sl = (size_t)(k + kl - p->path);
+        if (sl > sizeof(sub))
+            continue;
+        memcpy(sub, p->path, sl);
+        vals[n] = (struct pw_buf){0};
+        if (rp_prop_lookup(rp, sub, sl, &vals[n], depth + 1) != PW_OK)
+            continue;
+        keys[n] = k;
+        lens[n++] = kl;
+    }
+    enum pw_status st = PW_NOT_FOUND;
+    if (n > 0)
+        st = rp_pairs_encode(keys, vals, n, lens, out) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
+    for (size_t j = 0; j < n; j++)
+        pw_buf_free(&vals[j]);
+    return st;
+}
+
+/* struct plugin_properties.get over the --property values. */
+static enum pw_status rp_get_property(void *arg, const char *path, size_t len, struct pw_buf *out)
+{
+    return len > 0 ? rp_prop_lookup(arg, path, len, out, 0) : PW_NOT_FOUND;
+}
+
+/*
+ * Parses --property PATH=VALUE into a struct rp_prop. PATH: segments separated by '.'
+ * ("\\." is a dot inside a segment). VALUE: text as given; "@FILE": the file's bytes;
+ * typed: "string:TEXT", "int:N" / "uint:N" (8 bytes little-endian), "double:X" (8-byte
+ * IEEE), "bool:true|false" (1 byte), "base64:B64" (bytes, e.g. a serialized protobuf),
+ * "map:{JSON object}" / "list:[JSON array]" (the pairs encoding; numbers in them are
+ * doubles, as in a protobuf Struct; the plugin may also read below them by key or index).
+ * @return 0, or -1 with why in err.
+ */
+static void rp_prop_free(struct rp_prop *p)
+{
+    free(p->path);
+    free(p->bytes);
+    json_decref(p->json);
+}
+
+static int rp_prop_parse(const char *arg, struct rp_prop *p, char *err, size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    memset(p, 0, sizeof(*p));
+    if (eq == NULL || eq == arg) {
+        snprintf(err, errlen, "--property needs PATH=VALUE, not '%s'", arg);
+        return -1;
+    }
+    p->path = malloc((size_t)(eq - arg) + 1);
+    if (p->path == NULL)
+        goto nomem;
+    for (const char *c = arg; c < eq; c++) {
+        if (c[0] == '\\' && c + 1 < eq && c[1] == '.')
+            p->path[p->path_len++] = *++c;
+        else
+            p->path[p->path_len++] = *c == '.' ? '\0' : *c;
+    }
+    for (size_t i = 0; i < p->path_len; i++)
+        if (p->path[i] == '\0' && (i == 0 || i + 1 == p->path_len || p->path[i + 1] == '\0')) {
+            snprintf(err, errlen, "--property %.*s: an empty path segment", (int)(eq - arg), arg);
+            return -1;
+        }
+    const char *v = eq + 1, *colon = strchr(v, ':');
+    size_t tl = colon != NULL ? (size_t)(colon - v) : 0;
+    const char *val = colon != NULL ? colon + 1 : v;
+    char *end = NULL;
+    errno = 0;
+    if (v[0] == '@') {
+        return rp_read_file(v + 1, &p->bytes, &p->len) == 0
+                   ? 0
+                   : (snprintf(err, errlen, "--property %s: %s", v + 1, strerror(errno)), -1);
+    } else if (tl == 3 && strncmp(v, "int", 3) == 0) {
+        long long n = strtoll(val, &end, 10);
+        if (*val == '\0' || *end != '\0' || errno != 0)
+            goto bad;
+        p->bytes = malloc(8);
+        if (p->bytes != NULL)
+            memcpy(p->bytes, &n, 8);
+        p->len = 8;
+    } else if (tl == 4 && strncmp(v, "uint", 4) == 0) {
+        unsigned long long n = strtoull(val, &end, 10);
+        if (*val == '\0' || *val == '-' || *end != '\0' || errno != 0)
+            goto bad;
+        p->bytes = malloc(8);
+        if (p->bytes != NULL)
+            memcpy(p->bytes, &n, 8);
+        p->len = 8;
+    } else if (tl == 6 && strncmp(v, "double", 6) == 0) {
+        double d = strtod(val, &end);
+        if (*val == '\0' || *end != '\0')
+            goto bad;
+        p->bytes = malloc(8);
+        if (p->bytes != NULL)
+            memcpy(p->bytes, &d, 8);
+        p->len = 8;
+    } else if (tl == 4 && strncmp(v, "bool", 4) == 0) {
+        if (strcmp(val, "true") != 0 && strcmp(val, "false") != 0)
+            goto bad;
+        p->bytes = malloc(1);
+        if (p->bytes != NULL)
+            p->bytes[0] = strcmp(val, "true") == 0;
+        p->len = 1;
+    } else if (tl == 6 && strncmp(v, "base64", 6) == 0) {
+        if (rp_base64_decode(val, strlen(val), &p->bytes, &p->len) != 0)
+            goto bad;
+        return 0;
+    } else if ((tl == 3 && strncmp(v, "map", 3) == 0) || (tl == 4 && strncmp(v, "list", 4) == 0)) {
+        json_error_t je;
+        p->json = json_loads(val, JSON_DECODE_ANY, &je);
+        if (p->json == NULL || (tl == 3 && !json_is_object(p->json)) ||
+            (tl == 4 && !json_is_array(p->json))) {
+            snprintf(err, errlen, "--property %.*s: %s needs a JSON %s%s%s", (int)(eq - arg), arg,
+                     tl == 3 ? "map:" : "list:", tl == 3 ? "object" : "array",
+                     p->json == NULL ? ": " : "", p->json == NULL ? je.text : "");
+            return -1;
+        }
+        return 0;
+    } else {
+        if (tl == 6 && strncmp(v, "string", 6) == 0)
+            v = val;
+        p->len = strlen(v);
+        p->bytes = malloc(p->len + 1);
+        if (p->bytes != NULL)
+            memcpy(p->bytes, v, p->len + 1);
+    }
+    if (p->bytes == NULL)
+        goto nomem;
+    return 0;
+bad:
+    snprintf(err, errlen, "--property %.*s: '%s' is not a valid %.*s", (int)(eq - arg), arg, val,
+             (int)tl, v);
+    return -1;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
 /* ---- Command line ----------------------------------------------------------------------- */
 
 static void rp_usage(FILE *out)
 {
-    fprintf(out, "usage: wasp replay --plugin FILE.wasm [PLUGIN OPTIONS] [--plugin ...]\n"
-                 "                   --traffic FILE.json [--callouts FILE.json] [--upstream NAME]\n"
-                 "                   [--body-chunk N] [--log-level LEVEL] [--json] [--trace]\n"
-                 "\n"
-                 "Runs proxy-wasm plugins (a filter chain, in order) on recorded traffic, through\n"
-                 "waspd's own stream runner and plugin filter, and prints what they did.\n"
-                 "\n"
-                 "plugin options (after its --plugin):\n"
-                 "  --config STR|@FILE   plugin configuration (buffer 7)\n"
-                 "  --vm-config STR|@FILE  VM configuration (buffer 6)\n"
-                 "  --root-id ID         root id (plugin_root_id)\n"
-                 "  --vm-id ID           plugins with the same file, vm_id and VM configuration\n"
-                 "                       share one VM\n"
-                 "  --new-vm             do not share a VM (as if on another worker)\n"
-                 "  --name NAME          name in logs (default: the file name)\n"
-                 "  --env KEY=VALUE      its WASI environment (repeatable)\n"
-                 "  --fuel N             instruction budget of each callback\n"
-                 "  --max-memory PAGES   most 64 KiB pages its memory may have\n"
-                 "  --failure-policy P   after a trap: closed (503, default), open (go on\n"
-                 "                       without it) or reload (fresh VM for new requests)\n"
-                 "options:\n"
-                 "  --callouts FILE      canned callout answers (JSON array)\n"
-                 "  --upstream NAME      an upstream proxy_http_call may name (repeatable; the\n"
-                 "                       upstreams of --callouts are known too)\n"
-                 "  --body-chunk N       deliver bodies in N-byte chunks (default: whole)\n"
-                 "  --log-level LEVEL    trace, debug, info, warn, error or critical\n"
-                 "  --json               one JSON document instead of text lines\n"
-                 "  --trace              log every hostcall with its arguments and status\n"
-                 "\n"
-                 "exit status: 0 ok, 1 a plugin failed, 2 bad usage or input\n");
+    fprintf(out,
+            "usage: wasp replay --plugin FILE.wasm [PLUGIN OPTIONS] [--plugin ...]\n"
+            "                   --traffic FILE.json [--callouts FILE.json] [--upstream NAME]\n"
+            "                   [--property PATH=VALUE] [--duration MS] [--body-chunk N]\n"
+            "                   [--log-level LEVEL] [--json] [--trace]\n"
+            "\n"
+            "Runs proxy-wasm plugins (a filter chain, in order) on recorded traffic, through\n"
+            "waspd's own stream runner and plugin filter, and prints what they did.\n"
+            "\n"
+            "plugin options (after its --plugin):\n"
+            "  --config STR|@FILE   plugin configuration (buffer 7)\n"
+            "  --vm-config STR|@FILE  VM configuration (buffer 6)\n"
+            "  --root-id ID         root id (plugin_root_id)\n"
+            "  --vm-id ID           plugins with the same file, vm_id and VM configuration\n"
+            "                       share one VM\n"
+            "  --new-vm             do not share a VM (as if on another worker)\n"
+            "  --name NAME          name in logs (default: the file name)\n"
+            "  --env KEY=VALUE      its WASI environment (repeatable)\n"
+            "  --fuel N             instruction budget of each callback\n"
+            "  --max-memory PAGES   most 64 KiB pages its memory may have\n"
+            "  --failure-policy P   after a trap: closed (503, default), open (go on\n"
+            "                       without it) or reload (fresh VM for new requests)\n"
+            "options:\n"
+            "  --callouts FILE      canned callout answers (JSON array)\n"
+            "  --upstream NAME      an upstream proxy_http_call may name (repeatable; the\n"
+            "                       upstreams of --callouts are known too)\n"
+            "  --property PATH=VALUE  a property the plugins read (repeatable). PATH:\n"
+            "                       segments joined by '.' (\\. inside one); VALUE: text,\n"
+            "                       @FILE, or typed: string:, int:N, uint:N, double:X,\n"
+            "                       bool:true|false, base64:B64, map:{JSON}, list:[JSON]\n"
+            "  --duration MS        run the virtual clock MS more after the last packet\n"
+            "                       (ticks, queues, callouts; --traffic may be left out)\n"
+            "  --body-chunk N       deliver bodies in N-byte chunks (default: whole)\n"
+            "  --log-level LEVEL    trace, debug, info, warn, error or critical\n"
+            "  --json               one JSON document instead of text lines\n"
+            "  --trace              every proxy_* hostcall once, decoded (\"hostcall\" events)\n"
+            "\n"
+            "exit status: 0 ok, 1 a plugin failed (a trap, a start failure, a stream left\n"
+            "paused), 2 bad usage or input\n");
 }
 
 static void rp_basename(const char *path, char *out, size_t len)
@@ -1284,6 +1756,32 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
             *callouts = v;
         } else if (strcmp(a, "--upstream") == 0) {
             json_array_append_new(rp->upstreams, json_string(v));
+        } else if (strcmp(a, "--property") == 0) {
+            char err[512];
+            struct rp_prop *np = realloc(rp->props, (rp->nprops + 1) * sizeof(*np));
+            if (np == NULL) {
+                fprintf(stderr, "wasp replay: out of memory\n");
+                return 2;
+            }
+            rp->props = np;
+            if (rp_prop_parse(v, &rp->props[rp->nprops], err, sizeof(err)) != 0) {
+                rp_prop_free(&rp->props[rp->nprops]);
+                fprintf(stderr, "wasp replay: %s\n", err);
+                return 2;
+            }
+            rp->nprops++;
+        } else if (strcmp(a, "--duration") == 0) {
+            char *end;
+            errno = 0;
+            rp->duration_ms = strtoull(v, &end, 10);
+            if (*end != '\0' || end == v || v[0] == '-' || errno != 0 ||
+                rp->duration_ms > RP_MAX_DELTA_MS) {
+                fprintf(stderr,
+                        "wasp replay: --duration needs milliseconds from 0 to %u (one "
+                        "day), not '%s'\n",
+                        RP_MAX_DELTA_MS, v);
+                return 2;
+            }
         } else if (strcmp(a, "--log-level") == 0) {
             static const char *levels[] = {"trace", "debug", "info", "warn", "error", "critical"};
             int l = 0;
@@ -1352,7 +1850,7 @@ static int rp_parse_args(struct rp *rp, int argc, char **argv, const char **traf
             return 2;
         }
     }
-    if (rp->nplugins == 0 || *traffic == NULL) {
+    if (rp->nplugins == 0 || (*traffic == NULL && rp->duration_ms == 0)) {
         rp_usage(stderr);
         return 2;
     }
@@ -1391,6 +1889,7 @@ static int rp_check_callouts(json_t *canned, char *err, size_t errlen)
             bad = "\"path\" must be a string";
         else if ((v = json_object_get(c, "body")) != NULL && !json_is_string(v))
             bad = "\"body\" must be a string";
+
         else if ((v = json_object_get(c, "fail")) != NULL && !json_is_boolean(v))
             bad = "\"fail\" must be true or false";
         else if ((v = json_object_get(c, "status")) != NULL &&
@@ -1424,6 +1923,10 @@ static int rp_check_callouts(json_t *canned, char *err, size_t errlen)
             snprintf(err, errlen, "entry %zu: field %s", i, bad);
             return -1;
         }
+        if ((bad = rp_check_base64_body(c)) != NULL) {
+            snprintf(err, errlen, "entry %zu: %s", i, bad);
+            return -1;
+        }
     }
     return 0;
 }
@@ -1440,8 +1943,35 @@ static json_t *rp_load_json(const char *what, const char *path)
     return j;
 }
 
-/* Runs the traffic, then lets what is pending finish: canned callout answers, then the
- * streams that never finished, then the end of the plugins, as waspd's shutdown: root
+/*
+ * The last event of a stream still open when the replay is over. Paused at a plugin that
+ * never continued it: "stalled" (plugin, direction, phase), which fails the replay (in
+ * waspd the client would wait until a timeout); else it is the recording that ended
+ * (no response for the request): "unfinished".
+ */
+static json_t *rp_leftover_event(struct rp *rp, struct rp_stream *rs)
+{
+    static const char *const dirs[] = {"request", "response"};
+    const char *phase;
+    for (int d = 0; d < 2; d++) {
+        int at = stream_paused_at(rs->s, d, &phase);
+        if (at < 0)
+            continue;
+        const char *name = rp->plugins[at].name;
+        if (!rp->failed)
+            snprintf(rp->failure, sizeof(rp->failure),
+                     "#%d stayed paused at plugin %s (%s %s) and was never resumed", rs->id, name,
+                     dirs[d], phase);
+        rp->failed = true;
+        return json_pack("{ss ss ss ss ss}", "event", "stalled", "plugin", name, "direction",
+                         dirs[d], "phase", phase, "reason", "paused, never resumed");
+    }
+    return json_pack("{ss ss}", "event", "unfinished", "state", "no response");
+}
+
+/* Runs the traffic, then --duration of virtual time, then lets what is pending finish:
+ * canned callout answers, then the streams that never finished (a stream still paused at
+ * a plugin fails the replay), then the end of the plugins, as waspd's shutdown: root
  * contexts get proxy_on_done, and one that answers false keeps its ticks, callouts and
  * queues on the virtual clock until it calls proxy_done (at most
  * RP_SHUTDOWN_GRACE_MS). */
@@ -1460,6 +1990,8 @@ static void rp_run(struct rp *rp, json_t *traffic)
             rp_response(rp, pkt, i);
         rp_drain(rp);
     }
+    if (rp->duration_ms > 0)
+        rp_advance(rp, rp_now(rp) + rp->duration_ms); /* ticks, queues, callouts go on */
     while (rp->in_flight != NULL) {
         uint64_t next = plugin_worker_next_timer(rp->w);
         if (next == UINT64_MAX)
@@ -1467,10 +1999,7 @@ static void rp_run(struct rp *rp, json_t *traffic)
         rp_advance(rp, next);
     }
     while (rp->streams != NULL) {
-        struct rp_stream *rs = rp->streams;
-        const char *state =
-            rs->s->dir[0].paused || rs->s->dir[1].paused ? "paused, never resumed" : "no response";
-        rp_stream_end(rs, state);
+        rp_stream_end(rp->streams, rp_leftover_event(rp, rp->streams));
         rp_drain(rp);
     }
     plugin_worker_shutdown(rp->w, RP_SHUTDOWN_GRACE_MS);
@@ -1487,7 +2016,8 @@ static void rp_run(struct rp *rp, json_t *traffic)
 static void rp_cleanup(struct rp *rp)
 {
     while (rp->streams != NULL)
-        rp_stream_end(rp->streams, "no response");
+        rp_stream_end(rp->streams,
+                      json_pack("{ss ss}", "event", "unfinished", "state", "no response"));
     if (rp->w != NULL) {
         plugin_worker_free(rp->w);
         rp->w = NULL;
@@ -1501,6 +2031,9 @@ static void rp_cleanup(struct rp *rp)
         free(rp->plugins[i].config);
         free(rp->plugins[i].vm_config);
     }
+    for (size_t i = 0; i < rp->nprops; i++)
+        rp_prop_free(&rp->props[i]);
+    free(rp->props);
     json_decref(rp->canned);
     json_decref(rp->upstreams);
     json_decref(rp->out_requests);
@@ -1521,15 +2054,18 @@ int wasp_cmd_replay(int argc, char **argv)
         goto out;
     uint8_t *text;
     size_t text_len;
-    if (rp_read_file(traffic_path, &text, &text_len) != 0) {
+    if (traffic_path == NULL) {
+        traffic = json_array(); /* --duration alone: root contexts on the clock, no traffic */
+    } else if (rp_read_file(traffic_path, &text, &text_len) != 0) {
         fprintf(stderr, "wasp replay: traffic %s: %s\n", traffic_path, strerror(errno));
         goto out;
-    }
-    traffic = rp_traffic_parse((const char *)text, text_len, err, sizeof(err));
-    free(text);
-    if (traffic == NULL) {
-        fprintf(stderr, "wasp replay: traffic %s%s\n", traffic_path, err);
-        goto out;
+    } else {
+        traffic = rp_traffic_parse((const char *)text, text_len, err, sizeof(err));
+        free(text);
+        if (traffic == NULL) {
+            fprintf(stderr, "wasp replay: traffic %s%s\n", traffic_path, err);
+            goto out;
+        }
     }
     if (callouts_path != NULL) {
         rp.canned = rp_load_json("callouts", callouts_path);
@@ -1553,11 +2089,13 @@ int wasp_cmd_replay(int argc, char **argv)
     if (rp.json) {
         json_t *doc = json_pack("{sO sO sb}", "events", rp.out_events, "requests", rp.out_requests,
                                 "failed", status != 0);
+        if (rp.failure[0])
+            json_object_set_new(doc, "failure", json_string(rp.failure));
         json_dumpf(doc, stdout, JSON_INDENT(1));
         putchar('\n');
         json_decref(doc);
     } else if (status == 1) {
-        printf("-- FAILED: a plugin failed\n");
+        printf("-- FAILED: %s\n", rp.failure[0] ? rp.failure : "a plugin failed");
     }
 out:
     json_decref(traffic);

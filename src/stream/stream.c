@@ -752,6 +752,15 @@ struct evbuffer *stream_held_body(struct stream *s, struct stream_filter *f, int
     return sd->hold;
 }
 
+int stream_paused_at(const struct stream *s, int d, const char **phase)
+{
+    const struct stream_dir *sd = &s->dir[d];
+    if (sd->paused == PH_NONE)
+        return -1;
+    *phase = sd->paused == PH_HEADERS ? "headers" : sd->paused == PH_BODY ? "body" : "trailers";
+    return d == 0 ? sd->pause_idx : (int)s->chain->n - 1 - sd->pause_idx;
+}
+
 bool stream_headers_sent(const struct stream *s, int d)
 {
     return s->dir[d].headers_done;

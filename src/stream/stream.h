@@ -379,6 +379,14 @@ void stream_continue(struct stream *s, struct stream_filter *f, int d);
  */
 struct evbuffer *stream_held_body(struct stream *s, struct stream_filter *f, int d);
 
+/*
+ * Where direction d (0 request, 1 response) waits for a filter to continue it: that
+ * filter's position in the chain (chain order, whatever the direction) and the phase it
+ * paused in ("headers", "body", "trailers"). @return the position, or -1 when d does not
+ * wait for any filter.
+ */
+int stream_paused_at(const struct stream *s, int d, const char **phase);
+
 /* Whether direction d's headers / trailers already went to the sink (no more edits). */
 bool stream_headers_sent(const struct stream *s, int d);
 bool stream_trailers_sent(const struct stream *s, int d);

@@ -392,8 +392,8 @@ static void fh_post(void *host, struct pw_vm *vm, uint32_t ctx, uint32_t queue)
     __atomic_store_n(&h->post_queue, queue, __ATOMIC_SEQ_CST);
 }
 
-static enum pw_status fh_get_property(void *host, void *stream, const char *path, size_t len,
-                                      struct pw_buf *out)
+static enum pw_status fh_get_property(void *host, struct pw_vm *vm, void *stream, const char *path,
+                                      size_t len, struct pw_buf *out)
 {
     if (len == 9 && memcmp(path, "host\0only", 9) == 0)
         return pw_buf_set(out, "yes", 3) == 0 ? PW_OK : PW_INTERNAL_FAILURE;
