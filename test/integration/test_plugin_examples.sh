@@ -8,10 +8,11 @@
 #     plugin denies; a client that goes away mid-callout cancels it);
 #   - body_rewrite on a chunked HTTP/1.1 upstream body and on HTTP/2: the rewritten body
 #     arrives whole with a Content-Length that matches it;
-#   - ratelimit across 2 workers: one shared-data counter for requests spread over both;
-#   - the queue example's producer and consumer: items produced on either worker are
-#     consumed by the one consumer, on its own worker; its counter is one process-wide
-#     metric (hc_metrics reads it on any worker).
+#   - ratelimit across 2 workers: one shared-data counter for requests spread over both
+#     (HTTP/1.1, h2c, TLS), 429 with retry-after past the limit;
+#   - the queue example's producer and consumer: items produced on either worker (HTTP/1.1,
+#     h2c, TLS) are consumed by the one consumer, on its own worker; its counter is one
+#     process-wide metric (hc_metrics reads it on any worker).
 source "$(dirname "$0")/lib.sh"
 : "${EXAMPLE_PLUGINS:?}" "${TEST_PLUGINS:?}"
 EX=$EXAMPLE_PLUGINS
@@ -22,6 +23,8 @@ wp=$(free_port)
 tp=$(free_port)
 rp=$(free_port)
 qp=$(free_port)
+rtp=$(free_port)
+qtp=$(free_port)
 start_test_upstream "$tu"
 # The authorizer: /check/<path> allows "Bearer good", answers 401 otherwise, and takes
 # 3 s for paths under /slow (through test_upstream).
@@ -59,6 +62,20 @@ plugins = ratelimit
 address = 127.0.0.1:$qp
 cluster = ng
 plugins = producer, consumed
+[listener:rl_tls]
+address = 127.0.0.1:$rtp
+protocol = https
+tls_certificate = $T/srv.pem
+tls_key = $T/srv.key
+cluster = ng
+plugins = ratelimit
+[listener:q_tls]
+address = 127.0.0.1:$qtp
+protocol = https
+tls_certificate = $T/srv.pem
+tls_key = $T/srv.key
+cluster = ng
+plugins = producer, consumed
 [cluster:ng]
 endpoints = 127.0.0.1:$ng
 [cluster:authz]
@@ -90,8 +107,7 @@ configuration = queue_consumed_total
 INI
 start_waspd "$T/w.ini" "$wp"
 wait_port "$tp"
-wait_port "$rp"
-wait_port "$qp"
+for p in "$rp" "$qp" "$rtp" "$qtp"; do wait_port "$p"; done
 
 # get NAME CURL_ARGS...: the response head in $T/NAME.h (CR removed), the body in
 # $T/NAME.b; prints the status code.
@@ -199,38 +215,60 @@ workers_seen() { # workers_seen PLUGIN: how many workers ran its request callbac
     grep -oE "\[worker [0-9]+\] \[plugin:$1\] proxy_on_request_headers" "$T/waspd.err" |
         sort -u | wc -l
 }
-done_rl=""
-for attempt in 1 2 3 4 5; do
-    # Start at the beginning of a second, so that the burst fits in one window.
-    ms=$((10#$(date +%N) / 1000000))
-    sleep "$(printf '0.%03d' $((999 - ms)))"
-    s0=$(date +%s)
-    h2load --h1 -c 8 -n 40 -H "x-client-id: burst$attempt" "http://127.0.0.1:$rp/small.txt" \
-        >"$T/rl.out" 2>&1 || fail "h2load: $(cat "$T/rl.out")"
-    s1=$(date +%s)
-    [ "$s0" = "$s1" ] || continue # crossed a window: again
-    [ "$(workers_seen ratelimit)" = 2 ] || continue
-    grep -q "status codes: 5 2xx, 0 3xx, 35 4xx, 0 5xx" "$T/rl.out" ||
-        fail "ratelimit across 2 workers: $(grep 'status codes' "$T/rl.out") (want 5 2xx, 35 4xx)"
-    done_rl=1
-    break
-done
-[ -n "$done_rl" ] || fail "no burst fitted in one second on both workers in 5 attempts"
-st=$(get rl429 -H "x-client-id: burst$attempt" "http://127.0.0.1:$rp/small.txt")
-if [ "$(date +%s)" = "$s1" ]; then
-    [ "$st" = 429 ] && [ "$(header rl429 retry-after)" = 1 ] ||
-        fail "over the limit: $st $(cat "$T/rl429.h")"
-fi
-pass "ratelimit: one shared-data counter across 2 workers (5 of 40 pass in one window)"
+# burst PROTO ID: 40 requests of client ID on 8 connections in one second window (retried
+# up to 5 times when the second turned or all connections landed on one worker); checks
+# that exactly 5 passed and the rest got 429.
+burst() {
+    local proto=$1 id=$2 url opt=() attempt start s0 s1 seen
+    case $proto in
+    h1) url="http://127.0.0.1:$rp/small.txt" opt=(--h1) ;;
+    h2c) url="http://127.0.0.1:$rp/small.txt" ;;
+    tls) url="https://127.0.0.1:$rtp/small.txt" ;;
+    esac
+    for attempt in 1 2 3 4 5; do
+        # Start at the beginning of a second, so that the burst fits in one window.
+        ms=$((10#$(date +%N) / 1000000))
+        sleep "$(printf '0.%03d' $((999 - ms)))"
+        start=$(wc -l <"$T/waspd.err")
+        s0=$(date +%s)
+        h2load "${opt[@]}" -c 8 -n 40 -H "x-client-id: $id$attempt" "$url" >"$T/rl.out" 2>&1 ||
+            fail "$proto h2load: $(cat "$T/rl.out")"
+        s1=$(date +%s)
+        [ "$s0" = "$s1" ] || continue # crossed a window: again
+        seen=$(tail -n +$((start + 1)) "$T/waspd.err" |
+            grep -oE "\[worker [0-9]+\] \[plugin:ratelimit\] proxy_on_request_headers" | sort -u | wc -l)
+        [ "$seen" = 2 ] || continue # this burst stayed on one worker: again
+        grep -q "status codes: 5 2xx, 0 3xx, 35 4xx, 0 5xx" "$T/rl.out" ||
+            fail "$proto: ratelimit across 2 workers: $(grep 'status codes' "$T/rl.out") (want 5 2xx, 35 4xx)"
+        return 0
+    done
+    fail "$proto: no burst fitted in one second on both workers in 5 attempts"
+}
+burst h1 b1-
+burst h2c b2-
+burst tls b3-
+# Six requests of one client on one connection at the start of a second: the sixth gets
+# 429 with retry-after: 1.
+ms=$((10#$(date +%N) / 1000000))
+sleep "$(printf '0.%03d' $((999 - ms)))"
+codes=$(http -D "$T/rl429.raw" -o /dev/null -w '%{http_code} ' -H "x-client-id: six" \
+    "http://127.0.0.1:$rp/small.txt?[1-6]")
+[ "$codes" = "200 200 200 200 200 429 " ] || fail "six requests of one client: $codes"
+tr -d '\r' <"$T/rl429.raw" | grep -qi '^retry-after: 1$' || fail "429 without retry-after: 1"
+pass "ratelimit: one shared-data counter across 2 workers (5 of 40 pass in one window) on HTTP/1.1, h2c and TLS"
 
 # ---- queue: producer on every worker, one consumer --------------------------------------
-for i in $(seq 1 20); do
-    st=$(http -o /dev/null -w '%{http_code}' "http://127.0.0.1:$qp/small.txt?item=$i")
+# 20 items over HTTP/1.1 (a connection each), 5 over h2c and 5 over TLS (h2).
+for i in $(seq 1 30); do
+    opt=() base=http://127.0.0.1:$qp
+    [ "$i" -gt 20 ] && opt=(--http2-prior-knowledge)
+    [ "$i" -gt 25 ] && opt=(-k --http2) base=https://127.0.0.1:$qtp
+    st=$(http -o /dev/null -w '%{http_code}' "${opt[@]}" "$base/small.txt?item=$i")
     [ "$st" = 200 ] || fail "queue request $i: $st"
 done
-wait_until 10 sh -c "[ \$(grep -c 'consumer: GET /small.txt?item=' '$T/waspd.err') -ge 20 ]" ||
+wait_until 10 sh -c "[ \$(grep -c 'consumer: GET /small.txt?item=' '$T/waspd.err') -ge 30 ]" ||
     fail "not every item consumed: $(grep -c 'consumer: GET' "$T/waspd.err")"
-for i in $(seq 1 20); do
+for i in $(seq 1 30); do
     grep -q "consumer: GET /small.txt?item=$i\$" "$T/waspd.err" || fail "item $i not consumed"
 done
 # The consumer (the last root to register the queue) runs on one worker only; the
@@ -238,22 +276,22 @@ done
 cw=$(grep 'consumer: GET /small.txt' "$T/waspd.err" | grep -oE '\[worker [0-9]+\]' | sort -u)
 [ "$(echo "$cw" | wc -l)" = 1 ] || fail "on_queue_ready ran on several workers: $cw"
 [ "$(workers_seen producer)" = 2 ] ||
-    fail "the 20 requests all landed on one worker (cannot show a cross-worker queue)"
+    fail "the 30 requests all landed on one worker (cannot show a cross-worker queue)"
 other=$(grep -E "\[plugin:producer\] proxy_on_request_headers" "$T/waspd.err" | grep -v -F "$cw" | wc -l)
 [ "$other" -gt 0 ] || fail "no item produced on another worker than the consumer's"
-pass "queue: $other items produced on another worker than the consumer's ($cw) were consumed there"
+pass "queue: 30 items (HTTP/1.1, h2c, TLS), $other of them produced on another worker than the consumer's ($cw), all consumed there"
 # queue_consumed_total is one process-wide counter: hc_metrics, after the producer in the
-# chain, reads at least the 20 consumed items on whichever worker serves the request.
+# chain, reads at least the 30 consumed items on whichever worker serves the request.
 read_on=""
 for i in $(seq 1 30); do
     before=$(grep -c '\[plugin:producer\] proxy_on_request_headers' "$T/waspd.err")
     v=$(http -D - -o /dev/null "http://127.0.0.1:$qp/small.txt?metric=$i" | tr -d '\r' |
         sed -n 's/^x-metric: queue_consumed_total=//p')
-    [ "$v" -ge 20 ] 2>/dev/null || fail "queue_consumed_total read as '$v' (request $i)"
+    [ "$v" -ge 30 ] 2>/dev/null || fail "queue_consumed_total read as '$v' (request $i)"
     w=$(grep '\[plugin:producer\] proxy_on_request_headers' "$T/waspd.err" | sed -n "$((before + 1))p" |
         grep -oE '\[worker [0-9]+\]')
     case " $read_on " in *" $w "*) ;; *) read_on="$read_on $w" ;; esac
     [ "$(echo "$read_on" | grep -o worker | wc -l)" = 2 ] && break
 done
 [ "$(echo "$read_on" | grep -o worker | wc -l)" = 2 ] || fail "metric reads never reached both workers"
-pass "metrics: the consumer's counter is one process-wide metric, read as >= 20 on both workers"
+pass "metrics: the consumer's counter is one process-wide metric, read as >= 30 on both workers"
