@@ -352,6 +352,23 @@ static inline void opstat(const void *h)
         W64(0, expr);                                                                              \
         NEXT(6);                                                                                   \
     }
+/* The accumulator forms of an i32 operator (regcode.h WASM_IACC). */
+#define ACC1(name, suffix, ra, rb, wr)                                                             \
+    L_i32_##name##_##suffix:                                                                       \
+    {                                                                                              \
+        uint32_t a = (ra), b = (rb);                                                               \
+        wr;                                                                                        \
+        NEXT(5);                                                                                   \
+    }
+#define ACC32(name, expr)                                                                          \
+    ACC1(name, ssA, R32(1), R32(2), acc = (uint32_t)(expr))                                        \
+    ACC1(name, siA, R32(1), A(2), acc = (uint32_t)(expr))                                          \
+    ACC1(name, as, (uint32_t)acc, R32(2), W32(0, expr))                                            \
+    ACC1(name, ai, (uint32_t)acc, A(2), W32(0, expr))                                              \
+    ACC1(name, asA, (uint32_t)acc, R32(2), acc = (uint32_t)(expr))                                 \
+    ACC1(name, aiA, (uint32_t)acc, A(2), acc = (uint32_t)(expr))                                   \
+    ACC1(name, sa, R32(1), (uint32_t)acc, W32(0, expr))                                            \
+    ACC1(name, saA, R32(1), (uint32_t)acc, acc = (uint32_t)(expr))
 /* Compares: value form, fused branch form, fused select form (i32 only). */
 #define CMP32(name, cond)                                                                          \
     L_i32_##name##_ss:                                                                             \
@@ -380,6 +397,28 @@ static inline void opstat(const void *h)
     L_br_i32_##name##_si:                                                                          \
     {                                                                                              \
         uint32_t a = R32(0), b = A(1);                                                             \
+        if (cond) {                                                                                \
+            FUEL_TICK;                                                                             \
+            pc += (int32_t)A(2);                                                                   \
+            OPSTAT();                                                                              \
+            goto **(const ptru *)pc;                                                               \
+        }                                                                                          \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_br_i32_##name##_as:                                                                          \
+    {                                                                                              \
+        uint32_t a = (uint32_t)acc, b = R32(1);                                                    \
+        if (cond) {                                                                                \
+            FUEL_TICK;                                                                             \
+            pc += (int32_t)A(2);                                                                   \
+            OPSTAT();                                                                              \
+            goto **(const ptru *)pc;                                                               \
+        }                                                                                          \
+        NEXT(5);                                                                                   \
+    }                                                                                              \
+    L_br_i32_##name##_ai:                                                                          \
+    {                                                                                              \
+        uint32_t a = (uint32_t)acc, b = A(1);                                                      \
         if (cond) {                                                                                \
             FUEL_TICK;                                                                             \
             pc += (int32_t)A(2);                                                                   \
@@ -539,56 +578,53 @@ static inline void opstat(const void *h)
 #define SIZE_store16 2
 #define SIZE_store32 4
 #define SIZE_store64 8
-#define RD_load32(p) W32(0, *(const u32u *)(p))
-#define RD_load64(p) W64(0, *(const u64u *)(p))
-#define RD_load8_s32(p) W32(0, (uint32_t)(int32_t)(int8_t) * (p))
-#define RD_load8_u(p) W64(0, *(p))
-#define RD_load16_s32(p) W32(0, (uint32_t)(int32_t)(int16_t) * (const u16u *)(p))
-#define RD_load16_u(p) W64(0, *(const u16u *)(p))
-#define RD_load8_s64(p) W64(0, (uint64_t)(int64_t)(int8_t) * (p))
-#define RD_load16_s64(p) W64(0, (uint64_t)(int64_t)(int16_t) * (const u16u *)(p))
-#define RD_load32_s64(p) W64(0, (uint64_t)(int64_t)(int32_t) * (const u32u *)(p))
+/* The 64-bit slot value a load gives (zero-extended for i32 results). */
+#define LV_load32(p) ((uint64_t) * (const u32u *)(p))
+#define LV_load64(p) (*(const u64u *)(p))
+#define LV_load8_s32(p) ((uint64_t)(uint32_t)(int32_t)(int8_t) * (p))
+#define LV_load8_u(p) ((uint64_t) * (p))
+#define LV_load16_s32(p) ((uint64_t)(uint32_t)(int32_t)(int16_t) * (const u16u *)(p))
+#define LV_load16_u(p) ((uint64_t) * (const u16u *)(p))
+#define LV_load8_s64(p) ((uint64_t)(int64_t)(int8_t) * (p))
+#define LV_load16_s64(p) ((uint64_t)(int64_t)(int16_t) * (const u16u *)(p))
+#define LV_load32_s64(p) ((uint64_t)(int64_t)(int32_t) * (const u32u *)(p))
 #define ST_store8(p, v) (*(p) = (uint8_t)(v))
 #define ST_store16(p, v) (*(u16u *)(p) = (uint16_t)(v))
 #define ST_store32(p, v) (*(u32u *)(p) = (uint32_t)(v))
 #define ST_store64(p, v) (*(u64u *)(p) = (uint64_t)(v))
-#define LOADX(n)                                                                                   \
-    L_##n:                                                                                         \
+/* A load in every address form; wr(v) puts the value: a slot, or the accumulator (A). */
+#define LOAD1(n, form, sfx, ea, len, wr)                                                           \
+    L_##n##form##sfx:                                                                              \
     {                                                                                              \
-        uint8_t *p_ = MEMAT(EA_PLAIN(1, 2), SIZE_##n);                                             \
-        RD_##n(p_);                                                                                \
-        NEXT(5);                                                                                   \
-    }                                                                                              \
-    L_##n##_ss:                                                                                    \
-    {                                                                                              \
-        uint8_t *p_ = MEMAT(EA_SS(1, 2, 3), SIZE_##n);                                             \
-        RD_##n(p_);                                                                                \
-        NEXT(6);                                                                                   \
-    }                                                                                              \
-    L_##n##_si:                                                                                    \
-    {                                                                                              \
-        uint8_t *p_ = MEMAT(EA_SI(1, 2, 3), SIZE_##n);                                             \
-        RD_##n(p_);                                                                                \
-        NEXT(6);                                                                                   \
-    }                                                                                              \
-    L_##n##_sx:                                                                                    \
-    {                                                                                              \
-        uint8_t *p_ = MEMAT(EA_SX(1, 2, 3, 4), SIZE_##n);                                          \
-        RD_##n(p_);                                                                                \
-        NEXT(7);                                                                                   \
-    }                                                                                              \
-    L_##n##_xi:                                                                                    \
-    {                                                                                              \
-        uint8_t *p_ = MEMAT(EA_XI(1, 2, 3, 4), SIZE_##n);                                          \
-        RD_##n(p_);                                                                                \
-        NEXT(7);                                                                                   \
-    }                                                                                              \
-    L_##n##_sxi:                                                                                   \
-    {                                                                                              \
-        uint8_t *p_ = MEMAT(EA_SXI(1, 2, 3, 4, 5), SIZE_##n);                                      \
-        RD_##n(p_);                                                                                \
-        NEXT(8);                                                                                   \
+        uint8_t *p_ = MEMAT(ea, SIZE_##n);                                                         \
+        wr(LV_##n(p_));                                                                            \
+        NEXT(len);                                                                                 \
     }
+#define LOADS6(n, sfx, wr)                                                                         \
+    LOAD1(n, , sfx, EA_PLAIN(1, 2), 5, wr)                                                         \
+    LOAD1(n, _ss, sfx, EA_SS(1, 2, 3), 6, wr)                                                      \
+    LOAD1(n, _si, sfx, EA_SI(1, 2, 3), 6, wr)                                                      \
+    LOAD1(n, _sx, sfx, EA_SX(1, 2, 3, 4), 7, wr)                                                   \
+    LOAD1(n, _xi, sfx, EA_XI(1, 2, 3, 4), 7, wr)                                                   \
+    LOAD1(n, _sxi, sfx, EA_SXI(1, 2, 3, 4, 5), 8, wr)
+#define WR_SLOT(v) W64(0, v)
+#define WR_ACC(v) (acc = (v))
+#define LOADX(n) LOADS6(n, , WR_SLOT) LOADS6(n, _A, WR_ACC)
+/* The stores of the accumulator, in the address forms of the slot-value stores. */
+#define STORE1A(n, form, ea, len)                                                                  \
+    L_##n##form##_a:                                                                               \
+    {                                                                                              \
+        uint8_t *p_ = MEMAT(ea, SIZE_##n);                                                         \
+        ST_##n(p_, acc);                                                                           \
+        NEXT(len);                                                                                 \
+    }
+#define STOREA(n)                                                                                  \
+    STORE1A(n, , EA_PLAIN(0, 2), 5)                                                                \
+    STORE1A(n, _ss, EA_SS(0, 1, 3), 6)                                                             \
+    STORE1A(n, _si, EA_SI(0, 1, 3), 6)                                                             \
+    STORE1A(n, _sx, EA_SX(0, 1, 2, 4), 7)                                                          \
+    STORE1A(n, _xi, EA_XI(0, 1, 2, 4), 7)                                                          \
+    STORE1A(n, _sxi, EA_SXI(0, 1, 2, 3, 5), 8)
 #define STOREX(n)                                                                                  \
     L_##n:                                                                                         \
     {                                                                                              \
@@ -680,6 +716,21 @@ static inline void opstat(const void *h)
 #define LABEL_ABR(n)                                                                               \
     [WASM_OP_abr_##n##_ss] = &&L_abr_##n##_ss, [WASM_OP_abr_##n##_si] = &&L_abr_##n##_si,          \
     [WASM_OP_abr_##n##_is] = &&L_abr_##n##_is, [WASM_OP_abr_##n##_ii] = &&L_abr_##n##_ii,
+#define LABEL_IACC(n)                                                                              \
+    [WASM_OP_i32_##n##_ssA] = &&L_i32_##n##_ssA, [WASM_OP_i32_##n##_siA] = &&L_i32_##n##_siA,     \
+    [WASM_OP_i32_##n##_as] = &&L_i32_##n##_as, [WASM_OP_i32_##n##_ai] = &&L_i32_##n##_ai,         \
+    [WASM_OP_i32_##n##_asA] = &&L_i32_##n##_asA, [WASM_OP_i32_##n##_aiA] = &&L_i32_##n##_aiA,     \
+    [WASM_OP_i32_##n##_sa] = &&L_i32_##n##_sa, [WASM_OP_i32_##n##_saA] = &&L_i32_##n##_saA,
+#define LABEL_LOADA(n)                                                                             \
+    [WASM_OP_##n##_A] = &&L_##n##_A, [WASM_OP_##n##_ss_A] = &&L_##n##_ss_A,                        \
+    [WASM_OP_##n##_si_A] = &&L_##n##_si_A, [WASM_OP_##n##_sx_A] = &&L_##n##_sx_A,                  \
+    [WASM_OP_##n##_xi_A] = &&L_##n##_xi_A, [WASM_OP_##n##_sxi_A] = &&L_##n##_sxi_A,
+#define LABEL_STOREA(n)                                                                            \
+    [WASM_OP_##n##_a] = &&L_##n##_a, [WASM_OP_##n##_ss_a] = &&L_##n##_ss_a,                        \
+    [WASM_OP_##n##_si_a] = &&L_##n##_si_a, [WASM_OP_##n##_sx_a] = &&L_##n##_sx_a,                  \
+    [WASM_OP_##n##_xi_a] = &&L_##n##_xi_a, [WASM_OP_##n##_sxi_a] = &&L_##n##_sxi_a,
+#define LABEL_BRA(n)                                                                               \
+    [WASM_OP_br_i32_##n##_as] = &&L_br_i32_##n##_as, [WASM_OP_br_i32_##n##_ai] = &&L_br_i32_##n##_ai,
 #define LABEL_F32(n) [WASM_OP_f32_##n] = &&L_f32_##n,
 #define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
 #define LABEL_LOAD(n)                                                                              \
@@ -707,6 +758,9 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
         WASM_FCMPS(LABEL_F64) WASM_FBINS(LABEL_F64) WASM_FUNS(LABEL_F64)
         WASM_LOADS(LABEL_LOAD) WASM_STORES(LABEL_STORE)
         WASM_ICMPS(LABEL_ABR) WASM_OPS_ADD2(LABEL_ADDR) WASM_OPS_LEA(LABEL_ADDR)
+        WASM_IACC(LABEL_IACC)
+        WASM_LOADS(LABEL_LOADA) WASM_STORES(LABEL_STOREA)
+        WASM_OPS_BRA(LABEL_ADDR) WASM_ICMPS(LABEL_BRA)
     };
     if (!inst) {
         memcpy(wasm_op_handlers, labels, sizeof(labels));
@@ -723,6 +777,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
     uint64_t *const stack_end = inst->stack_end;
     struct wasm_global *const *const G = inst->globals;
     uint64_t fuel = fuel_load(inst);
+    uint64_t acc = 0; /* an i32 result passed to the next instruction (WASM_IACC ops) */
     uint8_t *mem;
 #ifdef WASP_BOUNDS_CHECKS
     uint64_t memlen;
@@ -771,6 +826,22 @@ L_br_z32:
     NEXT(4);
 L_br_nz32:
     if (R32(0) != 0) {
+        FUEL_TICK;
+        pc += (int32_t)A(1);
+        OPSTAT();
+        goto **(const ptru *)pc;
+    }
+    NEXT(4);
+L_br_z32_a:
+    if ((uint32_t)acc == 0) {
+        FUEL_TICK;
+        pc += (int32_t)A(1);
+        OPSTAT();
+        goto **(const ptru *)pc;
+    }
+    NEXT(4);
+L_br_nz32_a:
+    if ((uint32_t)acc != 0) {
         FUEL_TICK;
         pc += (int32_t)A(1);
         OPSTAT();
@@ -957,6 +1028,7 @@ L_ref_is_null:
     LOADX(load32) LOADX(load64) LOADX(load8_s32) LOADX(load8_u) LOADX(load16_s32)
     LOADX(load16_u) LOADX(load8_s64) LOADX(load16_s64) LOADX(load32_s64)
     STOREX(store8) STOREX(store16) STOREX(store32) STOREX(store64)
+    STOREA(store8) STOREA(store16) STOREA(store32) STOREA(store64)
 L_memory_size:
     W32(0, inst->mem0->size / WASM_PAGE_SIZE);
     NEXT(3);
@@ -1098,6 +1170,13 @@ L_lea_xi:
     ABR(le_s, (int32_t)a <= (int32_t)b) ABR(le_u, a <= b)
     ABR(ge_s, (int32_t)a >= (int32_t)b) ABR(ge_u, a >= b)
 
+    ACC32(add, a + b) ACC32(sub, a - b) ACC32(mul, a * b)
+    ACC32(and, a & b) ACC32(or, a | b) ACC32(xor, a ^ b)
+    ACC32(shl, a << (b & 31)) ACC32(shr_s, (uint32_t)((int32_t)a >> (b & 31)))
+    ACC32(shr_u, a >> (b & 31))
+    ACC32(rotl, (a << (b & 31)) | (a >> ((32 - b) & 31)))
+    ACC32(rotr, (a >> (b & 31)) | (a << ((32 - b) & 31)))
+
     BIN32(add, a + b) BIN32(sub, a - b) BIN32(mul, a * b)
     BIN32(and, a & b) BIN32(or, a | b) BIN32(xor, a ^ b)
     BIN32(shl, a << (b & 31)) BIN32(shr_s, (uint32_t)((int32_t)a >> (b & 31)))
@@ -1189,6 +1268,12 @@ int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, ui
 #define NAME_BR64(n) "br_i64_" #n "_ss", "br_i64_" #n "_si",
 #define NAME_SEL32(n) "sel_i32_" #n "_ss", "sel_i32_" #n "_si",
 #define NAME_ABR(n) "abr_" #n "_ss", "abr_" #n "_si", "abr_" #n "_is", "abr_" #n "_ii",
+#define NAME_IACC(n)                                                                               \
+    "i32_" #n "_ssA", "i32_" #n "_siA", "i32_" #n "_as", "i32_" #n "_ai", "i32_" #n "_asA",        \
+        "i32_" #n "_aiA", "i32_" #n "_sa", "i32_" #n "_saA",
+#define NAME_LOADA(n) #n "_A", #n "_ss_A", #n "_si_A", #n "_sx_A", #n "_xi_A", #n "_sxi_A",
+#define NAME_STOREA(n) #n "_a", #n "_ss_a", #n "_si_a", #n "_sx_a", #n "_xi_a", #n "_sxi_a",
+#define NAME_BRA(n) "br_i32_" #n "_as", "br_i32_" #n "_ai",
 #define NAME_F32(n) "f32_" #n,
 #define NAME_F64(n) "f64_" #n,
 #define NAME_LOAD(n) #n, #n "_ss", #n "_si", #n "_sx", #n "_xi", #n "_sxi",
@@ -1201,7 +1286,8 @@ static const char *const op_names[WASM_OP_COUNT] = {
     WASM_ICMPS(NAME_SEL32) WASM_FCMPS(NAME_F32) WASM_FBINS(NAME_F32) WASM_FUNS(NAME_F32)
     WASM_FCMPS(NAME_F64) WASM_FBINS(NAME_F64) WASM_FUNS(NAME_F64) WASM_LOADS(NAME_LOAD)
     WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR) WASM_OPS_ADD2(NAME_MISC)
-    WASM_OPS_LEA(NAME_MISC)};
+    WASM_OPS_LEA(NAME_MISC) WASM_IACC(NAME_IACC) WASM_LOADS(NAME_LOADA) WASM_STORES(NAME_STOREA)
+    WASM_OPS_BRA(NAME_MISC) WASM_ICMPS(NAME_BRA)};
 /* clang-format on */
 
 static const char *op_name(const void *h)

@@ -136,6 +136,32 @@ typedef uint32_t wasm_code_word;
  * x and y the forms (s slot, i immediate) of each add's second operand.
  */
 #define WASM_OPS_ADD2(X) X(add2_ss) X(add2_si) X(add2_is) X(add2_ii)
+/*
+ * i32 operators whose result feeds the next instruction through an accumulator (a
+ * variable of the interpreter, in a CPU register) instead of a frame slot. Per operator,
+ * with the operand layout of its _ss/_si form (d a b|i; the words an accumulator
+ * replaces are there but unused): _ssA, _siA (result to the accumulator), _as, _ai
+ * (first operand from it), _asA, _aiA (both), _sa (second operand from it), _saA.
+ */
+#define WASM_IACC(X) X(add) X(sub) X(mul) X(and) X(or) X(xor) X(shl) X(shr_s) X(shr_u) X(rotl) X(rotr)
+#define WASM_OP_ENUM_IACC(n)                                                               \
+    WASM_OP_i32_##n##_ssA, WASM_OP_i32_##n##_siA, WASM_OP_i32_##n##_as, WASM_OP_i32_##n##_ai, \
+        WASM_OP_i32_##n##_asA, WASM_OP_i32_##n##_aiA, WASM_OP_i32_##n##_sa,               \
+        WASM_OP_i32_##n##_saA,
+/*
+ * More accumulator forms: loads with the result to the accumulator (n_A, n_ss_A, ...: the
+ * layout of n, n_ss, ...), stores of the accumulator (n_a, n_ss_a, n_si_a, n_sx_a,
+ * n_xi_a, n_sxi_a: the layout of the slot-value forms), br_z32_a, br_nz32_a (a o) and
+ * br_i32_CMP_as, br_i32_CMP_ai (the layout of _ss/_si) testing the accumulator.
+ */
+#define WASM_OP_ENUM_LOADA(n)                                                              \
+    WASM_OP_##n##_A, WASM_OP_##n##_ss_A, WASM_OP_##n##_si_A, WASM_OP_##n##_sx_A,           \
+        WASM_OP_##n##_xi_A, WASM_OP_##n##_sxi_A,
+#define WASM_OP_ENUM_STOREA(n)                                                             \
+    WASM_OP_##n##_a, WASM_OP_##n##_ss_a, WASM_OP_##n##_si_a, WASM_OP_##n##_sx_a,           \
+        WASM_OP_##n##_xi_a, WASM_OP_##n##_sxi_a,
+#define WASM_OPS_BRA(X) X(br_z32_a) X(br_nz32_a)
+#define WASM_OP_ENUM_BRA(n) WASM_OP_br_i32_##n##_as, WASM_OP_br_i32_##n##_ai,
 /* Affine i32 values (translate.c K_AFF): lea_sxi (d a b k i): d = a+(b<<k)+i,
  * lea_xi (d b k i): d = (b<<k)+i. */
 #define WASM_OPS_LEA(X) X(lea_sxi) X(lea_xi)
@@ -154,6 +180,9 @@ enum wasm_op {
     WASM_FUNS(WASM_OP_ENUM_FBIN64)
     WASM_LOADS(WASM_OP_ENUM_LOAD) WASM_STORES(WASM_OP_ENUM_STORE)
     WASM_ICMPS(WASM_OP_ENUM_ABR) WASM_OPS_ADD2(WASM_OP_ENUM_MISC) WASM_OPS_LEA(WASM_OP_ENUM_MISC)
+    WASM_IACC(WASM_OP_ENUM_IACC)
+    WASM_LOADS(WASM_OP_ENUM_LOADA) WASM_STORES(WASM_OP_ENUM_STOREA)
+    WASM_OPS_BRA(WASM_OP_ENUM_MISC) WASM_ICMPS(WASM_OP_ENUM_BRA)
     WASM_OP_COUNT
 };
 

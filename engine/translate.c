@@ -147,7 +147,16 @@ struct last_op {
     uint32_t a;   /* slot */
     uint64_t b;   /* slot or immediate */
     bool b_imm;
+    enum wasm_op op; /* the instruction as emitted */
 };
+
+/* An instruction that passes its result to the next one in the accumulator (undone if a
+ * fusion takes the consumer back). */
+struct acc_pair {
+    uint32_t prod_pos, cons_pos; /* cons_pos UINT32_MAX: unused */
+    enum wasm_op prod_op;        /* the producer's own form, to put back */
+};
+#define NACC_PAIRS 4
 
 struct call_patch {
     uint32_t caller, pos, callee;
@@ -178,6 +187,8 @@ struct tr {
      * to it turns the add2 back into the first add). UINT32_MAX: none. */
     uint32_t add_end, add_pos, add2_y;
     enum wasm_op add_op;
+    struct acc_pair accp[NACC_PAIRS];
+    uint32_t naccp;
     /* Until the first control-flow join, declared locals not yet written are still 0. */
     bool joined;
     uint8_t *written;
@@ -272,6 +283,17 @@ static inline uint32_t soff(uint32_t slot)
 /* Takes back code from pos on (a fusion replaces the instruction emitted there). */
 static void rewind_to(struct tr *t, uint32_t pos)
 {
+    for (uint32_t i = 0; i < NACC_PAIRS; i++) {
+        struct acc_pair *p = &t->accp[i];
+        if (p->cons_pos == UINT32_MAX || pos > p->cons_pos)
+            continue;
+        if (pos > p->prod_pos && t->status == WASM_OK) {
+            /* The consumer goes: the producer writes its slot again. */
+            const void *h = wasm_op_handlers[p->prod_op];
+            memcpy(&t->code[p->prod_pos], &h, sizeof(h));
+        }
+        p->cons_pos = UINT32_MAX;
+    }
     if (t->add2_y != UINT32_MAX && pos <= t->add2_y) {
         if (pos == t->add2_y && t->status == WASM_OK) {
             const void *h = wasm_op_handlers[t->add_op];
@@ -435,10 +457,64 @@ static void preserve_local(struct tr *t, uint32_t x)
     }
 }
 
+/* The WASM_IACC index of WASM_IBINS operator k, or -1 (division and remainder trap). */
+static int iacc_of(uint32_t k)
+{
+    static const int8_t of_ibin[15] = {0, 1, 2, -1, -1, -1, -1, 3, 4, 5, 6, 7, 8, 9, 10};
+    return k < 15 ? of_ibin[k] : -1;
+}
+
+/*
+ * The form of op that leaves its result in the accumulator instead of its destination
+ * slot (same operand layout), or WASM_OP_COUNT when op has none.
+ */
+static enum wasm_op to_acc(enum wasm_op op)
+{
+    static const uint8_t of_form[8] = {0, 1, 4, 5, 8, 8, 7, 8}; /* ss si as ai .. sa */
+    if (op >= WASM_OP_i32_add_ss && op <= WASM_OP_i32_rotr_si) {
+        int j = iacc_of((op - WASM_OP_i32_add_ss) / 2);
+        return j < 0 ? WASM_OP_COUNT
+                     : (enum wasm_op)(WASM_OP_i32_add_ssA + 8 * j + ((op - WASM_OP_i32_add_ss) & 1));
+    }
+    if (op >= WASM_OP_i32_add_ssA && op <= WASM_OP_i32_rotr_saA) {
+        uint32_t f = of_form[(op - WASM_OP_i32_add_ssA) % 8];
+        return f == 8 ? WASM_OP_COUNT
+                      : (enum wasm_op)(WASM_OP_i32_add_ssA + (op - WASM_OP_i32_add_ssA) / 8 * 8 + f);
+    }
+#define LOAD_TO_ACC(n)                                                                             \
+    if (op >= WASM_OP_##n && op <= WASM_OP_##n##_sxi)                                              \
+        return (enum wasm_op)(WASM_OP_##n##_A + (op - WASM_OP_##n));
+    WASM_LOADS(LOAD_TO_ACC)
+#undef LOAD_TO_ACC
+    return WASM_OP_COUNT;
+}
+
+/*
+ * Is e (just popped) the result of the instruction emitted last, still only in its
+ * temp? Then that instruction can hand it over in the accumulator (acc_take).
+ */
+static bool acc_ready(struct tr *t, const struct opnd *e)
+{
+    const struct last_op *l = &t->last;
+    return e->kind == K_TEMP && e->slot == l->dst_slot && l->end == t->len &&
+           l->pos != t->add2_y && to_acc(l->op) != WASM_OP_COUNT && t->status == WASM_OK;
+}
+
+/* Turns instruction l (the one before t->len) into its accumulator form; the
+ * instruction emitted next, at t->len, reads it. A rewind to that position undoes it. */
+static void acc_take(struct tr *t, const struct last_op *l)
+{
+    struct acc_pair *p = &t->accp[t->naccp++ % NACC_PAIRS];
+    *p = (struct acc_pair){l->pos, t->len, l->op};
+    const void *h = wasm_op_handlers[to_acc(l->op)];
+    memcpy(&t->code[l->pos], &h, sizeof(h));
+}
+
 /* Starts an instruction that writes a result to slot dst. */
 static uint32_t begin_result_to(struct tr *t, enum wasm_op op, int kind, uint32_t dst)
 {
     t->prev = t->last;
+    t->last.op = op;
     uint32_t pos;
     bool add = op == WASM_OP_i32_add_ss || op == WASM_OP_i32_add_si;
     if (add && t->add_end == t->len && t->status == WASM_OK) {
@@ -478,6 +554,7 @@ static void begin_simd_result(struct tr *t, uint32_t k)
 {
     t->prev = t->last;
     t->last.kind = L_OTHER;
+    t->last.op = WASM_OP_simd;
     t->last.pos = emit_op(t, WASM_OP_simd);
     emit_w(t, k);
     t->last.dst_pos = t->len;
@@ -722,6 +799,23 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, bool when_true, uin
             emit_w(t, soff(p.a));
             emit_w(t, p.b_imm ? (uint32_t)p.b : soff((uint32_t)p.b));
             emit_w(t, c_imm ? (uint32_t)c : soff((uint32_t)c));
+        } else if (l.kind == L_CMP32 && p.end == l.pos && p.pos != t->add2_y &&
+                   to_acc(p.op) != WASM_OP_COUNT &&
+                   (l.a == p.dst_slot) != (!l.b_imm && l.b == p.dst_slot)) {
+            /* The compare reads the result of the instruction before it: that one hands
+             * it over in the accumulator. */
+            uint32_t k = l.cmp, b = (uint32_t)l.b;
+            bool b_imm = l.b_imm;
+            if (l.a != p.dst_slot) {
+                k = cmp_mirror[k];
+                b = l.a;
+            }
+            if (!when_true)
+                k = cmp_inverse[k];
+            acc_take(t, &p);
+            *ipos = emit_op(t, (enum wasm_op)(WASM_OP_br_i32_eq_as + 2 * k + (b_imm ? 1 : 0)));
+            emit_w(t, soff(p.dst_slot));
+            emit_w(t, b_imm ? b : soff(b));
         } else {
             uint32_t k = when_true ? l.cmp : cmp_inverse[l.cmp];
             bool is64 = l.kind == L_CMP64;
@@ -736,6 +830,10 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, bool when_true, uin
             else
                 emit_w(t, soff((uint32_t)l.b));
         }
+    } else if (cond.type == WASM_I32 && acc_ready(t, &cond)) {
+        acc_take(t, &t->last);
+        *ipos = emit_op(t, when_true ? WASM_OP_br_nz32_a : WASM_OP_br_z32_a);
+        emit_w(t, soff(cond.slot));
     } else {
         uint32_t s = src_slot(t, &cond);
         *ipos = emit_op(t, when_true ? WASM_OP_br_nz32 : WASM_OP_br_z32);
@@ -1001,7 +1099,24 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
                : k == 7                       ? L_AND32
                : k == 10 && b.kind == K_CONST ? L_SHL32
                                               : L_OTHER;
-    begin_result(t, (enum wasm_op)(base + 2 * k + (imm ? 1 : 0)), kind);
+    enum wasm_op op = (enum wasm_op)(base + 2 * k + (imm ? 1 : 0));
+    int j = is64 || is_cmp ? -1 : iacc_of(k);
+    if (j >= 0) {
+        /* An operand that the instruction just emitted computed comes in the accumulator
+         * (as a, for a commutative operator). */
+        bool use_a = acc_ready(t, &a);
+        bool use_b = !use_a && !imm && acc_ready(t, &b);
+        if (use_b && commut_bin[k]) {
+            uint32_t x = as;
+            as = bs, bs = x;
+            use_a = true, use_b = false;
+        }
+        if (use_a || use_b) {
+            acc_take(t, &t->last);
+            op = (enum wasm_op)(WASM_OP_i32_add_ssA + 8 * j + (use_b ? 6 : imm ? 3 : 2));
+        }
+    }
+    begin_result(t, op, kind);
     emit_w(t, soff(as));
     if (imm && is64)
         emit_w64(t, b.imm);
@@ -1263,11 +1378,22 @@ static void store_op(struct tr *t, enum wasm_op op)
     /* A value with code of its own comes after the address add, which then is not last. */
     if (val.kind == K_AFF)
         src_slot(t, &val);
+    bool acc = val.type != WASM_V128 && acc_ready(t, &val);
     int v = emit_addr(t, &a, w, &nw);
     uint32_t vs = val.kind == K_CONST ? 0 : soff(val.slot);
     bool imm = val.kind == K_CONST;
-    /* Variants: 2 * address form + (immediate value). */
-    emit_op(t, (enum wasm_op)(op + 2 * v + (imm ? 1 : 0)));
+    if (acc && t->len == t->last.end) {
+        /* The value is the result of the instruction just emitted: in the accumulator. */
+        enum wasm_op a_op = op == WASM_OP_store8    ? WASM_OP_store8_a
+                            : op == WASM_OP_store16 ? WASM_OP_store16_a
+                            : op == WASM_OP_store32 ? WASM_OP_store32_a
+                                                    : WASM_OP_store64_a;
+        acc_take(t, &t->last);
+        emit_op(t, (enum wasm_op)(a_op + v));
+    } else {
+        /* Variants: 2 * address form + (immediate value). */
+        emit_op(t, (enum wasm_op)(op + 2 * v + (imm ? 1 : 0)));
+    }
     for (int i = 0; i < nw; i++)
         emit_w(t, w[i]);
     if (imm) {
@@ -2181,6 +2307,8 @@ static int translate_func(struct tr *t, uint32_t fi)
     t->last.end = UINT32_MAX;
     t->copy_end = UINT32_MAX;
     t->add_end = t->add2_y = UINT32_MAX;
+    for (uint32_t i = 0; i < NACC_PAIRS; i++)
+        t->accp[i].cons_pos = UINT32_MAX;
     uint64_t total = (uint64_t)ft->nparams + d->nlocals;
     if (total > (1u << 24)) {
         snprintf(t->err, t->errlen, "too many locals in function %u", fi);

@@ -154,7 +154,7 @@ static void test_add_pairs(void **state)
     memcpy(&h, &c->ins[0], sizeof(h));
     assert_ptr_equal(h, wasm_op_handlers[WASM_OP_i32_add_si]);
     memcpy(&h, &c->ins[5], sizeof(h));
-    assert_ptr_equal(h, wasm_op_handlers[WASM_OP_load32_si]);
+    assert_ptr_equal(h, wasm_op_handlers[WASM_OP_load32_si_A]); /* the add reads it */
     uint32_t *mem = wasm_memory_ptr(inst, 8, 4);
     *mem = 1000;
     uint64_t s[2] = {41, 0};
@@ -188,7 +188,7 @@ static void test_affine_values(void **state)
     const struct wasm_code *c = wasm_instance_export_func(inst, "aff_store")->code;
     const void *h;
     memcpy(&h, &c->ins[5], sizeof(h));
-    assert_ptr_equal(h, wasm_op_handlers[WASM_OP_store32_sxi]);
+    assert_ptr_equal(h, wasm_op_handlers[WASM_OP_store32_sxi_a]); /* the product, handed over */
     call1("aff_store", 0xfffffff0u, 30, 5); /* 0xfffffff0 + 8 + 120 + 4 = 116 */
     uint32_t *w = wasm_memory_ptr(inst, 112, 8);
     assert_int_equal(w[1], 15);
@@ -218,12 +218,61 @@ static void test_affine_values(void **state)
     assert_int_equal(call1("aff_ops", 0xfffffffcu, 1, 0), 0); /* wraps to 0 */
 }
 
+static const void *handler_at(const char *name, uint32_t word)
+{
+    const void *h;
+    memcpy(&h, &wasm_instance_export_func(inst, name)->code->ins[word], sizeof(h));
+    return h;
+}
+
+static uint32_t rotl32(uint32_t x, int k)
+{
+    return (x << k) | (x >> (32 - k));
+}
+
+/* Results handed to the next instruction in the accumulator: operators, loads, stores,
+ * compare-branches and br_if read it; a fusion that takes the reader back puts the
+ * result into its slot again. */
+static void test_accumulator(void **state)
+{
+    (void)state;
+    assert_ptr_equal(first_handler("acc_chain"), wasm_op_handlers[WASM_OP_i32_xor_ssA]);
+    assert_ptr_equal(handler_at("acc_chain", 5), wasm_op_handlers[WASM_OP_i32_rotl_aiA]);
+    assert_ptr_equal(handler_at("acc_chain", 10), wasm_op_handlers[WASM_OP_i32_add_asA]);
+    assert_ptr_equal(handler_at("acc_chain", 15), wasm_op_handlers[WASM_OP_store32_a]);
+    for (size_t i = 0; i < NEDGE; i++)
+        for (size_t j = 0; j < NEDGE; j++)
+            for (size_t k = 0; k < NEDGE; k += 3) {
+                uint32_t a = edge[i], b = edge[j], c = edge[k] * 977u;
+                uint32_t x = rotl32(a ^ b, 7) + c, want;
+                if (!(x - c > 1000))
+                    want = (uint32_t)-1;
+                else if ((x & b) == 0)
+                    want = x;
+                else
+                    want = 0u - x;
+                assert_int_equal(call1("acc_chain", a, b, c), want);
+            }
+
+    /* xor, xor, add folded into the load address: the second xor writes its slot. */
+    assert_ptr_equal(handler_at("acc_undo_addr", 5), wasm_op_handlers[WASM_OP_i32_xor_ss]);
+    assert_ptr_equal(handler_at("acc_undo_addr", 10), wasm_op_handlers[WASM_OP_load32_ss]);
+    assert_int_equal(call1("acc_undo_addr", 4, 0, 4), 3);
+    assert_int_equal(call1("acc_undo_addr", 3, 0xffffffffu, 0xfffffff3u), 3); /* wraps */
+    /* xor, add (teed), compare, br_if: the add fuses into abr, the xor writes its slot. */
+    assert_ptr_equal(first_handler("acc_undo_abr"), wasm_op_handlers[WASM_OP_i32_xor_ss]);
+    assert_ptr_equal(handler_at("acc_undo_abr", 5), wasm_op_handlers[WASM_OP_abr_lt_u_si]);
+    assert_int_equal(call1("acc_undo_abr", 5, 3, 10), 16);
+    assert_int_equal(call1("acc_undo_abr", 0x55, 0xaa, 0), 0u - 0xff);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_compare_branch),
         cmocka_unit_test(test_add_pairs),
         cmocka_unit_test(test_affine_values),
+        cmocka_unit_test(test_accumulator),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

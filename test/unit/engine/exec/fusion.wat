@@ -364,4 +364,24 @@
     (block $b (result i32)
       (drop (br_if $b (i32.const -1) (i32.gt_u (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))) (i32.const 1000))))
       (i32.mul (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))) (i32.const 3))))
+  ;; a chain: xor -> rotl -> add -> store, load -> add, compare-branch and br_if on it
+  (func (export "acc_chain") (param $a i32) (param $b i32) (param $c i32) (result i32) (local $p i32)
+    (i32.store offset=300 (local.get $p)
+      (i32.add (i32.rotl (i32.xor (local.get $a) (local.get $b)) (i32.const 7)) (local.get $c)))
+    (block $t
+      (br_if $t (i32.gt_u (i32.sub (i32.load offset=300 (i32.const 0)) (local.get $c)) (i32.const 1000)))
+      (return (i32.const -1)))
+    (block $z
+      (br_if $z (i32.and (i32.load offset=300 (i32.const 0)) (local.get $b)))
+      (return (i32.load offset=300 (i32.const 0))))
+    (i32.sub (i32.const 0) (i32.load offset=300 (i32.const 0))))
+  ;; the add of two results folds into the load address: the first goes back to its slot
+  (func (export "acc_undo_addr") (param $a i32) (param $b i32) (param $c i32) (result i32)
+    (i32.load offset=64 (i32.add (i32.xor (local.get $a) (local.get $b)) (i32.xor (local.get $c) (local.get $b)))))
+  ;; the add of a result fuses with the compare-branch after it (abr)
+  (func (export "acc_undo_abr") (param $a i32) (param $b i32) (param $n i32) (result i32) (local $i i32)
+    (block $t
+      (br_if $t (i32.lt_u (local.tee $i (i32.add (i32.xor (local.get $a) (local.get $b)) (local.get $n))) (i32.const 100)))
+      (return (i32.sub (i32.const 0) (local.get $i))))
+    (local.get $i))
 )
