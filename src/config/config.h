@@ -194,6 +194,9 @@ struct cfg_listener {
     /* Request body bytes read whole before the upstream sees the head; 0: off,
      * UINT64_MAX: on (every body, bounded by max_body_size). Default 64k. */
     uint64_t request_buffering;
+    /* Body bytes the filter chain holds for a filter (a plugin) that pauses on a body;
+     * beyond it a request gets 413, a response 500. Default 1m. */
+    uint64_t hold_limit;
     bool upgrades; /* default on: Upgrade (WebSocket, ...) and extended CONNECT tunnel */
 
     uint64_t header_timeout_ms; /* default 10s: whole request head */

@@ -975,6 +975,7 @@ static const struct key listener_keys[] = {
     {"max_body_size", parse_size, L(pub.max_body_size), 0, "0", 0, 0, 0},
     {"request_buffering", parse_request_buffering, L(pub.request_buffering), 0, "64k", 0, 1,
      64 << 20},
+    {"hold_limit", parse_size, L(pub.hold_limit), 0, "1m", 0, 4096, 1u << 30},
     {"header_timeout", parse_duration, L(pub.header_timeout_ms), 0, "10s", 0, 1, DAY},
     {"idle_timeout", parse_duration, L(pub.idle_timeout_ms), 0, "60s", 0, 1, DAY},
     {"body_timeout", parse_duration, L(pub.body_timeout_ms), 0, "30s", 0, 1, DAY},

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #define WORKER_ACCEPT_BATCH 64
-#define STREAM_HOLD_MAX (1024 * 1024)
 
 struct worker_msg {
     int kind;
@@ -163,7 +162,7 @@ struct daemon_gen *daemon_gen_new(const struct cfg_generation *cfg, unsigned n_w
         lc->h1.max_head_bytes = (uint32_t)l->max_header_size;
         lc->h1.max_headers = (uint32_t)l->max_headers;
         lc->h1.max_body = l->max_body_size;
-        lc->stream.hold_max = STREAM_HOLD_MAX;
+        lc->stream.hold_max = (size_t)l->hold_limit;
         lc->stream.request_buffer = l->request_buffering;
         if (l->protocol == CFG_LISTENER_HTTPS) {
             lc->tls = tls_ctx_new(l, e, sizeof(e));

@@ -295,6 +295,7 @@ static void test_listener_values(void **state)
                     "[listener:l]\naddress = [::1]:8443\nprotocol = https\n"
                     "tls_certificate = %s\ntls_key = %s\nmax_request_line = 4k\n"
                     "max_header_size = 1m\nmax_headers = 50\nmax_body_size = 10m\n"
+                    "hold_limit = 256k\n"
                     "http2_max_streams = 7\n"
                     "header_timeout = 250ms\nidle_timeout = 2m\nbody_timeout = 1h\n"
                     "test_pause = 150ms\n"
@@ -320,6 +321,7 @@ static void test_listener_values(void **state)
     assert_int_equal(l->max_headers, 50);
     assert_int_equal(l->http2_max_streams, 7);
     assert_int_equal(l->max_body_size, 10 << 20);
+    assert_int_equal(l->hold_limit, 256 << 10);
     assert_int_equal(l->header_timeout_ms, 250);
     assert_int_equal(l->idle_timeout_ms, 120000);
     assert_int_equal(l->body_timeout_ms, 3600000);
