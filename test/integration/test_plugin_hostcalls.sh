@@ -223,6 +223,22 @@ grep -qE 'wasm log hdr: request [0-9]+: [0-9]+ headers, path /head' "$T/waspd.er
     fail "hc_headers did not log the request path"
 pass "hc_headers: request headers edited in place (h1, h2c), response header from the configuration, on_log, WASI env/stdout"
 
+# A client that goes away mid-stream (waiting for a slow upstream): the plugin still gets
+# on_log (with the request it knew) at once, not when the upstream would have answered.
+for proto in h1 h2c; do
+    opt=()
+    [ $proto = h2c ] && opt=(--http2-prior-knowledge)
+    n0=$(grep -c 'wasm log hdr: on_log' "$T/waspd.err")
+    t0=$(now_ms)
+    http "${opt[@]}" --max-time 0.5 "http://127.0.0.1:$hp/slow/3000" >/dev/null 2>&1 &&
+        fail "$proto: the slow request did not time out"
+    wait_until 5 sh -c "[ \$(grep -c 'wasm log hdr: on_log [0-9]*: x-replayed status 0 value 1' '$T/waspd.err') -gt $n0 ]" ||
+        fail "$proto: no on_log for a stream whose client went away"
+    dt=$(($(now_ms) - t0))
+    [ "$dt" -lt 2500 ] || fail "$proto: on_log came after $dt ms (at the upstream's answer?)"
+done
+pass "hc_headers: a client gone mid-stream still gets on_log at once (h1, h2c)"
+
 # Ticks (every 4 ms) on each worker's own VM: each counts from 1.
 for w in 0 1; do
     wait_log 5 "\[worker $w\] .*wasm log hdr: tick 3\$" || fail "no ticks on worker $w"
