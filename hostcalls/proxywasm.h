@@ -90,7 +90,8 @@ enum pw_action {
     PW_ACTION_PAUSE_BUFFER = 2,
     /* body: the host holds this piece (it goes on at continue_stream, or ahead of the piece
      * of a later Continue); the next call gets the next piece alone; back-pressure on the
-     * sender while held (StopIterationAndWatermark) */
+     * sender while held (StopIterationAndWatermark: once the host holds its limit, no
+     * more comes until the plugin continues, as with Envoy's watermark buffer) */
     PW_ACTION_PAUSE_WATERMARK = 3,
     /* body: the plugin took the bytes it was given: the host drops them; the next call
      * gets the next piece alone (StopIterationNoBuffer) */

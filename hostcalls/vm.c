@@ -975,8 +975,9 @@ free_vm:
 
 /* ---- Root ids an SDK registers -------------------------------------------------------- */
 
-#define PW_ROOT_ID_MAX 64      /* longest candidate */
-#define PW_ROOT_ID_PROBES 256u /* most candidates tried */
+#define PW_ROOT_ID_MAX 64            /* longest candidate */
+#define PW_ROOT_ID_PROBES 256u       /* most candidates tried */
+#define PW_ROOT_ID_FUEL 100000000ull /* instructions a probe may run */
 
 static bool pw_root_id_char(unsigned c)
 {
@@ -1061,6 +1062,9 @@ size_t pw_image_root_ids(const struct pw_image *img, const struct pw_vm_config *
     vc.sandbox = true;
     vc.trace = false;
     vc.userdata = NULL;
+    /* A candidate may lead a plugin anywhere: no probe runs unbounded. */
+    if (vc.fuel_per_callback == 0 || vc.fuel_per_callback > PW_ROOT_ID_FUEL)
+        vc.fuel_per_callback = PW_ROOT_ID_FUEL;
     if (outlen > 0)
         out[0] = '\0';
     /* Only a plugin that fails to create its root context under the given id picks root

@@ -2,7 +2,7 @@
  * hc_status: test plugin for the C++ SDK's richer callback results (FilterDataStatus,
  * FilterHeadersStatus), which Rust, Go and AssemblyScript plugins never return. Its
  * configuration names the case; in the response body it logs each call
- * ("piece N: SIZE bytes, eos E: TEXT") and returns:
+ * ("piece N: SIZE bytes, eos E: TEXT", the first 24 bytes) and returns:
  *   no_buffer        3 StopIterationNoBuffer before the end, keeping each piece itself;
  *                    at the end it writes back "<" + what it kept + the last piece + ">"
  *                    and continues (the pattern of plugins that stream-transform a body)
@@ -19,8 +19,8 @@
 #include "proxy_wasm.h"
 
 static char mode[32];
-static char kept[4096];
-static size_t kept_len;
+static char *kept; /* what no_buffer took so far (one stream at a time) */
+static size_t kept_len, kept_cap;
 static uint32_t pieces;
 static uint32_t paused_stream;
 
@@ -71,13 +71,22 @@ int32_t WASP_EXPORT(proxy_on_response_body)(uint32_t ctx, uint32_t size, uint32_
 
     if (wasp_get_buffer(WASP_BUFFER_RESPONSE_BODY, 0, size, &piece) != WASP_OK)
         return WASP_CONTINUE;
-    wasp_log(WASP_LOG_INFO, "piece %u: %u bytes, eos %u: %.*s", ++pieces, size, eos, (int)piece.len,
-             piece.data);
+    /* the first 24 bytes of the piece */
+    wasp_log(WASP_LOG_INFO, "piece %u: %u bytes, eos %u: %.*s", ++pieces, size, eos,
+             (int)(piece.len < 24 ? piece.len : 24), piece.data);
     int32_t r = WASP_CONTINUE;
     if (!eos &&
         (is("no_buffer") || is("no_buffer_lossy") || is("out_of_range") || is("watermark"))) {
         r = is("watermark") ? 2 : is("out_of_range") ? 7 : 3;
-        if (is("no_buffer") && kept_len + piece.len <= sizeof(kept)) {
+        if (is("no_buffer")) {
+            if (kept_len + piece.len > kept_cap) {
+                size_t cap = (kept_len + piece.len) * 2;
+                char *k = realloc(kept, cap);
+                if (k == NULL)
+                    __builtin_trap();
+                kept = k;
+                kept_cap = cap;
+            }
             memcpy(kept + kept_len, piece.data, piece.len);
             kept_len += piece.len;
         }
