@@ -369,6 +369,24 @@ static inline void opstat(const void *h)
     ACC1(name, aiA, (uint32_t)acc, A(2), acc = (uint32_t)(expr))                                   \
     ACC1(name, sa, R32(1), (uint32_t)acc, W32(0, expr))                                            \
     ACC1(name, saA, R32(1), (uint32_t)acc, acc = (uint32_t)(expr))
+/* The accumulator forms of a float operator (regcode.h WASM_FACC): acc holds the bits. */
+#define FACC1(T, FT, name, suffix, ra, rb, wr)                                                     \
+    L_##T##_##name##_##suffix:                                                                     \
+    {                                                                                              \
+        FT a = (ra), b = (rb);                                                                     \
+        wr;                                                                                        \
+        NEXT(5);                                                                                   \
+    }
+#define FACC(T, FT, tobits, frombits, name, expr)                                                  \
+    FACC1(T, FT, name, ssA, *(FT##_slot *)SLOT(1), *(FT##_slot *)SLOT(2), acc = tobits(expr))      \
+    FACC1(T, FT, name, as, frombits(acc), *(FT##_slot *)SLOT(2),                                   \
+          *(u64a *)SLOT(0) = tobits(expr))                                                         \
+    FACC1(T, FT, name, asA, frombits(acc), *(FT##_slot *)SLOT(2), acc = tobits(expr))              \
+    FACC1(T, FT, name, sa, *(FT##_slot *)SLOT(1), frombits(acc),                                   \
+          *(u64a *)SLOT(0) = tobits(expr))                                                         \
+    FACC1(T, FT, name, saA, *(FT##_slot *)SLOT(1), frombits(acc), acc = tobits(expr))
+typedef float float_slot __attribute__((may_alias));
+typedef double double_slot __attribute__((may_alias));
 /* Compares: value form, fused branch form, fused select form (i32 only). */
 #define CMP32(name, cond)                                                                          \
     L_i32_##name##_ss:                                                                             \
@@ -731,6 +749,10 @@ static inline void opstat(const void *h)
     [WASM_OP_##n##_xi_a] = &&L_##n##_xi_a, [WASM_OP_##n##_sxi_a] = &&L_##n##_sxi_a,
 #define LABEL_BRA(n)                                                                               \
     [WASM_OP_br_i32_##n##_as] = &&L_br_i32_##n##_as, [WASM_OP_br_i32_##n##_ai] = &&L_br_i32_##n##_ai,
+#define LABEL_FACC(n)                                                                              \
+    [WASM_OP_##n##_ssA] = &&L_##n##_ssA, [WASM_OP_##n##_as] = &&L_##n##_as,                        \
+    [WASM_OP_##n##_asA] = &&L_##n##_asA, [WASM_OP_##n##_sa] = &&L_##n##_sa,                        \
+    [WASM_OP_##n##_saA] = &&L_##n##_saA,
 #define LABEL_F32(n) [WASM_OP_f32_##n] = &&L_f32_##n,
 #define LABEL_F64(n) [WASM_OP_f64_##n] = &&L_f64_##n,
 #define LABEL_LOAD(n)                                                                              \
@@ -760,7 +782,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
         WASM_ICMPS(LABEL_ABR) WASM_OPS_ADD2(LABEL_ADDR) WASM_OPS_LEA(LABEL_ADDR)
         WASM_IACC(LABEL_IACC)
         WASM_LOADS(LABEL_LOADA) WASM_STORES(LABEL_STOREA)
-        WASM_OPS_BRA(LABEL_ADDR) WASM_ICMPS(LABEL_BRA)
+        WASM_OPS_BRA(LABEL_ADDR) WASM_ICMPS(LABEL_BRA) WASM_FACC(LABEL_FACC)
     };
     if (!inst) {
         memcpy(wasm_op_handlers, labels, sizeof(labels));
@@ -887,6 +909,15 @@ L_br_table: {
     OPSTAT();
     goto **(const ptru *)pc;
 }
+L_br_table_a: {
+    uint32_t i = (uint32_t)acc, n = A(1);
+    if (i > n)
+        i = n;
+    FUEL_TICK;
+    pc += (int32_t)A(2 + i);
+    OPSTAT();
+    goto **(const ptru *)pc;
+}
 L_copy:
     W64(0, R64(1));
     NEXT(4);
@@ -931,6 +962,9 @@ L_ret0:
     RETURN_TO_CALLER;
 L_ret1:
     *(u64a *)fp = R64(0);
+    RETURN_TO_CALLER;
+L_ret1_a:
+    *(u64a *)fp = acc;
     RETURN_TO_CALLER;
 L_ret1_i64:
     *(u64a *)fp = IMM64(0);
@@ -1008,6 +1042,9 @@ L_call_indirect: {
 
 L_select:
     W64(0, select64(R32(3) != 0, R64(1), R64(2)));
+    NEXT(6);
+L_select_a:
+    W64(0, select64((uint32_t)acc != 0, R64(1), R64(2)));
     NEXT(6);
 L_gget:
     W64(0, G[A(1)]->value);
@@ -1135,6 +1172,10 @@ slow: {
     FBIN32(add, a + b) FBIN32(sub, a - b) FBIN32(mul, a * b) FBIN32(div, a / b)
     FBIN32(min, f32_min(a, b)) FBIN32(max, f32_max(a, b))
     FBIN32(copysign, bits_f32((f32_bits(a) & 0x7fffffffu) | (f32_bits(b) & 0x80000000u)))
+    FACC(f32, float, f32_bits, bits_f32, add, a + b) FACC(f32, float, f32_bits, bits_f32, sub, a - b)
+    FACC(f32, float, f32_bits, bits_f32, mul, a * b) FACC(f32, float, f32_bits, bits_f32, div, a / b)
+    FACC(f64, double, f64_bits, bits_f64, add, a + b) FACC(f64, double, f64_bits, bits_f64, sub, a - b)
+    FACC(f64, double, f64_bits, bits_f64, mul, a * b) FACC(f64, double, f64_bits, bits_f64, div, a / b)
     FBIN64(add, a + b) FBIN64(sub, a - b) FBIN64(mul, a * b) FBIN64(div, a / b)
     FBIN64(min, f64_min(a, b)) FBIN64(max, f64_max(a, b))
     FBIN64(copysign, bits_f64((f64_bits(a) & 0x7fffffffffffffffull) |
@@ -1274,6 +1315,7 @@ int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, ui
 #define NAME_LOADA(n) #n "_A", #n "_ss_A", #n "_si_A", #n "_sx_A", #n "_xi_A", #n "_sxi_A",
 #define NAME_STOREA(n) #n "_a", #n "_ss_a", #n "_si_a", #n "_sx_a", #n "_xi_a", #n "_sxi_a",
 #define NAME_BRA(n) "br_i32_" #n "_as", "br_i32_" #n "_ai",
+#define NAME_FACC(n) #n "_ssA", #n "_as", #n "_asA", #n "_sa", #n "_saA",
 #define NAME_F32(n) "f32_" #n,
 #define NAME_F64(n) "f64_" #n,
 #define NAME_LOAD(n) #n, #n "_ss", #n "_si", #n "_sx", #n "_xi", #n "_sxi",
@@ -1287,7 +1329,7 @@ static const char *const op_names[WASM_OP_COUNT] = {
     WASM_FCMPS(NAME_F64) WASM_FBINS(NAME_F64) WASM_FUNS(NAME_F64) WASM_LOADS(NAME_LOAD)
     WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR) WASM_OPS_ADD2(NAME_MISC)
     WASM_OPS_LEA(NAME_MISC) WASM_IACC(NAME_IACC) WASM_LOADS(NAME_LOADA) WASM_STORES(NAME_STOREA)
-    WASM_OPS_BRA(NAME_MISC) WASM_ICMPS(NAME_BRA)};
+    WASM_OPS_BRA(NAME_MISC) WASM_ICMPS(NAME_BRA) WASM_FACC(NAME_FACC)};
 /* clang-format on */
 
 static const char *op_name(const void *h)

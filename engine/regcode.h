@@ -160,7 +160,12 @@ typedef uint32_t wasm_code_word;
 #define WASM_OP_ENUM_STOREA(n)                                                             \
     WASM_OP_##n##_a, WASM_OP_##n##_ss_a, WASM_OP_##n##_si_a, WASM_OP_##n##_sx_a,           \
         WASM_OP_##n##_xi_a, WASM_OP_##n##_sxi_a,
-#define WASM_OPS_BRA(X) X(br_z32_a) X(br_nz32_a)
+#define WASM_OPS_BRA(X) X(br_z32_a) X(br_nz32_a) X(br_table_a) X(ret1_a) X(select_a)
+/* Float operators with the accumulator (bits of the value), in the layout of the slot
+ * form (d a b): _ssA, _as, _asA, _sa, _saA as for WASM_IACC. */
+#define WASM_FACC(X) X(f32_add) X(f32_sub) X(f32_mul) X(f32_div) X(f64_add) X(f64_sub) X(f64_mul) X(f64_div)
+#define WASM_OP_ENUM_FACC(n)                                                               \
+    WASM_OP_##n##_ssA, WASM_OP_##n##_as, WASM_OP_##n##_asA, WASM_OP_##n##_sa, WASM_OP_##n##_saA,
 #define WASM_OP_ENUM_BRA(n) WASM_OP_br_i32_##n##_as, WASM_OP_br_i32_##n##_ai,
 /* Affine i32 values (translate.c K_AFF): lea_sxi (d a b k i): d = a+(b<<k)+i,
  * lea_xi (d b k i): d = (b<<k)+i. */
@@ -182,7 +187,7 @@ enum wasm_op {
     WASM_ICMPS(WASM_OP_ENUM_ABR) WASM_OPS_ADD2(WASM_OP_ENUM_MISC) WASM_OPS_LEA(WASM_OP_ENUM_MISC)
     WASM_IACC(WASM_OP_ENUM_IACC)
     WASM_LOADS(WASM_OP_ENUM_LOADA) WASM_STORES(WASM_OP_ENUM_STOREA)
-    WASM_OPS_BRA(WASM_OP_ENUM_MISC) WASM_ICMPS(WASM_OP_ENUM_BRA)
+    WASM_OPS_BRA(WASM_OP_ENUM_MISC) WASM_ICMPS(WASM_OP_ENUM_BRA) WASM_FACC(WASM_OP_ENUM_FACC)
     WASM_OP_COUNT
 };
 

@@ -481,6 +481,14 @@ static enum wasm_op to_acc(enum wasm_op op)
         return f == 8 ? WASM_OP_COUNT
                       : (enum wasm_op)(WASM_OP_i32_add_ssA + (op - WASM_OP_i32_add_ssA) / 8 * 8 + f);
     }
+    if (op >= WASM_OP_f32_add && op <= WASM_OP_f32_div)
+        return (enum wasm_op)(WASM_OP_f32_add_ssA + 5 * (op - WASM_OP_f32_add));
+    if (op >= WASM_OP_f64_add && op <= WASM_OP_f64_div)
+        return (enum wasm_op)(WASM_OP_f64_add_ssA + 5 * (op - WASM_OP_f64_add));
+    if (op >= WASM_OP_f32_add_ssA && op <= WASM_OP_f64_div_saA) {
+        uint32_t f = (op - WASM_OP_f32_add_ssA) % 5; /* ssA as asA sa saA */
+        return f == 1 || f == 3 ? (enum wasm_op)(op + 1) : WASM_OP_COUNT;
+    }
 #define LOAD_TO_ACC(n)                                                                             \
     if (op >= WASM_OP_##n && op <= WASM_OP_##n##_sxi)                                              \
         return (enum wasm_op)(WASM_OP_##n##_A + (op - WASM_OP_##n));
@@ -704,6 +712,10 @@ static void emit_return(struct tr *t)
         if (e->kind == K_CONST) {
             emit_op(t, WASM_OP_ret1_i64);
             emit_w64(t, e->imm);
+        } else if (acc_ready(t, e)) {
+            acc_take(t, &t->last);
+            emit_op(t, WASM_OP_ret1_a);
+            emit_w(t, soff(e->slot));
         } else {
             emit_op(t, WASM_OP_ret1);
             emit_w(t, soff(e->slot));
@@ -1146,6 +1158,26 @@ static void binop_slots(struct tr *t, enum wasm_op op, uint8_t rtype)
     struct opnd b = pop(t), a = pop(t);
     uint32_t as = src_slot(t, &a);
     uint32_t bs = src_slot(t, &b);
+    enum wasm_op facc = WASM_OP_COUNT;
+    if (op >= WASM_OP_f32_add && op <= WASM_OP_f32_div)
+        facc = (enum wasm_op)(WASM_OP_f32_add_ssA + 5 * (op - WASM_OP_f32_add));
+    else if (op >= WASM_OP_f64_add && op <= WASM_OP_f64_div)
+        facc = (enum wasm_op)(WASM_OP_f64_add_ssA + 5 * (op - WASM_OP_f64_add));
+    if (facc != WASM_OP_COUNT) {
+        /* An operand the instruction just emitted computed comes in the accumulator. */
+        bool commut = op == WASM_OP_f32_add || op == WASM_OP_f32_mul || op == WASM_OP_f64_add ||
+                      op == WASM_OP_f64_mul;
+        bool use_a = acc_ready(t, &a), use_b = !use_a && acc_ready(t, &b);
+        if (use_b && commut) {
+            uint32_t x = as;
+            as = bs, bs = x;
+            use_a = true, use_b = false;
+        }
+        if (use_a || use_b) {
+            acc_take(t, &t->last);
+            op = (enum wasm_op)(facc + (use_a ? 1 : 3));
+        }
+    }
     begin_result(t, op, L_OTHER);
     emit_w(t, soff(as));
     emit_w(t, soff(bs));
@@ -1756,7 +1788,10 @@ static void do_br_table(struct tr *t)
     }
     for (uint32_t i = t->h - arity; i < t->h; i++)
         materialize(t, i);
-    uint32_t pos = emit_op(t, WASM_OP_br_table);
+    bool acc = acc_ready(t, &idx);
+    if (acc)
+        acc_take(t, &t->last);
+    uint32_t pos = emit_op(t, acc ? WASM_OP_br_table_a : WASM_OP_br_table);
     emit_w(t, soff(is));
     emit_w(t, n);
     uint32_t first = t->len;
@@ -1981,10 +2016,13 @@ static void step(struct tr *t)
             emit_w(t, l.b_imm ? (uint32_t)l.b : soff((uint32_t)l.b));
         } else {
             uint32_t cs = src_slot(t, &c);
+            bool acc = !vec && acc_ready(t, &c);
+            if (acc)
+                acc_take(t, &t->last);
             if (vec)
                 begin_simd_result(t, WASM_SIMD_OP_vselect);
             else
-                begin_result(t, WASM_OP_select, L_OTHER);
+                begin_result(t, acc ? WASM_OP_select_a : WASM_OP_select, L_OTHER);
             emit_w(t, soff(as));
             emit_w(t, soff(bs));
             emit_w(t, soff(cs));

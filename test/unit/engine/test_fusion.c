@@ -176,7 +176,7 @@ static void test_affine_values(void **state)
 {
     (void)state;
     wasm_engine_init(); /* take SIGSEGV back from cmocka */
-    assert_ptr_equal(first_handler("aff_load"), wasm_op_handlers[WASM_OP_load32_sxi]);
+    assert_ptr_equal(first_handler("aff_load"), wasm_op_handlers[WASM_OP_load32_sxi_A]);
     assert_int_equal(call1("aff_load", 52, 0, 0), 1);
     assert_int_equal(call1("aff_load", 52, 2, 0), 3);
     assert_int_equal(call1("aff_load", 0xfffffff0u, 18, 0), 2); /* the sum wraps to 64 */
@@ -256,7 +256,7 @@ static void test_accumulator(void **state)
 
     /* xor, xor, add folded into the load address: the second xor writes its slot. */
     assert_ptr_equal(handler_at("acc_undo_addr", 5), wasm_op_handlers[WASM_OP_i32_xor_ss]);
-    assert_ptr_equal(handler_at("acc_undo_addr", 10), wasm_op_handlers[WASM_OP_load32_ss]);
+    assert_ptr_equal(handler_at("acc_undo_addr", 10), wasm_op_handlers[WASM_OP_load32_ss_A]);
     assert_int_equal(call1("acc_undo_addr", 4, 0, 4), 3);
     assert_int_equal(call1("acc_undo_addr", 3, 0xffffffffu, 0xfffffff3u), 3); /* wraps */
     /* xor, add (teed), compare, br_if: the add fuses into abr, the xor writes its slot. */
@@ -264,6 +264,34 @@ static void test_accumulator(void **state)
     assert_ptr_equal(handler_at("acc_undo_abr", 5), wasm_op_handlers[WASM_OP_abr_lt_u_si]);
     assert_int_equal(call1("acc_undo_abr", 5, 3, 10), 16);
     assert_int_equal(call1("acc_undo_abr", 0x55, 0xaa, 0), 0u - 0xff);
+
+    /* br_table, select and float operators on the accumulator. */
+    assert_ptr_equal(handler_at("acc_brtable", 5), wasm_op_handlers[WASM_OP_br_table_a]);
+    for (uint32_t i = 0; i < 9; i++)
+        assert_int_equal(call1("acc_brtable", i, 0, 0), 10 * (i % 4 + 1));
+    assert_ptr_equal(handler_at("acc_select", 5), wasm_op_handlers[WASM_OP_select_a]);
+    assert_int_equal(call1("acc_select", 7, 9, 3), 7);
+    assert_int_equal(call1("acc_select", 7, 9, 2), 9);
+    assert_ptr_equal(handler_at("acc_f64", 5), wasm_op_handlers[WASM_OP_f64_sub_as]);
+    assert_ptr_equal(handler_at("acc_f64", 15), wasm_op_handlers[WASM_OP_f64_div_saA]);
+    static const double fv[] = {0.5, -3.25, 1e10, 7.0, -0.0};
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++)
+            for (int k = 0; k < 5; k++) {
+                double a = fv[i], b = fv[j], c = fv[k];
+                volatile double p = a * b, q = a + c, want = (p - c) / q;
+                uint64_t sl[3] = {wasm_slot_f64(a), wasm_slot_f64(b), wasm_slot_f64(c)};
+                assert_int_equal(call_export(inst, "acc_f64", sl), WASM_OK);
+                double got = wasm_slot_as_f64(sl[0]);
+                assert_memory_equal(&got, (const void *)&want, sizeof(got));
+                float af = (float)a, bf = (float)b, cf = (float)c;
+                volatile float pf = af * bf, qf = af + cf, wantf = (pf - cf) / qf;
+                uint64_t sf[3] = {wasm_slot_f32(af), wasm_slot_f32(bf), wasm_slot_f32(cf)};
+                assert_int_equal(call_export(inst, "acc_f32", sf), WASM_OK);
+                assert_int_equal(sf[0] >> 32, 0); /* zero-extended in its slot */
+                float gotf = wasm_slot_as_f32(sf[0]);
+                assert_memory_equal(&gotf, (const void *)&wantf, sizeof(gotf));
+            }
 }
 
 int main(void)

@@ -384,4 +384,20 @@
       (br_if $t (i32.lt_u (local.tee $i (i32.add (i32.xor (local.get $a) (local.get $b)) (local.get $n))) (i32.const 100)))
       (return (i32.sub (i32.const 0) (local.get $i))))
     (local.get $i))
+  ;; br_table and select on a result just computed
+  (func (export "acc_brtable") (param $a i32) (result i32)
+    (block $d (block $c (block $b (block $a
+      (br_table $a $b $c $d (i32.and (local.get $a) (i32.const 3))))
+      (return (i32.const 10))) (return (i32.const 20))) (return (i32.const 30)))
+    (i32.const 40))
+  (func (export "acc_select") (param $a i32) (param $b i32) (param $c i32) (result i32)
+    (select (local.get $a) (local.get $b) (i32.and (local.get $c) (i32.const 1))))
+  ;; float chains: a*b - c, a + c, then their quotient (sub reads the product, div its
+  ;; divisor from the accumulator)
+  (func (export "acc_f64") (param $a f64) (param $b f64) (param $c f64) (result f64)
+    (f64.div (f64.sub (f64.mul (local.get $a) (local.get $b)) (local.get $c))
+             (f64.add (local.get $a) (local.get $c))))
+  (func (export "acc_f32") (param $a f32) (param $b f32) (param $c f32) (result f32)
+    (f32.div (f32.sub (f32.mul (local.get $a) (local.get $b)) (local.get $c))
+             (f32.add (local.get $a) (local.get $c))))
 )
