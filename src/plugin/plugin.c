@@ -307,6 +307,10 @@ static void plugin_canary_event(void *arg, const struct plugin_event *ev)
         return;
     if (cl->init)
         cl->forward->event(cl->forward->arg, ev);
+    /* The layer's own failure report (not a plugin's line: those start "wasm log") is
+     * already the reason of the error. */
+    if (ev->level == PW_LOG_CRITICAL && strncmp(ev->text, "wasm log", 8) != 0)
+        return;
     size_t n = strlen(ev->text);
     char *t = realloc(cl->text, cl->len + n + 4);
     if (t == NULL)
