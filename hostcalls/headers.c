@@ -348,7 +348,7 @@ bool pw_write_ignored(struct pw_vm *vm, const char *hostcall, bool is_buffer, ui
                  is_buffer ? pw_buffer_type_name(type) : pw_map_type_name(type),
                  !exists            ? "it does not exist in this phase"
                  : ctx->ending      ? "the stream has ended, it is read-only"
-                 : ctx->host_stream ? "it was already sent"
+                 : ctx->host_stream ? "it is read-only now (it went on)"
                                     : "the stream has ended");
         pw_vm_log(vm, ctx, PW_LOG_WARN, msg, SIZE_MAX);
     }

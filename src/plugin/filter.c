@@ -22,8 +22,9 @@
  * response (upstream or local) is there; response trailers as request trailers. A map is
  * writable until it went to the sink (upstream or client); a write the map does not
  * take then is OK and ignored, with a warning (hostcalls/headers.c).
- * Bodies (stream_buffer): the piece of the current body callback, or the body held while
- * paused in a body phase at this filter; none otherwise (NOT_FOUND).
+ * Bodies (stream_buffer): the piece of the current body callback, or the body this filter
+ * holds (paused in a body phase, e.g. during a callout; or in its trailers callback when
+ * trailers came while it held the body, as Envoy's buffered body); none otherwise.
  */
 #include "plugin/internal.h"
 

@@ -81,8 +81,8 @@ static void set_bytes_splices_the_hosts_buffer(void **state)
     e->fs.read_only[0] = true;
     assert_int_equal(HC(set_buffer_bytes, e->vm, 0, 0, 0, D, 2), PW_OK);
     assert_int_equal(b->len, 2);
-    assert_true(fake_logged(&e->host, "proxy_set_buffer_bytes(request_body): it was already "
-                                      "sent; the change is ignored"));
+    assert_true(fake_logged(&e->host, "proxy_set_buffer_bytes(request_body): it is read-only "
+                                      "now (it went on); the change is ignored"));
     assert_int_equal(HC(set_buffer_bytes, e->vm, 1, 0, 0, D, 2), PW_OK);
     assert_false(e->fs.has_buf[1]);
     assert_true(fake_logged(&e->host, "proxy_set_buffer_bytes(response_body): it does not "

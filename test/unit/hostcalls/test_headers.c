@@ -212,8 +212,8 @@ static void maps_are_read_only_when_sent_or_while_the_stream_ends(void **state)
     e->fs.read_only[0] = true; /* already sent */
     assert_int_equal(HC(add_header_map_value, e->vm, 0, K, kl, V, 0), PW_OK);
     assert_int_equal(e->fs.maps[0].count, before); /* ignored */
-    assert_true(fake_logged(&e->host, "proxy_add_header_map_value(request_headers): it was "
-                                      "already sent; the change is ignored"));
+    assert_true(fake_logged(&e->host, "proxy_add_header_map_value(request_headers): it is "
+                                      "read-only now (it went on); the change is ignored"));
     e->fs.read_only[0] = false;
     e->stream->ctx.ending = true; /* on_done / on_log / on_delete */
     e->stream->ctx.write_warned = 0;
