@@ -368,7 +368,12 @@ static inline void opstat(const void *h)
     ACC1(name, asA, (uint32_t)acc, R32(2), acc = (uint32_t)(expr))                                 \
     ACC1(name, aiA, (uint32_t)acc, A(2), acc = (uint32_t)(expr))                                   \
     ACC1(name, sa, R32(1), (uint32_t)acc, W32(0, expr))                                            \
-    ACC1(name, saA, R32(1), (uint32_t)acc, acc = (uint32_t)(expr))
+    ACC1(name, saA, R32(1), (uint32_t)acc, acc = (uint32_t)(expr))                                 \
+    ACC1(name, ssT, R32(1), R32(2), W32(0, acc = (uint32_t)(expr)))                                \
+    ACC1(name, siT, R32(1), A(2), W32(0, acc = (uint32_t)(expr)))                                  \
+    ACC1(name, asT, (uint32_t)acc, R32(2), W32(0, acc = (uint32_t)(expr)))                         \
+    ACC1(name, aiT, (uint32_t)acc, A(2), W32(0, acc = (uint32_t)(expr)))                           \
+    ACC1(name, saT, R32(1), (uint32_t)acc, W32(0, acc = (uint32_t)(expr)))
 /* The accumulator forms of a float operator (regcode.h WASM_FACC): acc holds the bits. */
 #define FACC1(T, FT, name, suffix, ra, rb, wr)                                                     \
     L_##T##_##name##_##suffix:                                                                     \
@@ -627,7 +632,8 @@ typedef double double_slot __attribute__((may_alias));
     LOAD1(n, _sxi, sfx, EA_SXI(1, 2, 3, 4, 5), 8, wr)
 #define WR_SLOT(v) W64(0, v)
 #define WR_ACC(v) (acc = (v))
-#define LOADX(n) LOADS6(n, , WR_SLOT) LOADS6(n, _A, WR_ACC)
+#define WR_BOTH(v) W64(0, acc = (v))
+#define LOADX(n) LOADS6(n, , WR_SLOT) LOADS6(n, _A, WR_ACC) LOADS6(n, _T, WR_BOTH)
 /* The stores of the accumulator, in the address forms of the slot-value stores. */
 #define STORE1A(n, form, ea, len)                                                                  \
     L_##n##form##_a:                                                                               \
@@ -749,6 +755,14 @@ typedef double double_slot __attribute__((may_alias));
     [WASM_OP_##n##_xi_a] = &&L_##n##_xi_a, [WASM_OP_##n##_sxi_a] = &&L_##n##_sxi_a,
 #define LABEL_BRA(n)                                                                               \
     [WASM_OP_br_i32_##n##_as] = &&L_br_i32_##n##_as, [WASM_OP_br_i32_##n##_ai] = &&L_br_i32_##n##_ai,
+#define LABEL_IACCT(n)                                                                             \
+    [WASM_OP_i32_##n##_ssT] = &&L_i32_##n##_ssT, [WASM_OP_i32_##n##_siT] = &&L_i32_##n##_siT,     \
+    [WASM_OP_i32_##n##_asT] = &&L_i32_##n##_asT, [WASM_OP_i32_##n##_aiT] = &&L_i32_##n##_aiT,     \
+    [WASM_OP_i32_##n##_saT] = &&L_i32_##n##_saT,
+#define LABEL_LOADT(n)                                                                             \
+    [WASM_OP_##n##_T] = &&L_##n##_T, [WASM_OP_##n##_ss_T] = &&L_##n##_ss_T,                        \
+    [WASM_OP_##n##_si_T] = &&L_##n##_si_T, [WASM_OP_##n##_sx_T] = &&L_##n##_sx_T,                  \
+    [WASM_OP_##n##_xi_T] = &&L_##n##_xi_T, [WASM_OP_##n##_sxi_T] = &&L_##n##_sxi_T,
 #define LABEL_FACC(n)                                                                              \
     [WASM_OP_##n##_ssA] = &&L_##n##_ssA, [WASM_OP_##n##_as] = &&L_##n##_as,                        \
     [WASM_OP_##n##_asA] = &&L_##n##_asA, [WASM_OP_##n##_sa] = &&L_##n##_sa,                        \
@@ -783,6 +797,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
         WASM_IACC(LABEL_IACC)
         WASM_LOADS(LABEL_LOADA) WASM_STORES(LABEL_STOREA)
         WASM_OPS_BRA(LABEL_ADDR) WASM_ICMPS(LABEL_BRA) WASM_FACC(LABEL_FACC)
+        WASM_IACC(LABEL_IACCT) WASM_LOADS(LABEL_LOADT)
     };
     if (!inst) {
         memcpy(wasm_op_handlers, labels, sizeof(labels));
@@ -1315,6 +1330,8 @@ int wasm_interp_run(struct wasm_instance *inst, const struct wasm_code *code, ui
 #define NAME_LOADA(n) #n "_A", #n "_ss_A", #n "_si_A", #n "_sx_A", #n "_xi_A", #n "_sxi_A",
 #define NAME_STOREA(n) #n "_a", #n "_ss_a", #n "_si_a", #n "_sx_a", #n "_xi_a", #n "_sxi_a",
 #define NAME_BRA(n) "br_i32_" #n "_as", "br_i32_" #n "_ai",
+#define NAME_IACCT(n) "i32_" #n "_ssT", "i32_" #n "_siT", "i32_" #n "_asT", "i32_" #n "_aiT", "i32_" #n "_saT",
+#define NAME_LOADT(n) #n "_T", #n "_ss_T", #n "_si_T", #n "_sx_T", #n "_xi_T", #n "_sxi_T",
 #define NAME_FACC(n) #n "_ssA", #n "_as", #n "_asA", #n "_sa", #n "_saA",
 #define NAME_F32(n) "f32_" #n,
 #define NAME_F64(n) "f64_" #n,
@@ -1329,7 +1346,8 @@ static const char *const op_names[WASM_OP_COUNT] = {
     WASM_FCMPS(NAME_F64) WASM_FBINS(NAME_F64) WASM_FUNS(NAME_F64) WASM_LOADS(NAME_LOAD)
     WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR) WASM_OPS_ADD2(NAME_MISC)
     WASM_OPS_LEA(NAME_MISC) WASM_IACC(NAME_IACC) WASM_LOADS(NAME_LOADA) WASM_STORES(NAME_STOREA)
-    WASM_OPS_BRA(NAME_MISC) WASM_ICMPS(NAME_BRA) WASM_FACC(NAME_FACC)};
+    WASM_OPS_BRA(NAME_MISC) WASM_ICMPS(NAME_BRA) WASM_FACC(NAME_FACC)
+    WASM_IACC(NAME_IACCT) WASM_LOADS(NAME_LOADT)};
 /* clang-format on */
 
 static const char *op_name(const void *h)

@@ -160,6 +160,17 @@ typedef uint32_t wasm_code_word;
 #define WASM_OP_ENUM_STOREA(n)                                                             \
     WASM_OP_##n##_a, WASM_OP_##n##_ss_a, WASM_OP_##n##_si_a, WASM_OP_##n##_sx_a,           \
         WASM_OP_##n##_xi_a, WASM_OP_##n##_sxi_a,
+/*
+ * "Tee" forms: the result goes to its slot (a local) and to the accumulator, for an
+ * instruction whose result a local.set/tee took and that the next instruction reads:
+ * i32_OP_ssT, _siT, _asT, _aiT, _saT and loads n_T, n_ss_T, ... (layouts unchanged).
+ */
+#define WASM_OP_ENUM_IACCT(n)                                                              \
+    WASM_OP_i32_##n##_ssT, WASM_OP_i32_##n##_siT, WASM_OP_i32_##n##_asT,                   \
+        WASM_OP_i32_##n##_aiT, WASM_OP_i32_##n##_saT,
+#define WASM_OP_ENUM_LOADT(n)                                                              \
+    WASM_OP_##n##_T, WASM_OP_##n##_ss_T, WASM_OP_##n##_si_T, WASM_OP_##n##_sx_T,           \
+        WASM_OP_##n##_xi_T, WASM_OP_##n##_sxi_T,
 #define WASM_OPS_BRA(X) X(br_z32_a) X(br_nz32_a) X(br_table_a) X(ret1_a) X(select_a)
 /* Float operators with the accumulator (bits of the value), in the layout of the slot
  * form (d a b): _ssA, _as, _asA, _sa, _saA as for WASM_IACC. */
@@ -188,6 +199,7 @@ enum wasm_op {
     WASM_IACC(WASM_OP_ENUM_IACC)
     WASM_LOADS(WASM_OP_ENUM_LOADA) WASM_STORES(WASM_OP_ENUM_STOREA)
     WASM_OPS_BRA(WASM_OP_ENUM_MISC) WASM_ICMPS(WASM_OP_ENUM_BRA) WASM_FACC(WASM_OP_ENUM_FACC)
+    WASM_IACC(WASM_OP_ENUM_IACCT) WASM_LOADS(WASM_OP_ENUM_LOADT)
     WASM_OP_COUNT
 };
 

@@ -473,13 +473,15 @@ static enum wasm_op to_acc(enum wasm_op op)
     static const uint8_t of_form[8] = {0, 1, 4, 5, 8, 8, 7, 8}; /* ss si as ai .. sa */
     if (op >= WASM_OP_i32_add_ss && op <= WASM_OP_i32_rotr_si) {
         int j = iacc_of((op - WASM_OP_i32_add_ss) / 2);
-        return j < 0 ? WASM_OP_COUNT
-                     : (enum wasm_op)(WASM_OP_i32_add_ssA + 8 * j + ((op - WASM_OP_i32_add_ss) & 1));
+        return j < 0
+                   ? WASM_OP_COUNT
+                   : (enum wasm_op)(WASM_OP_i32_add_ssA + 8 * j + ((op - WASM_OP_i32_add_ss) & 1));
     }
     if (op >= WASM_OP_i32_add_ssA && op <= WASM_OP_i32_rotr_saA) {
         uint32_t f = of_form[(op - WASM_OP_i32_add_ssA) % 8];
-        return f == 8 ? WASM_OP_COUNT
-                      : (enum wasm_op)(WASM_OP_i32_add_ssA + (op - WASM_OP_i32_add_ssA) / 8 * 8 + f);
+        return f == 8
+                   ? WASM_OP_COUNT
+                   : (enum wasm_op)(WASM_OP_i32_add_ssA + (op - WASM_OP_i32_add_ssA) / 8 * 8 + f);
     }
     if (op >= WASM_OP_f32_add && op <= WASM_OP_f32_div)
         return (enum wasm_op)(WASM_OP_f32_add_ssA + 5 * (op - WASM_OP_f32_add));
@@ -497,15 +499,49 @@ static enum wasm_op to_acc(enum wasm_op op)
     return WASM_OP_COUNT;
 }
 
+/* The form of op that writes its result to its slot and to the accumulator. */
+static enum wasm_op to_tee(enum wasm_op op)
+{
+    static const uint8_t of_form[8] = {0, 1, 2, 3, 5, 5, 4, 5}; /* ss si as ai .. sa */
+    if (op >= WASM_OP_i32_add_ss && op <= WASM_OP_i32_rotr_si) {
+        int j = iacc_of((op - WASM_OP_i32_add_ss) / 2);
+        return j < 0
+                   ? WASM_OP_COUNT
+                   : (enum wasm_op)(WASM_OP_i32_add_ssT + 5 * j + ((op - WASM_OP_i32_add_ss) & 1));
+    }
+    if (op >= WASM_OP_i32_add_ssA && op <= WASM_OP_i32_rotr_saA) {
+        uint32_t f = of_form[(op - WASM_OP_i32_add_ssA) % 8];
+        return f == 5
+                   ? WASM_OP_COUNT
+                   : (enum wasm_op)(WASM_OP_i32_add_ssT + (op - WASM_OP_i32_add_ssA) / 8 * 5 + f);
+    }
+#define LOAD_TO_TEE(n)                                                                             \
+    if (op >= WASM_OP_##n && op <= WASM_OP_##n##_sxi)                                              \
+        return (enum wasm_op)(WASM_OP_##n##_T + (op - WASM_OP_##n));
+    WASM_LOADS(LOAD_TO_TEE)
+#undef LOAD_TO_TEE
+    return WASM_OP_COUNT;
+}
+
 /*
- * Is e (just popped) the result of the instruction emitted last, still only in its
- * temp? Then that instruction can hand it over in the accumulator (acc_take).
+ * Can instruction l, which ends at end, hand value e to the instruction emitted at end in
+ * the accumulator? Yes when e is l's result: still only in its temp (l->end == end: l
+ * then leaves it in the accumulator only), or in the local a local.set/tee put it in
+ * (l then writes both).
  */
+static bool acc_from(struct tr *t, const struct last_op *l, uint32_t end, const struct opnd *e)
+{
+    if (t->status != WASM_OK || l->pos == t->add2_y || e->slot != l->dst_slot || l->iend != end)
+        return false;
+    if (e->kind == K_TEMP && l->end == end)
+        return to_acc(l->op) != WASM_OP_COUNT;
+    return e->kind == K_LOCAL && l->dst_slot < t->T && to_tee(l->op) != WASM_OP_COUNT;
+}
+
+/* Is e (just popped) the result of the instruction emitted last (acc_from)? */
 static bool acc_ready(struct tr *t, const struct opnd *e)
 {
-    const struct last_op *l = &t->last;
-    return e->kind == K_TEMP && e->slot == l->dst_slot && l->end == t->len &&
-           l->pos != t->add2_y && to_acc(l->op) != WASM_OP_COUNT && t->status == WASM_OK;
+    return acc_from(t, &t->last, t->len, e);
 }
 
 /* Turns instruction l (the one before t->len) into its accumulator form; the
@@ -514,7 +550,7 @@ static void acc_take(struct tr *t, const struct last_op *l)
 {
     struct acc_pair *p = &t->accp[t->naccp++ % NACC_PAIRS];
     *p = (struct acc_pair){l->pos, t->len, l->op};
-    const void *h = wasm_op_handlers[to_acc(l->op)];
+    const void *h = wasm_op_handlers[l->end == t->len ? to_acc(l->op) : to_tee(l->op)];
     memcpy(&t->code[l->pos], &h, sizeof(h));
 }
 
@@ -774,6 +810,10 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, bool when_true, uin
         struct last_op l = t->last, p = t->prev;
         rewind_to(t, l.pos);
         label(t);
+        /* The compare's slot operands, as stack entries (for acc_from). */
+        struct opnd la = {.kind = l.a < t->T ? K_LOCAL : K_TEMP, .slot = l.a};
+        struct opnd lb = {.kind = l.b < t->T ? K_LOCAL : K_TEMP,
+                          .slot = l.b_imm ? NOSLOT : (uint32_t)l.b};
         bool eqz_and = l.kind == L_EQZ32 && p.kind == L_AND32 && p.end == l.pos &&
                        p.dst_slot == l.a && l.a >= t->T;
         if (l.kind == L_AND32 || eqz_and) {
@@ -785,6 +825,11 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, bool when_true, uin
                                               (x.b_imm ? 1 : 0)));
             emit_w(t, soff(x.a));
             emit_w(t, x.b_imm ? (uint32_t)x.b : soff((uint32_t)x.b));
+        } else if (l.kind == L_EQZ32 && acc_from(t, &p, l.pos, &la)) {
+            /* eqz of the result of the instruction before it: from the accumulator. */
+            acc_take(t, &p);
+            *ipos = emit_op(t, when_true ? WASM_OP_br_z32_a : WASM_OP_br_nz32_a);
+            emit_w(t, soff(l.a));
         } else if (l.kind == L_EQZ32 || l.kind == L_EQZ64) {
             bool is64 = l.kind == L_EQZ64;
             enum wasm_op op = when_true ? (is64 ? WASM_OP_br_z64 : WASM_OP_br_z32)
@@ -811,9 +856,8 @@ static void emit_cond_branch(struct tr *t, struct opnd cond, bool when_true, uin
             emit_w(t, soff(p.a));
             emit_w(t, p.b_imm ? (uint32_t)p.b : soff((uint32_t)p.b));
             emit_w(t, c_imm ? (uint32_t)c : soff((uint32_t)c));
-        } else if (l.kind == L_CMP32 && p.end == l.pos && p.pos != t->add2_y &&
-                   to_acc(p.op) != WASM_OP_COUNT &&
-                   (l.a == p.dst_slot) != (!l.b_imm && l.b == p.dst_slot)) {
+        } else if (l.kind == L_CMP32 &&
+                   acc_from(t, &p, l.pos, &la) != acc_from(t, &p, l.pos, &lb)) {
             /* The compare reads the result of the instruction before it: that one hands
              * it over in the accumulator. */
             uint32_t k = l.cmp, b = (uint32_t)l.b;
@@ -1411,10 +1455,11 @@ static void store_op(struct tr *t, enum wasm_op op)
     if (val.kind == K_AFF)
         src_slot(t, &val);
     bool acc = val.type != WASM_V128 && acc_ready(t, &val);
+    uint32_t len0 = t->len;
     int v = emit_addr(t, &a, w, &nw);
     uint32_t vs = val.kind == K_CONST ? 0 : soff(val.slot);
     bool imm = val.kind == K_CONST;
-    if (acc && t->len == t->last.end) {
+    if (acc && t->len == len0) {
         /* The value is the result of the instruction just emitted: in the accumulator. */
         enum wasm_op a_op = op == WASM_OP_store8    ? WASM_OP_store8_a
                             : op == WASM_OP_store16 ? WASM_OP_store16_a

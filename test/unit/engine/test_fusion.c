@@ -129,8 +129,8 @@ static void test_add_compare_branch(void **state)
     }
 }
 
-/* Two i32.adds in a row: one add2 that runs them in order; un-joined when the second
- * add folds into a load address instead. */
+/* Two i32.adds in a row: one add2 that runs them in order (the second writes what the
+ * first reads); un-joined when the second add folds into a load address instead. */
 static void test_add_pairs(void **state)
 {
     (void)state;
@@ -142,8 +142,8 @@ static void test_add_pairs(void **state)
         for (size_t i = 0; i < NEDGE; i++)
             for (size_t j = 0; j < NEDGE; j++) {
                 uint32_t a = edge[i], b = edge[j];
-                uint32_t x = a + (f >= 2 ? 7u : b);
-                uint32_t y = b + (f & 1 ? (uint32_t)-9 : x);
+                uint32_t x = b + (f >= 2 ? 7u : a);
+                uint32_t y = a + (f & 1 ? (uint32_t)-9 : a);
                 uint64_t s[2] = {a, b};
                 assert_int_equal(call_export(inst, name, s), WASM_OK);
                 assert_int_equal((uint32_t)s[0], x - y * 3);
@@ -264,6 +264,16 @@ static void test_accumulator(void **state)
     assert_ptr_equal(handler_at("acc_undo_abr", 5), wasm_op_handlers[WASM_OP_abr_lt_u_si]);
     assert_int_equal(call1("acc_undo_abr", 5, 3, 10), 16);
     assert_int_equal(call1("acc_undo_abr", 0x55, 0xaa, 0), 0u - 0xff);
+
+    /* Tee forms: load8_u writes $x and the accumulator for the eqz-branch; the add writes
+     * $y and the accumulator for the mul; both locals are read again later. */
+    assert_ptr_equal(first_handler("acc_tee"), wasm_op_handlers[WASM_OP_load8_u_T]);
+    assert_ptr_equal(handler_at("acc_tee", 5), wasm_op_handlers[WASM_OP_br_z32_a]);
+    assert_ptr_equal(handler_at("acc_tee", 9), wasm_op_handlers[WASM_OP_i32_add_ssT]);
+    assert_ptr_equal(handler_at("acc_tee", 14), wasm_op_handlers[WASM_OP_i32_mul_aiA]);
+    assert_int_equal(call1("acc_tee", 0, 10, 0), (1 + 10) * 4); /* byte at 64: 1 */
+    assert_int_equal(call1("acc_tee", 1, 10, 0), 0);            /* byte at 65: 0 */
+    assert_int_equal(call1("acc_tee", 4, 0xfffffff0u, 0), (2 + 0xfffffff0u) * 4);
 
     /* br_table, select and float operators on the accumulator. */
     assert_ptr_equal(handler_at("acc_brtable", 5), wasm_op_handlers[WASM_OP_br_table_a]);
