@@ -797,7 +797,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
         WASM_IACC(LABEL_IACC)
         WASM_LOADS(LABEL_LOADA) WASM_STORES(LABEL_STOREA)
         WASM_OPS_BRA(LABEL_ADDR) WASM_ICMPS(LABEL_BRA) WASM_FACC(LABEL_FACC)
-        WASM_IACC(LABEL_IACCT) WASM_LOADS(LABEL_LOADT)
+        WASM_IACC(LABEL_IACCT) WASM_LOADS(LABEL_LOADT) WASM_OPS_COPYBR(LABEL_ADDR)
     };
     if (!inst) {
         memcpy(wasm_op_handlers, labels, sizeof(labels));
@@ -851,6 +851,30 @@ L_br:
 L_br_back:
     FUEL_TICK;
     pc += (int32_t)A(0);
+    OPSTAT();
+    goto **(const ptru *)pc;
+L_copy_br:
+    W64(0, R64(1));
+    pc += (int32_t)A(2);
+    OPSTAT();
+    goto **(const ptru *)pc;
+L_copy2_br:
+    W64(0, R64(1));
+    W64(2, R64(3));
+    pc += (int32_t)A(4);
+    OPSTAT();
+    goto **(const ptru *)pc;
+L_copy_br_back:
+    FUEL_TICK;
+    W64(0, R64(1));
+    pc += (int32_t)A(2);
+    OPSTAT();
+    goto **(const ptru *)pc;
+L_copy2_br_back:
+    FUEL_TICK;
+    W64(0, R64(1));
+    W64(2, R64(3));
+    pc += (int32_t)A(4);
     OPSTAT();
     goto **(const ptru *)pc;
 L_br_z32:
@@ -1347,7 +1371,7 @@ static const char *const op_names[WASM_OP_COUNT] = {
     WASM_STORES(NAME_STORE) WASM_ICMPS(NAME_ABR) WASM_OPS_ADD2(NAME_MISC)
     WASM_OPS_LEA(NAME_MISC) WASM_IACC(NAME_IACC) WASM_LOADS(NAME_LOADA) WASM_STORES(NAME_STOREA)
     WASM_OPS_BRA(NAME_MISC) WASM_ICMPS(NAME_BRA) WASM_FACC(NAME_FACC)
-    WASM_IACC(NAME_IACCT) WASM_LOADS(NAME_LOADT)};
+    WASM_IACC(NAME_IACCT) WASM_LOADS(NAME_LOADT) WASM_OPS_COPYBR(NAME_MISC)};
 /* clang-format on */
 
 static const char *op_name(const void *h)

@@ -171,6 +171,8 @@ typedef uint32_t wasm_code_word;
 #define WASM_OP_ENUM_LOADT(n)                                                              \
     WASM_OP_##n##_T, WASM_OP_##n##_ss_T, WASM_OP_##n##_si_T, WASM_OP_##n##_sx_T,           \
         WASM_OP_##n##_xi_T, WASM_OP_##n##_sxi_T,
+/* A copy or two followed by an unconditional branch: (d a) x 1..2, o (back: fuel). */
+#define WASM_OPS_COPYBR(X) X(copy_br) X(copy2_br) X(copy_br_back) X(copy2_br_back)
 #define WASM_OPS_BRA(X) X(br_z32_a) X(br_nz32_a) X(br_table_a) X(ret1_a) X(select_a)
 /* Float operators with the accumulator (bits of the value), in the layout of the slot
  * form (d a b): _ssA, _as, _asA, _sa, _saA as for WASM_IACC. */
@@ -200,6 +202,7 @@ enum wasm_op {
     WASM_LOADS(WASM_OP_ENUM_LOADA) WASM_STORES(WASM_OP_ENUM_STOREA)
     WASM_OPS_BRA(WASM_OP_ENUM_MISC) WASM_ICMPS(WASM_OP_ENUM_BRA) WASM_FACC(WASM_OP_ENUM_FACC)
     WASM_IACC(WASM_OP_ENUM_IACCT) WASM_LOADS(WASM_OP_ENUM_LOADT)
+    WASM_OPS_COPYBR(WASM_OP_ENUM_MISC)
     WASM_OP_COUNT
 };
 

@@ -303,6 +303,8 @@ static void rewind_to(struct tr *t, uint32_t pos)
     }
     if (pos < t->add_end)
         t->add_end = UINT32_MAX;
+    if (pos < t->copy_end)
+        t->copy_end = UINT32_MAX;
     t->len = pos;
     if (pos < t->low)
         t->low = pos;
@@ -787,7 +789,18 @@ static void emit_br(struct tr *t, uint32_t d)
         return;
     }
     move_values(t, c, n);
-    uint32_t pos = emit_op(t, c->kind == C_LOOP ? WASM_OP_br_back : WASM_OP_br);
+    uint32_t pos;
+    if (t->copy_end == t->len && t->copy_n <= 2 && t->status == WASM_OK) {
+        /* The copy (or copy2) just emitted branches too: one instruction. */
+        pos = t->copy_pos;
+        const void *h =
+            wasm_op_handlers[(c->kind == C_LOOP ? WASM_OP_copy_br_back : WASM_OP_copy_br) +
+                             (t->copy_n - 1)];
+        memcpy(&t->code[pos], &h, sizeof(h));
+        t->copy_end = UINT32_MAX;
+    } else {
+        pos = emit_op(t, c->kind == C_LOOP ? WASM_OP_br_back : WASM_OP_br);
+    }
     uint32_t off = t->len;
     emit_w(t, 0);
     branch_to(t, c, pos, off);

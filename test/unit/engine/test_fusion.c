@@ -304,13 +304,40 @@ static void test_accumulator(void **state)
             }
 }
 
+/* Does the code of export name hold an instruction with handler op? */
+static bool has_op(const char *name, enum wasm_op op)
+{
+    const struct wasm_code *c = wasm_instance_export_func(inst, name)->code;
+    for (uint32_t i = 0; i + 1 < c->len; i++) {
+        const void *h;
+        memcpy(&h, &c->ins[i], sizeof(h));
+        if (h == wasm_op_handlers[op])
+            return true;
+    }
+    return false;
+}
+
+/* Copies (phi moves) right before br: one instruction, forward and back (fuel). */
+static void test_copy_branch(void **state)
+{
+    (void)state;
+    assert_true(has_op("copy_br", WASM_OP_copy2_br_back));
+    assert_true(has_op("copy_br", WASM_OP_copy_br));
+    assert_int_equal(call1("copy_br", 10, 0, 0), 286);
+    assert_int_equal(call1("copy_br", 0, 0, 0), 0);
+    wasm_instance_set_fuel(inst, 5); /* the back-edge takes fuel */
+    uint64_t s[1] = {100};
+    assert_int_equal(call_export(inst, "copy_br", s), WASM_ERR_TRAP);
+    assert_int_equal(wasm_instance_trap(inst), WASM_TRAP_FUEL_EXHAUSTED);
+    wasm_instance_set_fuel(inst, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_compare_branch),
-        cmocka_unit_test(test_add_pairs),
-        cmocka_unit_test(test_affine_values),
-        cmocka_unit_test(test_accumulator),
+        cmocka_unit_test(test_add_compare_branch), cmocka_unit_test(test_add_pairs),
+        cmocka_unit_test(test_affine_values),      cmocka_unit_test(test_accumulator),
+        cmocka_unit_test(test_copy_branch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -407,4 +407,16 @@
       (local.set $y (i32.add (local.get $x) (local.get $b)))
       (return (i32.add (i32.mul (local.get $y) (i32.const 3)) (local.get $y))))
     (i32.sub (i32.const 0) (local.get $x)))
+  ;; copies before an unconditional branch run in the branch (copy_br, copy2_br_back)
+  (func (export "copy_br") (param $n i32) (result i32) (local $i i32) (local $x i32) (local $y i32) (local $s i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (local.set $s (i32.add (local.get $s) (i32.mul (local.get $x) (local.get $i))))
+        (local.set $x (local.get $y))
+        (local.set $y (local.get $i))
+        (br $l)))
+    (block $b (local.set $x (local.get $s)) (br $b))
+    (i32.add (local.get $x) (local.get $y)))
 )
