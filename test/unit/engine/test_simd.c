@@ -3,8 +3,9 @@
  * the interpreter and the API (exec/simd.wat): v128 params and results take two slots
  * each between scalar ones, v128 locals, globals, block values, branches, select and
  * calls (direct, indirect, across instances) keep every lane, memory access traps out
- * of bounds without writing, host functions cannot take v128, and a vector loop sums
- * memory. The spec suite (simd_*.wast) covers each instruction's semantics.
+ * of bounds without writing, images keep v128 globals, host functions cannot take v128,
+ * and a vector loop sums memory. The spec suite (simd_*.wast) covers each instruction's
+ * semantics.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -225,6 +226,35 @@ static void test_calls_across_instances(void **state)
     wasm_module_free(m);
 }
 
+/* An image keeps both halves of v128 globals; its clones run SIMD code on their own. */
+static void test_images_and_clones(void **state)
+{
+    (void)state;
+    char err[256];
+    wasm_instance_t *src, *c1, *c2;
+    wasm_image_t *img;
+    uint64_t s[2], g[2];
+
+    assert_int_equal(wasm_instance_new(mod, NULL, NULL, &src, err, sizeof(err)), WASM_OK);
+    s[0] = 0x0001000200030004ull, s[1] = 0x7000700070007000ull;
+    assert_int_equal(call_export(src, "accumulate", s), WASM_OK);
+    assert_int_equal(wasm_image_new(src, &img, err, sizeof(err)), WASM_OK);
+    wasm_instance_free(src);
+    assert_int_equal(wasm_instance_new_from_image(img, NULL, NULL, &c1, err, sizeof(err)), WASM_OK);
+    assert_int_equal(wasm_instance_new_from_image(img, NULL, NULL, &c2, err, sizeof(err)), WASM_OK);
+    wasm_image_free(img);
+    assert_int_equal(wasm_instance_export_global_v128(c1, "acc", g), WASM_OK);
+    assert_true(g[0] == 0x0001000200030004ull && g[1] == 0x7000700070007000ull);
+    /* c1 adds again (the high lanes saturate at 0x7fff); c2 still sees the image's value. */
+    s[0] = 0x0001000200030004ull, s[1] = 0x7000700070007000ull;
+    assert_int_equal(call_export(c1, "accumulate", s), WASM_OK);
+    assert_true(s[0] == 0x0002000400060008ull && s[1] == 0x7fff7fff7fff7fffull);
+    assert_int_equal(wasm_instance_export_global_v128(c2, "acc", g), WASM_OK);
+    assert_true(g[0] == 0x0001000200030004ull && g[1] == 0x7000700070007000ull);
+    wasm_instance_free(c1);
+    wasm_instance_free(c2);
+}
+
 static int host_nop(wasm_instance_t *in, uint64_t *s, void *env)
 {
     (void)in, (void)s, (void)env;
@@ -260,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_out_of_bounds_traps_without_writing),
         cmocka_unit_test(test_calls_across_instances),
+        cmocka_unit_test(test_images_and_clones),
         cmocka_unit_test(test_host_functions_refuse_v128),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
