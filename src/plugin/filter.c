@@ -12,8 +12,9 @@
  * the framing (removed: the length becomes unknown, chunked on HTTP/1.1).
  *
  * Bodies: during a body callback, buffer 0/1 is the piece the runner hands the filter
- * (everything held so far after a Pause); while the stream is paused in a body phase at
- * this filter (e.g. during a callout), it is the held body.
+ * (everything this filter holds after a Pause); while this filter holds body (paused in
+ * a body phase, e.g. during a callout), it is the body it holds, never bytes another
+ * plugin of the chain holds; its end of stream is whether the end of the body is in it.
  *
  * Which map exists when (stream_map): request headers always; request trailers once they
  * arrived, and at the end of a request body that has none, that is in this filter's
@@ -442,9 +443,10 @@ static const struct pw_map_ops plugin_view_ops = {
 
 /*
  * Whether this filter is at the end of direction d's body with no trailers yet: in its
- * end-of-body callback, or paused there (e.g. waiting for a callout). Trailers may be
- * created then (Envoy's addDecodedTrailers / addEncodedTrailers); the runner sends them
- * after the body, to the filters after this one and to the sink.
+ * end-of-body callback, or paused holding the end (e.g. waiting for a callout; not while
+ * a filter before it holds a newer part of the body). Trailers may be created then
+ * (Envoy's addDecodedTrailers / addEncodedTrailers); the runner sends them after the
+ * body, to the filters after this one and to the sink.
  */
 static bool filter_at_body_end(const struct plugin_fstate *fs, int d)
 {
@@ -453,7 +455,7 @@ static bool filter_at_body_end(const struct plugin_fstate *fs, int d)
         return false;
     if (fs->cb_dir == d)
         return fs->body_eos;
-    return s->dir[d].eos_in && stream_held_body(fs->s, fs->f, d) != NULL;
+    return stream_held_body_ends(fs->s, fs->f, d);
 }
 
 bool plugin_host_stream_map(void *host, void *stream, enum pw_map_type type, struct pw_map_ref *out,
@@ -501,7 +503,7 @@ bool plugin_host_stream_buffer(void *host, void *stream, enum pw_buffer_type typ
         b = fs->body;
         *eos = fs->body_eos;
     } else if ((b = stream_held_body(fs->s, fs->f, d)) != NULL) {
-        *eos = fs->s->dir[d].eos_in && !fs->s->dir[d].trailers_in;
+        *eos = stream_held_body_ends(fs->s, fs->f, d);
     }
     if (b == NULL)
         return false;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum { PH_NONE = 0, PH_HEADERS, PH_BODY, PH_TRAILERS };
+enum { PH_NONE = 0, PH_HEADERS, PH_TRAILERS }; /* stream_dir.paused (body pauses are holds) */
 
 /* Back-pressure threshold for a sink's unsent bytes and for body read while paused. */
 #define STREAM_HIGH_WATER (256 * 1024)
@@ -25,6 +25,11 @@ static __thread unsigned stream_free_count;
 #define STREAM_FREE_MAX 1024
 
 static __thread struct evbuffer *stream_scratch[2];
+
+/* Buffers of body holds beyond a direction's own (struct stream_hold.buf), recycled. */
+#define STREAM_HOLD_POOL_MAX 64
+static __thread struct evbuffer *stream_hold_pool[STREAM_HOLD_POOL_MAX];
+static __thread unsigned stream_hold_pool_n;
 
 static void stream_deferred_cb(evutil_socket_t fd, short what, void *arg);
 static void run_headers(struct stream *s, int d, int from);
@@ -206,7 +211,6 @@ struct stream *stream_create(struct event_base *base, const struct stream_chain 
     s->dir[0].hold = hold0;
     s->dir[1].hold = hold1;
     s->local_body = lb;
-    s->dir[0].hold_idx = s->dir[1].hold_idx = -1;
     s->base = base;
     s->chain = chain;
     s->limits = limits;
@@ -225,6 +229,7 @@ struct stream *stream_create(struct event_base *base, const struct stream_chain 
             f->conf = chain->conf[i];
             f->state = NULL;
             f->continue_pending[0] = f->continue_pending[1] = false;
+            f->hold[0] = f->hold[1] = (struct stream_hold){0};
             if (f->ops->state_size) {
                 f->state = stream_alloc(s, f->ops->state_size);
                 if (f->state == NULL)
@@ -307,6 +312,41 @@ static void stream_write_log(struct stream *s)
     log_access_append(s->alog, &e);
 }
 
+/*
+ * A buffer for a filter's first body hold in direction d: the direction's own while no
+ * filter has it (the common case, one filter holding, allocates nothing), else one from
+ * the thread's free list. @return NULL when out of memory.
+ */
+static struct evbuffer *hold_buffer_take(struct stream *s, int d)
+{
+    struct stream_dir *sd = &s->dir[d];
+    if (!sd->hold_lent) {
+        sd->hold_lent = true;
+        return sd->hold;
+    }
+    if (stream_hold_pool_n > 0)
+        return stream_hold_pool[--stream_hold_pool_n];
+    return evbuffer_new();
+}
+
+/* The stream ends: its filters' hold buffers go back to the free list, empty (the
+ * directions' own stay with the stream object). */
+static void hold_buffers_return(struct stream *s)
+{
+    for (unsigned i = 0; i < s->chain->n; i++) {
+        for (int d = 0; d < 2; d++) {
+            struct evbuffer *b = s->filters[i].hold[d].buf;
+            if (b == NULL || b == s->dir[d].hold)
+                continue;
+            evbuffer_drain(b, evbuffer_get_length(b));
+            if (stream_hold_pool_n < STREAM_HOLD_POOL_MAX)
+                stream_hold_pool[stream_hold_pool_n++] = b;
+            else
+                evbuffer_free(b);
+        }
+    }
+}
+
 void stream_destroy(struct stream *s)
 {
     if (s->up != NULL && s->up->abort != NULL)
@@ -318,6 +358,7 @@ void stream_destroy(struct stream *s)
     }
     stream_write_log(s);
     event_del(&s->deferred);
+    hold_buffers_return(s);
     for (int d = 0; d < 2; d++)
         evbuffer_drain(s->dir[d].hold, evbuffer_get_length(s->dir[d].hold));
     evbuffer_drain(s->local_body, evbuffer_get_length(s->local_body));
@@ -340,6 +381,8 @@ void stream_free_cache(void)
         stream_free_object(s);
     }
     stream_free_count = 0;
+    while (stream_hold_pool_n > 0)
+        evbuffer_free(stream_hold_pool[--stream_hold_pool_n]);
     for (int d = 0; d < 2; d++) {
         if (stream_scratch[d] != NULL)
             evbuffer_free(stream_scratch[d]);
@@ -349,9 +392,22 @@ void stream_free_cache(void)
 
 /* ---- the runner ---- */
 
-static struct stream_filter *dir_filter(struct stream *s, int d, int i)
+/* How a filter holds body (struct stream_hold.mode), after the pause it answered. */
+enum {
+    HOLD_NONE = 0,
+    HOLD_WHOLE,     /* PAUSE, PAUSE_BUFFER: called again with everything it holds */
+    HOLD_WATERMARK, /* called with each new piece alone; back-pressure */
+    HOLD_NO_BUFFER, /* it took its bytes: the hold stays empty unless it writes into it */
+};
+
+static struct stream_filter *dir_filter(const struct stream *s, int d, int i)
 {
     return &s->filters[d == 0 ? (unsigned)i : s->chain->n - 1 - (unsigned)i];
+}
+
+static struct stream_hold *dir_hold(const struct stream *s, int d, int i)
+{
+    return &dir_filter(s, d, i)->hold[d];
 }
 
 /* True when the direction must not go on (reset, or the request after a local reply). */
@@ -402,11 +458,62 @@ static bool is_pause(enum stream_action r)
     return r != STREAM_CONTINUE && r != STREAM_STOP;
 }
 
-/* A hold grew past the limit: 413 for a request, reset for a started response. */
+/* Whether a filter before position pos of direction d holds body: a newer part of it,
+ * which the end of the body and the trailers may not overtake. */
+static bool held_before(const struct stream *s, int d, int pos)
+{
+    if (s->dir[d].holds == 0)
+        return false;
+    for (int i = 0; i < pos; i++)
+        if (dir_hold(s, d, i)->mode != HOLD_NONE)
+            return true;
+    return false;
+}
+
+/* Body bytes direction d holds: behind headers not through yet, or in its filters' holds
+ * (only the watermark holds when watermark_only). */
+static size_t dir_held(const struct stream *s, int d, bool watermark_only)
+{
+    const struct stream_dir *sd = &s->dir[d];
+    if (!sd->headers_done)
+        return evbuffer_get_length(sd->hold);
+    size_t n = 0;
+    for (int i = 0; sd->holds > 0 && i < (int)s->chain->n; i++) {
+        const struct stream_hold *h = dir_hold(s, d, i);
+        if (h->mode != HOLD_NONE && (!watermark_only || h->mode == HOLD_WATERMARK))
+            n += evbuffer_get_length(h->buf);
+    }
+    return n;
+}
+
+/* Hold h (of direction d) stops: its bytes went on, or were dropped. */
+static void hold_end(struct stream *s, int d, struct stream_hold *h)
+{
+    h->mode = HOLD_NONE;
+    h->release = false;
+    s->dir[d].holds--;
+}
+
+/* A local reply or a reset: what direction d holds goes nowhere. The buffers stay with
+ * their filters until the stream ends (a hook running now may still write into the one
+ * it was given). */
+static void drop_holds(struct stream *s, int d)
+{
+    for (int i = 0; s->dir[d].holds > 0 && i < (int)s->chain->n; i++) {
+        struct stream_hold *h = dir_hold(s, d, i);
+        if (h->mode == HOLD_NONE)
+            continue;
+        evbuffer_drain(h->buf, evbuffer_get_length(h->buf));
+        hold_end(s, d, h);
+    }
+}
+
+/* Direction d holds more than the limit, all holds together: 413 for a request, 500 (or a
+ * reset once the response started) for a response. */
 static bool check_hold(struct stream *s, int d)
 {
     size_t max = s->limits ? s->limits->hold_max : 1024 * 1024;
-    if (evbuffer_get_length(s->dir[d].hold) <= max)
+    if (dir_held(s, d, false) <= max)
         return true;
     if (d == 0) {
         static const char msg[] = "request body too large\n";
@@ -495,7 +602,6 @@ static void run_after_headers(struct stream *s, int d)
         struct evbuffer *chunk = stream_scratch[d];
         evbuffer_add_buffer(chunk, sd->hold);
         run_body(s, d, 0, chunk);
-        evbuffer_drain(chunk, evbuffer_get_length(chunk));
         return;
     }
     if (sd->trailers_in && !sd->trailers_out)
@@ -503,37 +609,53 @@ static void run_after_headers(struct stream *s, int d)
 }
 
 /*
- * Filter i (of direction d) stopped the body with pause r after a call with buf (the
- * piece, or everything held): what the runner keeps (see enum stream_action).
+ * Filter f (of direction d) stopped the body with pause r after a call with buf (the
+ * piece, or everything it holds): what it holds now (see enum stream_action).
  */
-static void hold_body(struct stream *s, int d, int i, enum stream_action r, struct evbuffer *buf,
-                      struct evbuffer *chunk)
+static void hold_body(struct stream *s, int d, struct stream_filter *f, enum stream_action r,
+                      struct evbuffer *buf, struct evbuffer *chunk)
 {
-    struct stream_dir *sd = &s->dir[d];
+    struct stream_hold *h = &f->hold[d];
+    if (h->mode == HOLD_NONE) {
+        if (h->buf == NULL && (h->buf = hold_buffer_take(s, d)) == NULL) {
+            evbuffer_drain(chunk, evbuffer_get_length(chunk));
+            stream_reset(s); /* out of memory: the bytes cannot be kept */
+            return;
+        }
+        /* Bytes a hook wrote into its hold after a local reply dropped it are no body. */
+        evbuffer_drain(h->buf, evbuffer_get_length(h->buf));
+        s->dir[d].holds++;
+    }
     if (r == STREAM_PAUSE_NO_BUFFER)
         evbuffer_drain(buf, evbuffer_get_length(buf)); /* the filter took what it was given */
-    else if (buf != sd->hold)
-        evbuffer_add_buffer(sd->hold, chunk);
-    sd->hold_idx = i;
-    sd->paused = PH_BODY;
-    sd->pause_idx = i;
-    sd->hold_whole = r == STREAM_PAUSE || r == STREAM_PAUSE_BUFFER;
-    sd->backpressure = r == STREAM_PAUSE_WATERMARK;
+    else if (buf != h->buf)
+        evbuffer_add_buffer(h->buf, chunk);
+    h->mode = r == STREAM_PAUSE_WATERMARK   ? HOLD_WATERMARK
+              : r == STREAM_PAUSE_NO_BUFFER ? HOLD_NO_BUFFER
+                                            : HOLD_WHOLE;
     check_hold(s, d);
 }
 
-static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
+/*
+ * The body bytes in chunk go through the filters from position `from` on and then to the
+ * sink, unless a filter holds them. A filter that holds sees them as its mode says, and
+ * when it lets them through, what it held goes on ahead of them. The end of the body goes
+ * with them when it came and no filter before `from` holds. Leaves chunk empty unless
+ * the direction stopped.
+ */
+static void pass_body(struct stream *s, int d, int from, struct evbuffer *chunk)
 {
     struct stream_dir *sd = &s->dir[d];
-    bool eos = sd->eos_in && !sd->trailers_in;
+    bool eos = sd->eos_in && !sd->trailers_in && !held_before(s, d, from);
     for (int i = from; i < (int)s->chain->n; i++) {
+        struct stream_filter *f = dir_filter(s, d, i);
+        struct stream_hold *h = &f->hold[d];
         struct evbuffer *buf = chunk;
-        bool at_hold = i == sd->hold_idx;
-        if (at_hold && sd->hold_whole) {
-            evbuffer_add_buffer(sd->hold, chunk);
-            buf = sd->hold;
+        if (h->mode == HOLD_WHOLE) {
+            evbuffer_add_buffer(h->buf, chunk);
+            buf = h->buf;
         }
-        enum stream_action r = call_body(s, d, dir_filter(s, d, i), buf, eos);
+        enum stream_action r = call_body(s, d, f, buf, eos);
         if (dir_stopped(s, d) || r == STREAM_STOP)
             return;
         if (eos && dir_trailers(s, d)->n > 0) {
@@ -545,19 +667,17 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
             eos = false;
         }
         if (is_pause(r)) {
-            hold_body(s, d, i, r, buf, chunk);
+            hold_body(s, d, f, r, buf, chunk);
             return;
         }
-        if (at_hold) {
-            /* What the filter held goes on ahead of the piece it let through; the
-             * direction is no longer paused there (a later continue is no resume). */
-            if (buf == sd->hold)
-                evbuffer_add_buffer(chunk, sd->hold);
+        if (h->mode != HOLD_NONE) {
+            /* What the filter held goes on ahead of the piece it let through; it no
+             * longer holds (a later continue from it is no resume). */
+            if (buf == h->buf)
+                evbuffer_add_buffer(chunk, h->buf);
             else
-                evbuffer_prepend_buffer(chunk, sd->hold);
-            sd->hold_idx = -1;
-            if (sd->paused == PH_BODY && sd->pause_idx == i)
-                sd->paused = PH_NONE;
+                evbuffer_prepend_buffer(chunk, h->buf);
+            hold_end(s, d, h);
         }
     }
     size_t len = evbuffer_get_length(chunk);
@@ -579,27 +699,45 @@ static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
         if (eos)
             sd->eos_out = true;
     }
-    if (!dir_stopped(s, d) && sd->trailers_in && !sd->trailers_out)
-        run_trailers(s, d, sd->trailers_idx);
-}
-
-/* Filter i, which holds the body, let the trailers through: what it held goes on to the
- * filters after it and the sink, then the trailers (from i + 1 on). */
-static void release_held_body(struct stream *s, int d, int i)
-{
-    struct stream_dir *sd = &s->dir[d];
-    struct evbuffer *chunk = stream_scratch[d];
-    evbuffer_add_buffer(chunk, sd->hold);
-    sd->hold_idx = -1;
-    sd->trailers_idx = i + 1;
-    run_body(s, d, i + 1, chunk);
-    evbuffer_drain(chunk, evbuffer_get_length(chunk));
 }
 
 /*
- * The trailer hooks from position `from` on, then the sink. Trailers that arrive while a
- * filter holds the body in a body pause reach it here too (as in Envoy): the body is
- * complete, so when it lets the trailers through, its hold goes on ahead of them.
+ * pass_body, then the trailers if they wait for that body (they came while the headers
+ * were held, or a filter added them at the end of the body): from where they wait, once
+ * no filter before it holds. chunk is drained.
+ */
+static void run_body(struct stream *s, int d, int from, struct evbuffer *chunk)
+{
+    struct stream_dir *sd = &s->dir[d];
+    pass_body(s, d, from, chunk);
+    evbuffer_drain(chunk, evbuffer_get_length(chunk));
+    if (!dir_stopped(s, d) && sd->trailers_in && !sd->trailers_out && sd->paused != PH_TRAILERS &&
+        !held_before(s, d, sd->trailers_idx))
+        run_trailers(s, d, sd->trailers_idx);
+}
+
+/*
+ * The trailers went past filter i: what it holds goes on ahead of them, through the
+ * filters after it (one that still holds takes it behind its own bytes).
+ * @return false when the direction stopped.
+ */
+static bool trailers_pass(struct stream *s, int d, int i)
+{
+    struct stream_hold *h = dir_hold(s, d, i);
+    if (h->mode == HOLD_NONE)
+        return true;
+    struct evbuffer *chunk = stream_scratch[d];
+    evbuffer_add_buffer(chunk, h->buf);
+    hold_end(s, d, h);
+    pass_body(s, d, i + 1, chunk);
+    evbuffer_drain(chunk, evbuffer_get_length(chunk));
+    return !dir_stopped(s, d);
+}
+
+/*
+ * The trailer hooks from position `from` on, then the sink; no filter before `from`
+ * holds body. Trailers reach filters that hold the body (as in Envoy: the body is
+ * complete), and when such a filter lets them through, its hold goes on ahead of them.
  */
 static void run_trailers(struct stream *s, int d, int from)
 {
@@ -613,10 +751,8 @@ static void run_trailers(struct stream *s, int d, int from)
             sd->pause_idx = i;
             return;
         }
-        if (i == sd->hold_idx) {
-            release_held_body(s, d, i);
+        if (!trailers_pass(s, d, i))
             return;
-        }
     }
     if (sd->sink_held) {
         sd->sink_held = false;
@@ -727,8 +863,9 @@ void stream_continue(struct stream *s, struct stream_filter *f, int d)
     stream_schedule(s);
 }
 
-/* Takes the continue_pending marks: a direction paused at a filter that asked for it is
- * resumed; marks of filters the direction is not paused at are dropped. */
+/* Takes the continue_pending marks: a direction paused in headers or trailers at a filter
+ * that asked is resumed, a filter that asked and holds body lets it go on; marks of
+ * filters the direction is not paused at are dropped. */
 static void take_continues(struct stream *s)
 {
     for (int d = 0; d < 2; d++) {
@@ -739,6 +876,8 @@ static void take_continues(struct stream *s)
             struct stream_filter *f = &s->filters[i];
             if (f->continue_pending[d] && f == paused)
                 s->resume_pending[d] = true;
+            else if (f->continue_pending[d] && f->hold[d].mode != HOLD_NONE)
+                f->hold[d].release = true;
             f->continue_pending[d] = false;
         }
     }
@@ -746,19 +885,34 @@ static void take_continues(struct stream *s)
 
 struct evbuffer *stream_held_body(struct stream *s, struct stream_filter *f, int d)
 {
-    struct stream_dir *sd = &s->dir[d];
-    if (sd->hold_idx < 0 || dir_filter(s, d, sd->hold_idx) != f)
-        return NULL;
-    return sd->hold;
+    return f->hold[d].mode != HOLD_NONE ? f->hold[d].buf : NULL;
+}
+
+bool stream_held_body_ends(const struct stream *s, const struct stream_filter *f, int d)
+{
+    const struct stream_dir *sd = &s->dir[d];
+    if (f->hold[d].mode == HOLD_NONE || !sd->eos_in || sd->trailers_in)
+        return false;
+    unsigned idx = (unsigned)(f - s->filters);
+    return !held_before(s, d, d == 0 ? (int)idx : (int)(s->chain->n - 1 - idx));
 }
 
 int stream_paused_at(const struct stream *s, int d, const char **phase)
 {
     const struct stream_dir *sd = &s->dir[d];
-    if (sd->paused == PH_NONE)
-        return -1;
-    *phase = sd->paused == PH_HEADERS ? "headers" : sd->paused == PH_BODY ? "body" : "trailers";
-    return d == 0 ? sd->pause_idx : (int)s->chain->n - 1 - sd->pause_idx;
+    int at = -1;
+    if (sd->paused != PH_NONE) {
+        *phase = sd->paused == PH_HEADERS ? "headers" : "trailers";
+        at = sd->pause_idx;
+    } else {
+        for (int i = 0; i < (int)s->chain->n && sd->holds > 0 && at < 0; i++)
+            if (dir_hold(s, d, i)->mode != HOLD_NONE)
+                at = i;
+        if (at < 0)
+            return -1;
+        *phase = "body";
+    }
+    return d == 0 ? at : (int)s->chain->n - 1 - at;
 }
 
 bool stream_headers_sent(const struct stream *s, int d)
@@ -771,34 +925,56 @@ bool stream_trailers_sent(const struct stream *s, int d)
     return s->dir[d].trailers_out;
 }
 
-static void do_resume(struct stream *s, int d)
+/* The filter at position p lets the body it holds go on, to the filters after it. */
+static void release_hold(struct stream *s, int d, int p)
 {
     struct stream_dir *sd = &s->dir[d];
+    struct stream_hold *h = dir_hold(s, d, p);
+    struct evbuffer *chunk = stream_scratch[d];
+    evbuffer_add_buffer(chunk, h->buf);
+    hold_end(s, d, h);
+    if (sd->eos_in && !sd->trailers_in && dir_trailers(s, d)->n > 0 && !held_before(s, d, p)) {
+        /* Trailers added while it held the end of the body (from a callout's answer):
+         * they follow the body, from the next filter on. */
+        sd->trailers_in = true;
+        sd->trailers_idx = p + 1;
+    }
+    run_body(s, d, p + 1, chunk);
+}
+
+/*
+ * Direction d goes on where its filters asked (take_continues), or at every pause for
+ * stream_resume(): first the holds, the one nearest the sink first (its bytes are the
+ * oldest; a release only moves bytes towards the sink, past holds already done), then a
+ * headers or trailers pause (which no release can reach: it sits before every hold).
+ */
+static void dir_go_on(struct stream *s, int d)
+{
+    struct stream_dir *sd = &s->dir[d];
+    bool resume = s->resume_pending[d];
     int phase = sd->paused;
-    if (phase == PH_NONE || dir_stopped(s, d))
-        return;
-    sd->paused = PH_NONE;
-    if (phase == PH_HEADERS) {
-        run_headers(s, d, sd->pause_idx + 1);
-    } else if (phase == PH_BODY) {
-        struct evbuffer *chunk = stream_scratch[d];
-        evbuffer_add_buffer(chunk, sd->hold);
-        sd->hold_idx = -1;
-        if (sd->eos_in && !sd->trailers_in && dir_trailers(s, d)->n > 0) {
-            /* Trailers added while paused at the end of the body (from a callout's
-             * answer): they follow the body, from the next filter on. */
-            sd->trailers_in = true;
-            sd->trailers_idx = sd->pause_idx + 1;
-        }
-        run_body(s, d, sd->pause_idx + 1, chunk);
-        evbuffer_drain(chunk, evbuffer_get_length(chunk));
-    } else {
-        if (sd->hold_idx == sd->pause_idx)
-            release_held_body(s, d, sd->pause_idx); /* the body it held, then trailers */
-        else
-            run_trailers(s, d, sd->pause_idx + 1);
+    bool went = false;
+    s->resume_pending[d] = false;
+    for (int i = (int)s->chain->n - 1; i >= 0 && sd->holds > 0; i--) {
+        struct stream_hold *h = dir_hold(s, d, i);
+        if (h->mode == HOLD_NONE || !(h->release || (resume && phase == PH_NONE)))
+            continue;
+        if (dir_stopped(s, d))
+            return;
+        release_hold(s, d, i);
+        went = true;
     }
     if (dir_stopped(s, d))
+        return;
+    if (resume && phase != PH_NONE) {
+        sd->paused = PH_NONE;
+        if (phase == PH_HEADERS)
+            run_headers(s, d, sd->pause_idx + 1);
+        else if (trailers_pass(s, d, sd->pause_idx))
+            run_trailers(s, d, sd->pause_idx + 1);
+        went = true;
+    }
+    if (!went || dir_stopped(s, d))
         return;
     /* The source may have stopped reading while we held: let it go on. */
     if (d == 0 && s->down->resume_request)
@@ -812,6 +988,9 @@ static void do_local_reply(struct stream *s)
     s->local_reply_pending = false;
     struct stream_dir *sd = &s->dir[1];
     size_t len = evbuffer_get_length(s->local_body);
+    /* The reply's body may wait here behind its headers; a hook may have written into
+     * this buffer, a dropped hold, since the reply was asked for. */
+    evbuffer_drain(sd->hold, evbuffer_get_length(sd->hold));
     sd->eos_in = sd->no_body = len == 0;
     run_headers(s, 1, 0);
     if (len > 0 && !s->reset && !s->local_reply_pending)
@@ -830,12 +1009,9 @@ static void stream_deferred_cb(evutil_socket_t fd, short what, void *arg)
     }
     take_continues(s);
     for (int d = 0; d < 2; d++) {
-        if (s->resume_pending[d]) {
-            s->resume_pending[d] = false;
-            do_resume(s, d);
-            if (s->reset)
-                return;
-        }
+        dir_go_on(s, d);
+        if (s->reset)
+            return;
     }
 }
 
@@ -844,6 +1020,8 @@ void stream_reset(struct stream *s)
     if (s->reset)
         return;
     s->reset = true;
+    drop_holds(s, 0);
+    drop_holds(s, 1);
     if (s->up != NULL && s->up->abort)
         s->up->abort(s);
     s->down->reset(s);
@@ -873,10 +1051,11 @@ void stream_local_reply(struct stream *s, int status, const char *content_type, 
     if (content_type != NULL)
         stream_headers_add_ref(s, &s->resp_headers, "content-type", 12, content_type,
                                strlen(content_type));
+    drop_holds(s, 0);
+    drop_holds(s, 1);
     struct stream_dir *sd = &s->dir[1];
     evbuffer_drain(sd->hold, evbuffer_get_length(sd->hold));
     memset(sd, 0, offsetof(struct stream_dir, hold));
-    sd->hold_idx = -1;
     evbuffer_drain(s->local_body, evbuffer_get_length(s->local_body));
     if (body_len > 0)
         evbuffer_add(s->local_body, body, body_len);
@@ -900,13 +1079,14 @@ void stream_local_reply_headers(struct stream *s, int status, const struct strea
                                strlen(details ? details : "local_reply"));
 }
 
-/* Whether a filter holding direction d's body wants the source stopped now. */
+/* Whether what direction d holds wants the source stopped now: body behind headers
+ * paused with back-pressure, or watermark holds, together past the high-water mark. */
 static bool hold_full(const struct stream *s, int d)
 {
     const struct stream_dir *sd = &s->dir[d];
-    if (sd->headers_done && sd->paused == PH_NONE && sd->hold_idx < 0)
-        return false;
-    return sd->backpressure && evbuffer_get_length(sd->hold) >= STREAM_HIGH_WATER;
+    if (!sd->headers_done)
+        return sd->backpressure && evbuffer_get_length(sd->hold) >= STREAM_HIGH_WATER;
+    return sd->holds > 0 && dir_held(s, d, true) >= STREAM_HIGH_WATER;
 }
 
 bool stream_request_writable(struct stream *s)
@@ -914,7 +1094,7 @@ bool stream_request_writable(struct stream *s)
     struct stream_dir *sd = &s->dir[0];
     if (s->local_reply || s->reset)
         return true; /* the codec discards the rest */
-    if (!sd->headers_done || sd->paused != PH_NONE || sd->hold_idx >= 0)
+    if (!sd->headers_done || sd->paused != PH_NONE || sd->holds > 0)
         return !hold_full(s, 0);
     if (s->upgrade != NULL && !s->upgraded) /* the gate holds tunnel bytes until the 101 */
         return evbuffer_get_length(s->req_buffer) < STREAM_HIGH_WATER;

@@ -8,9 +8,26 @@
  * Filters have one hook per proxy-wasm stream callback and return CONTINUE, PAUSE (the
  * filter resumes the stream later with stream_resume(), from the event loop) or STOP
  * (it answered with stream_local_reply(), or reset the stream). The chain runner, never
- * a filter, calls the next filter. A body piece that a filter paused on is held
- * (bounded by stream_limits.hold_max: beyond it 413 for requests, 500 for responses) and
- * the filter is called again with everything held so far.
+ * a filter, calls the next filter. A body piece that a filter paused on is held for it
+ * (bounded by stream_limits.hold_max: beyond it 413 for requests, 500 for responses) and,
+ * in the buffering pauses, the filter is called again with everything it holds.
+ *
+ * Body holds. Each filter that pauses on a body piece holds its own bytes, in its own
+ * mode (enum stream_action); several filters of a direction may hold at once. Bytes held
+ * at a later position are older than those held at an earlier one (they went past every
+ * filter before it), so a direction's body is, in stream order: what the sink got, the
+ * hold nearest the sink, ..., the hold nearest the source, then what is still to come.
+ * A filter is only ever called with bytes that have not gone past it: its own hold (the
+ * buffering pauses) and the piece that reaches it. When it lets the body go on (a later
+ * call answers CONTINUE, or its stream_continue / stream_resume), its hold moves on to the
+ * filters after it, never back through those before it; a later filter that still holds
+ * takes those bytes behind its own, as any new piece. The end of the body reaches a
+ * filter only once no filter before it holds, and so do trailers (from the source, or
+ * added by a filter at the end of the body): they reach a filter that holds, and its hold
+ * goes on ahead of them when it lets them through. hold_max bounds everything a direction
+ * holds (with the body behind paused headers); a local reply or a reset drops every hold.
+ * Memory: a direction's first hold takes the direction's own buffer, the others buffers
+ * from a per-thread free list; a filter keeps its buffer until the stream ends.
  *
  * Between the chain and the upstream side sits the request gate (gate.c): request
  * buffering and the framing rule. The request head waits there until the body is
@@ -46,15 +63,16 @@ struct log_access_buf;
  * FilterDataStatus, which plugins return):
  *   PAUSE            headers: hold everything behind the headers, with back-pressure on
  *                    the source past 256 KiB held (StopAllIterationAndWatermark).
- *                    body: hold the piece; the filter is called again with everything held
- *                    when more arrives (StopIterationAndBuffer); the source keeps being
- *                    read, up to stream_limits.hold_max (then 413 / 500).
+ *                    body: hold the piece; the filter is called again with everything it
+ *                    holds when more reaches it (StopIterationAndBuffer); the source keeps
+ *                    being read, up to stream_limits.hold_max (then 413 / 500).
  *   PAUSE_BUFFER     headers: hold everything, reading the source up to hold_max (then
  *                    413 / 500), no back-pressure (StopAllIterationAndBuffer).
  *                    body: as PAUSE.
  *   PAUSE_WATERMARK  body: hold the piece; the filter is called with the next piece alone,
  *                    and what it held goes on ahead of a piece it lets through (or at
- *                    resume); back-pressure while held (StopIterationAndWatermark).
+ *                    resume); back-pressure on the source while the direction's watermark
+ *                    holds reach 256 KiB (StopIterationAndWatermark).
  *                    headers: as PAUSE.
  *   PAUSE_NO_BUFFER  body: the filter took the bytes it was given (the runner drops them);
  *                    it is called with the next piece alone (StopIterationNoBuffer).
@@ -116,12 +134,20 @@ struct stream_filter_ops {
     bool (*edits_body)(const void *conf, int dir);
 };
 
+/* The body a filter holds in one direction (runner state, stream.c; see "Body holds"). */
+struct stream_hold {
+    struct evbuffer *buf; /* taken at the filter's first hold, kept until the stream ends */
+    uint8_t mode;         /* how the filter paused (stream.c's HOLD_*); 0: it holds nothing */
+    bool release;         /* its continue was taken: it goes on in this event-loop round */
+};
+
 /* One filter of a stream: its kind, shared configuration and per-stream state. */
 struct stream_filter {
     const struct stream_filter_ops *ops;
     void *conf;
     void *state;
     bool continue_pending[2]; /* stream_continue() was called for that direction */
+    struct stream_hold hold[2];
 };
 
 /* A listener's chain: built once per configuration generation, immutable, shared. */
@@ -193,20 +219,22 @@ struct stream_limits {
 
 /* Per direction runner state (internal to stream.c, public for the struct's size). */
 struct stream_dir {
-    int paused;        /* STREAM_DIR_* phase a filter paused in, or 0 */
+    int paused;        /* headers or trailers phase a filter paused in, or 0 (body pauses
+                        * are holds: stream_filter.hold) */
     int pause_idx;     /* the paused filter's position in this direction */
-    int hold_idx;      /* the position holding body (-1 none) */
+    int holds;         /* how many filters hold body */
     bool no_body;      /* the headers ended the message */
     bool headers_done; /* headers went past every filter */
     bool eos_in;       /* the source delivered the end of the body */
     bool eos_out;      /* the sink got the end of the body */
     bool trailers_in;  /* trailers arrived (and end the body) */
     bool trailers_out;
-    bool sink_held;        /* headers passed the filters; the sink waits for the body */
-    bool hold_whole;       /* the filter at hold_idx is called with everything held */
-    bool backpressure;     /* the hold stops the source past the high-water mark */
-    int trailers_idx;      /* trailers a filter added at the end of the body start here */
-    struct evbuffer *hold; /* body held for a pause */
+    bool sink_held;    /* headers passed the filters; the sink waits for the body */
+    bool backpressure; /* paused headers stop the source past the high-water mark */
+    int trailers_idx;  /* trailers a filter added at the end of the body start here */
+    /* From here on, kept by a local reply (which drops the holds first). */
+    struct evbuffer *hold; /* body behind headers not through yet; then the first hold's */
+    bool hold_lent;        /* hold is a filter's stream_hold.buf until the stream ends */
 };
 
 #define STREAM_ARENA_INLINE 4096
@@ -359,31 +387,42 @@ void stream_response_body(struct stream *s, struct evbuffer *body, bool eos);
 void stream_response_trailers(struct stream *s);
 
 /*
- * A paused filter lets the stream go on. Takes effect from the event loop after the
- * current callback returns (safe to call inside a hook).
+ * A paused filter lets the stream go on: in each direction, the filter paused in headers
+ * or trailers, or else every filter holding body (the hold nearest the sink first).
+ * Takes effect from the event loop after the current callback returns (safe to call
+ * inside a hook).
  */
 void stream_resume(struct stream *s);
 
 /*
  * Filter f lets direction d (0 request, 1 response) go on if that direction is paused at
- * f (proxy_continue_stream): from the event loop, after the current callback returns;
- * a continue for a direction not paused at f is dropped. Safe inside a hook, including
- * the hook that is about to return STREAM_PAUSE.
+ * f (proxy_continue_stream): its headers or trailers pause, or the body it holds, which
+ * moves on to the filters after it. From the event loop, after the current callback
+ * returns; a continue for a direction not paused at f is dropped. Safe inside a hook,
+ * including the hook that is about to return STREAM_PAUSE.
  */
 void stream_continue(struct stream *s, struct stream_filter *f, int d);
 
 /*
- * The body of direction d that filter f holds (a body pause; or its trailer hook while it
- * still holds the body), what a plugin reads and edits from a callout answer or in its
- * trailers callback; NULL when f holds none.
+ * The body of direction d that filter f holds itself (a body pause; or its trailer hook
+ * while it still holds the body), what a plugin reads and edits from a callout answer or
+ * in its trailers callback; never bytes another filter holds. NULL when f holds none.
  */
 struct evbuffer *stream_held_body(struct stream *s, struct stream_filter *f, int d);
 
 /*
+ * Whether the body f holds in direction d ends the body: its end came from the source
+ * (no trailers) and no filter before f holds a newer part, so nothing more of the body
+ * will reach f. False when f holds none.
+ */
+bool stream_held_body_ends(const struct stream *s, const struct stream_filter *f, int d);
+
+/*
  * Where direction d (0 request, 1 response) waits for a filter to continue it: that
  * filter's position in the chain (chain order, whatever the direction) and the phase it
- * paused in ("headers", "body", "trailers"). @return the position, or -1 when d does not
- * wait for any filter.
+ * paused in ("headers", "body", "trailers"); of several filters holding body, the one
+ * nearest the source (the rest of the body, and its end, wait there first). @return the
+ * position, or -1 when d does not wait for any filter.
  */
 int stream_paused_at(const struct stream *s, int d, const char **phase);
 

@@ -5,7 +5,8 @@
  * plugins need of it: a continue that resumes only its own filter, exact lengths for
  * bodies a filter may edit, trailers added at the end of a body, replies a filter built;
  * the body pauses of Envoy's FilterDataStatus (buffer, watermark, no buffer) and
- * back-pressure.
+ * back-pressure; several filters holding body at once, each its own bytes (every order of
+ * pausing and continuing, the end of the body, trailers, the hold limit, local replies).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -684,8 +685,12 @@ struct sconf {
     enum stream_action headers;     /* what request_headers returns */
     const enum stream_action *body; /* what request_body returns, call by call */
     int calls;
-    bool trailer_at_eos;  /* adds a request trailer in its end-of-body call */
-    struct evbuffer *own; /* a NO_BUFFER filter keeps what it takes here */
+    bool trailer_at_eos;                /* adds a request trailer in its end-of-body call */
+    struct evbuffer *own;               /* a NO_BUFFER filter keeps what it takes here */
+    const enum stream_action *trailers; /* what request_trailers returns, call by call */
+    int trailer_calls;
+    const enum stream_action *resp_body; /* what response_body returns, call by call */
+    int resp_calls;
 };
 
 static enum stream_action s_req_headers(struct stream *s, struct stream_filter *f, bool eos)
@@ -695,15 +700,18 @@ static enum stream_action s_req_headers(struct stream *s, struct stream_filter *
     return c->headers;
 }
 
-static enum stream_action s_req_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
-                                     bool eos)
+/* Both body hooks: note what the filter is given, answer with the next step of its script. */
+static enum stream_action s_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                 bool eos, int d)
 {
     struct sconf *c = f->conf;
     size_t len = evbuffer_get_length(b);
     char text[64] = {0};
     evbuffer_copyout(b, text, len < sizeof(text) - 1 ? len : sizeof(text) - 1);
-    note("%s-b:%s%s", c->name, text, eos ? "!" : "");
-    enum stream_action r = c->body != NULL ? c->body[c->calls++] : STREAM_CONTINUE;
+    note("%s-%s:%s%s", c->name, d == 0 ? "b" : "rb", text, eos ? "!" : "");
+    const enum stream_action *script = d == 0 ? c->body : c->resp_body;
+    int *calls = d == 0 ? &c->calls : &c->resp_calls;
+    enum stream_action r = script != NULL ? script[(*calls)++] : STREAM_CONTINUE;
     if (c->own != NULL && r == STREAM_PAUSE_NO_BUFFER)
         evbuffer_add(c->own, text, len); /* the filter copies what it takes */
     if (c->own != NULL && r == STREAM_CONTINUE) {
@@ -715,11 +723,23 @@ static enum stream_action s_req_body(struct stream *s, struct stream_filter *f, 
     return r;
 }
 
+static enum stream_action s_req_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                     bool eos)
+{
+    return s_body(s, f, b, eos, 0);
+}
+
+static enum stream_action s_resp_body(struct stream *s, struct stream_filter *f, struct evbuffer *b,
+                                      bool eos)
+{
+    return s_body(s, f, b, eos, 1);
+}
+
 static enum stream_action s_req_trailers(struct stream *s, struct stream_filter *f)
 {
     struct sconf *c = f->conf;
     note("%s-t%u", c->name, s->req_trailers.n);
-    return STREAM_CONTINUE;
+    return c->trailers != NULL ? c->trailers[c->trailer_calls++] : STREAM_CONTINUE;
 }
 
 static const struct stream_filter_ops sops = {
@@ -727,6 +747,7 @@ static const struct stream_filter_ops sops = {
     .request_headers = s_req_headers,
     .request_body = s_req_body,
     .request_trailers = s_req_trailers,
+    .response_body = s_resp_body,
 };
 
 static struct stream *make_scripted(unsigned n, struct sconf *confs,
@@ -773,9 +794,9 @@ static void test_body_no_buffer_gives_each_piece_alone_and_keeps_nothing(void **
     struct stream *s = make_scripted(3, c, NULL);
     stream_request_headers(s, false);
     send_piece(s, "1234", false);
-    assert_int_equal(evbuffer_get_length(s->dir[0].hold), 0);
+    assert_int_equal(evbuffer_get_length(stream_held_body(s, &s->filters[1], 0)), 0);
     send_piece(s, "56", false);
-    assert_int_equal(evbuffer_get_length(s->dir[0].hold), 0);
+    assert_int_equal(evbuffer_get_length(stream_held_body(s, &s->filters[1], 0)), 0);
     send_piece(s, "789", true);
     assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:1234 B-b:1234 A-b:56 B-b:56 A-b:789! "
                                  "B-b:789! C-b:123456789! UP-B9! ");
@@ -810,7 +831,7 @@ static void test_body_watermark_holds_pieces_and_shows_each_alone(void **state)
     stream_request_headers(s, false);
     send_piece(s, "1234", false);
     send_piece(s, "56", false);
-    assert_int_equal(evbuffer_get_length(s->dir[0].hold), 6);
+    assert_int_equal(evbuffer_get_length(stream_held_body(s, &s->filters[1], 0)), 6);
     send_piece(s, "789", true);
     assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:1234 B-b:1234 A-b:56 B-b:56 A-b:789! "
                                  "B-b:789! C-b:123456789! UP-B9! ");
@@ -984,6 +1005,518 @@ static void test_continue_after_the_hold_went_on_is_no_resume(void **state)
     stream_destroy(s);
 }
 
+/* ---- several filters holding body at once: each holds its own bytes ---- */
+
+#define C_ STREAM_CONTINUE
+#define P_ STREAM_PAUSE
+#define WM_ STREAM_PAUSE_WATERMARK
+#define NB_ STREAM_PAUSE_NO_BUFFER
+
+static void rec_clear(void)
+{
+    memset(rec.log, 0, sizeof(rec.log));
+    evbuffer_drain(rec.up_body, evbuffer_get_length(rec.up_body));
+    evbuffer_drain(rec.down_body, evbuffer_get_length(rec.down_body));
+    rec.up_eos = rec.down_eos = rec.aborts = rec.resets = 0;
+}
+
+/* What the filter at chain index idx holds in direction d (want NULL: nothing). */
+static void assert_held(struct stream *s, unsigned idx, int d, const char *want)
+{
+    struct evbuffer *b = stream_held_body(s, &s->filters[idx], d);
+    if (want == NULL) {
+        assert_null(b);
+        return;
+    }
+    assert_non_null(b);
+    char out[64] = {0};
+    evbuffer_copyout(b, out, sizeof(out) - 1);
+    assert_string_equal(out, want);
+}
+
+static void continue_and_run(struct stream *s, unsigned idx, int d)
+{
+    stream_continue(s, &s->filters[idx], d);
+    run_loop();
+}
+
+/* B holds "ab" when A, before it, pauses on the newer "cd": each keeps its own bytes. A is
+ * called again with its own bytes and the new piece only, the filter between them sees
+ * every byte once, and B gets its hold with everything that follows it. */
+static void test_holds_an_earlier_pause_behind_a_later_hold_keeps_each_filters_bytes(void **state)
+{
+    static const enum stream_action a[] = {C_, P_, C_};
+    static const enum stream_action b[] = {P_, C_};
+    struct sconf c[3] = {{.name = "A", .body = a}, {.name = "M"}, {.name = "B", .body = b}};
+    struct stream *s = make_scripted(3, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    assert_held(s, 0, 0, "cd");
+    assert_held(s, 1, 0, NULL);
+    assert_held(s, 2, 0, "ab");
+    const char *phase = NULL;
+    assert_int_equal(stream_paused_at(s, 0, &phase), 0); /* the hold nearest the source */
+    assert_string_equal(phase, "body");
+    send_piece(s, "ef", true);
+    assert_string_equal(rec.log, "A-h M-h B-h UP-H A-b:ab M-b:ab B-b:ab A-b:cd A-b:cdef! "
+                                 "M-b:cdef! B-b:abcdef! UP-B6! ");
+    assert_upstream_got("abcdef");
+    assert_int_equal(rec.up_eos, 1);
+    assert_int_equal(stream_paused_at(s, 0, &phase), -1);
+    stream_destroy(s);
+}
+
+/* The later filter continues first: its (older) bytes go to the sink without the end of
+ * the body, which the earlier hold keeps back; the earlier filter then gets the end with
+ * its own bytes, the later one only what it has not seen. A second continue from the
+ * filter that no longer holds is dropped. */
+static void test_holds_later_filter_continuing_first_sends_its_bytes_ahead(void **state)
+{
+    static const enum stream_action a[] = {C_, P_, C_};
+    static const enum stream_action b[] = {P_, C_};
+    struct sconf c[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    assert_held(s, 0, 0, "cd");
+    assert_held(s, 1, 0, "ab");
+    continue_and_run(s, 1, 0);
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd UP-B2 ");
+    assert_int_equal(rec.up_eos, 0);
+    assert_held(s, 0, 0, "cd");
+    assert_held(s, 1, 0, NULL);
+    continue_and_run(s, 1, 0);
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd UP-B2 ");
+    send_piece(s, "ef", true);
+    assert_string_equal(rec.log,
+                        "A-h B-h UP-H A-b:ab B-b:ab A-b:cd UP-B2 A-b:cdef! B-b:cdef! UP-B4! ");
+    assert_upstream_got("abcdef");
+    assert_int_equal(rec.up_eos, 1);
+    stream_destroy(s);
+}
+
+/* The earlier filter continues first: its bytes join the later filter's hold behind that
+ * filter's own (it sees its cumulative body and may hold on), and are never shown again
+ * to the filter that let them go. */
+static void test_holds_earlier_filter_continuing_first_joins_the_later_hold(void **state)
+{
+    static const enum stream_action a[] = {C_, P_, C_};
+    static const enum stream_action b[] = {P_, P_, C_};
+    struct sconf c[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    assert_held(s, 0, 0, "cd");
+    assert_held(s, 1, 0, "ab");
+    continue_and_run(s, 0, 0);
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd B-b:abcd ");
+    assert_held(s, 0, 0, NULL);
+    assert_held(s, 1, 0, "abcd");
+    send_piece(s, "ef", true);
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd B-b:abcd A-b:ef! "
+                                 "B-b:abcdef! UP-B6! ");
+    assert_upstream_got("abcdef");
+    stream_destroy(s);
+}
+
+/* Both continue in one event-loop round: the hold nearest the sink goes first, so the
+ * bytes keep their order and each filter sees each byte once. */
+static void test_holds_continued_together_go_on_in_stream_order(void **state)
+{
+    static const enum stream_action a[] = {C_, P_, C_};
+    static const enum stream_action b[] = {P_, C_, C_};
+    struct sconf c[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    stream_continue(s, &s->filters[0], 0);
+    stream_continue(s, &s->filters[1], 0);
+    run_loop();
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd UP-B2 B-b:cd UP-B2 ");
+    send_piece(s, "ef", true);
+    assert_upstream_got("abcdef");
+    assert_int_equal(rec.up_eos, 1);
+    stream_destroy(s);
+}
+
+/* stream_resume() lets every hold go on, the one nearest the sink first. */
+static void test_resume_releases_every_hold_nearest_the_sink_first(void **state)
+{
+    static const enum stream_action a[] = {C_, P_, C_};
+    static const enum stream_action b[] = {P_, C_, C_};
+    struct sconf c[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    stream_resume(s);
+    run_loop();
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd UP-B2 B-b:cd UP-B2 ");
+    assert_held(s, 0, 0, NULL);
+    assert_held(s, 1, 0, NULL);
+    stream_destroy(s);
+}
+
+/*
+ * Three filters, each pausing on one piece, the later ones first: C holds "ab", B "cd",
+ * A "ef". They continue one per round in every order (or all in one round, "*"): what
+ * each sees, and what the upstream gets, in order and once.
+ */
+static void test_holds_three_filters_continuing_in_every_order(void **state)
+{
+    static const struct {
+        const char *order;
+        const char *releases; /* the log of the continues */
+    } cases[] = {
+        {"ABC", "B-b:cdef C-b:abcdef UP-B6 "},
+        {"ACB", "B-b:cdef C-b:abcdef UP-B6 "},
+        {"BAC", "C-b:abcd UP-B4 B-b:ef C-b:ef UP-B2 "},
+        {"BCA", "C-b:abcd UP-B4 B-b:ef C-b:ef UP-B2 "},
+        {"CAB", "UP-B2 B-b:cdef C-b:cdef UP-B4 "},
+        {"CBA", "UP-B2 C-b:cd UP-B2 B-b:ef C-b:ef UP-B2 "},
+        {"*", "UP-B2 C-b:cd UP-B2 B-b:ef C-b:ef UP-B2 "},
+    };
+    static const enum stream_action a[] = {C_, C_, P_, C_, C_, C_, C_, C_};
+    static const enum stream_action b[] = {C_, P_, C_, C_, C_, C_, C_, C_};
+    static const enum stream_action c3[] = {P_, C_, C_, C_, C_, C_, C_, C_};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        rec_clear();
+        struct sconf c[3] = {
+            {.name = "A", .body = a}, {.name = "B", .body = b}, {.name = "C", .body = c3}};
+        struct stream *s = make_scripted(3, c, NULL);
+        stream_request_headers(s, false);
+        send_piece(s, "ab", false);
+        send_piece(s, "cd", false);
+        send_piece(s, "ef", false);
+        assert_held(s, 0, 0, "ef");
+        assert_held(s, 1, 0, "cd");
+        assert_held(s, 2, 0, "ab");
+        const char *order = cases[k].order;
+        for (const char *o = order; *o != '\0'; o++) {
+            if (*o == '*') {
+                for (unsigned i = 0; i < 3; i++)
+                    stream_continue(s, &s->filters[i], 0);
+                run_loop();
+            } else {
+                continue_and_run(s, (unsigned)(*o - 'A'), 0);
+            }
+        }
+        for (unsigned i = 0; i < 3; i++)
+            assert_held(s, i, 0, NULL);
+        send_piece(s, "gh", true);
+        char want[512];
+        snprintf(want, sizeof(want),
+                 "A-h B-h C-h UP-H A-b:ab B-b:ab C-b:ab A-b:cd B-b:cd A-b:ef %s"
+                 "A-b:gh! B-b:gh! C-b:gh! UP-B2! ",
+                 cases[k].releases);
+        if (strcmp(rec.log, want) != 0)
+            print_error("order %s\n", order);
+        assert_string_equal(rec.log, want);
+        assert_upstream_got("abcdefgh");
+        assert_int_equal(rec.up_eos, 1);
+        stream_destroy(s);
+    }
+}
+
+/* A filter pauses on the end of the body while a later one holds: the end goes on only
+ * with the earlier filter's bytes, whichever continues first. */
+static void test_holds_end_of_body_goes_with_the_earliest_hold(void **state)
+{
+    static const enum stream_action a[] = {C_, P_};
+    static const enum stream_action b[] = {P_, C_};
+    for (int later_first = 0; later_first < 2; later_first++) {
+        rec_clear();
+        struct sconf c[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+        struct stream *s = make_scripted(2, c, NULL);
+        stream_request_headers(s, false);
+        send_piece(s, "ab", false);
+        send_piece(s, "cd", true);
+        assert_held(s, 0, 0, "cd");
+        assert_held(s, 1, 0, "ab");
+        assert_true(stream_held_body_ends(s, &s->filters[0], 0));
+        assert_false(stream_held_body_ends(s, &s->filters[1], 0)); /* "cd" is still to come */
+        if (later_first) {
+            continue_and_run(s, 1, 0);
+            assert_int_equal(rec.up_eos, 0);
+            continue_and_run(s, 0, 0);
+            assert_string_equal(rec.log,
+                                "A-h B-h UP-H A-b:ab B-b:ab A-b:cd! UP-B2 B-b:cd! UP-B2! ");
+        } else {
+            continue_and_run(s, 0, 0);
+            assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd! B-b:abcd! UP-B4! ");
+        }
+        assert_upstream_got("abcd");
+        assert_int_equal(rec.up_eos, 1);
+        stream_destroy(s);
+    }
+}
+
+/* Trailers arriving while two filters hold reach each in turn: the earlier one lets them
+ * through, its bytes join the later hold (which, still pausing, then gets the trailers
+ * too), and the whole body reaches the upstream ahead of them, once. */
+static void test_holds_trailers_reach_each_holding_filter_in_turn(void **state)
+{
+    static const enum stream_action a[] = {C_, P_};
+    static const enum stream_action b[] = {P_, P_};
+    struct sconf c[3] = {{.name = "A", .body = a}, {.name = "B", .body = b}, {.name = "C"}};
+    struct stream *s = make_scripted(3, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    assert_held(s, 1, 0, "ab");
+    stream_headers_add(s, &s->req_trailers, "x-t", 3, "1", 1);
+    stream_request_trailers(s);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:ab B-b:ab A-b:cd A-t1 B-b:abcd B-t1 "
+                                 "C-b:abcd UP-B4 C-t1 UP-T ");
+    assert_upstream_got("abcd");
+    stream_destroy(s);
+}
+
+/* A filter in its trailers hook pauses while it still holds body, and a later filter
+ * holds too: the later one may go on first; the trailers go on when the earlier one
+ * continues, behind its bytes. */
+static void test_holds_trailers_paused_at_a_holding_filter(void **state)
+{
+    static const enum stream_action a[] = {C_, P_};
+    static const enum stream_action at[] = {P_};
+    static const enum stream_action b[] = {P_, P_};
+    struct sconf c[3] = {
+        {.name = "A", .body = a, .trailers = at}, {.name = "B", .body = b}, {.name = "C"}};
+    struct stream *s = make_scripted(3, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    stream_headers_add(s, &s->req_trailers, "x-t", 3, "1", 1);
+    stream_request_trailers(s);
+    const char *phase = NULL;
+    assert_int_equal(stream_paused_at(s, 0, &phase), 0);
+    assert_string_equal(phase, "trailers");
+    assert_held(s, 0, 0, "cd"); /* what its trailers callback reads */
+    assert_held(s, 1, 0, "ab");
+    continue_and_run(s, 1, 0);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:ab B-b:ab A-b:cd A-t1 C-b:ab UP-B2 ");
+    continue_and_run(s, 0, 0);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:ab B-b:ab A-b:cd A-t1 C-b:ab UP-B2 "
+                                 "B-b:cd B-t1 C-b:cd UP-B2 C-t1 UP-T ");
+    assert_upstream_got("abcd");
+    stream_destroy(s);
+}
+
+/* Trailers a filter adds at the end of the body reach a later filter that holds (which
+ * is never told the body ended: the trailers end it); when the adder itself pauses there,
+ * they wait behind its bytes. */
+static void test_holds_trailers_added_at_the_end_of_the_body_pass_later_holds(void **state)
+{
+    static const enum stream_action a1[] = {C_, C_};
+    static const enum stream_action b1[] = {P_, P_};
+    struct sconf c1[3] = {{.name = "A", .body = a1, .trailer_at_eos = true},
+                          {.name = "B", .body = b1},
+                          {.name = "C"}};
+    struct stream *s = make_scripted(3, c1, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", true);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:ab B-b:ab A-b:cd! B-b:abcd B-t1 "
+                                 "C-b:abcd UP-B4 C-t1 UP-T ");
+    assert_int_equal(rec.up_eos, 0);
+    stream_destroy(s);
+
+    rec_clear();
+    static const enum stream_action a2[] = {C_, P_};
+    static const enum stream_action b2[] = {P_, C_};
+    struct sconf c2[3] = {{.name = "A", .body = a2, .trailer_at_eos = true},
+                          {.name = "B", .body = b2},
+                          {.name = "C"}};
+    s = make_scripted(3, c2, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", true);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:ab B-b:ab A-b:cd! ");
+    assert_held(s, 0, 0, "cd");
+    assert_held(s, 1, 0, "ab");
+    continue_and_run(s, 0, 0);
+    assert_string_equal(rec.log, "A-h B-h C-h UP-H A-b:ab B-b:ab A-b:cd! B-b:abcd C-b:abcd "
+                                 "UP-B4 B-t1 C-t1 UP-T ");
+    stream_destroy(s);
+}
+
+/* Each hold keeps its own mode: a later watermark or no-buffer hold sees only the bytes
+ * that reach it, a buffering one its cumulative body, whatever the earlier filter does. */
+static void test_holds_keep_each_filters_mode(void **state)
+{
+    static const enum stream_action whole[] = {C_, P_, C_};
+    static const enum stream_action wm[] = {WM_, C_};
+    struct sconf c1[2] = {{.name = "A", .body = whole}, {.name = "B", .body = wm}};
+    struct stream *s = make_scripted(2, c1, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    assert_held(s, 0, 0, "cd");
+    assert_held(s, 1, 0, "ab");
+    send_piece(s, "ef", true);
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd A-b:cdef! B-b:cdef! UP-B6! ");
+    assert_upstream_got("abcdef");
+    stream_destroy(s);
+
+    rec_clear();
+    static const enum stream_action nb[] = {NB_, C_};
+    struct evbuffer *own = evbuffer_new();
+    struct sconf c2[2] = {{.name = "A", .body = whole}, {.name = "B", .body = nb, .own = own}};
+    s = make_scripted(2, c2, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    assert_held(s, 1, 0, ""); /* paused, the bytes are the filter's own */
+    send_piece(s, "ef", true);
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd A-b:cdef! B-b:cdef! UP-B6! ");
+    assert_upstream_got("abcdef");
+    stream_destroy(s);
+    evbuffer_free(own);
+
+    rec_clear();
+    static const enum stream_action a_wm[] = {C_, WM_, C_};
+    static const enum stream_action b_whole[] = {P_, C_};
+    struct sconf c3[2] = {{.name = "A", .body = a_wm}, {.name = "B", .body = b_whole}};
+    s = make_scripted(2, c3, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    assert_held(s, 0, 0, "cd");
+    assert_held(s, 1, 0, "ab");
+    send_piece(s, "ef", true);
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd A-b:ef! B-b:abcdef! UP-B6! ");
+    stream_destroy(s);
+}
+
+/* hold_max bounds everything a direction holds: two holds each under the limit but over
+ * it together answer 413, and their bytes go nowhere. */
+static void test_holds_limit_counts_every_hold_of_the_direction(void **state)
+{
+    static const enum stream_action a[] = {C_, P_, P_};
+    static const enum stream_action b[] = {P_};
+    static char x[601], y[301], z[201];
+    memset(x, 'x', 600);
+    memset(y, 'y', 300);
+    memset(z, 'z', 200);
+    struct sconf c[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+    struct stream *s = make_scripted(2, c, NULL); /* hold_max 1024 */
+    stream_request_headers(s, false);
+    send_piece(s, x, false);
+    send_piece(s, y, false);
+    assert_int_equal(evbuffer_get_length(stream_held_body(s, &s->filters[0], 0)), 300);
+    assert_int_equal(evbuffer_get_length(stream_held_body(s, &s->filters[1], 0)), 600);
+    assert_false(s->local_reply); /* 900 held */
+    send_piece(s, z, false);      /* 1100 held */
+    assert_true(s->local_reply);
+    assert_held(s, 0, 0, NULL);
+    assert_held(s, 1, 0, NULL);
+    run_loop();
+    assert_non_null(strstr(rec.log, "DOWN-H413"));
+    assert_int_equal(evbuffer_get_length(rec.up_body), 0);
+    stream_destroy(s);
+}
+
+/* A local reply (say from a callout's answer) while two filters hold drops both holds:
+ * nothing goes upstream, later continues and pieces are dropped. So does a reset. */
+static void test_holds_local_reply_or_reset_drops_every_hold(void **state)
+{
+    static const enum stream_action a[] = {C_, P_};
+    static const enum stream_action b[] = {P_};
+    struct sconf c[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    stream_local_reply(s, 403, "text/plain", "no", 2);
+    assert_held(s, 0, 0, NULL);
+    assert_held(s, 1, 0, NULL);
+    stream_continue(s, &s->filters[0], 0);
+    stream_continue(s, &s->filters[1], 0);
+    run_loop();
+    run_loop();
+    send_piece(s, "ef", true);
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd DOWN-H403 B-rb:no! A-rb:no! "
+                                 "DOWN-B2! ");
+    assert_int_equal(evbuffer_get_length(rec.up_body), 0);
+    stream_destroy(s);
+
+    rec_clear();
+    struct sconf c2[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+    s = make_scripted(2, c2, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, "ab", false);
+    send_piece(s, "cd", false);
+    stream_reset(s);
+    assert_int_equal(rec.resets, 1);
+    assert_held(s, 0, 0, NULL);
+    assert_held(s, 1, 0, NULL);
+    stream_continue(s, &s->filters[1], 0);
+    run_loop();
+    assert_string_equal(rec.log, "A-h B-h UP-H A-b:ab B-b:ab A-b:cd ");
+    stream_destroy(s);
+}
+
+/* Back-pressure follows the watermark holds of the direction, whichever filter paused
+ * last: a buffering pause before a watermark hold past the high-water mark does not
+ * lift it; the watermark hold going on does. */
+static void test_holds_watermark_back_pressure_stays_behind_a_buffering_pause(void **state)
+{
+    static const struct stream_limits big = {.hold_max = 1024 * 1024};
+    static const enum stream_action a[] = {C_, P_, P_};
+    static const enum stream_action b[] = {WM_, C_};
+    static char piece[300 * 1024];
+    memset(piece, 'w', sizeof(piece) - 1);
+    struct sconf c[2] = {{.name = "A", .body = a}, {.name = "B", .body = b}};
+    struct stream *s = make_scripted(2, c, &big);
+    stream_request_headers(s, false);
+    send_piece(s, piece, false);
+    assert_false(stream_request_writable(s)); /* B holds 300 KiB, watermark */
+    send_piece(s, "x", false);                /* A buffers one byte */
+    assert_false(stream_request_writable(s));
+    continue_and_run(s, 1, 0);
+    assert_int_equal(evbuffer_get_length(rec.up_body), sizeof(piece) - 1);
+    assert_true(stream_request_writable(s)); /* A buffers: it reads on */
+    assert_held(s, 0, 0, "x");
+    stream_destroy(s);
+}
+
+/* The response direction runs the chain in reverse: Y (the last filter) sees the
+ * response first. X holds "ab" when Y pauses on "cd"; each holds its own bytes, X's go to
+ * the client first. */
+static void test_holds_in_the_response_direction(void **state)
+{
+    static const enum stream_action x[] = {P_, C_};
+    static const enum stream_action y[] = {C_, P_, C_};
+    struct sconf c[2] = {{.name = "X", .resp_body = x}, {.name = "Y", .resp_body = y}};
+    struct stream *s = make_scripted(2, c, NULL);
+    stream_request_headers(s, true);
+    s->status = 200;
+    stream_response_headers(s, false);
+    struct evbuffer *b = evbuffer_new();
+    add_str(b, "ab");
+    stream_response_body(s, b, false);
+    add_str(b, "cd");
+    stream_response_body(s, b, false);
+    assert_held(s, 0, 1, "ab");
+    assert_held(s, 1, 1, "cd");
+    const char *phase = NULL;
+    assert_int_equal(stream_paused_at(s, 1, &phase), 1); /* Y, nearest the upstream */
+    continue_and_run(s, 0, 1);
+    add_str(b, "ef");
+    stream_response_body(s, b, true);
+    assert_string_equal(rec.log, "X-h Y-h UP-H! DOWN-H200 Y-rb:ab X-rb:ab Y-rb:cd DOWN-B2 "
+                                 "Y-rb:cdef! X-rb:cdef! DOWN-B4! ");
+    char out[16] = {0};
+    evbuffer_copyout(rec.down_body, out, sizeof(out) - 1);
+    assert_string_equal(out, "abcdef");
+    stream_destroy(s);
+    evbuffer_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1035,6 +1568,35 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_continue_after_the_hold_went_on_is_no_resume, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_holds_an_earlier_pause_behind_a_later_hold_keeps_each_filters_bytes, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_holds_later_filter_continuing_first_sends_its_bytes_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_holds_earlier_filter_continuing_first_joins_the_later_hold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_continued_together_go_on_in_stream_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_resume_releases_every_hold_nearest_the_sink_first,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_three_filters_continuing_in_every_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_holds_end_of_body_goes_with_the_earliest_hold, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_holds_trailers_reach_each_holding_filter_in_turn,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_trailers_paused_at_a_holding_filter, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_holds_trailers_added_at_the_end_of_the_body_pass_later_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_keep_each_filters_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_limit_counts_every_hold_of_the_direction, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_holds_local_reply_or_reset_drops_every_hold, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_holds_watermark_back_pressure_stays_behind_a_buffering_pause, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_in_the_response_direction, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
