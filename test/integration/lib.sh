@@ -8,7 +8,6 @@ set -euo pipefail
 : "${WASPD:?WASPD must point to the waspd binary}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/wasp-it.XXXXXX")
 PIDS=()
-USED_PORTS=" "
 
 cleanup() {
     local rc=$?
@@ -54,20 +53,32 @@ pass() {
     echo "ok: $*"
 }
 
-# A loopback port nothing listens on (and that this test did not hand out yet), below
-# the kernel's ephemeral range so that no client connection can be holding it.
+# A loopback port nothing listens on, below the kernel's ephemeral range so that no client
+# connection can be holding it, and that no test (this one or another running at the
+# same time, ctest -j) was handed in the last two minutes: ports handed out are noted,
+# under a lock, in a registry every test shares.
+PORT_REGISTRY=${TMPDIR:-/tmp}/wasp-it-ports
 free_port() {
-    local p lo
-    lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    while :; do
-        p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
-        case "$USED_PORTS" in *" $p "*) continue ;; esac
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            USED_PORTS="$USED_PORTS$p "
-            echo "$p"
-            return
+    (
+        flock 9
+        local p lo now
+        lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+        now=$(date +%s)
+        # Forget what was handed out more than two minutes ago.
+        if [ -f "$PORT_REGISTRY" ]; then
+            awk -v t=$((now - 120)) '$2 >= t' "$PORT_REGISTRY" >"$PORT_REGISTRY.new" &&
+                mv "$PORT_REGISTRY.new" "$PORT_REGISTRY"
         fi
-    done
+        while :; do
+            p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
+            grep -q "^$p " "$PORT_REGISTRY" 2>/dev/null && continue
+            if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+                echo "$p $now" >>"$PORT_REGISTRY"
+                echo "$p"
+                return
+            fi
+        done
+    ) 9>"$PORT_REGISTRY.lock"
 }
 
 # wait_until SECONDS CMD...: runs CMD every 50 ms until it succeeds (returns 0) or

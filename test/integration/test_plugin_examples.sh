@@ -248,11 +248,15 @@ burst h1 b1-
 burst h2c b2-
 burst tls b3-
 # Six requests of one client on one connection at the start of a second: the sixth gets
-# 429 with retry-after: 1.
-ms=$((10#$(date +%N) / 1000000))
-sleep "$(printf '0.%03d' $((999 - ms)))"
-codes=$(http -D "$T/rl429.raw" -o /dev/null -w '%{http_code} ' -H "x-client-id: six" \
-    "http://127.0.0.1:$rp/small.txt?[1-6]")
+# 429 with retry-after: 1 (again with a new client when the six crossed a second).
+for attempt in 1 2 3 4 5; do
+    ms=$((10#$(date +%N) / 1000000))
+    sleep "$(printf '0.%03d' $((999 - ms)))"
+    s0=$(date +%s)
+    codes=$(http -D "$T/rl429.raw" -o /dev/null -w '%{http_code} ' -H "x-client-id: six$attempt" \
+        "http://127.0.0.1:$rp/small.txt?[1-6]")
+    [ "$s0" = "$(date +%s)" ] && break
+done
 [ "$codes" = "200 200 200 200 200 429 " ] || fail "six requests of one client: $codes"
 tr -d '\r' <"$T/rl429.raw" | grep -qi '^retry-after: 1$' || fail "429 without retry-after: 1"
 pass "ratelimit: one shared-data counter across 2 workers (5 of 40 pass in one window) on HTTP/1.1, h2c and TLS"
