@@ -3,7 +3,13 @@
  * Configuration: requests per second per client (default 10). The client is the
  * x-client-id header, else the source address (without its port). Counters live in shared data as
  * "<window>:<count>" and are updated with compare-and-swap, retrying on CAS_MISMATCH,
- * so concurrent workers never lose an increment. Over the limit: 429.
+ * so concurrent workers never lose an increment of an existing counter. Over the limit: 429.
+ *
+ * The one race left is the ABI's: it has no create-if-absent (a set with cas 0 is
+ * unconditional), so when a client's very first requests reach two workers at once, both
+ * may see no counter and the later write replaces the earlier one's count. After that the
+ * key exists for good (new windows are CAS updates of it), so this can only happen once
+ * per client.
  */
 #include "proxy_wasm.h"
 
