@@ -1256,6 +1256,11 @@ L_lea_xi:
     ACC32(shr_u, a >> (b & 31))
     ACC32(rotl, (a << (b & 31)) | (a >> ((32 - b) & 31)))
     ACC32(rotr, (a >> (b & 31)) | (a << ((32 - b) & 31)))
+    ACC32(eq, a == b) ACC32(ne, a != b)
+    ACC32(lt_s, (int32_t)a < (int32_t)b) ACC32(lt_u, a < b)
+    ACC32(gt_s, (int32_t)a > (int32_t)b) ACC32(gt_u, a > b)
+    ACC32(le_s, (int32_t)a <= (int32_t)b) ACC32(le_u, a <= b)
+    ACC32(ge_s, (int32_t)a >= (int32_t)b) ACC32(ge_u, a >= b)
 
     BIN32(add, a + b) BIN32(sub, a - b) BIN32(mul, a * b)
     BIN32(and, a & b) BIN32(or, a | b) BIN32(xor, a ^ b)

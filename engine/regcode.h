@@ -143,7 +143,8 @@ typedef uint32_t wasm_code_word;
  * replaces are there but unused): _ssA, _siA (result to the accumulator), _as, _ai
  * (first operand from it), _asA, _aiA (both), _sa (second operand from it), _saA.
  */
-#define WASM_IACC(X) X(add) X(sub) X(mul) X(and) X(or) X(xor) X(shl) X(shr_s) X(shr_u) X(rotl) X(rotr)
+#define WASM_IACC(X) X(add) X(sub) X(mul) X(and) X(or) X(xor) X(shl) X(shr_s) X(shr_u) X(rotl) X(rotr) \
+    WASM_ICMPS(X)
 #define WASM_OP_ENUM_IACC(n)                                                               \
     WASM_OP_i32_##n##_ssA, WASM_OP_i32_##n##_siA, WASM_OP_i32_##n##_as, WASM_OP_i32_##n##_ai, \
         WASM_OP_i32_##n##_asA, WASM_OP_i32_##n##_aiA, WASM_OP_i32_##n##_sa,               \

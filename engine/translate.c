@@ -460,6 +460,9 @@ static void preserve_local(struct tr *t, uint32_t x)
 }
 
 /* The WASM_IACC index of WASM_IBINS operator k, or -1 (division and remainder trap). */
+/* WASM_IACC: the 11 operators, then the 10 compares. */
+#define NIBIN_ACC 11
+
 static int iacc_of(uint32_t k)
 {
     static const int8_t of_ibin[15] = {0, 1, 2, -1, -1, -1, -1, 3, 4, 5, 6, 7, 8, 9, 10};
@@ -479,7 +482,10 @@ static enum wasm_op to_acc(enum wasm_op op)
                    ? WASM_OP_COUNT
                    : (enum wasm_op)(WASM_OP_i32_add_ssA + 8 * j + ((op - WASM_OP_i32_add_ss) & 1));
     }
-    if (op >= WASM_OP_i32_add_ssA && op <= WASM_OP_i32_rotr_saA) {
+    if (op >= WASM_OP_i32_eq_ss && op <= WASM_OP_i32_ge_u_si)
+        return (enum wasm_op)(WASM_OP_i32_add_ssA + 8 * (NIBIN_ACC + (op - WASM_OP_i32_eq_ss) / 2) +
+                              ((op - WASM_OP_i32_eq_ss) & 1));
+    if (op >= WASM_OP_i32_add_ssA && op <= WASM_OP_i32_ge_u_saA) {
         uint32_t f = of_form[(op - WASM_OP_i32_add_ssA) % 8];
         return f == 8
                    ? WASM_OP_COUNT
@@ -511,7 +517,10 @@ static enum wasm_op to_tee(enum wasm_op op)
                    ? WASM_OP_COUNT
                    : (enum wasm_op)(WASM_OP_i32_add_ssT + 5 * j + ((op - WASM_OP_i32_add_ss) & 1));
     }
-    if (op >= WASM_OP_i32_add_ssA && op <= WASM_OP_i32_rotr_saA) {
+    if (op >= WASM_OP_i32_eq_ss && op <= WASM_OP_i32_ge_u_si)
+        return (enum wasm_op)(WASM_OP_i32_add_ssT + 5 * (NIBIN_ACC + (op - WASM_OP_i32_eq_ss) / 2) +
+                              ((op - WASM_OP_i32_eq_ss) & 1));
+    if (op >= WASM_OP_i32_add_ssA && op <= WASM_OP_i32_ge_u_saA) {
         uint32_t f = of_form[(op - WASM_OP_i32_add_ssA) % 8];
         return f == 5
                    ? WASM_OP_COUNT
@@ -1168,23 +1177,29 @@ static void binop_int(struct tr *t, bool is64, uint32_t k, bool is_cmp)
                : k == 7                       ? L_AND32
                : k == 10 && b.kind == K_CONST ? L_SHL32
                                               : L_OTHER;
-    enum wasm_op op = (enum wasm_op)(base + 2 * k + (imm ? 1 : 0));
-    int j = is64 || is_cmp ? -1 : iacc_of(k);
+    enum wasm_op op = WASM_OP_COUNT;
+    int j = is64 ? -1 : is_cmp ? NIBIN_ACC + (int)k : iacc_of(k);
     if (j >= 0) {
         /* An operand that the instruction just emitted computed comes in the accumulator
-         * (as a, for a commutative operator). */
+         * (as a, for a commutative operator or a compare, mirrored). */
         bool use_a = acc_ready(t, &a);
         bool use_b = !use_a && !imm && acc_ready(t, &b);
-        if (use_b && commut_bin[k]) {
+        if (use_b && (is_cmp || commut_bin[k])) {
             uint32_t x = as;
             as = bs, bs = x;
             use_a = true, use_b = false;
+            if (is_cmp) {
+                k = cmp_mirror[k];
+                j = NIBIN_ACC + (int)k;
+            }
         }
         if (use_a || use_b) {
             acc_take(t, &t->last);
             op = (enum wasm_op)(WASM_OP_i32_add_ssA + 8 * j + (use_b ? 6 : imm ? 3 : 2));
         }
     }
+    if (op == WASM_OP_COUNT)
+        op = (enum wasm_op)(base + 2 * k + (imm ? 1 : 0));
     begin_result(t, op, kind);
     emit_w(t, soff(as));
     if (imm && is64)

@@ -218,6 +218,8 @@ static void test_affine_values(void **state)
     assert_int_equal(call1("aff_ops", 0xfffffffcu, 1, 0), 0); /* wraps to 0 */
 }
 
+static bool has_op(const char *name, enum wasm_op op);
+
 static const void *handler_at(const char *name, uint32_t word)
 {
     const void *h;
@@ -264,6 +266,19 @@ static void test_accumulator(void **state)
     assert_ptr_equal(handler_at("acc_undo_abr", 5), wasm_op_handlers[WASM_OP_abr_lt_u_si]);
     assert_int_equal(call1("acc_undo_abr", 5, 3, 10), 16);
     assert_int_equal(call1("acc_undo_abr", 0x55, 0xaa, 0), 0u - 0xff);
+
+    /* Compares take and give the accumulator: gt reads the second load (mirrored: lt),
+     * sub reads the second compare. */
+    assert_true(has_op("acc_cmp", WASM_OP_load32_T));
+    assert_true(has_op("acc_cmp", WASM_OP_i32_lt_s_as));
+    assert_true(has_op("acc_cmp", WASM_OP_i32_lt_s_ssA));
+    assert_true(has_op("acc_cmp", WASM_OP_i32_sub_saA)); /* and the return reads it */
+    uint32_t *m = wasm_memory_ptr(inst, 64, 12);
+    m[0] = 5, m[1] = 0xfffffffbu, m[2] = 5;
+    assert_int_equal(call1("acc_cmp", 0, 4, 0), 1);
+    assert_int_equal(call1("acc_cmp", 4, 0, 0), (uint32_t)-1);
+    assert_int_equal(call1("acc_cmp", 0, 8, 0), 0);
+    m[0] = 1, m[1] = 2, m[2] = 3, m[3] = 4, m[4] = 5, m[5] = 6; /* the data other tests read */
 
     /* Tee forms: load8_u writes $x and the accumulator for the eqz-branch; the add writes
      * $y and the accumulator for the mul; both locals are read again later. */

@@ -419,4 +419,9 @@
         (br $l)))
     (block $b (local.set $x (local.get $s)) (br $b))
     (i32.add (local.get $x) (local.get $y)))
+  ;; compares read and pass the accumulator: (a > b) - (a < b) of two loads
+  (func (export "acc_cmp") (param $p i32) (param $q i32) (result i32) (local $a i32) (local $b i32)
+    (local.set $a (i32.load offset=64 (local.get $p)))
+    (local.set $b (i32.load offset=64 (local.get $q)))
+    (i32.sub (i32.gt_s (local.get $a) (local.get $b)) (i32.lt_s (local.get $a) (local.get $b))))
 )
