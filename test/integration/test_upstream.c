@@ -10,7 +10,7 @@
  *                    connection without a byte (a pooled connection that died)
  *   anything else    answers "ok"
  *
- * A Content-Length request body is read and dropped. Every request is logged as
+ * A Content-Length or chunked request body is read and dropped. Every request is logged as
  * "request PATH" on stderr once its head arrived (tests wait for that line).
  *
  *        test_upstream notify PATH  (a systemd notify socket: binds a datagram socket at
@@ -58,10 +58,62 @@ static int read_head(int fd, char *buf, size_t cap, size_t *have)
     }
 }
 
-/* Reads and drops a Content-Length body (part of it may be in buf already).
+/* The next byte of the connection: from buf first, then from fd. @return it, or -1. */
+static int next_byte(int fd, char *buf, size_t *have)
+{
+    if (*have > 0) {
+        int c = (unsigned char)buf[0];
+        memmove(buf, buf + 1, --*have);
+        return c;
+    }
+    unsigned char c;
+    return read(fd, &c, 1) == 1 ? c : -1;
+}
+
+/* Reads one line (without its CRLF) into line. @return 0, or -1 on EOF. */
+static int next_line(int fd, char *buf, size_t *have, char *line, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        int c = next_byte(fd, buf, have);
+        if (c < 0)
+            return -1;
+        if (c == '\n')
+            break;
+        if (c != '\r' && n + 1 < cap)
+            line[n++] = (char)c;
+    }
+    line[n] = '\0';
+    return 0;
+}
+
+/* Reads and drops a chunked body with its trailers. @return 0, or -1 on EOF. */
+static int skip_chunked(int fd, char *buf, size_t *have)
+{
+    char line[256];
+    for (;;) {
+        if (next_line(fd, buf, have, line, sizeof(line)) < 0)
+            return -1;
+        unsigned long size = strtoul(line, NULL, 16);
+        if (size == 0)
+            break;
+        for (unsigned long i = 0; i < size + 2; i++) /* the data and its CRLF */
+            if (next_byte(fd, buf, have) < 0)
+                return -1;
+    }
+    do { /* trailers, up to the empty line */
+        if (next_line(fd, buf, have, line, sizeof(line)) < 0)
+            return -1;
+    } while (line[0] != '\0');
+    return 0;
+}
+
+/* Reads and drops a Content-Length or chunked body (part of it may be in buf already).
  * @return 0, or -1 when the peer went away first. */
 static int skip_body(int fd, const char *head, char *buf, size_t *have)
 {
+    if (strcasestr(head, "\r\ntransfer-encoding: chunked") != NULL)
+        return skip_chunked(fd, buf, have);
     const char *cl = strcasestr(head, "\r\ncontent-length:");
     size_t left = cl != NULL ? strtoul(cl + 17, NULL, 10) : 0;
     size_t take = left < *have ? left : *have;
