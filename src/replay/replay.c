@@ -442,6 +442,17 @@ static json_t *rp_callback_json(const struct plugin_event *ev)
     return j;
 }
 
+/* The event names of the plugin events that carry only the plugin's name. */
+static const char *const rp_plugin_only_events[] = {
+    [PLUGIN_EV_FAIL_OPEN] = "fail_open",
+    [PLUGIN_EV_FAIL_CLOSED] = "fail_closed",
+    [PLUGIN_EV_TICK] = "tick",
+    [PLUGIN_EV_VM_REPLACED] = "plugin_reload",
+    [PLUGIN_EV_ROOT_DELETED] = "root_deleted",
+    [PLUGIN_EV_ROOT_DONE_PENDING] = "root_done_pending",
+    [PLUGIN_EV_ROOT_DONE_TIMEOUT] = "root_done_timeout",
+};
+
 static void rp_observe(void *arg, const struct plugin_event *ev)
 {
     struct rp *rp = arg;
@@ -451,6 +462,15 @@ static void rp_observe(void *arg, const struct plugin_event *ev)
     json_t *j = NULL;
 
     switch (ev->kind) {
+    case PLUGIN_EV_FAIL_OPEN:
+    case PLUGIN_EV_FAIL_CLOSED:
+    case PLUGIN_EV_TICK:
+    case PLUGIN_EV_VM_REPLACED:
+    case PLUGIN_EV_ROOT_DELETED:
+    case PLUGIN_EV_ROOT_DONE_PENDING:
+    case PLUGIN_EV_ROOT_DONE_TIMEOUT:
+        j = json_pack("{ss ss}", "event", rp_plugin_only_events[ev->kind], "plugin", ev->plugin);
+        break;
     case PLUGIN_EV_STARTED:
         j = json_pack("{ss ss ss}", "event", "plugin_started", "plugin", ev->plugin, "abi",
                       ev->abi);
@@ -477,12 +497,6 @@ static void rp_observe(void *arg, const struct plugin_event *ev)
         rp_set_bytes(j, "body", ev->body, ev->body_len);
         json_object_set_new(j, "headers", rp_pairs_json(ev->headers));
         break;
-    case PLUGIN_EV_FAIL_OPEN:
-        j = json_pack("{ss ss}", "event", "fail_open", "plugin", ev->plugin);
-        break;
-    case PLUGIN_EV_FAIL_CLOSED:
-        j = json_pack("{ss ss}", "event", "fail_closed", "plugin", ev->plugin);
-        break;
     case PLUGIN_EV_TRAP:
         rp->failed = true;
         j = json_pack("{ss ss ss ss so}", "event", "trap", "plugin", ev->plugin, "callback",
@@ -492,9 +506,6 @@ static void rp_observe(void *arg, const struct plugin_event *ev)
     case PLUGIN_EV_LOG:
         j = json_pack("{ss ss ss}", "event", "log", "level", rp_level_name(ev->level), "message",
                       ev->text);
-        break;
-    case PLUGIN_EV_TICK:
-        j = json_pack("{ss ss}", "event", "tick", "plugin", ev->plugin);
         break;
     case PLUGIN_EV_QUEUE_READY:
         j = json_pack("{ss si}", "event", "queue_ready", "queue", (int)ev->queue);
@@ -515,18 +526,6 @@ static void rp_observe(void *arg, const struct plugin_event *ev)
     case PLUGIN_EV_CALLOUT_CANCELLED:
         j = json_pack("{ss ss si}", "event", "callout_cancelled", "plugin", ev->plugin, "token",
                       (int)ev->token);
-        break;
-    case PLUGIN_EV_VM_REPLACED:
-        j = json_pack("{ss ss}", "event", "plugin_reload", "plugin", ev->plugin);
-        break;
-    case PLUGIN_EV_ROOT_DELETED:
-        j = json_pack("{ss ss}", "event", "root_deleted", "plugin", ev->plugin);
-        break;
-    case PLUGIN_EV_ROOT_DONE_PENDING:
-        j = json_pack("{ss ss}", "event", "root_done_pending", "plugin", ev->plugin);
-        break;
-    case PLUGIN_EV_ROOT_DONE_TIMEOUT:
-        j = json_pack("{ss ss}", "event", "root_done_timeout", "plugin", ev->plugin);
         break;
     case PLUGIN_EV_HOSTCALL:
         j = json_pack("{ss ss si ss ss ss ss}", "event", "hostcall", "plugin", ev->plugin,
