@@ -11,7 +11,7 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
 libinih-dev libjansson-dev clang lld wasi-libc libclang-rt-14-dev-wasm32"
 TEST_PKGS="libcmocka-dev wabt nginx-light curl nghttp2-client procps openssl iproute2 python3-h2
-python3-websockets"
+python3-websockets libclang-rt-14-dev"
 
 BENCH_PKGS="nginx-light libnginx-mod-http-js nghttp2-client curl procps"
 

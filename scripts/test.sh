@@ -5,7 +5,9 @@
 # a third with AddressSanitizer and UndefinedBehaviorSanitizer (Debug; bounds checks, as
 # the sanitizers want SIGSEGV for themselves) runs the whole suite again, so a memory
 # error, a leak or undefined behaviour anywhere fails CI; a fourth runs the threaded tests
-# (label `threads`) under ThreadSanitizer.
+# (label `threads`) under ThreadSanitizer; a fifth builds the libFuzzer targets (clang,
+# ASan+UBSan) and runs each once over its seed corpus (label `fuzz`: every past finding's
+# input is there), without mutation, so the result does not depend on chance.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -29,3 +31,10 @@ ctest --test-dir build/ci --output-on-failure -j"$jobs"
 cmake -S . -B build/ci-sanitize -DCMAKE_BUILD_TYPE=Debug -DWASP_WERROR=ON -DWASP_SANITIZE=ON >/dev/null
 cmake --build build/ci-sanitize -j"$jobs"
 ctest --test-dir build/ci-sanitize --output-on-failure -j"$jobs"
+
+# -O0: replaying seeds needs no speed, and clang takes minutes over the interpreter at -O1
+# with coverage instrumentation (scripts/fuzz.sh builds campaigns with -O1).
+CC=clang cmake -S . -B build/ci-fuzz -DCMAKE_BUILD_TYPE=Debug -DWASP_FUZZ=ON \
+    -DCMAKE_C_FLAGS="-O0 -g" >/dev/null
+cmake --build build/ci-fuzz -j"$jobs" --target fuzz_targets
+ctest --test-dir build/ci-fuzz -L fuzz --output-on-failure -j"$jobs"
