@@ -45,30 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fake_env_setup(&state);
     e = state;
 
-    struct pw_map m = {0};
-    uint8_t buf[128];
-    struct pw_http_response resp = {0};
-    pw_map_add(&m, ":method", 7, "GET", 3);
-    pw_map_add(&m, ":path", 5, "/", 1);
-    pw_map_add(&m, ":authority", 10, "a", 1);
-    size_t n = pw_map_serialized_size(&m);
-    pw_map_serialize(&m, buf);
-    pw_map_free(&m);
-    fake_put(e->vm, 0x1000, buf, n);
-    fake_put_str(e->vm, 0x100, "x-some-key");
-    e->fs.has_map[2] = true;
-    e->fs.has_buf[0] = true;
-    pw_buf_set(&e->fs.bufs[0], "body bytes", 10);
-    pw_map_add(&resp.headers, ":status", 7, "200", 3);
-
+    struct fake_args a;
     struct pw_ctx *contexts[] = {&e->stream->ctx, &e->root->ctx, NULL};
     uint8_t mode = data[0];
-    fake_enter(e->vm, contexts[mode % 3], phases[(mode / 3) % 7]);
-    e->vm->in_call_response = (mode & 0x40) != 0;
-    e->vm->call_response = (mode & 0x40) ? &resp : NULL;
-    e->vm->status_code = PW_OK;
-    e->vm->status_message = "OK";
-    e->stream->ctx.ending = (mode & 0x80) != 0;
+    fake_args_init(e, &a);
+    fake_args_enter(e, &a, contexts[mode % 3], phases[(mode / 3) % 7], (mode & 0x40) != 0,
+                    (mode & 0x40) != 0, (mode & 0x80) != 0);
 
     size_t off = 1;
     while (off < size) {
@@ -89,19 +71,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         const struct fake_hostcall *h = &fake_hostcalls[k % fake_nhostcalls];
         uint64_t slots[16] = {0};
-        for (int a = 0; a < h->nargs && size - off >= 4; a++, off += 4)
-            slots[a] = le32(data + off);
-        uint32_t st = h->fn(e->vm->inst, slots, NULL) == WASM_OK ? (uint32_t)slots[0] : 0xdead;
+        for (int arg = 0; arg < h->nargs && size - off >= 4; arg++, off += 4)
+            slots[arg] = le32(data + off);
+        uint32_t st = fake_args_call(e, h, slots, false);
         CHECK(st <= 12 || st == 0xdead);
-        struct pw_deferred *d = e->vm->deferred;
-        e->vm->deferred = NULL;
-        pw_deferred_run(e->vm, d);
     }
-    e->vm->in_call_response = false;
-    e->vm->call_response = NULL;
-    e->stream->ctx.ending = false;
-    fake_enter(e->vm, &e->stream->ctx, PW_CB_REQUEST_HEADERS);
-    pw_map_free(&resp.headers);
+    fake_args_free(e, &a);
     fake_env_teardown(&state);
     return 0;
 }

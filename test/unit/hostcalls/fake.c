@@ -638,3 +638,66 @@ const struct fake_hostcall fake_hostcalls[] = {
     H(set_property, 4),
 };
 const size_t fake_nhostcalls = sizeof(fake_hostcalls) / sizeof(fake_hostcalls[0]);
+
+/* ---- Calls with arbitrary arguments ------------------------------------------------- */
+
+void fake_args_init(struct fake_env *e, struct fake_args *a)
+{
+    struct pw_map m = {0};
+
+    memset(a, 0, sizeof(*a));
+    pw_map_add(&m, ":method", 7, "GET", 3);
+    pw_map_add(&m, ":path", 5, "/", 1);
+    pw_map_add(&m, ":authority", 10, "a", 1);
+    a->map_len = pw_map_serialized_size(&m);
+    pw_map_serialize(&m, a->map);
+    pw_map_free(&m);
+    e->fs.has_map[2] = true;
+    e->fs.has_buf[0] = true;
+    pw_buf_set(&e->fs.bufs[0], "body bytes", 10);
+    pw_map_add(&a->resp.headers, ":status", 7, "200", 3);
+}
+
+void fake_args_enter(struct fake_env *e, struct fake_args *a, struct pw_ctx *ctx, enum pw_cb cb,
+                     bool in_call_response, bool with_response, bool ending)
+{
+    fake_put(e->vm, 0x1000, a->map, a->map_len);
+    fake_put_str(e->vm, 0x100, "x-some-key");
+    e->vm->inst->heap = FAKE_HEAP_BASE;
+    fake_enter(e->vm, ctx, cb);
+    e->vm->in_call_response = in_call_response;
+    e->vm->call_response = with_response ? &a->resp : NULL;
+    e->vm->status_code = PW_OK;
+    e->vm->status_message = "OK";
+    e->stream->ctx.ending = ending;
+}
+
+uint32_t fake_args_call(struct fake_env *e, const struct fake_hostcall *h, uint64_t *slots,
+                        bool traced)
+{
+    int rc;
+
+    if (traced) {
+        char name[64];
+        snprintf(name, sizeof(name), "proxy_%s", h->name);
+        const struct pw_import *imp = pw_import_find(name);
+        if (imp == NULL)
+            abort(); /* fake_hostcalls names a hostcall vm.c does not import */
+        rc = pw_hc_trace(e->vm->inst, slots, (void *)imp);
+    } else {
+        rc = h->fn(e->vm->inst, slots, NULL);
+    }
+    struct pw_deferred *d = e->vm->deferred;
+    e->vm->deferred = NULL;
+    pw_deferred_run(e->vm, d);
+    return rc == WASM_OK ? (uint32_t)slots[0] : 0xdead;
+}
+
+void fake_args_free(struct fake_env *e, struct fake_args *a)
+{
+    e->vm->in_call_response = false;
+    e->vm->call_response = NULL;
+    e->stream->ctx.ending = false;
+    fake_enter(e->vm, &e->stream->ctx, PW_CB_REQUEST_HEADERS);
+    pw_map_free(&a->resp.headers);
+}

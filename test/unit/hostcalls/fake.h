@@ -160,4 +160,25 @@ struct fake_hostcall {
 extern const struct fake_hostcall fake_hostcalls[];
 extern const size_t fake_nhostcalls;
 
+/* Calls with arbitrary arguments (test_random_args, fuzz_hostcalls) on a fake_env: a
+ * valid serialized header map at guest 0x1000 and a key at 0x100, so that some calls get
+ * past their first checks; a request body and a call response to read. */
+struct fake_args {
+    uint8_t map[128];
+    size_t map_len;
+    struct pw_http_response resp;
+};
+/* Sets up e's stream (response-headers map, request body) and a. */
+void fake_args_init(struct fake_env *e, struct fake_args *a);
+/* Enters ctx in callback cb with the given flags, after putting the map, the key and the
+ * heap of the guest back as they were (a previous call may have changed them). */
+void fake_args_enter(struct fake_env *e, struct fake_args *a, struct pw_ctx *ctx, enum pw_cb cb,
+                     bool in_call_response, bool with_response, bool ending);
+/* Calls one hostcall (through the --trace shim when traced); applies the actions it
+ * deferred, as after a callback. @return its status, or 0xdead when it stopped the guest. */
+uint32_t fake_args_call(struct fake_env *e, const struct fake_hostcall *h, uint64_t *slots,
+                        bool traced);
+/* Back to e's usual state (stream context, request headers); frees a. */
+void fake_args_free(struct fake_env *e, struct fake_args *a);
+
 #endif /* WASP_TEST_HOSTCALLS_FAKE_H */
