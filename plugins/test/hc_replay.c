@@ -11,8 +11,9 @@
  * x bytes in hex) to read with proxy_get_property, and MODE one of: props  logs every PROP from
  * proxy_on_configure ("root PATH = VALUE") and from the request headers ("stream PATH = VALUE");
  * "status N" when not OK tick   ticks every 10 ms from the root (no traffic needed), logging "tick
- * N"; on the first tick calls upstream "authz" from the root and logs its answer stall  pauses
- * every request in its headers and never continues it
+ * N"; on the first tick calls upstream "authz" from the root and logs its answer; poll  as
+ * tick, with a callout to "authz" /poll on every tick (a poller that never lets go); stall
+ * pauses every request in its headers and never continues it
  */
 #include "proxy_wasm.h"
 
@@ -120,7 +121,7 @@ int32_t WASP_EXPORT(proxy_on_configure)(uint32_t root, uint32_t size)
     wasp_bytes_free(&cfg);
     if (strcmp(mode, "props") == 0)
         show_props("root");
-    if (strcmp(mode, "tick") == 0)
+    if (strcmp(mode, "tick") == 0 || strcmp(mode, "poll") == 0)
         proxy_set_tick_period_milliseconds(10);
     return 1;
 }
@@ -135,6 +136,11 @@ void WASP_EXPORT(proxy_on_tick)(uint32_t root)
         uint32_t token = 0;
         int32_t rc = wasp_http_call("authz", kv, 3, NULL, 0, 1000, &token);
         wasp_log(WASP_LOG_INFO, "root callout: status %d", rc);
+    }
+    if (strcmp(mode, "poll") == 0) {
+        const char *kv[] = {":method", "GET", ":path", "/poll", ":authority", "authz"};
+        uint32_t token = 0;
+        wasp_http_call("authz", kv, 3, NULL, 0, 1000, &token);
     }
 }
 

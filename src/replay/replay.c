@@ -84,6 +84,8 @@ struct rp_stream {
     bool aborted;       /* the upstream side was dropped (local reply, reset) */
     bool answered;      /* the client got the whole response */
     bool reset;
+    bool response_due;  /* the recorded response may go: rp_drain delivers it */
+    bool busy;          /* the runner is feeding it: it ends only after (rp_release) */
     struct evbuffer *fwd_body;  /* what reached the upstream */
     struct evbuffer *resp_body; /* what reached the client */
 };
@@ -655,16 +657,31 @@ static const struct plugin_env_ops rp_env_ops = {
 
 /* Runs what the loop has to do now (deferred stream work, queue wake-ups); from inside
  * the loop (a deferred callback), the loop itself goes on afterwards. */
+static void rp_deliver_response(struct rp_stream *rs);
+
+/* Runs the event loop until nothing is active, then delivers the responses that became
+ * due, each outside the loop (as the request side is fed), so that deferred work runs
+ * between the pieces of a body as between two reads in waspd. */
 static void rp_drain(struct rp *rp)
 {
     if (rp->in_loop)
         return;
-    rp->in_loop = true;
-    do {
-        event_base_loop(rp->base, EVLOOP_NONBLOCK);
-    } while (event_base_get_num_events(rp->base, EVENT_BASE_COUNT_ACTIVE) > 0 ||
-             plugin_worker_has_mail(rp->w));
-    rp->in_loop = false;
+    for (;;) {
+        rp->in_loop = true;
+        do {
+            event_base_loop(rp->base, EVLOOP_NONBLOCK);
+        } while (event_base_get_num_events(rp->base, EVENT_BASE_COUNT_ACTIVE) > 0 ||
+                 plugin_worker_has_mail(rp->w));
+        rp->in_loop = false;
+        struct rp_stream *rs = rp->streams;
+        while (rs != NULL && !(rs->response_due && !rs->busy))
+            rs = rs->next;
+        if (rs == NULL)
+            return;
+        rs->response_due = false;
+        if (rs->s != NULL && rs->response != NULL && !rs->aborted)
+            rp_deliver_response(rs);
+    }
 }
 
 /* Moves the clock to t, running the timers due on the way in order. */
@@ -719,24 +736,35 @@ static void rp_stream_end(struct rp_stream *rs, json_t *unfinished)
     rp_stream_free(rs);
 }
 
-static void rp_deliver_response(struct rp_stream *rs);
-
-/* Deferred work of a stream, from the event loop (never under the runner). */
+/* Deferred work of a stream, from the event loop (never under the runner). A stream the
+ * runner is feeding (busy) ends when the runner lets go of it (rp_release). */
 static void rp_work_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rp_stream *rs = arg;
+    if (rs->busy)
+        return;
     if (rs->answered || rs->reset) {
         rp_stream_end(rs, NULL);
         return;
     }
     if (rs->response != NULL && rs->req_complete && !rs->aborted)
-        rp_deliver_response(rs);
+        rs->response_due = true;
 }
 
 static void rp_schedule(struct rp_stream *rs)
 {
     if (!event_pending(&rs->work, EV_TIMEOUT, NULL))
         event_active(&rs->work, EV_TIMEOUT, 0);
+}
+
+/* The runner is done feeding rs: what it put off runs now. rs may be gone after. */
+static void rp_release(struct rp_stream *rs)
+{
+    struct rp *rp = rs->rp;
+    rs->busy = false;
+    if (rs->answered || rs->reset || rs->response_due)
+        rp_schedule(rs);
+    rp_drain(rp);
 }
 
 static struct rp_stream *rs_of(struct stream *s)
@@ -896,7 +924,7 @@ static void rp_feed_body(struct rp_stream *rs, int d, const uint8_t *body, size_
     size_t chunk = rp->body_chunk ? rp->body_chunk : len;
     size_t off = 0;
     do {
-        if (rs->s == NULL || rs->s->reset)
+        if (rs->s == NULL || rs->s->reset || rs->answered)
             return;
         size_t n = len - off < chunk ? len - off : chunk;
         struct evbuffer *b = evbuffer_new();
@@ -925,6 +953,7 @@ static void rp_deliver_response(struct rp_stream *rs)
     rp_json_body(pkt, &body, &blen, &owned);
 
     rs->response = NULL;
+    rs->busy = true;
     s->status = json_is_integer(st) ? (int)json_integer_value(st) : 200;
     s->details = "via_upstream";
     rp_add_headers(s, &s->resp_headers, json_object_get(pkt, "headers"), false);
@@ -934,12 +963,13 @@ static void rp_deliver_response(struct rp_stream *rs)
     rp_drain(rs->rp);
     if (!eos && blen > 0)
         rp_feed_body(rs, 1, body, blen, !has_trailers);
-    if (has_trailers && rs->s != NULL && !rs->s->reset) {
+    if (has_trailers && !s->reset && !rs->answered) {
         rp_add_headers(s, &s->resp_trailers, trailers, false);
         stream_response_trailers(s);
     }
     free(owned);
     json_decref(pkt);
+    rp_release(rs);
 }
 
 /* ---- Traffic ------------------------------------------------------------------------- */
@@ -1170,16 +1200,18 @@ static void rp_request(struct rp *rp, json_t *pkt)
     *pp = rs;
 
     bool eos = blen == 0 && !has_trailers;
+    rs->busy = true;
     stream_request_headers(s, eos);
     rp_drain(rp);
     if (!eos && blen > 0)
         rp_feed_body(rs, 0, body, blen, !has_trailers);
     free(owned);
-    if (has_trailers && rs->s != NULL && !rs->s->reset) {
-        rp_add_headers(rs->s, &rs->s->req_trailers, trailers, false);
-        stream_request_trailers(rs->s);
+    if (has_trailers && !s->reset && !rs->answered) {
+        rp_add_headers(s, &s->req_trailers, trailers, false);
+        stream_request_trailers(s);
         rp_drain(rp);
     }
+    rp_release(rs);
 }
 
 /* A response packet: the oldest open request on the reverse pair without one gets it. */
@@ -1969,7 +2001,8 @@ static json_t *rp_leftover_event(struct rp *rp, struct rp_stream *rs)
 }
 
 /* Runs the traffic, then --duration of virtual time, then lets what is pending finish:
- * canned callout answers, then the streams that never finished (a stream still paused at
+ * the answers of the callouts in flight (those started meanwhile are reported and
+ * cancelled), then the streams that never finished (a stream still paused at
  * a plugin fails the replay), then the end of the plugins, as waspd's shutdown: root
  * contexts get proxy_on_done, and one that answers false keeps its ticks, callouts and
  * queues on the virtual clock until it calls proxy_done (at most
@@ -1991,12 +2024,29 @@ static void rp_run(struct rp *rp, json_t *traffic)
     }
     if (rp->duration_ms > 0)
         rp_advance(rp, rp_now(rp) + rp->duration_ms); /* ticks, queues, callouts go on */
+    /* The callouts in flight get their answers, which come at most the longest canned
+     * delay from now; not the ones started meanwhile, or a plugin that keeps starting
+     * new ones (from ticks, or from each answer) would never let go. */
+    uint64_t end = rp_now(rp);
+    size_t ci;
+    json_t *cv;
+    json_array_foreach(rp->canned, ci, cv)
+    {
+        json_int_t delay = json_integer_value(json_object_get(cv, "delay_ms"));
+        if (delay > 0 && rp_now(rp) + (uint64_t)delay > end)
+            end = rp_now(rp) + (uint64_t)delay;
+    }
     while (rp->in_flight != NULL) {
         uint64_t next = plugin_worker_next_timer(rp->w);
-        if (next == UINT64_MAX)
+        if (next == UINT64_MAX || next > end)
             break;
         rp_advance(rp, next);
     }
+    int pending = 0;
+    for (struct rp_canned *k = rp->in_flight; k != NULL; k = k->next)
+        pending++;
+    if (pending > 0)
+        rp_emit(rp, NULL, json_pack("{ss si}", "event", "callouts_pending", "count", pending));
     while (rp->streams != NULL) {
         rp_stream_end(rp->streams, rp_leftover_event(rp, rp->streams));
         rp_drain(rp);
