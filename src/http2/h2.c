@@ -82,6 +82,8 @@ struct h2_conn {
     /* The connection's one error-log line, written when it closes: the first reason
      * given wins (h2_close_reason). */
     bool close_why_set;
+    bool facts_known; /* facts is filled (srv_conn_info) */
+    struct stream_conn_info facts;
     enum log_level close_level;
     char close_why[200];
     /* Why the RST_STREAM frames queued and not sent yet are sent: each is logged as it
@@ -877,7 +879,8 @@ static size_t h2_backlog(struct stream *s)
 static void h2_stream_conn_info(struct stream *s, struct stream_conn_info *out)
 {
     struct h2_stream *hs = s->down_ctx;
-    srv_conn_info(hs->c->fd, hs->c->id, hs->c->io, hs->c->io_ctx, out);
+    srv_conn_info(hs->c->fd, hs->c->id, hs->c->io, hs->c->io_ctx, &hs->c->facts,
+                  &hs->c->facts_known, out);
 }
 
 static const struct stream_downstream_ops h2_down_ops = {

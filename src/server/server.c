@@ -68,6 +68,8 @@ struct srv_conn {
     bool out_blocked;            /* the upstream was told we are over the high mark */
     bool closing;                /* close once `out` is flushed */
     bool dead;                   /* close now (from post_ev) */
+    bool facts_known;            /* facts is filled (srv_conn_info) */
+    struct stream_conn_info facts;
     bool post_flush;             /* post_ev should flush */
     bool post_process;           /* post_ev should process input */
     uint64_t deadline;           /* loop usec of the current timeout, 0: none */
@@ -616,22 +618,26 @@ uint64_t srv_new_conn_id(void)
 }
 
 void srv_conn_info(int fd, uint64_t id, const struct srv_io_ops *io, void *io_ctx,
-                   struct stream_conn_info *out)
+                   struct stream_conn_info *cache, bool *known, struct stream_conn_info *out)
 {
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    memset(out, 0, sizeof(*out));
-    out->id = id;
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        srv_format_addr((struct sockaddr *)&sa, out->local, sizeof(out->local));
-    if (io != NULL && io->info != NULL)
-        io->info(io_ctx, out);
+    if (!*known) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof(sa);
+        memset(cache, 0, sizeof(*cache));
+        cache->id = id;
+        if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+            srv_format_addr((struct sockaddr *)&sa, cache->local, sizeof(cache->local));
+        if (io != NULL && io->info != NULL)
+            io->info(io_ctx, cache);
+        *known = true;
+    }
+    *out = *cache;
 }
 
 static void srv_stream_conn_info(struct stream *s, struct stream_conn_info *out)
 {
     struct srv_conn *c = conn_of(s);
-    srv_conn_info(c->fd, c->id, c->io, c->io_ctx, out);
+    srv_conn_info(c->fd, c->id, c->io, c->io_ctx, &c->facts, &c->facts_known, out);
 }
 
 static const struct stream_downstream_ops srv_down_ops = {

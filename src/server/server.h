@@ -13,6 +13,7 @@
 #ifndef WASP_SERVER_SERVER_H
 #define WASP_SERVER_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -87,9 +88,11 @@ int srv_stream_request(struct stream *s, char *copy, const struct h1_request *r)
 /* A new connection id, unique in the process (connection.id). Any thread. */
 uint64_t srv_new_conn_id(void);
 
-/* Fills out for a connection on socket fd with id over transport io (NULL: plain). */
+/* Fills out for a connection on socket fd with id over transport io (NULL: plain). The
+ * facts do not change while the connection lives: the first call reads them into *cache
+ * (a connection's, zeroed with it: *known false), later calls copy them from there. */
 void srv_conn_info(int fd, uint64_t id, const struct srv_io_ops *io, void *io_ctx,
-                   struct stream_conn_info *out);
+                   struct stream_conn_info *cache, bool *known, struct stream_conn_info *out);
 
 /* Formats a socket address as "ip:port" into buf. */
 void srv_format_addr(const struct sockaddr *sa, char *buf, size_t cap);
