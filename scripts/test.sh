@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what is missing, builds wasp and runs every test (the CI entry point).
-# Four builds: the default (guard-page memories) runs the whole suite; a second with
+# Five builds: the default (guard-page memories) runs the whole suite; a second with
 # explicit bounds checks runs the engine tests again, so both memory modes stay conformant;
 # a third with AddressSanitizer and UndefinedBehaviorSanitizer (Debug; bounds checks, as
 # the sanitizers want SIGSEGV for themselves) runs the whole suite again, so a memory
@@ -19,9 +19,11 @@ ctest --test-dir build/ci-bounds -L engine --output-on-failure -j"$jobs"
 # The spec suite's per-file table and grand total (the ctest run above fails on any failure).
 cmake --build build/ci-bounds --target spec-summary
 
-# The tests of many threads on one module or image (label `threads`) under ThreadSanitizer.
+# The tests of many threads on one module or image, shared data or queues (label
+# `threads`) under ThreadSanitizer.
 cmake -S . -B build/ci-tsan -DCMAKE_BUILD_TYPE=Debug -DWASP_WERROR=ON -DWASP_TSAN=ON >/dev/null
-cmake --build build/ci-tsan -j"$jobs" --target test_threads test_image test_pw_vm
+cmake --build build/ci-tsan -j"$jobs" --target test_threads test_image test_pw_vm \
+    test_pw_shareddata test_pw_queues
 ctest --test-dir build/ci-tsan -L threads --output-on-failure -j"$jobs"
 
 cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=Release -DWASP_WERROR=ON >/dev/null

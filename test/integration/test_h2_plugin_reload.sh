@@ -137,12 +137,15 @@ pass "no failed request through 5 plugin reloads (C <-> AssemblyScript, one refu
 
 # A stream in flight across a reload finishes on the plugin it started with; new ones get
 # the new plugin.
-http -D "$T/slow.h" -o /dev/null "http://127.0.0.1:$wp/slow/1500" &
+# The upstream answers after 6 s: the reload must be in place while the stream is still
+# waiting for it, or the check below would prove nothing.
+http -D "$T/slow.h" -o /dev/null "http://127.0.0.1:$wp/slow/6000" &
 cl=$!
-wait_until 10 grep -q 'request /slow/1500' "$T/test_upstream.err" || fail "slow request not upstream"
+wait_until 10 grep -q 'request /slow/6000' "$T/test_upstream.err" || fail "slow request not upstream"
 conf as "g6"
 kill -HUP "$WASPD_PID"
 wait_until 15 shows "hello: g6" || fail "reload to g6 not applied"
+kill -0 "$cl" 2>/dev/null || fail "the slow request ended before the reload was in place"
 wait "$cl" || fail "the in-flight request failed across the reload"
 out=$(tr -d '\r' <"$T/slow.h" | grep -iE '^(x-gen|hello):')
 [ "$out" = "x-gen: g5" ] || fail "the in-flight stream got '$out', not its own plugin's x-gen: g5"

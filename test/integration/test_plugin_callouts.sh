@@ -9,7 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 
 : "${AS_PLUGINS:=}"
-[ -f "$AS_PLUGINS/callout.wasm" ] || { echo "skip: AssemblyScript plugins not built"; exit 0; }
+[ -f "$AS_PLUGINS/callout.wasm" ] || fail "AssemblyScript plugins not built (AS_PLUGINS=$AS_PLUGINS)"
 : "${TEST_PLUGINS:?TEST_PLUGINS must point to the built test plugins}"
 ng=$(free_port)
 wp=$(free_port)

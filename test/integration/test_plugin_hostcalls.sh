@@ -41,9 +41,9 @@ start_test_upstream "$tu"
 PIDS+=($!)
 wait_port "$eu"
 # The authorizer of hc_callout (GET /check<path>): paths under [/chunked]/allowed pass, /slow takes
-# 3 s, anything else is 401.
+# 20 s, anything else is 401.
 NGINX_EXTRA="location ~ ^/check(/chunked)?/allowed/ { return 200 \"allowed\"; }
-        location /check/slow/ { proxy_pass http://127.0.0.1:$tu/slow/3000; }
+        location /check/slow/ { proxy_pass http://127.0.0.1:$tu/slow/20000; }
         location /check/ { return 401 \"no\"; }"
 start_nginx "$ng"
 mkdir -p "$T/ng/www/allowed"
@@ -230,12 +230,12 @@ for proto in h1 h2c; do
     [ $proto = h2c ] && opt=(--http2-prior-knowledge)
     n0=$(grep -c 'wasm log hdr: on_log' "$T/waspd.err")
     t0=$(now_ms)
-    http "${opt[@]}" --max-time 0.5 "http://127.0.0.1:$hp/slow/3000" >/dev/null 2>&1 &&
+    http "${opt[@]}" --max-time 0.5 "http://127.0.0.1:$hp/slow/20000" >/dev/null 2>&1 &&
         fail "$proto: the slow request did not time out"
     wait_until 5 sh -c "[ \$(grep -c 'wasm log hdr: on_log [0-9]*: x-replayed status 0 value 1' '$T/waspd.err') -gt $n0 ]" ||
         fail "$proto: no on_log for a stream whose client went away"
     dt=$(($(now_ms) - t0))
-    [ "$dt" -lt 2500 ] || fail "$proto: on_log came after $dt ms (at the upstream's answer?)"
+    [ "$dt" -lt 10000 ] || fail "$proto: on_log came after $dt ms (at the upstream's answer?)"
 done
 pass "hc_headers: a client gone mid-stream still gets on_log at once (h1, h2c)"
 
@@ -305,7 +305,7 @@ pass "hc_callout: pause until the callout's answer, continue on 200, local 403 w
 t0=$(now_ms)
 st=$(get slow "http://127.0.0.1:$cp/slow/x")
 dt=$(($(now_ms) - t0))
-[ "$st" = 403 ] && [ "$dt" -ge 900 ] && [ "$dt" -lt 2900 ] || fail "slow callout: $st after $dt ms"
+[ "$st" = 403 ] && [ "$dt" -ge 900 ] && [ "$dt" -lt 10000 ] || fail "slow callout: $st after $dt ms"
 wait_log 5 'wasm log callout: callout [0-9]+ answered: [0-9]+ headers, status 504' ||
     fail "the callout timeout did not reach the plugin as 504"
 pass "hc_callout: the call's 1 s timeout answers 504"

@@ -52,7 +52,8 @@ exec 3<&-
 n=$(grep -o "hello from wasp" "$T/head.out" | wc -l)
 [ "$n" = 1 ] || fail "HEAD on a local reply: $n bodies in $(tr '\r\n' '  ' <"$T/head.out")"
 [ "$(grep -c '^HTTP/1.1 200' "$T/head.out")" = 2 ] || fail "HEAD then GET: $(cat "$T/head.out")"
-grep -qi "^content-length: 15" "$T/head.out" || fail "HEAD: no Content-Length"
+# Only the HEAD answer's head: the GET's answer has the same Content-Length.
+sed -n '1,/^\r$/p' "$T/head.out" | grep -qi "^content-length: 15" || fail "HEAD: no Content-Length"
 pass "HEAD on a local reply: head only (Content-Length kept)"
 
 # Keep-alive on local replies: two requests, one connection.
