@@ -13,7 +13,8 @@
  * "status N" when not OK tick   ticks every 10 ms from the root (no traffic needed), logging "tick
  * N"; on the first tick calls upstream "authz" from the root and logs its answer; poll  as
  * tick, with a callout to "authz" /poll on every tick (a poller that never lets go); stall
- * pauses every request in its headers and never continues it
+ * pauses every request in its headers and never continues it; nodone  its root answers
+ * proxy_on_done with false and never calls proxy_done
  */
 #include "proxy_wasm.h"
 
@@ -159,4 +160,9 @@ int32_t WASP_EXPORT(proxy_on_request_headers)(uint32_t ctx, uint32_t n, uint32_t
     if (strcmp(mode, "props") == 0)
         show_props("stream");
     return strcmp(mode, "stall") == 0 ? WASP_PAUSE : WASP_CONTINUE;
+}
+
+int32_t WASP_EXPORT(proxy_on_done)(uint32_t root)
+{
+    return strcmp(mode, "nodone") != 0;
 }

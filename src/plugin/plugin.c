@@ -610,6 +610,11 @@ static void plugin_log_event(void *arg, const struct plugin_event *ev)
     case PLUGIN_EV_VM_REPLACED:
         log_warn("[plugin:%s]: a fresh VM replaces the failed one", ev->plugin);
         return;
+    case PLUGIN_EV_ROOT_DONE_TIMEOUT:
+        log_warn("[plugin:%s]: no proxy_done in time after proxy_on_done: the root context "
+                 "ends now",
+                 ev->plugin);
+        return;
     default:
         break;
     }
@@ -652,6 +657,9 @@ static void plugin_log_event(void *arg, const struct plugin_event *ev)
         break;
     case PLUGIN_EV_STARTED:
         log_debug("[plugin:%s] started (ABI %s)", ev->plugin, ev->abi);
+        break;
+    case PLUGIN_EV_ROOT_DONE_PENDING:
+        log_debug("[plugin:%s] proxy_on_done: not done yet, waiting for proxy_done", ev->plugin);
         break;
     case PLUGIN_EV_HOSTCALL:
         log_debug("[plugin:%s] %s(%s) -> %s%s%s", ev->plugin, ev->hostcall, ev->text, ev->result,
@@ -985,10 +993,24 @@ void plugin_instances_ref(struct plugin_instances *inst)
     inst->refs++;
 }
 
+/* The grace for proxy_done is over: the roots still waiting are reported, then ended. */
 static void plugin_grace_cb(struct plugin_timer *t)
 {
     struct plugin_instances *inst =
         (struct plugin_instances *)((char *)t - offsetof(struct plugin_instances, grace));
+    for (size_t g = 0; g < inst->set->n_groups; g++) {
+        struct plugin_slot *sl = &inst->slots[g];
+        for (struct plugin_vm *v = sl->vm != NULL ? sl->vm : sl->retired; v != NULL;
+             v = v == sl->vm ? sl->retired : v->next) {
+            for (size_t k = 0; k < inst->set->groups[g].n_members; k++) {
+                const struct plugin_root *pr = &v->roots[k];
+                if (pr->root != NULL)
+                    plugin_emit(inst->w, &(struct plugin_event){
+                                             .kind = PLUGIN_EV_ROOT_DONE_TIMEOUT,
+                                             .plugin = plugin_name(inst->set, pr->plugin)});
+            }
+        }
+    }
     plugin_instances_destroy(inst);
 }
 
