@@ -470,17 +470,23 @@ static bool held_before(const struct stream *s, int d, int pos)
     return false;
 }
 
-/* Body bytes direction d holds: behind headers not through yet, or in its filters' holds
- * (only the watermark holds when watermark_only). */
-static size_t dir_held(const struct stream *s, int d, bool watermark_only)
+/*
+ * Body bytes direction d holds, of one kind: with back-pressure (backpressured: body
+ * behind headers paused with PAUSE / PAUSE_WATERMARK / PAUSE_NO_BUFFER, and the watermark
+ * holds; the source stops past STREAM_HIGH_WATER, see hold_full) or bounded by hold_max
+ * (!backpressured: body behind headers paused with PAUSE_BUFFER, and the buffering and
+ * no-buffer holds; see check_hold). Back-pressured bytes never count against hold_max:
+ * the README promises them back-pressure, not a 413 / 500, whatever hold_limit is.
+ */
+static size_t dir_held(const struct stream *s, int d, bool backpressured)
 {
     const struct stream_dir *sd = &s->dir[d];
     if (!sd->headers_done)
-        return evbuffer_get_length(sd->hold);
+        return sd->backpressure == backpressured ? evbuffer_get_length(sd->hold) : 0;
     size_t n = 0;
     for (int i = 0; sd->holds > 0 && i < (int)s->chain->n; i++) {
         const struct stream_hold *h = dir_hold(s, d, i);
-        if (h->mode != HOLD_NONE && (!watermark_only || h->mode == HOLD_WATERMARK))
+        if (h->mode != HOLD_NONE && (h->mode == HOLD_WATERMARK) == backpressured)
             n += evbuffer_get_length(h->buf);
     }
     return n;
@@ -508,8 +514,8 @@ static void drop_holds(struct stream *s, int d)
     }
 }
 
-/* Direction d holds more than the limit, all holds together: 413 for a request, 500 (or a
- * reset once the response started) for a response. */
+/* Direction d holds more than the limit, all its bounded holds together (dir_held): 413
+ * for a request, 500 (or a reset once the response started) for a response. */
 static bool check_hold(struct stream *s, int d)
 {
     size_t max = s->limits ? s->limits->hold_max : 1024 * 1024;
@@ -1083,10 +1089,7 @@ void stream_local_reply_headers(struct stream *s, int status, const struct strea
  * paused with back-pressure, or watermark holds, together past the high-water mark. */
 static bool hold_full(const struct stream *s, int d)
 {
-    const struct stream_dir *sd = &s->dir[d];
-    if (!sd->headers_done)
-        return sd->backpressure && evbuffer_get_length(sd->hold) >= STREAM_HIGH_WATER;
-    return sd->holds > 0 && dir_held(s, d, true) >= STREAM_HIGH_WATER;
+    return dir_held(s, d, true) >= STREAM_HIGH_WATER;
 }
 
 bool stream_request_writable(struct stream *s)

@@ -9,7 +9,8 @@
  * filter resumes the stream later with stream_resume(), from the event loop) or STOP
  * (it answered with stream_local_reply(), or reset the stream). The chain runner, never
  * a filter, calls the next filter. A body piece that a filter paused on is held for it
- * (bounded by stream_limits.hold_max: beyond it 413 for requests, 500 for responses) and,
+ * (bounded by stream_limits.hold_max: beyond it 413 for requests, 500 for responses; or
+ * with back-pressure on the source, as the pause says: see enum stream_action) and,
  * in the buffering pauses, the filter is called again with everything it holds.
  *
  * Body holds. Each filter that pauses on a body piece holds its own bytes, in its own
@@ -24,8 +25,11 @@
  * takes those bytes behind its own, as any new piece. The end of the body reaches a
  * filter only once no filter before it holds, and so do trailers (from the source, or
  * added by a filter at the end of the body): they reach a filter that holds, and its hold
- * goes on ahead of them when it lets them through. hold_max bounds everything a direction
- * holds (with the body behind paused headers); a local reply or a reset drops every hold.
+ * goes on ahead of them when it lets them through. hold_max bounds what a direction holds
+ * without back-pressure, all together: the buffering and no-buffer holds, and the body
+ * behind headers paused with PAUSE_BUFFER. Watermark holds and the body behind headers
+ * paused otherwise are held with back-pressure instead (the source stops past 256 KiB)
+ * and never meet hold_max; a local reply or a reset drops every hold.
  * Memory: a direction's first hold takes the direction's own buffer, the others buffers
  * from a per-thread free list; a filter keeps its buffer until the stream ends.
  *
@@ -62,7 +66,8 @@ struct log_access_buf;
  * in what happens to the piece and to the next one (Envoy's FilterHeadersStatus and
  * FilterDataStatus, which plugins return):
  *   PAUSE            headers: hold everything behind the headers, with back-pressure on
- *                    the source past 256 KiB held (StopAllIterationAndWatermark).
+ *                    the source past 256 KiB held, whatever hold_max is
+ *                    (StopAllIterationAndWatermark).
  *                    body: hold the piece; the filter is called again with everything it
  *                    holds when more reaches it (StopIterationAndBuffer); the source keeps
  *                    being read, up to stream_limits.hold_max (then 413 / 500).
@@ -72,7 +77,7 @@ struct log_access_buf;
  *   PAUSE_WATERMARK  body: hold the piece; the filter is called with the next piece alone,
  *                    and what it held goes on ahead of a piece it lets through (or at
  *                    resume); back-pressure on the source while the direction's watermark
- *                    holds reach 256 KiB (StopIterationAndWatermark).
+ *                    holds reach 256 KiB, whatever hold_max is (StopIterationAndWatermark).
  *                    headers: as PAUSE.
  *   PAUSE_NO_BUFFER  body: the filter took the bytes it was given (the runner drops them);
  *                    it is called with the next piece alone (StopIterationNoBuffer).

@@ -16,6 +16,7 @@ full=$(free_port)
 wp=$(free_port)
 pp=$(free_port)
 sp=$(free_port)
+hp=$(free_port)
 "$H2_CLIENT" echo-upstream "$echo_up" </dev/null >/dev/null 2>"$T/echo.err" &
 PIDS+=($!)
 wait_port "$echo_up"
@@ -44,6 +45,11 @@ cluster = full
 address = 127.0.0.1:$pp
 cluster = echo
 test_pause = 400ms
+[listener:pausedsmall]
+address = 127.0.0.1:$hp
+cluster = up
+test_pause = 200ms
+hold_limit = 64k
 [cluster:up]
 endpoints = 127.0.0.1:$up
 idle_timeout = 1s
@@ -160,6 +166,17 @@ grep -q "^HTTP/1.1 200" <<<"$out" || fail "paused request: $(head -1 <<<"$out")"
 grep -qi "^got x-req-trailer: held$" <<<"$out" || fail "body/trailers behind the pause lost: $out"
 [ "$ms" -ge 780 ] || fail "test_pause = 400ms twice, but the answer came after $ms ms"
 pass "pause/resume: request and response held 2 x 400 ms ($ms ms), nothing lost"
+
+# Body behind request headers paused with back-pressure (as a plugin's auth callout
+# pauses them) is held with back-pressure, not bounded by hold_limit: a 300 KB upload
+# through a 64k hold_limit gets the upstream's answer, not 413. test_upstream reads
+# exactly Content-Length bytes before it answers, so "ok" means the whole body arrived.
+head -c 300000 /dev/zero >"$T/300k"
+out=$(http -w ' %{http_code}' -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$T/300k" "http://127.0.0.1:$hp/upload")
+[ "$out" = "ok
+ 200" ] || fail "300 KB upload behind paused headers, hold_limit 64k: $out"
+pass "paused request headers: a 300 KB body behind them passes a 64k hold_limit"
 
 # Upstream pool: two requests in a row use one pooled connection to the upstream; with
 # nothing to do it is closed after the cluster's idle_timeout (1s).

@@ -1484,6 +1484,57 @@ static void test_holds_watermark_back_pressure_stays_behind_a_buffering_pause(vo
     stream_destroy(s);
 }
 
+/* hold_max bounds only the holds without back-pressure: body behind headers paused
+ * with PAUSE (an auth callout, say) and watermark holds get back-pressure past the
+ * high-water mark, never a 413, even with a hold_max far below it (hold_limit = 4k). The
+ * whole body goes on when the filter continues. PAUSE_BUFFER headers still answer 413. */
+static void test_holds_back_pressured_holds_are_not_bounded_by_hold_max(void **state)
+{
+    static char piece[601];
+    memset(piece, 'p', sizeof(piece) - 1);
+
+    struct sconf c1[1] = {{.name = "H", .headers = STREAM_PAUSE}};
+    struct stream *s = make_scripted(1, c1, NULL); /* hold_max 1024 */
+    stream_request_headers(s, false);
+    send_piece(s, piece, false);
+    send_piece(s, piece, false);
+    send_piece(s, piece, true); /* 1800 held > hold_max */
+    assert_false(s->local_reply);
+    assert_true(stream_request_writable(s)); /* under the high-water mark: reads on */
+    c1[0].headers = STREAM_CONTINUE;
+    continue_and_run(s, 0, 0);
+    assert_null(strstr(rec.log, "DOWN-H"));
+    assert_int_equal(evbuffer_get_length(rec.up_body), 3 * (sizeof(piece) - 1));
+    assert_int_equal(rec.up_eos, 1);
+    stream_destroy(s);
+
+    rec_clear();
+    static const enum stream_action wm[] = {WM_, WM_, WM_};
+    struct sconf c2[1] = {{.name = "W", .body = wm}};
+    s = make_scripted(1, c2, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, piece, false);
+    send_piece(s, piece, false);
+    send_piece(s, piece, false); /* 1800 held in a watermark hold > hold_max */
+    assert_false(s->local_reply);
+    continue_and_run(s, 0, 0);
+    assert_int_equal(evbuffer_get_length(rec.up_body), 3 * (sizeof(piece) - 1));
+    stream_destroy(s);
+
+    rec_clear();
+    struct sconf c3[1] = {{.name = "HB", .headers = STREAM_PAUSE_BUFFER}};
+    s = make_scripted(1, c3, NULL);
+    stream_request_headers(s, false);
+    send_piece(s, piece, false);
+    assert_false(s->local_reply);
+    send_piece(s, piece, false); /* 1200 held > hold_max */
+    assert_true(s->local_reply);
+    run_loop();
+    assert_non_null(strstr(rec.log, "DOWN-H413"));
+    assert_int_equal(evbuffer_get_length(rec.up_body), 0);
+    stream_destroy(s);
+}
+
 /* The response direction runs the chain in reverse: Y (the last filter) sees the
  * response first. X holds "ab" when Y pauses on "cd"; each holds its own bytes, X's go to
  * the client first. */
@@ -1596,6 +1647,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_holds_watermark_back_pressure_stays_behind_a_buffering_pause, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_back_pressured_holds_are_not_bounded_by_hold_max,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_holds_in_the_response_direction, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
