@@ -89,6 +89,9 @@ struct up_conn {
     bool tunnel_resp_done; /* the upstream half-closed: the stream got the response end */
     bool wr_shut;          /* the client half-closed: our write side is shut */
     bool linger;           /* detached from its ended stream: flush `out`, then close */
+    /* While lingering (cl is NULL then: the stream and its generation reference are
+     * gone): the send timeout, the cluster's read_timeout taken when the stream ended. */
+    uint64_t linger_ms;
     bool head_done;
     bool keep_alive;
     bool eof;
@@ -480,8 +483,12 @@ static void up_flush(struct up_conn *c)
     size_t left = evbuffer_get_length(c->out);
     if (left > 0) {
         if (!c->writing) {
-            /* A live tunnel waits as long as its client does (tunnel_idle_timeout). */
-            uint64_t ms = c->tunnel && !c->linger ? 0 : c->cl ? c->cl->read_timeout_ms : 30000;
+            /* A live tunnel waits as long as its client does (tunnel_idle_timeout); a
+             * lingering one as long as its cluster's read_timeout said. */
+            uint64_t ms = c->linger   ? c->linger_ms
+                          : c->tunnel ? 0
+                          : c->cl     ? c->cl->read_timeout_ms
+                                      : 30000;
             event_add(&c->wev, stream_timeout(c->u->base, ms));
             c->writing = true;
         }
@@ -1111,11 +1118,20 @@ static void router_abort(struct stream *s)
     if (c == NULL)
         return;
     if (c->tunnel && !s->reset && !c->dead && evbuffer_get_length(c->out) > 0) {
-        /* A tunnel that ended normally: the client's last bytes still go out. */
+        /* A tunnel that ended normally: the client's last bytes still go out, within the
+         * cluster's read_timeout. The cluster goes with the stream (its generation may be
+         * freed by a reload, as up_done knows), so the timeout is kept here; wev, armed
+         * without a timeout for the live tunnel, is re-armed with it by up_flush. */
         s->up_ctx = NULL;
         c->s = NULL;
         c->linger = true;
+        c->linger_ms = c->cl->read_timeout_ms;
+        c->cl = NULL;
         up_set_read(c, false, 0);
+        if (c->writing) {
+            event_del(&c->wev);
+            c->writing = false;
+        }
         up_schedule_flush(c);
         return;
     }

@@ -5,7 +5,8 @@
 # any other Upgrade token tunnels too: a client's half-close reaches the upstream, whose
 # answer still comes back; back-pressure both ways (RSS stays flat); tunnel_idle_timeout;
 # upgrades = off on a listener and a route; an upstream that declines leaves an ordinary
-# keep-alive exchange.
+# keep-alive exchange; a tunnel lingering for an upstream that stopped reading is closed
+# after the cluster's read_timeout.
 source "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -18,6 +19,7 @@ wp=$(free_port)
 tp=$(free_port)
 op=$(free_port)
 ip=$(free_port)
+lp=$(free_port)
 "$PY" "$PEER" ws-server "$wsp" </dev/null >/dev/null 2>"$T/ws.err" &
 PIDS+=($!)
 "$PY" "$PEER" count-server "$cp" </dev/null >"$T/count.out" 2>"$T/count.err" &
@@ -60,8 +62,15 @@ upgrades = off
 listener = web
 path_prefix = /plain
 cluster = up
+[route:stall]
+listener = web
+path_prefix = /stall
+cluster = stall
 [cluster:ws]
 endpoints = 127.0.0.1:$wsp
+[cluster:stall]
+endpoints = 127.0.0.1:$lp
+read_timeout = 1s
 [cluster:count]
 endpoints = 127.0.0.1:$cp
 [cluster:up]
@@ -137,6 +146,25 @@ ms=$(sed -n 's/^eof after //p' <<<"$out")
 grep -q "^HTTP/1.1 101" <<<"$out" || fail "idle tunnel: $out"
 [ -n "$ms" ] && [ "$ms" -ge 900 ] && [ "$ms" -lt 8000 ] || fail "idle tunnel closed after $ms ms, want ~1000"
 pass "an idle tunnel is closed after tunnel_idle_timeout ($ms ms)"
+
+# A tunnel that ended normally (the upstream half-closed, then the client closed) lingers
+# to pass the client's last bytes on, within the cluster's read_timeout (1s): an upstream
+# that stopped reading does not keep the connection and its buffers for ever.
+"$PY" "$PEER" linger-pair "$wp" /stall "$lp" </dev/null >"$T/linger.out" 2>"$T/linger.err" &
+lpid=$!
+PIDS+=("$lpid")
+wait_until 60 grep -q "^held" "$T/linger.out" || fail "linger: $(cat "$T/linger.out" "$T/linger.err")"
+held=$(sed -n 's/^held //p' "$T/linger.out")
+[ "$held" -gt 0 ] || fail "linger: waspd held nothing unsent when the client closed ($held)"
+start=$(now_ms)
+# waspd's end of it: close-wait (the upstream half-closed) until waspd closes it.
+up_closed() { [ -z "$(ss -Htn state established state close-wait "( dport = :$lp )" 2>/dev/null)" ]; }
+wait_until 10 up_closed || fail "a lingering tunnel to an upstream that stopped reading still open after 10 s"
+ms=$(($(now_ms) - start))
+# Closed at once, it did not linger: the test did not test it.
+[ "$ms" -ge 300 ] || fail "linger: the upstream connection closed after $ms ms, not after read_timeout"
+kill "$lpid" 2>/dev/null || true
+pass "a lingering tunnel ($held bytes unsent) to an upstream that stopped reading is closed ($ms ms, read_timeout 1s)"
 
 # upgrades = off: HTTP/1.1 requests reach the upstream without Upgrade (the WebSocket
 # server refuses them: 426), HTTP/2 extended CONNECT is refused on the route (403) and

@@ -24,6 +24,13 @@ python3-websockets and python3-h2, no network beyond 127.0.0.1).
                                      status line and what came), then sends N bytes.
   ws_peer.py count-idle PORT PATH    upgrades to x-count, sends nothing: prints the
                                      status line and "eof after MS".
+  ws_peer.py linger-pair PORT PATH UPPORT  runs an x-count upstream on UPPORT that answers
+                                     101 and "bye", half-closes and then reads nothing;
+                                     upgrades through PORT, reads to EOF, then sends until
+                                     waspd holds 128 KiB or more of it unsent (what went in
+                                     less what the sockets' queues hold, as `ss` shows
+                                     them) and closes: prints "held N" (bytes) and keeps
+                                     the upstream's socket open until it is killed.
   ws_peer.py h2-ws-client PORT PATH N [tls]  WebSocket over HTTP/2 (RFC 8441 extended
                                      CONNECT; tls: over TLS with ALPN h2, not verified):
                                      sends N binary messages one at a time, checks each
@@ -33,7 +40,9 @@ python3-websockets and python3-h2, no network beyond 127.0.0.1).
 import asyncio
 import os
 import socket
+import subprocess
 import sys
+import threading
 import time
 
 import websockets
@@ -207,6 +216,69 @@ def count_idle(port, path):
     return 0
 
 
+def socket_queues(ports):
+    """Bytes in the kernel queues (Recv-Q + Send-Q) of the TCP connections with one end
+    on 127.0.0.1 at one of ports, in any state (half-closed ones too)."""
+    flt = " or ".join("sport = :%d or dport = :%d" % (p, p) for p in ports)
+    out = subprocess.run(["ss", "-Htn", "( %s )" % flt], capture_output=True, text=True,
+                         check=True).stdout
+    total = 0
+    for line in out.splitlines():
+        f = line.split()  # state, Recv-Q, Send-Q, ...
+        total += int(f[1]) + int(f[2])
+    return total
+
+
+def linger_pair(port, path, upport):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", upport))
+    ls.listen(1)
+    upstream = []
+
+    def serve():
+        u, _ = ls.accept()
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += u.recv(1)  # one byte at a time: nothing past the head is read
+        u.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+                  b"Upgrade: x-count\r\n\r\nbye\n")
+        u.shutdown(socket.SHUT_WR)
+        upstream.append(u)  # never read again, open until the process ends
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    s, rest = count_upgrade(port, path)
+    while s.recv(65536):
+        pass
+    t.join(15)
+    s.setblocking(False)
+    sent = 0
+    held = 0
+    # Some 128 KiB that stay in waspd for half a second are not on their way; sending no
+    # more than 16 KiB past that keeps waspd below its 256 KiB high-water mark, so that
+    # it goes on reading the client and sees the close.
+    while sent < 64 * 1024 * 1024:
+        try:
+            sent += s.send(b"q" * (65536 if held < 65536 else 16384))
+        except BlockingIOError:
+            pass
+        time.sleep(0.02)
+        held = sent - socket_queues([port, upport])
+        while held >= 131072:
+            time.sleep(0.5)
+            settled = sent - socket_queues([port, upport])
+            if settled == held:
+                break
+            held = settled
+        if held >= 131072:
+            break
+    s.close()
+    print("held %d" % held, flush=True)
+    time.sleep(120)
+    return 0
+
+
 def h2_ws_client(port, path, n, tls):
     import h2.config
     import h2.connection
@@ -327,6 +399,8 @@ def main(argv):
         return count_after(int(argv[2]), argv[3], int(argv[4]))
     elif mode == "count-idle":
         return count_idle(int(argv[2]), argv[3])
+    elif mode == "linger-pair":
+        return linger_pair(int(argv[2]), argv[3], int(argv[4]))
     elif mode == "h2-ws-client":
         return h2_ws_client(int(argv[2]), argv[3], int(argv[4]), argv[5:] == ["tls"])
     print(__doc__, file=sys.stderr)
