@@ -108,41 +108,60 @@ static inline uint64_t select64(bool c, uint64_t a, uint64_t b)
  * Fuel: run() counts fuel points down in a local counter. Its budget is the instance's
  * fuel when metering is on, else unlimited; with a deadline the counter gets it in
  * slices of WASM_DEADLINE_SLICE, the rest waiting in inst->fuel_rest, and the clock is
- * read each time a slice runs out. Returns the first counter value.
+ * read each time a slice runs out.
+ *
+ * A host call parks the counter in inst->fuel_ctr (fuel_park). A run nested in it (a
+ * host function re-entering the guest, e.g. the allocator call of a proxy-wasm host
+ * call) goes on from the parked counter instead of starting a slice of its own, and
+ * parks what is left when it returns or traps; the caller then goes on from that. So
+ * nested work is charged to the same slice and the clock is read every slice of fuel
+ * points however they are split between nested runs; otherwise a loop whose host calls
+ * re-enter the guest for less than a slice each would read it only once per slice of
+ * its own points.
  */
-static inline uint64_t fuel_load(struct wasm_instance *inst)
-{
-    uint64_t total = inst->fuel_on ? inst->fuel : UINT64_MAX;
-    uint64_t s = inst->deadline && total > WASM_DEADLINE_SLICE ? WASM_DEADLINE_SLICE : total;
-    inst->fuel_rest = total - s;
-    return s;
-}
 
-/* Writes the budget left back to the instance (metering on). */
-static inline void fuel_save(struct wasm_instance *inst, uint64_t counter)
+/* Writes the counter back to the instance: the budget left (metering on) and the
+ * counter itself for a caller or a nested run to go on from. */
+static inline void fuel_park(struct wasm_instance *inst, uint64_t counter)
 {
+    inst->fuel_ctr = counter;
     if (inst->fuel_on)
         inst->fuel = counter + inst->fuel_rest;
 }
 
 /*
- * After a host call (which may have run the guest again, or set fuel): the counter goes
- * on where it was, so deadline slices do not restart at each host call, within the
- * budget the instance has now.
+ * Goes on from a parked counter (after a host call, or in a nested run), within the
+ * budget the instance has now: a host function may have set fuel or a deadline.
+ * counter + fuel_rest never exceeds 2^64 - 1 (it is a budget, or unlimited).
  */
-static inline uint64_t fuel_resume(struct wasm_instance *inst, uint64_t counter, uint64_t rest)
+static inline uint64_t fuel_continue(struct wasm_instance *inst, uint64_t counter)
 {
-    if (!inst->fuel_on) {
-        inst->fuel_rest = rest;
-        return counter;
+    if (inst->fuel_on) {
+        uint64_t total = inst->fuel;
+        if (total <= counter) {
+            inst->fuel_rest = 0;
+            counter = total;
+        } else {
+            inst->fuel_rest = total - counter;
+        }
     }
-    uint64_t total = inst->fuel;
-    if (total <= counter) {
-        inst->fuel_rest = 0;
-        return total;
+    if (UNLIKELY(inst->deadline && counter > WASM_DEADLINE_SLICE)) {
+        inst->fuel_rest += counter - WASM_DEADLINE_SLICE;
+        counter = WASM_DEADLINE_SLICE;
     }
-    inst->fuel_rest = total - counter;
     return counter;
+}
+
+/* The first counter value of a run; nested: a run entered while the instance has
+ * frames below it, i.e. from a host call of its own (which parked the counter). */
+static inline uint64_t fuel_load(struct wasm_instance *inst, bool nested)
+{
+    if (nested)
+        return fuel_continue(inst, inst->fuel_ctr);
+    uint64_t total = inst->fuel_on ? inst->fuel : UINT64_MAX;
+    uint64_t s = inst->deadline && total > WASM_DEADLINE_SLICE ? WASM_DEADLINE_SLICE : total;
+    inst->fuel_rest = total - s;
+    return s;
 }
 
 /* The counter passed 0 at a fuel point: the next slice, or why execution stops. Returned
@@ -813,7 +832,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
     struct wasm_frame *const cs_end = inst->cs_end;
     uint64_t *const stack_end = inst->stack_end;
     struct wasm_global *const *const G = inst->globals;
-    uint64_t fuel = fuel_load(inst);
+    uint64_t fuel = fuel_load(inst, csp != inst->cs);
     uint64_t acc = 0; /* an i32 result passed to the next instruction (WASM_IACC ops) */
     uint8_t *mem;
 #ifdef WASP_BOUNDS_CHECKS
@@ -823,6 +842,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
     enum wasm_op slow_op;
 
     if (UNLIKELY(csp >= cs_end || entry_fp + code->frame_slots > stack_end)) {
+        fuel_park(inst, fuel);
         trap = WASM_TRAP_STACK_EXHAUSTED;
         wasm_record_trap(inst, trap, NULL, entry);
         return WASM_ERR_TRAP;
@@ -836,7 +856,7 @@ static int run(struct wasm_instance *inst, const struct wasm_code *code, uint64_
     NEXT(0);
 
 L_halt:
-    fuel_save(inst, fuel);
+    fuel_park(inst, fuel);
     return WASM_OK;
 
 L_unreachable:
@@ -1032,11 +1052,10 @@ L_call: {
 L_call_ext: {
     struct wasm_func *f = inst->funcs[A(1)];
     FUEL_TICK;
-    uint64_t rest = inst->fuel_rest;
-    fuel_save(inst, fuel);
+    fuel_park(inst, fuel);
     uint64_t *top = (uint64_t *)fp + csp[-1].code->frame_slots;
     enum wasm_trap t = wasm_do_call_ext(inst, f, (uint64_t *)(fp + A(0)), top);
-    fuel = fuel_resume(inst, fuel, rest);
+    fuel = fuel_continue(inst, inst->fuel_ctr);
     RELOAD_MEM;
     if (UNLIKELY(t != WASM_TRAP_NONE))
         TRAP(t);
@@ -1068,11 +1087,10 @@ L_call_indirect: {
         OPSTAT();
         goto **(const ptru *)pc;
     }
-    uint64_t rest = inst->fuel_rest;
-    fuel_save(inst, fuel);
+    fuel_park(inst, fuel);
     uint64_t *top = (uint64_t *)fp + csp[-1].code->frame_slots;
     enum wasm_trap t = wasm_do_call_ext(inst, f, (uint64_t *)(fp + A(0)), top);
-    fuel = fuel_resume(inst, fuel, rest);
+    fuel = fuel_continue(inst, inst->fuel_ctr);
     RELOAD_MEM;
     if (UNLIKELY(t != WASM_TRAP_NONE))
         TRAP(t);
@@ -1325,7 +1343,7 @@ L_simd: {
 
 trap_out:
     inst->csp = csp;
-    fuel_save(inst, fuel);
+    fuel_park(inst, fuel);
     wasm_record_trap(inst, trap, pc, entry);
     inst->csp = entry;
     return WASM_ERR_TRAP;

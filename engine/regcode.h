@@ -293,6 +293,7 @@ struct wasm_instance {
     bool fuel_on;
     uint64_t deadline;  /* CLOCK_MONOTONIC ns, 0: none */
     uint64_t fuel_rest; /* while running: budget not yet in the interpreter's counter */
+    uint64_t fuel_ctr;  /* the counter, parked during a host call and after a run */
     uint32_t max_depth;
     size_t stack_bytes;
 

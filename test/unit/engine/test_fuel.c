@@ -108,6 +108,26 @@ static int host_reenter(wasm_instance_t *in, uint64_t *s, void *env)
     return wasm_call(in, wasm_instance_export_func(in, "short"), r);
 }
 
+/*
+ * Runs the guest's "count" loop REENTER_RUNS times for REENTER_N iterations each, from
+ * inside one host call: every nested run stays below a deadline slice of fuel points.
+ */
+#define REENTER_RUNS 25
+#define REENTER_N 8000
+static unsigned long_reentries;
+static int host_reenter_long(wasm_instance_t *in, uint64_t *s, void *env)
+{
+    (void)s, (void)env;
+    long_reentries++;
+    for (int i = 0; i < REENTER_RUNS; i++) {
+        uint64_t r[1] = {REENTER_N};
+        int rc = wasm_call(in, wasm_instance_export_func(in, "count"), r);
+        if (rc != WASM_OK)
+            return rc;
+    }
+    return WASM_OK;
+}
+
 static int dsetup(void **state)
 {
     (void)state;
@@ -116,6 +136,7 @@ static int dsetup(void **state)
     dlnk = wasm_linker_new();
     wasm_linker_define_func(dlnk, "env", "tick", "()", host_tick, NULL);
     wasm_linker_define_func(dlnk, "env", "reenter", "()", host_reenter, NULL);
+    wasm_linker_define_func(dlnk, "env", "reenter_long", "()", host_reenter_long, NULL);
     if (!dmod || wasm_instance_new(dmod, dlnk, NULL, &dinst, err, sizeof(err)) != WASM_OK)
         return -1;
     return 0;
@@ -171,6 +192,27 @@ static void test_deadline_stops_endless_loops(void **state)
     assert_int_equal(call_export(dinst, "count", s), WASM_OK);
 }
 
+/*
+ * Work done in nested runs (a host function re-entering the guest, as the allocator
+ * call of a proxy-wasm host call does) counts towards the caller's slice: a loop whose
+ * every host call re-enters the guest for just under a slice of fuel points, many
+ * times, still stops soon after the deadline. Counted per nested run alone, the clock
+ * would be read only every 8192 outer points, each carrying 25 nested runs.
+ */
+static void test_deadline_counts_nested_runs(void **state)
+{
+    (void)state;
+    long_reentries = 0;
+    double took = run_until("spin_reenter_long", 20, WASM_ERR_TRAP);
+    assert_int_equal(wasm_instance_trap(dinst), WASM_TRAP_DEADLINE);
+    print_message("spin_reenter_long: deadline 20 ms, stopped after %.1f ms, %u host calls\n", took,
+                  long_reentries);
+    assert_true(took >= 20);
+    assert_true(took < 200);
+    assert_true(long_reentries > 0);
+    wasm_instance_set_deadline(dinst, 0);
+}
+
 /* Fuel stays exact when a deadline cuts the counter into slices. */
 static void test_deadline_with_fuel(void **state)
 {
@@ -213,6 +255,7 @@ int main(void)
     const struct CMUnitTest dtests[] = {
         cmocka_unit_test(test_deadline_stops_endless_loops),
         cmocka_unit_test(test_deadline_with_fuel),
+        cmocka_unit_test(test_deadline_counts_nested_runs),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     return rc | cmocka_run_group_tests(dtests, dsetup, dteardown);
