@@ -605,6 +605,30 @@ static void pw_vm_fail_trap(struct pw_vm *vm, const char *callback)
 
 /* ---- Calling callbacks ---------------------------------------------------------------- */
 
+/*
+ * Around every entry into the guest from the host (callbacks, the start function): the
+ * outermost one (depth 0) gets a fresh fuel budget (fuel_per_callback) and a deadline
+ * of max_execution_ns from now; nested ones (a callback run from a hostcall) stay
+ * within the outer ones' limits. Returns whether this entry is the outermost, for
+ * pw_vm_leave.
+ */
+static bool pw_vm_enter(struct pw_vm *vm)
+{
+    bool outermost = vm->depth++ == 0;
+    if (outermost && vm->fuel_per_callback != 0)
+        wasm_instance_set_fuel(vm->inst, vm->fuel_per_callback);
+    if (outermost && vm->max_execution_ns != 0)
+        wasm_instance_set_deadline(vm->inst, wasm_clock_ns() + vm->max_execution_ns);
+    return outermost;
+}
+
+static void pw_vm_leave(struct pw_vm *vm, bool outermost)
+{
+    if (outermost && vm->max_execution_ns != 0)
+        wasm_instance_set_deadline(vm->inst, 0);
+    vm->depth--;
+}
+
 int pw_vm_call(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_cb cb, const uint64_t *args,
                uint32_t n, uint64_t *result, bool *stopped)
 {
@@ -630,15 +654,9 @@ int pw_vm_call(struct pw_vm *vm, struct pw_ctx *ctx, enum pw_cb cb, const uint64
     vm->cb = cb;
     vm->current = vm->effective = ctx;
     vm->stopped = false;
-    bool outermost = vm->depth++ == 0;
-    if (outermost && vm->fuel_per_callback != 0)
-        wasm_instance_set_fuel(vm->inst, vm->fuel_per_callback);
-    if (outermost && vm->max_execution_ns != 0)
-        wasm_instance_set_deadline(vm->inst, wasm_clock_ns() + vm->max_execution_ns);
+    bool outermost = pw_vm_enter(vm);
     rc = wasm_call(vm->inst, f, slots);
-    if (outermost && vm->max_execution_ns != 0)
-        wasm_instance_set_deadline(vm->inst, 0);
-    vm->depth--;
+    pw_vm_leave(vm, outermost);
     if (rc != WASM_OK) {
         bool exit0 = wasm_instance_trap(vm->inst) == WASM_TRAP_EXIT &&
                      wasm_instance_exit_code(vm->inst) == 0;
@@ -731,7 +749,11 @@ static int pw_vm_run_start(struct pw_vm *vm)
     uint64_t r;
 
     vm->starting = true;
+    /* The start function runs under the same limits as a callback: an endless loop in
+     * it fails the VM ("execution time exceeded", "fuel exhausted") instead of hanging. */
+    bool outermost = pw_vm_enter(vm);
     int rc = wasm_instance_start(vm->inst);
+    pw_vm_leave(vm, outermost);
     if (rc != WASM_OK) {
         bool exit0 = wasm_instance_trap(vm->inst) == WASM_TRAP_EXIT &&
                      wasm_instance_exit_code(vm->inst) == 0;

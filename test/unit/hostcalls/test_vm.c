@@ -5,7 +5,8 @@
  * one from pw_vm_new; VMs of one image are isolated and a trapped one is replaced by a
  * fresh clone; what the initialisation read (clock, random, environment) is frozen and
  * reported, and each VM sees its own environment; max_execution_ns cuts a callback that
- * runs too long; many threads clone one image at once.
+ * runs too long; max_execution_ns and fuel_per_callback cut an endless start function;
+ * many threads clone one image at once.
  * Modules: the .wat files of wat/ (built to VM_WASM_DIR) and the C test plugin hc_headers.
  */
 #include <pthread.h>
@@ -456,6 +457,30 @@ static void test_max_execution_time_cuts_a_loop_per_callback(void **state)
     pw_module_free(m);
 }
 
+/* The start function runs under the same limits: an endless loop in a start section
+ * fails pw_vm_new (and pw_image_new) at the deadline or when the fuel runs out. */
+static void test_limits_cut_an_endless_start_function(void **state)
+{
+    char err[1024];
+    struct pw_vm_config timed = {.vm_id = "", .name = "plug", .max_execution_ns = 50000000};
+    struct pw_vm_config fueled = {.vm_id = "", .name = "plug", .fuel_per_callback = 1000000};
+    struct pw_module *m = load(VM_WASM_DIR, "start_loop");
+    struct host h = {0};
+
+    uint64_t t0 = wasm_clock_ns();
+    assert_null(pw_vm_new(m, &timed, &ops, &h, err, sizeof(err)));
+    uint64_t took = wasm_clock_ns() - t0;
+    assert_non_null(strstr(err, "start function failed: execution time exceeded"));
+    assert_true(took >= 50000000u);
+    assert_true(took < 5000000000u); /* cut, not waited for (generous: loaded machines) */
+    assert_null(pw_image_new(m, &timed, &ops, &h, err, sizeof(err)));
+    assert_non_null(strstr(err, "start function failed: execution time exceeded"));
+    assert_null(pw_vm_new(m, &fueled, &ops, &h, err, sizeof(err)));
+    assert_non_null(strstr(err, "start function failed: fuel exhausted"));
+    assert_int_equal(logged(&h, "start function failed"), 3);
+    pw_module_free(m);
+}
+
 /* ---- Many threads --------------------------------------------------------------------- */
 
 enum { THREADS = 4, CLONES = 25 };
@@ -518,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_start_section_and_command_start_run_once),
         cmocka_unit_test(test_failures_are_reported),
         cmocka_unit_test(test_a_vm_from_an_image_behaves_like_pw_vm_new),
+        cmocka_unit_test(test_limits_cut_an_endless_start_function),
         cmocka_unit_test(test_max_execution_time_cuts_a_loop_per_callback),
         cmocka_unit_test(test_many_threads_make_vms_from_one_image),
     };
