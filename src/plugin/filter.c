@@ -848,10 +848,9 @@ static enum stream_action filter_result(struct plugin_fstate *fs, enum pw_action
 static bool filter_ready(struct stream *s, struct stream_filter *f, enum stream_action *out)
 {
     struct plugin_fstate *fs = f->state;
-    struct plugin_worker *w = plugin_current_worker();
+    struct plugin_worker *w = plugin_current_worker(); /* a plugin filter runs on one */
     *out = STREAM_CONTINUE;
-    if (w != NULL)
-        w->cur_stream = s;
+    w->cur_stream = s;
     if (!fs->attached && !filter_attach(s, f, fs)) {
         w->cur_stream = NULL;
         *out = filter_failed(fs);

@@ -856,9 +856,8 @@ static struct plugin_vm *plugin_vm_clone(struct plugin_slot *sl, char *err, size
     struct pw_vm_config vc = gr->vmcfg;
     vc.userdata = pvm;
     vc.sandbox = inst->canary;
-    pvm->vm = gr->image != NULL
-                  ? pw_vm_new_from_image(gr->image, &vc, &plugin_host_ops, inst->w, err, errlen)
-                  : pw_vm_new(gr->mod->m, &vc, &plugin_host_ops, inst->w, err, errlen);
+    /* The canary made the image (a set whose image failed is refused). */
+    pvm->vm = pw_vm_new_from_image(gr->image, &vc, &plugin_host_ops, inst->w, err, errlen);
     if (pvm->vm == NULL) {
         free(pvm->roots);
         free(pvm);

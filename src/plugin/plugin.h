@@ -198,7 +198,7 @@ struct plugin_event {
 /*
  * A worker's plugin runtime on event loop base (owned by the caller). env_ops/env (may
  * be NULL) as above. With virtual_clock, timers do not use libevent's clock: they fire
- * when plugin_worker_advance() moves the clock past them (replay). daemon_worker is
+ * when plugin_worker_step() moves the clock past them (replay). daemon_worker is
  * handed to the upstream side of callout streams (struct stream.worker).
  * @return it, or NULL (out of memory, or no wake-up pipe).
  */
