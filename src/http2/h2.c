@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1108,25 +1109,6 @@ static void h2_plain_reply(struct h2_stream *hs, int status)
     h2_schedule_flush(hs->c);
 }
 
-/* Base64 (RFC 4648, padded) of n bytes into out (4 * ((n + 2) / 3) + 1 bytes). */
-static void b64_encode(const uint8_t *in, size_t n, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t k = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[k++] = t[v >> 18];
-        out[k++] = t[(v >> 12) & 63];
-        out[k++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        out[k++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[k] = '\0';
-}
-
 /*
  * An extended CONNECT (RFC 8441) for :protocol: HTTP/1.1 upstreams get the request as
  * an Upgrade (GET, Upgrade: PROTOCOL; for WebSocket the handshake fields RFC 6455 wants,
@@ -1150,7 +1132,7 @@ static void h2_extended_connect(struct h2_stream *hs, bool eos)
             char key[25];
             if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
                 memset(nonce, 0x5a, sizeof(nonce)); /* a fixed nonce is still valid */
-            b64_encode(nonce, sizeof(nonce), key);
+            EVP_EncodeBlock((unsigned char *)key, nonce, sizeof(nonce)); /* base64, padded */
             stream_headers_add(s, &s->req_headers, "sec-websocket-key", 17, key, 24);
         }
         if (stream_headers_get(&s->req_headers, "sec-websocket-version", 21, NULL) == NULL)

@@ -38,12 +38,14 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "config/config.h"
 #include "http1/h1.h"
@@ -168,21 +170,13 @@ static json_t *rp_stream_map_json(struct stream *s, enum pw_map_type type)
 
 static const char rp_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* p as base64 with padding (malloc'd, NUL-terminated), or NULL when out of memory. */
+/* p as base64 with padding (malloc'd, NUL-terminated; OpenSSL's encoder), or NULL when out
+ * of memory or too long for it. */
 static char *rp_base64_encode(const uint8_t *p, size_t len)
 {
-    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < len ? p[i + 2] : 0);
-        *o++ = rp_b64[v >> 18 & 63];
-        *o++ = rp_b64[v >> 12 & 63];
-        *o++ = i + 1 < len ? rp_b64[v >> 6 & 63] : '=';
-        *o++ = i + 2 < len ? rp_b64[v & 63] : '=';
-    }
-    *o = '\0';
+    char *out = len <= INT_MAX / 4 * 3 - 3 ? malloc((len + 2) / 3 * 4 + 1) : NULL;
+    if (out != NULL)
+        EVP_EncodeBlock((unsigned char *)out, p, (int)len);
     return out;
 }
 
