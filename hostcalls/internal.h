@@ -132,6 +132,7 @@ struct pw_vm {
     void *userdata;
     char *vm_id;
     bool sandbox;
+    bool shared_written; /* a sandbox VM made entries of its own (pw_shared_forget_vm) */
     char *ns; /* namespace of its shared data and queues: vm_id, or a sandbox's own */
     char *name;
     struct pw_buf configuration;

@@ -114,6 +114,8 @@ PW_HOSTCALL(set_shared_data)
             st = PW_INTERNAL_FAILURE;
             goto unlock;
         }
+        if (vm->sandbox)
+            vm->shared_written = true; /* its entries go with it */
         e->hash = h;
         e->key = k;
         e->key_len = len;

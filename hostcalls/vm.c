@@ -1049,18 +1049,20 @@ static void pw_candidates_scan(struct pw_candidates *c, const uint8_t *mem, size
     }
 }
 
+/* The host of the VMs that probe root ids: they report nothing to anyone. */
+static const struct pw_host_ops pw_quiet_ops;
+
 /* Whether a fresh VM of img creates a root context under root_id (its
  * proxy_on_context_create does not fail). */
 static bool pw_root_id_starts(const struct pw_image *img, const struct pw_vm_config *vc,
                               const struct pw_plugin_config *pc, const char *root_id)
 {
-    static const struct pw_host_ops quiet; /* probes report nothing to anyone */
     struct pw_plugin_config p = *pc;
     char err[256];
 
     p.root_id = root_id;
     p.userdata = NULL;
-    struct pw_vm *vm = pw_vm_new_from_image(img, vc, &quiet, NULL, err, sizeof(err));
+    struct pw_vm *vm = pw_vm_new_from_image(img, vc, &pw_quiet_ops, NULL, err, sizeof(err));
     bool ok = vm != NULL && pw_root_create(vm, &p, err, sizeof(err)) != NULL;
     pw_vm_free(vm);
     return ok;
@@ -1074,7 +1076,6 @@ static int pw_strcmp_ptr(const void *a, const void *b)
 size_t pw_image_root_ids(const struct pw_image *img, const struct pw_vm_config *cfg,
                          const struct pw_plugin_config *pc, char *out, size_t outlen)
 {
-    static const struct pw_host_ops quiet;
     struct pw_vm_config vc = *cfg;
     struct pw_candidates c = {.n = 0};
     const char *given = pc->root_id != NULL ? pc->root_id : "";
@@ -1093,7 +1094,7 @@ size_t pw_image_root_ids(const struct pw_image *img, const struct pw_vm_config *
      * contexts by id; a later failure is not about the id. */
     if (pw_root_id_starts(img, &vc, pc, given))
         return 0;
-    struct pw_vm *vm = pw_vm_new_from_image(img, &vc, &quiet, NULL, err, sizeof(err));
+    struct pw_vm *vm = pw_vm_new_from_image(img, &vc, &pw_quiet_ops, NULL, err, sizeof(err));
     if (vm == NULL)
         return 0;
     uint64_t size = wasm_memory_size(vm->inst);
@@ -1137,7 +1138,7 @@ void pw_vm_free(struct pw_vm *vm)
         }
     }
     pw_queues_forget_vm(vm);
-    if (vm->sandbox)
+    if (vm->sandbox && vm->shared_written)
         pw_shared_forget_vm(vm);
     pw_deferred_free(vm->deferred);
     if (vm->inst != NULL)

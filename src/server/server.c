@@ -490,7 +490,7 @@ static void srv_response_headers(struct stream *s, bool eos)
     if (c->w->draining)
         c->keep_alive = false;
     if (tunnel)
-        ;
+        ; /* a switch of protocols: no keep-alive or close of ours */
     else if (!c->keep_alive)
         f[k++] = (struct h1_field){"connection", 10, "close", 5};
     else if (s->http_minor == 0)
