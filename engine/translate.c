@@ -463,6 +463,108 @@ static void preserve_local(struct tr *t, uint32_t x)
 /* WASM_IACC: the 11 operators, then the 10 compares. */
 #define NIBIN_ACC 11
 
+/*
+ * The enum order that iacc_of, to_acc, to_tee and binop_int compute with, checked
+ * against regcode.h's X-macros: a reordered or extended list fails the build here
+ * instead of mistranslating. Per WASM_IACC operator n (j its index): the _ss/_si pair;
+ * 8 accumulator forms from i32_add_ssA + 8 * j in the order ssA siA as ai asA aiA sa
+ * saA; 5 tee forms from i32_add_ssT + 5 * j in the order ssT siT asT aiT saT.
+ */
+#define IACC_J(n) ((WASM_OP_i32_##n##_ssA - WASM_OP_i32_add_ssA) / 8)
+#define CHECK_IACC(n)                                                                              \
+    _Static_assert(WASM_OP_i32_##n##_si == WASM_OP_i32_##n##_ss + 1, "_ss/_si: " #n);              \
+    _Static_assert((WASM_OP_i32_##n##_ssA - WASM_OP_i32_add_ssA) % 8 == 0 &&                       \
+                       WASM_OP_i32_##n##_siA == WASM_OP_i32_##n##_ssA + 1 &&                       \
+                       WASM_OP_i32_##n##_as == WASM_OP_i32_##n##_ssA + 2 &&                        \
+                       WASM_OP_i32_##n##_ai == WASM_OP_i32_##n##_ssA + 3 &&                        \
+                       WASM_OP_i32_##n##_asA == WASM_OP_i32_##n##_ssA + 4 &&                       \
+                       WASM_OP_i32_##n##_aiA == WASM_OP_i32_##n##_ssA + 5 &&                       \
+                       WASM_OP_i32_##n##_sa == WASM_OP_i32_##n##_ssA + 6 &&                        \
+                       WASM_OP_i32_##n##_saA == WASM_OP_i32_##n##_ssA + 7,                         \
+                   "accumulator forms: " #n);                                                      \
+    _Static_assert(WASM_OP_i32_##n##_ssT == WASM_OP_i32_add_ssT + 5 * IACC_J(n) &&                 \
+                       WASM_OP_i32_##n##_siT == WASM_OP_i32_##n##_ssT + 1 &&                       \
+                       WASM_OP_i32_##n##_asT == WASM_OP_i32_##n##_ssT + 2 &&                       \
+                       WASM_OP_i32_##n##_aiT == WASM_OP_i32_##n##_ssT + 3 &&                       \
+                       WASM_OP_i32_##n##_saT == WASM_OP_i32_##n##_ssT + 4,                         \
+                   "tee forms: " #n);
+WASM_IACC(CHECK_IACC)
+#undef CHECK_IACC
+/* iacc_of's table: WASM_IBINS operator k (i32_add_ss + 2 * k) is WASM_IACC operator j;
+ * 3..6 (div, rem) have no accumulator form; 15 operators in all. */
+#define CHECK_IBIN(n, k, j)                                                                        \
+    _Static_assert(WASM_OP_i32_##n##_ss == WASM_OP_i32_add_ss + 2 * (k) && IACC_J(n) == (j),       \
+                   "iacc_of: " #n);
+CHECK_IBIN(add, 0, 0)
+CHECK_IBIN(sub, 1, 1)
+CHECK_IBIN(mul, 2, 2)
+CHECK_IBIN(and, 7, 3)
+CHECK_IBIN(or, 8, 4)
+CHECK_IBIN(xor, 9, 5)
+CHECK_IBIN(shl, 10, 6)
+CHECK_IBIN(shr_s, 11, 7)
+CHECK_IBIN(shr_u, 12, 8)
+CHECK_IBIN(rotl, 13, 9)
+CHECK_IBIN(rotr, 14, 10)
+#undef CHECK_IBIN
+_Static_assert(WASM_OP_i32_div_s_ss == WASM_OP_i32_add_ss + 6 &&
+                   WASM_OP_i32_div_u_ss == WASM_OP_i32_add_ss + 8 &&
+                   WASM_OP_i32_rem_s_ss == WASM_OP_i32_add_ss + 10 &&
+                   WASM_OP_i32_rem_u_ss == WASM_OP_i32_add_ss + 12 &&
+                   WASM_OP_i32_rotr_si == WASM_OP_i32_add_ss + 29,
+               "iacc_of: WASM_IBINS order");
+/* Compares: WASM_ICMPS operator k (i32_eq_ss + 2 * k) is WASM_IACC operator
+ * NIBIN_ACC + k, the last of them. */
+#define CHECK_ICMP(n)                                                                              \
+    _Static_assert((WASM_OP_i32_##n##_ss - WASM_OP_i32_eq_ss) % 2 == 0 &&                          \
+                       IACC_J(n) == NIBIN_ACC + (WASM_OP_i32_##n##_ss - WASM_OP_i32_eq_ss) / 2,    \
+                   "compare accumulator forms: " #n);
+WASM_ICMPS(CHECK_ICMP)
+#undef CHECK_ICMP
+_Static_assert(WASM_OP_i32_ge_u_si == WASM_OP_i32_eq_ss + 19 && IACC_J(ge_u) == NIBIN_ACC + 9 &&
+                   WASM_OP_i32_ge_u_saA == WASM_OP_i32_add_ssA + 8 * (NIBIN_ACC + 10) - 1,
+               "WASM_IACC: NIBIN_ACC operators, then the 10 compares");
+/* Floats (to_acc): 5 forms per WASM_FACC operator, ssA as asA sa saA, f32 then f64, in
+ * the order of the slot forms f32_add..f32_div, f64_add..f64_div. */
+#define CHECK_FACC(n)                                                                              \
+    _Static_assert(WASM_OP_##n##_as == WASM_OP_##n##_ssA + 1 &&                                    \
+                       WASM_OP_##n##_asA == WASM_OP_##n##_ssA + 2 &&                               \
+                       WASM_OP_##n##_sa == WASM_OP_##n##_ssA + 3 &&                                \
+                       WASM_OP_##n##_saA == WASM_OP_##n##_ssA + 4,                                 \
+                   "float accumulator forms: " #n);                                                \
+    _Static_assert(                                                                                \
+        WASM_OP_##n >= WASM_OP_f64_add                                                             \
+            ? WASM_OP_##n##_ssA == WASM_OP_f64_add_ssA + 5 * (WASM_OP_##n - WASM_OP_f64_add)       \
+            : WASM_OP_##n##_ssA == WASM_OP_f32_add_ssA + 5 * (WASM_OP_##n - WASM_OP_f32_add),      \
+        "float accumulator order: " #n);
+WASM_FACC(CHECK_FACC)
+#undef CHECK_FACC
+_Static_assert(WASM_OP_f32_div == WASM_OP_f32_add + 3 && WASM_OP_f64_div == WASM_OP_f64_add + 3 &&
+                   WASM_OP_f64_add_ssA == WASM_OP_f32_div_saA + 1,
+               "WASM_FACC: f32 add..div, then f64 add..div");
+/* Loads (to_acc, to_tee): n_A.. and n_T.. in the order of n, n_ss, n_si, n_sx, n_xi, n_sxi. */
+#define CHECK_LOAD(n)                                                                              \
+    _Static_assert(WASM_OP_##n##_ss - WASM_OP_##n == 1 && WASM_OP_##n##_si - WASM_OP_##n == 2 &&   \
+                       WASM_OP_##n##_sx - WASM_OP_##n == 3 &&                                      \
+                       WASM_OP_##n##_xi - WASM_OP_##n == 4 &&                                      \
+                       WASM_OP_##n##_sxi - WASM_OP_##n == 5,                                       \
+                   "load forms: " #n);                                                             \
+    _Static_assert(WASM_OP_##n##_ss_A - WASM_OP_##n##_A == 1 &&                                    \
+                       WASM_OP_##n##_si_A - WASM_OP_##n##_A == 2 &&                                \
+                       WASM_OP_##n##_sx_A - WASM_OP_##n##_A == 3 &&                                \
+                       WASM_OP_##n##_xi_A - WASM_OP_##n##_A == 4 &&                                \
+                       WASM_OP_##n##_sxi_A - WASM_OP_##n##_A == 5,                                 \
+                   "load accumulator forms: " #n);                                                 \
+    _Static_assert(WASM_OP_##n##_ss_T - WASM_OP_##n##_T == 1 &&                                    \
+                       WASM_OP_##n##_si_T - WASM_OP_##n##_T == 2 &&                                \
+                       WASM_OP_##n##_sx_T - WASM_OP_##n##_T == 3 &&                                \
+                       WASM_OP_##n##_xi_T - WASM_OP_##n##_T == 4 &&                                \
+                       WASM_OP_##n##_sxi_T - WASM_OP_##n##_T == 5,                                 \
+                   "load tee forms: " #n);
+WASM_LOADS(CHECK_LOAD)
+#undef CHECK_LOAD
+#undef IACC_J
+
 static int iacc_of(uint32_t k)
 {
     static const int8_t of_ibin[15] = {0, 1, 2, -1, -1, -1, -1, 3, 4, 5, 6, 7, 8, 9, 10};
