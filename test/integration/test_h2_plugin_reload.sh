@@ -60,6 +60,9 @@ endpoints = 127.0.0.1:$tu
 file = $T/tag.wasm
 $root
 configuration = $2
+; h2load on 2 cores (the sanitizer build too): the default 100 ms per callback is wall
+; time, and a preempted worker must not fail the plugin here.
+max_execution_time = 10s
 INI
 }
 # shows HEADER_LINE: new requests (h2c and TLS) get that response header line, and
