@@ -127,7 +127,11 @@ pass "200 concurrent streams on one connection (nghttp)"
 # A bad preface (not HTTP/2, not HTTP/1.1) gets the connection closed.
 exec 3<>"/dev/tcp/127.0.0.1/$wp"
 printf 'PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n' >&3
-timeout 5 cat <&3 >"$T/bad.out" || fail "bad preface: the connection stayed open"
+# Closed means EOF or a reset (unread bytes when waspd closes make the kernel send RST,
+# which cat reports as an error); only timeout's 124 means it stayed open.
+rc=0
+timeout 5 cat <&3 >"$T/bad.out" 2>/dev/null || rc=$?
+[ "$rc" != 124 ] || fail "bad preface: the connection stayed open"
 exec 3<&-
 pass "bad preface closes the connection"
 
