@@ -7,6 +7,13 @@ set -euo pipefail
 
 : "${WASPD:?WASPD must point to the waspd binary}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/wasp-it.XXXXXX")
+# Sanitizer builds: every report of every sanitized process of the test (also those whose
+# output a test only captures, such as a `waspd -t` expected to fail) goes to a file
+# $T/sanitizer.PID, which fails the test at cleanup.
+if [ "${WASP_SANITIZED:-0}" = 1 ]; then
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/sanitizer"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/sanitizer"
+fi
 PIDS=()
 
 cleanup() {
@@ -30,8 +37,9 @@ cleanup() {
     # Sanitizer builds: a report from any of our processes (waspd, test_upstream,
     # h2_client; leaks are reported at exit) fails the test.
     if [ "${WASP_SANITIZED:-0}" = 1 ] && [ $rc -eq 0 ] &&
-        grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.err 2>/dev/null; then
-        echo "FAIL: sanitizer report (above: the files holding it)" >&2
+        ls "$T"/sanitizer.* >/dev/null 2>&1; then
+        for f in "$T"/sanitizer.*; do echo "--- $f"; head -n 40 "$f"; done >&2
+        echo "FAIL: sanitizer report (above)" >&2
         rc=1
     fi
     if [ $rc -ne 0 ]; then
