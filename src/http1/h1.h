@@ -336,6 +336,14 @@ int h1_header_find(const char *buf, const struct h1_header *hdrs, uint32_t n, co
 bool h1_is_hop_by_hop(const char *buf, const struct h1_header *hdrs, uint32_t n, const char *name,
                       size_t name_len);
 
+/*
+ * Walks a comma-separated list value; for each element calls back with the element's
+ * bytes (OWS trimmed; may be empty). The callback returns false to stop.
+ * @return false when the callback stopped the walk.
+ */
+typedef bool (*h1_list_cb)(void *ctx, const unsigned char *el, uint32_t len);
+bool h1_list_walk(const unsigned char *v, uint32_t len, h1_list_cb cb, void *ctx);
+
 /* True if the list-valued field value contains `token` (ASCII case-insensitive). */
 bool h1_list_has_token(const char *value, size_t len, const char *token, size_t tlen);
 

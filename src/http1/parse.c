@@ -469,13 +469,7 @@ static bool parse_length(const unsigned char *v, uint32_t len, uint64_t *out)
     return true;
 }
 
-/*
- * Walk a comma-separated list value; for each element call back with the element's bytes
- * (OWS trimmed; may be empty). The callback returns false to stop.
- */
-typedef bool (*list_cb)(void *ctx, const unsigned char *el, uint32_t len);
-
-static bool list_walk(const unsigned char *v, uint32_t len, list_cb cb, void *ctx)
+bool h1_list_walk(const unsigned char *v, uint32_t len, h1_list_cb cb, void *ctx)
 {
     uint32_t i = 0;
     for (;;) {
@@ -564,11 +558,11 @@ static ssize_t field_semantics(struct h1_parser *p, const unsigned char *b, stru
     case H1_HDR_TRANSFER_ENCODING:
         p->nte++;
         f->flags |= H1_HF_HOP_BY_HOP;
-        list_walk(v, vl, te_element, &p->te_flags);
+        h1_list_walk(v, vl, te_element, &p->te_flags);
         break;
     case H1_HDR_CONNECTION:
         f->flags |= H1_HF_HOP_BY_HOP;
-        list_walk(v, vl, conn_element, &p->te_flags);
+        h1_list_walk(v, vl, conn_element, &p->te_flags);
         break;
     case H1_HDR_UPGRADE:
         p->te_flags |= HAS_UPGRADE;
@@ -619,7 +613,7 @@ static void mark_connection_options(const char *buf, struct h1_header *hdrs, uin
     struct mark_ctx m = {buf, hdrs, n};
     for (uint32_t i = 0; i < n; i++) {
         if (hdrs[i].id == H1_HDR_CONNECTION)
-            list_walk((const unsigned char *)buf + hdrs[i].value.off, hdrs[i].value.len,
+            h1_list_walk((const unsigned char *)buf + hdrs[i].value.off, hdrs[i].value.len,
                       mark_element, &m);
     }
 }

@@ -718,6 +718,27 @@ int srv_stream_request(struct stream *s, char *copy, const struct h1_request *r)
     return 0;
 }
 
+/* The protocols of Upgrade fields being joined (srv_upgrade_protocols). */
+struct srv_protocols {
+    char *out;
+    size_t n;
+};
+
+/* h1_list_walk callback: one protocol of an Upgrade list, h2c (ours) and empties left out. */
+static bool srv_protocol_add(void *ctx, const unsigned char *el, uint32_t len)
+{
+    struct srv_protocols *p = ctx;
+    if (len == 0 || (len == 3 && h1_name_eq((const char *)el, "h2c", 3)))
+        return true;
+    if (p->n > 0) {
+        memcpy(p->out + p->n, ", ", 2);
+        p->n += 2;
+    }
+    memcpy(p->out + p->n, el, len);
+    p->n += len;
+    return true;
+}
+
 /*
  * The protocols request r (its bytes at copy, in s's arena) asks to switch to: its Upgrade
  * list without h2c (waspd's own, taken before a stream exists when it can be), into *len.
@@ -734,36 +755,16 @@ static const char *srv_upgrade_protocols(struct stream *s, const char *copy,
     for (uint32_t i = 0; i < r->nheaders; i++)
         if (r->headers[i].id == H1_HDR_UPGRADE)
             cap += r->headers[i].value.len + 2;
-    char *out = stream_alloc(s, cap + 1);
-    if (out == NULL)
+    struct srv_protocols p = {.out = stream_alloc(s, cap + 1)};
+    if (p.out == NULL)
         return NULL;
-    size_t n = 0;
-    for (uint32_t i = 0; i < r->nheaders; i++) {
-        if (r->headers[i].id != H1_HDR_UPGRADE)
-            continue;
-        const char *v = copy + r->headers[i].value.off, *end = v + r->headers[i].value.len;
-        while (v < end) {
-            const char *e = memchr(v, ',', (size_t)(end - v));
-            const char *stop = e != NULL ? e : end;
-            while (v < stop && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *t = stop;
-            while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
-                t--;
-            if (t > v && !(t - v == 3 && h1_name_eq(v, "h2c", 3))) {
-                if (n > 0) {
-                    memcpy(out + n, ", ", 2);
-                    n += 2;
-                }
-                memcpy(out + n, v, (size_t)(t - v));
-                n += (size_t)(t - v);
-            }
-            v = stop + 1;
-        }
-    }
-    out[n] = '\0';
-    *len = (uint32_t)n;
-    return n > 0 ? out : NULL;
+    for (uint32_t i = 0; i < r->nheaders; i++)
+        if (r->headers[i].id == H1_HDR_UPGRADE)
+            h1_list_walk((const unsigned char *)copy + r->headers[i].value.off,
+                         r->headers[i].value.len, srv_protocol_add, &p);
+    p.out[p.n] = '\0';
+    *len = (uint32_t)p.n;
+    return p.n > 0 ? p.out : NULL;
 }
 
 /* Creates the stream for a parsed head at buf[0..len). @return false when answered. */
