@@ -15,8 +15,7 @@ start_nginx "$ng"
 head -c 10485760 /dev/urandom >"$T/ng/www/big.bin"
 want=$(sha256sum <"$T/ng/www/big.bin" | cut -d' ' -f1)
 echo small >"$T/ng/www/small.txt"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
-    -days 1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+self_signed srv localhost
 cat >"$T/w.ini" <<INI
 [daemon]
 workers = 2
@@ -29,8 +28,8 @@ idle_timeout = 2s
 header_timeout = 1s
 address = 127.0.0.1:$tp
 protocol = https
-tls_certificate = $T/cert.pem
-tls_key = $T/key.pem
+tls_certificate = $T/srv.pem
+tls_key = $T/srv.key
 cluster = ng
 [listener:small]
 address = 127.0.0.1:$sp
@@ -228,9 +227,8 @@ else
 fi
 
 # waspd -t checks the key matches the certificate.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=other \
-    -days 1 -keyout "$T/key2.pem" -out "$T/cert2.pem" 2>/dev/null
-sed "s#$T/key.pem#$T/key2.pem#" "$T/w.ini" >"$T/bad.ini"
+self_signed other other
+sed "s#$T/srv.key#$T/other.key#" "$T/w.ini" >"$T/bad.ini"
 if "$WASPD" -t -c "$T/bad.ini" >"$T/t.out" 2>&1; then
     fail "waspd -t accepts a key that does not match the certificate"
 fi

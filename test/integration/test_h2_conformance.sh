@@ -13,8 +13,7 @@ tp=$(free_port)
 "$H2_CLIENT" echo-upstream "$up" </dev/null >/dev/null 2>"$T/echo.err" &
 PIDS+=($!)
 wait_port "$up"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
-    -days 1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+self_signed srv localhost
 cat >"$T/w.ini" <<INI
 [daemon]
 workers = 1
@@ -26,8 +25,8 @@ respond = 404 "no route"
 [listener:tls]
 address = 127.0.0.1:$tp
 protocol = https
-tls_certificate = $T/cert.pem
-tls_key = $T/key.pem
+tls_certificate = $T/srv.pem
+tls_key = $T/srv.key
 http2_max_streams = 16
 respond = 404 "no route"
 [route:local]

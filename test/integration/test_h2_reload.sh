@@ -11,10 +11,7 @@ wp=$(free_port)
 tp=$(free_port)
 start_nginx "$ng"
 echo "hello" >"$T/ng/www/index.html"
-cert() {
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
-        -days 1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
-}
+cert() { self_signed srv "$1"; }
 write_conf() {
     cat >"$T/w.ini" <<INI
 [daemon]
@@ -26,8 +23,8 @@ add_response_header = X-Gen: $1
 [listener:tls]
 address = 127.0.0.1:$tp
 protocol = https
-tls_certificate = $T/cert.pem
-tls_key = $T/key.pem
+tls_certificate = $T/srv.pem
+tls_key = $T/srv.key
 cluster = ng
 add_response_header = X-Gen: $1
 [cluster:ng]

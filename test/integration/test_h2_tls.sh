@@ -6,10 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 : "${H2_CLIENT:?H2_CLIENT must point to the h2_client test tool}"
 
-cert() { # cert NAME CN
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$2" \
-        -days 1 -keyout "$T/$1.key" -out "$T/$1.pem" 2>/dev/null
-}
+cert() { self_signed "$@"; } # cert NAME CN
 cert def localhost
 cert a a.test
 cert wild wild.test

@@ -27,8 +27,7 @@ PIDS+=($!)
 start_test_upstream "$up"
 wait_port "$wsp"
 wait_port "$cp"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
-    -days 1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+self_signed srv localhost
 cat >"$T/w.ini" <<INI
 [daemon]
 workers = 1
@@ -38,8 +37,8 @@ cluster = ws
 [listener:tls]
 address = 127.0.0.1:$tp
 protocol = https
-tls_certificate = $T/cert.pem
-tls_key = $T/key.pem
+tls_certificate = $T/srv.pem
+tls_key = $T/srv.key
 cluster = ws
 [listener:off]
 address = 127.0.0.1:$op
